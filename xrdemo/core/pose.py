@@ -1,0 +1,249 @@
+"""Batched rigid transforms and quaternions in OpenXR's conventions.
+
+Right-handed, +Y up, -Z forward, metres; quaternions are (x, y, z, w) with w the scalar part.
+A pose ``T_a_b`` maps points given in frame b into frame a: ``p_a = R_a_b @ p_b + t_a_b``.
+Every function broadcasts over leading axes: quaternions are (..., 4), vectors (..., 3),
+homogeneous matrices (..., 4, 4). Pure numpy; no state, no clock.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IDENTITY_QUAT = np.array([0.0, 0.0, 0.0, 1.0])
+
+
+def normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Unit vectors along the last axis; zero vectors stay zero. (..., D) -> (..., D)."""
+    v = np.asarray(v, dtype=np.float64)
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, eps)
+
+
+def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a*b (apply b first, then a). (..., 4), (..., 4) -> (..., 4)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    ax, ay, az, aw = np.moveaxis(a, -1, 0)
+    bx, by, bz, bw = np.moveaxis(b, -1, 0)
+    return np.stack(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ],
+        axis=-1,
+    )
+
+
+def quat_conj(q: np.ndarray) -> np.ndarray:
+    """Conjugate, which is the inverse of a unit quaternion. (..., 4) -> (..., 4)."""
+    q = np.asarray(q, dtype=np.float64)
+    return q * np.array([-1.0, -1.0, -1.0, 1.0])
+
+
+def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors v by unit quaternions q. (..., 4), (..., 3) -> (..., 3)."""
+    q = np.asarray(q, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    u = q[..., :3]
+    w = q[..., 3:4]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def quat_from_axis_angle(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Unit quaternion for a rotation of ``angle`` radians about ``axis``. (..., 3), (...) -> (..., 4)."""
+    axis = normalize(axis)
+    half = 0.5 * np.asarray(angle, dtype=np.float64)[..., None]
+    return np.concatenate([axis * np.sin(half), np.cos(half)], axis=-1)
+
+
+def quat_from_yaw_pitch_roll(yaw, pitch=0.0, roll=0.0) -> np.ndarray:
+    """Head-style rotation: yaw about +Y, then pitch about +X, then roll about -Z (radians).
+
+    Yaw > 0 turns the -Z forward direction toward -X (to the left); pitch > 0 looks up.
+    """
+    yaw, pitch, roll = np.broadcast_arrays(
+        np.asarray(yaw, float), np.asarray(pitch, float), np.asarray(roll, float)
+    )
+    qy = quat_from_axis_angle(np.broadcast_to([0.0, 1.0, 0.0], yaw.shape + (3,)), yaw)
+    qp = quat_from_axis_angle(np.broadcast_to([1.0, 0.0, 0.0], yaw.shape + (3,)), pitch)
+    qr = quat_from_axis_angle(np.broadcast_to([0.0, 0.0, -1.0], yaw.shape + (3,)), roll)
+    return quat_mul(qy, quat_mul(qp, qr))
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices from unit quaternions. (..., 4) -> (..., 3, 3)."""
+    q = np.asarray(q, dtype=np.float64)
+    x, y, z, w = np.moveaxis(q, -1, 0)
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz = x * y, x * z, y * z
+    wx, wy, wz = w * x, w * y, w * z
+    m = np.stack(
+        [
+            1 - 2 * (yy + zz), 2 * (xy - wz), 2 * (xz + wy),
+            2 * (xy + wz), 1 - 2 * (xx + zz), 2 * (yz - wx),
+            2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy),
+        ],
+        axis=-1,
+    )
+    return m.reshape(q.shape[:-1] + (3, 3))
+
+
+def matrix_to_quat(m: np.ndarray) -> np.ndarray:
+    """Unit quaternions (w >= 0) from rotation matrices. (..., 3, 3) -> (..., 4).
+
+    Uses the numerically stable branch per element (largest diagonal term).
+    """
+    m = np.asarray(m, dtype=np.float64)
+    shape = m.shape[:-2]
+    m = m.reshape(-1, 3, 3)
+    tr = np.trace(m, axis1=-2, axis2=-1)
+    d = np.stack([m[:, 0, 0], m[:, 1, 1], m[:, 2, 2], tr], axis=-1)
+    case = np.argmax(d, axis=-1)
+    q = np.empty((m.shape[0], 4))
+    # Each row of `cand` is one candidate formula; pick per element.
+    s0 = np.sqrt(np.maximum(1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], 1e-30)) * 2
+    s1 = np.sqrt(np.maximum(1.0 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2], 1e-30)) * 2
+    s2 = np.sqrt(np.maximum(1.0 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2], 1e-30)) * 2
+    s3 = np.sqrt(np.maximum(1.0 + tr, 1e-30)) * 2
+    cand = np.stack(
+        [
+            np.stack([0.25 * s0, (m[:, 0, 1] + m[:, 1, 0]) / s0, (m[:, 0, 2] + m[:, 2, 0]) / s0,
+                      (m[:, 2, 1] - m[:, 1, 2]) / s0], -1),
+            np.stack([(m[:, 0, 1] + m[:, 1, 0]) / s1, 0.25 * s1, (m[:, 1, 2] + m[:, 2, 1]) / s1,
+                      (m[:, 0, 2] - m[:, 2, 0]) / s1], -1),
+            np.stack([(m[:, 0, 2] + m[:, 2, 0]) / s2, (m[:, 1, 2] + m[:, 2, 1]) / s2, 0.25 * s2,
+                      (m[:, 1, 0] - m[:, 0, 1]) / s2], -1),
+            np.stack([(m[:, 2, 1] - m[:, 1, 2]) / s3, (m[:, 0, 2] - m[:, 2, 0]) / s3,
+                      (m[:, 1, 0] - m[:, 0, 1]) / s3, 0.25 * s3], -1),
+        ],
+        axis=0,
+    )
+    q = cand[case, np.arange(m.shape[0])]
+    q = normalize(q)
+    q = np.where(q[:, 3:4] < 0, -q, q)
+    return q.reshape(shape + (4,))
+
+
+def quat_slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Shortest-path spherical interpolation from a (t=0) to b (t=1). (..., 4), (..., 4), (...) -> (..., 4)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)[..., None]
+    dot = np.sum(a * b, axis=-1, keepdims=True)
+    b = np.where(dot < 0, -b, b)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin_t = np.sin(theta)
+    small = sin_t < 1e-6
+    safe = np.where(small, 1.0, sin_t)
+    wa = np.where(small, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
+    wb = np.where(small, t, np.sin(t * theta) / safe)
+    return normalize(wa * a + wb * b)
+
+
+def quat_angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rotation angle in radians between two unit quaternions. (..., 4), (..., 4) -> (...)."""
+    dot = np.abs(np.sum(np.asarray(a, float) * np.asarray(b, float), axis=-1))
+    return 2.0 * np.arccos(np.clip(dot, 0.0, 1.0))
+
+
+def pose_compose(t_ab: np.ndarray, q_ab: np.ndarray, t_bc: np.ndarray, q_bc: np.ndarray):
+    """T_a_c = T_a_b * T_b_c. Positions (..., 3), quaternions (..., 4) -> (t_ac, q_ac)."""
+    return np.asarray(t_ab, float) + quat_rotate(q_ab, t_bc), quat_mul(q_ab, q_bc)
+
+
+def pose_invert(t_ab: np.ndarray, q_ab: np.ndarray):
+    """T_b_a from T_a_b. (..., 3), (..., 4) -> (t_ba, q_ba)."""
+    q_ba = quat_conj(q_ab)
+    return -quat_rotate(q_ba, t_ab), q_ba
+
+
+def transform_points(t_ab: np.ndarray, q_ab: np.ndarray, p_b: np.ndarray) -> np.ndarray:
+    """Points from frame b to frame a. Pose (..., 3)/(..., 4) broadcast against p_b (..., 3)."""
+    return np.asarray(t_ab, float) + quat_rotate(q_ab, p_b)
+
+
+def pose_to_matrix(t: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Homogeneous 4x4 matrices from poses. (..., 3), (..., 4) -> (..., 4, 4)."""
+    t = np.asarray(t, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    shape = np.broadcast_shapes(t.shape[:-1], q.shape[:-1])
+    m = np.zeros(shape + (4, 4))
+    m[..., :3, :3] = quat_to_matrix(q)
+    m[..., :3, 3] = t
+    m[..., 3, 3] = 1.0
+    return m
+
+
+def matrix_to_pose(m: np.ndarray):
+    """(t, q) from rigid 4x4 matrices. (..., 4, 4) -> ((..., 3), (..., 4))."""
+    m = np.asarray(m, dtype=np.float64)
+    return m[..., :3, 3].copy(), matrix_to_quat(m[..., :3, :3])
+
+
+def look_rotation(forward: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """Quaternion whose -Z axis points along ``forward`` and whose +Y is as close to ``up`` as possible.
+
+    (..., 3), (..., 3) -> (..., 4). A forward parallel to up falls back to +Z as the up hint.
+    """
+    f = normalize(forward)
+    up = np.broadcast_to(np.asarray(up, float), f.shape)
+    x = np.cross(up, -f)
+    degenerate = np.linalg.norm(x, axis=-1, keepdims=True) < 1e-9
+    x = np.where(degenerate, np.cross(np.array([0.0, 0.0, 1.0]), -f), x)
+    x = normalize(x)
+    y = np.cross(-f, x)
+    m = np.stack([x, y, -f], axis=-1)
+    return matrix_to_quat(m)
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)):
+    """Pose T_world_viewer at ``eye`` looking at ``target``. (..., 3) each -> ((..., 3), (..., 4))."""
+    eye = np.asarray(eye, dtype=np.float64)
+    return eye.copy(), look_rotation(np.asarray(target, float) - eye, up)
+
+
+def view_matrix(t_world_view: np.ndarray, q_world_view: np.ndarray) -> np.ndarray:
+    """The GL view matrix (world -> view) for a view pose T_world_view. -> (..., 4, 4)."""
+    t_vw, q_vw = pose_invert(t_world_view, q_world_view)
+    return pose_to_matrix(t_vw, q_vw)
+
+
+def projection_from_fov(angle_left, angle_right, angle_up, angle_down,
+                        near: float = 0.05, far: float = 100.0) -> np.ndarray:
+    """GL clip-space projection (depth -1..1) from an OpenXR XrFovf, angles in radians.
+
+    angle_left and angle_down are usually negative. The frustum may be asymmetric.
+    Scalars or arrays broadcast; returns (..., 4, 4).
+    """
+    tl, tr = np.tan(np.asarray(angle_left, float)), np.tan(np.asarray(angle_right, float))
+    tu, td = np.tan(np.asarray(angle_up, float)), np.tan(np.asarray(angle_down, float))
+    shape = np.broadcast_shapes(tl.shape, tr.shape, tu.shape, td.shape)
+    w = tr - tl
+    h = tu - td
+    m = np.zeros(shape + (4, 4))
+    m[..., 0, 0] = 2.0 / w
+    m[..., 0, 2] = (tr + tl) / w
+    m[..., 1, 1] = 2.0 / h
+    m[..., 1, 2] = (tu + td) / h
+    m[..., 2, 2] = -(far + near) / (far - near)
+    m[..., 2, 3] = -2.0 * far * near / (far - near)
+    m[..., 3, 2] = -1.0
+    return m
+
+
+def symmetric_fov(horizontal_deg: float, aspect: float):
+    """An OpenXR-style fov tuple (left, right, up, down) in radians for a centred window view."""
+    half_h = np.radians(horizontal_deg) / 2.0
+    half_v = np.arctan(np.tan(half_h) / aspect)
+    return (-half_h, half_h, half_v, -half_v)
+
+
+def yaw_of(q: np.ndarray) -> np.ndarray:
+    """Heading in radians of the -Z axis projected on the floor (0 = facing -Z, + = turned left)."""
+    f = quat_rotate(q, np.array([0.0, 0.0, -1.0]))
+    return np.arctan2(-f[..., 0], -f[..., 2])
