@@ -1,0 +1,67 @@
+"""The ``xrdemo`` command: argument parsing and dispatch to subcommands.
+
+Each subcommand lives in its own module that exposes ``register(subparsers)``; that function adds
+an argparse sub-parser and sets ``func`` (taking the parsed args, returning an exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules that each contribute one or more subcommands, in the order --help lists them.
+SUBCOMMAND_MODULES = [
+    "xrdemo.commands.snapshot",
+]
+
+DESCRIPTION = """\
+xrdemo: meet people around a virtual table. Each person is a head and two tracked hands;
+voices come from where people sit.
+
+With no subcommand, xrdemo shows a meeting: on a headset if an OpenXR runtime is there,
+else in a desktop window, else as a headless recording; it says which and why.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: 'xrdemo snapshot: error: ...' and exit status 2."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="xrdemo", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from xrdemo import __version__
+
+    parser.add_argument("--version", action="version", version=f"xrdemo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        default = getattr(parser, "default_command", None)
+        if default is None:
+            parser.print_help()
+            return 0
+        args = parser.parse_args(default + list(argv or sys.argv[1:]))
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        # Expected failures (bad config, missing asset, unavailable device) get one clear line.
+        print(f"xrdemo {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

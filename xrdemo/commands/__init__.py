@@ -1,0 +1,1 @@
+"""One module per xrdemo subcommand, each with register(subparsers)."""

@@ -1,0 +1,83 @@
+"""The data handed from the core to the renderer: what to draw (FrameScene) and from where (View).
+
+Everything is numpy arrays in stage space (metres, +Y up, -Z forward). The renderer only draws
+these; it decides nothing. Instance counts vary with the number of people, draw calls do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MESH_KINDS = ("sphere", "box", "cylinder")
+"""Unit meshes drawn by 4x4 instance transforms: sphere (radius 1), box (-1..1 cube), cylinder
+(radius 1, y from -1 to 1, capped)."""
+
+
+@dataclass
+class View:
+    """One eye or window view.
+
+    position: (3,) metres, stage space; orientation: (4,) quaternion x,y,z,w (T_stage_view);
+    fov: (angle_left, angle_right, angle_up, angle_down) radians, as OpenXR's XrFovf.
+    """
+
+    position: np.ndarray
+    orientation: np.ndarray
+    fov: tuple[float, float, float, float]
+
+
+@dataclass
+class MeshInstances:
+    """Instances of one unit mesh. transforms: (M, 4, 4) float32 model matrices; colors: (M, 4) linear RGBA."""
+
+    transforms: np.ndarray
+    colors: np.ndarray
+
+    @staticmethod
+    def empty() -> "MeshInstances":
+        return MeshInstances(np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.transforms.shape[0])
+
+
+@dataclass
+class Capsules:
+    """Capsules from a to b (a sphere when a == b).
+
+    a, b: (M, 3) float32 metres; radius: (M,) float32 metres; colors: (M, 4) linear RGBA, alpha
+    fades hands that lose tracking.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    radius: np.ndarray
+    colors: np.ndarray
+
+    @staticmethod
+    def empty() -> "Capsules":
+        z3 = np.zeros((0, 3), np.float32)
+        return Capsules(z3, z3.copy(), np.zeros((0,), np.float32), np.zeros((0, 4), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.a.shape[0])
+
+
+@dataclass
+class FrameScene:
+    """Everything drawn in one frame.
+
+    capsules: hands (bones and joints). meshes: unit-mesh instances by kind (MESH_KINDS): heads,
+    eyes, table, room. light_dir: (3,) unit vector toward the key light. clear_color: (4,) linear
+    RGBA; alpha 0 lets passthrough show. ids: optional labels for tests and metrics.
+    """
+
+    capsules: Capsules = field(default_factory=Capsules.empty)
+    meshes: dict[str, MeshInstances] = field(
+        default_factory=lambda: {k: MeshInstances.empty() for k in MESH_KINDS}
+    )
+    light_dir: np.ndarray = field(default_factory=lambda: np.array([0.3, 0.9, 0.4]))
+    clear_color: np.ndarray = field(default_factory=lambda: np.array([0.02, 0.025, 0.03, 1.0]))
+    stats: dict = field(default_factory=dict)
