@@ -57,6 +57,23 @@ class Room:
     chair_color: tuple = (0.09, 0.095, 0.11)
 
 
+MIN_SEAT_SPACING = 0.62
+"""Metres between neighbours' eyes below which a table is grown to fit its people."""
+
+
+def fit_table(table: Table, n: int) -> Table:
+    """The same table, enlarged if n people would sit closer than MIN_SEAT_SPACING."""
+    from dataclasses import replace
+
+    if table.shape == "round":
+        need = MIN_SEAT_SPACING * n / (2.0 * np.pi) - SEAT_CLEARANCE
+        return replace(table, radius=need) if need > table.radius else table
+    ends = 2 if n >= 6 else 0
+    per_side = (n - ends + 1) // 2
+    need = MIN_SEAT_SPACING * per_side
+    return replace(table, width=need) if need > table.width else table
+
+
 def seat_layout(table: Table, n: int):
     """Eye positions (n, 3) and facing yaws (n,) of n seated people around the table.
 

@@ -15,7 +15,7 @@ from . import hands as H
 from . import pose as P
 from . import script
 from .frame import Capsules, FrameScene, MeshInstances
-from .room import Room, Table, room_meshes, seat_layout
+from .room import Room, Table, fit_table, room_meshes, seat_layout
 
 MAX_PEOPLE = 64
 
@@ -98,12 +98,15 @@ class MeetingState:
 
 def make_meeting(n_people: int, table: Table | None = None, room: Room | None = None,
                  local: int = 0, seed: int = 0, names=None) -> MeetingState:
-    """A meeting of n_people seated around the table; person k sits in seat k."""
+    """A meeting of n_people seated around the table; person k sits in seat k.
+
+    The table grows (room.fit_table) if it is too small to seat everyone comfortably.
+    """
     if not 1 <= n_people <= MAX_PEOPLE:
         raise ValueError(f"people must be between 1 and {MAX_PEOPLE}, not {n_people}")
     if not -1 <= local < n_people:
         raise ValueError(f"seat {local} does not exist in a meeting of {n_people}")
-    table = table or Table()
+    table = fit_table(table or Table(), n_people)
     room = room or Room()
     seat_pos, seat_yaw = seat_layout(table, n_people)
     n = n_people
@@ -167,8 +170,11 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     is_left = np.tile([True, False], n)
     joints = H.hands_to_stage(wrist_p.reshape(-1, 3), wrist_q.reshape(-1, 4), local_joints,
                               is_left).reshape(n, 2, H.JOINT_COUNT, 3)
-    valid = np.ones((n, 2, H.JOINT_COUNT), bool)
     radii = ppl.radii
+    # Curled resting hands would sink into the table: lift each hand until it rests on the top.
+    lowest = (joints[..., 1] - radii).min(axis=-1)                         # (N, 2)
+    joints[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)[..., None]
+    valid = np.ones((n, 2, H.JOINT_COUNT), bool)
 
     if inputs is not None and 0 <= state.local < n:
         k = state.local
