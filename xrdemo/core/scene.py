@@ -18,6 +18,7 @@ from .frame import Capsules, FrameScene, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, seat_layout
 
 MAX_PEOPLE = 64
+_IS_LEFT = np.tile([True, False], MAX_PEOPLE)
 
 # Distinct, friendly colours (linear RGB) for people; hands use a skin-tinted version.
 PALETTE = np.array([
@@ -90,6 +91,8 @@ class MeetingState:
     seat_pos: np.ndarray
     seat_yaw: np.ndarray
     static_meshes: dict
+    script: script.ScriptTables
+    seat_rot: np.ndarray
     local: int = 0
     seed: int = 0
     t_ns: int | None = None
@@ -127,14 +130,13 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
     )
     return MeetingState(table=table, room=room, people=people, seat_pos=seat_pos,
                         seat_yaw=seat_yaw, static_meshes=room_meshes(table, room, seat_pos, seat_yaw),
+                        script=script.ScriptTables.make(seed, n), seat_rot=P.quat_from_yaw_pitch_roll(seat_yaw),
                         local=local, seed=seed)
 
 
-def current_speaker(seed: int, n: int, t_s: float) -> int:
+def current_speaker(state: MeetingState, t_s: float) -> int:
     """Who holds the floor at time t_s in the foundation's simple script (turns of ~5 s)."""
-    turn = int(np.floor(t_s / 5.0))
-    u = script._hash_uniform(seed, turn, 17)
-    return int(u * n) % n
+    return script.speaker_at(state.script, len(state.people), t_s)
 
 
 def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
@@ -147,29 +149,28 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     t_s = t_ns * 1e-9
     ppl = state.people
     n = len(ppl)
-    speaker = current_speaker(state.seed, n, t_s)
-    speaking = np.zeros(n)
-    speaking[speaker] = 1.0
+    speaker = current_speaker(state, t_s)
+    is_speaker = np.arange(n) == speaker
+    speaking = is_speaker.astype(np.float64)
 
-    # Heads: face the speaker (the speaker faces the table's far side), with a small sway.
-    target = np.where((np.arange(n) == speaker)[:, None],
-                      np.array([0.0, state.table.height + 0.15, 0.0]),
+    # Heads: face the speaker (the speaker faces the table's middle), with a small sway.
+    target = np.where(is_speaker[:, None], np.array([0.0, state.table.height + 0.15, 0.0]),
                       state.seat_pos[speaker])
     look = target - state.seat_pos
     sway = 0.05 * np.sin(0.9 * t_s + np.arange(n) * 1.7)
-    head_rot = P.look_rotation(look + np.stack([sway, 0.3 * sway, -sway], -1))
-    head_pos = state.seat_pos + np.stack([0.6 * sway * 0.1, 0.01 * np.sin(0.4 * t_s + np.arange(n)),
-                                          np.zeros(n)], -1)
-    gaze = P.normalize(look)
+    yaw, pitch = P.yaw_pitch_toward(look)
+    head_rot = P.quat_from_yaw_pitch_roll(yaw + sway, pitch + 0.3 * sway)
+    head_pos = state.seat_pos.copy()
+    head_pos[:, 1] += 0.01 * np.sin(0.4 * t_s + np.arange(n))
+    gaze = look / np.linalg.norm(look, axis=1, keepdims=True)
 
     # Hands: scripted pose weights and wrist poses, blended in one pass for all 2N hands.
-    weights, raised = script.hand_pose_weights(state.seed, t_s, speaking > 0.5)
-    wrist_p, wrist_q = script.wrist_poses(state.seat_pos, state.seat_yaw, state.table.height,
-                                          raised, t_s, state.seed)
+    weights, raised = script.hand_pose_weights(state.script, t_s, is_speaker)
+    wrist_p, wrist_q = script.wrist_poses(state.script, state.seat_pos, state.seat_rot,
+                                          state.table.height, raised, t_s)
     local_joints = H.blend_poses(weights.reshape(2 * n, -1))
-    is_left = np.tile([True, False], n)
     joints = H.hands_to_stage(wrist_p.reshape(-1, 3), wrist_q.reshape(-1, 4), local_joints,
-                              is_left).reshape(n, 2, H.JOINT_COUNT, 3)
+                              _IS_LEFT[: 2 * n]).reshape(n, 2, H.JOINT_COUNT, 3)
     radii = ppl.radii
     # Curled resting hands would sink into the table: lift each hand until it rests on the top.
     lowest = (joints[..., 1] - radii).min(axis=-1)                         # (N, 2)
@@ -196,52 +197,42 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     return new_state, build_frame_scene(new_state)
 
 
+# Spheres drawn per head, in this order: skull, left eye, right eye, nose, mouth, then two pupils.
+_HEAD_OFFSETS = np.array([HEAD_CENTER, EYE_OFFSETS[0], EYE_OFFSETS[1], NOSE_OFFSET, MOUTH_OFFSET])
+_HEAD_SCALES = np.array([HEAD_SCALE, [EYE_RADIUS] * 3, [EYE_RADIUS] * 3, [0.011, 0.016, 0.014],
+                         [0.020, 0.003, 0.010]])
+SPHERES_PER_HEAD = 7
+
+
 def head_meshes(people: People, hide: int = -1):
-    """Sphere instances for heads, eyes, pupils, noses and mouths.
+    """Sphere instances for heads: skull, eyes, nose, mouth and two pupils per person.
 
-    Returns (transforms (M, 4, 4) float32, colors (M, 4) float32). ``hide`` skips one person (the
-    viewer's own head). Five spheres per person plus two eyes and two pupils.
+    Returns (transforms (M, 4, 4) float32, colors (M, 4) float32), M = 7 per drawn person,
+    person-major. ``hide`` skips one person (the viewer's own head). The mouth opens with
+    ``mouth_open``; pupils sit on the eyeballs along ``gaze``.
     """
-    n = len(people)
-    keep = np.arange(n) != hide
+    keep = np.arange(len(people)) != hide
     pos, rot = people.head_pos[keep], people.head_rot[keep]
-    color, gaze, mouth = people.color[keep], people.gaze[keep], people.mouth_open[keep]
     m = pos.shape[0]
-    R = P.quat_to_matrix(rot)                                    # (m, 3, 3)
-
-    def place(offset_head, scale, r=R):
-        center = pos + np.einsum("mij,j->mi", R, np.asarray(offset_head, float))
-        mat = np.zeros((m, 4, 4))
-        mat[:, :3, :3] = r * np.asarray(scale)[..., None, :]
-        mat[:, :3, 3] = center
-        mat[:, 3, 3] = 1.0
-        return mat
-
-    skull = place(HEAD_CENTER, HEAD_SCALE)
-    eyes_l = place(EYE_OFFSETS[0], [EYE_RADIUS] * 3)
-    eyes_r = place(EYE_OFFSETS[1], [EYE_RADIUS] * 3)
-    # Pupils sit on the eyeball's surface along the gaze direction (stage space).
-    pupils = []
-    for off in EYE_OFFSETS:
-        c = pos + np.einsum("mij,j->mi", R, off)
-        mat = np.zeros((m, 4, 4))
-        mat[:, :3, :3] = np.eye(3) * PUPIL_RADIUS
-        mat[:, :3, 3] = c + gaze * (EYE_RADIUS - 0.45 * PUPIL_RADIUS)
-        mat[:, 3, 3] = 1.0
-        pupils.append(mat)
-    nose = place(NOSE_OFFSET, [0.011, 0.016, 0.014])
-    mouth_scale = np.stack([np.full(m, 0.020), 0.003 + 0.011 * mouth, np.full(m, 0.010)], -1)
-    mouth_m = place(MOUTH_OFFSET, [1.0, 1.0, 1.0])
-    mouth_m[:, :3, :3] = R * mouth_scale[:, None, :]
-    transforms = np.concatenate([skull, eyes_l, eyes_r, pupils[0], pupils[1], nose, mouth_m])
-    white = np.array([0.92, 0.92, 0.90])
-    dark = np.array([0.03, 0.03, 0.04])
-    colors = np.concatenate([
-        color, np.tile(white, (m, 1)), np.tile(white, (m, 1)), np.tile(dark, (2 * m, 1)),
-        color * 0.85, np.tile([0.18, 0.04, 0.05], (m, 1)),
-    ])
-    colors = np.concatenate([colors, np.ones((len(colors), 1))], axis=1)
-    return transforms.astype(np.float32), colors.astype(np.float32)
+    R = P.quat_to_matrix(rot)                                             # (m, 3, 3)
+    mat = np.zeros((m, SPHERES_PER_HEAD, 4, 4))
+    mat[..., 3, 3] = 1.0
+    scales = np.broadcast_to(_HEAD_SCALES, (m, 5, 3)).copy()
+    scales[:, 4, 1] += 0.011 * people.mouth_open[keep]
+    mat[:, :5, :3, :3] = R[:, None] * scales[:, :, None, :]
+    centers = pos[:, None, :] + np.einsum("mij,oj->moi", R, _HEAD_OFFSETS)
+    mat[:, :5, :3, 3] = centers
+    idx = np.arange(3)
+    mat[:, 5:, idx, idx] = PUPIL_RADIUS
+    mat[:, 5:, :3, 3] = centers[:, 1:3] + (people.gaze[keep] * (EYE_RADIUS - 0.45 * PUPIL_RADIUS))[:, None]
+    colors = np.empty((m, SPHERES_PER_HEAD, 4), np.float32)
+    colors[..., 3] = 1.0
+    colors[:, 0, :3] = people.color[keep]
+    colors[:, 1:3, :3] = (0.92, 0.92, 0.90)
+    colors[:, 3, :3] = people.color[keep] * 0.85
+    colors[:, 4, :3] = (0.18, 0.04, 0.05)
+    colors[:, 5:, :3] = (0.03, 0.03, 0.04)
+    return mat.reshape(-1, 4, 4).astype(np.float32), colors.reshape(-1, 4)
 
 
 def build_frame_scene(state: MeetingState) -> FrameScene:
