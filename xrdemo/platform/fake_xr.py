@@ -306,9 +306,11 @@ class FakeXr(types.SimpleNamespace):
 
     def create_reference_space(self, session, create_info=None):
         self._obj(session, "session")
-        kind = self._real.ReferenceSpaceType(create_info.reference_space_type).name
-        if kind not in self.config.reference_spaces:
-            raise self._real.ReferenceSpaceUnsupportedError(kind)
+        wanted = int(create_info.reference_space_type)
+        offered = {int(self._real.ReferenceSpaceType[s]): s for s in self.config.reference_spaces}
+        if wanted not in offered:
+            raise self._real.ReferenceSpaceUnsupportedError(str(wanted))
+        kind = offered[wanted]
         if kind == "LOCAL_FLOOR_EXT":
             self._need_ext("XR_EXT_local_floor")
         p = create_info.pose_in_reference_space
