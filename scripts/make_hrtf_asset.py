@@ -103,9 +103,12 @@ def convert(sofa: Path, taps: int):
     front = int(np.argmin(np.abs(pos[:, 0]) + np.abs(pos[:, 1])))
     mp /= np.sqrt(np.mean(np.abs(np.fft.rfft(mp[front], NFFT)) ** 2))
 
-    # Per-ear delays: the leading ear gets the base delay, the lagging ear base + |ITD|.
+    # Per-ear delays: the leading ear gets the base delay, the lagging ear base + |lag|, where the
+    # lag is the measured ITD minus what the two minimum-phase responses already contribute (their
+    # group delays differ), so the rendered pair's cross-correlation ITD equals the measured one.
+    residual = itd - itd_samples(mp, max_lag=16)
     base = 1.0
-    delay = np.stack([base + np.maximum(itd, 0.0), base + np.maximum(-itd, 0.0)], axis=1)
+    delay = np.stack([base + np.maximum(residual, 0.0), base + np.maximum(-residual, 0.0)], axis=1)
 
     az = pos[:, 0] % 360.0
     el = pos[:, 1]
@@ -114,6 +117,7 @@ def convert(sofa: Path, taps: int):
         elevation_deg=el.astype(np.float32),
         hrir=mp.astype(np.float32),
         delay=delay.astype(np.float32),
+        itd=itd.astype(np.float32),
         sample_rate=np.int32(TARGET_RATE),
         distance_m=np.float32(pos[0, 2]),
         citation=np.array(CITATION),

@@ -35,6 +35,7 @@ class HrtfSet:
     hrir: np.ndarray
     hrir_low: np.ndarray
     delay: np.ndarray
+    itd_table: np.ndarray
     ring_elevation: np.ndarray
     ring_start: np.ndarray
     ring_count: np.ndarray
@@ -90,8 +91,7 @@ class HrtfSet:
     def itd(self, direction: np.ndarray) -> np.ndarray:
         """Interaural time difference (...,) in samples: left-ear delay minus right-ear delay."""
         idx, w = self.neighbours(direction)
-        delay = np.einsum("...k,...ke->...e", w, self.delay[idx])
-        return delay[..., 0] - delay[..., 1]
+        return np.einsum("...k,...k->...", w, self.itd_table[idx])
 
 
 def _one_pole_lowpass(h: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
@@ -114,10 +114,11 @@ def load_hrtf(path=None) -> HrtfSet:
         el = data["elevation_deg"].astype(np.float64)
         hrir = data["hrir"].astype(np.float32)
         delay = data["delay"].astype(np.float32)
+        itd = data["itd"].astype(np.float32)
         rate = int(data["sample_rate"])
         citation = str(data["citation"])
     order = np.lexsort((az, el))
-    az, el, hrir, delay = az[order], el[order], hrir[order], delay[order]
+    az, el, hrir, delay, itd = az[order], el[order], hrir[order], delay[order], itd[order]
     rings, start, count = np.unique(el, return_index=True, return_counts=True)
     for r, s, c in zip(rings, start, count):
         expected = np.arange(c) * 360.0 / c
@@ -128,6 +129,7 @@ def load_hrtf(path=None) -> HrtfSet:
         hrir=np.ascontiguousarray(hrir),
         hrir_low=_one_pole_lowpass(hrir, rate, NEAR_FIELD_CUTOFF_HZ),
         delay=np.ascontiguousarray(delay),
+        itd_table=np.ascontiguousarray(itd),
         ring_elevation=rings,
         ring_start=start.astype(np.int64),
         ring_count=count.astype(np.int64),
