@@ -17,6 +17,7 @@ import numpy as np
 from xrdemo.audio.engine import SpatialAudioEngine
 from xrdemo.audio.handoff import PoseHandoff
 
+SWITCH_INTERVAL_S = 0.0005  # GIL hand-over interval while live audio runs
 SourceProvider = Callable[[np.ndarray], None]  # fills (N, block) float32 in place
 
 
@@ -86,6 +87,8 @@ class LiveOutput:
         self.underruns = 0
         self.callbacks = 0
         self.wrong_sizes = 0
+        self.last_underrun_callback = -1
+        self.underrun_at = np.full(64, -1)  # callback numbers of the first 64 underruns
         engine = renderer.engine
         self._block = engine.block
         self._stream = sd.OutputStream(samplerate=engine.sample_rate, blocksize=engine.block, channels=2,
@@ -96,6 +99,9 @@ class LiveOutput:
         self.callbacks += 1
         if status.output_underflow:
             self.underruns += 1
+            self.last_underrun_callback = self.callbacks
+            if self.underruns <= self.underrun_at.size:
+                self.underrun_at[self.underruns - 1] = self.callbacks
         if frames != self._block:
             self.wrong_sizes += 1
             outdata.fill(0.0)
@@ -103,14 +109,20 @@ class LiveOutput:
         self.renderer.render(outdata)
 
     def start(self):
+        # Python threads hand over the GIL every 5 ms by default, a whole block: a busy render thread
+        # could then starve the callback. 0.5 ms keeps the audio thread's wait well inside a block.
+        self._previous_switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._previous_switch, SWITCH_INTERVAL_S))
         self._stream.start()
 
     def stop(self):
         self._stream.stop()
         self._stream.close()
+        sys.setswitchinterval(self._previous_switch)
 
     def stats(self) -> dict:
-        return {"callbacks": self.callbacks, "underruns": self.underruns, "wrong_sizes": self.wrong_sizes}
+        return {"callbacks": self.callbacks, "underruns": self.underruns, "wrong_sizes": self.wrong_sizes,
+                "underrun_at": [int(i) for i in self.underrun_at if i >= 0]}
 
 
 def open_live_output(renderer: BlockRenderer, fallback_wav=None, device=None):
