@@ -50,3 +50,19 @@ def test_missing_and_binary_files(tmp_path):
     p.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError, match="not a UTF-8 text file|not valid TOML"):
         load_config(p)
+
+
+def test_config_command_example_round_trips(tmp_path):
+    import contextlib
+    import io
+
+    from xrdemo.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["config", "--example"]) == 0
+    (tmp_path / "ex.toml").write_text(buf.getvalue())
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["config", "--check", str(tmp_path / "ex.toml")]) == 0
+    assert "ok" in buf.getvalue() and "Grace" in buf.getvalue()

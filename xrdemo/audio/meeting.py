@@ -63,3 +63,56 @@ class MeetingVoices:
         self.gain = new_gain
         level, active = self.activity.update(out)
         return out, (level, active)
+
+
+class LiveMeetingAudio:
+    """Live binaural audio of a meeting for the local person, on the sound device's own clock.
+
+    The render loop calls ``publish(...)`` once per frame (newest head pose through the lock-free
+    PoseHandoff; people's mouths, who speaks and whisper gains as one tuple swapped atomically);
+    the audio callback renders from whatever was published last. With no sound device it says so
+    and stays silent (``device`` is then None).
+    """
+
+    def __init__(self, n: int, local: int, sample_rate: int = 48000, block: int = 256, seed: int = 0,
+                 reflections: bool = False, table_height: float = 0.74, log=print):
+        from .engine import SpatialAudioEngine, whisper_gains
+        from .handoff import PoseHandoff
+        from .io import BlockRenderer, NullSink, open_live_output
+
+        self.local = local
+        self.engine = SpatialAudioEngine(sample_rate, block, reflections=reflections,
+                                         table_height=table_height)
+        self.voices = MeetingVoices(n, sample_rate, block, seed=seed, silent=(local,) if local >= 0 else ())
+        self.handoff = PoseHandoff()
+        self._whisper_gains = whisper_gains
+        self._latest = (np.zeros((n, 3)), np.zeros(n, bool), np.ones(n))
+        self.engine.set_sources(self._latest[0])
+        self.level = np.zeros(n)
+        self.sink, message = open_live_output(BlockRenderer(self.engine, self.handoff, self._fill))
+        log(message)
+        self.device = None if isinstance(self.sink, NullSink) else "default sound device"
+        if hasattr(self.sink, "start"):
+            self.sink.start()
+
+    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray):
+        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool."""
+        self.handoff.publish(head_pos, head_rot)
+        col = self._whisper_gains(heads)[:, self.local] if self.local >= 0 else np.ones(len(heads))
+        self._latest = (np.array(mouths, float), np.array(speaking, bool), col)
+
+    def _fill(self, out: np.ndarray) -> None:           # audio thread
+        mouths, speaking, whisper = self._latest
+        self.engine.set_sources(mouths)
+        self.engine.set_whisper_gains(whisper)
+        mono, (level, _) = self.voices.next_block(speaking)
+        out[:] = mono
+        self.level = level
+
+    def stats(self) -> dict:
+        return self.sink.stats() if hasattr(self.sink, "stats") else {}
+
+    def close(self) -> None:
+        if hasattr(self.sink, "stop"):
+            self.sink.stop()
+        self.sink.close()
