@@ -97,7 +97,8 @@ class EglContext:
             EGL.eglMakeCurrent(self.display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, EGL.EGL_NO_CONTEXT)
             EGL.eglDestroyContext(self.display, self.context)
             self.context = None
-            EGL.eglTerminate(self.display)
+            # No eglTerminate: the surfaceless display is shared by every context in the process
+            # (an OpenXR session's, the renderer's), and terminating it would pull theirs away.
 
     def __enter__(self):
         return self
