@@ -32,18 +32,21 @@ def create_openxr(**options) -> Platform:
     from xrdemo.platform.xr_import import import_xr
     from xrdemo.platform.openxr import OpenXRPlatform, probe_extensions
 
-    try:
-        xr = options.pop("xr", None) or import_xr()
-    except ImportError as exc:
-        raise PlatformUnavailable(str(exc)) from exc
-    probe_extensions(xr)   # fails fast, before any GL work, when no runtime is installed
     gl_context = options.pop("gl_context", None)
-    if gl_context is None:
+    if gl_context is None:   # before pyopenxr imports OpenGL, so the EGL platform is chosen
         try:
             gl_context = _openxr_gl_context()
         except Exception as exc:
             raise PlatformUnavailable(f"no OpenGL context for OpenXR ({exc})") from exc
-    return OpenXRPlatform(xr, gl_context, **options)
+    try:
+        xr = options.pop("xr", None) or import_xr()
+        probe_extensions(xr)
+        return OpenXRPlatform(xr, gl_context, **options)
+    except (ImportError, PlatformUnavailable) as exc:
+        release = getattr(gl_context, "release", None)
+        if release:
+            release()
+        raise PlatformUnavailable(str(exc)) from exc
 
 
 def create_desktop(**options) -> Platform:
