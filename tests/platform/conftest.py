@@ -30,9 +30,9 @@ def monado():
 def egl():
     from xrdemo.render.context import create_headless_context
 
-    ctx = create_headless_context()
-    yield ctx
-    ctx.release()
+    # Not released: every EglContext shares Mesa's one surfaceless EGLDisplay, and release()
+    # terminates that display, which would break the render tier's context in the same run.
+    return create_headless_context()
 
 
 @pytest.fixture
