@@ -13,6 +13,7 @@ import sys
 # Modules that each contribute one or more subcommands, in the order --help lists them.
 SUBCOMMAND_MODULES = [
     "xrdemo.commands.snapshot",
+    "xrdemo.commands.record",
     "xrdemo.commands.audio_demo",
     "xrdemo.commands.doctor",
 ]
