@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = [
     "xrdemo.commands.record",
     "xrdemo.commands.config",
     "xrdemo.commands.audio_demo",
+    "xrdemo.commands.doctor",
 ]
 
 DESCRIPTION = """\
