@@ -50,6 +50,7 @@ class GazeConfig:
     follow_floor_prob: float = 0.85       # listeners turn to a new speaker ...
     follow_delay_s: tuple = (0.15, 0.6)   # ... after this reaction time
     min_fixation_s: float = 0.25          # no target switch sooner than this after the last one
+    refractory_s: float = 0.2             # no saccade sooner than this after the previous onset
     micro_interval_s: tuple = (0.6, 1.8)  # small saccades within a fixation
     micro_amp: tuple = (0.3 * DEG, 1.2 * DEG)
     head_threshold: float = 10.0 * DEG    # shifts below this are eyes only
@@ -253,6 +254,9 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
         else:
             j = int(np.argmin(ang)) if n > 1 else -1
             new = j if (j >= 0 and ang[j] < enter) else -1
+        ready = t >= gs.sacc_t0[i] + cfg.refractory_s
+        if not ready:
+            continue
         if new != cur and t >= gs.fix_start[i] + cfg.min_fixation_s:
             if new >= 0:
                 hold = rng.lognormal(math.log(cfg.contact_hold_median_s), 0.4)
@@ -303,9 +307,15 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     if t >= gs.next_event:
         for i in np.nonzero(gs.fix_until <= t)[0]:
             if not gs.head_driven[i]:
+                if t < gs.sacc_t0[i] + cfg.refractory_s:
+                    gs.fix_until[i] = gs.sacc_t0[i] + cfg.refractory_s
+                    continue
                 _choose_scripted(gs, int(i), t, speaking, floor, head_pos, R_base)
         for i in np.nonzero(gs.micro_next <= t)[0]:
             i = int(i)
+            if t < gs.sacc_t0[i] + cfg.refractory_s:
+                gs.micro_next[i] = gs.sacc_t0[i] + cfg.refractory_s
+                continue
             amp = gs.rng.uniform(*cfg.micro_amp)
             phi = gs.rng.uniform(0.0, 2.0 * math.pi)
             gs.jitter[i] = (amp * math.cos(phi), amp * math.sin(phi))

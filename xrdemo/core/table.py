@@ -30,16 +30,21 @@ CONTACT_RADII = np.array([0.012, 0.008, 0.007, 0.007, 0.007, 0.006])
 @dataclass
 class TableGeometry:
     """A rectangular table top. centre (3,) m on the surface; normal (3,) unit up; x_axis (3,) unit
-    along the long edge; half_extents (2,) m along x_axis and along normal × x_axis."""
+    along the long edge; half_extents (2,) m along x_axis and along z_axis = x_axis × normal."""
 
     centre: np.ndarray
     normal: np.ndarray
     x_axis: np.ndarray
     half_extents: np.ndarray
 
-    @property
-    def z_axis(self) -> np.ndarray:
-        return np.cross(self.x_axis, self.normal)
+    def __post_init__(self):
+        self.centre = np.asarray(self.centre, float)
+        self.normal = np.asarray(self.normal, float)
+        self.x_axis = np.asarray(self.x_axis, float)
+        self.half_extents = np.asarray(self.half_extents, float)
+        self.z_axis = np.cross(self.x_axis, self.normal)
+        # Columns: height, along x, along z — one matrix product gives all three coordinates.
+        self.axes = np.stack([self.normal, self.x_axis, self.z_axis], axis=1)
 
     def pose(self):
         """T_stage_table: position (3,), quaternion (4,), +Y = normal, +X = long edge."""
@@ -203,16 +208,21 @@ def contact_step(contact: np.ndarray, joints: np.ndarray, valid: np.ndarray, tab
     contact: (H, J) bool previous state; valid: (H,) bool hands tracked/visible; radii (J,) m.
     """
     cfg = cfg or ContactConfig()
-    rel = joints - table.centre
-    h = rel @ table.normal - radii
-    inside = (np.abs(rel @ table.x_axis) <= table.half_extents[0] + cfg.margin_m) & (
-        np.abs(rel @ table.z_axis) <= table.half_extents[1] + cfg.margin_m)
-    ok = inside & valid[:, None] & (h > -0.15)  # far below the top is under the table, not on it
-    new = np.where(contact, (h <= cfg.exit_m) & ok, (h < cfg.enter_m) & ok)
-    intensity = np.where(new, 1.0, np.minimum(np.maximum(1.0 - h / cfg.glow_m, 0.0), 1.0) * ok)
-    down = np.argwhere(new & ~contact)
-    up = np.argwhere(contact & ~new)
+    c = (joints - table.centre) @ table.axes                 # (H, J, 3): height, x, z
+    h = c[..., 0] - radii
+    ext = np.abs(c[..., 1:]) <= table.half_extents + cfg.margin_m
+    ok = ext[..., 0] & ext[..., 1] & valid[:, None] & (h > -0.15)  # far below: under the table
+    new = ok & (h < np.where(contact, cfg.exit_m, cfg.enter_m))
+    intensity = np.minimum(np.maximum(1.0 - h * (1.0 / cfg.glow_m), 0.0), 1.0) * ok
+    intensity[new] = 1.0
     haptic = np.zeros(joints.shape[0])
-    if len(down):
+    if (new != contact).any():
+        down = np.argwhere(new & ~contact)
+        up = np.argwhere(contact & ~new)
         haptic[down[:, 0]] = 1.0
+    else:
+        down = up = _NO_EVENTS
     return ContactFrame(new, intensity, down, up, haptic)
+
+
+_NO_EVENTS = np.zeros((0, 2), int)
