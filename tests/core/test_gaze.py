@@ -81,7 +81,7 @@ def test_saccades_follow_the_main_sequence_measured_from_the_eye_trajectory():
     gs = new_gaze(n, rng)
     fps = 1000
     dirs = []
-    for k in range(int(120 * fps)):
+    for k in range(int(70 * fps)):
         t = k / fps
         c = conversation_step(cs, t)
         g = gaze_step(gs, t, pos, R, c.speaking, c.floor, c.floor_changed)

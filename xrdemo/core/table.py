@@ -67,27 +67,32 @@ def _plane_lsq(p: np.ndarray):
     return c, n
 
 
-def _speeds(points, times, velocities):
+def _speeds(points, times, velocities, window_s: float = 0.2, min_dt_s: float = 0.06,
+            gap_s: float = 0.1):
+    """Fingertip speed per sample, m/s: from velocities when given, else the median, over the other
+    samples of the same touch (samples closer than gap_s in time) between min_dt_s and window_s
+    away, of displacement / time. Jitter averages out over the longer baselines, and a single wild
+    sample (an outlier) spoils only its own estimate, not its neighbours'."""
     if velocities is not None:
         return np.linalg.norm(np.asarray(velocities, float), axis=1)
     if times is None:
         return np.zeros(len(points))
-    order = np.argsort(times)
+    order = np.argsort(times, kind="stable")
     p, t = points[order], np.asarray(times, float)[order]
+    seg = np.concatenate([[0], np.cumsum(np.diff(t) > gap_s)])
     sp = np.zeros(len(p))
-    dt = np.diff(t)
-    v = np.linalg.norm(np.diff(p, axis=0), axis=1) / np.maximum(dt, 1e-6)
-    close = dt < 0.1  # only neighbours from the same touch tell a speed
-    v = np.where(close, v, 0.0)
-    sp[1:] = np.maximum(sp[1:], v)
-    sp[:-1] = np.maximum(sp[:-1], v)
+    for k in range(len(p)):
+        dt = np.abs(t - t[k])
+        near = (seg == seg[k]) & (dt >= min_dt_s) & (dt <= window_s)
+        if near.any():
+            sp[k] = np.median(np.linalg.norm(p[near] - p[k], axis=1) / dt[near])
     out = np.empty_like(sp)
     out[order] = sp
     return out
 
 
 def calibrate_table(points, times=None, velocities=None, rng: np.random.Generator | None = None,
-                    max_speed: float = 0.05, threshold_m: float = 0.006, iterations: int = 300,
+                    max_speed: float = 0.15, threshold_m: float = 0.006, iterations: int = 300,
                     up=(0.0, 1.0, 0.0)) -> TableCalibration:
     """Fit the table from fingertip touch samples.
 
