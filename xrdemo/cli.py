@@ -13,15 +13,19 @@ import sys
 # Modules that each contribute one or more subcommands, in the order --help lists them.
 SUBCOMMAND_MODULES = [
     "xrdemo.commands.snapshot",
+    "xrdemo.commands.record",
+    "xrdemo.commands.audio_demo",
 ]
 
 DESCRIPTION = """\
 xrdemo: meet people around a virtual table. Each person is a head and two tracked hands;
 voices come from where people sit.
 
-With no subcommand, xrdemo shows a meeting: on a headset if an OpenXR runtime is there,
-else in a desktop window, else as a headless recording; it says which and why.
+With no command, xrdemo runs its main job (shown at the end of this help).
 """
+
+# What `xrdemo` with no arguments runs.
+DEFAULT_COMMAND = ["snapshot", "--people", "6", "--out", "meeting.png"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="xrdemo", description=DESCRIPTION,
+                     epilog="with no arguments: xrdemo " + " ".join(DEFAULT_COMMAND),
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from xrdemo import __version__
 
@@ -47,11 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        default = getattr(parser, "default_command", None)
-        if default is None:
-            parser.print_help()
-            return 0
-        args = parser.parse_args(default + list(argv or sys.argv[1:]))
+        print(f"xrdemo: no command given, running: xrdemo {' '.join(DEFAULT_COMMAND)}", flush=True)
+        args = parser.parse_args(DEFAULT_COMMAND)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -1,0 +1,89 @@
+"""The meeting: seats, the scripted step, determinism and the FrameScene it produces."""
+
+import numpy as np
+import pytest
+
+from xrdemo.core import hands as H
+from xrdemo.core import pose as P
+from xrdemo.core import scene as S
+from xrdemo.core.room import Table, fit_table, seat_layout
+
+
+@pytest.mark.parametrize("shape", ["round", "rect"])
+@pytest.mark.parametrize("n", [1, 2, 6, 16])
+def test_seats_surround_the_table_and_face_it(shape, n):
+    table = fit_table(Table(shape=shape), n)
+    pos, yaw = seat_layout(table, n)
+    assert pos.shape == (n, 3) and np.allclose(pos[:, 1], 1.2)
+    fwd = P.quat_rotate(P.quat_from_yaw_pitch_roll(yaw), [0, 0, -1])
+    to_centre = P.normalize(-pos * [1, 0, 1])
+    assert np.all(np.sum(fwd * to_centre, axis=1) > 0.999)
+    if n > 1:
+        d = np.linalg.norm(pos[:, None] - pos[None], axis=-1) + np.eye(n) * 9
+        assert d.min() > 0.6             # nobody sits on top of anyone
+    r = np.linalg.norm(pos[:, [0, 2]], axis=1)
+    assert np.all(r > (table.radius if shape == "round" else table.depth / 2))
+
+
+def test_step_is_deterministic_and_pure():
+    a = S.make_meeting(5, seed=3)
+    b = S.make_meeting(5, seed=3)
+    before = a.people.joints.copy()
+    a2, fa = S.step(a, None, 2_500_000_000)
+    b2, fb = S.step(b, None, 2_500_000_000)
+    assert np.array_equal(a2.people.joints, b2.people.joints)
+    assert np.array_equal(fa.capsules.a, fb.capsules.a)
+    assert np.array_equal(a.people.joints, before)      # the input state is not modified
+    c2, _ = S.step(S.make_meeting(5, seed=4), None, 2_500_000_000)
+    assert not np.allclose(c2.people.joints, a2.people.joints)
+
+
+def test_hands_rest_on_or_above_the_table_in_front_of_their_owner():
+    st = S.make_meeting(8, seed=2)
+    for t in np.linspace(0, 30, 31):
+        st, _ = S.step(st, None, int(t * 1e9))
+        j = st.people.joints                                # (N, 2, 26, 3)
+        assert np.all(j[..., 1] > st.table.height - 0.005)  # never through the table top
+        assert np.all(j[..., 1] < st.table.height + 0.45)
+        owner = st.seat_pos[:, None, None, :]
+        assert np.all(np.linalg.norm((j - owner)[..., [0, 2]], axis=-1) < 0.75)
+        bl = np.linalg.norm(j[..., H.BONES[:, 1], :] - j[..., H.BONES[:, 0], :], axis=-1)
+        assert np.allclose(bl, H.BONE_LENGTHS, atol=1e-9)
+
+
+def test_some_hands_gesture_and_some_rest():
+    st = S.make_meeting(6, seed=1)
+    raised = []
+    for t in np.linspace(0, 40, 81):
+        st, _ = S.step(st, None, int(t * 1e9))
+        wrist_h = st.people.joints[:, :, H.WRIST, 1] - st.table.height
+        raised.append(wrist_h > 0.1)
+    raised = np.array(raised)                           # (T, N, 2)
+    assert raised.any() and not raised.all()
+    speaking = raised.any(axis=2)
+    assert (speaking.sum(axis=1) <= 1).mean() > 0.9     # mostly one gesturing speaker at a time
+
+
+def test_frame_scene_counts_and_local_inputs():
+    st = S.make_meeting(4, local=1)
+    head = np.array([0.1, 1.3, 1.0])
+    rot = P.quat_from_yaw_pitch_roll(0.3)
+    joints = np.full((2, 26, 3), 5.0)
+    valid = np.zeros((2, 26), bool)
+    valid[1] = True
+    st, fs = S.step(st, S.LocalInput(head, rot, joints, valid), 1_000_000_000)
+    assert np.allclose(st.people.head_pos[1], head)
+    # the local left hand is invalid -> not drawn; the right is drawn where the tracker says
+    assert len(fs.capsules) == 7 * H.CAPSULES_PER_HAND
+    assert np.sum(np.all(np.isclose(fs.capsules.a, 5.0), axis=1)) == H.CAPSULES_PER_HAND
+    # 3 other people's heads are drawn (skull, 2 eyes, 2 pupils, nose, mouth), not the viewer's own
+    assert len(fs.meshes["sphere"]) == 3 * 7
+
+
+def test_bad_meetings_are_refused_clearly():
+    with pytest.raises(ValueError, match="between 1 and"):
+        S.make_meeting(0)
+    with pytest.raises(ValueError, match="seat 7 does not exist"):
+        S.make_meeting(3, local=7)
+    with pytest.raises(ValueError, match="table shape"):
+        Table(shape="oval")

@@ -1,0 +1,4 @@
+from xrdemo.cli import main
+import sys
+
+sys.exit(main())
