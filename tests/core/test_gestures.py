@@ -86,3 +86,21 @@ def test_hands_fade_out_within_0_3_s_of_loss_and_come_back():
     assert np.all(a1[(ts >= 0.5 + 0.3)] [: int(0.4 * fps)] == 0.0)   # gone 0.3 s after loss
     assert a1[np.searchsorted(ts, 0.55)] < 1.0                     # fading, not frozen
     assert a1[-1] == 1.0 and a1[np.searchsorted(ts, 1.2 + 0.2)] == 1.0
+
+
+def test_controller_curls_make_valid_hands():
+    from xrdemo.core import hands
+
+    vals = np.linspace(0.0, 1.0, 5)
+    grid = np.array(list(itertools.product(vals, vals, [0.0, 1.0], [0.0, 1.0])))
+    curls, spread = curls_from_controller(grid[:, 0], grid[:, 1], grid[:, 2], grid[:, 3])
+    joints = hands.hand_from_curls(curls, spread)
+    assert joints.shape == (len(grid), 26, 3) and np.isfinite(joints).all()
+    bones = np.asarray(hands.BONES)
+    lengths = np.linalg.norm(joints[:, bones[:, 1]] - joints[:, bones[:, 0]], axis=2)
+    assert np.allclose(lengths, np.asarray(hands.BONE_LENGTHS)[None], atol=1e-6)
+    # More grip brings the middle fingertip closer to the wrist (a closing hand, not a bent-back one).
+    lo = hands.hand_from_curls(*curls_from_controller([0.0], [0.0], [0.0], [0.0]))
+    hi = hands.hand_from_curls(*curls_from_controller([1.0], [0.0], [0.0], [0.0]))
+    tip = 15
+    assert np.linalg.norm(hi[0, tip] - hi[0, 1]) < np.linalg.norm(lo[0, tip] - lo[0, 1]) - 0.03
