@@ -126,15 +126,14 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                 k = state.local
                 mouths = ppl.head_pos + P.quat_rotate(ppl.head_rot, S.MOUTH_OFFSET)
                 audio.publish(ppl.head_pos[k], ppl.head_rot[k], mouths, ppl.head_pos,
-                              S.speaking_at(state, t_ns * 1e-9, ppl.head_pos[k]))
+                              S.speaking_now(state))
             frames += 1
             fps_frames += 1
             now = time.perf_counter()
             if now - fps_t0 >= 1.0:
                 fps, fps_t0, fps_frames = fps_frames / (now - fps_t0), now, 0
             if hasattr(platform, "set_status"):
-                whisper = S.whisper_partner(state, state.people.head_pos[state.local])
-                platform.set_status(status_line(fps, state, audio, whisper))
+                platform.set_status(status_line(fps, state, audio, state.partner))
             for event in frame.events:
                 if event.kind == EventKind.SESSION_LOST:
                     log(f"xrdemo: {event.message or 'the session was lost'}; stopping")
