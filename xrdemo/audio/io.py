@@ -1,9 +1,9 @@
 """Audio at the edge: live output (sounddevice), WAV and null sinks with fallback, microphone input.
 
-The real-time callback only copies into preallocated buffers and calls the engine: it reads the
-newest head pose through ``PoseHandoff`` (never the render loop's lock), asks a source provider to
-fill the (N, block) voice buffer, and lets the engine write straight into the device buffer.
-Underruns reported by PortAudio are counted.
+The real-time callback only copies from preallocated buffers: a render-ahead thread (``ring.py``)
+reads the newest head pose through ``PoseHandoff`` (never the render loop's lock), asks a source
+provider to fill the (N, block) voice buffer and lets the engine render into a lock-free ring; the
+callback copies one block out. Device underruns and ring underruns are counted.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import numpy as np
 
 from xrdemo.audio.engine import SpatialAudioEngine
 from xrdemo.audio.handoff import PoseHandoff
+from xrdemo.audio.ring import DEFAULT_AHEAD, BlockRing, RenderAheadThread
 
-SWITCH_INTERVAL_S = 0.0005  # GIL hand-over interval while live audio runs
+SWITCH_INTERVAL_S = 0.0001  # GIL hand-over interval while live audio runs
 SourceProvider = Callable[[np.ndarray], None]  # fills (N, block) float32 in place
 
 
@@ -76,62 +77,98 @@ class NullSink:
 
 
 class LiveOutput:
-    """A sounddevice output stream driving a ``BlockRenderer``; counts underruns and callback errors."""
+    """A sounddevice output stream fed by a render-ahead thread; counts underruns.
+
+    A dedicated thread runs the ``BlockRenderer`` (newest head pose -> engine) ``ahead`` blocks
+    ahead into a preallocated lock-free ring (``ring.py``); the PortAudio callback only copies one
+    block out, or plays silence and counts a ring underrun if the thread fell behind. Device
+    underruns (PortAudio's output-underflow flag, e.g. a JACK xrun) are counted too.
+    Added head-tracking latency: at most ``ahead`` x block duration.
+    """
 
     kind = "sounddevice"
 
-    def __init__(self, renderer: BlockRenderer, device=None, latency="low"):
+    def __init__(self, renderer: BlockRenderer, device=None, latency="low", ahead: int = DEFAULT_AHEAD):
         import sounddevice as sd
 
         self.renderer = renderer
-        self.underruns = 0
-        self.callbacks = 0
-        self.wrong_sizes = 0
-        self.last_underrun_callback = -1
-        self.underrun_at = np.full(64, -1)  # callback numbers of the first 64 underruns
         engine = renderer.engine
         self._block = engine.block
+        self.ahead = int(ahead)
+        self.ring = BlockRing(self.ahead, engine.block, 2)
+        self._thread = RenderAheadThread(renderer.render, self.ring, self.ahead, engine.block / engine.sample_rate)
+        self.device_underruns = 0
+        self.ring_underruns = 0
+        self.callbacks = 0
+        self.wrong_sizes = 0
+        self.underrun_at = np.full(64, -1)  # callback numbers of the first 64 underruns (either kind)
+        self._underrun_count = 0
         self._stream = sd.OutputStream(samplerate=engine.sample_rate, blocksize=engine.block, channels=2,
                                        dtype="float32", device=device, latency=latency,
                                        callback=self._callback)
 
-    def _callback(self, outdata, frames, time_info, status):  # PortAudio thread: no allocation, no I/O
+    @property
+    def underruns(self) -> int:
+        return self.device_underruns + self.ring_underruns
+
+    @property
+    def added_latency_ms(self) -> float:
+        """Worst-case head-pose-to-device delay added by rendering ahead, in milliseconds."""
+        engine = self.renderer.engine
+        return 1000.0 * self.ahead * engine.block / engine.sample_rate
+
+    def _note_underrun(self) -> None:
+        if self._underrun_count < self.underrun_at.size:
+            self.underrun_at[self._underrun_count] = self.callbacks
+        self._underrun_count += 1
+
+    def _callback(self, outdata, frames, time_info, status):  # PortAudio thread: copy only
         self.callbacks += 1
         if status.output_underflow:
-            self.underruns += 1
-            self.last_underrun_callback = self.callbacks
-            if self.underruns <= self.underrun_at.size:
-                self.underrun_at[self.underruns - 1] = self.callbacks
+            self.device_underruns += 1
+            self._note_underrun()
         if frames != self._block:
             self.wrong_sizes += 1
             outdata.fill(0.0)
             return
-        self.renderer.render(outdata)
+        if not self.ring.pop_into(outdata):
+            outdata.fill(0.0)
+            self.ring_underruns += 1
+            self._note_underrun()
 
     def start(self):
-        # Python threads hand over the GIL every 5 ms by default, a whole block: a busy render thread
-        # could then starve the callback. 0.5 ms keeps the audio thread's wait well inside a block.
+        # Python threads hand over the GIL every 5 ms by default, a whole block: a busy render loop
+        # could then starve the audio threads. 0.5 ms keeps their wait well inside a block.
         self._previous_switch = sys.getswitchinterval()
         sys.setswitchinterval(min(self._previous_switch, SWITCH_INTERVAL_S))
+        self._thread.prefill()
+        self._thread.start()
         self._stream.start()
 
     def stop(self):
         self._stream.stop()
         self._stream.close()
+        self._thread.stop()
         sys.setswitchinterval(self._previous_switch)
+        if self._thread.error is not None:
+            raise RuntimeError(f"audio render thread failed: {self._thread.error!r}") from self._thread.error
 
     def stats(self) -> dict:
-        return {"callbacks": self.callbacks, "underruns": self.underruns, "wrong_sizes": self.wrong_sizes,
+        return {"callbacks": self.callbacks, "underruns": self.underruns,
+                "device_underruns": self.device_underruns, "ring_underruns": self.ring_underruns,
+                "wrong_sizes": self.wrong_sizes, "rendered": self._thread.rendered, "ahead": self.ahead,
+                "render_priority": self._thread.priority,
+                "added_latency_ms": round(self.added_latency_ms, 2),
                 "underrun_at": [int(i) for i in self.underrun_at if i >= 0]}
 
 
-def open_live_output(renderer: BlockRenderer, fallback_wav=None, device=None):
+def open_live_output(renderer: BlockRenderer, fallback_wav=None, device=None, ahead: int = DEFAULT_AHEAD):
     """sounddevice if a device can be opened, else a WAV sink (if a path is given), else null.
 
     Returns (sink, message); the message says which output was picked and why.
     """
     try:
-        out = LiveOutput(renderer, device=device)
+        out = LiveOutput(renderer, device=device, ahead=ahead)
         return out, "audio: playing on the default sound device"
     except Exception as exc:  # PortAudio missing, no device, device busy ...
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
