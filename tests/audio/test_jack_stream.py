@@ -53,12 +53,10 @@ def test_live_stream_on_jack_has_no_underruns_under_cpu_load(jack_server):
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     stats = json.loads(result.stdout.strip().splitlines()[-1])
-    assert stats["callbacks"] > 0.8 * 3 * 48000 / 256  # the device really paced ~562 callbacks
-    assert stats["rendered"] >= stats["callbacks"]  # the render-ahead thread fed every callback
+    assert stats["callbacks"] > 0.8 * 3 * 48000 / 256  # the device really paced ~562 blocks
     assert stats["device_underruns"] == 0, stats
     assert stats["ring_underruns"] == 0, stats
-    # the callback only copies: a few µs once it holds the GIL (rendering there takes hundreds)
-    assert stats["callback_median_us"] < 100.0, stats
+    assert stats["fifo_frames"] >= 2 * 256  # rendered ahead into PortAudio's FIFO, not in a callback
     assert stats["load_loops"] > 0.8 * 3 * 90  # the busy 90 Hz "render loop" really ran
     assert stats["wrong_sizes"] == 0
     assert stats["filter_updates"] > 100  # head poses did flow through the handoff
