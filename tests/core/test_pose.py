@@ -129,3 +129,17 @@ def test_symmetric_projection_matches_textbook_perspective():
     glu = np.array([[cot / aspect, 0, 0, 0], [0, cot, 0, 0],
                     [0, 0, (f + n) / (n - f), 2 * f * n / (n - f)], [0, 0, -1, 0]])
     assert np.allclose(m, glu, atol=1e-12)
+
+
+@given(st.floats(-4, 4), st.floats(-1.5, 1.5), st.floats(-3, 3))
+def test_closed_form_yaw_pitch_roll_matches_composed_axis_angles(yaw, pitch, roll):
+    composed = P.quat_mul(P.quat_from_axis_angle([0, 1, 0], yaw),
+                          P.quat_mul(P.quat_from_axis_angle([1, 0, 0], pitch),
+                                     P.quat_from_axis_angle([0, 0, -1], roll)))
+    assert same_rotation(P.quat_from_yaw_pitch_roll(yaw, pitch, roll), composed, 1e-9)
+
+
+@given(vec3.filter(lambda v: np.linalg.norm(v[[0, 2]]) > 1e-3))
+def test_yaw_pitch_toward_points_forward_at_direction(d):
+    q = P.quat_from_yaw_pitch_roll(*P.yaw_pitch_toward(d))
+    assert np.allclose(P.quat_rotate(q, [0, 0, -1]), d / np.linalg.norm(d), atol=1e-9)

@@ -211,14 +211,13 @@ def blend_poses(weights: np.ndarray, library: np.ndarray = POSE_LIBRARY) -> np.n
     """
     w = np.asarray(weights, dtype=np.float64)
     w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
-    mean = np.einsum("kl,ljc->kjc", w, library)
+    mean = (w @ library.reshape(library.shape[0], -1)).reshape(w.shape[0], -1, 3)
+    # All bone directions come from the blended positions; only the placement is sequential.
+    d = mean[:, _CHAIN_CHILD] - mean[:, _CHAIN_PARENT]
+    d *= (_CHAIN_LENGTH / np.maximum(np.sqrt((d * d).sum(-1)), 1e-12))[..., None]
     out = mean.copy()
     for level in _LEVELS:
-        parent = _CHAIN_PARENT[level]
-        child = _CHAIN_CHILD[level]
-        d = mean[:, child] - mean[:, parent]
-        d /= np.maximum(np.linalg.norm(d, axis=-1, keepdims=True), 1e-12)
-        out[:, child] = out[:, parent] + d * _CHAIN_LENGTH[level][None, :, None]
+        out[:, _CHAIN_CHILD[level]] = out[:, _CHAIN_PARENT[level]] + d[:, level]
     out[:, PALM] = 0.5 * (out[:, JOINT["middle_metacarpal"]] + out[:, JOINT["middle_proximal"]])
     return out
 
@@ -243,9 +242,8 @@ def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.n
 
 def mirror_to_left(local: np.ndarray, is_left: np.ndarray) -> np.ndarray:
     """Mirror right-hand wrist-frame points into left hands where is_left. (K, J, 3), (K,) -> (K, J, 3)."""
-    sign = np.where(np.asarray(is_left, bool), -1.0, 1.0)
     out = np.array(local, dtype=np.float64, copy=True)
-    out[..., 0] *= sign[:, None]
+    out[np.asarray(is_left, bool), :, 0] *= -1.0
     return out
 
 
@@ -253,8 +251,8 @@ def hands_to_stage(t_stage_wrist: np.ndarray, q_stage_wrist: np.ndarray, local: 
                    is_left: np.ndarray) -> np.ndarray:
     """Place wrist-frame hands in the stage. (K, 3), (K, 4), (K, 26, 3), (K,) -> (K, 26, 3) metres."""
     mirrored = mirror_to_left(local, is_left)
-    return P.transform_points(np.asarray(t_stage_wrist)[:, None, :],
-                              np.asarray(q_stage_wrist)[:, None, :], mirrored)
+    R = P.quat_to_matrix(q_stage_wrist)                              # (K, 3, 3)
+    return np.matmul(mirrored, np.swapaxes(R, -1, -2)) + np.asarray(t_stage_wrist)[:, None, :]
 
 
 # --- drawing: hands as capsules -----------------------------------------------------------------

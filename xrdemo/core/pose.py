@@ -24,17 +24,14 @@ def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a*b (apply b first, then a). (..., 4), (..., 4) -> (..., 4)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    ax, ay, az, aw = np.moveaxis(a, -1, 0)
-    bx, by, bz, bw = np.moveaxis(b, -1, 0)
-    return np.stack(
-        [
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-            aw * bw - ax * bx - ay * by - az * bz,
-        ],
-        axis=-1,
-    )
+    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
+    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[..., 0] = aw * bx + ax * bw + ay * bz - az * by
+    out[..., 1] = aw * by - ax * bz + ay * bw + az * bx
+    out[..., 2] = aw * bz + ax * by - ay * bx + az * bw
+    out[..., 3] = aw * bw - ax * bx - ay * by - az * bz
+    return out
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
@@ -43,14 +40,22 @@ def quat_conj(q: np.ndarray) -> np.ndarray:
     return q * np.array([-1.0, -1.0, -1.0, 1.0])
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product along the last axis (cheaper than np.cross for small batches)."""
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    out[..., 0] = a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1]
+    out[..., 1] = a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2]
+    out[..., 2] = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    return out
+
+
 def quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors v by unit quaternions q. (..., 4), (..., 3) -> (..., 3)."""
     q = np.asarray(q, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
     u = q[..., :3]
-    w = q[..., 3:4]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    t = 2.0 * _cross(u, v)
+    return v + q[..., 3:4] * t + _cross(u, t)
 
 
 def quat_from_axis_angle(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -64,14 +69,27 @@ def quat_from_yaw_pitch_roll(yaw, pitch=0.0, roll=0.0) -> np.ndarray:
     """Head-style rotation: yaw about +Y, then pitch about +X, then roll about -Z (radians).
 
     Yaw > 0 turns the -Z forward direction toward -X (to the left); pitch > 0 looks up.
+    Closed form of q_yaw * q_pitch * q_roll; broadcasts, returns (..., 4).
     """
     yaw, pitch, roll = np.broadcast_arrays(
-        np.asarray(yaw, float), np.asarray(pitch, float), np.asarray(roll, float)
-    )
-    qy = quat_from_axis_angle(np.broadcast_to([0.0, 1.0, 0.0], yaw.shape + (3,)), yaw)
-    qp = quat_from_axis_angle(np.broadcast_to([1.0, 0.0, 0.0], yaw.shape + (3,)), pitch)
-    qr = quat_from_axis_angle(np.broadcast_to([0.0, 0.0, -1.0], yaw.shape + (3,)), roll)
-    return quat_mul(qy, quat_mul(qp, qr))
+        np.asarray(yaw, float), np.asarray(pitch, float), np.asarray(roll, float))
+    cy, sy = np.cos(0.5 * yaw), np.sin(0.5 * yaw)
+    cp, sp = np.cos(0.5 * pitch), np.sin(0.5 * pitch)
+    cr, sr = np.cos(0.5 * roll), -np.sin(0.5 * roll)      # roll about -Z
+    out = np.empty(yaw.shape + (4,))
+    out[..., 0] = cy * sp * cr + sy * cp * sr
+    out[..., 1] = sy * cp * cr - cy * sp * sr
+    out[..., 2] = cy * cp * sr - sy * sp * cr
+    out[..., 3] = cy * cp * cr + sy * sp * sr
+    return out
+
+
+def yaw_pitch_toward(direction: np.ndarray):
+    """Yaw and pitch (radians, as quat_from_yaw_pitch_roll) that turn -Z toward direction (..., 3)."""
+    d = np.asarray(direction, dtype=np.float64)
+    yaw = np.arctan2(-d[..., 0], -d[..., 2])
+    pitch = np.arctan2(d[..., 1], np.hypot(d[..., 0], d[..., 2]))
+    return yaw, pitch
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:

@@ -1,0 +1,737 @@
+"""A fake of the pyopenxr calls xrdemo uses, backed by a Timeline: the simulated runtime as OpenXR.
+
+``FakeXr(timeline, ...)`` looks like the ``xr`` module to ``OpenXRPlatform``: structs, enums,
+constants and typed exceptions are pyopenxr's own (looked up on the real module); the functions
+are reimplemented here. It enforces OpenXR's session state machine and call order and raises
+pyopenxr's typed errors on misuse (xrBeginFrame without xrWaitFrame, xrEndFrame without
+xrBeginFrame, a swapchain image not released before xrEndFrame, a pose located at a time that is
+not the predicted display time, sync without attached action sets ...), so the code that runs on a
+headset is the code under test. Time advances by one display period per xrWaitFrame; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from xrdemo.core import pose as P
+from xrdemo.platform.timeline import NS, Timeline
+from xrdemo.platform.xr_import import import_xr
+
+GL_SRGB8_ALPHA8, GL_RGBA8 = 0x8C43, 0x8058
+
+ALL_EXTENSIONS = (
+    "XR_KHR_opengl_enable", "XR_MNDX_egl_enable", "XR_EXT_hand_tracking", "XR_FB_passthrough",
+    "XR_EXT_eye_gaze_interaction", "XR_FB_display_refresh_rate", "XR_EXT_local_floor",
+    "XR_KHR_convert_timespec_time",
+)
+KNOWN_PROFILES = (
+    "/interaction_profiles/khr/simple_controller", "/interaction_profiles/oculus/touch_controller",
+    "/interaction_profiles/ext/eye_gaze_interaction",
+)
+
+
+@dataclass
+class FakeConfig:
+    """What the fake runtime offers. Each field turns one fault or capability on or off."""
+
+    runtime_installed: bool = True
+    extensions: tuple[str, ...] = ALL_EXTENSIONS
+    headset_connected: bool = True
+    supports_hands: bool = True
+    supports_eye_gaze: bool = True
+    reference_spaces: tuple[str, ...] = ("VIEW", "LOCAL", "STAGE", "LOCAL_FLOOR_EXT")
+    swapchain_formats: tuple[int, ...] = (GL_SRGB8_ALPHA8, GL_RGBA8)
+    blend_modes: tuple[int, ...] = (1, 3)          # opaque, alpha blend (passthrough headsets)
+    view_size: tuple[int, int] = (64, 48)
+    swapchain_length: int = 3
+    start_ns: int = 10 * NS
+    local_origin_y: float = 1.2                    # LOCAL space origin above the stage floor
+    system_name: str = "Fake HMD"
+    instance_lost_at_ns: int | None = None         # poll_event raises InstanceLostError from then
+
+
+@dataclass
+class _Obj:
+    kind: str
+    data: dict = field(default_factory=dict)
+    alive: bool = True
+
+
+class FakeXr(types.SimpleNamespace):
+    """The fake ``xr`` module. Inspect ``calls``, ``located_times``, ``submitted`` and ``haptics``."""
+
+    def __init__(self, timeline: Timeline | None = None, config: FakeConfig | None = None):
+        super().__init__()
+        object.__setattr__(self, "_real", import_xr())
+        self.timeline = timeline or Timeline()
+        self.config = config or FakeConfig()
+        self.calls: list[str] = []
+        self.located_times: list[int] = []
+        self.submitted: list[dict] = []         # one record per xrEndFrame
+        self.haptics: list[tuple[str, float, int]] = []
+        self.objects: dict[int, _Obj] = {}
+        self._next_handle = 0x1000
+        self._paths: dict[str, int] = {}
+        self._events: list = []
+        self._t = self.config.start_ns
+        self._refresh = float(self.timeline.refresh_hz)
+        self._state = 0
+        self._session = None
+        self._graphics_requirements_called = False
+        self._predicted: set[int] = set()
+        self._waited: int | None = None
+        self._in_frame = False
+        self._frames_ended = 0
+        self._attached = False
+        self._processed_until = -1
+        self._lost = False
+        self._callbacks = []
+        self.raw_functions = types.SimpleNamespace(xrGetSystemProperties=self._raw_get_system_properties)
+
+    # -- the module facade ------------------------------------------------------------------
+    def __getattr__(self, name):
+        value = getattr(object.__getattribute__(self, "_real"), name)
+        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
+            raise AttributeError(f"FakeXr does not implement xr.{name}; add it to the fake")
+        return value
+
+    def check_result(self, result, message=None):
+        return self._real.check_result(result, message)
+
+    def _log(self, name: str) -> None:
+        self.calls.append(name)
+
+    def _handle(self, kind: str, type_, **data):
+        self._next_handle += 1
+        self.objects[self._next_handle] = _Obj(kind, data)
+        return ctypes.cast(ctypes.c_void_p(self._next_handle), type_)
+
+    def _obj(self, handle, kind: str) -> _Obj:
+        key = ctypes.cast(handle, ctypes.c_void_p).value if handle is not None else None
+        obj = self.objects.get(key)
+        if obj is None or not obj.alive or obj.kind != kind:
+            raise self._real.HandleInvalidError(f"not a live {kind} handle")
+        return obj
+
+    def _destroy(self, handle, kind: str) -> None:
+        self._obj(handle, kind).alive = False
+
+    def live_handles(self) -> list[str]:
+        return [o.kind for o in self.objects.values() if o.alive]
+
+    # -- instance ---------------------------------------------------------------------------
+    def enumerate_instance_extension_properties(self, layer_name=None):
+        self._log("enumerate_instance_extension_properties")
+        if not self.config.runtime_installed:
+            raise self._real.RuntimeUnavailableError()
+        return [self._real.ExtensionProperties(extension_name=e, extension_version=1) for e in self.config.extensions]
+
+    def create_instance(self, create_info=None):
+        self._log("create_instance")
+        if not self.config.runtime_installed:
+            raise self._real.RuntimeUnavailableError()
+        names = [create_info.enabled_extension_names[i].decode() for i in range(create_info.enabled_extension_count)]
+        for n in names:
+            if n not in self.config.extensions:
+                raise self._real.ExtensionNotPresentError(n)
+        self.enabled = set(names)
+        return self._handle("instance", self._real.Instance)
+
+    def get_instance_properties(self, instance):
+        self._obj(instance, "instance")
+        return self._real.InstanceProperties(runtime_version=self._real.Version(1, 0, 0),
+                                             runtime_name="xrdemo fake runtime")
+
+    def get_system(self, instance, get_info=None):
+        self._log("get_system")
+        self._obj(instance, "instance")
+        if not self.config.headset_connected:
+            raise self._real.FormFactorUnavailableError()
+        return 7
+
+    def get_system_properties(self, instance, system_id):
+        self._obj(instance, "instance")
+        return self._real.SystemProperties(system_id=system_id, system_name=self.config.system_name)
+
+    def _raw_get_system_properties(self, instance, system_id, props_ref):
+        self._log("xrGetSystemProperties")
+        self._obj(instance, "instance")
+        props = props_ref._obj
+        props.system_name = self.config.system_name.encode()
+        ptr = props.next
+        while ptr:
+            base = ctypes.cast(ptr, ctypes.POINTER(self._real.BaseOutStructure)).contents
+            stype = int(base.type)
+            if stype == int(self._real.StructureType.SYSTEM_HAND_TRACKING_PROPERTIES_EXT):
+                s = ctypes.cast(ptr, ctypes.POINTER(self._real.SystemHandTrackingPropertiesEXT)).contents
+                self._need_ext("XR_EXT_hand_tracking")
+                s.supports_hand_tracking = int(self.config.supports_hands)
+                ptr = s.next
+            elif stype == int(self._real.StructureType.SYSTEM_EYE_GAZE_INTERACTION_PROPERTIES_EXT):
+                s = ctypes.cast(ptr, ctypes.POINTER(self._real.SystemEyeGazeInteractionPropertiesEXT)).contents
+                self._need_ext("XR_EXT_eye_gaze_interaction")
+                s.supports_eye_gaze_interaction = int(self.config.supports_eye_gaze)
+                ptr = s.next
+            else:
+                return self._real.Result.ERROR_VALIDATION_FAILURE
+        return self._real.Result.SUCCESS
+
+    def _need_ext(self, name: str) -> None:
+        if name not in self.enabled:
+            raise self._real.FunctionUnsupportedError(f"{name} not enabled")
+
+    def enumerate_view_configuration_views(self, instance, system_id, view_configuration_type):
+        w, h = self.config.view_size
+        return [self._real.ViewConfigurationView(recommended_image_rect_width=w, recommended_image_rect_height=h,
+                                                 max_image_rect_width=w * 2, max_image_rect_height=h * 2,
+                                                 recommended_swapchain_sample_count=1,
+                                                 max_swapchain_sample_count=1) for _ in range(2)]
+
+    def enumerate_environment_blend_modes(self, instance, system_id, view_configuration_type):
+        return [self._real.EnvironmentBlendMode(b) for b in self.config.blend_modes]
+
+    def get_opengl_graphics_requirements_khr(self, instance, system_id):
+        self._log("get_opengl_graphics_requirements_khr")
+        self._obj(instance, "instance")
+        self._graphics_requirements_called = True
+        return None
+
+    def get_instance_proc_addr(self, instance, name):
+        self._obj(instance, "instance")
+        if name != "xrLocateHandJointsEXT":
+            raise self._real.FunctionUnsupportedError(name)
+        self._need_ext("XR_EXT_hand_tracking")
+        callback = self._real.PFN_xrLocateHandJointsEXT(self._locate_hand_joints)
+        self._callbacks.append(callback)   # keep the ctypes thunk alive
+        return callback
+
+    def string_to_path(self, instance, path_string):
+        if not path_string.startswith("/") or path_string.endswith("/") or "//" in path_string:
+            raise self._real.PathFormatInvalidError(path_string)
+        return self._paths.setdefault(path_string, len(self._paths) + 1)
+
+    def path_to_string(self, instance, path):
+        for k, v in self._paths.items():
+            if v == int(path):
+                return k
+        raise self._real.PathInvalidError()
+
+    def poll_event(self, instance):
+        self._obj(instance, "instance")
+        lost_at = self.config.instance_lost_at_ns
+        if lost_at is not None and self._t >= lost_at:
+            raise self._real.InstanceLostError()
+        if not self._events:
+            raise self._real.EventUnavailable()
+        event = self._events.pop(0)
+        if isinstance(event, self._real.EventDataSessionStateChanged):
+            self._state = int(event.state)
+        buf = self._real.EventDataBuffer()
+        ctypes.memmove(ctypes.byref(buf), ctypes.byref(event), ctypes.sizeof(event))
+        return buf
+
+    def _queue_state(self, state: str) -> None:
+        s = self._real.SessionState[state]
+        self._events.append(self._real.EventDataSessionStateChanged(session=self._session, state=s, time=self._t))
+
+    def _queued_state(self) -> int:
+        """The state the app will be in once it has polled everything queued."""
+        state = self._state
+        for e in self._events:
+            if isinstance(e, self._real.EventDataSessionStateChanged):
+                state = int(e.state)
+        return state
+
+    def destroy_instance(self, instance):
+        self._log("destroy_instance")
+        self._destroy(instance, "instance")
+
+    # -- session ----------------------------------------------------------------------------
+    def create_session(self, instance, create_info=None):
+        self._log("create_session")
+        self._obj(instance, "instance")
+        if not self._graphics_requirements_called:
+            raise self._real.GraphicsRequirementsCallMissingError()
+        if not create_info.next:
+            raise self._real.GraphicsDeviceInvalidError("no graphics binding chained")
+        self._session = self._handle("session", self._real.Session)
+        self._queue_state("IDLE")
+        self._queue_state("READY")
+        return self._session
+
+    def _require_session(self, session) -> None:
+        self._obj(session, "session")
+        if self._lost:
+            raise self._real.SessionLostError()
+
+    def begin_session(self, session, begin_info):
+        self._log("begin_session")
+        self._require_session(session)
+        if self._running():
+            raise self._real.SessionRunningError()
+        if self._state != int(self._real.SessionState.READY):
+            raise self._real.SessionNotReadyError()
+        self._is_running = True
+
+    def _running(self) -> bool:
+        return getattr(self, "_is_running", False)
+
+    def request_exit_session(self, session):
+        self._log("request_exit_session")
+        self._require_session(session)
+        if not self._running():
+            raise self._real.SessionNotRunningError()
+        self._queue_state("STOPPING")
+
+    def end_session(self, session):
+        self._log("end_session")
+        self._obj(session, "session")
+        if self._state != int(self._real.SessionState.STOPPING):
+            raise self._real.SessionNotStoppingError()
+        self._is_running = False
+        self._queue_state("IDLE")
+        self._queue_state("EXITING")
+
+    def destroy_session(self, session):
+        self._log("destroy_session")
+        self._destroy(session, "session")
+
+    def enumerate_reference_spaces(self, session):
+        self._obj(session, "session")
+        return [self._real.ReferenceSpaceType[s] for s in self.config.reference_spaces]
+
+    def create_reference_space(self, session, create_info=None):
+        self._obj(session, "session")
+        wanted = int(create_info.reference_space_type)
+        offered = {int(self._real.ReferenceSpaceType[s]): s for s in self.config.reference_spaces}
+        if wanted not in offered:
+            raise self._real.ReferenceSpaceUnsupportedError(str(wanted))
+        kind = offered[wanted]
+        if kind == "LOCAL_FLOOR_EXT":
+            self._need_ext("XR_EXT_local_floor")
+        p = create_info.pose_in_reference_space
+        return self._handle("space", self._real.Space, ref=kind,
+                            offset=(np.array([p.position.x, p.position.y, p.position.z]),
+                                    np.array([p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w])))
+
+    def destroy_space(self, space):
+        self._destroy(space, "space")
+
+    # -- swapchains -------------------------------------------------------------------------
+    def enumerate_swapchain_formats(self, session):
+        self._obj(session, "session")
+        return list(self.config.swapchain_formats)
+
+    def create_swapchain(self, session, create_info=None):
+        self._obj(session, "session")
+        if create_info.format not in self.config.swapchain_formats:
+            raise self._real.SwapchainFormatUnsupportedError()
+        if create_info.width <= 0 or create_info.height <= 0:
+            raise self._real.ValidationFailureError("zero-sized swapchain")
+        base = 100 + 10 * len([o for o in self.objects.values() if o.kind == "swapchain"])
+        return self._handle("swapchain", self._real.Swapchain, size=(create_info.width, create_info.height),
+                            textures=[base + i for i in range(self.config.swapchain_length)],
+                            next=0, acquired=None, waited=False, released_this_frame=False)
+
+    def enumerate_swapchain_images(self, swapchain, element_type):
+        sc = self._obj(swapchain, "swapchain")
+        return [element_type(image=t) for t in sc.data["textures"]]
+
+    def acquire_swapchain_image(self, swapchain, acquire_info=None):
+        sc = self._obj(swapchain, "swapchain")
+        if sc.data["acquired"] is not None:
+            raise self._real.CallOrderInvalidError("image acquired twice without release")
+        index = sc.data["next"]
+        sc.data["acquired"], sc.data["waited"] = index, False
+        sc.data["next"] = (index + 1) % len(sc.data["textures"])
+        return index
+
+    def wait_swapchain_image(self, swapchain, wait_info):
+        sc = self._obj(swapchain, "swapchain")
+        if sc.data["acquired"] is None:
+            raise self._real.CallOrderInvalidError("wait without acquire")
+        sc.data["waited"] = True
+
+    def release_swapchain_image(self, swapchain, release_info=None):
+        sc = self._obj(swapchain, "swapchain")
+        if sc.data["acquired"] is None or not sc.data["waited"]:
+            raise self._real.CallOrderInvalidError("release without acquire and wait")
+        sc.data["acquired"], sc.data["released_this_frame"] = None, True
+
+    def destroy_swapchain(self, swapchain):
+        self._destroy(swapchain, "swapchain")
+
+    # -- frames -----------------------------------------------------------------------------
+    @property
+    def period_ns(self) -> int:
+        return int(round(NS / self._refresh))
+
+    def _advance_script(self) -> None:
+        """Apply timeline events up to the current time (once each)."""
+        for e in self.timeline.events_in(self._processed_until, self._t):
+            state = self._queued_state()
+            S = self._real.SessionState
+            if e.kind == "focus_lost" and state == int(S.FOCUSED):
+                self._queue_state("VISIBLE")
+            elif e.kind == "focus_gained" and state == int(S.VISIBLE):
+                self._queue_state("FOCUSED")
+            elif e.kind == "loss_pending":
+                self._queue_state("LOSS_PENDING")
+                self._lost = True
+            elif e.kind == "exit" and self._running():
+                self._queue_state("STOPPING")
+            elif e.kind == "refresh_rate":
+                old, self._refresh = self._refresh, float(e.value)
+                self._events.append(self._real.EventDataDisplayRefreshRateChangedFB(
+                    from_display_refresh_rate=old, to_display_refresh_rate=self._refresh))
+        self._processed_until = self._t
+
+    def wait_frame(self, session, frame_wait_info=None):
+        self._log("wait_frame")
+        self._require_session(session)
+        if not self._running():
+            raise self._real.SessionNotRunningError()
+        if self._waited is not None:
+            raise self._real.CallOrderInvalidError("xrWaitFrame twice without xrBeginFrame")
+        self._t += self.period_ns
+        self._advance_script()
+        if self._lost:
+            raise self._real.SessionLossPending()
+        self._waited = self._t
+        self._predicted.add(self._t)
+        state = self._state
+        S = self._real.SessionState
+        should_render = state in (int(S.VISIBLE), int(S.FOCUSED))
+        return self._real.FrameState(predicted_display_time=self._t, predicted_display_period=self.period_ns,
+                                     should_render=int(should_render))
+
+    def begin_frame(self, session, frame_begin_info=None):
+        self._log("begin_frame")
+        self._require_session(session)
+        if self._waited is None:
+            raise self._real.CallOrderInvalidError("xrBeginFrame without a preceding xrWaitFrame")
+        self._waited = None
+        discarded = self._in_frame
+        self._in_frame = True
+        for o in self.objects.values():
+            if o.kind == "swapchain":
+                o.data["released_this_frame"] = False
+        if discarded:
+            raise self._real.FrameDiscarded()
+
+    def end_frame(self, session, frame_end_info):
+        self._log("end_frame")
+        self._require_session(session)
+        if not self._in_frame:
+            raise self._real.CallOrderInvalidError("xrEndFrame without xrBeginFrame")
+        t = int(frame_end_info.display_time)
+        if t not in self._predicted:
+            raise self._real.TimeInvalidError(f"display time {t} was never predicted")
+        if int(frame_end_info.environment_blend_mode) not in self.config.blend_modes:
+            raise self._real.EnvironmentBlendModeUnsupportedError()
+        layers = []
+        for i in range(frame_end_info.layer_count):
+            ptr = frame_end_info.layers[i]
+            ltype = int(ptr.contents.type)
+            if ltype == int(self._real.StructureType.COMPOSITION_LAYER_PROJECTION):
+                layer = ctypes.cast(ptr, ctypes.POINTER(self._real.CompositionLayerProjection)).contents
+                self._obj(layer.space, "space")
+                if layer.view_count != 2:
+                    raise self._real.ValidationFailureError("projection layer needs 2 views")
+                for v in range(layer.view_count):
+                    sc = self._obj(layer.views[v].sub_image.swapchain, "swapchain")
+                    if sc.data["acquired"] is not None or not sc.data["released_this_frame"]:
+                        raise self._real.LayerInvalidError("swapchain image not released this frame")
+                    ext = layer.views[v].sub_image.image_rect.extent
+                    if (ext.width, ext.height) != tuple(sc.data["size"]):
+                        raise self._real.SwapchainRectInvalidError()
+                layers.append(("projection", int(layer.layer_flags)))
+            elif ltype == int(self._real.StructureType.COMPOSITION_LAYER_PASSTHROUGH_FB):
+                self._need_ext("XR_FB_passthrough")
+                layers.append(("passthrough", 0))
+            else:
+                raise self._real.LayerInvalidError(f"unknown layer type {ltype}")
+        for o in self.objects.values():
+            if o.kind == "swapchain" and o.data["acquired"] is not None:
+                raise self._real.CallOrderInvalidError("xrEndFrame with a swapchain image still acquired")
+        self._in_frame = False
+        self._frames_ended += 1
+        self.submitted.append({"time": t, "layers": layers,
+                               "blend": int(frame_end_info.environment_blend_mode)})
+        S = self._real.SessionState
+        if self._frames_ended == 1 and self._queued_state() == int(S.READY):
+            for s in ("SYNCHRONIZED", "VISIBLE", "FOCUSED"):
+                self._queue_state(s)
+
+    # -- locating ---------------------------------------------------------------------------
+    def _check_time(self, t: int) -> int:
+        t = int(t)
+        if t <= 0:
+            raise self._real.TimeInvalidError()
+        self.located_times.append(t)
+        return t
+
+    def _T_stage(self, space, t: int):
+        """T_stage_space at t, or None when that space is not tracked now."""
+        obj = self._obj(space, "space")
+        d = obj.data
+        if "ref" in d:
+            ref = d["ref"]
+            if ref == "VIEW":
+                base = self.timeline.head(t)
+            elif ref == "LOCAL":
+                base = (np.array([0.0, self.config.local_origin_y, 0.0]), np.array([0.0, 0.0, 0.0, 1.0]))
+            else:   # STAGE, LOCAL_FLOOR_EXT
+                base = (np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]))
+            return P.pose_compose(base[0], base[1], *d["offset"])
+        action, hand = d["action"], d["hand"]
+        if action == "gaze_pose":
+            return self.timeline.gaze(t) if self.timeline.gaze is not None else None
+        if not self.timeline.controllers_on(t):
+            return None
+        c = self.timeline.controllers(t)
+        if action == "grip_pose":
+            return c.grip_position[hand], c.grip_orientation[hand]
+        return c.aim_position[hand], c.aim_orientation[hand]
+
+    def _relative(self, space, base, t):
+        a, b = self._T_stage(space, t), self._T_stage(base, t)
+        if a is None or b is None:
+            return None
+        inv = P.pose_invert(*b)
+        return P.pose_compose(inv[0], inv[1], a[0], a[1])
+
+    def _posef(self, p, q):
+        return self._real.Posef(orientation=self._real.Quaternionf(*[float(v) for v in q]),
+                                position=self._real.Vector3f(*[float(v) for v in p]))
+
+    def locate_space(self, space, base_space, time):
+        t = self._check_time(time)
+        rel = self._relative(space, base_space, t)
+        F = self._real.SpaceLocationFlags
+        if rel is None:
+            return self._real.SpaceLocation(location_flags=F.NONE)
+        flags = F.POSITION_VALID_BIT | F.ORIENTATION_VALID_BIT | F.POSITION_TRACKED_BIT | F.ORIENTATION_TRACKED_BIT
+        return self._real.SpaceLocation(location_flags=flags, pose=self._posef(*rel))
+
+    def locate_views(self, session, view_locate_info):
+        self._require_session(session)
+        t = self._check_time(view_locate_info.display_time)
+        base = self._T_stage(view_locate_info.space, t)
+        inv = P.pose_invert(*base)
+        eye_p, eye_q = self.timeline.eye_poses(t)
+        fov = P.symmetric_fov(90.0, self.config.view_size[0] / self.config.view_size[1])
+        views = []
+        for i in range(2):
+            p, q = P.pose_compose(inv[0], inv[1], eye_p[i], eye_q[i])
+            views.append(self._real.View(pose=self._posef(p, q), fov=self._real.Fovf(*fov)))
+        F = self._real.ViewStateFlags
+        state = self._real.ViewState(view_state_flags=F.POSITION_VALID_BIT | F.ORIENTATION_VALID_BIT)
+        return state, views
+
+    # -- actions ----------------------------------------------------------------------------
+    def create_action_set(self, instance, create_info=None):
+        self._obj(instance, "instance")
+        if self._attached:
+            raise self._real.ActionsetsAlreadyAttachedError()
+        return self._handle("action_set", self._real.ActionSet, name=create_info.action_set_name)
+
+    def create_action(self, action_set, create_info=None):
+        self._obj(action_set, "action_set")
+        subpaths = [create_info.subaction_paths[i] for i in range(create_info.count_subaction_paths)]
+        set_key = ctypes.cast(action_set, ctypes.c_void_p).value
+        return self._handle("action", self._real.Action, action_set=set_key, name=create_info.action_name.decode()
+                            if isinstance(create_info.action_name, bytes) else create_info.action_name,
+                            type=int(create_info.action_type), subpaths=subpaths)
+
+    def suggest_interaction_profile_bindings(self, instance, suggested_bindings):
+        self._obj(instance, "instance")
+        if self._attached:
+            raise self._real.ActionsetsAlreadyAttachedError()
+        profile = self.path_to_string(instance, suggested_bindings.interaction_profile)
+        if profile not in KNOWN_PROFILES:
+            raise self._real.PathUnsupportedError(profile)
+        if profile.endswith("eye_gaze_interaction"):
+            self._need_ext("XR_EXT_eye_gaze_interaction")
+        for i in range(suggested_bindings.count_suggested_bindings):
+            b = suggested_bindings.suggested_bindings[i]
+            self._obj(b.action, "action")
+            path = self.path_to_string(instance, b.binding)
+            if not path.startswith(("/user/hand/left/", "/user/hand/right/", "/user/eyes_ext/")):
+                raise self._real.PathUnsupportedError(path)
+
+    def attach_session_action_sets(self, session, attach_info):
+        self._obj(session, "session")
+        if self._attached:
+            raise self._real.ActionsetsAlreadyAttachedError()
+        self._attached = True
+
+    def create_action_space(self, session, create_info=None):
+        self._obj(session, "session")
+        action = self._obj(create_info.action, "action")
+        if action.data["type"] != int(self._real.ActionType.POSE_INPUT):
+            raise self._real.ActionTypeMismatchError()
+        hand = {self._paths.get("/user/hand/left"): 0, self._paths.get("/user/hand/right"): 1}.get(
+            int(create_info.subaction_path), 0)
+        return self._handle("space", self._real.Space, action=action.data["name"], hand=hand)
+
+    def sync_actions(self, session, sync_info):
+        self._require_session(session)
+        if not self._attached:
+            raise self._real.ActionsetNotAttachedError()
+        if not self._running():
+            raise self._real.SessionNotRunningError()
+        if self._state != int(self._real.SessionState.FOCUSED):
+            raise self._real.SessionNotFocused()
+        self._synced_t = self._t
+
+    def _action_state(self, get_info, want_type):
+        action = self._obj(get_info.action, "action")
+        if not self._attached:
+            raise self._real.ActionsetNotAttachedError()
+        if action.data["type"] != int(want_type):
+            raise self._real.ActionTypeMismatchError()
+        name = action.data["name"]
+        hand = {self._paths.get("/user/hand/left"): 0, self._paths.get("/user/hand/right"): 1}.get(
+            int(get_info.subaction_path))
+        t = getattr(self, "_synced_t", None)
+        focused = self._state == int(self._real.SessionState.FOCUSED)
+        if name == "gaze_pose":
+            return name, None, focused and self.timeline.gaze is not None, None
+        active = focused and t is not None and hand is not None and self.timeline.controllers_on(t)
+        return name, hand, active, (self.timeline.controllers(t) if active else None)
+
+    def get_action_state_pose(self, session, get_info):
+        name, hand, active, _ = self._action_state(get_info, self._real.ActionType.POSE_INPUT)
+        return self._real.ActionStatePose(is_active=int(active))
+
+    def get_action_state_float(self, session, get_info):
+        name, hand, active, c = self._action_state(get_info, self._real.ActionType.FLOAT_INPUT)
+        value = float(getattr(c, name)[hand]) if active else 0.0
+        return self._real.ActionStateFloat(current_state=value, is_active=int(active))
+
+    def get_action_state_vector2f(self, session, get_info):
+        name, hand, active, c = self._action_state(get_info, self._real.ActionType.VECTOR2F_INPUT)
+        x, y = (float(v) for v in c.thumbstick[hand]) if active else (0.0, 0.0)
+        return self._real.ActionStateVector2f(current_state=self._real.Vector2f(x, y), is_active=int(active))
+
+    def get_action_state_boolean(self, session, get_info):
+        name, hand, active, c = self._action_state(get_info, self._real.ActionType.BOOLEAN_INPUT)
+        value = False
+        if active:
+            value = bool(c.thumbstick_touch[hand]) if name == "thumbstick_touch" else \
+                bool(c.buttons.get(name, np.zeros(2, bool))[hand])
+        return self._real.ActionStateBoolean(current_state=int(value), is_active=int(active))
+
+    def get_current_interaction_profile(self, session, top_level_user_path):
+        self._obj(session, "session")
+        on = self.timeline.controllers_on(self._t)
+        path = self.string_to_path(None, "/interaction_profiles/oculus/touch_controller") if on else 0
+        return self._real.InteractionProfileState(interaction_profile=path)
+
+    def apply_haptic_feedback(self, session, haptic_action_info, haptic_feedback):
+        self._require_session(session)
+        action = self._obj(haptic_action_info.action, "action")
+        if action.data["type"] != int(self._real.ActionType.VIBRATION_OUTPUT):
+            raise self._real.ActionTypeMismatchError()
+        if not self._running():
+            raise self._real.SessionNotRunningError()
+        hand = self.path_to_string(None, haptic_action_info.subaction_path)
+        self.haptics.append((hand, float(haptic_feedback.amplitude), int(haptic_feedback.duration)))
+
+    def destroy_action_set(self, action_set):
+        """Destroys the set's actions too, as xrDestroyActionSet does."""
+        self._destroy(action_set, "action_set")
+        key = ctypes.cast(action_set, ctypes.c_void_p).value
+        for o in self.objects.values():
+            if o.kind == "action" and o.data.get("action_set") == key:
+                o.alive = False
+
+    # -- hands ------------------------------------------------------------------------------
+    def create_hand_tracker_ext(self, session, create_info=None):
+        self._obj(session, "session")
+        self._need_ext("XR_EXT_hand_tracking")
+        if not self.config.supports_hands:
+            raise self._real.FeatureUnsupportedError()
+        return self._handle("hand_tracker", self._real.HandTrackerEXT, hand=int(create_info.hand) - 1)
+
+    def destroy_hand_tracker_ext(self, hand_tracker):
+        self._destroy(hand_tracker, "hand_tracker")
+
+    def _locate_hand_joints(self, tracker, info_ptr, locations_ptr):
+        R = self._real.Result
+        try:
+            hand = self._obj(tracker, "hand_tracker").data["hand"]
+            info, locs = info_ptr.contents, locations_ptr.contents
+            if locs.joint_count != 26 or not locs.joint_locations:
+                return int(R.ERROR_VALIDATION_FAILURE)    # pyopenxr's own wrapper hits this
+            t = self._check_time(info.time)
+            base = self._T_stage(info.base_space, t)
+            pos, rot, rad, valid = self.timeline.sample_hands(t)
+            focused = self._state == int(self._real.SessionState.FOCUSED)
+            active = bool(valid[hand].any()) and focused
+            locs.is_active = int(active)
+            inv = P.pose_invert(*base)
+            p, q = P.pose_compose(inv[0], inv[1], pos[hand], rot[hand])
+            F = self._real.SpaceLocationFlags
+            ok = int(F.POSITION_VALID_BIT | F.ORIENTATION_VALID_BIT | F.POSITION_TRACKED_BIT | F.ORIENTATION_TRACKED_BIT)
+            for j in range(26):
+                jl = locs.joint_locations[j]
+                jl.location_flags = ok if (active and valid[hand, j]) else 0
+                jl.pose = self._posef(p[j], q[j]) if active else self._posef(np.zeros(3), [0, 0, 0, 1])
+                jl.radius = float(rad[hand, j])
+            return int(R.SUCCESS)
+        except self._real.XrException as exc:
+            code = getattr(exc, "get_result_enum", lambda: None)()
+            return int(code) if code is not None else int(R.ERROR_RUNTIME_FAILURE)
+
+    # -- refresh rate, passthrough ----------------------------------------------------------
+    def enumerate_display_refresh_rates_fb(self, session):
+        self._require_session(session)
+        self._need_ext("XR_FB_display_refresh_rate")
+        return list(self.timeline.refresh_rates)
+
+    def get_display_refresh_rate_fb(self, session):
+        self._need_ext("XR_FB_display_refresh_rate")
+        return self._refresh
+
+    def request_display_refresh_rate_fb(self, session, display_refresh_rate):
+        self._require_session(session)
+        self._need_ext("XR_FB_display_refresh_rate")
+        if float(display_refresh_rate) not in self.timeline.refresh_rates:
+            raise self._real.DisplayRefreshRateUnsupportedFBError()
+        old, self._refresh = self._refresh, float(display_refresh_rate)
+        self._events.append(self._real.EventDataDisplayRefreshRateChangedFB(
+            from_display_refresh_rate=old, to_display_refresh_rate=self._refresh))
+
+    def create_passthrough_fb(self, session, create_info=None):
+        self._require_session(session)
+        self._need_ext("XR_FB_passthrough")
+        return self._handle("passthrough", self._real.PassthroughFB, running=True)
+
+    def create_passthrough_layer_fb(self, session, create_info=None):
+        self._require_session(session)
+        self._obj(create_info.passthrough, "passthrough")
+        return self._handle("passthrough_layer", self._real.PassthroughLayerFB, running=True)
+
+    def passthrough_start_fb(self, passthrough):
+        self._obj(passthrough, "passthrough").data["running"] = True
+
+    def passthrough_pause_fb(self, passthrough):
+        self._obj(passthrough, "passthrough").data["running"] = False
+
+    def passthrough_layer_resume_fb(self, layer):
+        self._obj(layer, "passthrough_layer").data["running"] = True
+
+    def passthrough_layer_pause_fb(self, layer):
+        self._obj(layer, "passthrough_layer").data["running"] = False
+
+    def destroy_passthrough_fb(self, passthrough):
+        self._destroy(passthrough, "passthrough")
+
+    def destroy_passthrough_layer_fb(self, layer):
+        self._destroy(layer, "passthrough_layer")
