@@ -94,11 +94,12 @@ class RenderAheadFeeder:
     write that beat the next device period by a hair counts too; with ``ahead=1`` every block is
     such a near miss, so 2 is the least useful value). DEVICE_UNDERRUNS counts those PortAudio
     reports on write (host APIs that report them; JACK's blocking mode does not).
-    GAP_US_MAX: the longest time between two turns of the loop (how late the feeder ever got).
+    GAP_US_MAX: the longest time between two turns of the loop (how late the feeder ever got);
+    SLOW_RENDERS: blocks whose render took more than half a period.
     ``underrun_at`` logs the block numbers of the first underruns.
     """
 
-    BLOCKS, RING_UNDERRUNS, DEVICE_UNDERRUNS, FIFO_FRAMES, RENDER_US_MAX, RENDER_US_TOTAL, GAP_US_MAX = range(1, 8)
+    BLOCKS, RING_UNDERRUNS, DEVICE_UNDERRUNS, FIFO_FRAMES, RENDER_US_MAX, RENDER_US_TOTAL, GAP_US_MAX, SLOW_RENDERS = range(1, 9)
     SLOTS = 16  # counters[0] is left to the owner (the audio process keeps its stop flag there)
 
     def __init__(self, stream, block: int, sample_rate: int, render: Callable[[np.ndarray], object],
@@ -143,6 +144,7 @@ class RenderAheadFeeder:
         capacity = int(c[self.FIFO_FRAMES]) or self.measure_capacity()
         want = self.ahead * self.block
         nap = self.period / 4.0
+        slow_us = 500_000 * self.period  # half a period
         clock = time.perf_counter
         last = clock()
         while not should_stop():
@@ -159,6 +161,8 @@ class RenderAheadFeeder:
             c[self.RENDER_US_TOTAL] += took
             if took > c[self.RENDER_US_MAX]:
                 c[self.RENDER_US_MAX] = took
+            if took > slow_us:
+                c[self.SLOW_RENDERS] += 1
             # An underflow leaves the FIFO empty until the next write, so checking right before
             # each write sees every one (and near misses: dry but the device not yet due).
             if capacity - stream.write_available <= 0 and c[self.BLOCKS] >= self.ahead:
@@ -184,7 +188,7 @@ def feeder_stats(counters: np.ndarray, underrun_at: np.ndarray, ahead: int, peri
             "added_latency_ms": round(1000.0 * ahead * period, 2),
             "render_us_max": int(c[F.RENDER_US_MAX]),
             "render_us_mean": round(int(c[F.RENDER_US_TOTAL]) / max(blocks, 1), 1),
-            "loop_gap_us_max": int(c[F.GAP_US_MAX]),
+            "loop_gap_us_max": int(c[F.GAP_US_MAX]), "slow_renders": int(c[F.SLOW_RENDERS]),
             "underrun_at": [int(i) for i in underrun_at if i >= 0]}
 
 

@@ -20,6 +20,7 @@ Added head-tracking latency of rendering ahead: at most ``ahead`` blocks (ahead 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import signal
@@ -136,6 +137,10 @@ def run_audio_process(channel_name: str, settings: dict, conn) -> None:
         scratch = np.zeros((block, 2), np.float32)
         for _ in range(WARM_UP_BLOCKS):
             renderer.render(scratch)
+        # A full collection walks every object numpy/scipy created at import (~20 ms stalls seen
+        # mid-render); frozen, they are never scanned again. The loop itself makes no cycles.
+        gc.collect()
+        gc.freeze()
         stream.start()
         feeder.measure_capacity()
         conn.send(("running", {"device": device_name, "priority": priority, "pid": os.getpid()}))
