@@ -372,12 +372,13 @@ class DesktopPlatform:
         return "  |  ".join(parts + ["H: help"])
 
     def _draw_overlays(self, size: tuple[int, int]) -> None:
+        # Top left, away from your hands (they live in the lower half of the view).
         margin = max(6, self._overlay.font_px // 2)
         _, sh = self._overlay.set_text("status", [self.status_line()])
-        self._overlay.draw("status", margin, size[1] - sh - margin, size)
+        self._overlay.draw("status", margin, margin, size)
         if self.show_help:
             self._overlay.set_text("help", help_lines(self.controls), title=True)
-            self._overlay.draw("help", margin, margin, size)
+            self._overlay.draw("help", margin, 2 * margin + sh, size)
 
     # -- the rest of the Platform protocol --------------------------------------------------
     def haptic_pulse(self, hand: int, amplitude: float = 0.5, duration_s: float = 0.05,
