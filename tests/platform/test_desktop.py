@@ -306,3 +306,19 @@ def test_a_process_bound_to_egl_refuses_the_window(xvfb):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("UNAVAILABLE PyOpenGL is already bound to EGLPlatform")
     assert out.stdout.count("\n") == 1
+
+
+def test_auto_picks_the_window_when_there_is_a_display_but_no_headset(xvfb):
+    code = ("from xrdemo.platform.factory import create_platform\n"
+            "p, why = create_platform('auto', log=None)\n"
+            "f = p.begin_frame(); p.end_frame(f, None)\n"
+            "print(p.capabilities.name, f.session_state.name, len(f.views), f.hands.valid.all())\n"
+            "print(why)\n"
+            "p.shutdown(); p.shutdown()\n")
+    env = child_env(xvfb)
+    env.pop("XR_RUNTIME_JSON", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    first, reason = out.stdout.splitlines()[:2]
+    assert first == "desktop FOCUSED 1 True"
+    assert reason.startswith("platform desktop (openxr: ")
