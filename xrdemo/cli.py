@@ -12,7 +12,12 @@ import sys
 
 # Modules that each contribute one or more subcommands, in the order --help lists them.
 SUBCOMMAND_MODULES = [
+    "xrdemo.commands.run",
     "xrdemo.commands.snapshot",
+    "xrdemo.commands.record",
+    "xrdemo.commands.config",
+    "xrdemo.commands.audio_demo",
+    "xrdemo.commands.doctor",
 ]
 
 DESCRIPTION = """\
@@ -23,7 +28,7 @@ With no command, xrdemo runs its main job (shown at the end of this help).
 """
 
 # What `xrdemo` with no arguments runs.
-DEFAULT_COMMAND = ["snapshot", "--people", "6", "--out", "meeting.png"]
+DEFAULT_COMMAND = ["run", "--platform", "auto"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -79,6 +79,8 @@ class LocalInput:
     joints: np.ndarray | None = None
     valid: np.ndarray | None = None
     radii: np.ndarray | None = None
+    voice_level: np.ndarray | None = None
+    """(N,) 0..1 voice energy per person on the audio clock (drives mouths when given)."""
 
 
 @dataclass
@@ -134,9 +136,39 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
                         local=local, seed=seed)
 
 
+WHISPER_INVITE_M = 0.80
+"""Metres: when the local head comes this close to a neighbour's head, the neighbour leans in too
+and whispers back (a side conversation, DESIGN.md's whisper rule)."""
+
+
 def current_speaker(state: MeetingState, t_s: float) -> int:
     """Who holds the floor at time t_s in the foundation's simple script (turns of ~5 s)."""
     return script.speaker_at(state.script, len(state.people), t_s)
+
+
+def whisper_partner(state: MeetingState, local_head_pos) -> int:
+    """The scripted neighbour the local person leans toward (-1 for none)."""
+    k = state.local
+    if local_head_pos is None or not 0 <= k < len(state.people):
+        return -1
+    d = np.linalg.norm(state.seat_pos - np.asarray(local_head_pos, float), axis=1)
+    d[k] = np.inf
+    j = int(np.argmin(d))
+    return j if d[j] < WHISPER_INVITE_M else -1
+
+
+def speaking_at(state: MeetingState, t_s: float, local_head_pos=None) -> np.ndarray:
+    """(N,) bool: who talks at t_s — the floor holder, plus a neighbour whispering back to a
+    local person who leans toward them. The local person never talks in the script."""
+    n = len(state.people)
+    out = np.zeros(n, bool)
+    out[current_speaker(state, t_s)] = True
+    partner = whisper_partner(state, local_head_pos)
+    if partner >= 0:
+        out[partner] = True
+    if 0 <= state.local < n:
+        out[state.local] = False
+    return out
 
 
 def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
@@ -151,7 +183,9 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     n = len(ppl)
     speaker = current_speaker(state, t_s)
     is_speaker = np.arange(n) == speaker
-    speaking = is_speaker.astype(np.float64)
+    local_head = inputs.head_pos if inputs is not None else None
+    partner = whisper_partner(state, local_head)
+    speaking = speaking_at(state, t_s, local_head).astype(np.float64)
 
     # Heads: face the speaker (the speaker faces the table's middle), with a small sway.
     target = np.where(is_speaker[:, None], np.array([0.0, state.table.height + 0.15, 0.0]),
@@ -162,6 +196,13 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     head_rot = P.quat_from_yaw_pitch_roll(yaw + sway, pitch + 0.3 * sway)
     head_pos = state.seat_pos.copy()
     head_pos[:, 1] += 0.01 * np.sin(0.4 * t_s + np.arange(n))
+    if partner >= 0:
+        # The neighbour you lean toward leans in to meet you and faces you while whispering.
+        lean = 0.45 * (np.asarray(local_head, float) - state.seat_pos[partner])
+        head_pos[partner] = state.seat_pos[partner] + lean
+        look[partner] = np.asarray(local_head, float) - head_pos[partner]
+        y, p = P.yaw_pitch_toward(look[partner])
+        head_rot[partner] = P.quat_from_yaw_pitch_roll(y, p)
     gaze = look / np.linalg.norm(look, axis=1, keepdims=True)
 
     # Hands: scripted pose weights and wrist poses, blended in one pass for all 2N hands.
@@ -190,7 +231,10 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
                 radii = radii.copy()
                 radii[k] = inputs.radii
 
-    mouth = speaking * (0.35 + 0.35 * np.abs(np.sin(9.0 * t_s + np.arange(n))))
+    if inputs is not None and inputs.voice_level is not None:
+        mouth = np.clip(1.6 * np.asarray(inputs.voice_level, float), 0.0, 1.0)
+    else:
+        mouth = speaking * (0.35 + 0.35 * np.abs(np.sin(9.0 * t_s + np.arange(n))))
     people = replace(ppl, head_pos=head_pos, head_rot=head_rot, gaze=gaze, joints=joints,
                      valid=valid, radii=radii, speaking=speaking, mouth_open=mouth)
     new_state = replace(state, people=people, t_ns=t_ns)

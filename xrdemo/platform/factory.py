@@ -32,18 +32,28 @@ def create_openxr(**options) -> Platform:
     from xrdemo.platform.xr_import import import_xr
     from xrdemo.platform.openxr import OpenXRPlatform, probe_extensions
 
+    if sys.platform.startswith("linux"):
+        # pyopenxr imports OpenGL; choose EGL first so PyOpenGL binds to it (see xr_import).
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
     try:
         xr = options.pop("xr", None) or import_xr()
     except ImportError as exc:
         raise PlatformUnavailable(str(exc)) from exc
     probe_extensions(xr)   # fails fast, before any GL work, when no runtime is installed
     gl_context = options.pop("gl_context", None)
-    if gl_context is None:
+    owned = gl_context is None
+    if owned:
         try:
             gl_context = _openxr_gl_context()
         except Exception as exc:
             raise PlatformUnavailable(f"no OpenGL context for OpenXR ({exc})") from exc
-    return OpenXRPlatform(xr, gl_context, **options)
+    try:
+        return OpenXRPlatform(xr, gl_context, **options)
+    except PlatformUnavailable:
+        release = getattr(gl_context, "release", None)
+        if owned and release:
+            release()
+        raise
 
 
 def create_desktop(**options) -> Platform:

@@ -7,14 +7,18 @@ EGL calls fail with EGL_BAD_DISPLAY. This helper keeps whatever PyOpenGL platfor
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 
 def import_xr():
     """Import and return the ``xr`` module (pyopenxr) without changing PyOpenGL's platform.
 
-    Raises ImportError (with the install hint) when pyopenxr is not installed.
+    Raises ImportError (with the install hint) when pyopenxr is not installed. The loader's own
+    error lines are silenced (XR_LOADER_DEBUG=none) unless XR_LOADER_DEBUG is set: xrdemo says in
+    one line why OpenXR is unavailable; set XR_LOADER_DEBUG=error (or all) to see the loader's view.
     """
+    os.environ.setdefault("XR_LOADER_DEBUG", "none")
     if "xr" in sys.modules:
         return sys.modules["xr"]
     saved = None

@@ -20,16 +20,27 @@ class GLContextError(RuntimeError):
 
 
 def _select_platform(name: str) -> None:
-    if "OpenGL" in sys.modules and "OpenGL.platform" in sys.modules:
-        import OpenGL.platform as glp
+    """Make PyOpenGL use ``name`` ("egl") for windowing-system calls.
 
-        current = type(glp.PLATFORM).__name__.lower()
-        if name == "egl" and "egl" not in current:
-            raise GLContextError(
-                f"PyOpenGL was already bound to {type(glp.PLATFORM).__name__}; create the headless "
-                "context before importing OpenGL (or set PYOPENGL_PLATFORM=egl)")
+    Before any OpenGL import this is just PYOPENGL_PLATFORM. If something already bound PyOpenGL
+    to another platform (``import xr`` binds GLX; so does a failed OpenXR attempt under
+    ``--platform auto``), switch its PLATFORM object: with libglvnd the GL entry points dispatch
+    to whichever context is current, so GL calls made afterwards reach the EGL context.
+    """
+    if "OpenGL.platform" not in sys.modules:
+        os.environ["PYOPENGL_PLATFORM"] = name
         return
-    os.environ["PYOPENGL_PLATFORM"] = name
+    import OpenGL.platform as glp
+
+    if name == "egl" and "egl" not in type(glp.PLATFORM).__name__.lower():
+        try:
+            from OpenGL.platform.egl import EGLPlatform
+
+            glp.PLATFORM = EGLPlatform()
+            glp.PLATFORM.install(vars(glp))   # re-export GetCurrentContext & co. for the new platform
+        except Exception as exc:  # pragma: no cover - depends on system libraries
+            raise GLContextError(f"PyOpenGL is bound to {type(glp.PLATFORM).__name__} and cannot "
+                                 f"switch to EGL ({exc}); set PYOPENGL_PLATFORM=egl") from exc
 
 
 class EglContext:
@@ -86,7 +97,8 @@ class EglContext:
             EGL.eglMakeCurrent(self.display, EGL.EGL_NO_SURFACE, EGL.EGL_NO_SURFACE, EGL.EGL_NO_CONTEXT)
             EGL.eglDestroyContext(self.display, self.context)
             self.context = None
-            EGL.eglTerminate(self.display)
+            # No eglTerminate: the surfaceless display is shared by every context in the process
+            # (an OpenXR session's, the renderer's), and terminating it would pull theirs away.
 
     def __enter__(self):
         return self

@@ -1,0 +1,191 @@
+import math
+
+import numpy as np
+
+from xrdemo.core.conversation import conversation_step, new_conversation
+from xrdemo.core.gaze import DEG, gaze_step, new_gaze, saccade_duration_s
+from xrdemo.core.pose import quat_from_yaw_pitch_roll, quat_to_matrix
+
+from presence_sim import seats
+
+
+def simulate(n=6, seconds=900, fps=60, seed=3, record=False):
+    pos, q, R = seats(n)
+    rng = np.random.default_rng(seed)
+    cs = new_conversation(n, rng)
+    gs = new_gaze(n, rng, record=record)
+    out = []
+    for k in range(int(seconds * fps)):
+        t = k / fps
+        c = conversation_step(cs, t)
+        g = gaze_step(gs, t, pos, R, c.speaking, c.floor, c.floor_changed)
+        out.append((c.speaking.copy(), c.floor, g.target.copy(), g.eyelid.copy()))
+    return gs, out, fps
+
+
+def test_listeners_look_at_the_speaker_60_to_90_percent():
+    gs, out, fps = simulate()
+    on = tot = 0
+    for speaking, floor, target, _ in out:
+        if floor >= 0:
+            lis = ~speaking
+            tot += lis.sum()
+            on += (lis & (target == floor)).sum()
+    share = on / tot
+    assert 0.6 <= share <= 0.9, share
+    # Speakers look at listeners less than half the time.
+    s_on = sum(int(target[floor] >= 0) for sp, floor, target, _ in out if floor >= 0)
+    s_tot = sum(1 for sp, floor, target, _ in out if floor >= 0)
+    assert s_on / s_tot < 0.5
+
+
+def test_blink_rates_rest_and_talking():
+    gs, out, fps = simulate(seconds=1200)
+    prev = np.zeros(6, bool)
+    talk_b = rest_b = 0
+    talk_t = rest_t = 0.0
+    for speaking, _, _, lid in out:
+        closed = lid > 0.9
+        onset = closed & ~prev
+        prev = closed
+        talk_b += (onset & speaking).sum()
+        rest_b += (onset & ~speaking).sum()
+        talk_t += speaking.sum() / fps
+        rest_t += (~speaking).sum() / fps
+    talk_rate, rest_rate = talk_b / talk_t * 60, rest_b / rest_t * 60
+    assert 20.0 <= talk_rate <= 32.0, talk_rate
+    assert 14.0 <= rest_rate <= 20.0, rest_rate
+    assert talk_rate > rest_rate
+
+
+def test_blink_durations_within_0_1_to_0_4_s():
+    gs, out, fps = simulate(seconds=120, fps=200)
+    lid = np.array([o[3] for o in out])
+    for i in range(lid.shape[1]):
+        closing = (lid[:, i] > 0.35).astype(int)   # above any gaze-down lid lowering
+        d = np.diff(closing)
+        on, off = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+        off = off[off > on[0]] if len(on) else off
+        m = min(len(on), len(off))
+        dur = (off[:m] - on[:m]) / fps
+        assert m > 10
+        # Above 35 % closure lasts ~55 % of a 0.1-0.4 s blink.
+        assert dur.min() >= 0.04 and dur.max() <= 0.4
+
+
+def test_saccades_follow_the_main_sequence_measured_from_the_eye_trajectory():
+    n = 5
+    pos, q, R = seats(n)
+    rng = np.random.default_rng(11)
+    cs = new_conversation(n, rng)
+    gs = new_gaze(n, rng)
+    fps = 1000
+    dirs = []
+    for k in range(int(70 * fps)):
+        t = k / fps
+        c = conversation_step(cs, t)
+        g = gaze_step(gs, t, pos, R, c.speaking, c.floor, c.floor_changed)
+        dirs.append(g.eye_dir[0].copy())
+    d = np.array(dirs)
+    step = np.arccos(np.clip((d[1:] * d[:-1]).sum(axis=1), -1, 1)) / DEG * fps   # deg/s
+    moving = step > 5.0
+    edges = np.diff(moving.astype(int))
+    on, off = np.nonzero(edges == 1)[0] + 1, np.nonzero(edges == -1)[0] + 1
+    off = off[off > on[0]]
+    m = min(len(on), len(off))
+    amp, dur = [], []
+    for a, b in zip(on[:m], off[:m]):
+        A = math.degrees(math.acos(np.clip(d[a - 1] @ d[b], -1, 1)))
+        if A > 2.0:
+            amp.append(A)
+            dur.append((b - a + 1) / fps * 1e3)
+    amp, dur = np.array(amp), np.array(dur)
+    assert len(amp) > 20
+    slope, icpt = np.polyfit(amp, dur, 1)
+    # The velocity threshold trims the slow tails of each saccade a little: allow for it.
+    assert 1.7 < slope < 2.6 and 12.0 < icpt < 30.0, (slope, icpt)
+    assert np.all(np.abs(dur - (2.2 * amp + 21)) < 12.0)
+    assert np.allclose(saccade_duration_s(10 * DEG), 0.043)
+
+
+def test_no_gaze_target_switch_faster_than_people_can():
+    gs, out, fps = simulate(seconds=600, fps=100, record=True)
+    log = [e for e in gs.log if e[2] != "micro"]
+    by_person = {}
+    for t, i, kind, amp, dur in gs.log:
+        by_person.setdefault(i, []).append(t)
+    for times in by_person.values():
+        gaps = np.diff(np.array(times))
+        assert gaps.min() >= 0.2 - 1e-9, gaps.min()
+    tgt = np.array([o[2] for o in out])
+    for i in range(tgt.shape[1]):
+        ch = np.nonzero(np.diff(tgt[:, i]))[0]
+        assert np.diff(ch).min() / fps >= 0.2
+    assert len(log) > 500
+
+
+def test_eyes_lead_and_head_follows_large_shifts_only():
+    pos = np.array([[0.0, 1.2, 0.0], [-2.0, 1.2, -1.0], [0.05, 1.2, -2.0]])   # 1 far left, 2 ahead
+    q = quat_from_yaw_pitch_roll(np.zeros(3))
+    R = quat_to_matrix(q)
+    gs = new_gaze(3, np.random.default_rng(0))
+    gs.fix_until[:] = math.inf
+    gs.micro_next[:] = math.inf
+    gs.next_event = math.inf
+    from xrdemo.core.gaze import _set_target
+    sp = np.zeros(3, bool)
+    fps = 500
+    _set_target(gs, 0, 0.0, 2, True, np.zeros(2), math.inf, pos, R, "target")  # small shift
+    for k in range(fps):
+        gaze_step(gs, k / fps, pos, R, sp, -1, False)
+    assert abs(gs.head[0, 0]) < 1e-6
+    eyes, heads = [], []
+    _set_target(gs, 0, 1.0, 1, True, np.zeros(2), math.inf, pos, R, "target")     # ~63 deg left
+    for k in range(fps, 3 * fps):
+        g = gaze_step(gs, k / fps, pos, R, sp, -1, False)
+        eyes.append(gs.eye[0, 0])
+        heads.append(gs.head[0, 0])
+    eyes, heads = np.array(eyes), np.array(heads)
+    goal = math.atan2(2.0, 1.0)
+    t_eye = np.argmax(eyes > 0.9 * goal) / fps
+    t_head = np.argmax(heads > 0.9 * heads[-1]) / fps
+    end = int(saccade_duration_s(goal) * fps) + 2
+    assert t_eye < t_head
+    assert abs(eyes[end] - goal) < 2 * DEG          # the eyes are on target when the saccade ends ...
+    assert heads[end] < 0.75 * heads[-1]           # ... while the head is still turning
+    assert heads[-1] > 30 * DEG
+    assert np.all(np.abs(eyes - heads) <= 35 * DEG + 1e-9)
+    assert abs(np.arctan2(-g.eye_dir[0, 0], -g.eye_dir[0, 2]) - goal) < 2 * DEG
+
+
+def test_local_user_eye_contact_from_head_pose_with_breaks():
+    n = 4
+    pos, q, R = seats(n)
+    rng = np.random.default_rng(5)
+    cs = new_conversation(n, rng, scripted=[False, True, True, True])
+    gs = new_gaze(n, rng, head_driven=[True, False, False, False])
+    fps = 60
+    qq = q.copy()
+    on2 = 0
+    frames = 0
+    for k in range(120 * fps):
+        t = k / fps
+        # Point the local head at person 2 for the first minute, then well away from everyone.
+        d = pos[2] - pos[0] if t < 60 else np.array([0.0, -1.0, -0.2])
+        yaw = math.atan2(-d[0], -d[2]) + math.radians(5.0) * math.sin(t)
+        pitch = math.atan2(d[1], math.hypot(d[0], d[2]))
+        qq[0] = quat_from_yaw_pitch_roll(yaw, pitch)
+        RR = quat_to_matrix(qq)
+        c = conversation_step(cs, t)
+        g = gaze_step(gs, t, pos, RR, c.speaking, c.floor, c.floor_changed, local_index=0)
+        if 1.0 < t < 60:
+            frames += 1
+            on2 += g.target[0] == 2
+        if t > 61:
+            assert g.target[0] == -1
+    share = on2 / frames
+    assert 0.6 < share < 0.97, share     # mostly on them, with natural breaks
+    # With an eye tracker, the measured gaze is the eye direction.
+    tracker = np.array([0.0, 0.0, -1.0])
+    g = gaze_step(gs, 200.0, pos, R, np.zeros(n, bool), -1, False, local_index=0, tracker_dir=tracker)
+    assert np.allclose(g.eye_dir[0], R[0] @ (R[0].T @ tracker), atol=1e-6)

@@ -1,0 +1,116 @@
+"""platform/openxr.py against a real OpenXR runtime nobody here wrote: Monado, headless, EGL."""
+
+import numpy as np
+from OpenGL import GL
+
+from xrdemo.platform.base import SessionState
+from xrdemo.platform.monado_remote import RemoteDriver
+from xrdemo.platform.openxr import OpenXRPlatform
+from xrdemo.platform.xr_import import import_xr
+
+
+def frames_until_focused(p, limit=60, draw=None):
+    for _ in range(limit):
+        f = p.begin_frame()
+        p.end_frame(f, draw)
+        if f.session_state == SessionState.FOCUSED and f.views:
+            return f
+    raise AssertionError(f"session never reached FOCUSED (state {p.session_state.name})")
+
+
+def test_session_reaches_focused_with_real_pacing(openxr):
+    frames_until_focused(openxr)
+    for _ in range(6):      # the compositor settles its frame timing over the first frames
+        openxr.end_frame(openxr.begin_frame(), None)
+    times, periods = [], []
+    for _ in range(8):
+        f = openxr.begin_frame()
+        openxr.end_frame(f, None)
+        times.append(f.predicted_display_time_ns)
+        periods.append(f.predicted_display_period_ns)
+    assert openxr.capabilities.runtime.startswith("Monado")
+    assert periods[0] > 0 and len(set(periods)) == 1
+    steps = np.diff(times)
+    # each frame is predicted one display period (50 ms on the null compositor) after the last
+    assert np.all(steps % periods[0] == 0) and np.all(steps > 0), (steps, periods)
+
+
+def test_rendered_eye_image_is_not_empty(openxr):
+    from xrdemo.core.scene import build_frame_scene, make_meeting
+    from xrdemo.render.renderer import Renderer
+
+    renderer = Renderer()
+    renderer.upload(build_frame_scene(make_meeting(4)))
+    images = []
+
+    def draw(i, view, fbo, size):
+        renderer.draw_view(view, fbo, size)
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, fbo)
+        raw = GL.glReadPixels(0, 0, size[0], size[1], GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+        images.append(np.frombuffer(raw, np.uint8).reshape(size[1], size[0], 4))
+
+    f = frames_until_focused(openxr, draw=draw)
+    images.clear()
+    f = openxr.begin_frame()
+    openxr.end_frame(f, draw)
+    assert f.should_render and len(images) == 2
+    for img in images:
+        assert img.shape == (openxr.capabilities.view_size[1], openxr.capabilities.view_size[0], 4)
+        # not one flat colour: the table, people and room are in view
+        assert len(np.unique(img[..., :3].reshape(-1, 3), axis=0)) > 20
+    assert GL.glGetError() == GL.GL_NO_ERROR
+
+
+def test_shutdown_is_clean_and_the_runtime_takes_a_new_session(monado, egl):
+    disconnects = monado.log().count("Client disconnected")
+    p = OpenXRPlatform(import_xr(), egl, log=lambda m: None)
+    frames_until_focused(p)
+    p.shutdown()
+    p.shutdown()                                         # twice is harmless
+    assert p.session is None and p.instance is None
+    assert monado.proc.poll() is None, "monado-service died"
+    assert monado.log().count("Client disconnected") == disconnects + 1
+    again = OpenXRPlatform(import_xr(), egl, log=lambda m: None)
+    try:
+        assert frames_until_focused(again).session_state == SessionState.FOCUSED
+    finally:
+        again.shutdown()
+
+
+def _remote_state(driver, x, curl):
+    data = type(driver.latest).from_buffer_copy(bytes(driver.latest))
+    for side, hand in ((-1, data.left), (1, data.right)):
+        hand.active = True
+        hand.hand_tracking_active = True
+        hand.pose.orientation.w = 1.0
+        hand.pose.position.x = side * 0.2 + x
+        hand.pose.position.y = 1.0
+        hand.pose.position.z = -0.3
+        for k in range(5):
+            hand.hand_curl[k] = curl
+    return data
+
+
+def test_remote_driver_hand_joints_are_valid_and_move(openxr):
+    assert openxr.capabilities.hand_tracking, openxr.capabilities.missing
+    frames_until_focused(openxr)
+
+    def settle(n=4):
+        for _ in range(n):
+            f = openxr.begin_frame()
+            openxr.end_frame(f, None)
+        return f
+
+    with RemoteDriver(port=4242, host="127.0.0.1") as driver:
+        driver.send(_remote_state(driver, 0.0, 0.0))
+        a = settle()
+        driver.send(_remote_state(driver, 0.15, 0.8))
+        b = settle()
+    for f in (a, b):
+        assert f.hands.active.all() and f.hands.valid.all() and f.hands.valid.shape == (2, 26)
+    wrist_shift = b.hands.positions[:, 1] - a.hands.positions[:, 1]
+    np.testing.assert_allclose(wrist_shift[:, 0], 0.15, atol=0.02)
+    # curling the fingers brings each fingertip closer to the wrist
+    tips = [10, 15, 20, 25]
+    reach = lambda f: np.linalg.norm(f.hands.positions[:, tips] - f.hands.positions[:, 1:2], axis=-1)
+    assert np.all(reach(b) < reach(a) - 0.005)

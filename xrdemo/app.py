@@ -1,0 +1,161 @@
+"""Wiring: pick a platform, run the meeting's frame loop on it, shut down cleanly.
+
+``run(platform_name, cfg)``: with a headset (OpenXR) or a window (desktop) it runs the live loop
+— platform.begin_frame -> core.step -> render -> platform.end_frame, with live spatial audio —
+and with neither (headless) it records the meeting to an MP4 instead, saying which it chose and
+why. App code never touches OpenXR, GLFW or sounddevice directly.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .core import pose as P
+from .core import scene as S
+from .core.hands import hand_from_curls, hands_to_stage
+
+DEFAULT_RECORDING = Path("xrdemo-recording.mp4")
+
+
+def local_input(frame, state: S.MeetingState) -> S.LocalInput:
+    """The core's view of this frame's tracking: head, and hands (articulated, else synthesised
+    from controllers, else none — then the scripted hands stand in)."""
+    head = frame.head
+    inp = S.LocalInput()
+    if head.valid:
+        inp.head_pos, inp.head_rot = np.asarray(head.position, float), np.asarray(head.orientation, float)
+    hands = frame.hands
+    if hands.valid.any():
+        inp.joints = hands.positions.astype(np.float64)
+        inp.valid = hands.valid.copy()
+        inp.radii = hands.radii.astype(np.float64)
+        return inp
+    c = frame.controllers
+    if c.active.any() and c.grip_valid.any():
+        curls = np.zeros((2, 5))
+        curls[:, 0] = np.where(c.thumbstick_touch | c.primary | c.secondary, 0.8, 0.15)   # thumb
+        curls[:, 1] = c.trigger                                                            # index
+        curls[:, 2:] = np.asarray(c.squeeze)[:, None]                                      # others
+        local = hand_from_curls(curls)
+        joints = hands_to_stage(c.grip_position, c.grip_orientation, local, np.array([True, False]))
+        inp.joints = joints
+        inp.valid = np.repeat(np.asarray(c.grip_valid, bool)[:, None], 26, axis=1)
+    return inp
+
+
+def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
+        recording: Path = DEFAULT_RECORDING, log=print) -> int:
+    """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless)."""
+    import os
+
+    from .platform.factory import create_platform
+
+    if platform_name == "auto":
+        # The OpenXR loader prints its own errors when no runtime is installed; our one-line
+        # reason says the same. XR_LOADER_DEBUG=error (or verbose) brings them back.
+        os.environ.setdefault("XR_LOADER_DEBUG", "none")
+    platform, reason = create_platform(platform_name, log=None)
+    kind = platform.capabilities.name
+    if kind == "headless":
+        platform.shutdown()
+        secs = seconds if seconds is not None else 20.0
+        log(f"xrdemo: no headset and no display, so recording {secs:g} s of the meeting headless to "
+            f"{recording} ({reason})")
+        from .recording import record_meeting
+
+        summary = record_meeting(cfg, secs, Path(recording))
+        log(f"xrdemo: wrote {recording} ({summary['frames']} frames, binaural audio: "
+            f"{'yes' if summary['audio'] else 'no'}); play it with headphones")
+        return 0
+    log(f"xrdemo: running the meeting on {reason}")
+    return live_loop(platform, cfg, seconds=seconds, log=log)
+
+
+def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
+              max_frames: int | None = None) -> int:
+    """The frame loop on a live platform (a GL context is current). Returns an exit status."""
+    from .platform.base import EventKind
+    from .recording import make_meeting_from_config
+    from .render.renderer import Renderer
+
+    renderer = Renderer()
+    state = make_meeting_from_config(cfg)
+    audio = None
+    if cfg.audio.enabled:
+        from .audio.meeting import LiveMeetingAudio
+
+        try:
+            audio = LiveMeetingAudio(len(state.people), state.local, cfg.audio.sample_rate,
+                                     cfg.audio.block, seed=cfg.meeting.seed,
+                                     reflections=cfg.audio.reflections,
+                                     table_height=state.table.height, log=log)
+        except Exception as exc:   # no PortAudio library, broken device ...
+            log(f"audio: off ({type(exc).__name__}: {exc})")
+    if cfg.display.refresh_rate:
+        platform.set_refresh_rate(cfg.display.refresh_rate)
+    if cfg.display.passthrough and not platform.set_passthrough(True):
+        log("passthrough: not available on this platform")
+    status = 0
+    t_start = None
+    frames = 0
+    fps_t0, fps_frames, fps = time.perf_counter(), 0, 0.0
+    try:
+        while True:
+            frame = platform.begin_frame()
+            draw = None
+            try:
+                t_ns = frame.predicted_display_time_ns
+                t_start = t_ns if t_start is None else t_start
+                inputs = local_input(frame, state)
+                if audio is not None:
+                    inputs.voice_level = audio.level
+                state, scene = S.step(state, inputs, t_ns)
+                if frame.should_render:
+                    renderer.upload(scene)
+
+                    def draw(i, view, fbo, size):
+                        renderer.draw_view(view, fbo, size)
+            finally:
+                platform.end_frame(frame, draw)
+            if audio is not None:
+                ppl = state.people
+                k = state.local
+                mouths = ppl.head_pos + P.quat_rotate(ppl.head_rot, S.MOUTH_OFFSET)
+                audio.publish(ppl.head_pos[k], ppl.head_rot[k], mouths, ppl.head_pos,
+                              S.speaking_at(state, t_ns * 1e-9, ppl.head_pos[k]))
+            frames += 1
+            fps_frames += 1
+            now = time.perf_counter()
+            if now - fps_t0 >= 1.0:
+                fps, fps_t0, fps_frames = fps_frames / (now - fps_t0), now, 0
+            if hasattr(platform, "set_status"):
+                whisper = S.whisper_partner(state, state.people.head_pos[state.local])
+                platform.set_status(status_line(fps, state, audio, whisper))
+            for event in frame.events:
+                if event.kind == EventKind.SESSION_LOST:
+                    log(f"xrdemo: {event.message or 'the session was lost'}; stopping")
+                    status = 3
+            if frame.exit_requested or status:
+                break
+            if seconds is not None and (t_ns - t_start) * 1e-9 >= seconds:
+                break
+            if max_frames is not None and frames >= max_frames:
+                break
+    finally:
+        if audio is not None:
+            audio.close()
+        platform.shutdown()
+    log(f"xrdemo: ended after {frames} frames")
+    return status
+
+
+def status_line(fps: float, state: S.MeetingState, audio, whisper: int) -> str:
+    """The desktop status line: fps, people, audio device, microphone level, whisper state."""
+    dev = audio.device if audio is not None and audio.device else "none"
+    who = state.people.names[whisper] if whisper >= 0 else "off"
+    return (f"{fps:5.1f} fps | {len(state.people)} people | audio: {dev} | mic: none | "
+            f"whisper: {who}")

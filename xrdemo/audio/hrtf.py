@@ -1,0 +1,137 @@
+"""HRTF set loader and direction lookup: bilinear interpolation between measured directions.
+
+The shipped asset (made by scripts/make_hrtf_asset.py from MIT KEMAR) holds minimum-phase HRIRs and
+a separate delay per ear; interpolating both with the same weights makes ITD and ILD change
+continuously as a source moves, without the comb filtering of interpolating delayed responses.
+
+Directions are in the listener's head frame (OpenXR: +x right, +y up, -z forward). Azimuth is in
+degrees counter-clockwise seen from above (0 = ahead, 90 = left), elevation in degrees (+90 = up).
+Only numpy is needed at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_ASSET = "hrtf_kemar_48k.npz"
+NEAR_FIELD_CUTOFF_HZ = 1000.0  # corner of the low-pass used for the near-field low-frequency ILD cue
+
+
+@dataclass(frozen=True)
+class HrtfSet:
+    """A measured HRTF set, ready for interpolation.
+
+    hrir:      (D, 2, T) float32, minimum-phase impulse responses, ear 0 = left.
+    hrir_low:  (D, 2, T) float32, the same low-passed at NEAR_FIELD_CUTOFF_HZ (near-field cue).
+    delay:     (D, 2) float32, per-ear onset delay in samples (ITD = delay[:, 0] - delay[:, 1]).
+    ring_elevation: (R,) elevations of the measurement rings, ascending, degrees.
+    ring_start, ring_count: (R,) first table index and number of azimuths of each ring
+                            (azimuths are uniformly spaced from 0 in each ring).
+    """
+
+    sample_rate: int
+    hrir: np.ndarray
+    hrir_low: np.ndarray
+    delay: np.ndarray
+    itd_table: np.ndarray
+    ring_elevation: np.ndarray
+    ring_start: np.ndarray
+    ring_count: np.ndarray
+    citation: str
+    _ring_pair = np.array([0, 1])
+
+    @property
+    def taps(self) -> int:
+        return int(self.hrir.shape[-1])
+
+    @property
+    def max_delay(self) -> float:
+        return float(self.delay.max())
+
+    def neighbours(self, direction: np.ndarray):
+        """Table indices (..., 4) and bilinear weights (..., 4) for unit directions (..., 3), head frame."""
+        d = np.asarray(direction, dtype=np.float64)
+        az = np.degrees(np.arctan2(-d[..., 0], -d[..., 2])) % 360.0
+        el = np.degrees(np.arcsin(np.minimum(np.maximum(d[..., 1], -1.0), 1.0)))
+        return self._neighbours_azel(az, el)
+
+    def _neighbours_azel(self, az: np.ndarray, el: np.ndarray):
+        rings = self.ring_elevation
+        el = np.minimum(np.maximum(el, rings[0]), rings[-1])
+        lo = np.minimum(np.searchsorted(rings, el, side="right") - 1, len(rings) - 2)
+        pair = lo[..., None] + self._ring_pair  # (..., 2): lower and upper ring
+        t_el = (el - rings[lo]) / (rings[lo + 1] - rings[lo])
+        count = self.ring_count[pair]
+        pos = az[..., None] * (count / 360.0)
+        a0 = np.floor(pos)
+        t_az = pos - a0
+        a0 = a0.astype(np.int64) % count
+        start = self.ring_start[pair]
+        idx = np.empty(a0.shape + (2,), dtype=np.int64)  # (..., ring, side)
+        np.add(start, a0, out=idx[..., 0])
+        np.add(start, (a0 + 1) % count, out=idx[..., 1])
+        w = np.empty(a0.shape + (2,))
+        np.subtract(1.0, t_az, out=w[..., 0])
+        w[..., 1] = t_az
+        w[..., 0, :] *= (1.0 - t_el)[..., None]
+        w[..., 1, :] *= t_el[..., None]
+        shape = idx.shape[:-2] + (4,)
+        return idx.reshape(shape), w.reshape(shape)
+
+    def lookup(self, direction: np.ndarray):
+        """Interpolated (hrir (..., 2, T), hrir_low (..., 2, T), delay (..., 2)) for unit directions (..., 3)."""
+        idx, w = self.neighbours(direction)
+        hrir = np.einsum("...k,...ket->...et", w, self.hrir[idx])
+        low = np.einsum("...k,...ket->...et", w, self.hrir_low[idx])
+        delay = np.einsum("...k,...ke->...e", w, self.delay[idx])
+        return hrir, low, delay
+
+    def itd(self, direction: np.ndarray) -> np.ndarray:
+        """Interaural time difference (...,) in samples: left-ear delay minus right-ear delay."""
+        idx, w = self.neighbours(direction)
+        return np.einsum("...k,...k->...", w, self.itd_table[idx])
+
+
+def _one_pole_lowpass(h: np.ndarray, sample_rate: int, cutoff_hz: float) -> np.ndarray:
+    """h (..., T) filtered by a one-pole low-pass, truncated to T taps (the tail is < -80 dB)."""
+    taps = h.shape[-1]
+    a = np.exp(-2.0 * np.pi * cutoff_hz / sample_rate)
+    n = 4 * taps
+    spectrum = np.fft.rfft(h, n) * (1.0 - a) / (1.0 - a * np.exp(-2j * np.pi * np.fft.rfftfreq(n)))
+    return np.fft.irfft(spectrum, n)[..., :taps].astype(np.float32)
+
+
+def load_hrtf(path=None) -> HrtfSet:
+    """Load an HRTF asset (default: the shipped MIT KEMAR set at 48 kHz)."""
+    if path is None:
+        from xrdemo.resources import asset_path
+
+        path = asset_path(DEFAULT_ASSET)
+    with np.load(path) as data:
+        az = data["azimuth_deg"].astype(np.float64)
+        el = data["elevation_deg"].astype(np.float64)
+        hrir = data["hrir"].astype(np.float32)
+        delay = data["delay"].astype(np.float32)
+        itd = data["itd"].astype(np.float32)
+        rate = int(data["sample_rate"])
+        citation = str(data["citation"])
+    order = np.lexsort((az, el))
+    az, el, hrir, delay, itd = az[order], el[order], hrir[order], delay[order], itd[order]
+    rings, start, count = np.unique(el, return_index=True, return_counts=True)
+    for r, s, c in zip(rings, start, count):
+        expected = np.arange(c) * 360.0 / c
+        if not np.allclose(az[s:s + c], expected, atol=0.01):
+            raise ValueError(f"HRTF ring at elevation {r} is not uniformly spaced from azimuth 0")
+    return HrtfSet(
+        sample_rate=rate,
+        hrir=np.ascontiguousarray(hrir),
+        hrir_low=_one_pole_lowpass(hrir, rate, NEAR_FIELD_CUTOFF_HZ),
+        delay=np.ascontiguousarray(delay),
+        itd_table=np.ascontiguousarray(itd),
+        ring_elevation=rings,
+        ring_start=start.astype(np.int64),
+        ring_count=count.astype(np.int64),
+        citation=citation,
+    )

@@ -1,0 +1,47 @@
+"""``xrdemo run``: the main job — the meeting on a headset, else in a window, else recorded headless."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .record import config_with_overrides
+
+HELP = "join the meeting: headset if there is one, else a desktop window, else a headless recording"
+DESCRIPTION = """\
+Run the meeting on the best platform here, and say which and why:
+  openxr    a headset through any OpenXR runtime (Quest Link on Windows, Monado/WiVRn on Linux)
+  desktop   a window with mouse look, keys to lean and whisper, and simulated hands (press H)
+  headless  no headset and no display: record the meeting to an MP4 with binaural sound
+'auto' (the default) tries them in that order. `xrdemo` with no arguments is `xrdemo run`.
+
+examples:
+  xrdemo                                   # same as: xrdemo run --platform auto
+  xrdemo run --platform desktop --people 8
+  xrdemo run --platform headless --seconds 10 --recording meeting.mp4
+  xrdemo run --config meeting.toml
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help=HELP, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--platform", choices=("auto", "openxr", "desktop", "headless"), default="auto",
+                   help="where to run (default auto)")
+    p.add_argument("--people", type=int, default=None, help="people at the table (default: config or 6)")
+    p.add_argument("--seat", type=int, default=None, help="your seat (default 0)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="stop after this long (default: until you quit; 20 for a headless recording)")
+    p.add_argument("--recording", type=Path, default=Path("xrdemo-recording.mp4"),
+                   help="where a headless run writes its MP4 (default ./xrdemo-recording.mp4)")
+    p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..app import run as run_app
+
+    if args.seconds is not None and not 0 < args.seconds <= 24 * 3600:
+        raise ValueError(f"--seconds must be positive, not {args.seconds}")
+    cfg = config_with_overrides(args)
+    return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording)

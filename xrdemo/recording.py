@@ -1,0 +1,323 @@
+"""Headless recordings: the meeting from one seat to an MP4 (H.264 + binaural AAC) or PNG frames.
+
+Runs the same frame loop as a headset — the simulated runtime's begin_frame / end_frame, the
+core step, the renderer — on a clock that advances one video frame at a time, with no sleeping.
+Audio is rendered block by block on the same clock, so picture and sound stay in sync: video
+frame k shows time k / fps and the audio samples of [k / fps, (k + 1) / fps) go with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .core import pose as P
+from .core import scene as S
+from .core.room import Room, Table
+
+NS = 1_000_000_000
+
+
+@dataclass
+class RecordingMetrics:
+    """What a recording cost, per frame in CPU milliseconds (lists), plus totals."""
+
+    core_ms: list = field(default_factory=list)
+    render_ms: list = field(default_factory=list)
+    readback_ms: list = field(default_factory=list)
+    encode_ms: list = field(default_factory=list)
+    audio_block_us: list = field(default_factory=list)
+    draw_calls_per_view: int = 0
+    underruns: int = 0
+
+    def summary(self) -> dict:
+        def stats(v):
+            a = np.asarray(v, float)
+            if a.size == 0:
+                return {"median": None, "p95": None, "max": None}
+            return {"median": round(float(np.median(a)), 3), "p95": round(float(np.percentile(a, 95)), 3),
+                    "max": round(float(a.max()), 3)}
+        return {"frames": len(self.core_ms), "core_ms": stats(self.core_ms),
+                "render_submit_ms": stats(self.render_ms), "readback_ms": stats(self.readback_ms),
+                "encode_ms": stats(self.encode_ms), "audio_block_us": stats(self.audio_block_us),
+                "audio_underruns": self.underruns, "draw_calls_per_view": self.draw_calls_per_view}
+
+
+def make_meeting_from_config(cfg: Config) -> S.MeetingState:
+    """The MeetingState a configuration describes."""
+    t = cfg.table
+    table = Table(shape=t.shape, radius=t.radius, width=t.width, depth=t.depth, height=t.height)
+    room = Room(width=cfg.room.width, depth=cfg.room.depth, height=cfg.room.height)
+    m = cfg.meeting
+    names = list(m.names) + [f"Guest {k + 1}" for k in range(len(m.names), m.people)]
+    return S.make_meeting(m.people, table=table, room=room, local=m.seat, seed=m.seed, names=names)
+
+
+class ScriptedViewer:
+    """The recorded person's head: looks at whoever speaks (smoothly, with a glance around now and
+    then), and once leans in toward the right-hand neighbour to whisper.
+
+    ``pose(t_s) -> (position (3,), orientation (4,))``; stateless in t, so any time can be asked.
+    """
+
+    def __init__(self, state: S.MeetingState, seconds: float):
+        self.state = state
+        k = state.local
+        self.seat = state.seat_pos[k].copy()
+        n = len(state.people)
+        self.neighbour = (k + 1) % n if n > 1 else -1
+        self.lean_start = 0.55 * seconds
+        self.lean_end = min(self.lean_start + 3.5, 0.9 * seconds)
+
+    def _look_target(self, t_s: float) -> np.ndarray:
+        speaker = S.current_speaker(self.state, t_s)
+        if speaker == self.state.local:
+            return np.array([0.0, self.state.table.height + 0.2, 0.0])
+        return self.state.seat_pos[speaker]
+
+    def pose(self, t_s: float):
+        # Ease between the targets of the last 0.6 s so head turns take time, like a person's.
+        samples = np.array([self._look_target(t_s - d) for d in (0.0, 0.15, 0.3, 0.45, 0.6)])
+        target = samples.mean(axis=0)
+        pos = self.seat.copy()
+        pos[1] += 0.008 * np.sin(1.3 * t_s)
+        lean = 0.0
+        if self.neighbour >= 0 and self.lean_start <= t_s <= self.lean_end:
+            x = min(t_s - self.lean_start, self.lean_end - t_s) / 0.6
+            lean = float(np.clip(x, 0.0, 1.0))
+            lean = lean * lean * (3 - 2 * lean)
+        if lean > 0:
+            neighbour = self.state.seat_pos[self.neighbour]
+            pos = pos + lean * 0.45 * (neighbour - pos)
+            target = (1 - lean) * target + lean * neighbour
+        yaw, pitch = P.yaw_pitch_toward(target - pos)
+        yaw = yaw + 0.12 * np.sin(0.23 * t_s) * (1 - lean)          # an occasional look around
+        return pos, P.quat_from_yaw_pitch_roll(yaw, pitch - 0.05)
+
+
+def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Path | None = None,
+                   metrics_path: Path | None = None, audio: bool = True, progress=True,
+                   log=print) -> dict:
+    """Render ``seconds`` of the meeting in ``cfg`` from ``cfg.meeting.seat``.
+
+    out: an .mp4 (H.264 video, AAC stereo binaural audio) or None. frames_dir: also (or only)
+    write PNG frames there. Returns the metrics summary (also written to metrics_path as JSON).
+    """
+    from .platform.simulated import SimulatedPlatform
+    from .platform.timeline import Timeline
+    from .render.context import create_headless_context
+
+    fps = cfg.display.fps
+    size = (cfg.display.width, cfg.display.height)
+    n_frames = int(round(seconds * fps))
+    if n_frames < 1:
+        raise ValueError(f"--seconds {seconds} is shorter than one frame at {fps} fps")
+    if out is None and frames_dir is None:
+        raise ValueError("nothing to write: give an output file or --frames-dir")
+    for path in (out, metrics_path):
+        if path is not None and not Path(path).parent.exists():
+            raise FileNotFoundError(f"folder {Path(path).parent} does not exist (for {path})")
+    if frames_dir is not None:
+        Path(frames_dir).mkdir(parents=True, exist_ok=True)
+
+    state = make_meeting_from_config(cfg)
+    viewer = ScriptedViewer(state, seconds)
+
+    def head(t_ns):
+        return viewer.pose(t_ns / NS)
+
+    timeline = Timeline(head=head, hands=None, refresh_hz=float(fps), refresh_rates=(float(fps),))
+    ctx = create_headless_context()
+    try:
+        from .render.renderer import Framebuffer, Renderer
+
+        renderer = Renderer()
+        target = Framebuffer(size, samples=4)
+        platform = SimulatedPlatform(timeline, start_ns=0, view_count=1, view_size=size, fov_deg=82.0,
+                                     framebuffer_for=lambda i, s: target.draw_fbo)
+        sound = _MeetingSound(cfg, state, viewer) if audio and cfg.audio.enabled else None
+        writer = _Mp4Writer(out, size, fps, cfg.audio.sample_rate if sound else None) if out else None
+        metrics = RecordingMetrics()
+        bar = _Progress(n_frames, seconds, enabled=progress)
+        try:
+            for k in range(n_frames):
+                frame = platform.begin_frame()
+                t_ns = frame.predicted_display_time_ns
+                level = None
+                samples = None
+                if sound is not None:
+                    samples, level = sound.render_until((k + 1) * sound.rate // fps, metrics)
+                t0 = time.perf_counter()
+                head_pos, head_rot = frame.head.position, frame.head.orientation
+                state, scene = S.step(state, S.LocalInput(head_pos=head_pos, head_rot=head_rot,
+                                                          voice_level=level), t_ns)
+                if sound is not None:
+                    sound.people = state.people
+                t1 = time.perf_counter()
+
+                def draw(i, view, fbo, fb_size):
+                    renderer.draw_view(view, fbo, fb_size)
+
+                renderer.upload(scene)
+                platform.end_frame(frame, draw)
+                t2 = time.perf_counter()
+                image = target.read_rgba()[..., :3]
+                t3 = time.perf_counter()
+                if writer is not None:
+                    writer.add(image, samples)
+                if frames_dir is not None:
+                    from PIL import Image
+
+                    Image.fromarray(image).save(Path(frames_dir) / f"frame_{k:05d}.png")
+                t4 = time.perf_counter()
+                metrics.core_ms.append((t1 - t0) * 1e3)
+                metrics.render_ms.append((t2 - t1) * 1e3)
+                metrics.readback_ms.append((t3 - t2) * 1e3)
+                metrics.encode_ms.append((t4 - t3) * 1e3)
+                metrics.draw_calls_per_view = renderer.stats["draw_calls_per_view"]
+                bar.update(k + 1)
+        finally:
+            if writer is not None:
+                writer.close()
+            platform.shutdown()
+            bar.done()
+    finally:
+        ctx.release()
+    summary = metrics.summary()
+    summary.update({"seconds": seconds, "fps": fps, "size": list(size), "people": cfg.meeting.people,
+                    "seat": cfg.meeting.seat, "audio": sound is not None,
+                    "whisper_window_s": [round(viewer.lean_start, 2), round(viewer.lean_end, 2)]})
+    if metrics_path is not None:
+        Path(metrics_path).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+class _MeetingSound:
+    """Binaural audio of the meeting for the recorded person, rendered block by block."""
+
+    def __init__(self, cfg: Config, state: S.MeetingState, viewer: ScriptedViewer):
+        from .audio.engine import SpatialAudioEngine, whisper_gains
+        from .audio.meeting import MeetingVoices
+
+        self.rate = cfg.audio.sample_rate
+        self.block = cfg.audio.block
+        self.engine = SpatialAudioEngine(self.rate, self.block, reflections=cfg.audio.reflections,
+                                         table_height=state.table.height)
+        self.voices = MeetingVoices(len(state.people), self.rate, self.block, seed=cfg.meeting.seed,
+                                    silent=(state.local,))
+        self.whisper_gains = whisper_gains
+        self.state = state
+        self.people = state.people
+        self.viewer = viewer
+        self.rendered = 0                      # samples rendered so far
+        self.pending = np.zeros((0, 2), np.float32)
+        self.level = np.zeros(len(state.people))
+
+    def render_until(self, sample_end: int, metrics: RecordingMetrics):
+        """Render blocks until ``sample_end`` samples exist; return exactly the new samples since
+        the previous call (stereo float32) and the newest voice level per person."""
+        chunks = [self.pending]
+        have = self.rendered + 0
+        start = self.rendered - len(self.pending)
+        while have < sample_end:
+            t_s = have / self.rate
+            head_pos, head_rot = self.viewer.pose(t_s)
+            speaking = S.speaking_at(self.state, t_s, head_pos)
+            mouths = self._mouths(head_pos)
+            heads = mouths.copy()
+            heads[self.state.local] = head_pos
+            self.engine.set_listener(head_pos, head_rot)
+            self.engine.set_sources(mouths)
+            self.engine.set_whisper_gains(self.whisper_gains(heads)[:, self.state.local])
+            mono, (level, _) = self.voices.next_block(speaking)
+            t0 = time.perf_counter()
+            stereo = self.engine.process(mono)
+            metrics.audio_block_us.append((time.perf_counter() - t0) * 1e6)
+            chunks.append(np.array(stereo, np.float32))
+            self.level = level
+            have += self.block
+        self.rendered = have
+        allsamp = np.concatenate(chunks)
+        take = sample_end - start
+        out, self.pending = allsamp[:take], allsamp[take:]
+        return out, self.level
+
+    def _mouths(self, listener_pos):
+        ppl = self.people
+        return ppl.head_pos + P.quat_rotate(ppl.head_rot, S.MOUTH_OFFSET)
+
+
+class _Mp4Writer:
+    """H.264 video + AAC stereo audio into an MP4 with PyAV; audio and video share one clock."""
+
+    def __init__(self, path: Path, size, fps: int, sample_rate: int | None):
+        try:
+            import av
+        except ImportError as exc:
+            raise RuntimeError("writing MP4 needs PyAV: pip install av (or use --frames-dir)") from exc
+        self.av = av
+        self.container = av.open(str(path), mode="w")
+        self.video = self.container.add_stream("libx264", rate=fps)
+        self.video.width, self.video.height = size
+        self.video.pix_fmt = "yuv420p"
+        self.video.options = {"crf": "20", "preset": "veryfast"}
+        self.audio = None
+        if sample_rate:
+            self.audio = self.container.add_stream("aac", rate=sample_rate)
+            self.audio.layout = "stereo"
+            self.sample_rate = sample_rate
+            self.audio_pts = 0
+
+    def add(self, image: np.ndarray, samples: np.ndarray | None) -> None:
+        frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        for packet in self.video.encode(frame):
+            self.container.mux(packet)
+        if self.audio is not None and samples is not None and len(samples):
+            planar = np.ascontiguousarray(samples.T.astype(np.float32))
+            aframe = self.av.AudioFrame.from_ndarray(planar, format="fltp", layout="stereo")
+            aframe.sample_rate = self.sample_rate
+            aframe.pts = self.audio_pts
+            self.audio_pts += planar.shape[1]
+            for packet in self.audio.encode(aframe):
+                self.container.mux(packet)
+
+    def close(self) -> None:
+        for stream in (self.video, self.audio):
+            if stream is not None:
+                for packet in stream.encode(None):
+                    self.container.mux(packet)
+        self.container.close()
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; a line every 10 % otherwise (logs stay readable)."""
+
+    def __init__(self, total: int, seconds: float, enabled: bool = True):
+        self.total, self.seconds, self.enabled = total, seconds, enabled
+        self.tty = sys.stderr.isatty()
+        self.last_decile = -1
+        self.t0 = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        frac = done / self.total
+        elapsed = time.perf_counter() - self.t0
+        eta = elapsed / frac * (1 - frac) if frac > 0 else 0.0
+        text = (f"recording [{'#' * int(30 * frac):<30}] {100 * frac:5.1f}%  "
+                f"{frac * self.seconds:5.1f}/{self.seconds:g} s of meeting, {eta:4.0f} s left")
+        if self.tty:
+            print("\r" + text, end="", file=sys.stderr, flush=True)
+        elif int(frac * 10) != self.last_decile:
+            self.last_decile = int(frac * 10)
+            print(text, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
