@@ -37,14 +37,13 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def whisper_state(state, threshold: float = 0.45) -> str:
-    """'whispering to Guest k' when the local head is within threshold metres of another head."""
-    ppl = state.people
-    k = state.local
-    d = np.linalg.norm(ppl.head_pos - ppl.head_pos[k], axis=1)
-    d[k] = np.inf
-    j = int(np.argmin(d))
-    return f"whispering to {ppl.names[j]} ({d[j]:.2f} m)" if d[j] < threshold else "not whispering"
+def status(fps: float, state) -> str:
+    """The status line as the app writes it (xrdemo/app.py), with no audio device."""
+    from xrdemo.core import scene as S
+
+    k = S.whisper_partner(state, state.people.head_pos[state.local])
+    who = state.people.names[k] if k >= 0 else "off"
+    return f"{fps:.0f} fps | {len(state.people)} people | audio: none | mic: none | whisper: {who}"
 
 
 def main(argv=None) -> int:
@@ -107,8 +106,7 @@ def main(argv=None) -> int:
                                  joints=frame.hands.positions, valid=frame.hands.valid,
                                  radii=frame.hands.radii)
             state, scene = S.step(state, local, frame.predicted_display_time_ns)
-            platform.set_status(f"{len(state.people)} people  |  audio: none  |  mic: off  |  "
-                                f"{whisper_state(state)}")
+            platform.set_status(status(platform.fps, state))
             renderer.upload(scene)
             draw = lambda _i, view, fbo, size: renderer.draw_view(view, fbo, size)  # noqa: E731
             if i in shots or (args.out and not args.live and i == args.frames - 1):

@@ -186,6 +186,8 @@ def test_lean_in_brings_the_head_within_whisper_distance(scripted):
     assert nearest(75) > 0.8
     assert scripted["lean"][99] == pytest.approx(1.0)
     assert nearest(99) < 0.45
+    assert S.whisper_partner(state, scripted["head_pos"][75]) == -1
+    assert S.whisper_partner(state, scripted["head_pos"][99]) >= 1   # the core sees the whisper
     assert scripted["lean"][101] < 1.0        # released: leaning back out
 
 
@@ -290,22 +292,34 @@ def test_without_a_display_the_platform_says_why_in_one_line(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(PlatformUnavailable) as exc:
         DesktopPlatform()
-    assert str(exc.value) == "no display: DISPLAY is not set"
-    with pytest.raises(PlatformUnavailable, match="^no display: DISPLAY is not set$"):
+    assert str(exc.value) == "no display for a desktop window: DISPLAY is not set"
+    with pytest.raises(PlatformUnavailable, match="^no display for a desktop window: DISPLAY is not set$"):
         create_platform("desktop", log=None)
 
 
-def test_a_process_bound_to_egl_refuses_the_window(xvfb):
+def test_a_process_already_bound_to_egl_still_opens_and_draws_the_window(xvfb):
+    """After a failed OpenXR attempt PyOpenGL is bound to EGL; the window switches it to GLX."""
     code = ("import os; os.environ['PYOPENGL_PLATFORM'] = 'egl'\n"
             "from OpenGL import GL\n"
+            "import OpenGL.platform as glp; print(type(glp.PLATFORM).__name__)\n"
             "from xrdemo.platform.desktop import DesktopPlatform\n"
-            "from xrdemo.platform.base import PlatformUnavailable\n"
-            "try:\n    DesktopPlatform()\nexcept PlatformUnavailable as e:\n    print('UNAVAILABLE', e)\n")
+            "from xrdemo.core import scene as S\n"
+            "p = DesktopPlatform(size=(160, 90), show_help=False)\n"
+            "print(type(glp.PLATFORM).__name__)\n"
+            "from xrdemo.render.renderer import Renderer\n"
+            "r = Renderer(); st = S.make_meeting(3)\n"
+            "f = p.begin_frame(); st, scene = S.step(st, None, f.predicted_display_time_ns)\n"
+            "r.upload(scene); p.request_screenshot()\n"
+            "p.end_frame(f, lambda i, v, fbo, size: r.draw_view(v, fbo, size))\n"
+            "img = p.last_screenshot; p.shutdown()\n"
+            "print(img.shape, int(img[45:].mean()))\n")
     out = subprocess.run([sys.executable, "-c", code], env=child_env(xvfb), capture_output=True,
                          text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("UNAVAILABLE PyOpenGL is already bound to EGLPlatform")
-    assert out.stdout.count("\n") == 1
+    assert out.returncode == 0, out.stderr[-3000:]
+    before, after, shot = out.stdout.splitlines()
+    assert (before, after) == ("EGLPlatform", "GLXPlatform")
+    shape, mean = shot.rsplit(" ", 1)
+    assert shape == "(90, 160, 3)" and int(mean) > 40     # the meeting was drawn, not a black window
 
 
 def test_auto_picks_the_window_when_there_is_a_display_but_no_headset(xvfb):

@@ -37,15 +37,36 @@ def check_display() -> None:
         return
     if not os.environ.get("DISPLAY"):
         extra = " (Wayland without XWayland is not supported)" if os.environ.get("WAYLAND_DISPLAY") else ""
-        raise PlatformUnavailable(f"no display: DISPLAY is not set{extra}")
-    if "OpenGL.platform" in sys.modules:
-        bound = type(sys.modules["OpenGL.platform"].PLATFORM).__name__
-        if "GLX" not in bound:
-            raise PlatformUnavailable(
-                f"PyOpenGL is already bound to {bound} in this process; the window needs GLX "
-                "(start a new process without PYOPENGL_PLATFORM=egl)")
-    elif os.environ.get("PYOPENGL_PLATFORM", "glx").lower() != "glx":
-        os.environ["PYOPENGL_PLATFORM"] = "glx"     # nothing is bound yet: bind to the window's GLX
+        raise PlatformUnavailable(f"no display for a desktop window: DISPLAY is not set{extra}")
+    _bind_pyopengl_to_glx()
+
+
+def _bind_pyopengl_to_glx() -> None:
+    """Make PyOpenGL use GLX, the window's context API on Linux.
+
+    Before any OpenGL import this is just PYOPENGL_PLATFORM. If PyOpenGL is already bound to EGL
+    (a failed OpenXR attempt under ``auto`` chooses EGL first; the headless tests set it), switch
+    its PLATFORM object, as render/context.py does the other way: with libglvnd the GL entry points
+    dispatch to whichever context is current.
+    """
+    if "OpenGL.platform" not in sys.modules:
+        if os.environ.get("PYOPENGL_PLATFORM", "glx").lower() != "glx":
+            os.environ["PYOPENGL_PLATFORM"] = "glx"
+        return
+    import OpenGL.platform as glp
+
+    bound = type(glp.PLATFORM).__name__
+    if "GLX" in bound:
+        return
+    try:
+        from OpenGL.platform.glx import GLXPlatform
+
+        glp.PLATFORM = GLXPlatform()
+        glp.PLATFORM.install(vars(glp))     # re-export GetCurrentContext & co. for the new platform
+    except Exception as exc:  # pragma: no cover - depends on system libraries
+        raise PlatformUnavailable(
+            f"PyOpenGL is bound to {bound} and cannot switch to GLX for the window ({exc}); "
+            "start a new process without PYOPENGL_PLATFORM=egl") from exc
 
 
 def _glfw_key_names(glfw) -> dict[int, str]:
@@ -159,8 +180,9 @@ class DesktopPlatform:
 
     # -- public extras (beyond the Platform protocol) -----------------------------------------
     def set_status(self, text: str) -> None:
-        """Text for the status line (people, audio device, microphone level, whisper state ...).
-        The platform adds the frame rate and view mode in front of it."""
+        """Text for the status line (fps, people, audio device, microphone level, whisper state).
+        The platform adds the view mode and the help hint after it; with no text it shows its own
+        frame rate."""
         self.status_text = str(text)
 
     def set_seat(self, seat: SeatFrame) -> None:
@@ -363,13 +385,13 @@ class DesktopPlatform:
         glfw.swap_buffers(self._window)
 
     def status_line(self) -> str:
-        """The status line as shown: frame rate, view mode, then the app's text."""
+        """The status line as shown: the app's text (or, with none, the frame rate), the view mode."""
         now = self._prev_t or 0
         if (now - self._fps_shown_at) / NS >= STATUS_REFRESH_S:
             self._fps_shown, self._fps_shown_at = self._fps, now
         mode = "stereo" if self.stereo else "single view"
-        parts = [f"{self._fps_shown:.0f} fps", mode] + ([self.status_text] if self.status_text else [])
-        return "  |  ".join(parts + ["H: help"])
+        text = self.status_text or f"{self._fps_shown:.0f} fps"   # the app's text carries its own fps
+        return "  |  ".join([text, mode, "H: help"])
 
     def _draw_overlays(self, size: tuple[int, int]) -> None:
         # Top left, away from your hands (they live in the lower half of the view).
