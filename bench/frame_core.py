@@ -1,8 +1,9 @@
 """Benchmark: the core's per-frame work for 1, 4, 16 and 64 people.
 
 Two measurements in the same process, on the same inputs:
-  vectorised — xrdemo.core.scene.step (scripted people: pose weights, bone-preserving blends,
-               wrists, hands to stage, heads, every hand to capsule instances, the FrameScene);
+  vectorised — xrdemo.core.scene.step with every behaviour on (presence: conversation, gaze,
+               saccades, blinks, jaws, gestures, whispering, table contacts; then bone-preserving
+               blends, wrists, hands to stage, heads, cues, every hand to capsules, the FrameScene);
   loop       — the same hand work written as a straightforward per-hand, per-joint Python loop
                (blend each joint, project each bone to its length, transform each joint, emit
                each capsule), which is what "not vectorised" costs.
@@ -38,11 +39,10 @@ def time_per_call(fn, repeats: int, inner: int) -> float:
 
 
 def loop_hands(state: S.MeetingState, t_s: float):
-    """The hand work of one frame as plain per-joint Python loops (the reference)."""
+    """The hand work of one frame as plain per-joint Python loops (the reference), from the
+    gesture weights and lifts of the state's newest presence frame."""
     n = len(state.people)
-    speaking = np.zeros(n, bool)
-    speaking[S.current_speaker(state, t_s)] = True
-    weights, raised = script.hand_pose_weights(state.script, t_s, speaking)
+    weights, raised = state.frame.gesture_weights, np.clip(state.frame.hand_lift, 0, 1)
     wrist_p, wrist_q = script.wrist_poses(state.script, state.seat_pos, state.seat_rot,
                                           state.table.height, raised, t_s)
     lib = H.POSE_LIBRARY
@@ -75,7 +75,9 @@ def main(argv=None) -> None:
     rows = []
     for n in (1, 4, 16, 64):
         state = S.make_meeting(n, seed=1)
-        frame = [0]
+        for i in range(90):                      # 3 s of meeting: people talk, look, gesture
+            state, _ = S.step(state, None, i * 33_333_333)
+        frame = [90 * 3]
 
         def vec():
             nonlocal state

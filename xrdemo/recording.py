@@ -59,6 +59,11 @@ def make_meeting_from_config(cfg: Config) -> S.MeetingState:
     return S.make_meeting(m.people, table=table, room=room, local=m.seat, seed=m.seed, names=names)
 
 
+LEAN_STOP_M = 0.55
+"""Metres from the neighbour's seat where the recorded person's lean-in stops (within
+scene.WHISPER_INVITE_M, so the neighbour leans in too and the pair whispers)."""
+
+
 class ScriptedViewer:
     """The recorded person's head: looks at whoever speaks (smoothly, with a glance around now and
     then), and once leans in toward the right-hand neighbour to whisper.
@@ -76,10 +81,12 @@ class ScriptedViewer:
         self.lean_end = min(self.lean_start + 3.5, 0.9 * seconds)
 
     def _look_target(self, t_s: float) -> np.ndarray:
-        speaker = S.current_speaker(self.state, t_s)
-        if speaker == self.state.local:
+        """Seats in turn, each for a few seconds: the recorded person looks around the table."""
+        others = [j for j in range(len(self.state.people)) if j != self.state.local]
+        if not others:
             return np.array([0.0, self.state.table.height + 0.2, 0.0])
-        return self.state.seat_pos[speaker]
+        j = others[int(np.floor(t_s / 3.2 + 0.5 * np.sin(0.37 * t_s))) % len(others)]
+        return self.state.seat_pos[j]
 
     def pose(self, t_s: float):
         # Ease between the targets of the last 0.6 s so head turns take time, like a person's.
@@ -94,7 +101,8 @@ class ScriptedViewer:
             lean = lean * lean * (3 - 2 * lean)
         if lean > 0:
             neighbour = self.state.seat_pos[self.neighbour]
-            pos = pos + lean * 0.45 * (neighbour - pos)
+            gap = np.linalg.norm(neighbour - pos)
+            pos = pos + lean * max(gap - LEAN_STOP_M, 0.0) / gap * (neighbour - pos)
             target = (1 - lean) * target + lean * neighbour
         yaw, pitch = P.yaw_pitch_toward(target - pos)
         yaw = yaw + 0.12 * np.sin(0.23 * t_s) * (1 - lean)          # an occasional look around
@@ -149,17 +157,19 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
             for k in range(n_frames):
                 frame = platform.begin_frame()
                 t_ns = frame.predicted_display_time_ns
-                level = None
-                samples = None
-                if sound is not None:
-                    samples, level = sound.render_until((k + 1) * sound.rate // fps, metrics)
                 t0 = time.perf_counter()
                 head_pos, head_rot = frame.head.position, frame.head.orientation
+                level = sound.level if sound is not None else None
                 state, scene = S.step(state, S.LocalInput(head_pos=head_pos, head_rot=head_rot,
                                                           voice_level=level), t_ns)
-                if sound is not None:
-                    sound.people = state.people
                 t1 = time.perf_counter()
+                samples = None
+                if sound is not None:
+                    # The sound of [t_k, t_k+1) from this frame's state; its energy moves the
+                    # mouths of the next frame, so sound leads the picture by under one frame
+                    # (ITU-R BT.1359 tolerates 45 ms early).
+                    sound.state = state
+                    samples, _ = sound.render_until((k + 1) * sound.rate // fps, metrics)
 
                 def draw(i, view, fbo, fb_size):
                     renderer.draw_view(view, fbo, fb_size)
@@ -213,7 +223,6 @@ class _MeetingSound:
                                     silent=(state.local,))
         self.whisper_gains = whisper_gains
         self.state = state
-        self.people = state.people
         self.viewer = viewer
         self.rendered = 0                      # samples rendered so far
         self.pending = np.zeros((0, 2), np.float32)
@@ -225,12 +234,13 @@ class _MeetingSound:
         chunks = [self.pending]
         have = self.rendered + 0
         start = self.rendered - len(self.pending)
+        speaking = S.speaking_now(self.state)
+        ppl = self.state.people
+        mouths = ppl.head_pos + P.quat_rotate(ppl.head_rot, S.MOUTH_OFFSET)
         while have < sample_end:
             t_s = have / self.rate
             head_pos, head_rot = self.viewer.pose(t_s)
-            speaking = S.speaking_at(self.state, t_s, head_pos)
-            mouths = self._mouths(head_pos)
-            heads = mouths.copy()
+            heads = ppl.head_pos.copy()
             heads[self.state.local] = head_pos
             self.engine.set_listener(head_pos, head_rot)
             self.engine.set_sources(mouths)
@@ -247,10 +257,6 @@ class _MeetingSound:
         take = sample_end - start
         out, self.pending = allsamp[:take], allsamp[take:]
         return out, self.level
-
-    def _mouths(self, listener_pos):
-        ppl = self.people
-        return ppl.head_pos + P.quat_rotate(ppl.head_rot, S.MOUTH_OFFSET)
 
 
 class _Mp4Writer:

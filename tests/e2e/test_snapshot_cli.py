@@ -18,8 +18,10 @@ def test_snapshot_writes_a_picture_of_the_meeting(run_xrdemo, tmp_path):
     from xrdemo.core import pose as P
     from xrdemo.core.views import eye_views
 
+    from xrdemo.commands.snapshot import run_meeting_until
+
     state = S.make_meeting(6, local=-1, seed=1)
-    state, _ = S.step(state, None, 3_000_000_000)
+    state, _ = run_meeting_until(state, 6.0)
     eye, rot = P.look_at([0.0, 2.5, 2.6], [0.0, state.table.height, 0.0])
     view = eye_views(eye, rot, (640, 360), horizontal_fov_deg=75.0)[0]
     col, row = np.round(project_points(view, (640, 360), [[0, state.table.height, 0]])[0]).astype(int)

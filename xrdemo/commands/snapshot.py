@@ -44,7 +44,7 @@ def register(sub) -> None:
     p.add_argument("--seat", type=int, default=0,
                    help="whose eyes to look through (default 0; -1 = an observer above the table)")
     p.add_argument("--table", choices=("round", "rect"), default="round", help="table shape")
-    p.add_argument("--time", type=float, default=3.0, metavar="SECONDS",
+    p.add_argument("--time", type=float, default=6.0, metavar="SECONDS",
                    help="moment of the scripted meeting to show (default 3.0)")
     p.add_argument("--seed", type=int, default=1, help="seed of the scripted meeting (default 1)")
     p.set_defaults(func=run)
@@ -53,6 +53,8 @@ def register(sub) -> None:
 def run(args) -> int:
     if not 1 <= args.people <= 64:
         raise ValueError(f"--people must be between 1 and 64, not {args.people}")
+    if not 0 <= args.time <= 600:
+        raise ValueError(f"--time must be between 0 and 600 seconds, not {args.time}")
     if not -1 <= args.seat < args.people:
         raise ValueError(f"--seat {args.seat} does not exist with {args.people} people "
                          f"(use 0..{args.people - 1}, or -1 for an observer)")
@@ -65,7 +67,7 @@ def run(args) -> int:
     return 0
 
 
-def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round", t_s=3.0,
+def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round", t_s=6.0,
                     seed=1):
     """Render a scripted meeting headless. Returns ((H, W*eyes, 3) uint8 image, info dict)."""
     from ..render.context import create_headless_context, gl_info
@@ -79,7 +81,7 @@ def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round"
         from ..render.renderer import Renderer
 
         state = S.make_meeting(people, table=Table(shape=table_shape), local=seat, seed=seed)
-        state, frame = S.step(state, None, int(t_s * 1e9))
+        state, frame = run_meeting_until(state, t_s)
         if seat >= 0:
             eye = state.people.head_pos[seat]
             focus = np.array([0.0, state.table.height + 0.22, 0.0])
@@ -96,6 +98,16 @@ def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round"
                 "renderer": gl_info()["renderer"].split(" (")[0], "views": views,
                 "state": state}
     return np.concatenate([im[..., :3] for im in images], axis=1), info
+
+
+def run_meeting_until(state, t_s: float, rate_hz: float = 30.0):
+    """Step a scripted meeting from 0 to t_s at rate_hz (gaze, blinks and turns have history)."""
+    from ..core import scene as S
+
+    frame = None
+    for i in range(int(round(t_s * rate_hz)) + 1):
+        state, frame = S.step(state, None, int(round(i * 1e9 / rate_hz)))
+    return state, frame
 
 
 def save_png(image: np.ndarray, path: Path) -> None:
