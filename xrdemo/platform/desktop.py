@@ -391,7 +391,7 @@ class DesktopPlatform:
             self._fps_shown, self._fps_shown_at = self._fps, now
         mode = "stereo" if self.stereo else "single view"
         text = self.status_text or f"{self._fps_shown:.0f} fps"   # the app's text carries its own fps
-        return "  |  ".join([text, mode, "H: help"])
+        return " | ".join([text, mode, "H: help"])
 
     def _draw_overlays(self, size: tuple[int, int]) -> None:
         # Top left, away from your hands (they live in the lower half of the view).
