@@ -20,7 +20,7 @@ import numpy as np
 from xrdemo.core.views import eye_views
 from xrdemo.platform.base import (
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent,
-    PlatformUnavailable, Pose, SessionState,
+    PlatformUnavailable, Pose, SessionState, state_change_events,
 )
 from xrdemo.platform.desktop_input import (
     GESTURES, KEYMAP, DesktopControls, InputEvent, SeatFrame, parse_input_script,
@@ -280,11 +280,7 @@ class DesktopPlatform:
     # -- frame --------------------------------------------------------------------------------
     def _set_state(self, state: SessionState, events: list[PlatformEvent]) -> None:
         previous, self._state = self._state, state
-        events.append(PlatformEvent(EventKind.SESSION_STATE, {"state": state}, f"session {state.name}"))
-        if state == SessionState.FOCUSED:
-            events.append(PlatformEvent(EventKind.FOCUS_GAINED))
-        elif previous == SessionState.FOCUSED:
-            events.append(PlatformEvent(EventKind.FOCUS_LOST, message="the window lost keyboard focus"))
+        events.extend(state_change_events(previous, state))
 
     def begin_frame(self) -> FrameInput:
         if self._in_frame:
