@@ -276,6 +276,8 @@ _HEAD_OFFSETS = np.array([HEAD_CENTER, EYE_OFFSETS[0], EYE_OFFSETS[1], NOSE_OFFS
 _HEAD_SCALES = np.array([HEAD_SCALE, [EYE_RADIUS] * 3, [EYE_RADIUS] * 3, [0.011, 0.016, 0.014],
                          [0.020, 0.003, 0.010]])
 SPHERES_PER_HEAD = 7
+CONTACT_SHADOW_RGB = (0.12, 0.07, 0.04)
+"""Linear colour of the soft spot a touching fingertip leaves on the (wooden) table."""
 INDICATOR_HEIGHT = 0.19
 """Metres above the head pose of the speaking indicator disc."""
 
@@ -346,11 +348,11 @@ def cue_meshes(people: People, table_height: float, hide: int = -1):
     spots = people.joints[p_idx, h_idx, np.asarray(CONTACT_JOINTS)[j_idx]]
     glow_m = np.zeros((len(spots), 4, 4))
     glow_m[:, 3, 3] = 1.0
-    glow_m[:, [0, 1, 2], [0, 1, 2]] = [0.016, 0.0008, 0.016]
+    glow_m[:, [0, 1, 2], [0, 1, 2]] = [0.012, 0.0008, 0.012]
     glow_m[:, :3, 3] = np.stack([spots[:, 0], np.full(len(spots), table_height + 0.0009), spots[:, 2]], -1) \
         if len(spots) else np.zeros((0, 3))
-    glow_c = np.concatenate([np.tile([0.02, 0.015, 0.01], (len(spots), 1)),
-                             0.55 * contact[p_idx, h_idx, j_idx, None]], axis=1)
+    glow_c = np.concatenate([np.tile(CONTACT_SHADOW_RGB, (len(spots), 1)),
+                             0.6 * contact[p_idx, h_idx, j_idx, None]], axis=1)
     return {"cylinder": (disc_m, disc_c),
             "sphere": (np.concatenate([cue_m, glow_m]), np.concatenate([cue_c, glow_c]))}
 

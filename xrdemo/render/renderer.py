@@ -18,6 +18,8 @@ from ..resources import read_shader
 from . import meshes
 
 NEAR, FAR = 0.05, 50.0
+DRAW_ORDER = ("box", "cylinder", "sphere")
+"""Room and table first, so translucent spheres (contact shadows, cues) blend over them."""
 PENDANT_POS = np.array([0.0, 2.35, 0.0], np.float32)
 
 
@@ -165,7 +167,7 @@ class Renderer:
         view_proj = view_projection(view).astype(np.float32)
         light = P.normalize(np.asarray(scene.light_dir, float)).astype(np.float32)
         calls = 0
-        for prog, drawables in ((self.mesh_program, [self.meshes[k] for k in MESH_KINDS]),
+        for prog, drawables in ((self.mesh_program, [self.meshes[k] for k in DRAW_ORDER]),
                                 (self.capsule_program, [self.capsules])):
             GL.glUseProgram(prog)
             GL.glUniformMatrix4fv(GL.glGetUniformLocation(prog, "u_view_proj"), 1, GL.GL_TRUE, view_proj)
