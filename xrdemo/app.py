@@ -141,6 +141,10 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
         log(f"table calibration: for {calibrate_table:g} s, touch your real table with your index "
             "fingers at its corners and along its edges, holding each touch for half a second")
     state = make_meeting_from_config(cfg)
+    if hasattr(platform, "set_seat"):            # the desktop simulator sits in the local seat
+        from .platform.desktop_input import seat_of
+
+        platform.set_seat(seat_of(state))
     audio = None
     if cfg.audio.enabled:
         from .audio.meeting import LiveMeetingAudio
