@@ -20,7 +20,7 @@ from . import script
 from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import TableGeometry
-from .frame import Capsules, FrameScene, MeshInstances
+from .frame import Capsules, FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, seat_layout
 
 MAX_PEOPLE = 64
@@ -156,7 +156,7 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
         seat=np.arange(n),
         speaking=np.zeros(n),
         mouth_open=np.zeros(n),
-        names=tuple(names) if names else tuple(f"Guest {k + 1}" for k in range(n)),
+        names=default_names(n, names),
         eyelid=np.zeros(n), whisper_cue=np.zeros(n), contact=np.zeros((n, 2, 6)),
     )
     presence = new_presence(PresenceConfig(n=n, seed=seed, local_index=local,
@@ -165,6 +165,18 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
                         seat_yaw=seat_yaw, static_meshes=room_meshes(table, room, seat_pos, seat_yaw),
                         script=script.ScriptTables.make(seed, n), seat_rot=seat_rot,
                         presence=presence, local=local, seed=seed)
+
+
+DEFAULT_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Dennis",
+                 "Frances", "Tim", "Radia", "Linus", "Hedy", "Claude", "Katherine", "John")
+
+
+def default_names(n: int, names=None) -> tuple:
+    """Display names for n people: the given ones first, then DEFAULT_NAMES, then "Guest k"."""
+    given = list(names or [])
+    out = given + [DEFAULT_NAMES[k] if k < len(DEFAULT_NAMES) else f"Guest {k + 1}"
+                   for k in range(len(given), n)]
+    return tuple(out[:n])
 
 
 WHISPER_INVITE_M = 0.80
@@ -278,8 +290,10 @@ _HEAD_SCALES = np.array([HEAD_SCALE, [EYE_RADIUS] * 3, [EYE_RADIUS] * 3, [0.011,
 SPHERES_PER_HEAD = 7
 CONTACT_SHADOW_RGB = (0.12, 0.07, 0.04)
 """Linear colour of the soft spot a touching fingertip leaves on the (wooden) table."""
-INDICATOR_HEIGHT = 0.19
+INDICATOR_HEIGHT = 0.255
 """Metres above the head pose of the speaking indicator disc."""
+NAME_TAG_HEIGHT = 0.19
+"""Metres above the head pose of the centre of each person's name tag."""
 
 
 def head_meshes(people: People, hide: int = -1):
@@ -377,5 +391,9 @@ def build_frame_scene(state: MeetingState) -> FrameScene:
     disc_t, disc_c = cues["cylinder"]
     meshes["cylinder"] = MeshInstances(np.concatenate([cyl.transforms, disc_t.astype(np.float32)]),
                                        np.concatenate([cyl.colors, disc_c.astype(np.float32)]))
-    return FrameScene(capsules=caps, meshes=meshes,
+    shown = np.flatnonzero(np.arange(n) != hide)
+    tag_color = np.concatenate([ppl.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
+    labels = Labels(positions=(ppl.head_pos[shown] + [0.0, NAME_TAG_HEIGHT, 0.0]).astype(np.float32),
+                    texts=tuple(ppl.names[i] for i in shown), colors=tag_color.astype(np.float32))
+    return FrameScene(capsules=caps, meshes=meshes, labels=labels,
                       stats={"people": n, "hand_capsules": len(caps)})

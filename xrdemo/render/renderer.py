@@ -1,7 +1,7 @@
 """Draws a FrameScene for any list of views with a constant number of instanced draw calls.
 
-One draw call per unit-mesh kind (sphere, box, cylinder) and one for all capsules, per view,
-however many people there are. Needs a current OpenGL 3.3+ core context (see context.py).
+One draw call per unit-mesh kind (sphere, box, cylinder), one for all capsules and one for all
+name tags, per view, however many people there are. Needs a current OpenGL 3.3+ core context (see context.py).
 Colours in the scene are linear; targets are sRGB, so GL does the encoding.
 """
 
@@ -125,6 +125,9 @@ class Renderer:
                        for k in MESH_KINDS}
         self.capsules = _InstancedMesh(*meshes.capsule_halves(), [(0, 3), (1, 1)],
                                        [(2, 4), (3, 3), (4, 4)])
+        from .labels import LabelRenderer
+
+        self.labels = LabelRenderer(_compile)
         self.stats = {"draw_calls_per_view": 0, "views": 0}
         self._targets: dict[tuple, "Framebuffer"] = {}
         check_gl("renderer set-up")
@@ -144,6 +147,7 @@ class Renderer:
         data = np.concatenate([c.a, c.radius[:, None], c.b, c.colors], axis=1) if len(c) else \
             np.zeros((0, 11), np.float32)
         self.capsules.upload(data)
+        self.labels.upload(scene.labels)
         self._scene = scene
         check_gl("instance upload")
 
@@ -177,6 +181,7 @@ class Renderer:
             GL.glUniform3fv(GL.glGetUniformLocation(prog, "u_pendant_pos"), 1, PENDANT_POS)
             for d in drawables:
                 calls += d.draw()
+        calls += self.labels.draw(view, view_proj)
         GL.glBindVertexArray(0)
         check_gl("drawing a view")
         self.stats["draw_calls_per_view"] = calls
