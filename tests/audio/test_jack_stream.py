@@ -83,7 +83,8 @@ def test_live_meeting_audio_on_jack_has_no_underruns_under_cpu_load(jack_server)
     assert stats["filter_updates"] > 100, stats           # head poses flowed into the audio process
     assert stats["level_max"] > 0.1, stats                # voice levels flowed back, for everyone
     assert stats["render_us_max"] > 0 and stats["added_latency_ms"] <= 16.0, stats
-    assert len(stats["log"]) == 1 and "playing on" in stats["log"][0], stats
+    assert len(stats["log"]) == 2 and "playing on" in stats["log"][0], stats
+    assert stats["log"][1] == f"audio: played {stats['callbacks']} blocks, 0 underruns", stats
     assert "Traceback" not in stderr, stderr
     assert_cleaned_up(stats)
 
@@ -146,3 +147,31 @@ def test_audio_process_death_is_reported_once_and_the_meeting_carries_on(jack_se
         audio.close()
     audio.close()   # idempotent
     assert not Path(f"/dev/shm/{channel}").exists()
+
+
+def test_a_killed_app_leaves_no_orphan_audio_process_nor_shared_memory(jack_server):
+    """SIGKILL gives the app no chance to clean up: the audio process notices its parent is gone
+    and exits; the multiprocessing resource tracker removes the shared memory."""
+    proc = subprocess.Popen([sys.executable, str(PROBE), "--until-sigint", "--no-load"],
+                            env=dict(jack_server, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        segments = [f for f in os.listdir("/dev/shm") if f.startswith(f"xrdemo-audio-{proc.pid}-")]
+        assert len(children) >= 2 and len(segments) == 1   # audio process + resource tracker
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (any(Path(f"/proc/{c}").exists() for c in children)
+                                               or Path(f"/dev/shm/{segments[0]}").exists()):
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{c}").exists() for c in children), children
+        assert not Path(f"/dev/shm/{segments[0]}").exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

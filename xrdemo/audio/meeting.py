@@ -126,4 +126,9 @@ class LiveMeetingAudio:
         return self.process.stats()
 
     def close(self) -> None:
+        """Stop and join the audio process; say how it went (blocks played, underruns) once."""
+        was_running = self.process.running
         self.process.close()
+        if was_running:
+            st = self.process.stats()
+            self.log(f"audio: played {st.get('callbacks', 0)} blocks, {st.get('underruns', 0)} underruns")
