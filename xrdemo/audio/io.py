@@ -99,7 +99,8 @@ class RenderAheadFeeder:
     ``underrun_at`` logs the block numbers of the first underruns.
     """
 
-    BLOCKS, RING_UNDERRUNS, DEVICE_UNDERRUNS, FIFO_FRAMES, RENDER_US_MAX, RENDER_US_TOTAL, GAP_US_MAX, SLOW_RENDERS = range(1, 9)
+    (BLOCKS, RING_UNDERRUNS, DEVICE_UNDERRUNS, FIFO_FRAMES, RENDER_US_MAX, RENDER_US_TOTAL, GAP_US_MAX,
+     SLOW_RENDERS) = range(1, 9)
     SLOTS = 16  # counters[0] is left to the owner (the audio process keeps its stop flag there)
 
     def __init__(self, stream, block: int, sample_rate: int, render: Callable[[np.ndarray], object],
