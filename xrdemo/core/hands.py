@@ -202,6 +202,40 @@ def pose_index(name: str) -> int:
         raise ValueError(f"unknown hand pose {name!r}; choose from {', '.join(POSE_NAMES)}") from None
 
 
+def _blend_tables(library: np.ndarray):
+    """Constant matrices that turn pose weights into bone-preserving joints (see blend_poses).
+
+    Returns (K_lib, 78 + 69): per library pose, the flattened joints each blended joint starts
+    from (the wrist, the palm and each chain's base keep the blended mean; every other joint is
+    placed by the bones above it) and the 23 raw bone vectors; and (69, 78): where each unit
+    bone vector adds to the flattened joints (every joint below it on its chain, and the palm).
+    """
+    base = np.zeros((JOINT_COUNT, JOINT_COUNT))       # joint j starts from mean joint base[j]
+    below = np.zeros((len(_CHAIN_CHILD), JOINT_COUNT))  # bone b moves joint j
+    for chain in FINGER_CHAINS:
+        for k, j in enumerate(chain):
+            base[chain[0], j] = 1.0
+            for m in range(k):
+                b = int(np.flatnonzero(_CHAIN_CHILD == chain[m + 1])[0])
+                below[b, j] = 1.0
+    base[WRIST, WRIST] = 1.0
+    mm, mp = JOINT["middle_metacarpal"], JOINT["middle_proximal"]
+    base[:, PALM] = 0.5 * (base[:, mm] + base[:, mp])
+    below[:, PALM] = 0.5 * (below[:, mm] + below[:, mp])
+    eye3 = np.eye(3)
+    start = np.kron(base, eye3)                        # (78, 78) on flattened (joint, xyz)
+    move = np.kron(below, eye3)                        # (69, 78)
+    bones = np.zeros((JOINT_COUNT, len(_CHAIN_CHILD)))
+    bones[_CHAIN_CHILD, np.arange(len(_CHAIN_CHILD))] = 1.0
+    bones[_CHAIN_PARENT, np.arange(len(_CHAIN_CHILD))] -= 1.0
+    lib = library.reshape(library.shape[0], -1)
+    return np.concatenate([lib @ start, lib @ np.kron(bones, eye3)], axis=1), move
+
+
+_BLEND_LIB, _BLEND_MOVE = _blend_tables(POSE_LIBRARY)
+_FLAT = JOINT_COUNT * 3
+
+
 def blend_poses(weights: np.ndarray, library: np.ndarray = POSE_LIBRARY) -> np.ndarray:
     """Blend named poses with per-hand weights, keeping every bone at its true length.
 
@@ -211,15 +245,15 @@ def blend_poses(weights: np.ndarray, library: np.ndarray = POSE_LIBRARY) -> np.n
     """
     w = np.asarray(weights, dtype=np.float64)
     w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
-    mean = (w @ library.reshape(library.shape[0], -1)).reshape(w.shape[0], -1, 3)
-    # All bone directions come from the blended positions; only the placement is sequential.
-    d = mean[:, _CHAIN_CHILD] - mean[:, _CHAIN_PARENT]
-    d *= (_CHAIN_LENGTH / np.maximum(np.sqrt((d * d).sum(-1)), 1e-12))[..., None]
-    out = mean.copy()
-    for level in _LEVELS:
-        out[:, _CHAIN_CHILD[level]] = out[:, _CHAIN_PARENT[level]] + d[:, level]
-    out[:, PALM] = 0.5 * (out[:, JOINT["middle_metacarpal"]] + out[:, JOINT["middle_proximal"]])
-    return out
+    # All bone directions come from the blended positions; each joint is its chain's base plus the
+    # bones above it, each rescaled to its length — linear maps, precomputed per library.
+    tables = _BLEND_LIB if library is POSE_LIBRARY else _blend_tables(library)[0]
+    mixed = w @ tables                                   # (K, 78 + 69): start joints, raw bones
+    d = mixed[:, _FLAT:].reshape(w.shape[0], -1, 3)
+    scale = _CHAIN_LENGTH / np.maximum(np.sqrt((d * d).sum(-1)), 1e-12)
+    d *= scale[..., None]
+    out = mixed[:, :_FLAT] + d.reshape(w.shape[0], -1) @ _BLEND_MOVE
+    return out.reshape(w.shape[0], JOINT_COUNT, 3)
 
 
 def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:
@@ -250,9 +284,22 @@ def mirror_to_left(local: np.ndarray, is_left: np.ndarray) -> np.ndarray:
 def hands_to_stage(t_stage_wrist: np.ndarray, q_stage_wrist: np.ndarray, local: np.ndarray,
                    is_left: np.ndarray) -> np.ndarray:
     """Place wrist-frame hands in the stage. (K, 3), (K, 4), (K, 26, 3), (K,) -> (K, 26, 3) metres."""
-    mirrored = mirror_to_left(local, is_left)
-    R = P.quat_to_matrix(q_stage_wrist)                              # (K, 3, 3)
-    return np.matmul(mirrored, np.swapaxes(R, -1, -2)) + np.asarray(t_stage_wrist)[:, None, :]
+    return hands_to_stage_matrices(t_stage_wrist, P.quat_to_matrix(q_stage_wrist), local, is_left)
+
+
+def hands_to_stage_matrices(t_stage_wrist: np.ndarray, R_stage_wrist: np.ndarray, local: np.ndarray,
+                            is_left: np.ndarray) -> np.ndarray:
+    """hands_to_stage with the wrist rotations as matrices (K, 3, 3). -> (K, 26, 3) metres.
+
+    Mirroring a left hand (x -> -x) is folded into its rotation (its first column negated).
+    """
+    R = np.asarray(R_stage_wrist, dtype=np.float64)
+    Rt = np.swapaxes(R, -1, -2) * np.where(np.asarray(is_left, bool)[:, None, None], _MIRROR_X, 1.0)
+    return np.matmul(np.asarray(local, np.float64), Rt) + np.asarray(t_stage_wrist)[:, None, :]
+
+
+_MIRROR_X = np.array([[-1.0], [1.0], [1.0]])
+"""Row signs of R^T for a mirrored (left) hand: p_stage = p_local @ (diag(-1, 1, 1) R^T)."""
 
 
 # --- drawing: hands as capsules -----------------------------------------------------------------
