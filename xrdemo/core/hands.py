@@ -318,6 +318,13 @@ _CAPSULE_WIDEN[len(BONES):] = [1.05, 1.25, 1.2, 1.1]
 CAPSULES_PER_HAND = len(CAPSULE_JOINTS)
 
 
+_CAPSULE_RADIUS_MIX = np.zeros((JOINT_COUNT, CAPSULES_PER_HAND), np.float32)
+for _c, (_i, _j) in enumerate(CAPSULE_JOINTS):
+    _CAPSULE_RADIUS_MIX[_i, _c] += 0.5 * _CAPSULE_WIDEN[_c]
+    _CAPSULE_RADIUS_MIX[_j, _c] += 0.5 * _CAPSULE_WIDEN[_c]
+"""(26, 26): joint radii -> capsule radii (the widened mean of the capsule's two joints)."""
+
+
 def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
                   colors: np.ndarray, alpha: np.ndarray | None = None) -> Capsules:
     """Capsule instances for K hands, in one vectorised pass.
@@ -329,17 +336,20 @@ def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
     """
     joints = np.asarray(joints, dtype=np.float32)
     k = joints.shape[0]
-    radii = np.asarray(radii, dtype=np.float32)
     valid = np.asarray(valid, dtype=bool)
     colors = np.asarray(colors, dtype=np.float32)
-    if colors.shape[-1] == 3:
-        colors = np.concatenate([colors, np.ones((k, 1), np.float32)], axis=-1)
-    alpha = np.ones(k, np.float32) if alpha is None else np.asarray(alpha, np.float32)
     ia, ib = CAPSULE_JOINTS[:, 0], CAPSULE_JOINTS[:, 1]
-    a = joints[:, ia].reshape(-1, 3)
-    b = joints[:, ib].reshape(-1, 3)
-    r = (0.5 * (radii[:, ia] + radii[:, ib]) * _CAPSULE_WIDEN[None, :].astype(np.float32)).reshape(-1)
-    c = np.repeat(colors, CAPSULES_PER_HAND, axis=0)
-    c[:, 3] *= np.repeat(alpha, CAPSULES_PER_HAND)
+    a = np.take(joints, ia, axis=1).reshape(-1, 3)
+    b = np.take(joints, ib, axis=1).reshape(-1, 3)
+    r = (np.asarray(radii, dtype=np.float32) @ _CAPSULE_RADIUS_MIX).reshape(-1)
+    c = np.empty((k, CAPSULES_PER_HAND, 4), np.float32)
+    c[..., :colors.shape[-1]] = colors[:, None, :]
+    if colors.shape[-1] == 3:
+        c[..., 3] = 1.0
+    if alpha is not None:
+        c[..., 3] *= np.asarray(alpha, np.float32)[:, None]
+    c = c.reshape(-1, 4)
+    if valid.all() and c[:, 3].min(initial=1.0) > 0.0:
+        return Capsules(a, b, r, c)
     keep = (valid[:, ia] & valid[:, ib]).reshape(-1) & (c[:, 3] > 0.0)
     return Capsules(a[keep], b[keep], r[keep], c[keep])
