@@ -125,15 +125,19 @@ def new_presence(cfg: PresenceConfig, t_ns: int = 0, record_gaze: bool = False) 
 
 def presence_step(state: PresenceState, head_positions: np.ndarray, head_orientations: np.ndarray,
                   t_ns: int, *, local_eye_dir=None, hand_joints=None, hand_tracked=None,
-                  voice: VoiceEnvelope | None = None):
-    """Advance every presence behaviour to display time ``t_ns``. -> (state, PresenceFrame)."""
+                  voice: VoiceEnvelope | None = None, head_matrices=None):
+    """Advance every presence behaviour to display time ``t_ns``. -> (state, PresenceFrame).
+
+    head_matrices: optional (N, 3, 3) rotation matrices of head_orientations, when the caller
+    has them already (they are not rebuilt then).
+    """
     cfg = state.cfg
     n = cfg.n
     t = (int(t_ns) - state.epoch_ns) * 1e-9
     dt = 0.0 if math.isnan(state.last_t) else max(t - state.last_t, 0.0)
     state.last_t = t
     head_pos = np.asarray(head_positions, float)
-    R = quat_to_matrix(head_orientations)
+    R = quat_to_matrix(head_orientations) if head_matrices is None else head_matrices
 
     voice_energy = None
     sync_ms = math.nan
