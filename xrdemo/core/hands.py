@@ -205,10 +205,11 @@ def pose_index(name: str) -> int:
 def _blend_tables(library: np.ndarray):
     """Constant matrices that turn pose weights into bone-preserving joints (see blend_poses).
 
-    Returns (K_lib, 78 + 69): per library pose, the flattened joints each blended joint starts
+    Returns (K_lib, 78 + 57): per library pose, the flattened joints each blended joint starts
     from (the wrist, the palm and each chain's base keep the blended mean; every other joint is
-    placed by the bones above it) and the 23 raw bone vectors; and (69, 78): where each unit
-    bone vector adds to the flattened joints (every joint below it on its chain, and the palm).
+    placed by the bones above it) and the 19 raw bone vectors (component-major: 19 x, 19 y,
+    19 z); and (57, 78): where each unit bone vector adds to the flattened joints (every joint
+    below it on its chain, and the palm).
     """
     base = np.zeros((JOINT_COUNT, JOINT_COUNT))       # joint j starts from mean joint base[j]
     below = np.zeros((len(_CHAIN_CHILD), JOINT_COUNT))  # bone b moves joint j
@@ -229,10 +230,15 @@ def _blend_tables(library: np.ndarray):
     bones[_CHAIN_CHILD, np.arange(len(_CHAIN_CHILD))] = 1.0
     bones[_CHAIN_PARENT, np.arange(len(_CHAIN_CHILD))] -= 1.0
     lib = library.reshape(library.shape[0], -1)
-    return np.concatenate([lib @ start, lib @ np.kron(bones, eye3)], axis=1), move
+    # Bone vectors component-major (all x, then all y, then all z) so each component is a
+    # contiguous run: their lengths are then three products and two sums.
+    nb = len(_CHAIN_CHILD)
+    by_component = np.array([b * 3 + c for c in range(3) for b in range(nb)])
+    return np.concatenate([lib @ start, (lib @ np.kron(bones, eye3))[:, by_component]], axis=1), \
+        move[by_component]
 
 
-_BLEND_LIB, _BLEND_MOVE = _blend_tables(POSE_LIBRARY)
+_BLEND = _blend_tables(POSE_LIBRARY)
 _FLAT = JOINT_COUNT * 3
 
 
@@ -244,16 +250,18 @@ def blend_poses(weights: np.ndarray, library: np.ndarray = POSE_LIBRARY) -> np.n
     back onto the skeleton bone by bone (parent first), so blends never stretch fingers.
     """
     w = np.asarray(weights, dtype=np.float64)
-    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    k = w.shape[0]
+    w = w / np.maximum(w @ np.ones(w.shape[1]), 1e-12)[:, None]
     # All bone directions come from the blended positions; each joint is its chain's base plus the
     # bones above it, each rescaled to its length — linear maps, precomputed per library.
-    tables = _BLEND_LIB if library is POSE_LIBRARY else _blend_tables(library)[0]
-    mixed = w @ tables                                   # (K, 78 + 69): start joints, raw bones
-    d = mixed[:, _FLAT:].reshape(w.shape[0], -1, 3)
-    scale = _CHAIN_LENGTH / np.maximum(np.sqrt((d * d).sum(-1)), 1e-12)
-    d *= scale[..., None]
-    out = mixed[:, :_FLAT] + d.reshape(w.shape[0], -1) @ _BLEND_MOVE
-    return out.reshape(w.shape[0], JOINT_COUNT, 3)
+    tables, move = _BLEND if library is POSE_LIBRARY else _blend_tables(library)
+    mixed = w @ tables                                   # (K, 78 + 57): start joints, raw bones
+    d = mixed[:, _FLAT:].reshape(k, 3, -1)               # (K, xyz, bone)
+    x, y, z = d[:, 0], d[:, 1], d[:, 2]
+    length = np.sqrt(x * x + y * y + z * z)
+    d *= (_CHAIN_LENGTH / np.maximum(length, 1e-12))[:, None, :]
+    out = mixed[:, :_FLAT] + d.reshape(k, -1) @ move
+    return out.reshape(k, JOINT_COUNT, 3)
 
 
 def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:
