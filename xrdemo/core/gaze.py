@@ -133,15 +133,27 @@ class GazeFrame:
     target: np.ndarray       # (N,) int: person whose eyes are fixated, -1 none
 
 
-def _ref_angles(gs: GazeState, head_pos: np.ndarray, R: np.ndarray):
-    """Yaw/pitch of each person's anchor head in their base head frame; (0, 0) for anchor -1."""
+def _ref_angles(gs: GazeState, head_pos: np.ndarray, R: np.ndarray, R_flip: np.ndarray | None = None):
+    """Yaw/pitch of each person's anchor head in their base head frame; (0, 0) for anchor -1.
+
+    R_flip: optional R * (-1, 1, -1) (columns x and z negated), when the caller has it.
+    """
     a = gs.anchor
     has = a >= 0
     d = head_pos[np.where(has, a, np.arange(gs.n))] - head_pos
-    loc = np.einsum("nji,nj->ni", R, d)
-    yaw = np.arctan2(-loc[:, 0], -loc[:, 2])
-    pitch = np.arctan2(loc[:, 1], np.sqrt(loc[:, 0] ** 2 + loc[:, 2] ** 2))
-    return np.where(has[:, None], np.stack([yaw, pitch], axis=1), 0.0)
+    if R_flip is None:
+        R_flip = R * _FLIP_XZ
+    loc = np.matmul(d[:, None, :], R_flip)[:, 0]          # (-x, y, -z) of d in the head frame
+    den = np.empty((gs.n, 2))
+    den[:, 0] = loc[:, 2]
+    x, z = loc[:, 0], loc[:, 2]
+    np.sqrt(x * x + z * z, out=den[:, 1])
+    ang = np.arctan2(loc[:, :2], den)                      # yaw = atan2(-x, -z), pitch = atan2(y, |xz|)
+    return np.where(has[:, None], ang, 0.0)
+
+
+_FLIP_XZ = np.array([-1.0, 1.0, -1.0])
+_ONES3 = np.ones(3)
 
 
 def _angles_to(head_pos, R, i, j):
@@ -243,9 +255,9 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
         else:
             fwd = -R[i][:, 2]
             enter, leave = cfg.contact_enter, cfg.contact_exit
-        dist = np.sqrt((d * d).sum(axis=1))
+        dist = np.sqrt(d * d @ _ONES3)
         dist[i] = 1.0
-        cosang = (d @ fwd) / np.maximum(dist, 1e-9) / max(np.linalg.norm(fwd), 1e-9)
+        cosang = (d @ fwd) / np.maximum(dist, 1e-9) / max(math.sqrt(fwd @ fwd), 1e-9)
         ang = np.arccos(np.clip(cosang, -1.0, 1.0))
         ang[i] = math.pi
         cur = int(gs.anchor[i])
@@ -297,11 +309,12 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     cfg = gs.cfg
     dt = 0.0 if math.isnan(gs.last_t) else max(t - gs.last_t, 0.0)
     gs.last_t = t
-    scripted_idx = np.nonzero(~gs.head_driven)[0]
-    if floor_changed and len(scripted_idx):
-        _on_floor_change(gs, t, floor, scripted_idx)
-        gs.next_event = min(gs.next_event, float(gs.fix_until.min()))
-    hd_idx = np.nonzero(gs.head_driven)[0]
+    if floor_changed:
+        scripted_idx = np.flatnonzero(~gs.head_driven)
+        if len(scripted_idx):
+            _on_floor_change(gs, t, floor, scripted_idx)
+            gs.next_event = min(gs.next_event, float(gs.fix_until.min()))
+    hd_idx = np.flatnonzero(gs.head_driven)
     if len(hd_idx):
         _head_driven_contact(gs, t, head_pos, R_base, hd_idx, local_index, tracker_dir)
     if t >= gs.next_event:
@@ -335,7 +348,8 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
                 gs.blink_budget[i] = _blink_interval_units(gs) + gs.blink_dur[i] * cfg.blink_rate_rest / 60.0
 
     # Eyes: minimum-jerk saccade from the onset angles to the (moving) target.
-    to = _ref_angles(gs, head_pos, R_base) + gs.base_ang + gs.jitter
+    R_flip = R_base * _FLIP_XZ
+    to = _ref_angles(gs, head_pos, R_base, R_flip) + gs.base_ang + gs.jitter
     s = np.minimum(np.maximum((t - gs.sacc_t0) / gs.sacc_dur, 0.0), 1.0)[:, None]
     p = s * s * s * (10.0 + s * (6.0 * s - 15.0))
     eye = gs.sacc_from + (to - gs.sacc_from) * p
@@ -345,7 +359,7 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
 
     # Head follows the target's excess beyond the eyes-only range (scripted people only).
     excess = np.maximum(np.abs(to) - cfg.head_threshold, 0.0)
-    head_goal = np.sign(to) * excess * cfg.head_share * (~gs.head_driven)[:, None]
+    head_goal = np.sign(to) * excess * np.where(gs.head_driven, 0.0, cfg.head_share)[:, None]
     k = 1.0 - math.exp(-dt / cfg.head_tau_s) if dt > 0 else 0.0
     gs.head += (head_goal - gs.head) * k
     lim = np.array(cfg.eye_range)
@@ -353,14 +367,21 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     eye = gs.head + ein
     gs.eye = eye
 
-    cy, sy = np.cos(eye[:, 0]), np.sin(eye[:, 0])
-    cp, sp = np.cos(eye[:, 1]), np.sin(eye[:, 1])
-    loc = np.stack([-sy * cp, sp, -cy * cp], axis=1)
-    eye_dir = np.einsum("nij,nj->ni", R_base, loc)
+    c, sn = np.cos(eye), np.sin(eye)                       # (N, 2): yaw, pitch
+    loc = np.empty((gs.n, 3, 1))                           # (sy*cp, sp, cy*cp); R_flip negates x, z
+    np.multiply(sn[:, 0], c[:, 1], out=loc[:, 0, 0])
+    loc[:, 1, 0] = sn[:, 1]
+    np.multiply(c[:, 0], c[:, 1], out=loc[:, 2, 0])
+    eye_dir = np.matmul(R_flip, loc)[:, :, 0]
 
-    hy, hp = 0.5 * gs.head[:, 0], 0.5 * gs.head[:, 1]
-    chy, shy, chp, shp = np.cos(hy), np.sin(hy), np.cos(hp), np.sin(hp)
-    head_q = np.stack([chy * shp, shy * chp, -shy * shp, chy * chp], axis=1)
+    half = 0.5 * gs.head
+    ch, sh = np.cos(half), np.sin(half)
+    head_q = np.empty((gs.n, 4))
+    np.multiply(ch[:, 0], sh[:, 1], out=head_q[:, 0])
+    np.multiply(sh[:, 0], ch[:, 1], out=head_q[:, 1])
+    np.multiply(sh[:, 0], sh[:, 1], out=head_q[:, 2])
+    np.negative(head_q[:, 2], out=head_q[:, 2])
+    np.multiply(ch[:, 0], ch[:, 1], out=head_q[:, 3])
 
     u = (t - gs.blink_t0) / gs.blink_dur
     blink = np.minimum(np.maximum(np.minimum(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0)
