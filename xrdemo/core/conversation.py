@@ -241,13 +241,13 @@ def conversation_step(st: ConversationState, t: float, voice_energy=None) -> Con
     it replaces the scripted envelope; for non-scripted people it also drives the VAD.
     """
     cfg = st.cfg
-    real = ~st.scripted
     if voice_energy is not None:
         ve = np.asarray(voice_energy, float)
         have = np.isfinite(ve)
+        real = ~st.scripted
     else:
-        ve, have = None, None
-    if real.any() and ve is not None:
+        ve, have, real = None, None, None
+    if ve is not None and real.any():
         e = np.where(have & real, ve, 0.0)
         loud = e > cfg.vad_on
         st.vad_last_loud = np.where(e > cfg.vad_off, t, st.vad_last_loud)
@@ -255,9 +255,8 @@ def conversation_step(st: ConversationState, t: float, voice_energy=None) -> Con
         st.turn_start = np.where(newly, t, st.turn_start)
         st.vad_on = (st.vad_on | loud) & ((t - st.vad_last_loud) <= cfg.vad_hangover_s) & real
         st.turn_end = np.where(st.vad_on, np.inf, np.where(real, np.minimum(st.turn_end, t), st.turn_end))
-    real_speaking = bool(st.vad_on.any())
     if t >= st.next_event_s:
-        _start_due_turns(st, t, real_speaking)
+        _start_due_turns(st, t, bool(st.vad_on.any()))
 
     if t >= st.next_phrase_s:
         _advance_phrases(st, t)

@@ -157,8 +157,10 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
     pairs, cue = whisper_step(state.whisper, head_pos, t)
 
     if hand_joints is not None and cfg.table is not None:
-        j = np.asarray(hand_joints, float)[:, :, CONTACT_JOINTS].reshape(2 * n, len(CONTACT_JOINTS), 3)
-        valid = (state.hand_alpha > 0.0).reshape(2 * n) & tracked.reshape(2 * n)
+        j = np.take(np.asarray(hand_joints, float), _CONTACT_INDEX, axis=2).reshape(2 * n, len(CONTACT_JOINTS), 3)
+        valid = (state.hand_alpha > 0.0).reshape(2 * n)
+        if hand_tracked is not None:
+            valid &= tracked.reshape(2 * n)
         cf = contact_step(state.contact, j, valid, cfg.table, _CONTACT_CFG)
         state.contact = cf.contact
         intensity = cf.intensity.reshape(n, 2, -1)
@@ -181,3 +183,4 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
 
 
 _CONTACT_CFG = ContactConfig()
+_CONTACT_INDEX = np.asarray(CONTACT_JOINTS)

@@ -208,7 +208,6 @@ class _Derived:
     breath_phase: np.ndarray      # (N,)
     wrist: script.WristModel
     mirror: np.ndarray            # (N, 2, 3, 1) row signs of R^T that mirror left hands
-    all_tracked: np.ndarray       # (N, 2) bool, read-only
     hand_rgba: np.ndarray         # (2N, 4) float32
     head_colors: dict             # hide -> (M, 7, 4) float32 colour template for the drawn heads
     keep: dict                    # hide -> (M,) indices of the drawn people
@@ -221,8 +220,6 @@ def _derived(state: MeetingState) -> _Derived:
     if d is not None and len(d.key) == len(key) and all(a is b for a, b in zip(d.key, key)):
         return d
     n = len(state.seat_pos)
-    all_tracked = np.ones((n, 2), bool)
-    all_tracked.flags.writeable = False
     mirror = np.ones((n, 2, 3, 1))
     mirror[:, 0, 0] = -1.0
     hand_rgba = np.ones((2 * n, 4), np.float32)
@@ -230,7 +227,7 @@ def _derived(state: MeetingState) -> _Derived:
     slot = np.arange(n * 2 * len(CONTACT_JOINTS))
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
                  wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height),
-                 mirror=mirror, all_tracked=all_tracked, hand_rgba=hand_rgba, head_colors={}, keep={},
+                 mirror=mirror, hand_rgba=hand_rgba, head_colors={}, keep={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
                  + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)])
     state.derived = d
@@ -272,7 +269,7 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
         base_rot[partner] = P.quat_from_yaw_pitch_roll(y, p)
         R_base[partner] = P.quat_to_matrix(base_rot[partner])
 
-    hand_tracked = der.all_tracked
+    hand_tracked = None                                  # every hand tracked
     local_hands = 0 <= k < n and inputs.joints is not None
     if local_hands:
         v = np.ones((2, H.JOINT_COUNT), bool) if inputs.valid is None else np.asarray(inputs.valid, bool)
