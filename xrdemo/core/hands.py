@@ -350,14 +350,12 @@ def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
     a = np.take(joints, ia, axis=1).reshape(-1, 3)
     b = np.take(joints, ib, axis=1).reshape(-1, 3)
     r = (np.asarray(radii, dtype=np.float32) @ _CAPSULE_RADIUS_MIX).reshape(-1)
-    c = np.empty((k, CAPSULES_PER_HAND, 4), np.float32)
-    c[..., :colors.shape[-1]] = colors[:, None, :]
-    if colors.shape[-1] == 3:
-        c[..., 3] = 1.0
+    rgba = np.ones((k, 4), np.float32)
+    rgba[:, :colors.shape[-1]] = colors
     if alpha is not None:
-        c[..., 3] *= np.asarray(alpha, np.float32)[:, None]
-    c = c.reshape(-1, 4)
-    if valid.all() and c[:, 3].min(initial=1.0) > 0.0:
+        rgba[:, 3] *= np.asarray(alpha, np.float32)
+    c = np.repeat(rgba, CAPSULES_PER_HAND, axis=0)
+    if valid.all() and rgba[:, 3].min(initial=1.0) > 0.0:
         return Capsules(a, b, r, c)
     keep = (valid[:, ia] & valid[:, ib]).reshape(-1) & (c[:, 3] > 0.0)
     return Capsules(a[keep], b[keep], r[keep], c[keep])

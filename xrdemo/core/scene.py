@@ -209,16 +209,17 @@ class _Derived:
     wrist: script.WristModel
     mirror: np.ndarray            # (N, 2, 3, 1) row signs of R^T that mirror left hands
     hand_rgba: np.ndarray         # (2N, 4) float32
-    head_colors: dict             # hide -> (M, 7, 4) float32 colour template for the drawn heads
-    keep: dict                    # hide -> (M,) indices of the drawn people
+    head_colors: np.ndarray | None  # (N, 7, 4) float32 head colours, eyes still to fill in
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
 
 
 def _derived(state: MeetingState) -> _Derived:
     key = (state.seat_pos, state.seat_rot, state.script, state.table, state.people.color)
     d = state.derived
-    if d is not None and len(d.key) == len(key) and all(a is b for a, b in zip(d.key, key)):
-        return d
+    if d is not None:
+        k = d.key
+        if k[0] is key[0] and k[1] is key[1] and k[2] is key[2] and k[3] is key[3] and k[4] is key[4]:
+            return d
     n = len(state.seat_pos)
     mirror = np.ones((n, 2, 3, 1))
     mirror[:, 0, 0] = -1.0
@@ -227,7 +228,7 @@ def _derived(state: MeetingState) -> _Derived:
     slot = np.arange(n * 2 * len(CONTACT_JOINTS))
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
                  wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height),
-                 mirror=mirror, hand_rgba=hand_rgba, head_colors={}, keep={},
+                 mirror=mirror, hand_rgba=hand_rgba, head_colors=None,
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
                  + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)])
     state.derived = d
@@ -489,27 +490,26 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray) -> Fram
     ppl = state.people
     n = len(ppl)
     hide = -1 if state.draw_local_head else state.local
-    keep = der.keep.get(hide)
-    if keep is None:
-        keep = der.keep[hide] = np.flatnonzero(np.arange(n) != hide)
-        der.head_colors[hide] = _head_colors(ppl.color[keep])
-    m = len(keep)
-    heads = m * SPHERES_PER_HEAD
+    if der.head_colors is None:
+        der.head_colors = _head_colors(ppl.color)
+    hidden = 0 <= hide < n
+    heads = n * SPHERES_PER_HEAD
     cues = _Cues(ppl, hide, der.contact_joint)
     n_sph = heads + len(cues.wh) + len(cues.joint)
     sph_m = np.zeros((n_sph, 4, 4), np.float32)
     sph_c = np.empty((n_sph, 4), np.float32)
-    head_m = sph_m[:heads].reshape(m, SPHERES_PER_HEAD, 4, 4)
+    head_m = sph_m[:heads].reshape(n, SPHERES_PER_HEAD, 4, 4)
     head_m[..., 3, 3] = 1.0
-    head_c = sph_c[:heads].reshape(m, SPHERES_PER_HEAD, 4)
-    head_c[:] = der.head_colors[hide]
-    if m == n:
-        _fill_heads(head_m, head_c, ppl.head_pos, R_head, ppl.eyelid, ppl.mouth_open, ppl.gaze, ppl.color)
-    else:
-        _fill_heads(head_m, head_c, ppl.head_pos[keep], R_head[keep],
-                    None if ppl.eyelid is None else np.asarray(ppl.eyelid, float)[keep],
-                    np.asarray(ppl.mouth_open, float)[keep], ppl.gaze[keep], ppl.color[keep])
+    head_c = sph_c[:heads].reshape(n, SPHERES_PER_HEAD, 4)
+    head_c[:] = der.head_colors
+    _fill_heads(head_m, head_c, ppl.head_pos, R_head, ppl.eyelid, ppl.mouth_open, ppl.gaze, ppl.color)
     cues.fill_spheres(sph_m[heads:], sph_c[heads:], ppl, R_head, state.table.height)
+    if hidden:
+        # Drop the viewer's own head: shift everything after it up by one head.
+        a = hide * SPHERES_PER_HEAD
+        sph_m[a:-SPHERES_PER_HEAD] = sph_m[a + SPHERES_PER_HEAD:]
+        sph_c[a:-SPHERES_PER_HEAD] = sph_c[a + SPHERES_PER_HEAD:]
+        sph_m, sph_c = sph_m[:-SPHERES_PER_HEAD], sph_c[:-SPHERES_PER_HEAD]
 
     cyl = state.static_meshes["cylinder"]
     s = len(cyl)
