@@ -260,8 +260,18 @@ def blend_poses(weights: np.ndarray, library: np.ndarray = POSE_LIBRARY) -> np.n
     x, y, z = d[:, 0], d[:, 1], d[:, 2]
     length = np.sqrt(x * x + y * y + z * z)
     d *= (_CHAIN_LENGTH / np.maximum(length, 1e-12))[:, None, :]
-    out = mixed[:, :_FLAT] + d.reshape(k, -1) @ move
+    d = d.reshape(k, -1)
+    out = np.empty((k, _FLAT))
+    for i in range(0, k, _BLAS_ROWS):
+        # Row blocks keep each product small enough that OpenBLAS stays on this thread (it
+        # switches to worker threads above ~2.6e5 multiply-adds, which costs milliseconds on a
+        # busy machine instead of microseconds).
+        np.matmul(d[i:i + _BLAS_ROWS], move, out=out[i:i + _BLAS_ROWS])
+    out += mixed[:, :_FLAT]
     return out.reshape(k, JOINT_COUNT, 3)
+
+
+_BLAS_ROWS = 48
 
 
 def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:
