@@ -258,7 +258,7 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
         dist = np.sqrt(d * d @ _ONES3)
         dist[i] = 1.0
         cosang = (d @ fwd) / np.maximum(dist, 1e-9) / max(math.sqrt(fwd @ fwd), 1e-9)
-        ang = np.arccos(np.clip(cosang, -1.0, 1.0))
+        ang = np.arccos(np.minimum(np.maximum(cosang, -1.0), 1.0))
         ang[i] = math.pi
         cur = int(gs.anchor[i])
         if cur >= 0 and ang[cur] < leave:

@@ -320,7 +320,7 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
                              seat_rot=state.seat_rot, presence=pres, local=state.local, seed=state.seed,
                              t_ns=t_ns, draw_local_head=state.draw_local_head, frame=pf, partner=partner,
                              derived=der)
-    return new_state, _frame_scene(new_state, der, P.quat_to_matrix(head_rot))
+    return new_state, _frame_scene(new_state, der, P.quat_to_matrix(head_rot), lids_in_range=True)
 
 
 # Spheres drawn per head, in this order: skull, left eye, right eye, nose, mouth, then two pupils.
@@ -346,13 +346,17 @@ def _head_colors(color: np.ndarray) -> np.ndarray:
 _EYE_WHITE = np.array([0.92, 0.92, 0.90], np.float32).astype(np.float64)
 
 
-def _fill_heads(mat, colors, pos, R, lid, mouth, gaze, color) -> None:
+def _fill_heads(mat, colors, pos, R, lid, mouth, gaze, color, lid_in_range: bool = False) -> None:
     """Write head sphere instances into mat (M, 7, 4, 4) and the eyes' colours into colors (M, 7, 4).
 
     mat must hold the homogeneous row (0, 0, 0, 1) already; colors the rest of the head colours.
+    lid_in_range: the caller knows every lid is within 0..1 already.
     """
     m = pos.shape[0]
-    lid = np.minimum(np.maximum(lid, 0.0), 1.0) if lid is not None else np.zeros(m)
+    if lid is None:
+        lid = np.zeros(m)
+    elif not lid_in_range:
+        lid = np.minimum(np.maximum(lid, 0.0), 1.0)
     open_ = 1.0 - 0.88 * lid
     scales = np.empty((m, 5, 3))
     scales[:] = _HEAD_SCALES
@@ -485,8 +489,10 @@ def build_frame_scene(state: MeetingState) -> FrameScene:
     return _frame_scene(state, _derived(state), P.quat_to_matrix(state.people.head_rot))
 
 
-def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray) -> FrameScene:
-    """build_frame_scene with the head rotation matrices (N, 3, 3) at hand."""
+def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
+                 lids_in_range: bool = False) -> FrameScene:
+    """build_frame_scene with the head rotation matrices (N, 3, 3) at hand. lids_in_range: every
+    eyelid is known to be within 0..1 (gaze_step's always are)."""
     ppl = state.people
     n = len(ppl)
     hide = -1 if state.draw_local_head else state.local
@@ -502,7 +508,8 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray) -> Fram
     head_m[..., 3, 3] = 1.0
     head_c = sph_c[:heads].reshape(n, SPHERES_PER_HEAD, 4)
     head_c[:] = der.head_colors
-    _fill_heads(head_m, head_c, ppl.head_pos, R_head, ppl.eyelid, ppl.mouth_open, ppl.gaze, ppl.color)
+    _fill_heads(head_m, head_c, ppl.head_pos, R_head, ppl.eyelid, ppl.mouth_open, ppl.gaze, ppl.color,
+                lid_in_range=lids_in_range)
     cues.fill_spheres(sph_m[heads:], sph_c[heads:], ppl, R_head, state.table.height)
     if hidden:
         # Drop the viewer's own head: shift everything after it up by one head.
