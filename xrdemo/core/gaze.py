@@ -28,7 +28,7 @@ handled one person at a time. Time is passed in (seconds); randomness comes from
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,6 +95,8 @@ class GazeState:
     next_event: float = 0.0
     last_t: float = math.nan
     log: list | None = None     # when a list: (t, person, kind, amplitude_deg, duration_s) per saccade
+    saccading: dict = field(default_factory=dict)  # person -> (sacc_t0, sacc_dur) of saccades not known to be over
+    blinking: dict = field(default_factory=dict)   # person -> (blink_t0, blink_dur) of blinks not known to be over
 
 
 def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0.0,
@@ -153,6 +155,7 @@ def _ref_angles(gs: GazeState, head_pos: np.ndarray, R: np.ndarray, R_flip: np.n
 
 
 _FLIP_XZ = np.array([-1.0, 1.0, -1.0])
+_LIMITS: dict = {}
 _ONES3 = np.ones(3)
 
 
@@ -173,6 +176,7 @@ def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -
     gs.sacc_from[i] = gs.eye[i]
     gs.sacc_t0[i] = t
     gs.sacc_dur[i] = float(saccade_duration_s(amp))
+    gs.saccading[i] = (t, float(gs.sacc_dur[i]))
     gs.micro_next[i] = t + gs.rng.uniform(*gs.cfg.micro_interval_s)
     if gs.log is not None:
         gs.log.append((t, i, kind, amp / DEG, gs.sacc_dur[i]))
@@ -308,6 +312,7 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     """
     cfg = gs.cfg
     dt = 0.0 if math.isnan(gs.last_t) else max(t - gs.last_t, 0.0)
+    backwards = t < gs.last_t       # time went back: saccades and blinks are evaluated in full
     gs.last_t = t
     if floor_changed:
         scripted_idx = np.flatnonzero(~gs.head_driven)
@@ -346,12 +351,24 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
                                                 0.1, 0.4))
                 # The interval counts from the end of this blink.
                 gs.blink_budget[i] = _blink_interval_units(gs) + gs.blink_dur[i] * cfg.blink_rate_rest / 60.0
+                gs.blinking[i] = (t, float(gs.blink_dur[i]))
 
     # Eyes: minimum-jerk saccade from the onset angles to the (moving) target.
     R_flip = R_base * _FLIP_XZ
     to = _ref_angles(gs, head_pos, R_base, R_flip) + gs.base_ang + gs.jitter
-    s = np.minimum(np.maximum((t - gs.sacc_t0) / gs.sacc_dur, 0.0), 1.0)[:, None]
-    p = s * s * s * (10.0 + s * (6.0 * s - 15.0))
+    if backwards:
+        s = np.minimum(np.maximum((t - gs.sacc_t0) / gs.sacc_dur, 0.0), 1.0)[:, None]
+        p = s * s * s * (10.0 + s * (6.0 * s - 15.0))
+    else:
+        # A finished saccade has s = 1, so p = 1: only the few in flight need the profile.
+        p = np.ones((gs.n, 1))
+        for i, (t0, dur) in list(gs.saccading.items()):
+            s = (t - t0) / dur
+            if s >= 1.0:
+                del gs.saccading[i]
+                continue
+            s = max(s, 0.0)
+            p[i, 0] = s * s * s * (10.0 + s * (6.0 * s - 15.0))
     eye = gs.sacc_from + (to - gs.sacc_from) * p
     if tracker_dir is not None and local_index >= 0:
         loc = R_base[local_index].T @ np.asarray(tracker_dir, float)
@@ -362,7 +379,9 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     head_goal = np.sign(to) * excess * np.where(gs.head_driven, 0.0, cfg.head_share)[:, None]
     k = 1.0 - math.exp(-dt / cfg.head_tau_s) if dt > 0 else 0.0
     gs.head += (head_goal - gs.head) * k
-    lim = np.array(cfg.eye_range)
+    lim = _LIMITS.get(cfg.eye_range)
+    if lim is None:
+        lim = _LIMITS[cfg.eye_range] = np.array(cfg.eye_range)
     ein = np.minimum(np.maximum(eye - gs.head, -lim), lim)
     eye = gs.head + ein
     gs.eye = eye
@@ -383,8 +402,17 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     np.negative(head_q[:, 2], out=head_q[:, 2])
     np.multiply(ch[:, 0], ch[:, 1], out=head_q[:, 3])
 
-    u = (t - gs.blink_t0) / gs.blink_dur
-    blink = np.minimum(np.maximum(np.minimum(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0)
-    eyelid = np.maximum(blink, np.minimum(np.maximum(-eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35))
+    # Lids: the blink (closing in 30 % of it, opening in 70 %), else lowered with a downward gaze.
+    eyelid = np.minimum(np.maximum(-eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35)
+    if backwards:
+        u = (t - gs.blink_t0) / gs.blink_dur
+        eyelid = np.maximum(np.minimum(np.maximum(np.minimum(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0), eyelid)
+    else:
+        for i, (t0, dur) in list(gs.blinking.items()):  # outside a blink its term is 0
+            u = (t - t0) / dur
+            if u >= 1.0:
+                del gs.blinking[i]
+                continue
+            eyelid[i] = max(min(max(min(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0), eyelid[i])
     target = np.where(gs.looking, gs.anchor, -1)
     return GazeFrame(eye_dir, ein, head_q, eyelid, target)
