@@ -357,20 +357,24 @@ def _fill_heads(mat, colors, pos, R, lid, mouth, gaze, color, lid_in_range: bool
         lid = np.zeros(m)
     elif not lid_in_range:
         lid = np.minimum(np.maximum(lid, 0.0), 1.0)
-    open_ = 1.0 - 0.88 * lid
-    scales = np.empty((m, 5, 3))
-    scales[:] = _HEAD_SCALES
+    open_ = (1.0 - 0.88 * lid)[:, None]
+    # Per-sphere axis scales: eyes and pupils flatten with the lids, the mouth opens.
+    scales = np.repeat(_SPHERE_SCALES[None], m, axis=0)                   # (M, 7, 3)
+    scales[:, 1:3, 1] *= open_
+    scales[:, 5:, 1] *= open_
     scales[:, 4, 1] += 0.011 * mouth
-    scales[:, 1:3, 1] *= open_[:, None]
-    mat[:, :5, :3, :3] = R[:, None] * scales[:, :, None, :]
-    centers = pos[:, None, :] + np.matmul(_HEAD_OFFSETS, np.swapaxes(R, 1, 2))
-    mat[:, :5, :3, 3] = centers
-    # Pupils: flattened with the lids, in the head's frame, on the eyeball along the gaze.
-    pupil = R * PUPIL_RADIUS
-    pupil[:, :, 1] *= open_[:, None]
-    mat[:, 5:, :3, :3] = pupil[:, None]
-    mat[:, 5:, :3, 3] = centers[:, 1:3] + (gaze * (EYE_RADIUS - 0.45 * PUPIL_RADIUS))[:, None]
+    mat[:, :, :3, :3] = R[:, None] * scales[:, :, None, :]
+    # Centres in the head's frame; pupils sit on the eyeballs along the gaze.
+    centers = pos[:, None, :] + np.matmul(_SPHERE_OFFSETS, np.swapaxes(R, 1, 2))
+    centers[:, 5:] += (gaze * (EYE_RADIUS - 0.45 * PUPIL_RADIUS))[:, None]
+    mat[:, :, :3, 3] = centers
     colors[:, 1:3, :3] = (_EYE_WHITE * (1 - lid[:, None]) + color * lid[:, None])[:, None]
+
+
+_SPHERE_OFFSETS = np.concatenate([_HEAD_OFFSETS, EYE_OFFSETS])
+"""(7, 3) sphere centres in the head frame (pupils start at their eyes' centres)."""
+_SPHERE_SCALES = np.concatenate([_HEAD_SCALES, np.full((2, 3), PUPIL_RADIUS)])
+"""(7, 3) sphere axis scales with the eyes open and the mouth closed."""
 
 
 def _blank_instances(count: int) -> np.ndarray:
