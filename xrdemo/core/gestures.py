@@ -66,6 +66,7 @@ class GestureState:
     energy: np.ndarray        # (N,) smoothed speech energy
     last_t: float = math.nan
     by_hand: tuple | None = None  # (dominant, targets, lift base, lift gain, beat gain): see _by_hand
+    points_over_s: float = -1e9   # every point/reach ends by then (the latest point_until set here)
 
 
 def new_gestures(n: int, rng: np.random.Generator, cfg: GestureConfig | None = None) -> GestureState:
@@ -107,6 +108,7 @@ def _on_floor_change(gs: GestureState, t: float, floor: int, n: int, scripted: n
         start = t + rng.uniform(*cfg.point_delay_s)
         gs.point_from[i, h] = start
         gs.point_until[i, h] = start + rng.uniform(*cfg.point_s)
+        gs.points_over_s = max(gs.points_over_s, float(gs.point_until[i, h]))
         gs.point_target[i, h] = target
         gs.reach[i, h] = rng.random() < 0.4
 
@@ -126,8 +128,12 @@ def gestures_step(gs: GestureState, t: float, speaking: np.ndarray, energy: np.n
     gs.energy += (energy - gs.energy) * k
 
     spk = speaking[:, None]                                     # (N, 1)
-    pointing = (t >= gs.point_from) & (t < gs.point_until)      # (N, 2)
-    any_pointing = bool(pointing.any())
+    if t < gs.points_over_s:
+        pointing = (t >= gs.point_from) & (t < gs.point_until)  # (N, 2)
+        any_pointing = bool(pointing.any())
+    else:
+        pointing = np.zeros((n, 2), bool)
+        any_pointing = False
     speak_tgt, lift_base, lift_gain, beat_gain = _by_hand(gs)
     tgt = np.where(spk[..., None], speak_tgt, REST)
     lift_goal = np.where(spk, lift_base + lift_gain * gs.energy[:, None], 0.0)

@@ -73,6 +73,7 @@ class PresenceState:
     jaw: np.ndarray          # (N,)
     epoch_ns: int
     last_t: float = math.nan
+    alpha_full: bool = False  # every hand_alpha is 1 after a step in which every hand was tracked
 
 
 @dataclass
@@ -152,8 +153,13 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
     forward = -R[:, :, 2]
     gs = gestures_step(state.gestures, t, conv.speaking, conv.energy, conv.beat, conv.floor,
                        conv.floor_changed, head_pos, forward, cfg.scripted)
-    tracked = np.ones((n, 2), bool) if hand_tracked is None else np.asarray(hand_tracked, bool)
-    state.hand_alpha = hand_fade_step(state.hand_alpha, tracked, dt)
+    tracked = None if hand_tracked is None else np.asarray(hand_tracked, bool)
+    if tracked is not None or not state.alpha_full:
+        if tracked is None:
+            tracked = np.ones((n, 2), bool)
+        # (With every hand tracked and fully shown, the fade leaves every alpha at 1.)
+        state.hand_alpha = hand_fade_step(state.hand_alpha, tracked, dt)
+        state.alpha_full = hand_tracked is None and bool((state.hand_alpha == 1.0).all())
     pairs, cue = whisper_step(state.whisper, head_pos, t)
 
     if hand_joints is not None and cfg.table is not None:
