@@ -358,14 +358,15 @@ def _fill_heads(mat, colors, pos, R, lid, mouth, gaze, color, lid_in_range: bool
     elif not lid_in_range:
         lid = np.minimum(np.maximum(lid, 0.0), 1.0)
     open_ = (1.0 - 0.88 * lid)[:, None]
-    # Per-sphere axis scales: eyes and pupils flatten with the lids, the mouth opens.
-    scales = np.repeat(_SPHERE_SCALES[None], m, axis=0)                   # (M, 7, 3)
-    scales[:, 1:3, 1] *= open_
-    scales[:, 5:, 1] *= open_
-    scales[:, 4, 1] += 0.011 * mouth
-    mat[:, :, :3, :3] = R[:, None] * scales[:, :, None, :]
+    # Per-sphere axis scales: eyes and pupils flatten with the lids, the mouth opens. Each
+    # sphere's 3x3 is R with its columns scaled, computed on R's 9 entries flattened.
+    scales = np.repeat(_SPHERE_SCALES9[None], m, axis=0)                  # (M, 7, 9): sx sy sz x3
+    scales[:, 1:3, 1::3] *= open_[:, :, None]
+    scales[:, 5:, 1::3] *= open_[:, :, None]
+    scales[:, 4, 1::3] += (0.011 * mouth)[:, None]
+    mat[:, :, :3, :3] = (R.reshape(m, 1, 9) * scales).reshape(m, SPHERES_PER_HEAD, 3, 3)
     # Centres in the head's frame; pupils sit on the eyeballs along the gaze.
-    centers = pos[:, None, :] + np.matmul(_SPHERE_OFFSETS, np.swapaxes(R, 1, 2))
+    centers = pos[:, None, :] + (R.reshape(-1, 3) @ _SPHERE_OFFSETS.T).reshape(m, 3, -1).swapaxes(1, 2)
     centers[:, 5:] += (gaze * (EYE_RADIUS - 0.45 * PUPIL_RADIUS))[:, None]
     mat[:, :, :3, 3] = centers
     colors[:, 1:3, :3] = (_EYE_WHITE * (1 - lid[:, None]) + color * lid[:, None])[:, None]
@@ -373,8 +374,9 @@ def _fill_heads(mat, colors, pos, R, lid, mouth, gaze, color, lid_in_range: bool
 
 _SPHERE_OFFSETS = np.concatenate([_HEAD_OFFSETS, EYE_OFFSETS])
 """(7, 3) sphere centres in the head frame (pupils start at their eyes' centres)."""
-_SPHERE_SCALES = np.concatenate([_HEAD_SCALES, np.full((2, 3), PUPIL_RADIUS)])
-"""(7, 3) sphere axis scales with the eyes open and the mouth closed."""
+_SPHERE_SCALES9 = np.tile(np.concatenate([_HEAD_SCALES, np.full((2, 3), PUPIL_RADIUS)]), (1, 3))
+"""(7, 9) sphere axis scales (x, y, z, repeated for each row of a 3x3) with the eyes open and the
+mouth closed."""
 
 
 def _blank_instances(count: int) -> np.ndarray:
