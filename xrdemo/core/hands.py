@@ -341,6 +341,8 @@ for _c, (_i, _j) in enumerate(CAPSULE_JOINTS):
     _CAPSULE_RADIUS_MIX[_i, _c] += 0.5 * _CAPSULE_WIDEN[_c]
     _CAPSULE_RADIUS_MIX[_j, _c] += 0.5 * _CAPSULE_WIDEN[_c]
 """(26, 26): joint radii -> capsule radii (the widened mean of the capsule's two joints)."""
+_CAPSULE_A = np.ascontiguousarray(CAPSULE_JOINTS[:, 0])
+_CAPSULE_B = np.ascontiguousarray(CAPSULE_JOINTS[:, 1])
 
 
 def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
@@ -356,12 +358,15 @@ def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
     k = joints.shape[0]
     valid = np.asarray(valid, dtype=bool)
     colors = np.asarray(colors, dtype=np.float32)
-    ia, ib = CAPSULE_JOINTS[:, 0], CAPSULE_JOINTS[:, 1]
-    a = np.take(joints, ia, axis=1).reshape(-1, 3)
-    b = np.take(joints, ib, axis=1).reshape(-1, 3)
+    ia, ib = _CAPSULE_A, _CAPSULE_B
+    a = joints.take(ia, axis=1).reshape(-1, 3)
+    b = joints.take(ib, axis=1).reshape(-1, 3)
     r = (np.asarray(radii, dtype=np.float32) @ _CAPSULE_RADIUS_MIX).reshape(-1)
-    rgba = np.ones((k, 4), np.float32)
-    rgba[:, :colors.shape[-1]] = colors
+    if colors.shape[-1] == 4:
+        rgba = colors.copy()
+    else:
+        rgba = np.ones((k, 4), np.float32)
+        rgba[:, :3] = colors
     if alpha is not None:
         rgba[:, 3] *= np.asarray(alpha, np.float32)
     c = np.repeat(rgba, CAPSULES_PER_HAND, axis=0)
