@@ -97,6 +97,7 @@ class GazeState:
     log: list | None = None     # when a list: (t, person, kind, amplitude_deg, duration_s) per saccade
     saccading: dict = field(default_factory=dict)  # person -> (sacc_t0, sacc_dur) of saccades not known to be over
     blinking: dict = field(default_factory=dict)   # person -> (blink_t0, blink_dur) of blinks not known to be over
+    head_cache: tuple | None = None  # see _head_constants
 
 
 def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0.0,
@@ -155,7 +156,19 @@ def _ref_angles(gs: GazeState, head_pos: np.ndarray, R: np.ndarray, R_flip: np.n
 
 
 _FLIP_XZ = np.array([-1.0, 1.0, -1.0])
-_LIMITS: dict = {}
+_HEAD_Q_ORDER = np.array([1, 2, 3, 0])
+_HEAD_Q_SIGN = np.array([1.0, 1.0, -1.0, 1.0])
+
+
+def _head_constants(gs: GazeState):
+    """(N, 1) head share (0 for head-driven people), and the eye-in-head limits (2,) and their
+    negatives, cached on the state while head_driven and the limits are the same objects."""
+    c = gs.head_cache
+    if c is None or c[0] is not gs.head_driven or c[1] is not gs.cfg.eye_range or c[2] != gs.cfg.head_share:
+        lim = np.array(gs.cfg.eye_range)
+        c = gs.head_cache = (gs.head_driven, gs.cfg.eye_range, gs.cfg.head_share,
+                             np.where(gs.head_driven, 0.0, gs.cfg.head_share)[:, None], lim, -lim)
+    return c[3:]
 _ONES3 = np.ones(3)
 
 
@@ -376,13 +389,11 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
 
     # Head follows the target's excess beyond the eyes-only range (scripted people only).
     excess = np.maximum(np.abs(to) - cfg.head_threshold, 0.0)
-    head_goal = np.sign(to) * excess * np.where(gs.head_driven, 0.0, cfg.head_share)[:, None]
+    share, lim, neg_lim = _head_constants(gs)
+    head_goal = np.sign(to) * excess * share
     k = 1.0 - math.exp(-dt / cfg.head_tau_s) if dt > 0 else 0.0
     gs.head += (head_goal - gs.head) * k
-    lim = _LIMITS.get(cfg.eye_range)
-    if lim is None:
-        lim = _LIMITS[cfg.eye_range] = np.array(cfg.eye_range)
-    ein = np.minimum(np.maximum(eye - gs.head, -lim), lim)
+    ein = np.minimum(np.maximum(eye - gs.head, neg_lim), lim)
     eye = gs.head + ein
     gs.eye = eye
 
@@ -393,14 +404,13 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     np.multiply(c[:, 0], c[:, 1], out=loc[:, 2, 0])
     eye_dir = np.matmul(R_flip, loc)[:, :, 0]
 
+    # Head offset q = q_yaw * q_pitch = (cy*sp, sy*cp, -sy*sp, cy*cp) of the half-angles.
     half = 0.5 * gs.head
-    ch, sh = np.cos(half), np.sin(half)
-    head_q = np.empty((gs.n, 4))
-    np.multiply(ch[:, 0], sh[:, 1], out=head_q[:, 0])
-    np.multiply(sh[:, 0], ch[:, 1], out=head_q[:, 1])
-    np.multiply(sh[:, 0], sh[:, 1], out=head_q[:, 2])
-    np.negative(head_q[:, 2], out=head_q[:, 2])
-    np.multiply(ch[:, 0], ch[:, 1], out=head_q[:, 3])
+    cs = np.empty((gs.n, 2, 2))                            # (person, yaw/pitch, cos/sin)
+    np.cos(half, out=cs[:, :, 0])
+    np.sin(half, out=cs[:, :, 1])
+    outer = (cs[:, 0, :, None] * cs[:, 1, None, :]).reshape(gs.n, 4)  # cy*cp, cy*sp, sy*cp, sy*sp
+    head_q = outer[:, _HEAD_Q_ORDER] * _HEAD_Q_SIGN
 
     # Lids: the blink (closing in 30 % of it, opening in 70 %), else lowered with a downward gaze.
     eyelid = np.minimum(np.maximum(-eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35)
