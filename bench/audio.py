@@ -3,9 +3,11 @@
     PYTHONPATH=. python bench/audio.py [--blocks 400]
 
 Compares, in the same process on the same signals, the engine (overlap-save, frequency-domain sum,
-crossfade every block) with a per-source scipy.signal.oaconvolve loop using the same filters.
-Prints median and p99 µs per block, real-time factor (block duration / median) and marginal µs
-per extra voice (least-squares slope over N). OpenAL Soft comparison: not implemented yet.
+crossfade every block, 128-tap HRIRs) with (a) OpenAL Soft's HRTF renderer (libopenal1 through
+ctypes, ALC_SOFT_loopback, static looping buffers of the same signals, listener orientation changed
+every block; its default data set has 32-tap filters) and (b) a per-source scipy.signal.oaconvolve
+loop using the engine's filters. Prints median and p99 µs per block, real-time factor (block
+duration / median), marginal µs per extra voice (least-squares slope over N) and the ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from scipy.signal import oaconvolve
 from xrdemo.audio.engine import SpatialAudioEngine
 from xrdemo.audio.fft import BACKEND
 from xrdemo.core.pose import quat_from_yaw_pitch_roll
+
+from openal_loopback import OpenALLoopback, hrtf_filter_taps  # bench/ is on sys.path as the script's folder
 
 BLOCK = 256
 RATE = 48000
@@ -36,6 +40,26 @@ def time_engine(n: int, blocks: int, signals: np.ndarray) -> np.ndarray:
         engine.process(x)
         times[k] = time.perf_counter() - t0
     return times[20:]
+
+
+def ring_positions(n: int) -> np.ndarray:
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([1.5 * np.sin(angles), np.zeros(n), 1.5 * np.cos(angles)], axis=1)
+
+
+def time_openal(n: int, blocks: int, signals: np.ndarray):
+    al = OpenALLoopback(signals[:n], ring_positions(n), RATE, hrtf=True)
+    out = np.zeros((BLOCK, 2), np.float32)
+    times = np.empty(blocks)
+    try:
+        for k in range(blocks):
+            t0 = time.perf_counter()
+            al.set_yaw(0.01 * k)
+            al.render(out)
+            times[k] = time.perf_counter() - t0
+        return times[20:], al.hrtf_status, al.hrtf_name
+    finally:
+        al.close()
 
 
 def time_oaconvolve(n: int, blocks: int, signals: np.ndarray) -> np.ndarray:
@@ -65,17 +89,30 @@ def main() -> int:
     counts = [1, 4, 8, 16, 32, 64]
     signals = (np.random.default_rng(0).standard_normal((64, BLOCK * (args.blocks + 1))) * 0.05).astype(np.float32)
     block_us = BLOCK / RATE * 1e6
-    print(f"engine FFT backend: {BACKEND}; block {BLOCK} @ {RATE} Hz = {block_us:.0f} µs; 128-tap HRIRs")
-    print(f"{'N':>3} | {'engine med':>10} {'p99':>7} {'RTF':>6} | {'oaconv med':>10} {'p99':>7} | {'speed-up':>8}")
-    medians = []
+    rows, medians, al_medians = [], [], []
+    status = name = "?"
     for n in counts:
         e = time_engine(n, args.blocks, signals) * 1e6
+        a, status, name = time_openal(n, args.blocks, signals)
+        a = a * 1e6
         o = time_oaconvolve(n, max(60, args.blocks // 4), signals) * 1e6
         medians.append(np.median(e))
-        print(f"{n:>3} | {np.median(e):>10.0f} {np.percentile(e, 99):>7.0f} {block_us / np.median(e):>6.0f} | "
-              f"{np.median(o):>10.0f} {np.percentile(o, 99):>7.0f} | {np.median(o) / np.median(e):>7.1f}x")
+        al_medians.append(np.median(a))
+        rows.append((n, e, a, o))
+    print(f"engine: FFT backend {BACKEND}, 128-tap HRIRs (MIT KEMAR), crossfade every block")
+    print(f"OpenAL Soft: HRTF {status} ('{name}', {hrtf_filter_taps()}-tap filters), loopback, "
+          f"static looping buffers, listener turned every block")
+    print(f"block {BLOCK} @ {RATE} Hz = {block_us:.0f} µs; times are µs per block (median, p99)")
+    print(f"{'N':>3} | {'engine':>7} {'p99':>6} {'RTF':>5} | {'OpenAL':>7} {'p99':>6} {'RTF':>5} | "
+          f"{'oaconv':>7} {'p99':>6} | {'AL/eng':>6} {'oa/eng':>6}")
+    for n, e, a, o in rows:
+        me, ma, mo = np.median(e), np.median(a), np.median(o)
+        print(f"{n:>3} | {me:>7.0f} {np.percentile(e, 99):>6.0f} {block_us / me:>5.0f} | {ma:>7.0f} "
+              f"{np.percentile(a, 99):>6.0f} {block_us / ma:>5.0f} | {mo:>7.0f} {np.percentile(o, 99):>6.0f} | "
+              f"{ma / me:>5.2f}x {mo / me:>5.1f}x")
     slope = np.polyfit(counts, medians, 1)[0]
-    print(f"marginal cost: {slope:.2f} µs per extra voice (least-squares over N)")
+    al_slope = np.polyfit(counts, al_medians, 1)[0]
+    print(f"marginal cost per extra voice (least squares over N): engine {slope:.2f} µs, OpenAL Soft {al_slope:.2f} µs")
     return 0
 
 

@@ -19,6 +19,8 @@ from .core import scene as S
 from .core.hands import hand_from_curls, hands_to_stage
 
 DEFAULT_RECORDING = Path("xrdemo-recording.mp4")
+SESSION_LOST = 3
+"""Exit status of live_loop when the runtime lost the session (device unplugged, runtime gone)."""
 
 
 def local_input(frame, state: S.MeetingState) -> S.LocalInput:
@@ -28,12 +30,16 @@ def local_input(frame, state: S.MeetingState) -> S.LocalInput:
     inp = S.LocalInput()
     if head.valid:
         inp.head_pos, inp.head_rot = np.asarray(head.position, float), np.asarray(head.orientation, float)
+    if frame.gaze is not None and frame.gaze.valid:
+        inp.eye_dir = P.quat_rotate(frame.gaze.orientation, np.array([0.0, 0.0, -1.0]))
     hands = frame.hands
     if hands.valid.any():
         inp.joints = hands.positions.astype(np.float64)
         inp.valid = hands.valid.copy()
         inp.radii = hands.radii.astype(np.float64)
         return inp
+    if frame.gaze is not None and frame.gaze.valid:
+        inp.eye_dir = P.quat_rotate(frame.gaze.orientation, np.array([0.0, 0.0, -1.0]))
     c = frame.controllers
     if c.active.any() and c.grip_valid.any():
         curls = np.zeros((2, 5))
@@ -48,7 +54,8 @@ def local_input(frame, state: S.MeetingState) -> S.LocalInput:
 
 
 def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
-        recording: Path = DEFAULT_RECORDING, log=print) -> int:
+        recording: Path = DEFAULT_RECORDING, calibrate_table: float = 0.0,
+        table_alignment: Path | None = None, log=print) -> int:
     """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless)."""
     import os
 
@@ -72,18 +79,72 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             f"{'yes' if summary['audio'] else 'no'}); play it with headphones")
         return 0
     log(f"xrdemo: running the meeting on {reason}")
-    return live_loop(platform, cfg, seconds=seconds, log=log)
+    status = live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
+                       table_alignment=table_alignment)
+    if status == SESSION_LOST and platform_name == "auto" and kind == "openxr":
+        # The headset went away mid-meeting: carry on in the desktop simulator if there is one.
+        from .platform.base import PlatformUnavailable
+
+        try:
+            desktop, _ = create_platform("desktop", log=None)
+        except PlatformUnavailable as exc:
+            log(f"xrdemo: the headset is gone and there is no desktop window to carry on in ({exc})")
+            return status
+        log("xrdemo: the headset is gone; carrying on in the desktop simulator")
+        return live_loop(desktop, cfg, seconds=seconds, log=log, table_alignment=table_alignment)
+    return status
+
+
+def _load_alignment(path: Path | None, log):
+    """The saved table alignment (None when there is none); a bad file is reported, not fatal."""
+    from .alignment import TableAlignment, default_alignment_path
+
+    path = Path(path) if path else default_alignment_path()
+    if not path.exists():
+        return None
+    try:
+        al = TableAlignment.from_json(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, ValueError) as exc:
+        log(f"table alignment: ignoring {path} ({exc}); run with --calibrate-table to redo it")
+        return None
+    log(f"table alignment: using {path} (real table top at {al.table_height:.3f} m, "
+        f"{al.samples} touches, fit rms {1000 * al.rms_m:.1f} mm)")
+    return al
+
+
+def _with_table_height(cfg: Config, height: float) -> Config:
+    from dataclasses import replace
+
+    return replace(cfg, table=replace(cfg.table, height=float(np.clip(height, 0.4, 1.3))))
 
 
 def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
-              max_frames: int | None = None) -> int:
-    """The frame loop on a live platform (a GL context is current). Returns an exit status."""
+              max_frames: int | None = None, calibrate_table: float = 0.0,
+              table_alignment: Path | None = None) -> int:
+    """The frame loop on a live platform (a GL context is current). Returns an exit status.
+
+    calibrate_table: seconds at the start during which index-fingertip touches on the real
+    table are collected; the fit then moves the meeting onto that table and is saved for later
+    runs (table_alignment, default in the user's config directory).
+    """
+    from .alignment import TouchCollector, default_alignment_path
     from .platform.base import EventKind
     from .recording import make_meeting_from_config
     from .render.renderer import Renderer
 
     renderer = Renderer()
+    alignment = None if calibrate_table > 0 else _load_alignment(table_alignment, log)
+    if alignment is not None:
+        cfg = _with_table_height(cfg, alignment.table_height)
+    collector = TouchCollector() if calibrate_table > 0 else None
+    if collector is not None:
+        log(f"table calibration: for {calibrate_table:g} s, touch your real table with your index "
+            "fingers at its corners and along its edges, holding each touch for half a second")
     state = make_meeting_from_config(cfg)
+    if hasattr(platform, "set_seat"):            # the desktop simulator sits in the local seat
+        from .platform.desktop_input import seat_of
+
+        platform.set_seat(seat_of(state))
     audio = None
     if cfg.audio.enabled:
         from .audio.meeting import LiveMeetingAudio
@@ -110,6 +171,16 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             try:
                 t_ns = frame.predicted_display_time_ns
                 t_start = t_ns if t_start is None else t_start
+                if collector is not None:
+                    collector.add(frame)
+                    if (t_ns - t_start) * 1e-9 >= calibrate_table:
+                        alignment = _finish_calibration(collector, table_alignment, log)
+                        collector = None
+                        if alignment is not None:
+                            cfg = _with_table_height(cfg, alignment.table_height)
+                            state = make_meeting_from_config(cfg)
+                if alignment is not None:
+                    frame = alignment.apply(frame)
                 inputs = local_input(frame, state)
                 if audio is not None:
                     inputs.voice_level = audio.level
@@ -134,10 +205,15 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                 fps, fps_t0, fps_frames = fps_frames / (now - fps_t0), now, 0
             if hasattr(platform, "set_status"):
                 platform.set_status(status_line(fps, state, audio, state.partner))
+            pf = state.frame
+            if pf is not None and 0 <= state.local and len(pf.contact_down):
+                for person, hand, _joint in pf.contact_down:
+                    if person == state.local:        # a fingertip or palm just met the table
+                        platform.haptic_pulse(int(hand), amplitude=0.35, duration_s=0.03)
             for event in frame.events:
                 if event.kind == EventKind.SESSION_LOST:
                     log(f"xrdemo: {event.message or 'the session was lost'}; stopping")
-                    status = 3
+                    status = SESSION_LOST
             if frame.exit_requested or status:
                 break
             if seconds is not None and (t_ns - t_start) * 1e-9 >= seconds:
@@ -150,6 +226,26 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
         platform.shutdown()
     log(f"xrdemo: ended after {frames} frames")
     return status
+
+
+def _finish_calibration(collector, path: Path | None, log):
+    from .alignment import default_alignment_path
+
+    try:
+        al = collector.fit()
+    except ValueError as exc:
+        log(f"table calibration failed: {exc}")
+        return None
+    path = Path(path) if path else default_alignment_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(al.to_json() + "\n", encoding="utf-8")
+        saved = f"saved to {path}"
+    except OSError as exc:
+        saved = f"not saved ({exc})"
+    log(f"table calibration: real table top at {al.table_height:.3f} m from {al.samples} touches "
+        f"(fit rms {1000 * al.rms_m:.1f} mm); the virtual table now lies on it; {saved}")
+    return al
 
 
 def status_line(fps: float, state: S.MeetingState, audio, whisper: int) -> str:

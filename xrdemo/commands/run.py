@@ -35,6 +35,11 @@ def register(sub) -> None:
     p.add_argument("--recording", type=Path, default=Path("xrdemo-recording.mp4"),
                    help="where a headless run writes its MP4 (default ./xrdemo-recording.mp4)")
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
+    p.add_argument("--calibrate-table", type=float, default=0.0, metavar="SECONDS",
+                   help="first touch your real table for SECONDS (index fingertips, corners and edges); "
+                        "the virtual table then lies on it, and later runs reuse the fit")
+    p.add_argument("--table-alignment", type=Path, default=None, metavar="FILE",
+                   help="where the table fit is kept (default: ~/.config/xrdemo/table-alignment.json)")
     p.set_defaults(func=run)
 
 
@@ -44,4 +49,7 @@ def run(args) -> int:
     if args.seconds is not None and not 0 < args.seconds <= 24 * 3600:
         raise ValueError(f"--seconds must be positive, not {args.seconds}")
     cfg = config_with_overrides(args)
-    return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording)
+    if not 0 <= args.calibrate_table <= 600:
+        raise ValueError(f"--calibrate-table must be between 0 and 600 seconds, not {args.calibrate_table}")
+    return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording,
+                   calibrate_table=args.calibrate_table, table_alignment=args.table_alignment)

@@ -20,7 +20,7 @@ from . import script
 from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
-from .frame import Capsules, FrameScene, MeshInstances
+from .frame import Capsules, FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, seat_layout
 
 MAX_PEOPLE = 64
@@ -159,7 +159,7 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
         seat=np.arange(n),
         speaking=np.zeros(n),
         mouth_open=np.zeros(n),
-        names=tuple(names) if names else tuple(f"Guest {k + 1}" for k in range(n)),
+        names=default_names(n, names),
         eyelid=np.zeros(n), whisper_cue=np.zeros(n), contact=np.zeros((n, 2, 6)),
     )
     presence = new_presence(PresenceConfig(n=n, seed=seed, local_index=local,
@@ -168,6 +168,18 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
                         seat_yaw=seat_yaw, static_meshes=room_meshes(table, room, seat_pos, seat_yaw),
                         script=script.ScriptTables.make(seed, n), seat_rot=seat_rot,
                         presence=presence, local=local, seed=seed)
+
+
+DEFAULT_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Dennis",
+                 "Frances", "Tim", "Radia", "Linus", "Hedy", "Claude", "Katherine", "John")
+
+
+def default_names(n: int, names=None) -> tuple:
+    """Display names for n people: the given ones first, then DEFAULT_NAMES, then "Guest k"."""
+    given = list(names or [])
+    out = given + [DEFAULT_NAMES[k] if k < len(DEFAULT_NAMES) else f"Guest {k + 1}"
+                   for k in range(len(given), n)]
+    return tuple(out[:n])
 
 
 WHISPER_INVITE_M = 0.80
@@ -203,22 +215,24 @@ class _Derived:
     """What step() would otherwise recompute every frame from things that only change with the
     meeting: seat rotation matrices, the wrist model, hand colours and instance templates."""
 
-    key: tuple                    # (seat_pos, seat_rot, script, table, color), compared by identity
+    key: tuple                    # (seat_pos, seat_rot, script, table, color, names), by identity
     R_seat: np.ndarray            # (N, 3, 3)
     breath_phase: np.ndarray      # (N,)
     wrist: script.WristModel
     mirror: np.ndarray            # (N, 2, 3, 1) row signs of R^T that mirror left hands
     hand_rgba: np.ndarray         # (2N, 4) float32
     head_colors: np.ndarray | None  # (N, 7, 4) float32 head colours, eyes still to fill in
+    tags: dict                    # hide -> _name_tags(...)
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
 
 
 def _derived(state: MeetingState) -> _Derived:
-    key = (state.seat_pos, state.seat_rot, state.script, state.table, state.people.color)
+    key = (state.seat_pos, state.seat_rot, state.script, state.table, state.people.color, state.people.names)
     d = state.derived
     if d is not None:
         k = d.key
-        if k[0] is key[0] and k[1] is key[1] and k[2] is key[2] and k[3] is key[3] and k[4] is key[4]:
+        if (k[0] is key[0] and k[1] is key[1] and k[2] is key[2] and k[3] is key[3] and k[4] is key[4]
+                and k[5] is key[5]):
             return d
     n = len(state.seat_pos)
     mirror = np.ones((n, 2, 3, 1))
@@ -228,7 +242,7 @@ def _derived(state: MeetingState) -> _Derived:
     slot = np.arange(n * 2 * len(CONTACT_JOINTS))
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
                  wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height),
-                 mirror=mirror, hand_rgba=hand_rgba, head_colors=None,
+                 mirror=mirror, hand_rgba=hand_rgba, head_colors=None, tags={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
                  + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)])
     state.derived = d
@@ -328,8 +342,12 @@ _HEAD_OFFSETS = np.array([HEAD_CENTER, EYE_OFFSETS[0], EYE_OFFSETS[1], NOSE_OFFS
 _HEAD_SCALES = np.array([HEAD_SCALE, [EYE_RADIUS] * 3, [EYE_RADIUS] * 3, [0.011, 0.016, 0.014],
                          [0.020, 0.003, 0.010]])
 SPHERES_PER_HEAD = 7
-INDICATOR_HEIGHT = 0.19
+CONTACT_SHADOW_RGB = (0.12, 0.07, 0.04)
+"""Linear colour of the soft spot a touching fingertip leaves on the (wooden) table."""
+INDICATOR_HEIGHT = 0.255
 """Metres above the head pose of the speaking indicator disc."""
+NAME_TAG_HEIGHT = 0.19
+"""Metres above the head pose of the centre of each person's name tag."""
 
 
 def _head_colors(color: np.ndarray) -> np.ndarray:
@@ -407,8 +425,8 @@ def head_meshes(people: People, hide: int = -1):
 _CUE_OFFSET = np.array([0.10, 0.07, 0.05])
 _DISC_SCALE = np.diag([0.045, 0.004, 0.045, 1.0]).astype(np.float32)
 _CUE_SCALE = np.diag([0.011, 0.011, 0.011, 1.0]).astype(np.float32)
-_GLOW_SCALE = np.diag([0.016, 0.0008, 0.016, 1.0]).astype(np.float32)
-_GLOW_RGB = np.array([0.02, 0.015, 0.01], np.float32)
+_GLOW_SCALE = np.diag([0.012, 0.0008, 0.012, 1.0]).astype(np.float32)
+_GLOW_RGB = np.array(CONTACT_SHADOW_RGB, np.float32)
 _CUE_RGB = np.array([0.55, 0.8, 1.0], np.float32)
 
 
@@ -471,7 +489,7 @@ class _Cues:
             g[:, 0, 3] = spots[:, 0]
             g[:, 2, 3] = spots[:, 2]
             colors[w:, :3] = _GLOW_RGB
-            colors[w:, 3] = 0.55 * self.contact
+            colors[w:, 3] = 0.6 * self.contact
 
 
 def cue_meshes(people: People, table_height: float, hide: int = -1):
@@ -488,6 +506,16 @@ def cue_meshes(people: People, table_height: float, hide: int = -1):
     R = P.quat_to_matrix(people.head_rot)
     cues.fill_spheres(sph_m, sph_c, people, R, table_height)
     return {"cylinder": (disc_m, disc_c), "sphere": (sph_m, sph_c)}
+
+
+_NAME_TAG_OFFSET = np.array([0.0, NAME_TAG_HEIGHT, 0.0])
+
+
+def _name_tags(people: People, hide: int):
+    """(shown people (M,), their names (M,), tag colours (M, 4) float32) for the drawn heads."""
+    shown = np.flatnonzero(np.arange(len(people)) != hide)
+    tag_color = np.concatenate([people.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
+    return shown, tuple(people.names[i] for i in shown), tag_color.astype(np.float32)
 
 
 def build_frame_scene(state: MeetingState) -> FrameScene:
@@ -539,6 +567,9 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     meshes = dict(state.static_meshes)
     meshes["sphere"] = MeshInstances(sph_m, sph_c)
     meshes["cylinder"] = MeshInstances(cyl_m, cyl_c)
-    return FrameScene(capsules=caps, meshes=meshes,
+    shown, texts, tag_color = der.tags.get(hide) or der.tags.setdefault(hide, _name_tags(ppl, hide))
+    labels = Labels(positions=(ppl.head_pos[shown] + _NAME_TAG_OFFSET).astype(np.float32),
+                    texts=texts, colors=tag_color.copy())
+    return FrameScene(capsules=caps, meshes=meshes, labels=labels,
                       stats={"people": n, "hand_capsules": len(caps)})
 
