@@ -116,8 +116,16 @@ def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0
         blink_dur=np.full(n, 0.2), log=[] if record else None,
     )
     gs.fix_until[hd] = math.inf  # head-driven people switch on their head, not on a timer
+    _track_all(gs)
     gs.next_event = float(min(gs.fix_until.min(), gs.micro_next.min()))
     return gs
+
+
+def _track_all(gs: GazeState) -> None:
+    """Treat every person's last saccade and blink as possibly in flight (they drop out of
+    ``saccading`` / ``blinking`` once over)."""
+    gs.saccading = dict(enumerate(zip(gs.sacc_t0.tolist(), gs.sacc_dur.tolist())))
+    gs.blinking = dict(enumerate(zip(gs.blink_t0.tolist(), gs.blink_dur.tolist())))
 
 
 def saccade_duration_s(amplitude_rad):
@@ -325,7 +333,8 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     """
     cfg = gs.cfg
     dt = 0.0 if math.isnan(gs.last_t) else max(t - gs.last_t, 0.0)
-    backwards = t < gs.last_t       # time went back: saccades and blinks are evaluated in full
+    if t < gs.last_t:
+        _track_all(gs)              # time went back: any saccade or blink may be in flight again
     gs.last_t = t
     if floor_changed:
         scripted_idx = np.flatnonzero(~gs.head_driven)
@@ -369,19 +378,15 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     # Eyes: minimum-jerk saccade from the onset angles to the (moving) target.
     R_flip = R_base * _FLIP_XZ
     to = _ref_angles(gs, head_pos, R_base, R_flip) + gs.base_ang + gs.jitter
-    if backwards:
-        s = np.minimum(np.maximum((t - gs.sacc_t0) / gs.sacc_dur, 0.0), 1.0)[:, None]
-        p = s * s * s * (10.0 + s * (6.0 * s - 15.0))
-    else:
-        # A finished saccade has s = 1, so p = 1: only the few in flight need the profile.
-        p = np.ones((gs.n, 1))
-        for i, (t0, dur) in list(gs.saccading.items()):
-            s = (t - t0) / dur
-            if s >= 1.0:
-                del gs.saccading[i]
-                continue
-            s = max(s, 0.0)
-            p[i, 0] = s * s * s * (10.0 + s * (6.0 * s - 15.0))
+    # A finished saccade has s = 1, so p = 1: only the few in flight need the profile.
+    p = np.ones((gs.n, 1))
+    for i, (t0, dur) in list(gs.saccading.items()):
+        s = (t - t0) / dur
+        if s >= 1.0:
+            del gs.saccading[i]
+            continue
+        s = max(s, 0.0)
+        p[i, 0] = s * s * s * (10.0 + s * (6.0 * s - 15.0))
     eye = gs.sacc_from + (to - gs.sacc_from) * p
     if tracker_dir is not None and local_index >= 0:
         loc = R_base[local_index].T @ np.asarray(tracker_dir, float)
@@ -414,15 +419,11 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
 
     # Lids: the blink (closing in 30 % of it, opening in 70 %), else lowered with a downward gaze.
     eyelid = np.minimum(np.maximum(-eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35)
-    if backwards:
-        u = (t - gs.blink_t0) / gs.blink_dur
-        eyelid = np.maximum(np.minimum(np.maximum(np.minimum(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0), eyelid)
-    else:
-        for i, (t0, dur) in list(gs.blinking.items()):  # outside a blink its term is 0
-            u = (t - t0) / dur
-            if u >= 1.0:
-                del gs.blinking[i]
-                continue
-            eyelid[i] = max(min(max(min(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0), eyelid[i])
+    for i, (t0, dur) in list(gs.blinking.items()):      # outside a blink its term is 0
+        u = (t - t0) / dur
+        if u >= 1.0:
+            del gs.blinking[i]
+            continue
+        eyelid[i] = max(min(max(min(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0), eyelid[i])
     target = np.where(gs.looking, gs.anchor, -1)
     return GazeFrame(eye_dir, ein, head_q, eyelid, target)
