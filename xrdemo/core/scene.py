@@ -5,7 +5,9 @@ display time ``t_ns`` (int nanoseconds) — conversation, gaze, blinks, jaws, ge
 and table contacts through ``presence.presence_step`` — takes the local person's tracked head and
 hands from ``inputs``, and builds the instances the renderer draws. Pure numpy; no clock, no I/O.
 The presence state inside MeetingState is advanced in place (it carries the conversation's and
-the eyes' history); everything else in the returned state is new.
+the eyes' history); everything else in the returned state is new, except ``derived``: constants
+derived from the seats, table, script, colours and names (rebuilt when one of those objects is
+replaced — replace them, don't edit them in place). See docs/performance.md.
 """
 
 from __future__ import annotations
