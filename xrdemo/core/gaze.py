@@ -168,6 +168,23 @@ _HEAD_Q_ORDER = np.array([1, 2, 3, 0])
 _HEAD_Q_SIGN = np.array([1.0, 1.0, -1.0, 1.0])
 
 
+def _head_driven_people(gs: GazeState) -> list:
+    """Indices of the head-driven people (cached on the state with _head_constants)."""
+    _head_constants(gs)
+    return gs.head_cache[6]
+
+
+_ONES: dict = {}
+
+
+def _ones(n: int) -> np.ndarray:
+    """A fresh (n, 1) array of ones."""
+    m = _ONES.get(n)
+    if m is None:
+        m = _ONES[n] = np.ones((n, 1))
+    return m.copy()
+
+
 def _head_constants(gs: GazeState):
     """(N, 1) head share (0 for head-driven people), and the eye-in-head limits (2,) and their
     negatives, cached on the state while head_driven and the limits are the same objects."""
@@ -175,8 +192,9 @@ def _head_constants(gs: GazeState):
     if c is None or c[0] is not gs.head_driven or c[1] is not gs.cfg.eye_range or c[2] != gs.cfg.head_share:
         lim = np.array(gs.cfg.eye_range)
         c = gs.head_cache = (gs.head_driven, gs.cfg.eye_range, gs.cfg.head_share,
-                             np.where(gs.head_driven, 0.0, gs.cfg.head_share)[:, None], lim, -lim)
-    return c[3:]
+                             np.where(gs.head_driven, 0.0, gs.cfg.head_share)[:, None], lim, -lim,
+                             np.flatnonzero(gs.head_driven).tolist())
+    return c[3:6]
 _ONES3 = np.ones(3)
 
 
@@ -341,8 +359,8 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
         if len(scripted_idx):
             _on_floor_change(gs, t, floor, scripted_idx)
             gs.next_event = min(gs.next_event, float(gs.fix_until.min()))
-    hd_idx = np.flatnonzero(gs.head_driven)
-    if len(hd_idx):
+    hd_idx = _head_driven_people(gs)
+    if hd_idx:
         _head_driven_contact(gs, t, head_pos, R_base, hd_idx, local_index, tracker_dir)
     if t >= gs.next_event:
         for i in np.nonzero(gs.fix_until <= t)[0]:
@@ -379,7 +397,7 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     R_flip = R_base * _FLIP_XZ
     to = _ref_angles(gs, head_pos, R_base, R_flip) + gs.base_ang + gs.jitter
     # A finished saccade has s = 1, so p = 1: only the few in flight need the profile.
-    p = np.ones((gs.n, 1))
+    p = _ones(gs.n)
     for i, (t0, dur) in list(gs.saccading.items()):
         s = (t - t0) / dur
         if s >= 1.0:

@@ -150,7 +150,7 @@ def gestures_step(gs: GestureState, t: float, speaking: np.ndarray, energy: np.n
     weights = gs.weights * (1.0 - b)[..., None]
     weights[..., _P["beat"]] += b
 
-    point_dir = np.repeat(forward[:, None, :], 2, axis=1)
+    point_dir = forward[:, None, :].repeat(2, axis=1)
     if any_pointing:
         d = head_pos[gs.point_target] - head_pos[:, None, :]
         d /= np.maximum(np.sqrt((d * d).sum(axis=2, keepdims=True)), 1e-9)

@@ -163,7 +163,7 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
     pairs, cue = whisper_step(state.whisper, head_pos, t)
 
     if hand_joints is not None and cfg.table is not None:
-        j = np.take(np.asarray(hand_joints, float), _CONTACT_INDEX, axis=2).reshape(2 * n, len(CONTACT_JOINTS), 3)
+        j = np.asarray(hand_joints, float).take(_CONTACT_INDEX, axis=2).reshape(2 * n, len(CONTACT_JOINTS), 3)
         valid = (state.hand_alpha > 0.0).reshape(2 * n)
         if hand_tracked is not None:
             valid &= tracked.reshape(2 * n)

@@ -223,6 +223,7 @@ class _Derived:
     wrist: script.WristModel
     mirror: np.ndarray            # (N, 2, 3, 1) row signs of R^T that mirror left hands
     hand_rgba: np.ndarray         # (2N, 4) float32
+    all_valid: np.ndarray         # (N, 2, 26) True, to copy
     head_colors: np.ndarray | None  # (N, 7, 4) float32 head colours, eyes still to fill in
     tags: dict                    # hide -> _name_tags(...)
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
@@ -244,7 +245,8 @@ def _derived(state: MeetingState) -> _Derived:
     slot = np.arange(n * 2 * len(CONTACT_JOINTS))
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
                  wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height),
-                 mirror=mirror, hand_rgba=hand_rgba, head_colors=None, tags={},
+                 mirror=mirror, hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
+                 head_colors=None, tags={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
                  + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)])
     state.derived = d
@@ -312,13 +314,13 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     raised = np.minimum(np.maximum(pf.hand_lift, 0.0), 1.0)
     wrist_p, wrist_R = script.wrist_frames(der.wrist, raised, t_s)
     local_joints = H.blend_poses(pf.gesture_weights.reshape(2 * n, -1))
-    Rt = np.swapaxes(wrist_R, -1, -2) * der.mirror                          # mirrors left hands
+    Rt = wrist_R.swapaxes(-1, -2) * der.mirror                          # mirrors left hands
     joints = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 3), Rt) + wrist_p[:, :, None, :]
     radii = ppl.radii
     # Curled resting hands would sink into the table: lift each hand until it rests on the top.
     lowest = (joints[..., 1] - radii).min(axis=-1)                         # (N, 2)
     joints[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)[..., None]
-    valid = np.ones((n, 2, H.JOINT_COUNT), bool)
+    valid = der.all_valid.copy()
     if local_hands:
         joints[k] = inputs.joints
         valid[k] = v
@@ -380,7 +382,7 @@ def _fill_heads(mat, colors, pos, R, lid, mouth, gaze, color, lid_in_range: bool
     open_ = (1.0 - 0.88 * lid)[:, None]
     # Per-sphere axis scales: eyes and pupils flatten with the lids, the mouth opens. Each
     # sphere's 3x3 is R with its columns scaled, computed on R's 9 entries flattened.
-    scales = np.repeat(_SPHERE_SCALES9[None], m, axis=0)                  # (M, 7, 9): sx sy sz x3
+    scales = _SPHERE_SCALES9[None].repeat(m, axis=0)                  # (M, 7, 9): sx sy sz x3
     scales[:, 1:3, 1::3] *= open_[:, :, None]
     scales[:, 5:, 1::3] *= open_[:, :, None]
     scales[:, 4, 1::3] += (0.011 * mouth)[:, None]
@@ -444,8 +446,8 @@ class _Cues:
         if 0 <= hide < n:
             talk[hide] = False
             wh[hide] = False
-        self.talk = np.flatnonzero(talk)
-        self.wh = np.flatnonzero(wh)
+        self.talk = talk.nonzero()[0]
+        self.wh = wh.nonzero()[0]
         self.cue = cue
         if people.contact is None:
             self.spot_idx = np.zeros(0, np.intp)
@@ -453,7 +455,7 @@ class _Cues:
             self.joint = self.spot_idx
         else:
             contact = np.asarray(people.contact, float).reshape(-1)
-            self.spot_idx = np.flatnonzero(contact > 0.05)
+            self.spot_idx = (contact > 0.05).nonzero()[0]
             self.contact = contact[self.spot_idx]
             if contact_joint is None:
                 slot = self.spot_idx
