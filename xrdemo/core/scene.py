@@ -486,12 +486,12 @@ class _Cues:
             colors[:w, :3] = _CUE_RGB
             colors[:w, 3] = 0.9 * self.cue[wh]
         if len(self.joint):
-            spots = people.joints.reshape(-1, 3)[self.joint]
+            spots = people.joints.reshape(-1, 3).take(self.joint, axis=0)
+            glow = _GLOW_SCALE.copy()
+            glow[1, 3] = table_height + 0.0009
             g = mat[w:]
-            g[:] = _GLOW_SCALE
-            g[:, 1, 3] = table_height + 0.0009
-            g[:, 0, 3] = spots[:, 0]
-            g[:, 2, 3] = spots[:, 2]
+            g[:] = glow
+            g[:, 0:3:2, 3] = spots[:, 0::2]                        # x and z under the joint
             colors[w:, :3] = _GLOW_RGB
             colors[w:, 3] = 0.6 * self.contact
 
