@@ -29,10 +29,14 @@ def _quat_tables():
                                (x, z, 2, 0, 2), (w, y, 2, 0, -2), (y, z, 2, 1, 2), (w, x, 2, 1, 2),
                                (x, x, 2, 2, -2), (y, y, 2, 2, -2)]:
         rot[i, j, r, c] = coef
-    return mul.reshape(16, 4), rot.reshape(16, 9)
+    pairs = [(i, j) for i in range(4) for j in range(i, 4)]
+    rot_pairs = np.array([rot[i, j] + (rot[j, i] if i != j else 0.0) for i, j in pairs]).reshape(10, 9)
+    return mul.reshape(16, 4), rot_pairs, np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
 
-_QUAT_MUL, _QUAT_TO_MATRIX = _quat_tables()
+_QUAT_MUL, _QUAT_TO_MATRIX, _PAIR_I, _PAIR_J = _quat_tables()
+_MUL_I = np.repeat(np.arange(4), 4)
+_MUL_J = np.tile(np.arange(4), 4)
 _EYE9 = np.eye(3).reshape(9)
 
 
@@ -47,9 +51,9 @@ def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a*b (apply b first, then a). (..., 4), (..., 4) -> (..., 4)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    # Every product component is a signed sum of a_i * b_j: one outer product, one matrix product.
-    ab = a[..., :, None] * b[..., None, :]
-    return (ab.reshape(ab.shape[:-2] + (16,)) @ _QUAT_MUL).reshape(ab.shape[:-1])
+    # Every product component is a signed sum of a_i * b_j: the 16 products, one matrix product.
+    ab = a.take(_MUL_I, axis=-1) * b.take(_MUL_J, axis=-1)
+    return ab @ _QUAT_MUL
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
@@ -113,9 +117,10 @@ def yaw_pitch_toward(direction: np.ndarray):
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Rotation matrices from unit quaternions. (..., 4) -> (..., 3, 3)."""
     q = np.asarray(q, dtype=np.float64)
-    # Each entry is 0 or 1 plus a signed sum of 2 * q_i * q_j: one outer product, one matrix product.
-    qq = q[..., :, None] * q[..., None, :]
-    m = qq.reshape(qq.shape[:-2] + (16,)) @ _QUAT_TO_MATRIX
+    # Each entry is 0 or 1 plus a signed sum of 2 * q_i * q_j: the 10 distinct products, one
+    # matrix product.
+    qq = q.take(_PAIR_I, axis=-1) * q.take(_PAIR_J, axis=-1)
+    m = qq @ _QUAT_TO_MATRIX
     m += _EYE9
     return m.reshape(q.shape[:-1] + (3, 3))
 
