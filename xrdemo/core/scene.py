@@ -315,11 +315,13 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     wrist_p, wrist_R = script.wrist_frames(der.wrist, raised, t_s)
     local_joints = H.blend_poses(pf.gesture_weights.reshape(2 * n, -1))
     Rt = wrist_R.swapaxes(-1, -2) * der.mirror                          # mirrors left hands
-    joints = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 3), Rt) + wrist_p[:, :, None, :]
+    turned = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 3), Rt)   # about the wrist
     radii = ppl.radii
-    # Curled resting hands would sink into the table: lift each hand until it rests on the top.
-    lowest = (joints[..., 1] - radii).min(axis=-1)                         # (N, 2)
-    joints[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)[..., None]
+    # Curled resting hands would sink into the table: lift each hand until it rests on the top
+    # (added to the wrist before it is added to every joint).
+    lowest = (turned[..., 1] - radii).min(axis=-1) + wrist_p[..., 1]        # (N, 2)
+    wrist_p[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)
+    joints = turned + wrist_p[:, :, None, :]
     valid = der.all_valid.copy()
     if local_hands:
         joints[k] = inputs.joints
