@@ -50,7 +50,7 @@ def wrist_poses(tables: ScriptTables, seat_pos: np.ndarray, q_seat: np.ndarray,
     # Resting: palm down, fingers toward the table centre and slightly inward. Raised: roll the
     # palm toward the body's midline and tilt the fingers up a little.
     q_local = P.quat_from_yaw_pitch_roll(-side * np.radians(14.0), np.radians(18.0) * raised,
-                                         -side * np.radians(65.0) * raised)
+                                         side * np.radians(65.0) * raised)
     return pos, P.quat_mul(q_seat2, q_local)
 
 
@@ -89,7 +89,7 @@ class WristModel:
         rest = seat_pos[:, None, :] + np.einsum("nij,nhj->nhi", R, rest)
         lift = np.einsum("nij,nhj->nhi", R, lift)
         bob_axis = 0.025 * R[:, None, :, 1]
-        # q_local = quat_from_yaw_pitch_roll(-side*14deg, 18deg*r, -side*65deg*r): with cy, sy the
+        # q_local = quat_from_yaw_pitch_roll(-side*14deg, 18deg*r, side*65deg*r): with cy, sy the
         # yaw's half-angle terms and (cp, sp), (cr, sr) those of r * half_angles, q_local is
         # [cp*cr, cp*sr, sp*cr, sp*sr] @ Y[side]; q_seat * q_local is linear in q_local too.
         half_yaw = 0.5 * (-side * np.radians(14.0))
@@ -101,7 +101,7 @@ class WristModel:
         Y[:, 3, 1], Y[:, 3, 3] = -cy, sy
         left_mul = np.einsum("ni,ijk->njk", np.asarray(q_seat, float), P._QUAT_MUL.reshape(4, 4, 4))
         to_quat = Y[None] @ left_mul[:, None]                         # (N, 2, 4, 4)
-        half_angles = np.stack([np.full(2, 0.5 * np.radians(18.0)), side * 0.5 * np.radians(65.0)], axis=-1)
+        half_angles = np.stack([np.full(2, 0.5 * np.radians(18.0)), -side * 0.5 * np.radians(65.0)], axis=-1)
         return WristModel(rest=rest, lift=lift, bob_axis=bob_axis, rate=1.7 + 0.4 * j, offset=6.0 * j,
                           half_angles=half_angles, to_quat=to_quat)
 
