@@ -1,9 +1,53 @@
-"""Test-wide settings: the suite is headless, so PyOpenGL binds to EGL (set before any GL import).
+"""Test-wide settings and shared fixtures.
 
-Tests that need a window (the desktop simulator under Xvfb) run it in a subprocess with its own
-environment.
+The suite is headless, so PyOpenGL binds to EGL (set before any GL import); tests that need a
+window (the desktop simulator under Xvfb) run it in a subprocess with its own environment.
+``jack_server``: a JACK dummy server (a paced audio device with no sound card) for tests of the
+real audio path.
 """
 
 import os
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def jack_server():
+    """Start `jackd -d dummy` (48 kHz, 256 frames) with a private server name; stop it afterwards.
+
+    jackd asks for real-time scheduling (its default) and runs without it where that is not allowed.
+    Yields the environment (JACK_DEFAULT_SERVER) that clients need to find it.
+    """
+    jackd = shutil.which("jackd")
+    assert jackd, "jackd not installed (Debian package jackd2)"
+    name = f"xrdemo-test-{os.getpid()}-{time.monotonic_ns() % 100000}"
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([jackd, "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 10
+    ready = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        if subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode == 0:
+            ready = True
+            break
+        time.sleep(0.2)
+    if not ready:
+        proc.kill()
+        log.seek(0)
+        pytest.fail(f"jackd did not start: {log.read().decode(errors='replace')[-500:]}")
+    yield env
+    proc.terminate()  # only after the client processes (below) have exited
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -156,6 +156,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                                      table_height=state.table.height, log=log)
         except Exception as exc:   # no PortAudio library, broken device ...
             log(f"audio: off ({type(exc).__name__}: {exc})")
+    mic = open_microphone(cfg, log) if cfg.audio.enabled else None
     if cfg.display.refresh_rate:
         platform.set_refresh_rate(cfg.display.refresh_rate)
     if cfg.display.passthrough and not platform.set_passthrough(True):
@@ -184,6 +185,8 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                 inputs = local_input(frame, state)
                 if audio is not None:
                     inputs.voice_level = audio.level
+                if mic is not None:
+                    inputs.mic_level = mic_to_level(mic.level_db)
                 state, scene = S.step(state, inputs, t_ns)
                 if frame.should_render:
                     renderer.upload(scene)
@@ -204,7 +207,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             if now - fps_t0 >= 1.0:
                 fps, fps_t0, fps_frames = fps_frames / (now - fps_t0), now, 0
             if hasattr(platform, "set_status"):
-                platform.set_status(status_line(fps, state, audio, state.partner))
+                platform.set_status(status_line(fps, state, audio, state.partner, mic))
             pf = state.frame
             if pf is not None and 0 <= state.local and len(pf.contact_down):
                 for person, hand, _joint in pf.contact_down:
@@ -223,6 +226,8 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     finally:
         if audio is not None:
             audio.close()
+        if mic is not None:
+            mic.stop()
         platform.shutdown()
     log(f"xrdemo: ended after {frames} frames")
     return status
@@ -248,9 +253,35 @@ def _finish_calibration(collector, path: Path | None, log):
     return al
 
 
-def status_line(fps: float, state: S.MeetingState, audio, whisper: int) -> str:
+MIC_FLOOR_DB, MIC_FULL_DB = -55.0, -15.0
+"""Microphone levels (dBFS) mapped to a voice level of 0 and 1."""
+
+
+def mic_to_level(level_db: float) -> float:
+    """The local microphone's dBFS level as a 0..1 voice level for the core."""
+    return float(np.clip((level_db - MIC_FLOOR_DB) / (MIC_FULL_DB - MIC_FLOOR_DB), 0.0, 1.0))
+
+
+def open_microphone(cfg: Config, log):
+    """The default microphone with a level meter, or None (said in one line) when there is none."""
+    try:
+        from .audio.io import MicInput
+
+        mic = MicInput(cfg.audio.sample_rate, cfg.audio.block)
+        mic.start()
+    except Exception as exc:   # no PortAudio, no input device, device busy
+        log(f"microphone: none ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
+        return None
+    log("microphone: listening on the default input device")
+    return mic
+
+
+def status_line(fps: float, state: S.MeetingState, audio, whisper: int, mic=None) -> str:
     """The desktop status line: fps, people, audio device, microphone level, whisper state."""
+    from .audio.io import level_meter
+
     dev = audio.device if audio is not None and audio.device else "none"
     who = state.people.names[whisper] if whisper >= 0 else "off"
-    return (f"{fps:5.1f} fps | {len(state.people)} people | audio: {dev} | mic: none | "
+    mic_text = level_meter(mic.level_db, width=8) if mic is not None else "none"
+    return (f"{fps:5.1f} fps | {len(state.people)} people | audio: {dev} | mic: {mic_text} | "
             f"whisper: {who}")

@@ -7,54 +7,17 @@ exited (REFERENCE.md). The app-like process is tests/audio/jack_stream_probe.py.
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "tests/audio/jack_stream_probe.py"
 BLOCKS_PER_S = 48000 / 256
-
-
-@pytest.fixture
-def jack_server():
-    """Start `jackd -d dummy` (48 kHz, 256 frames) with a private server name; stop it afterwards.
-
-    jackd asks for real-time scheduling (its default) and runs without it where that is not allowed.
-    Yields the environment (JACK_DEFAULT_SERVER) that clients need to find it.
-    """
-    jackd = shutil.which("jackd")
-    assert jackd, "jackd not installed (Debian package jackd2)"
-    name = f"xrdemo-test-{os.getpid()}-{time.monotonic_ns() % 100000}"
-    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([jackd, "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 10
-    ready = False
-    while time.monotonic() < deadline and proc.poll() is None:
-        if subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode == 0:
-            ready = True
-            break
-        time.sleep(0.2)
-    if not ready:
-        proc.kill()
-        log.seek(0)
-        pytest.fail(f"jackd did not start: {log.read().decode(errors='replace')[-500:]}")
-    yield env
-    proc.terminate()  # only after the client processes (below) have exited
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def run_probe(env, *args, timeout=90):

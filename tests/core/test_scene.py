@@ -103,3 +103,25 @@ def test_bad_meetings_are_refused_clearly():
         S.make_meeting(3, local=7)
     with pytest.raises(ValueError, match="table shape"):
         Table(shape="oval")
+
+
+def test_local_microphone_makes_the_local_person_speak_and_others_wait():
+    """Talking into the microphone opens the local person's jaw, marks them speaking, and the
+    scripted people leave the floor to them (nobody starts a new turn while a real person talks;
+    a sentence under way is finished)."""
+    def run(mic):
+        st = S.make_meeting(5, seed=2, local=0)
+        talk, others = 0, 0
+        for i in range(900):
+            level = mic if 100 <= i < 900 else 0.0
+            st, _ = S.step(st, S.LocalInput(head_pos=st.seat_pos[0], head_rot=st.seat_rot[0],
+                                            mic_level=level), i * 33_333_333)
+            if i >= 160:
+                talk += bool(st.frame.speaking[0])
+                others += int(np.sum(st.frame.speaking[1:]))
+        return talk, others, st
+
+    talk, others_while_talking, st = run(0.9)
+    assert talk > 600 and st.people.mouth_open[0] > 0.2
+    _, others_silent_mic, _ = run(0.0)
+    assert others_while_talking < 0.5 * others_silent_mic

@@ -95,6 +95,9 @@ class LocalInput:
     radii: np.ndarray | None = None
     eye_dir: np.ndarray | None = None
     voice_level: np.ndarray | None = None
+    mic_level: float | None = None
+    """0..1 level of the local person's own microphone (their voice drives their jaw and the
+    conversation: scripted speakers wait while they talk)."""
 
 
 @dataclass
@@ -295,12 +298,14 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
         hand_tracked = np.ones((n, 2), bool)
         hand_tracked[k] = v.any(axis=1)
     voice = None
-    if inputs.voice_level is not None:
-        level = np.asarray(inputs.voice_level, float)
+    has_mic = inputs.mic_level is not None and 0 <= k < n
+    if inputs.voice_level is not None or has_mic:
+        level = np.zeros(n) if inputs.voice_level is None else np.array(inputs.voice_level, float)
         period = 33_333_333 if state.t_ns is None else max(t_ns - state.t_ns, 1)
-        valid = np.ones(n, bool)
+        valid = np.full(n, inputs.voice_level is not None)
         if 0 <= k < n:
-            valid[k] = False
+            valid[k] = has_mic
+            level[k] = float(inputs.mic_level) if has_mic else 0.0
         voice = VoiceEnvelope(values=np.stack([level, level], axis=1), t0_ns=t_ns - period,
                               rate_hz=1e9 / period, valid=valid)
     pres, pf = presence_step(state.presence, head_pos, base_rot, t_ns,
