@@ -17,6 +17,35 @@ import numpy as np
 
 DEFAULT_ASSET = "hrtf_kemar_48k.npz"
 NEAR_FIELD_CUTOFF_HZ = 1000.0  # corner of the low-pass used for the near-field low-frequency ILD cue
+ITD_CUTOFF_HZ = 3000.0  # Gaussian low-pass applied before the interaural cross-correlation (ITD)
+
+
+def interaural_lag(left, right, sample_rate=48000, max_lag=48, cutoff_hz=ITD_CUTOFF_HZ):
+    """Interaural time difference (...,) in samples by cross-correlation: positive = left ear later.
+
+    left, right: (..., T) signals or impulse responses. The cross-power spectrum is weighted by a
+    Gaussian low-pass (``cutoff_hz`` = its standard deviation; None = full band) before the peak
+    search within +-max_lag, and the peak is refined to sub-sample precision by a parabola through
+    the three highest samples. Why low-passed: above ~3 kHz the contralateral ear of a lateral or
+    rear-lateral KEMAR direction hears two diffracted paths (round the front and round the back of
+    the head), so the full-band correlation has two near-equal peaks 3-16 samples apart and the
+    winner depends on the test signal; below it the peak is single. This one definition makes the
+    asset's ITD table (scripts/make_hrtf_asset.py) and the tests measure the same thing.
+    """
+    left = np.asarray(left, dtype=np.float64)
+    right = np.asarray(right, dtype=np.float64)
+    n = 1 << int(np.ceil(np.log2(left.shape[-1] + right.shape[-1] + 2 * max_lag)))
+    cross = np.fft.rfft(left, n) * np.conj(np.fft.rfft(right, n))
+    if cutoff_hz is not None:
+        f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+        cross *= np.exp(-0.5 * (f / cutoff_hz) ** 2)
+    c = np.fft.irfft(cross, n)
+    window = np.concatenate([c[..., n - max_lag:], c[..., :max_lag + 1]], axis=-1)  # lags -max..max
+    k = np.clip(np.argmax(window, axis=-1), 1, 2 * max_lag - 1)[..., None]
+    a, b, d = (np.take_along_axis(window, k + o, axis=-1)[..., 0] for o in (-1, 0, 1))
+    denom = a - 2.0 * b + d
+    frac = np.where(denom < 0.0, 0.5 * (a - d) / np.where(denom < 0.0, denom, -1.0), 0.0)
+    return k[..., 0] - max_lag + frac
 
 
 @dataclass(frozen=True)
@@ -25,7 +54,10 @@ class HrtfSet:
 
     hrir:      (D, 2, T) float32, minimum-phase impulse responses, ear 0 = left.
     hrir_low:  (D, 2, T) float32, the same low-passed at NEAR_FIELD_CUTOFF_HZ (near-field cue).
-    delay:     (D, 2) float32, per-ear onset delay in samples (ITD = delay[:, 0] - delay[:, 1]).
+    delay:     (D, 2) float32, per-ear onset delay in samples, inserted after the minimum-phase
+               filter (the lead ear of a measured direction gets 1 sample).
+    itd_table: (D,) float32, the asset's ITD in samples: ``interaural_lag`` of the minimum-phase pair
+               delayed by ``delay`` (positive = left ear later); what ``itd`` interpolates.
     ring_elevation: (R,) elevations of the measurement rings, ascending, degrees.
     ring_start, ring_count: (R,) first table index and number of azimuths of each ring
                             (azimuths are uniformly spaced from 0 in each ring).
@@ -89,7 +121,8 @@ class HrtfSet:
         return hrir, low, delay
 
     def itd(self, direction: np.ndarray) -> np.ndarray:
-        """Interaural time difference (...,) in samples: left-ear delay minus right-ear delay."""
+        """The HRTF's interaural time difference (...,) in samples (positive = left ear later): the
+        measured directions' ``itd_table`` interpolated with the same weights as filters and delays."""
         idx, w = self.neighbours(direction)
         return np.einsum("...k,...k->...", w, self.itd_table[idx])
 
