@@ -33,11 +33,14 @@ def time_engine(n: int, blocks: int, signals: np.ndarray) -> np.ndarray:
     angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
     engine.set_sources(np.stack([1.5 * np.sin(angles), np.zeros(n), 1.5 * np.cos(angles)], axis=1))
     times = np.empty(blocks)
+    head = np.zeros(3)
+    turns = [quat_from_yaw_pitch_roll(0.01 * k) for k in range(blocks)]  # tracking input, made before
+    out = np.zeros((BLOCK, 2), np.float32)
     for k in range(blocks):
         x = signals[:n, k * BLOCK:(k + 1) * BLOCK]
         t0 = time.perf_counter()
-        engine.set_listener((0.0, 0.0, 0.0), quat_from_yaw_pitch_roll(0.01 * k))
-        engine.process(x)
+        engine.set_listener(head, turns[k])
+        engine.process(x, out)
         times[k] = time.perf_counter() - t0
     return times[20:]
 

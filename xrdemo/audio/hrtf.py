@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_ASSET = "hrtf_kemar_48k.npz"
+_SIDES = np.array([0.0, 1.0])
+_RAMP = np.array([-1.0, 1.0])  # t * _RAMP + _RAMP_OFFSET = (1 - t, t)
+_RAMP_OFFSET = np.array([1.0, 0.0])
 NEAR_FIELD_CUTOFF_HZ = 1000.0  # corner of the low-pass used for the near-field low-frequency ILD cue
 ITD_CUTOFF_HZ = 3000.0  # Gaussian low-pass applied before the interaural cross-correlation (ITD)
 
@@ -72,7 +75,6 @@ class HrtfSet:
     ring_start: np.ndarray
     ring_count: np.ndarray
     citation: str
-    _ring_pair = np.array([0, 1])
 
     @property
     def taps(self) -> int:
@@ -82,35 +84,41 @@ class HrtfSet:
     def max_delay(self) -> float:
         return float(self.delay.max())
 
-    def neighbours(self, direction: np.ndarray):
-        """Table indices (..., 4) and bilinear weights (..., 4) for unit directions (..., 3), head frame."""
-        d = np.asarray(direction, dtype=np.float64)
-        az = np.degrees(np.arctan2(-d[..., 0], -d[..., 2])) % 360.0
-        el = np.degrees(np.arcsin(np.minimum(np.maximum(d[..., 1], -1.0), 1.0)))
-        return self._neighbours_azel(az, el)
+    def __post_init__(self):
+        # per lower ring of each pair of adjacent rings, what ``neighbours`` needs, in one table
+        rings = np.radians(np.asarray(self.ring_elevation, dtype=np.float64))
+        count, start = self.ring_count.astype(np.float64), self.ring_start.astype(np.float64)
+        table = np.stack([count[:-1] / (2.0 * np.pi), count[1:] / (2.0 * np.pi),  # steps per radian
+                          count[:-1], count[1:], start[:-1], start[1:],
+                          rings[:-1], 1.0 / (rings[1:] - rings[:-1])], axis=1)  # (R-1, 8)
+        object.__setattr__(self, "_inner_rings", rings[1:-1])
+        object.__setattr__(self, "_pair_table", table)
 
-    def _neighbours_azel(self, az: np.ndarray, el: np.ndarray):
-        rings = self.ring_elevation
-        el = np.minimum(np.maximum(el, rings[0]), rings[-1])
-        lo = np.minimum(np.searchsorted(rings, el, side="right") - 1, len(rings) - 2)
-        pair = lo[..., None] + self._ring_pair  # (..., 2): lower and upper ring
-        t_el = (el - rings[lo]) / (rings[lo + 1] - rings[lo])
-        count = self.ring_count[pair]
-        pos = az[..., None] * (count / 360.0)
+    def neighbours(self, direction: np.ndarray):
+        """Table indices (..., 4) and bilinear weights (..., 4) for unit directions (..., 3), head frame.
+
+        Order of the 4: (lower ring, upper ring) x (azimuth below, azimuth above). Elevations below
+        the lowest ring use the lowest ring. Runs every audio block: a few whole-array operations.
+        """
+        d = np.asarray(direction, dtype=np.float64)
+        x, z = d[..., 0], d[..., 2]
+        el = np.arctan2(d[..., 1], np.hypot(x, z))  # radians
+        lo = np.searchsorted(self._inner_rings, el, side="right")  # lower ring of the pair, 0..R-2
+        pair = np.take(self._pair_table, lo, axis=0)  # (..., 8)
+        t_el = np.maximum((el - pair[..., 6]) * pair[..., 7], 0.0)
+        # azimuth counter-clockwise from ahead = atan2(-x, -z) = atan2(x, z) + pi; in measured steps:
+        count = pair[..., 2:4]
+        pos = np.arctan2(x, z)[..., None] * pair[..., 0:2]
+        pos += 0.5 * count
         a0 = np.floor(pos)
         t_az = pos - a0
-        a0 = a0.astype(np.int64) % count
-        start = self.ring_start[pair]
-        idx = np.empty(a0.shape + (2,), dtype=np.int64)  # (..., ring, side)
-        np.add(start, a0, out=idx[..., 0])
-        np.add(start, (a0 + 1) % count, out=idx[..., 1])
-        w = np.empty(a0.shape + (2,))
-        np.subtract(1.0, t_az, out=w[..., 0])
-        w[..., 1] = t_az
-        w[..., 0, :] *= (1.0 - t_el)[..., None]
-        w[..., 1, :] *= t_el[..., None]
+        idx = a0[..., None] + _SIDES  # (..., ring, side), exact small integers in float64
+        idx %= count[..., None]
+        idx += pair[..., 4:6, None]
+        w = t_az[..., None] * _RAMP + _RAMP_OFFSET  # (1 - t, t) per ring
+        w *= (t_el[..., None] * _RAMP + _RAMP_OFFSET)[..., None]
         shape = idx.shape[:-2] + (4,)
-        return idx.reshape(shape), w.reshape(shape)
+        return idx.astype(np.intp).reshape(shape), w.reshape(shape)
 
     def lookup(self, direction: np.ndarray):
         """Interpolated (hrir (..., 2, T), hrir_low (..., 2, T), delay (..., 2)) for unit directions (..., 3)."""
