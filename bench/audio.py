@@ -1,6 +1,6 @@
 """Audio engine benchmark: time per 256-sample block with a head turn every block.
 
-    PYTHONPATH=. python bench/audio.py [--blocks 400]
+    PYTHONPATH=. python bench/audio.py [--blocks 400] [--rounds 4]
 
 Compares, in the same process on the same signals, the engine (overlap-save, frequency-domain sum,
 crossfade every block, 128-tap HRIRs) with (a) OpenAL Soft's HRTF renderer (libopenal1 through
@@ -87,7 +87,8 @@ def time_oaconvolve(n: int, blocks: int, signals: np.ndarray) -> np.ndarray:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--blocks", type=int, default=400)
+    ap.add_argument("--blocks", type=int, default=400, help="timed blocks per N (after 20 warm-up blocks)")
+    ap.add_argument("--rounds", type=int, default=4, help="alternating engine/OpenAL rounds per N")
     args = ap.parse_args()
     counts = [1, 4, 8, 16, 32, 64]
     signals = (np.random.default_rng(0).standard_normal((64, BLOCK * (args.blocks + 1))) * 0.05).astype(np.float32)
@@ -95,9 +96,13 @@ def main() -> int:
     rows, medians, al_medians = [], [], []
     status = name = "?"
     for n in counts:
-        e = time_engine(n, args.blocks, signals) * 1e6
-        a, status, name = time_openal(n, args.blocks, signals)
-        a = a * 1e6
+        # alternate engine and OpenAL in rounds so that load from other processes hits both alike
+        e, a = [], []
+        for _ in range(args.rounds):
+            e.append(time_engine(n, args.blocks // args.rounds + 20, signals) * 1e6)
+            al, status, name = time_openal(n, args.blocks // args.rounds + 20, signals)
+            a.append(al * 1e6)
+        e, a = np.concatenate(e), np.concatenate(a)
         o = time_oaconvolve(n, max(60, args.blocks // 4), signals) * 1e6
         medians.append(np.median(e))
         al_medians.append(np.median(a))

@@ -168,3 +168,20 @@ def test_limiter_never_clips(hrtf):
     peaks = [np.max(np.abs(engine.process(loud[:, i * 256:(i + 1) * 256]))) for i in range(20)]
     assert max(peaks) <= 0.98
     assert engine.limiter.engaged_blocks > 0
+
+
+def test_fast_filter_spectra_equal_time_domain_filters(hrtf):
+    """process() builds filters from stored spectra; they must equal the time-domain reference."""
+    rng = np.random.default_rng(7)
+    for reflections in (False, True):
+        engine = make_engine(hrtf, reflections=reflections, table_height=-0.4)
+        positions = rng.uniform(-2.0, 2.0, (6, 3))
+        positions[0] = (0.3, 0.05, -0.2)  # near field
+        engine.set_sources(positions, rng.uniform(0.2, 1.0, 6))
+        engine.set_whisper_gains([1.0, 0.0, 1.0, 0.18, 1.0, 1.41])
+        engine.set_listener([0.1, 0.0, 0.2], quat_from_yaw_pitch_roll(1.1, 0.2, -0.1))
+        fast = np.zeros((6, 2, engine.bins), np.complex64)
+        engine._filter_spectra(fast)
+        ref = np.fft.rfft(engine.source_filters(), axis=-1) / engine.fft_size
+        err = np.sum(np.abs(fast - ref) ** 2) / np.sum(np.abs(ref) ** 2)
+        assert 10 * np.log10(err) < -100.0

@@ -111,8 +111,9 @@ def _spectral_tables(hrtf: HrtfSet, fft_size: int):
     """Per measured direction, the fft_size-point spectra of the minimum-phase HRIRs and of their
     low-passed copies, scaled by 1/fft_size (the engine's inverse FFT is unnormalised).
 
-    Returns (spectra (D, 4 * bins) float32 = complex64 (D, 2, bins) viewed as floats, so that the
-    weighted sum over neighbours is a real matmul; low (D, 2, bins) complex64). Cached per HRTF set.
+    Returns (table (D, 4 * bins + 2) float32: complex64 spectra (D, 2, bins) viewed as floats and
+    then the two per-ear delays in samples, so that one real matmul gives a source's weighted
+    spectra and its interpolated delays; low (D, 2, bins) complex64). Cached per HRTF set.
     """
     key = (id(hrtf), fft_size)
     cached = _TABLES.get(key)
@@ -121,7 +122,8 @@ def _spectral_tables(hrtf: HrtfSet, fft_size: int):
     scale = 1.0 / fft_size
     spectra = (np.fft.rfft(hrtf.hrir.astype(np.float64), fft_size) * scale).astype(np.complex64)
     low = (np.fft.rfft(hrtf.hrir_low.astype(np.float64), fft_size) * scale).astype(np.complex64)
-    tables = (np.ascontiguousarray(spectra).reshape(spectra.shape[0], -1).view(np.float32), low)
+    floats = np.ascontiguousarray(spectra).reshape(spectra.shape[0], -1).view(np.float32)
+    tables = (np.ascontiguousarray(np.concatenate([floats, hrtf.delay.astype(np.float32)], axis=1)), low)
     _TABLES[key] = (hrtf, tables)
     return tables
 
@@ -268,20 +270,20 @@ class SpatialAudioEngine:
         self.reflection_gain = float(reflection_gain)
         self.near_field = bool(near_field)
         self.limiter = Limiter() if limiter else None
-        self._spectra, self._low_spectra = _spectral_tables(self.hrtf, self.fft_size)
-        self._delay_table = self.hrtf.delay.astype(np.float64)
+        self._table, self._low_spectra = _spectral_tables(self.hrtf, self.fft_size)
         omega = -2j * np.pi * np.arange(self.bins) / self.fft_size
         tap_phasors = np.exp(np.outer(np.arange(4), omega))  # (4 taps, bins)
         # spectrum of the Lagrange fractional delay = [1, f, f^2, f^3] @ poly (as floats: re, im, ...)
         poly = (_lagrange3_polynomial().T @ tap_phasors).astype(np.complex64)  # (4 powers, bins)
         self._lagrange_poly = np.ascontiguousarray(poly).view(np.float32)  # (4, 2 * bins)
         max_start = self.block + 1
-        self._delay_phasors = np.exp(np.outer(np.arange(max_start), omega)).astype(np.complex64)
+        # indexed by the integer part of the delay: row k delays by k - 1 (the Lagrange taps start there)
+        self._delay_phasors = np.exp(np.outer(np.arange(-1, max_start), omega)).astype(np.complex64)
+        self._exponents = np.arange(4, dtype=np.float32)
         n = np.arange(self.block)
         self._fade_in = (0.5 - 0.5 * np.cos(np.pi * (n + 1) / self.block)).astype(np.float32)
         self._listener_pose = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # position, quaternion (x, y, z, w)
         self._listener_position = np.zeros(3)
-        self._listener_orientation = np.array([0.0, 0.0, 0.0, 1.0])
         self._rotation = np.eye(3)
         self._dirty = True
         self.filter_updates = 0
@@ -297,13 +299,14 @@ class SpatialAudioEngine:
         # filter spectra, bin-major: [slot (old/new alternate), ear, bin, source]
         self._filters = np.zeros((2, 2, self.bins, count), dtype=np.complex64)
         self._slot = 0  # the slot holding the filters in use
-        self._powers = np.ones((rows, 2, 4), dtype=np.float32)  # 1, frac, frac^2, frac^3
         self._mix_both = InverseRealFFT((2, 2), self.fft_size, normalised=False)  # [slot, ear]
         self._mix_one = InverseRealFFT((2,), self.fft_size, normalised=False)  # [ear]
         self._crossfade = np.zeros((2, self.block), dtype=np.float32)
         self._positions = np.zeros((count, 3))
         self._gains = np.ones(count)
         self._whisper = np.ones(count)
+        self._voice_gains = np.ones(count)  # gains x whisper
+        self._half = 1  # which half of the overlap-save window the next block goes into
         self._out = np.zeros((self.block, 2), dtype=np.float32)
 
     @property
@@ -318,29 +321,34 @@ class SpatialAudioEngine:
             self._allocate(positions.shape[0])
         self._positions[:] = positions
         self._gains[:] = 1.0 if gains is None else np.asarray(gains, dtype=np.float64)
+        np.multiply(self._gains, self._whisper, out=self._voice_gains)
         self._dirty = True
 
     def set_whisper_gains(self, gains):
         """Per-source whisper gain (N,) for this listener, e.g. a column of ``whisper_gains``."""
         self._whisper[:] = np.asarray(gains, dtype=np.float64)
+        np.multiply(self._gains, self._whisper, out=self._voice_gains)
         self._dirty = True
 
     def set_listener(self, position, orientation):
         """Listener head pose: position (3,) world metres, orientation (4,) quaternion head -> world."""
-        pose = (*(float(c) for c in position), *(float(c) for c in orientation))
+        pose = tuple(position) + tuple(orientation)  # compared by value; arrays are read once
         if pose != self._listener_pose:
             self._listener_pose = pose
-            self._listener_position = np.array(pose[:3])
-            self._listener_orientation = np.array(pose[3:])
+            self._listener_position = np.array(pose[:3], dtype=np.float64)
             self._rotation = rotation_matrix(pose[3:])
             self._dirty = True
+
+    @property
+    def _listener_orientation(self) -> np.ndarray:
+        return np.array(self._listener_pose[3:], dtype=np.float64)
 
     # -- filters
     def _virtual_sources(self):
         """Positions (M, 3), linear gains (M,) and extra delays (M,) samples of direct (+ image) sources."""
         positions = self._positions
-        gains = self._gains * self._whisper
-        extra = np.zeros(self.source_count)
+        gains = self._voice_gains
+        extra = None
         if self.reflections:
             image = positions.copy()
             image[:, 1] = 2.0 * self.table_height - image[:, 1]
@@ -350,7 +358,7 @@ class SpatialAudioEngine:
             path = np.clip((reflected - direct) / SPEED_OF_SOUND * self.sample_rate, 0.0, self.max_extra_delay)
             positions = np.concatenate([positions, image])
             gains = np.concatenate([gains, self.reflection_gain * gains])
-            extra = np.concatenate([extra, path])
+            extra = np.concatenate([np.zeros(self.source_count), path])
         return positions, gains, extra
 
     def source_filters(self) -> np.ndarray:
@@ -361,6 +369,8 @@ class SpatialAudioEngine:
         """
         positions, gains, extra = self._virtual_sources()
         geo = head_relative(self._listener_position, self._listener_orientation, positions)
+        if extra is None:
+            extra = np.zeros(len(gains))
         filters = build_filters(self.hrtf, geo, gains * distance_gain(geo.distance), extra,
                                 self.fft_size, self.near_field)
         n = self.source_count
@@ -369,32 +379,32 @@ class SpatialAudioEngine:
     def _filter_spectra(self, out: np.ndarray) -> None:
         """Spectra (N, 2, bins) of ``source_filters()`` / fft_size into ``out`` (may be a strided
         view), built in the frequency domain: weighted sum of the stored HRIR spectra of the 4
-        neighbouring directions x Lagrange fractional delay x integer-delay phasor."""
-        hrtf = self.hrtf
+        neighbouring directions x gain x Lagrange fractional delay x integer-delay phasor."""
         bins = self.bins
         positions, gains, extra = self._virtual_sources()
         geo = head_relative(self._listener_position, None, positions, self._rotation)
-        idx, w = hrtf.neighbours(geo.direction)  # (M, 4)
+        idx, w = self.hrtf.neighbours(geo.direction)  # (M, 4)
         m = idx.shape[0]
-        weights = (w * (gains * distance_gain(geo.distance))[:, None]).astype(np.float32)
-        spectra = np.matmul(weights[:, None, :], self._spectra[idx]).view(np.complex64).reshape(m, 2, bins)
+        # one matmul: interpolated spectra (as floats) and, in the last two columns, delays
+        mixed = np.matmul(w.astype(np.float32)[:, None, :], self._table[idx])[:, 0]  # (M, 4 bins + 2)
+        spectra = mixed[:, :4 * bins].view(np.complex64).reshape(m, 2, bins)
+        delay = mixed[:, 4 * bins:]  # (M, 2) samples
+        if extra is not None:
+            delay += extra[:, None]
         if self.near_field and float(geo.distance.min()) < NEAR_FIELD_ONSET:
             nf = near_field_low_gain(geo.distance, geo.direction[:, 0], onset=NEAR_FIELD_ONSET)  # (M, 2)
             near = np.nonzero(nf.max(axis=1) > 0.0)[0]
             if near.size:
-                ear_w = (weights[near, None, :] * nf[near, :, None]).astype(np.float32)  # (m, 2, 4)
+                ear_w = (w[near, None, :] * nf[near, :, None]).astype(np.float32)  # (m, 2, 4)
                 spectra[near] += np.einsum("mek,mkeb->meb", ear_w, self._low_spectra[idx[near]])
-        delay = np.matmul(w[:, None, :], self._delay_table[idx])[:, 0]  # (M, 2) samples
-        delay += extra[:, None]
-        np.maximum(delay, 1.0, out=delay)
-        whole = np.floor(delay)
-        start = whole.astype(np.intp) - 1  # Lagrange taps sit at start .. start + 3
-        powers = self._powers[:m]
-        np.subtract(delay, whole, out=powers[..., 1])
-        np.multiply(powers[..., 1], powers[..., 1], out=powers[..., 2])
-        np.multiply(powers[..., 2], powers[..., 1], out=powers[..., 3])
+        # delays are >= 1 sample (the asset's lead ear has 1; ``load_hrtf`` checks), extra >= 0
+        whole = delay.astype(np.intp)  # floor, for positive values
+        frac = delay - whole
+        # gain x [1, f, f^2, f^3] @ poly = gain x Lagrange fractional-delay spectrum
+        powers = np.power(frac[..., None], self._exponents, dtype=np.float32)  # (M, 2, 4)
+        powers *= (gains * distance_gain(geo.distance)).astype(np.float32)[:, None, None]
         shift = np.matmul(powers.reshape(-1, 4), self._lagrange_poly).view(np.complex64).reshape(m, 2, bins)
-        shift *= self._delay_phasors[start]
+        shift *= self._delay_phasors[whole]  # phasor of (whole - 1): the taps sit at whole-1 .. whole+2
         spectra *= shift
         if self.reflections:
             n = self.source_count
@@ -406,9 +416,13 @@ class SpatialAudioEngine:
     def process(self, mono_blocks, out: np.ndarray | None = None) -> np.ndarray:
         """Render one block: mono_blocks (N, block) -> stereo (block, 2) float32 (``out`` if given)."""
         block = self.block
-        frames = self._input_fft.input
-        frames[:, :block] = frames[:, block:]
-        frames[:, block:] = mono_blocks
+        # overlap-save window: the new block overwrites the older half. When that is the first
+        # half, the window is circularly rotated by one block, and so is the output: its valid
+        # part is then the first half of the inverse FFT instead of the second.
+        half = self._half
+        self._input_fft.input[:, half * block:(half + 1) * block] = mono_blocks
+        self._half = 1 - half
+        valid = slice(half * block, (half + 1) * block)
         out = self._out if out is None else out
         if self.source_count == 0:
             out[:] = 0.0
@@ -419,18 +433,17 @@ class SpatialAudioEngine:
             new = 1 - old
             self._filter_spectra(self._filters[new].transpose(2, 0, 1))
             _sum_over_sources(self._spectrum_t, self._filters, self._mix_both.input)
-            y = self._mix_both()[:, :, block:]  # (slot, ear, block)
+            y = self._mix_both()[:, :, valid]  # (slot, ear, block)
             fade = self._crossfade
             np.subtract(y[new], y[old], out=fade)
             fade *= self._fade_in
-            fade += y[old]
-            out[...] = fade.T
+            np.add(fade, y[old], out=out.T)
             self._slot = new
             self._dirty = False
             self.filter_updates += 1
         else:
             _sum_over_sources(self._spectrum_t, self._filters[old], self._mix_one.input)
-            out[...] = self._mix_one()[:, block:].T
+            out.T[...] = self._mix_one()[:, valid]
         if self.limiter is not None:
             self.limiter.process(out)
         return out

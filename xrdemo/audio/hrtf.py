@@ -158,6 +158,8 @@ def load_hrtf(path=None) -> HrtfSet:
         itd = data["itd"].astype(np.float32)
         rate = int(data["sample_rate"])
         citation = str(data["citation"])
+    if float(delay.min()) < 1.0:
+        raise ValueError("HRTF delays must be >= 1 sample (the fractional-delay filter needs one)")
     order = np.lexsort((az, el))
     az, el, hrir, delay, itd = az[order], el[order], hrir[order], delay[order], itd[order]
     rings, start, count = np.unique(el, return_index=True, return_counts=True)
