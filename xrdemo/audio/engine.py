@@ -43,8 +43,10 @@ def distance_gain(r, reference=1.0, near_exponent=1.0, far_exponent=0.5, min_dis
     a gentle 1/sqrt(r) so voices across a table (2-3 m) stay present: -3 dB at 2 m, -5 dB at 3 m.
     Strictly decreasing, and never zero at any finite distance.
     """
-    r = np.maximum(np.asarray(r, dtype=np.float64), min_distance)
-    return np.where(r < reference, (reference / r) ** near_exponent, (reference / r) ** far_exponent)
+    x = np.maximum(np.asarray(r, dtype=np.float64), min_distance) / reference
+    if near_exponent == 2.0 * far_exponent:  # the default: one power, (x * min(x, 1)) ** -far
+        return np.power(x * np.minimum(x, 1.0), -far_exponent)
+    return np.where(x < 1.0, x ** -near_exponent, x ** -far_exponent)
 
 
 def near_field_low_gain(r, lateral, onset=1.0, strength=1.0, max_gain=3.0):
@@ -129,11 +131,16 @@ def _spectral_tables(hrtf: HrtfSet, fft_size: int):
 
 
 if hasattr(np, "vecdot"):
+    _dot3 = np.vecdot
+
     def _sum_over_sources(spectrum_t, filters, out):
         """out (..., bins) = sum over sources of conj(spectrum_t) * filters; spectrum_t (bins, N)
         holds conj(input spectra), filters (..., bins, N)."""
         np.vecdot(spectrum_t, filters, out=out)
 else:  # numpy < 2
+    def _dot3(a, b):
+        return np.einsum("...i,...i->...", a, b)
+
     def _sum_over_sources(spectrum_t, filters, out):
         np.sum(np.conj(spectrum_t) * filters, axis=-1, out=out)
 
@@ -164,7 +171,7 @@ def head_relative(listener_position, listener_orientation, source_positions, rot
     rot = rotation_matrix(listener_orientation) if rotation is None else rotation  # head -> world
     v = np.asarray(source_positions, dtype=np.float64) - np.asarray(listener_position, dtype=np.float64)
     v = v @ rot
-    r = np.sqrt(np.einsum("...i,...i->...", v, v))
+    r = np.sqrt(_dot3(v, v))
     if float(r.min(initial=1.0)) >= 1e-6:
         return Geometry(v / r[..., None], r)
     direction = v / np.maximum(r, 1e-6)[..., None]
