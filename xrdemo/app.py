@@ -19,6 +19,8 @@ from .core import scene as S
 from .core.hands import hand_from_curls, hands_to_stage
 
 DEFAULT_RECORDING = Path("xrdemo-recording.mp4")
+SESSION_LOST = 3
+"""Exit status of live_loop when the runtime lost the session (device unplugged, runtime gone)."""
 
 
 def local_input(frame, state: S.MeetingState) -> S.LocalInput:
@@ -77,8 +79,20 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             f"{'yes' if summary['audio'] else 'no'}); play it with headphones")
         return 0
     log(f"xrdemo: running the meeting on {reason}")
-    return live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
-                     table_alignment=table_alignment)
+    status = live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
+                       table_alignment=table_alignment)
+    if status == SESSION_LOST and platform_name == "auto" and kind == "openxr":
+        # The headset went away mid-meeting: carry on in the desktop simulator if there is one.
+        from .platform.base import PlatformUnavailable
+
+        try:
+            desktop, _ = create_platform("desktop", log=None)
+        except PlatformUnavailable as exc:
+            log(f"xrdemo: the headset is gone and there is no desktop window to carry on in ({exc})")
+            return status
+        log("xrdemo: the headset is gone; carrying on in the desktop simulator")
+        return live_loop(desktop, cfg, seconds=seconds, log=log, table_alignment=table_alignment)
+    return status
 
 
 def _load_alignment(path: Path | None, log):
@@ -127,6 +141,10 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
         log(f"table calibration: for {calibrate_table:g} s, touch your real table with your index "
             "fingers at its corners and along its edges, holding each touch for half a second")
     state = make_meeting_from_config(cfg)
+    if hasattr(platform, "set_seat"):            # the desktop simulator sits in the local seat
+        from .platform.desktop_input import seat_of
+
+        platform.set_seat(seat_of(state))
     audio = None
     if cfg.audio.enabled:
         from .audio.meeting import LiveMeetingAudio
@@ -195,7 +213,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             for event in frame.events:
                 if event.kind == EventKind.SESSION_LOST:
                     log(f"xrdemo: {event.message or 'the session was lost'}; stopping")
-                    status = 3
+                    status = SESSION_LOST
             if frame.exit_requested or status:
                 break
             if seconds is not None and (t_ns - t_start) * 1e-9 >= seconds:

@@ -55,8 +55,7 @@ def make_meeting_from_config(cfg: Config) -> S.MeetingState:
     table = Table(shape=t.shape, radius=t.radius, width=t.width, depth=t.depth, height=t.height)
     room = Room(width=cfg.room.width, depth=cfg.room.depth, height=cfg.room.height)
     m = cfg.meeting
-    names = list(m.names) + [f"Guest {k + 1}" for k in range(len(m.names), m.people)]
-    return S.make_meeting(m.people, table=table, room=room, local=m.seat, seed=m.seed, names=names)
+    return S.make_meeting(m.people, table=table, room=room, local=m.seat, seed=m.seed, names=m.names)
 
 
 LEAN_STOP_M = 0.55

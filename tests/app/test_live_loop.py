@@ -110,3 +110,34 @@ def test_session_loss_ends_the_loop_with_a_message(gl):
     assert status == 3
     assert any("lost" in line for line in logs)
     assert platform.frames_submitted < 100
+
+
+def test_auto_carries_on_in_the_desktop_when_the_headset_session_is_lost(gl, monkeypatch):
+    """A headset (here a simulated runtime calling itself openxr) loses its session mid-meeting;
+    under auto the app says so and continues on the desktop platform."""
+    from xrdemo import app
+    from xrdemo.platform import factory
+
+    made = []
+
+    def fake_create(name, log=None, options=None):
+        if name == "auto":
+            tl = Timeline(hands=None, refresh_hz=30.0, events=[ScriptEvent(300_000_000, "loss_pending")])
+            p, _ = make_platform(gl, tl)
+            p.capabilities.name = "openxr"
+            made.append(p)
+            return p, "platform openxr"
+        assert name == "desktop"
+        tl = Timeline(hands=None, refresh_hz=30.0, events=[ScriptEvent(200_000_000, "exit")])
+        p, _ = make_platform(gl, tl)
+        p.capabilities.name = "desktop"
+        made.append(p)
+        return p, "desktop: requested"
+
+    monkeypatch.setattr(factory, "create_platform", fake_create)
+    logs = []
+    status = app.run("auto", quiet_config(), log=logs.append, table_alignment=NO_ALIGNMENT)
+    text = "\n".join(logs)
+    assert "carrying on in the desktop simulator" in text, text
+    assert len(made) == 2 and made[1].frames_submitted > 0
+    assert status == 0

@@ -90,3 +90,24 @@ def test_shader_errors_are_reported_not_ignored(gl_context, monkeypatch, tmp_pat
     monkeypatch.setattr(R, "read_shader", lambda name: "#version 330 core\nthis is not glsl;\n")
     with pytest.raises(GLError, match="failed to compile"):
         R._compile("mesh.vert", "lit.frag")
+
+
+def test_name_tags_are_drawn_facing_the_view(renderer):
+    from xrdemo.core.frame import Labels
+    from xrdemo.render.labels import rasterise_texts
+
+    atlas, rects, aspects = rasterise_texts(("Ada", "Grace Hopper"))
+    assert atlas.shape[0] > 10 and atlas.max() > 200            # glyphs were drawn
+    assert aspects[1] > aspects[0] > 1.0                        # longer names make wider tags
+    view = View(np.array([0.0, 1.2, 1.0]), P.IDENTITY_QUAT.copy(), P.symmetric_fov(60, SIZE[0] / SIZE[1]))
+    frame = FrameScene(labels=Labels(np.array([[0.0, 1.2, 0.0]], np.float32), ("Grace Hopper",),
+                                     np.array([[0.9, 0.1, 0.1, 1.0]], np.float32), height=0.2),
+                       clear_color=np.array([0.0, 0.0, 0.0, 1.0]))
+    img = renderer.render_to_arrays(frame, [view], SIZE)[0].astype(int)
+    assert renderer.stats["draw_calls_per_view"] == 1
+    col, row = np.round(project_points(view, SIZE, [[0.0, 1.2, 0.0]])[0]).astype(int)
+    tag = img[row - 12:row + 12, col - 60:col + 60, :3]
+    red = (tag[..., 0] > 150) & (tag[..., 1] < 100)
+    white = (tag.min(axis=-1) > 200)
+    assert red.mean() > 0.3 and white.mean() > 0.02, "a red plate with white text"
+    assert img[5, 5, :3].max() < 10                             # background untouched

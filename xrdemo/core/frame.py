@@ -66,11 +66,32 @@ class Capsules:
 
 
 @dataclass
+class Labels:
+    """Name tags: camera-facing text tags.
+
+    positions: (M, 3) float32 metres, the centre of each tag; texts: M strings; colors: (M, 4)
+    linear RGBA of each tag's background (the text is white); height: metres, tag height.
+    """
+
+    positions: np.ndarray
+    texts: tuple
+    colors: np.ndarray
+    height: float = 0.055
+
+    @staticmethod
+    def empty() -> "Labels":
+        return Labels(np.zeros((0, 3), np.float32), (), np.zeros((0, 4), np.float32))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
 class FrameScene:
     """Everything drawn in one frame.
 
     capsules: hands (bones and joints). meshes: unit-mesh instances by kind (MESH_KINDS): heads,
-    eyes, table, room. light_dir: (3,) unit vector toward the key light. clear_color: (4,) linear
+    eyes, table, room. labels: name tags. light_dir: (3,) unit vector toward the key light. clear_color: (4,) linear
     RGBA; alpha 0 lets passthrough show. ids: optional labels for tests and metrics.
     """
 
@@ -78,6 +99,7 @@ class FrameScene:
     meshes: dict[str, MeshInstances] = field(
         default_factory=lambda: {k: MeshInstances.empty() for k in MESH_KINDS}
     )
+    labels: Labels = field(default_factory=Labels.empty)
     light_dir: np.ndarray = field(default_factory=lambda: np.array([0.3, 0.9, 0.4]))
     clear_color: np.ndarray = field(default_factory=lambda: np.array([0.02, 0.025, 0.03, 1.0]))
     stats: dict = field(default_factory=dict)

@@ -20,7 +20,7 @@ from . import script
 from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import TableGeometry
-from .frame import Capsules, FrameScene, MeshInstances
+from .frame import Capsules, FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, seat_layout
 
 MAX_PEOPLE = 64
@@ -156,7 +156,7 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
         seat=np.arange(n),
         speaking=np.zeros(n),
         mouth_open=np.zeros(n),
-        names=tuple(names) if names else tuple(f"Guest {k + 1}" for k in range(n)),
+        names=default_names(n, names),
         eyelid=np.zeros(n), whisper_cue=np.zeros(n), contact=np.zeros((n, 2, 6)),
     )
     presence = new_presence(PresenceConfig(n=n, seed=seed, local_index=local,
@@ -165,6 +165,18 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
                         seat_yaw=seat_yaw, static_meshes=room_meshes(table, room, seat_pos, seat_yaw),
                         script=script.ScriptTables.make(seed, n), seat_rot=seat_rot,
                         presence=presence, local=local, seed=seed)
+
+
+DEFAULT_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Dennis",
+                 "Frances", "Tim", "Radia", "Linus", "Hedy", "Claude", "Katherine", "John")
+
+
+def default_names(n: int, names=None) -> tuple:
+    """Display names for n people: the given ones first, then DEFAULT_NAMES, then "Guest k"."""
+    given = list(names or [])
+    out = given + [DEFAULT_NAMES[k] if k < len(DEFAULT_NAMES) else f"Guest {k + 1}"
+                   for k in range(len(given), n)]
+    return tuple(out[:n])
 
 
 WHISPER_INVITE_M = 0.80
@@ -276,8 +288,12 @@ _HEAD_OFFSETS = np.array([HEAD_CENTER, EYE_OFFSETS[0], EYE_OFFSETS[1], NOSE_OFFS
 _HEAD_SCALES = np.array([HEAD_SCALE, [EYE_RADIUS] * 3, [EYE_RADIUS] * 3, [0.011, 0.016, 0.014],
                          [0.020, 0.003, 0.010]])
 SPHERES_PER_HEAD = 7
-INDICATOR_HEIGHT = 0.19
+CONTACT_SHADOW_RGB = (0.12, 0.07, 0.04)
+"""Linear colour of the soft spot a touching fingertip leaves on the (wooden) table."""
+INDICATOR_HEIGHT = 0.255
 """Metres above the head pose of the speaking indicator disc."""
+NAME_TAG_HEIGHT = 0.19
+"""Metres above the head pose of the centre of each person's name tag."""
 
 
 def head_meshes(people: People, hide: int = -1):
@@ -346,11 +362,11 @@ def cue_meshes(people: People, table_height: float, hide: int = -1):
     spots = people.joints[p_idx, h_idx, np.asarray(CONTACT_JOINTS)[j_idx]]
     glow_m = np.zeros((len(spots), 4, 4))
     glow_m[:, 3, 3] = 1.0
-    glow_m[:, [0, 1, 2], [0, 1, 2]] = [0.016, 0.0008, 0.016]
+    glow_m[:, [0, 1, 2], [0, 1, 2]] = [0.012, 0.0008, 0.012]
     glow_m[:, :3, 3] = np.stack([spots[:, 0], np.full(len(spots), table_height + 0.0009), spots[:, 2]], -1) \
         if len(spots) else np.zeros((0, 3))
-    glow_c = np.concatenate([np.tile([0.02, 0.015, 0.01], (len(spots), 1)),
-                             0.55 * contact[p_idx, h_idx, j_idx, None]], axis=1)
+    glow_c = np.concatenate([np.tile(CONTACT_SHADOW_RGB, (len(spots), 1)),
+                             0.6 * contact[p_idx, h_idx, j_idx, None]], axis=1)
     return {"cylinder": (disc_m, disc_c),
             "sphere": (np.concatenate([cue_m, glow_m]), np.concatenate([cue_c, glow_c]))}
 
@@ -375,5 +391,9 @@ def build_frame_scene(state: MeetingState) -> FrameScene:
     disc_t, disc_c = cues["cylinder"]
     meshes["cylinder"] = MeshInstances(np.concatenate([cyl.transforms, disc_t.astype(np.float32)]),
                                        np.concatenate([cyl.colors, disc_c.astype(np.float32)]))
-    return FrameScene(capsules=caps, meshes=meshes,
+    shown = np.flatnonzero(np.arange(n) != hide)
+    tag_color = np.concatenate([ppl.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
+    labels = Labels(positions=(ppl.head_pos[shown] + [0.0, NAME_TAG_HEIGHT, 0.0]).astype(np.float32),
+                    texts=tuple(ppl.names[i] for i in shown), colors=tag_color.astype(np.float32))
+    return FrameScene(capsules=caps, meshes=meshes, labels=labels,
                       stats={"people": n, "hand_capsules": len(caps)})

@@ -58,6 +58,16 @@ class PlatformEvent:
     message: str = ""
 
 
+def state_change_events(previous: SessionState, state: SessionState) -> list[PlatformEvent]:
+    """The events a session-state change produces: the new state, and focus gained or lost."""
+    events = [PlatformEvent(EventKind.SESSION_STATE, {"state": state}, f"session {state.name}")]
+    if state == SessionState.FOCUSED:
+        events.append(PlatformEvent(EventKind.FOCUS_GAINED))
+    elif previous == SessionState.FOCUSED:
+        events.append(PlatformEvent(EventKind.FOCUS_LOST, message="input focus lost"))
+    return events
+
+
 @dataclass
 class Pose:
     """position: (3,) float64 metres; orientation: (4,) quaternion x, y, z, w; valid: tracked now."""

@@ -18,7 +18,7 @@ import numpy as np
 from xrdemo.core.frame import View
 from xrdemo.platform.base import (
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent,
-    PlatformUnavailable, Pose, SessionState,
+    PlatformUnavailable, Pose, SessionState, state_change_events,
 )
 from xrdemo.platform.openxr_gl import (
     GL_FORMAT_NAMES, PREFERRED_COLOR_FORMATS, SwapchainFramebuffers, binding_kind, make_graphics_binding,
@@ -264,11 +264,7 @@ class OpenXRPlatform:
     def _on_state(self, state: SessionState, events: list[PlatformEvent]) -> None:
         xr = self.xr
         previous, self._state = self._state, state
-        events.append(PlatformEvent(EventKind.SESSION_STATE, {"state": state}, f"session {state.name}"))
-        if state == SessionState.FOCUSED:
-            events.append(PlatformEvent(EventKind.FOCUS_GAINED))
-        elif previous == SessionState.FOCUSED:
-            events.append(PlatformEvent(EventKind.FOCUS_LOST, message="input focus lost"))
+        events.extend(state_change_events(previous, state))
         if state == SessionState.READY:
             xr.begin_session(self.session, xr.SessionBeginInfo(primary_view_configuration_type=self.view_config))
             self._running = True

@@ -15,7 +15,7 @@ from xrdemo.core.frame import View
 from xrdemo.core import pose as P
 from xrdemo.platform.base import (
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent, Pose,
-    SessionState,
+    SessionState, state_change_events,
 )
 from xrdemo.platform.timeline import NS, Timeline
 
@@ -74,11 +74,7 @@ class SimulatedPlatform:
 
     def _set_state(self, state: SessionState, events: list[PlatformEvent]) -> None:
         previous, self._state = self._state, state
-        events.append(PlatformEvent(EventKind.SESSION_STATE, {"state": state}, f"session {state.name}"))
-        if state == SessionState.FOCUSED:
-            events.append(PlatformEvent(EventKind.FOCUS_GAINED))
-        elif previous == SessionState.FOCUSED:
-            events.append(PlatformEvent(EventKind.FOCUS_LOST, message="input focus lost"))
+        events.extend(state_change_events(previous, state))
 
     # -- frame ------------------------------------------------------------------------------
     def begin_frame(self) -> FrameInput:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def uv_sphere(rings: int = 10, segments: int = 16):
+def uv_sphere(rings: int = 8, segments: int = 14):
     """Unit sphere: vertices (V, 6) = position, normal."""
     theta = np.linspace(0.0, np.pi, rings + 1)            # from +Y down to -Y
     phi = np.linspace(0.0, 2.0 * np.pi, segments + 1)
@@ -19,7 +19,7 @@ def uv_sphere(rings: int = 10, segments: int = 16):
     return np.concatenate([pos, pos], 1).astype(np.float32), idx
 
 
-def capsule_halves(rings_per_half: int = 4, segments: int = 12):
+def capsule_halves(rings_per_half: int = 3, segments: int = 10):
     """Unit sphere split at its equator into two hemispheres for capsules.
 
     Vertices (V, 4) = unit position (= normal), end flag (0 at a, 1 at b). The equator appears

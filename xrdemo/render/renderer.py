@@ -1,7 +1,7 @@
 """Draws a FrameScene for any list of views with a constant number of instanced draw calls.
 
-One draw call per unit-mesh kind (sphere, box, cylinder) and one for all capsules, per view,
-however many people there are. Needs a current OpenGL 3.3+ core context (see context.py).
+One draw call per unit-mesh kind (sphere, box, cylinder), one for all capsules and one for all
+name tags, per view, however many people there are. Needs a current OpenGL 3.3+ core context (see context.py).
 Colours in the scene are linear; targets are sRGB, so GL does the encoding.
 """
 
@@ -18,6 +18,8 @@ from ..resources import read_shader
 from . import meshes
 
 NEAR, FAR = 0.05, 50.0
+DRAW_ORDER = ("box", "cylinder", "sphere")
+"""Room and table first, so translucent spheres (contact shadows, cues) blend over them."""
 PENDANT_POS = np.array([0.0, 2.35, 0.0], np.float32)
 
 
@@ -123,6 +125,9 @@ class Renderer:
                        for k in MESH_KINDS}
         self.capsules = _InstancedMesh(*meshes.capsule_halves(), [(0, 3), (1, 1)],
                                        [(2, 4), (3, 3), (4, 4)])
+        from .labels import LabelRenderer
+
+        self.labels = LabelRenderer(_compile)
         self.stats = {"draw_calls_per_view": 0, "views": 0}
         self._targets: dict[tuple, "Framebuffer"] = {}
         check_gl("renderer set-up")
@@ -142,6 +147,7 @@ class Renderer:
         data = np.concatenate([c.a, c.radius[:, None], c.b, c.colors], axis=1) if len(c) else \
             np.zeros((0, 11), np.float32)
         self.capsules.upload(data)
+        self.labels.upload(scene.labels)
         self._scene = scene
         check_gl("instance upload")
 
@@ -165,7 +171,7 @@ class Renderer:
         view_proj = view_projection(view).astype(np.float32)
         light = P.normalize(np.asarray(scene.light_dir, float)).astype(np.float32)
         calls = 0
-        for prog, drawables in ((self.mesh_program, [self.meshes[k] for k in MESH_KINDS]),
+        for prog, drawables in ((self.mesh_program, [self.meshes[k] for k in DRAW_ORDER]),
                                 (self.capsule_program, [self.capsules])):
             GL.glUseProgram(prog)
             GL.glUniformMatrix4fv(GL.glGetUniformLocation(prog, "u_view_proj"), 1, GL.GL_TRUE, view_proj)
@@ -175,6 +181,7 @@ class Renderer:
             GL.glUniform3fv(GL.glGetUniformLocation(prog, "u_pendant_pos"), 1, PENDANT_POS)
             for d in drawables:
                 calls += d.draw()
+        calls += self.labels.draw(view, view_proj)
         GL.glBindVertexArray(0)
         check_gl("drawing a view")
         self.stats["draw_calls_per_view"] = calls
