@@ -17,6 +17,7 @@ import numpy as np
 
 DEFAULT_ASSET = "hrtf_kemar_48k.npz"
 _SIDES = np.array([0.0, 1.0])
+_SIDES_INT = np.array([0, 1])
 _RAMP = np.array([-1.0, 1.0])  # t * _RAMP + _RAMP_OFFSET = (1 - t, t)
 _RAMP_OFFSET = np.array([1.0, 0.0])
 NEAR_FIELD_CUTOFF_HZ = 1000.0  # corner of the low-pass used for the near-field low-frequency ILD cue
@@ -85,14 +86,18 @@ class HrtfSet:
         return float(self.delay.max())
 
     def __post_init__(self):
-        # per lower ring of each pair of adjacent rings, what ``neighbours`` needs, in one table
+        # what ``neighbours`` needs, precomputed: per lower ring of each pair of adjacent rings
+        # (index lo) its elevation and 1 / spacing; per (pair, lower/upper ring) at flat index
+        # 2 lo + r: measured steps per radian of azimuth, azimuth count and first table index.
+        # One-dimensional tables: numpy's fast path for integer indexing.
         rings = np.radians(np.asarray(self.ring_elevation, dtype=np.float64))
         count, start = self.ring_count.astype(np.float64), self.ring_start.astype(np.float64)
-        table = np.stack([count[:-1] / (2.0 * np.pi), count[1:] / (2.0 * np.pi),  # steps per radian
-                          count[:-1], count[1:], start[:-1], start[1:],
-                          rings[:-1], 1.0 / (rings[1:] - rings[:-1])], axis=1)  # (R-1, 8)
-        object.__setattr__(self, "_inner_rings", rings[1:-1])
-        object.__setattr__(self, "_pair_table", table)
+        pairs = np.stack([np.arange(len(rings) - 1), np.arange(1, len(rings))], axis=1).ravel()
+        for name, value in (("_inner_rings", rings[1:-1]), ("_ring_base", rings[:-1]),
+                            ("_ring_inv_span", 1.0 / (rings[1:] - rings[:-1])),
+                            ("_pair_turn", count[pairs] / (2.0 * np.pi)), ("_pair_half", count[pairs] / 2.0),
+                            ("_pair_count", count[pairs]), ("_pair_start", start[pairs])):
+            object.__setattr__(self, name, np.ascontiguousarray(value))
 
     def neighbours(self, direction: np.ndarray):
         """Table indices (..., 4) and bilinear weights (..., 4) for unit directions (..., 3), head frame.
@@ -101,24 +106,25 @@ class HrtfSet:
         the lowest ring use the lowest ring. Runs every audio block: a few whole-array operations.
         """
         d = np.asarray(direction, dtype=np.float64)
-        x, z = d[..., 0], d[..., 2]
-        el = np.arctan2(d[..., 1], np.hypot(x, z))  # radians
+        lead = d.shape[:-1]
+        d = d.reshape(-1, 3)
+        x, z = d[:, 0], d[:, 2]
+        el = np.arctan2(d[:, 1], np.hypot(x, z))  # radians
         lo = np.searchsorted(self._inner_rings, el, side="right")  # lower ring of the pair, 0..R-2
-        pair = np.take(self._pair_table, lo, axis=0)  # (..., 8)
-        t_el = np.maximum((el - pair[..., 6]) * pair[..., 7], 0.0)
+        t_el = (el - self._ring_base[lo]) * self._ring_inv_span[lo]
+        np.maximum(t_el, 0.0, out=t_el)
+        k = lo[:, None] * 2 + _SIDES_INT  # (M, 2 rings): flat pair-table index
         # azimuth counter-clockwise from ahead = atan2(-x, -z) = atan2(x, z) + pi; in measured steps:
-        count = pair[..., 2:4]
-        pos = np.arctan2(x, z)[..., None] * pair[..., 0:2]
-        pos += 0.5 * count
+        pos = np.arctan2(x, z)[:, None] * self._pair_turn[k]
+        pos += self._pair_half[k]
         a0 = np.floor(pos)
         t_az = pos - a0
-        idx = a0[..., None] + _SIDES  # (..., ring, side), exact small integers in float64
-        idx %= count[..., None]
-        idx += pair[..., 4:6, None]
-        w = t_az[..., None] * _RAMP + _RAMP_OFFSET  # (1 - t, t) per ring
-        w *= (t_el[..., None] * _RAMP + _RAMP_OFFSET)[..., None]
-        shape = idx.shape[:-2] + (4,)
-        return idx.astype(np.intp).reshape(shape), w.reshape(shape)
+        idx = a0[:, :, None] + _SIDES  # (M, ring, side), exact small integers in float64
+        idx %= self._pair_count[k][:, :, None]
+        idx += self._pair_start[k][:, :, None]
+        w = t_az[:, :, None] * _RAMP + _RAMP_OFFSET  # (1 - t, t) per ring
+        w *= (t_el[:, None] * _RAMP + _RAMP_OFFSET)[:, :, None]
+        return idx.astype(np.intp).reshape(lead + (4,)), w.reshape(lead + (4,))
 
     def lookup(self, direction: np.ndarray):
         """Interpolated (hrir (..., 2, T), hrir_low (..., 2, T), delay (..., 2)) for unit directions (..., 3)."""
