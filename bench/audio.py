@@ -8,6 +8,9 @@ ctypes, ALC_SOFT_loopback, static looping buffers of the same signals, listener 
 every block; its default data set has 32-tap filters) and (b) a per-source scipy.signal.oaconvolve
 loop using the engine's filters. Prints median and p99 µs per block, real-time factor (block
 duration / median), marginal µs per extra voice (least-squares slope over N) and the ratios.
+Engine and OpenAL run in alternating rounds per N, so that load from other processes on a shared
+machine hits both alike; the timed region is set_listener + process (the head-pose quaternions,
+tracking input, are made beforehand). Without pyFFTW the engine falls back to scipy.fft.
 """
 
 from __future__ import annotations

@@ -299,8 +299,7 @@ class SpatialAudioEngine:
 
     # -- state
     def _allocate(self, count: int):
-        """Preallocate every per-block buffer for ``count`` sources (images doubled in)."""
-        rows = count * (2 if self.reflections else 1)
+        """Preallocate every per-block buffer for ``count`` sources."""
         self._input_fft = RealFFT((count,), self.fft_size, measure=True)  # the overlap-save windows
         self._spectrum_t = np.zeros((self.bins, count), dtype=np.complex64)  # conj(input spectra).T
         # filter spectra, bin-major: [slot (old/new alternate), ear, bin, source]
