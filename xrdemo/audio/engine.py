@@ -32,6 +32,7 @@ from xrdemo.audio.hrtf import HrtfSet, load_hrtf
 from xrdemo.audio.fft import InverseRealFFT, RealFFT
 
 SPEED_OF_SOUND = 343.0  # m/s
+_max, _min = np.maximum.reduce, np.minimum.reduce  # ufunc reductions: less per-call overhead
 NEAR_FIELD_ONSET = 1.0  # m: below this distance the near-field low-frequency ILD cue grows
 
 
@@ -172,7 +173,7 @@ def head_relative(listener_position, listener_orientation, source_positions, rot
     v = np.asarray(source_positions, dtype=np.float64) - np.asarray(listener_position, dtype=np.float64)
     v = v @ rot
     r = np.sqrt(_dot3(v, v))
-    if float(r.min(initial=1.0)) >= 1e-6:
+    if float(_min(r, axis=None, initial=1.0)) >= 1e-6:
         return Geometry(v / r[..., None], r)
     direction = v / np.maximum(r, 1e-6)[..., None]
     direction[r < 1e-6] = (0.0, 0.0, -1.0)  # a source inside the head: straight ahead
@@ -225,7 +226,7 @@ class Limiter:
 
     def process(self, y: np.ndarray) -> np.ndarray:
         """Limit y (B, 2) in place and return it."""
-        peak = max(float(y.max()), -float(y.min())) if y.size else 0.0
+        peak = max(float(_max(y, axis=None)), -float(_min(y, axis=None))) if y.size else 0.0
         if peak <= self.knee and self.gain == 1.0:
             return y  # nothing to do (the common case)
         target = min(1.0, self.knee / peak) if peak > 0.0 else 1.0
@@ -397,7 +398,7 @@ class SpatialAudioEngine:
         delay = mixed[:, 4 * bins:]  # (M, 2) samples
         if extra is not None:
             delay += extra[:, None]
-        if self.near_field and float(geo.distance.min()) < NEAR_FIELD_ONSET:
+        if self.near_field and float(_min(geo.distance)) < NEAR_FIELD_ONSET:
             nf = near_field_low_gain(geo.distance, geo.direction[:, 0], onset=NEAR_FIELD_ONSET)  # (M, 2)
             near = np.nonzero(nf.max(axis=1) > 0.0)[0]
             if near.size:
@@ -416,7 +417,7 @@ class SpatialAudioEngine:
             n = self.source_count
             spectra[:n] += spectra[n:]
             spectra = spectra[:n]
-        np.copyto(out, spectra)  # into the bin-major store (a transposing copy)
+        out[...] = spectra  # into the bin-major store (a transposing copy)
 
     # -- the block
     def process(self, mono_blocks, out: np.ndarray | None = None) -> np.ndarray:

@@ -110,7 +110,7 @@ class HrtfSet:
         d = d.reshape(-1, 3)
         x, z = d[:, 0], d[:, 2]
         el = np.arctan2(d[:, 1], np.hypot(x, z))  # radians
-        lo = np.searchsorted(self._inner_rings, el, side="right")  # lower ring of the pair, 0..R-2
+        lo = self._inner_rings.searchsorted(el, side="right")  # lower ring of the pair, 0..R-2
         t_el = (el - self._ring_base[lo]) * self._ring_inv_span[lo]
         np.maximum(t_el, 0.0, out=t_el)
         k = lo[:, None] * 2 + _SIDES_INT  # (M, 2 rings): flat pair-table index
