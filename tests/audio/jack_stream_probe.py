@@ -1,65 +1,42 @@
-"""Run by test_jack_stream.py in a fresh process (PortAudio must start after jackd): play the engine
-through a real sounddevice stream on the JACK server for a few seconds while a busy "render loop"
-thread loads the CPU and the GIL and the main thread publishes head poses; print the stream
-statistics as JSON.
+"""An app-like process for the JACK tests (run by test_jack_stream.py in a fresh process, on a JACK
+dummy server that the test started first): the real ``LiveMeetingAudio`` (audio in its own process)
+plays a meeting of VOICES people, all speaking, while this process publishes a turning head at
+90 Hz, a busy "render loop" thread here loads the CPU and the GIL, and a second busy process loads
+the other core. Prints the stream statistics as JSON (last line).
 
-    python tests/audio/jack_stream_probe.py SECONDS [--no-load] [--ahead N] [--direct]
+    python tests/audio/jack_stream_probe.py [SECONDS] [--ahead N] [--render-delay-ms X]
+        [--priority normal] [--no-load] [--in-process] [--until-sigint]
 
-``--direct`` renders inside a Python PortAudio callback (the design LiveOutput replaced): under
-this load it underruns in some runs (GIL priority inversion on the device thread).
+``--render-delay-ms`` makes every block's render that much slower (a render too slow for the
+device must show underruns); ``--in-process`` plays through ``io.LiveOutput`` (a render thread in
+this process: the design the audio process replaced, for comparison); ``--until-sigint`` plays
+until Ctrl-C (SIGINT), then closes cleanly.
 """
 
 import json
 import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one render-loop thread, not a BLAS pool
+import multiprocessing
+import signal
 import sys
 import threading
 import time
 
 import numpy as np
-import sounddevice as sd
-
-from xrdemo.audio.engine import SpatialAudioEngine
-from xrdemo.audio.handoff import PoseHandoff
-from xrdemo.audio.io import BlockRenderer, LiveOutput
-from xrdemo.audio.realtime import DEFAULT_AHEAD
-from xrdemo.core.pose import quat_from_yaw_pitch_roll
 
 VOICES = 16
 
 
-class DirectOutput:
-    """The design LiveOutput replaced: a Python PortAudio callback that renders the block itself
-    (needs the GIL and hundreds of µs on the device thread). For the negative check only."""
-
-    def __init__(self, renderer, device=None, ahead=None):
-        self.renderer = renderer
-        self.callbacks = self.device_underruns = 0
-        self._stream = sd.OutputStream(samplerate=48000, blocksize=256, channels=2, dtype="float32",
-                                       device=device, latency="low", callback=self._callback)
-
-    def _callback(self, outdata, frames, time_info, status):
-        self.callbacks += 1
-        self.device_underruns += bool(status.output_underflow)
-        self.renderer.render(outdata)
-
-    def start(self):
-        self._stream.start()
-
-    def stop(self):
-        self._stream.stop()
-        self._stream.close()
-
-    def stats(self):
-        return {"callbacks": self.callbacks, "device_underruns": self.device_underruns, "ring_underruns": 0,
-                "rendered": self.callbacks}
+def arg(name, default, kind=float):
+    return kind(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
 
 
 def busy_render_loop(stop: threading.Event, counter: list, busy_share: float = 1.0) -> None:
     """A 90 Hz frame loop that is busy ``busy_share`` of every frame (default: all of it, the worst
-    case), then waits for the next frame as xrWaitFrame would. About half of the busy time is numpy work that releases the GIL part of the
-    time (BLAS matmul, large ufuncs), half pure-Python work that holds it (scene updates)."""
+    case), then waits for the next frame as xrWaitFrame would. About half of the busy time is numpy
+    work that releases the GIL part of the time (BLAS matmul, large ufuncs), half pure-Python work
+    that holds it (scene updates)."""
     rng = np.random.default_rng(1)
     a = rng.standard_normal((120, 120))
     big = rng.standard_normal(20_000)
@@ -78,41 +55,115 @@ def busy_render_loop(stop: threading.Event, counter: list, busy_share: float = 1
         time.sleep(max(0.0, next_frame - time.perf_counter()))
 
 
+def busy_process(stop, loops) -> None:
+    """Another program on the machine: pure Python + numpy, flat out until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopped by the probe, not by Ctrl-C
+    big = np.random.default_rng(2).standard_normal(50_000)
+    while not stop.is_set():
+        np.sin(big, out=big)
+        total = 0
+        for i in range(3000):
+            total += i * i
+        loops.value += 1
+
+
+def seats(n):
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([1.2 * np.sin(angles), np.full(n, 1.2), 1.2 * np.cos(angles)], axis=1)
+
+
+class InProcessMeeting:
+    """The design the audio process replaced: ``io.LiveOutput``, a render thread in this process."""
+
+    def __init__(self, n, ahead):
+        import sounddevice as sd
+
+        from xrdemo.audio.engine import SpatialAudioEngine
+        from xrdemo.audio.handoff import PoseHandoff
+        from xrdemo.audio.io import BlockRenderer, LiveOutput
+        from xrdemo.audio.meeting import MeetingVoices
+
+        jack = [i for i, api in enumerate(sd.query_hostapis()) if "JACK" in api["name"]]
+        device = sd.query_hostapis(jack[0])["default_output_device"]
+        self.engine = SpatialAudioEngine(48000, 256)
+        self.engine.set_sources(seats(n))
+        self.voices = MeetingVoices(n, 48000, 256, silent=(0,))
+        self.handoff = PoseHandoff()
+        self.level = np.zeros(n)
+        self.device = "in-process"
+        speaking = np.ones(n, bool)
+
+        def sources(out):
+            out[:], (self.level, _) = self.voices.next_block(speaking)
+
+        self.out = LiveOutput(BlockRenderer(self.engine, self.handoff, sources), device=device, ahead=ahead)
+        self.out.start()
+
+    def publish(self, head_pos, head_rot, mouths, heads, speaking):
+        self.handoff.publish(head_pos, head_rot)
+
+    def stats(self):
+        return {**self.out.stats(), "filter_updates": self.engine.filter_updates, "process": "in-process"}
+
+    def close(self):
+        self.out.stop()
+
+
 def main() -> int:
+    from xrdemo.audio.meeting import LiveMeetingAudio
+    from xrdemo.audio.realtime import DEFAULT_AHEAD
+    from xrdemo.core.pose import quat_from_yaw_pitch_roll
+
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else 3.0
-    ahead = int(sys.argv[sys.argv.index("--ahead") + 1]) if "--ahead" in sys.argv else DEFAULT_AHEAD
-    jack = [i for i, api in enumerate(sd.query_hostapis()) if "JACK" in api["name"]]
-    if not jack:
-        print(json.dumps({"error": "PortAudio has no JACK host API"}))
-        return 1
-    device = sd.query_hostapis(jack[0])["default_output_device"]
-    engine = SpatialAudioEngine(48000, 256)
-    angles = np.linspace(0, 2 * np.pi, VOICES, endpoint=False)
-    engine.set_sources(np.stack([1.5 * np.sin(angles), np.zeros(VOICES), 1.5 * np.cos(angles)], axis=1))
-    noise = (np.random.default_rng(0).standard_normal((VOICES, 256)) * 0.05).astype(np.float32)
-    handoff = PoseHandoff()
-
-    def sources(out):
-        out[:] = noise
-
-    kind = DirectOutput if "--direct" in sys.argv else LiveOutput
-    output = kind(BlockRenderer(engine, handoff, sources), device=device, ahead=ahead)
+    ahead = arg("--ahead", DEFAULT_AHEAD, int)
+    load = "--no-load" not in sys.argv
+    ctx = multiprocessing.get_context("spawn")
+    stop_process, process_loops = ctx.Event(), ctx.Value("q", 0, lock=False)
+    other = ctx.Process(target=busy_process, args=(stop_process, process_loops), daemon=True)
+    if load:
+        other.start()
+    lines = []
+    if "--in-process" in sys.argv:
+        audio = InProcessMeeting(VOICES, ahead)
+    else:
+        audio = LiveMeetingAudio(VOICES, 0, ahead=ahead, log=lines.append,
+                                 priority=arg("--priority", "fifo", str) != "normal",
+                                 render_delay_s=arg("--render-delay-ms", 0.0) / 1000.0)
+    if "--until-sigint" in sys.argv:
+        print("ready", flush=True)
     stop = threading.Event()
     loops = [0]
     loader = threading.Thread(target=busy_render_loop, args=(stop, loops))
-    if "--no-load" not in sys.argv:
+    if load:
         loader.start()
-    output.start()
+    heads = seats(VOICES)
+    speaking = np.ones(VOICES, bool)
+    level_max = np.zeros(VOICES)
+    interrupted = False
     t0 = time.monotonic()
-    while (t := time.monotonic() - t0) < seconds:
-        handoff.publish([0.0, 0.0, 0.0], quat_from_yaw_pitch_roll(np.sin(t)))
-        time.sleep(1 / 90)
-    output.stop()
-    stop.set()
-    if loader.is_alive():
-        loader.join()
-    print(json.dumps({**output.stats(), "filter_updates": engine.filter_updates, "seconds": seconds,
-                      "load_loops": loops[0], "direct": kind is DirectOutput}))
+    try:
+        while "--until-sigint" in sys.argv or time.monotonic() - t0 < seconds:
+            t = time.monotonic() - t0
+            audio.publish(heads[0], quat_from_yaw_pitch_roll(np.sin(t)), heads, heads, speaking)
+            np.maximum(level_max, audio.level, out=level_max)
+            time.sleep(1 / 90)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        audio.close()
+        stop.set()
+        stop_process.set()
+        if loader.is_alive():
+            loader.join()
+        if other.is_alive():
+            other.join(5)
+    extra = {}
+    if not isinstance(audio, InProcessMeeting):
+        extra = {"channel": audio.process.channel.name, "audio_pid": audio.process.process.pid,
+                 "log": lines, "device": audio.process.device}
+    print(json.dumps({**audio.stats(), "seconds": round(time.monotonic() - t0, 2), "load_loops": loops[0],
+                      "process_loops": process_loops.value, "level_max": float(level_max[1:].min()),
+                      "device": audio.device, **extra, "interrupted": interrupted}))
     return 0
 
 

@@ -1,17 +1,26 @@
-"""The real callback path: sounddevice on a JACK dummy server (a paced device with no sound card)."""
+"""The real live path: the app's LiveMeetingAudio (audio in its own process) playing through
+sounddevice on a JACK dummy server (a paced device with no sound card), under CPU load.
+
+The fixture starts jackd before any process that opens PortAudio and stops it after they have
+exited (REFERENCE.md). The app-like process is tests/audio/jack_stream_probe.py.
+"""
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+PROBE = ROOT / "tests/audio/jack_stream_probe.py"
+BLOCKS_PER_S = 48000 / 256
 
 
 @pytest.fixture
@@ -19,10 +28,11 @@ def jack_server():
     """Start `jackd -d dummy` (48 kHz, 256 frames) with a private server name; stop it afterwards.
 
     jackd asks for real-time scheduling (its default) and runs without it where that is not allowed.
+    Yields the environment (JACK_DEFAULT_SERVER) that clients need to find it.
     """
     jackd = shutil.which("jackd")
     assert jackd, "jackd not installed (Debian package jackd2)"
-    name = f"xrdemo-test-{os.getpid()}"
+    name = f"xrdemo-test-{os.getpid()}-{time.monotonic_ns() % 100000}"
     env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen([jackd, "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
@@ -39,7 +49,7 @@ def jack_server():
         log.seek(0)
         pytest.fail(f"jackd did not start: {log.read().decode(errors='replace')[-500:]}")
     yield env
-    proc.terminate()  # only after the client process (below) has exited
+    proc.terminate()  # only after the client processes (below) have exited
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
@@ -47,16 +57,121 @@ def jack_server():
         proc.wait()
 
 
-def test_live_stream_on_jack_has_no_underruns_under_cpu_load(jack_server):
-    env = dict(jack_server, PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, str(ROOT / "tests/audio/jack_stream_probe.py"), "3"],
-                            env=env, capture_output=True, text=True, timeout=60)
+def run_probe(env, *args, timeout=90):
+    result = subprocess.run([sys.executable, str(PROBE), *args], env=dict(env, PYTHONPATH=str(ROOT)),
+                            capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stdout + result.stderr
-    stats = json.loads(result.stdout.strip().splitlines()[-1])
-    assert stats["callbacks"] > 0.8 * 3 * 48000 / 256  # the device really paced ~562 blocks
-    assert stats["device_underruns"] == 0, stats
-    assert stats["ring_underruns"] == 0, stats
-    assert stats["fifo_frames"] >= 2 * 256  # rendered ahead into PortAudio's FIFO, not in a callback
-    assert stats["load_loops"] > 0.8 * 3 * 90  # the busy 90 Hz "render loop" really ran
-    assert stats["wrong_sizes"] == 0
-    assert stats["filter_updates"] > 100  # head poses did flow through the handoff
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+def assert_cleaned_up(stats):
+    """No orphan audio process, no shared memory segment left behind."""
+    assert not Path(f"/proc/{stats['audio_pid']}").exists() or \
+        Path(f"/proc/{stats['audio_pid']}/status").read_text().find("State:\tZ") >= 0
+    assert not Path(f"/dev/shm/{stats['channel']}").exists()
+
+
+def test_live_meeting_audio_on_jack_has_no_underruns_under_cpu_load(jack_server):
+    stats, stderr = run_probe(jack_server, "3")
+    assert stats["callbacks"] > 0.8 * 3 * BLOCKS_PER_S, stats   # the device really paced ~562 blocks
+    assert stats["underruns"] == 0, stats
+    assert stats["device_underruns"] == 0 and stats["ring_underruns"] == 0, stats
+    assert stats["process"] == "stopped" and "JACK" in stats["device"], stats
+    assert stats["fifo_frames"] >= stats["ahead"] * 256   # rendered ahead into PortAudio's FIFO
+    assert stats["load_loops"] > 0.8 * 3 * 90, stats      # the busy 90 Hz "render loop" really ran
+    assert stats["process_loops"] > 100, stats            # and so did the second busy process
+    assert stats["filter_updates"] > 100, stats           # head poses flowed into the audio process
+    assert stats["level_max"] > 0.1, stats                # voice levels flowed back, for everyone
+    assert stats["render_us_max"] > 0 and stats["added_latency_ms"] <= 16.0, stats
+    assert len(stats["log"]) == 2 and "playing on" in stats["log"][0], stats
+    assert stats["log"][1] == f"audio: played {stats['callbacks']} blocks, 0 underruns", stats
+    assert "Traceback" not in stderr, stderr
+    assert_cleaned_up(stats)
+
+
+def test_underrun_counter_sees_a_render_too_slow_for_the_device(jack_server):
+    """The same run with every block 6 ms late (> the 5.33 ms period) must count underruns."""
+    stats, _ = run_probe(jack_server, "1.5", "--render-delay-ms", "6", "--no-load")
+    assert stats["underruns"] > 10, stats
+    assert stats["underrun_at"][0] >= stats["ahead"], stats
+    assert_cleaned_up(stats)
+
+
+def test_ctrl_c_stops_the_app_and_its_audio_process_cleanly(jack_server):
+    proc = subprocess.Popen([sys.executable, str(PROBE), "--until-sigint"],
+                            env=dict(jack_server, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert stats["interrupted"] and stats["process"] == "stopped", stats
+    assert stats["callbacks"] > 0.5 * BLOCKS_PER_S, stats
+    assert "Traceback" not in err and "leaked" not in err, err
+    assert_cleaned_up(stats)
+
+
+def test_audio_process_death_is_reported_once_and_the_meeting_carries_on(jack_server, monkeypatch):
+    from xrdemo.audio.meeting import LiveMeetingAudio
+
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server["JACK_DEFAULT_SERVER"])
+    lines = []
+    audio = LiveMeetingAudio(4, 0, log=lines.append)
+    try:
+        assert audio.device and "JACK" in audio.device, lines
+        heads = np.array([[0.0, 1.2, 1.0], [1.0, 1.2, 0.0], [0.0, 1.2, -1.0], [-1.0, 1.2, 0.0]])
+        speaking = np.array([False, True, True, True])
+        rot = np.array([0.0, 0.0, 0.0, 1.0])
+        deadline = time.monotonic() + 10
+        while audio.level.max() < 0.1 and time.monotonic() < deadline:
+            audio.publish(heads[0], rot, heads, heads, speaking)
+            time.sleep(1 / 90)
+        assert audio.level.max() >= 0.1   # levels come back from the audio process
+        pid, channel = audio.process.process.pid, audio.process.channel.name
+        os.kill(pid, signal.SIGKILL)
+        for _ in range(3 * audio.CHECK_EVERY):
+            audio.publish(heads[0], rot, heads, heads, speaking)
+            time.sleep(0.005)
+        assert audio.device is None and np.all(audio.level == 0.0)
+        died = [line for line in lines if "stopped unexpectedly" in line]
+        assert len(died) == 1 and "carrying on without sound" in died[0], lines
+        assert audio.stats()["process"] == "died"
+    finally:
+        audio.close()
+    audio.close()   # idempotent
+    assert not Path(f"/dev/shm/{channel}").exists()
+
+
+def test_a_killed_app_leaves_no_orphan_audio_process_nor_shared_memory(jack_server):
+    """SIGKILL gives the app no chance to clean up: the audio process notices its parent is gone
+    and exits; the multiprocessing resource tracker removes the shared memory."""
+    proc = subprocess.Popen([sys.executable, str(PROBE), "--until-sigint", "--no-load"],
+                            env=dict(jack_server, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        segments = [f for f in os.listdir("/dev/shm") if f.startswith(f"xrdemo-audio-{proc.pid}-")]
+        assert len(children) >= 2 and len(segments) == 1   # audio process + resource tracker
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (any(Path(f"/proc/{c}").exists() for c in children)
+                                               or Path(f"/dev/shm/{segments[0]}").exists()):
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{c}").exists() for c in children), children
+        assert not Path(f"/dev/shm/{segments[0]}").exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

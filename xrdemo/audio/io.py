@@ -1,9 +1,10 @@
 """Audio at the edge: live output (sounddevice), WAV and null sinks with fallback, microphone input.
 
-The real-time path only copies from preallocated buffers: a render-ahead thread reads the newest
-head pose through ``PoseHandoff`` (never the render loop's lock), asks a source provider to fill
-the (N, block) voice buffer and renders into PortAudio's lock-free FIFO (blocking-API stream),
-whose C callback copies one block out; no Python runs on the device thread. Underruns are counted.
+No Python runs on the device thread: ``RenderAheadFeeder`` renders blocks a little ahead into
+PortAudio's own lock-free FIFO (a blocking-API stream), whose C callback copies one block out per
+device period. The feeder reads the newest head pose through a lock-free handoff before each block
+(never the render loop's lock). Underruns are counted. The app runs the feeder in its own process
+(``realtime.AudioProcess``); ``LiveOutput`` runs it in a thread, for tools with no busy render loop.
 """
 
 from __future__ import annotations
@@ -78,18 +79,127 @@ class NullSink:
         pass
 
 
+class RenderAheadFeeder:
+    """Keeps ``ahead`` rendered blocks queued in a blocking-API PortAudio stream's own FIFO.
+
+    PortAudio's C callback (or JACK process callback) copies one block out of that FIFO per device
+    period; no Python runs on the device thread. This loop, in the thread that calls ``run``,
+    polls the FIFO every quarter period and tops it up: before each block it calls ``render(out)``
+    (which reads the newest head pose), so the added head-tracking latency is at most ``ahead``
+    blocks. Used by the audio process (``realtime.run_audio_process``) and by ``LiveOutput``.
+
+    Counters live in ``counters`` (int64 array, indices below; shared memory in the audio process):
+    RING_UNDERRUNS counts writes that found the FIFO already empty after start-up: an underflow
+    leaves it empty until the next write, so every underrun episode is counted (conservatively: a
+    write that beat the next device period by a hair counts too; with ``ahead=1`` every block is
+    such a near miss, so 2 is the least useful value). DEVICE_UNDERRUNS counts those PortAudio
+    reports on write (host APIs that report them; JACK's blocking mode does not).
+    GAP_US_MAX: the longest time between two turns of the loop (how late the feeder ever got);
+    SLOW_RENDERS: blocks whose render took more than half a period.
+    ``underrun_at`` logs the block numbers of the first underruns.
+    """
+
+    (BLOCKS, RING_UNDERRUNS, DEVICE_UNDERRUNS, FIFO_FRAMES, RENDER_US_MAX, RENDER_US_TOTAL, GAP_US_MAX,
+     SLOW_RENDERS) = range(1, 9)
+    SLOTS = 16  # counters[0] is left to the owner (the audio process keeps its stop flag there)
+
+    def __init__(self, stream, block: int, sample_rate: int, render: Callable[[np.ndarray], object],
+                 ahead: int = DEFAULT_AHEAD, counters: np.ndarray | None = None,
+                 underrun_at: np.ndarray | None = None):
+        if ahead < 1:
+            raise ValueError(f"ahead must be at least 1 block, not {ahead}")
+        self.stream = stream
+        self.block = int(block)
+        self.period = self.block / float(sample_rate)
+        self.render = render
+        self.ahead = int(ahead)
+        self.counters = np.zeros(self.SLOTS, np.int64) if counters is None else counters
+        self.underrun_at = np.full(64, -1, np.int64) if underrun_at is None else underrun_at
+        self._underrun_count = 0
+        self._buffer = np.zeros((self.block, 2), dtype=np.float32)
+
+    def measure_capacity(self) -> int:
+        """Call after ``stream.start()``: PortAudio's FIFO starts full of silence; let it drain and
+        read how many frames it holds."""
+        last, steady = -1, 0
+        deadline = time.monotonic() + 1.0
+        while steady < 3 and time.monotonic() < deadline:
+            time.sleep(self.period)
+            now = self.stream.write_available
+            steady = steady + 1 if now == last else 0
+            last = now
+        capacity = max(last, self.ahead * self.block)
+        self.counters[self.FIFO_FRAMES] = capacity
+        return capacity
+
+    def _note_underrun(self, kind: int) -> None:
+        c = self.counters
+        c[kind] += 1
+        if self._underrun_count < self.underrun_at.size:
+            self.underrun_at[self._underrun_count] = c[self.BLOCKS]
+        self._underrun_count += 1
+
+    def run(self, should_stop: Callable[[], bool]) -> None:
+        """Feed the stream until ``should_stop()`` (checked every poll, ~1.3 ms) returns true."""
+        c, stream, buffer, render = self.counters, self.stream, self._buffer, self.render
+        capacity = int(c[self.FIFO_FRAMES]) or self.measure_capacity()
+        want = self.ahead * self.block
+        nap = self.period / 4.0
+        slow_us = 500_000 * self.period  # half a period
+        clock = time.perf_counter
+        last = clock()
+        while not should_stop():
+            now = clock()
+            gap = int(1e6 * (now - last))
+            last = now
+            if gap > c[self.GAP_US_MAX] and c[self.BLOCKS] >= self.ahead:
+                c[self.GAP_US_MAX] = gap
+            if capacity - stream.write_available >= want:
+                time.sleep(nap)
+                continue
+            render(buffer)
+            took = int(1e6 * (clock() - now))
+            c[self.RENDER_US_TOTAL] += took
+            if took > c[self.RENDER_US_MAX]:
+                c[self.RENDER_US_MAX] = took
+            if took > slow_us:
+                c[self.SLOW_RENDERS] += 1
+            # An underflow leaves the FIFO empty until the next write, so checking right before
+            # each write sees every one (and near misses: dry but the device not yet due).
+            if capacity - stream.write_available <= 0 and c[self.BLOCKS] >= self.ahead:
+                self._note_underrun(self.RING_UNDERRUNS)
+            if stream.write(buffer):
+                self._note_underrun(self.DEVICE_UNDERRUNS)
+            c[self.BLOCKS] += 1
+
+    def stats(self) -> dict:
+        return feeder_stats(self.counters, self.underrun_at, self.ahead, self.period)
+
+
+def feeder_stats(counters: np.ndarray, underrun_at: np.ndarray, ahead: int, period: float) -> dict:
+    """A ``RenderAheadFeeder``'s counters as a dict (the shape of ``stats()`` in the live path);
+    also read by the app from the audio process's shared memory."""
+    F = RenderAheadFeeder
+    c = counters
+    blocks = int(c[F.BLOCKS])
+    return {"callbacks": blocks, "rendered": blocks,
+            "underruns": int(c[F.RING_UNDERRUNS] + c[F.DEVICE_UNDERRUNS]),
+            "ring_underruns": int(c[F.RING_UNDERRUNS]), "device_underruns": int(c[F.DEVICE_UNDERRUNS]),
+            "wrong_sizes": 0, "ahead": int(ahead), "fifo_frames": int(c[F.FIFO_FRAMES]),
+            "added_latency_ms": round(1000.0 * ahead * period, 2),
+            "render_us_max": int(c[F.RENDER_US_MAX]),
+            "render_us_mean": round(int(c[F.RENDER_US_TOTAL]) / max(blocks, 1), 1),
+            "loop_gap_us_max": int(c[F.GAP_US_MAX]), "slow_renders": int(c[F.SLOW_RENDERS]),
+            "underrun_at": [int(i) for i in underrun_at if i >= 0]}
+
+
 class LiveOutput:
-    """Live output with no Python on the real-time path: a render-ahead thread feeds PortAudio's
-    own lock-free FIFO through a blocking-API stream; PortAudio's C callback only copies from it.
+    """In-process live output (for tools with no busy render loop, e.g. ``audio-demo --play``):
+    a ``RenderAheadFeeder`` in a thread of this process (real-time priority when the OS allows).
 
-    The render thread (``RenderAheadThread``, real-time priority when the OS allows) keeps ``ahead``
-    blocks queued: before each block it reads the newest head pose, so the added head-tracking
-    latency is at most ``ahead`` x block duration. A Python callback would need the GIL on the
-    device thread, and a busy render loop holding the GIL while the OS preempts it makes the device
-    wait (measured on the JACK dummy server: 1-3 xruns per 3 s); this design never takes the GIL there.
-
-    Underruns: ``ring_underruns`` counts blocks where the FIFO had run dry before the next block was
-    written (the device played silence), ``device_underruns`` those PortAudio reports on write.
+    The app uses ``realtime.AudioProcess`` instead: a thread here needs this process's GIL, and a
+    busy render loop that holds it while the OS preempts it makes the feeder late (measured on the
+    JACK dummy server with a busy render-loop thread: ring underruns in some 3 s runs).
     """
 
     kind = "sounddevice"
@@ -99,72 +209,29 @@ class LiveOutput:
 
         self.renderer = renderer
         engine = renderer.engine
-        self._block = engine.block
         self.ahead = int(ahead)
-        self._buffer = np.zeros((engine.block, 2), dtype=np.float32)
-        self.device_underruns = 0
-        self.ring_underruns = 0
-        self.blocks_written = 0
-        self.wrong_sizes = 0  # kept for the stats format: a blocking stream always gets whole blocks
-        self.capacity_frames = 0
-        self.underrun_at = np.full(64, -1)  # block numbers of the first 64 underruns (either kind)
-        self._underrun_count = 0
-        self._period = engine.block / engine.sample_rate
-        self._stop_flag = False
         self.priority = "not started"
         self.error: BaseException | None = None
+        self._stop_flag = False
         self._stream = sd.OutputStream(samplerate=engine.sample_rate, blocksize=engine.block, channels=2,
                                        dtype="float32", device=device, latency=latency)
+        self.feeder = RenderAheadFeeder(self._stream, engine.block, engine.sample_rate, renderer.render,
+                                        ahead=ahead)
         self._thread = threading.Thread(target=self._run, name="audio-render", daemon=True)
 
     @property
     def underruns(self) -> int:
-        return self.device_underruns + self.ring_underruns
+        return self.stats()["underruns"]
 
     @property
     def callbacks(self) -> int:
         """Blocks handed to the device (one device period each)."""
-        return self.blocks_written
-
-    @property
-    def added_latency_ms(self) -> float:
-        """Worst-case head-pose-to-device delay added by rendering ahead, in milliseconds."""
-        return 1000.0 * self.ahead * self._period
-
-    def _note_underrun(self) -> None:
-        if self._underrun_count < self.underrun_at.size:
-            self.underrun_at[self._underrun_count] = self.blocks_written
-        self._underrun_count += 1
-
-    def _measure_capacity(self) -> int:
-        """PortAudio's FIFO starts full of silence; let it drain and read how many frames it holds."""
-        last, steady = -1, 0
-        deadline = time.monotonic() + 1.0
-        while steady < 3 and time.monotonic() < deadline:
-            time.sleep(self._period)
-            now = self._stream.write_available
-            steady = steady + 1 if now == last else 0
-            last = now
-        return max(last, self.ahead * self._block)
+        return self.stats()["callbacks"]
 
     def _run(self) -> None:
         self.priority = raise_thread_priority()
         try:
-            want = self.ahead * self._block
-            stream, buffer, render = self._stream, self._buffer, self.renderer.render
-            while not self._stop_flag:
-                queued = self.capacity_frames - stream.write_available
-                if queued >= want:
-                    time.sleep(self._period / 4.0)
-                    continue
-                if queued <= 0 and self.blocks_written >= self.ahead:
-                    self.ring_underruns += 1
-                    self._note_underrun()
-                render(buffer)
-                if stream.write(buffer):
-                    self.device_underruns += 1
-                    self._note_underrun()
-                self.blocks_written += 1
+            self.feeder.run(lambda: self._stop_flag)
         except BaseException as exc:  # reported by stop(); the device then plays silence
             self.error = exc
 
@@ -173,7 +240,7 @@ class LiveOutput:
         self._previous_switch = sys.getswitchinterval()
         sys.setswitchinterval(min(self._previous_switch, SWITCH_INTERVAL_S))
         self._stream.start()
-        self.capacity_frames = self._measure_capacity()
+        self.feeder.measure_capacity()
         self._thread.start()
 
     def stop(self):
@@ -186,13 +253,11 @@ class LiveOutput:
         if self.error is not None:
             raise RuntimeError(f"audio render thread failed: {self.error!r}") from self.error
 
+    def close(self):
+        pass
+
     def stats(self) -> dict:
-        return {"callbacks": self.callbacks, "underruns": self.underruns,
-                "device_underruns": self.device_underruns, "ring_underruns": self.ring_underruns,
-                "wrong_sizes": self.wrong_sizes, "rendered": self.blocks_written, "ahead": self.ahead,
-                "render_priority": self.priority, "fifo_frames": self.capacity_frames,
-                "added_latency_ms": round(self.added_latency_ms, 2),
-                "underrun_at": [int(i) for i in self.underrun_at if i >= 0]}
+        return {**self.feeder.stats(), "render_priority": self.priority}
 
 
 def open_live_output(renderer: BlockRenderer, fallback_wav=None, device=None, ahead: int = DEFAULT_AHEAD):

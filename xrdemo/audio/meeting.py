@@ -66,53 +66,69 @@ class MeetingVoices:
 
 
 class LiveMeetingAudio:
-    """Live binaural audio of a meeting for the local person, on the sound device's own clock.
+    """Live binaural audio of a meeting for the local person, rendered in its own process.
 
-    The render loop calls ``publish(...)`` once per frame (newest head pose through the lock-free
-    PoseHandoff; people's mouths, who speaks and whisper gains as one tuple swapped atomically);
-    the audio callback renders from whatever was published last. With no sound device it says so
-    and stays silent (``device`` is then None).
+    The audio process (``realtime.AudioProcess``) owns the sound device, the engine and the voices
+    and plays on the device's own clock. The render loop calls ``publish(...)`` once per frame: the
+    newest head pose, people's mouths, who speaks and the whisper gains go into shared memory
+    through a seqlock (never waits, never blocks the audio). ``level`` is each person's voice level
+    as rendered there (for lips and the speaking indicator). With no sound device it says so in one
+    line and stays silent (``device`` is then None); if the audio process dies, it says so once and
+    the meeting carries on silent. ``close()`` stops and joins the process.
     """
 
-    def __init__(self, n: int, local: int, sample_rate: int = 48000, block: int = 256, seed: int = 0,
-                 reflections: bool = False, table_height: float = 0.74, log=print):
-        from .engine import SpatialAudioEngine, whisper_gains
-        from .handoff import PoseHandoff
-        from .io import BlockRenderer, NullSink, open_live_output
+    CHECK_EVERY = 16   # publishes between liveness checks of the audio process (~0.2 s at 90 Hz)
 
-        self.local = local
-        self.engine = SpatialAudioEngine(sample_rate, block, reflections=reflections,
-                                         table_height=table_height)
-        self.voices = MeetingVoices(n, sample_rate, block, seed=seed, silent=(local,) if local >= 0 else ())
-        self.handoff = PoseHandoff()
+    def __init__(self, n: int, local: int, sample_rate: int = 48000, block: int = 256, seed: int = 0,
+                 reflections: bool = False, table_height: float = 0.74, log=print, ahead: int | None = None,
+                 device=None, priority: bool = True, render_delay_s: float = 0.0):
+        from .engine import whisper_gains
+        from .realtime import DEFAULT_AHEAD, AudioProcess
+
+        self.n, self.local, self.log = n, local, log
         self._whisper_gains = whisper_gains
-        self._latest = (np.zeros((n, 3)), np.zeros(n, bool), np.ones(n))
-        self.engine.set_sources(self._latest[0])
-        self.level = np.zeros(n)
-        self.sink, message = open_live_output(BlockRenderer(self.engine, self.handoff, self._fill))
-        log(message)
-        self.device = None if isinstance(self.sink, NullSink) else "default sound device"
-        if hasattr(self.sink, "start"):
-            self.sink.start()
+        self._publishes = 0
+        self.process = AudioProcess(n, local, sample_rate, block, seed=seed, reflections=reflections,
+                                    table_height=table_height, ahead=ahead or DEFAULT_AHEAD, device=device,
+                                    priority=priority, render_delay_s=render_delay_s)
+        p = self.process
+        if p.running:
+            latency = 1000.0 * p.ahead * block / sample_rate
+            log(f"audio: playing on {p.device} (audio process {p.process.pid}, "
+                f"{p.ahead} blocks = {latency:.1f} ms ahead, {p.info.get('priority')} priority)")
+        elif p.state == "no-device":
+            log(f"audio: no sound device ({p.reason}); the meeting is silent")
+        else:
+            log(f"audio: off ({p.reason}); the meeting is silent")
+
+    @property
+    def device(self) -> str | None:
+        """The output device's name while the audio process plays, else None."""
+        return self.process.device if self.process.running else None
+
+    @property
+    def level(self) -> np.ndarray:
+        """Voice level per person (N,) 0..1 (zeros while silent)."""
+        return self.process.levels()
 
     def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray):
         """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool."""
-        self.handoff.publish(head_pos, head_rot)
+        if not self.process.running:
+            return
+        self._publishes += 1
+        if self._publishes % self.CHECK_EVERY == 0 and not self.process.poll():
+            self.log(f"audio: {self.process.reason}; carrying on without sound")
+            return
         col = self._whisper_gains(heads)[:, self.local] if self.local >= 0 else np.ones(len(heads))
-        self._latest = (np.array(mouths, float), np.array(speaking, bool), col)
-
-    def _fill(self, out: np.ndarray) -> None:           # audio thread
-        mouths, speaking, whisper = self._latest
-        self.engine.set_sources(mouths)
-        self.engine.set_whisper_gains(whisper)
-        mono, (level, _) = self.voices.next_block(speaking)
-        out[:] = mono
-        self.level = level
+        self.process.publish(head_pos, head_rot, mouths, speaking, col)
 
     def stats(self) -> dict:
-        return self.sink.stats() if hasattr(self.sink, "stats") else {}
+        return self.process.stats()
 
     def close(self) -> None:
-        if hasattr(self.sink, "stop"):
-            self.sink.stop()
-        self.sink.close()
+        """Stop and join the audio process; say how it went (blocks played, underruns) once."""
+        was_running = self.process.running
+        self.process.close()
+        if was_running:
+            st = self.process.stats()
+            self.log(f"audio: played {st.get('callbacks', 0)} blocks, {st.get('underruns', 0)} underruns")

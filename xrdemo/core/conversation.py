@@ -104,6 +104,8 @@ class ConversationState:
     next_event_s: float = math.inf  # start of queue[0]
     vad_on: np.ndarray = None     # (N,) bool
     vad_last_loud: np.ndarray = None  # (N,) seconds
+    phrase_rows: list = field(default_factory=list)  # (person, start, end, syl_hz, lead, phase, every)
+    # of everyone with a current or next phrase (the only people whose envelope is not 0), as floats
 
     def schedule(self) -> list:
         """The turns an audio layer should know about: started ones still running, then upcoming."""
@@ -201,6 +203,10 @@ def _advance_phrases(st: ConversationState, t: float) -> None:
     st.cur_start = np.where(has, st.ph_start[rows, k], _NONE)
     st.cur_end = np.where(has, st.ph_end[rows, k], _NONE)
     st.next_phrase_s = float(np.where(has, st.cur_end, np.inf).min())
+    rows = np.flatnonzero(has)
+    st.phrase_rows = list(zip(rows.tolist(), st.cur_start[rows].tolist(), st.cur_end[rows].tolist(),
+                              st.syl_hz[rows].tolist(), st.lead_syllables[1, rows].tolist(),
+                              st.stress_phase[rows].tolist(), st.stress_every[rows].tolist()))
 
 
 @dataclass
@@ -220,17 +226,20 @@ def _envelope(st: ConversationState, t: float):
     Syllables are raised-cosine bumps at the turn's syllable rate; every ``stress_every``-th one is
     stressed (full height; others 0.65). The beat pulse is the stressed bumps only, evaluated
     ``beat_lead_s`` ahead so a gesture stroke lands just before the stressed syllable.
+    Both are 0 for anyone without a current or next phrase, so only those few people
+    (``phrase_rows``, usually the speaker) are evaluated, as plain floats.
     """
-    since = t - st.cur_start                                    # (N,); huge when no phrase
-    ramp = np.minimum(since * (1.0 / 0.06), (st.cur_end - t) * (1.0 / 0.12))
-    ramp = np.minimum(np.maximum(ramp, 0.0), 1.0)
-    x2 = st.syl_hz * since + st.lead_syllables                  # (2, N): now, and a beat lead ahead
-    syl = np.cos(x2 * (2.0 * np.pi))
-    stressed = np.floor(x2)
-    stressed += st.stress_phase
-    stressed = np.fmod(stressed, st.stress_every) < 0.5
-    energy = ramp * (0.625 - 0.375 * syl[0]) * (0.65 + 0.35 * stressed[0])
-    beat = ramp * (0.5 - 0.5 * syl[1]) * stressed[1]
+    energy = np.zeros(st.n)
+    beat = np.zeros(st.n)
+    for i, start, end, syl_hz, lead, phase, every in st.phrase_rows:
+        since = t - start
+        ramp = min(max(min(since * (1.0 / 0.06), (end - t) * (1.0 / 0.12)), 0.0), 1.0)
+        x = syl_hz * since + 0.0                                # now
+        xb = syl_hz * since + lead                              # a beat lead ahead
+        stressed = math.fmod(math.floor(x) + phase, every) < 0.5
+        stressed_b = math.fmod(math.floor(xb) + phase, every) < 0.5
+        energy[i] = ramp * (0.625 - 0.375 * math.cos(x * (2.0 * math.pi))) * (0.65 + 0.35 * stressed)
+        beat[i] = ramp * (0.5 - 0.5 * math.cos(xb * (2.0 * math.pi))) * stressed_b
     return energy, beat
 
 
@@ -241,13 +250,13 @@ def conversation_step(st: ConversationState, t: float, voice_energy=None) -> Con
     it replaces the scripted envelope; for non-scripted people it also drives the VAD.
     """
     cfg = st.cfg
-    real = ~st.scripted
     if voice_energy is not None:
         ve = np.asarray(voice_energy, float)
         have = np.isfinite(ve)
+        real = ~st.scripted
     else:
-        ve, have = None, None
-    if real.any() and ve is not None:
+        ve, have, real = None, None, None
+    if ve is not None and real.any():
         e = np.where(have & real, ve, 0.0)
         loud = e > cfg.vad_on
         st.vad_last_loud = np.where(e > cfg.vad_off, t, st.vad_last_loud)
@@ -255,9 +264,8 @@ def conversation_step(st: ConversationState, t: float, voice_energy=None) -> Con
         st.turn_start = np.where(newly, t, st.turn_start)
         st.vad_on = (st.vad_on | loud) & ((t - st.vad_last_loud) <= cfg.vad_hangover_s) & real
         st.turn_end = np.where(st.vad_on, np.inf, np.where(real, np.minimum(st.turn_end, t), st.turn_end))
-    real_speaking = bool(st.vad_on.any())
     if t >= st.next_event_s:
-        _start_due_turns(st, t, real_speaking)
+        _start_due_turns(st, t, bool(st.vad_on.any()))
 
     if t >= st.next_phrase_s:
         _advance_phrases(st, t)

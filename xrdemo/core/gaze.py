@@ -28,7 +28,7 @@ handled one person at a time. Time is passed in (seconds); randomness comes from
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,6 +95,9 @@ class GazeState:
     next_event: float = 0.0
     last_t: float = math.nan
     log: list | None = None     # when a list: (t, person, kind, amplitude_deg, duration_s) per saccade
+    saccading: dict = field(default_factory=dict)  # person -> (sacc_t0, sacc_dur) of saccades not known to be over
+    blinking: dict = field(default_factory=dict)   # person -> (blink_t0, blink_dur) of blinks not known to be over
+    head_cache: tuple | None = None  # see _head_constants
 
 
 def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0.0,
@@ -113,8 +116,16 @@ def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0
         blink_dur=np.full(n, 0.2), log=[] if record else None,
     )
     gs.fix_until[hd] = math.inf  # head-driven people switch on their head, not on a timer
+    _track_all(gs)
     gs.next_event = float(min(gs.fix_until.min(), gs.micro_next.min()))
     return gs
+
+
+def _track_all(gs: GazeState) -> None:
+    """Treat every person's last saccade and blink as possibly in flight (they drop out of
+    ``saccading`` / ``blinking`` once over)."""
+    gs.saccading = dict(enumerate(zip(gs.sacc_t0.tolist(), gs.sacc_dur.tolist())))
+    gs.blinking = dict(enumerate(zip(gs.blink_t0.tolist(), gs.blink_dur.tolist())))
 
 
 def saccade_duration_s(amplitude_rad):
@@ -133,15 +144,58 @@ class GazeFrame:
     target: np.ndarray       # (N,) int: person whose eyes are fixated, -1 none
 
 
-def _ref_angles(gs: GazeState, head_pos: np.ndarray, R: np.ndarray):
-    """Yaw/pitch of each person's anchor head in their base head frame; (0, 0) for anchor -1."""
+def _ref_angles(gs: GazeState, head_pos: np.ndarray, R: np.ndarray, R_flip: np.ndarray | None = None):
+    """Yaw/pitch of each person's anchor head in their base head frame; (0, 0) for anchor -1.
+
+    R_flip: optional R * (-1, 1, -1) (columns x and z negated), when the caller has it.
+    """
     a = gs.anchor
     has = a >= 0
     d = head_pos[np.where(has, a, np.arange(gs.n))] - head_pos
-    loc = np.einsum("nji,nj->ni", R, d)
-    yaw = np.arctan2(-loc[:, 0], -loc[:, 2])
-    pitch = np.arctan2(loc[:, 1], np.sqrt(loc[:, 0] ** 2 + loc[:, 2] ** 2))
-    return np.where(has[:, None], np.stack([yaw, pitch], axis=1), 0.0)
+    if R_flip is None:
+        R_flip = R * _FLIP_XZ
+    loc = np.matmul(d[:, None, :], R_flip)[:, 0]          # (-x, y, -z) of d in the head frame
+    den = np.empty((gs.n, 2))
+    den[:, 0] = loc[:, 2]
+    x, z = loc[:, 0], loc[:, 2]
+    np.sqrt(x * x + z * z, out=den[:, 1])
+    ang = np.arctan2(loc[:, :2], den)                      # yaw = atan2(-x, -z), pitch = atan2(y, |xz|)
+    return np.where(has[:, None], ang, 0.0)
+
+
+_FLIP_XZ = np.array([-1.0, 1.0, -1.0])
+_HEAD_Q_ORDER = np.array([1, 2, 3, 0])
+_HEAD_Q_SIGN = np.array([1.0, 1.0, -1.0, 1.0])
+
+
+def _head_driven_people(gs: GazeState) -> list:
+    """Indices of the head-driven people (cached on the state with _head_constants)."""
+    _head_constants(gs)
+    return gs.head_cache[6]
+
+
+_ONES: dict = {}
+
+
+def _ones(n: int) -> np.ndarray:
+    """A fresh (n, 1) array of ones."""
+    m = _ONES.get(n)
+    if m is None:
+        m = _ONES[n] = np.ones((n, 1))
+    return m.copy()
+
+
+def _head_constants(gs: GazeState):
+    """(N, 1) head share (0 for head-driven people), and the eye-in-head limits (2,) and their
+    negatives, cached on the state while head_driven and the limits are the same objects."""
+    c = gs.head_cache
+    if c is None or c[0] is not gs.head_driven or c[1] is not gs.cfg.eye_range or c[2] != gs.cfg.head_share:
+        lim = np.array(gs.cfg.eye_range)
+        c = gs.head_cache = (gs.head_driven, gs.cfg.eye_range, gs.cfg.head_share,
+                             np.where(gs.head_driven, 0.0, gs.cfg.head_share)[:, None], lim, -lim,
+                             np.flatnonzero(gs.head_driven).tolist())
+    return c[3:6]
+_ONES3 = np.ones(3)
 
 
 def _angles_to(head_pos, R, i, j):
@@ -161,6 +215,7 @@ def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -
     gs.sacc_from[i] = gs.eye[i]
     gs.sacc_t0[i] = t
     gs.sacc_dur[i] = float(saccade_duration_s(amp))
+    gs.saccading[i] = (t, float(gs.sacc_dur[i]))
     gs.micro_next[i] = t + gs.rng.uniform(*gs.cfg.micro_interval_s)
     if gs.log is not None:
         gs.log.append((t, i, kind, amp / DEG, gs.sacc_dur[i]))
@@ -243,10 +298,10 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
         else:
             fwd = -R[i][:, 2]
             enter, leave = cfg.contact_enter, cfg.contact_exit
-        dist = np.sqrt((d * d).sum(axis=1))
+        dist = np.sqrt(d * d @ _ONES3)
         dist[i] = 1.0
-        cosang = (d @ fwd) / np.maximum(dist, 1e-9) / max(np.linalg.norm(fwd), 1e-9)
-        ang = np.arccos(np.clip(cosang, -1.0, 1.0))
+        cosang = (d @ fwd) / np.maximum(dist, 1e-9) / max(math.sqrt(fwd @ fwd), 1e-9)
+        ang = np.arccos(np.minimum(np.maximum(cosang, -1.0), 1.0))
         ang[i] = math.pi
         cur = int(gs.anchor[i])
         if cur >= 0 and ang[cur] < leave:
@@ -296,13 +351,16 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     """
     cfg = gs.cfg
     dt = 0.0 if math.isnan(gs.last_t) else max(t - gs.last_t, 0.0)
+    if t < gs.last_t:
+        _track_all(gs)              # time went back: any saccade or blink may be in flight again
     gs.last_t = t
-    scripted_idx = np.nonzero(~gs.head_driven)[0]
-    if floor_changed and len(scripted_idx):
-        _on_floor_change(gs, t, floor, scripted_idx)
-        gs.next_event = min(gs.next_event, float(gs.fix_until.min()))
-    hd_idx = np.nonzero(gs.head_driven)[0]
-    if len(hd_idx):
+    if floor_changed:
+        scripted_idx = np.flatnonzero(~gs.head_driven)
+        if len(scripted_idx):
+            _on_floor_change(gs, t, floor, scripted_idx)
+            gs.next_event = min(gs.next_event, float(gs.fix_until.min()))
+    hd_idx = _head_driven_people(gs)
+    if hd_idx:
         _head_driven_contact(gs, t, head_pos, R_base, hd_idx, local_index, tracker_dir)
     if t >= gs.next_event:
         for i in np.nonzero(gs.fix_until <= t)[0]:
@@ -333,11 +391,20 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
                                                 0.1, 0.4))
                 # The interval counts from the end of this blink.
                 gs.blink_budget[i] = _blink_interval_units(gs) + gs.blink_dur[i] * cfg.blink_rate_rest / 60.0
+                gs.blinking[i] = (t, float(gs.blink_dur[i]))
 
     # Eyes: minimum-jerk saccade from the onset angles to the (moving) target.
-    to = _ref_angles(gs, head_pos, R_base) + gs.base_ang + gs.jitter
-    s = np.minimum(np.maximum((t - gs.sacc_t0) / gs.sacc_dur, 0.0), 1.0)[:, None]
-    p = s * s * s * (10.0 + s * (6.0 * s - 15.0))
+    R_flip = R_base * _FLIP_XZ
+    to = _ref_angles(gs, head_pos, R_base, R_flip) + gs.base_ang + gs.jitter
+    # A finished saccade has s = 1, so p = 1: only the few in flight need the profile.
+    p = _ones(gs.n)
+    for i, (t0, dur) in list(gs.saccading.items()):
+        s = (t - t0) / dur
+        if s >= 1.0:
+            del gs.saccading[i]
+            continue
+        s = max(s, 0.0)
+        p[i, 0] = s * s * s * (10.0 + s * (6.0 * s - 15.0))
     eye = gs.sacc_from + (to - gs.sacc_from) * p
     if tracker_dir is not None and local_index >= 0:
         loc = R_base[local_index].T @ np.asarray(tracker_dir, float)
@@ -345,25 +412,36 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
 
     # Head follows the target's excess beyond the eyes-only range (scripted people only).
     excess = np.maximum(np.abs(to) - cfg.head_threshold, 0.0)
-    head_goal = np.sign(to) * excess * cfg.head_share * (~gs.head_driven)[:, None]
+    share, lim, neg_lim = _head_constants(gs)
+    head_goal = np.sign(to) * excess * share
     k = 1.0 - math.exp(-dt / cfg.head_tau_s) if dt > 0 else 0.0
     gs.head += (head_goal - gs.head) * k
-    lim = np.array(cfg.eye_range)
-    ein = np.minimum(np.maximum(eye - gs.head, -lim), lim)
+    ein = np.minimum(np.maximum(eye - gs.head, neg_lim), lim)
     eye = gs.head + ein
     gs.eye = eye
 
-    cy, sy = np.cos(eye[:, 0]), np.sin(eye[:, 0])
-    cp, sp = np.cos(eye[:, 1]), np.sin(eye[:, 1])
-    loc = np.stack([-sy * cp, sp, -cy * cp], axis=1)
-    eye_dir = np.einsum("nij,nj->ni", R_base, loc)
+    c, sn = np.cos(eye), np.sin(eye)                       # (N, 2): yaw, pitch
+    loc = np.empty((gs.n, 3, 1))                           # (sy*cp, sp, cy*cp); R_flip negates x, z
+    np.multiply(sn[:, 0], c[:, 1], out=loc[:, 0, 0])
+    loc[:, 1, 0] = sn[:, 1]
+    np.multiply(c[:, 0], c[:, 1], out=loc[:, 2, 0])
+    eye_dir = np.matmul(R_flip, loc)[:, :, 0]
 
-    hy, hp = 0.5 * gs.head[:, 0], 0.5 * gs.head[:, 1]
-    chy, shy, chp, shp = np.cos(hy), np.sin(hy), np.cos(hp), np.sin(hp)
-    head_q = np.stack([chy * shp, shy * chp, -shy * shp, chy * chp], axis=1)
+    # Head offset q = q_yaw * q_pitch = (cy*sp, sy*cp, -sy*sp, cy*cp) of the half-angles.
+    half = 0.5 * gs.head
+    cs = np.empty((gs.n, 2, 2))                            # (person, yaw/pitch, cos/sin)
+    np.cos(half, out=cs[:, :, 0])
+    np.sin(half, out=cs[:, :, 1])
+    outer = (cs[:, 0, :, None] * cs[:, 1, None, :]).reshape(gs.n, 4)  # cy*cp, cy*sp, sy*cp, sy*sp
+    head_q = outer[:, _HEAD_Q_ORDER] * _HEAD_Q_SIGN
 
-    u = (t - gs.blink_t0) / gs.blink_dur
-    blink = np.minimum(np.maximum(np.minimum(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0)
-    eyelid = np.maximum(blink, np.minimum(np.maximum(-eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35))
+    # Lids: the blink (closing in 30 % of it, opening in 70 %), else lowered with a downward gaze.
+    eyelid = np.minimum(np.maximum(-eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35)
+    for i, (t0, dur) in list(gs.blinking.items()):      # outside a blink its term is 0
+        u = (t - t0) / dur
+        if u >= 1.0:
+            del gs.blinking[i]
+            continue
+        eyelid[i] = max(min(max(min(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0), eyelid[i])
     target = np.where(gs.looking, gs.anchor, -1)
     return GazeFrame(eye_dir, ein, head_q, eyelid, target)

@@ -65,6 +65,8 @@ class GestureState:
     cfg: GestureConfig
     energy: np.ndarray        # (N,) smoothed speech energy
     last_t: float = math.nan
+    by_hand: tuple | None = None  # (dominant, targets, lift base, lift gain, beat gain): see _by_hand
+    points_over_s: float = -1e9   # every point/reach ends by then (the latest point_until set here)
 
 
 def new_gestures(n: int, rng: np.random.Generator, cfg: GestureConfig | None = None) -> GestureState:
@@ -106,6 +108,7 @@ def _on_floor_change(gs: GestureState, t: float, floor: int, n: int, scripted: n
         start = t + rng.uniform(*cfg.point_delay_s)
         gs.point_from[i, h] = start
         gs.point_until[i, h] = start + rng.uniform(*cfg.point_s)
+        gs.points_over_s = max(gs.points_over_s, float(gs.point_until[i, h]))
         gs.point_target[i, h] = target
         gs.reach[i, h] = rng.random() < 0.4
 
@@ -125,27 +128,44 @@ def gestures_step(gs: GestureState, t: float, speaking: np.ndarray, energy: np.n
     gs.energy += (energy - gs.energy) * k
 
     spk = speaking[:, None]                                     # (N, 1)
-    pointing = (t >= gs.point_from) & (t < gs.point_until)      # (N, 2)
-    dom = gs.dominant
-    tgt = np.where((spk & dom)[..., None], SPEAK_DOMINANT, np.where(spk[..., None], SPEAK_OTHER, REST))
-    lift_goal = np.where(spk, np.where(dom, 0.45, 0.1) + np.where(dom, 0.5, 0.2) * gs.energy[:, None], 0.0)
-    if pointing.any():
+    if t < gs.points_over_s:
+        pointing = (t >= gs.point_from) & (t < gs.point_until)  # (N, 2)
+        any_pointing = bool(pointing.any())
+    else:
+        pointing = np.zeros((n, 2), bool)
+        any_pointing = False
+    speak_tgt, lift_base, lift_gain, beat_gain = _by_hand(gs)
+    tgt = np.where(spk[..., None], speak_tgt, REST)
+    lift_goal = np.where(spk, lift_base + lift_gain * gs.energy[:, None], 0.0)
+    if any_pointing:
         tgt = np.where(pointing[..., None], np.where(gs.reach[..., None], REACH, POINT), tgt)
         lift_goal = np.where(pointing, 0.85, lift_goal)
     gs.weights += (tgt - gs.weights) * k
     gs.lift += (lift_goal - gs.lift) * kl
 
     # Beats strike on top of the smoothed pose (fast: they are the stroke itself).
-    b = (beat[:, None] * np.where(dom, 0.9, 0.35)) * spk * (~pointing)
+    b = (beat[:, None] * beat_gain) * spk
+    if any_pointing:
+        b = b * (~pointing)
     weights = gs.weights * (1.0 - b)[..., None]
     weights[..., _P["beat"]] += b
 
-    point_dir = np.broadcast_to(forward[:, None, :], (n, 2, 3))
-    if pointing.any():
+    point_dir = forward[:, None, :].repeat(2, axis=1)
+    if any_pointing:
         d = head_pos[gs.point_target] - head_pos[:, None, :]
         d /= np.maximum(np.sqrt((d * d).sum(axis=2, keepdims=True)), 1e-9)
         point_dir = np.where(pointing[..., None], d, point_dir)
     return GestureFrame(weights, gs.lift, point_dir, pointing)
+
+
+def _by_hand(gs: GestureState):
+    """Per-hand constants that follow from which hand is dominant (cached on the state):
+    speaking pose targets (N, 2, 8), lift base and gain (N, 2), beat gain (N, 2)."""
+    dom = gs.dominant
+    if gs.by_hand is None or gs.by_hand[0] is not dom:
+        gs.by_hand = (dom, np.where(dom[..., None], SPEAK_DOMINANT, SPEAK_OTHER), np.where(dom, 0.45, 0.1),
+                      np.where(dom, 0.5, 0.2), np.where(dom, 0.9, 0.35))
+    return gs.by_hand[1:]
 
 
 def curls_from_controller(grip, trigger, thumb_touch, trigger_touch=None):

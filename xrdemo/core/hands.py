@@ -202,6 +202,46 @@ def pose_index(name: str) -> int:
         raise ValueError(f"unknown hand pose {name!r}; choose from {', '.join(POSE_NAMES)}") from None
 
 
+def _blend_tables(library: np.ndarray):
+    """Constant matrices that turn pose weights into bone-preserving joints (see blend_poses).
+
+    Returns (K_lib, 78 + 57): per library pose, the flattened joints each blended joint starts
+    from (the wrist, the palm and each chain's base keep the blended mean; every other joint is
+    placed by the bones above it) and the 19 raw bone vectors (component-major: 19 x, 19 y,
+    19 z); and (57, 78): where each unit bone vector adds to the flattened joints (every joint
+    below it on its chain, and the palm).
+    """
+    base = np.zeros((JOINT_COUNT, JOINT_COUNT))       # joint j starts from mean joint base[j]
+    below = np.zeros((len(_CHAIN_CHILD), JOINT_COUNT))  # bone b moves joint j
+    for chain in FINGER_CHAINS:
+        for k, j in enumerate(chain):
+            base[chain[0], j] = 1.0
+            for m in range(k):
+                b = int(np.flatnonzero(_CHAIN_CHILD == chain[m + 1])[0])
+                below[b, j] = 1.0
+    base[WRIST, WRIST] = 1.0
+    mm, mp = JOINT["middle_metacarpal"], JOINT["middle_proximal"]
+    base[:, PALM] = 0.5 * (base[:, mm] + base[:, mp])
+    below[:, PALM] = 0.5 * (below[:, mm] + below[:, mp])
+    eye3 = np.eye(3)
+    start = np.kron(base, eye3)                        # (78, 78) on flattened (joint, xyz)
+    move = np.kron(below, eye3)                        # (69, 78)
+    bones = np.zeros((JOINT_COUNT, len(_CHAIN_CHILD)))
+    bones[_CHAIN_CHILD, np.arange(len(_CHAIN_CHILD))] = 1.0
+    bones[_CHAIN_PARENT, np.arange(len(_CHAIN_CHILD))] -= 1.0
+    lib = library.reshape(library.shape[0], -1)
+    # Bone vectors component-major (all x, then all y, then all z) so each component is a
+    # contiguous run: their lengths are then three products and two sums.
+    nb = len(_CHAIN_CHILD)
+    by_component = np.array([b * 3 + c for c in range(3) for b in range(nb)])
+    return np.concatenate([lib @ start, (lib @ np.kron(bones, eye3))[:, by_component]], axis=1), \
+        move[by_component]
+
+
+_BLEND = _blend_tables(POSE_LIBRARY)
+_FLAT = JOINT_COUNT * 3
+
+
 def blend_poses(weights: np.ndarray, library: np.ndarray = POSE_LIBRARY) -> np.ndarray:
     """Blend named poses with per-hand weights, keeping every bone at its true length.
 
@@ -210,16 +250,28 @@ def blend_poses(weights: np.ndarray, library: np.ndarray = POSE_LIBRARY) -> np.n
     back onto the skeleton bone by bone (parent first), so blends never stretch fingers.
     """
     w = np.asarray(weights, dtype=np.float64)
-    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
-    mean = (w @ library.reshape(library.shape[0], -1)).reshape(w.shape[0], -1, 3)
-    # All bone directions come from the blended positions; only the placement is sequential.
-    d = mean[:, _CHAIN_CHILD] - mean[:, _CHAIN_PARENT]
-    d *= (_CHAIN_LENGTH / np.maximum(np.sqrt((d * d).sum(-1)), 1e-12))[..., None]
-    out = mean.copy()
-    for level in _LEVELS:
-        out[:, _CHAIN_CHILD[level]] = out[:, _CHAIN_PARENT[level]] + d[:, level]
-    out[:, PALM] = 0.5 * (out[:, JOINT["middle_metacarpal"]] + out[:, JOINT["middle_proximal"]])
-    return out
+    k = w.shape[0]
+    w = w / np.maximum(w @ np.ones(w.shape[1]), 1e-12)[:, None]
+    # All bone directions come from the blended positions; each joint is its chain's base plus the
+    # bones above it, each rescaled to its length — linear maps, precomputed per library.
+    tables, move = _BLEND if library is POSE_LIBRARY else _blend_tables(library)
+    mixed = w @ tables                                   # (K, 78 + 57): start joints, raw bones
+    d = mixed[:, _FLAT:].reshape(k, 3, -1)               # (K, xyz, bone)
+    x, y, z = d[:, 0], d[:, 1], d[:, 2]
+    length = np.sqrt(x * x + y * y + z * z)
+    d *= (_CHAIN_LENGTH / np.maximum(length, 1e-12))[:, None, :]
+    d = d.reshape(k, -1)
+    out = np.empty((k, _FLAT))
+    for i in range(0, k, _BLAS_ROWS):
+        # Row blocks keep each product small enough that OpenBLAS stays on this thread (it
+        # switches to worker threads above ~2.6e5 multiply-adds, which costs milliseconds on a
+        # busy machine instead of microseconds).
+        np.matmul(d[i:i + _BLAS_ROWS], move, out=out[i:i + _BLAS_ROWS])
+    out += mixed[:, :_FLAT]
+    return out.reshape(k, JOINT_COUNT, 3)
+
+
+_BLAS_ROWS = 48
 
 
 def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:
@@ -250,9 +302,22 @@ def mirror_to_left(local: np.ndarray, is_left: np.ndarray) -> np.ndarray:
 def hands_to_stage(t_stage_wrist: np.ndarray, q_stage_wrist: np.ndarray, local: np.ndarray,
                    is_left: np.ndarray) -> np.ndarray:
     """Place wrist-frame hands in the stage. (K, 3), (K, 4), (K, 26, 3), (K,) -> (K, 26, 3) metres."""
-    mirrored = mirror_to_left(local, is_left)
-    R = P.quat_to_matrix(q_stage_wrist)                              # (K, 3, 3)
-    return np.matmul(mirrored, np.swapaxes(R, -1, -2)) + np.asarray(t_stage_wrist)[:, None, :]
+    return hands_to_stage_matrices(t_stage_wrist, P.quat_to_matrix(q_stage_wrist), local, is_left)
+
+
+def hands_to_stage_matrices(t_stage_wrist: np.ndarray, R_stage_wrist: np.ndarray, local: np.ndarray,
+                            is_left: np.ndarray) -> np.ndarray:
+    """hands_to_stage with the wrist rotations as matrices (K, 3, 3). -> (K, 26, 3) metres.
+
+    Mirroring a left hand (x -> -x) is folded into its rotation (its first column negated).
+    """
+    R = np.asarray(R_stage_wrist, dtype=np.float64)
+    Rt = np.swapaxes(R, -1, -2) * np.where(np.asarray(is_left, bool)[:, None, None], _MIRROR_X, 1.0)
+    return np.matmul(np.asarray(local, np.float64), Rt) + np.asarray(t_stage_wrist)[:, None, :]
+
+
+_MIRROR_X = np.array([[-1.0], [1.0], [1.0]])
+"""Row signs of R^T for a mirrored (left) hand: p_stage = p_local @ (diag(-1, 1, 1) R^T)."""
 
 
 # --- drawing: hands as capsules -----------------------------------------------------------------
@@ -271,6 +336,15 @@ _CAPSULE_WIDEN[len(BONES):] = [1.05, 1.25, 1.2, 1.1]
 CAPSULES_PER_HAND = len(CAPSULE_JOINTS)
 
 
+_CAPSULE_RADIUS_MIX = np.zeros((JOINT_COUNT, CAPSULES_PER_HAND), np.float32)
+for _c, (_i, _j) in enumerate(CAPSULE_JOINTS):
+    _CAPSULE_RADIUS_MIX[_i, _c] += 0.5 * _CAPSULE_WIDEN[_c]
+    _CAPSULE_RADIUS_MIX[_j, _c] += 0.5 * _CAPSULE_WIDEN[_c]
+"""(26, 26): joint radii -> capsule radii (the widened mean of the capsule's two joints)."""
+_CAPSULE_A = np.ascontiguousarray(CAPSULE_JOINTS[:, 0])
+_CAPSULE_B = np.ascontiguousarray(CAPSULE_JOINTS[:, 1])
+
+
 def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
                   colors: np.ndarray, alpha: np.ndarray | None = None) -> Capsules:
     """Capsule instances for K hands, in one vectorised pass.
@@ -282,17 +356,21 @@ def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
     """
     joints = np.asarray(joints, dtype=np.float32)
     k = joints.shape[0]
-    radii = np.asarray(radii, dtype=np.float32)
     valid = np.asarray(valid, dtype=bool)
     colors = np.asarray(colors, dtype=np.float32)
-    if colors.shape[-1] == 3:
-        colors = np.concatenate([colors, np.ones((k, 1), np.float32)], axis=-1)
-    alpha = np.ones(k, np.float32) if alpha is None else np.asarray(alpha, np.float32)
-    ia, ib = CAPSULE_JOINTS[:, 0], CAPSULE_JOINTS[:, 1]
-    a = joints[:, ia].reshape(-1, 3)
-    b = joints[:, ib].reshape(-1, 3)
-    r = (0.5 * (radii[:, ia] + radii[:, ib]) * _CAPSULE_WIDEN[None, :].astype(np.float32)).reshape(-1)
-    c = np.repeat(colors, CAPSULES_PER_HAND, axis=0)
-    c[:, 3] *= np.repeat(alpha, CAPSULES_PER_HAND)
+    ia, ib = _CAPSULE_A, _CAPSULE_B
+    a = joints.take(ia, axis=1).reshape(-1, 3)
+    b = joints.take(ib, axis=1).reshape(-1, 3)
+    r = (np.asarray(radii, dtype=np.float32) @ _CAPSULE_RADIUS_MIX).reshape(-1)
+    if colors.shape[-1] == 4:
+        rgba = colors.copy()
+    else:
+        rgba = np.ones((k, 4), np.float32)
+        rgba[:, :3] = colors
+    if alpha is not None:
+        rgba[:, 3] *= np.asarray(alpha, np.float32)
+    c = rgba.repeat(CAPSULES_PER_HAND, axis=0)
+    if valid.all() and rgba[:, 3].min(initial=1.0) > 0.0:
+        return Capsules(a, b, r, c)
     keep = (valid[:, ia] & valid[:, ib]).reshape(-1) & (c[:, 3] > 0.0)
     return Capsules(a[keep], b[keep], r[keep], c[keep])

@@ -12,6 +12,7 @@ when the envelope does not reach far enough into the future.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,7 +85,7 @@ def jaw_from_energy(energy: np.ndarray, prev_jaw: np.ndarray, dt_s: float,
     goal = np.minimum(np.maximum(energy - floor, 0.0) * gain, 1.0) ** 0.7
     if dt_s <= 0.0:
         return goal if prev_jaw is None else prev_jaw
-    ka = 1.0 - np.exp(-dt_s / attack_s)
-    kr = 1.0 - np.exp(-dt_s / release_s)
+    ka = 1.0 - math.exp(-dt_s / attack_s)
+    kr = 1.0 - math.exp(-dt_s / release_s)
     k = np.where(goal > prev_jaw, ka, kr)
     return prev_jaw + (goal - prev_jaw) * k

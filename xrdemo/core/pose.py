@@ -13,6 +13,33 @@ import numpy as np
 IDENTITY_QUAT = np.array([0.0, 0.0, 0.0, 1.0])
 
 
+def _quat_tables():
+    """Constant tensors for quat_mul and quat_to_matrix (x, y, z, w order)."""
+    mul = np.zeros((4, 4, 4))
+    x, y, z, w = range(4)
+    for (i, j, k, sign) in [(w, x, 0, 1), (x, w, 0, 1), (y, z, 0, 1), (z, y, 0, -1),
+                            (w, y, 1, 1), (x, z, 1, -1), (y, w, 1, 1), (z, x, 1, 1),
+                            (w, z, 2, 1), (x, y, 2, 1), (y, x, 2, -1), (z, w, 2, 1),
+                            (w, w, 3, 1), (x, x, 3, -1), (y, y, 3, -1), (z, z, 3, -1)]:
+        mul[i, j, k] = sign
+    rot = np.zeros((4, 4, 3, 3))
+    for (i, j, r, c, coef) in [(y, y, 0, 0, -2), (z, z, 0, 0, -2), (x, y, 0, 1, 2), (w, z, 0, 1, -2),
+                               (x, z, 0, 2, 2), (w, y, 0, 2, 2), (x, y, 1, 0, 2), (w, z, 1, 0, 2),
+                               (x, x, 1, 1, -2), (z, z, 1, 1, -2), (y, z, 1, 2, 2), (w, x, 1, 2, -2),
+                               (x, z, 2, 0, 2), (w, y, 2, 0, -2), (y, z, 2, 1, 2), (w, x, 2, 1, 2),
+                               (x, x, 2, 2, -2), (y, y, 2, 2, -2)]:
+        rot[i, j, r, c] = coef
+    pairs = [(i, j) for i in range(4) for j in range(i, 4)]
+    rot_pairs = np.array([rot[i, j] + (rot[j, i] if i != j else 0.0) for i, j in pairs]).reshape(10, 9)
+    return mul.reshape(16, 4), rot_pairs, np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+_QUAT_MUL, _QUAT_TO_MATRIX, _PAIR_I, _PAIR_J = _quat_tables()
+_MUL_I = np.repeat(np.arange(4), 4)
+_MUL_J = np.tile(np.arange(4), 4)
+_EYE9 = np.eye(3).reshape(9)
+
+
 def normalize(v: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Unit vectors along the last axis; zero vectors stay zero. (..., D) -> (..., D)."""
     v = np.asarray(v, dtype=np.float64)
@@ -24,14 +51,9 @@ def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a*b (apply b first, then a). (..., 4), (..., 4) -> (..., 4)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
-    bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
-    out[..., 0] = aw * bx + ax * bw + ay * bz - az * by
-    out[..., 1] = aw * by - ax * bz + ay * bw + az * bx
-    out[..., 2] = aw * bz + ax * by - ay * bx + az * bw
-    out[..., 3] = aw * bw - ax * bx - ay * by - az * bz
-    return out
+    # Every product component is a signed sum of a_i * b_j: the 16 products, one matrix product.
+    ab = a.take(_MUL_I, axis=-1) * b.take(_MUL_J, axis=-1)
+    return ab @ _QUAT_MUL
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
@@ -95,18 +117,11 @@ def yaw_pitch_toward(direction: np.ndarray):
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Rotation matrices from unit quaternions. (..., 4) -> (..., 3, 3)."""
     q = np.asarray(q, dtype=np.float64)
-    x, y, z, w = np.moveaxis(q, -1, 0)
-    xx, yy, zz = x * x, y * y, z * z
-    xy, xz, yz = x * y, x * z, y * z
-    wx, wy, wz = w * x, w * y, w * z
-    m = np.stack(
-        [
-            1 - 2 * (yy + zz), 2 * (xy - wz), 2 * (xz + wy),
-            2 * (xy + wz), 1 - 2 * (xx + zz), 2 * (yz - wx),
-            2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy),
-        ],
-        axis=-1,
-    )
+    # Each entry is 0 or 1 plus a signed sum of 2 * q_i * q_j: the 10 distinct products, one
+    # matrix product.
+    qq = q.take(_PAIR_I, axis=-1) * q.take(_PAIR_J, axis=-1)
+    m = qq @ _QUAT_TO_MATRIX
+    m += _EYE9
     return m.reshape(q.shape[:-1] + (3, 3))
 
 

@@ -73,6 +73,7 @@ class PresenceState:
     jaw: np.ndarray          # (N,)
     epoch_ns: int
     last_t: float = math.nan
+    alpha_full: bool = False  # every hand_alpha is 1 after a step in which every hand was tracked
 
 
 @dataclass
@@ -125,15 +126,19 @@ def new_presence(cfg: PresenceConfig, t_ns: int = 0, record_gaze: bool = False) 
 
 def presence_step(state: PresenceState, head_positions: np.ndarray, head_orientations: np.ndarray,
                   t_ns: int, *, local_eye_dir=None, hand_joints=None, hand_tracked=None,
-                  voice: VoiceEnvelope | None = None):
-    """Advance every presence behaviour to display time ``t_ns``. -> (state, PresenceFrame)."""
+                  voice: VoiceEnvelope | None = None, head_matrices=None):
+    """Advance every presence behaviour to display time ``t_ns``. -> (state, PresenceFrame).
+
+    head_matrices: optional (N, 3, 3) rotation matrices of head_orientations, when the caller
+    has them already (they are not rebuilt then).
+    """
     cfg = state.cfg
     n = cfg.n
     t = (int(t_ns) - state.epoch_ns) * 1e-9
     dt = 0.0 if math.isnan(state.last_t) else max(t - state.last_t, 0.0)
     state.last_t = t
     head_pos = np.asarray(head_positions, float)
-    R = quat_to_matrix(head_orientations)
+    R = quat_to_matrix(head_orientations) if head_matrices is None else head_matrices
 
     voice_energy = None
     sync_ms = math.nan
@@ -148,13 +153,20 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
     forward = -R[:, :, 2]
     gs = gestures_step(state.gestures, t, conv.speaking, conv.energy, conv.beat, conv.floor,
                        conv.floor_changed, head_pos, forward, cfg.scripted)
-    tracked = np.ones((n, 2), bool) if hand_tracked is None else np.asarray(hand_tracked, bool)
-    state.hand_alpha = hand_fade_step(state.hand_alpha, tracked, dt)
+    tracked = None if hand_tracked is None else np.asarray(hand_tracked, bool)
+    if tracked is not None or not state.alpha_full:
+        if tracked is None:
+            tracked = np.ones((n, 2), bool)
+        # (With every hand tracked and fully shown, the fade leaves every alpha at 1.)
+        state.hand_alpha = hand_fade_step(state.hand_alpha, tracked, dt)
+        state.alpha_full = hand_tracked is None and bool((state.hand_alpha == 1.0).all())
     pairs, cue = whisper_step(state.whisper, head_pos, t)
 
     if hand_joints is not None and cfg.table is not None:
-        j = np.asarray(hand_joints, float)[:, :, CONTACT_JOINTS].reshape(2 * n, len(CONTACT_JOINTS), 3)
-        valid = (state.hand_alpha > 0.0).reshape(2 * n) & tracked.reshape(2 * n)
+        j = np.asarray(hand_joints, float).take(_CONTACT_INDEX, axis=2).reshape(2 * n, len(CONTACT_JOINTS), 3)
+        valid = (state.hand_alpha > 0.0).reshape(2 * n)
+        if hand_tracked is not None:
+            valid &= tracked.reshape(2 * n)
         cf = contact_step(state.contact, j, valid, cfg.table, _CONTACT_CFG)
         state.contact = cf.contact
         intensity = cf.intensity.reshape(n, 2, -1)
@@ -177,3 +189,4 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
 
 
 _CONTACT_CFG = ContactConfig()
+_CONTACT_INDEX = np.asarray(CONTACT_JOINTS)

@@ -5,12 +5,14 @@ display time ``t_ns`` (int nanoseconds) — conversation, gaze, blinks, jaws, ge
 and table contacts through ``presence.presence_step`` — takes the local person's tracked head and
 hands from ``inputs``, and builds the instances the renderer draws. Pure numpy; no clock, no I/O.
 The presence state inside MeetingState is advanced in place (it carries the conversation's and
-the eyes' history); everything else in the returned state is new.
+the eyes' history); everything else in the returned state is new, except ``derived``: constants
+derived from the seats, table, script, colours and names (rebuilt when one of those objects is
+replaced — replace them, don't edit them in place). See docs/performance.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +21,7 @@ from . import pose as P
 from . import script
 from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
-from .table import TableGeometry
+from .table import CONTACT_JOINTS, TableGeometry
 from .frame import Capsules, FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, seat_layout
 
@@ -118,6 +120,9 @@ class MeetingState:
     draw_local_head: bool = False
     frame: PresenceFrame | None = None
     partner: int = -1
+    derived: object = field(default=None, repr=False, compare=False)
+    """Per-meeting constants step() derives from the seats, table, script and colours (a
+    _Derived, rebuilt whenever one of those objects is replaced). Not part of the meeting."""
 
 
 def table_geometry(table: Table) -> TableGeometry:
@@ -207,6 +212,50 @@ def speaking_now(state: MeetingState) -> np.ndarray:
     return out
 
 
+@dataclass
+class _Derived:
+    """What step() would otherwise recompute every frame from things that only change with the
+    meeting: seat rotation matrices, the wrist model, hand colours and instance templates."""
+
+    key: tuple                    # (seat_pos, seat_rot, script, table, color, names), by identity
+    R_seat: np.ndarray            # (N, 3, 3)
+    breath_phase: np.ndarray      # (N,)
+    wrist: script.WristModel
+    mirror: np.ndarray            # (N, 2, 3, 1) row signs of R^T that mirror left hands
+    hand_rgba: np.ndarray         # (2N, 4) float32
+    all_valid: np.ndarray         # (N, 2, 26) True, to copy
+    head_colors: np.ndarray | None  # (N, 7, 4) float32 head colours, eyes still to fill in
+    tags: dict                    # hide -> _name_tags(...)
+    contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
+
+
+def _derived(state: MeetingState) -> _Derived:
+    key = (state.seat_pos, state.seat_rot, state.script, state.table, state.people.color, state.people.names)
+    d = state.derived
+    if d is not None:
+        k = d.key
+        if (k[0] is key[0] and k[1] is key[1] and k[2] is key[2] and k[3] is key[3] and k[4] is key[4]
+                and k[5] is key[5]):
+            return d
+    n = len(state.seat_pos)
+    mirror = np.ones((n, 2, 3, 1))
+    mirror[:, 0, 0] = -1.0
+    hand_rgba = np.ones((2 * n, 4), np.float32)
+    hand_rgba[:, :3] = np.repeat(0.55 * SKIN[None, :] + 0.45 * state.people.color, 2, axis=0)
+    slot = np.arange(n * 2 * len(CONTACT_JOINTS))
+    d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
+                 wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height),
+                 mirror=mirror, hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
+                 head_colors=None, tags={},
+                 contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
+                 + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)])
+    state.derived = d
+    return d
+
+
+_NO_INPUT = LocalInput()
+
+
 def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     """Advance the meeting to display time t_ns and describe the frame.
 
@@ -217,27 +266,33 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     """
     t_s = t_ns * 1e-9
     ppl = state.people
-    n = len(ppl)
+    n = ppl.head_pos.shape[0]
     k = state.local
-    inputs = inputs or LocalInput()
+    der = _derived(state)
+    inputs = inputs or _NO_INPUT
     head_pos = state.seat_pos.copy()
-    head_pos[:, 1] += 0.008 * np.sin(0.4 * t_s + np.arange(n))          # breathing
+    head_pos[:, 1] += 0.008 * np.sin(0.4 * t_s + der.breath_phase)          # breathing
     base_rot = state.seat_rot.copy()
+    R_base = der.R_seat
     local_tracked = 0 <= k < n and inputs.head_pos is not None and inputs.head_rot is not None
     if local_tracked:
         head_pos[k] = inputs.head_pos
         base_rot[k] = inputs.head_rot
+        R_base = R_base.copy()
+        R_base[k] = P.quat_to_matrix(base_rot[k])
     partner = whisper_partner(state, head_pos[k] if local_tracked else None)
     if partner >= 0:
         # The neighbour you lean toward leans in to meet you and turns to you.
         head_pos[partner] = state.seat_pos[partner] + 0.45 * (head_pos[k] - state.seat_pos[partner])
         y, p = P.yaw_pitch_toward(head_pos[k] - head_pos[partner])
         base_rot[partner] = P.quat_from_yaw_pitch_roll(y, p)
+        R_base[partner] = P.quat_to_matrix(base_rot[partner])
 
-    hand_tracked = np.ones((n, 2), bool)
+    hand_tracked = None                                  # every hand tracked
     local_hands = 0 <= k < n and inputs.joints is not None
     if local_hands:
         v = np.ones((2, H.JOINT_COUNT), bool) if inputs.valid is None else np.asarray(inputs.valid, bool)
+        hand_tracked = np.ones((n, 2), bool)
         hand_tracked[k] = v.any(axis=1)
     voice = None
     if inputs.voice_level is not None:
@@ -250,24 +305,24 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
                               rate_hz=1e9 / period, valid=valid)
     pres, pf = presence_step(state.presence, head_pos, base_rot, t_ns,
                              local_eye_dir=inputs.eye_dir, hand_joints=ppl.joints if state.t_ns is not None else None,
-                             hand_tracked=hand_tracked, voice=voice)
+                             hand_tracked=hand_tracked, voice=voice, head_matrices=R_base)
     head_rot = P.quat_mul(base_rot, pf.head_offset)
     if local_tracked:
         head_rot[k] = base_rot[k]
 
     # Hands: gesture weights and lift from presence, placed by the script's wrist model.
-    weights = pf.gesture_weights
-    raised = np.clip(pf.hand_lift, 0.0, 1.0)
-    wrist_p, wrist_q = script.wrist_poses(state.script, state.seat_pos, state.seat_rot,
-                                          state.table.height, raised, t_s)
-    local_joints = H.blend_poses(weights.reshape(2 * n, -1))
-    joints = H.hands_to_stage(wrist_p.reshape(-1, 3), wrist_q.reshape(-1, 4), local_joints,
-                              _IS_LEFT[: 2 * n]).reshape(n, 2, H.JOINT_COUNT, 3)
+    raised = np.minimum(np.maximum(pf.hand_lift, 0.0), 1.0)
+    wrist_p, wrist_R = script.wrist_frames(der.wrist, raised, t_s)
+    local_joints = H.blend_poses(pf.gesture_weights.reshape(2 * n, -1))
+    Rt = wrist_R.swapaxes(-1, -2) * der.mirror                          # mirrors left hands
+    turned = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 3), Rt)   # about the wrist
     radii = ppl.radii
-    # Curled resting hands would sink into the table: lift each hand until it rests on the top.
-    lowest = (joints[..., 1] - radii).min(axis=-1)                         # (N, 2)
-    joints[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)[..., None]
-    valid = np.ones((n, 2, H.JOINT_COUNT), bool)
+    # Curled resting hands would sink into the table: lift each hand until it rests on the top
+    # (added to the wrist before it is added to every joint).
+    lowest = (turned[..., 1] - radii).min(axis=-1) + wrist_p[..., 1]        # (N, 2)
+    wrist_p[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)
+    joints = turned + wrist_p[:, :, None, :]
+    valid = der.all_valid.copy()
     if local_hands:
         joints[k] = inputs.joints
         valid[k] = v
@@ -275,12 +330,17 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
             radii = radii.copy()
             radii[k] = inputs.radii
 
-    people = replace(ppl, head_pos=head_pos, head_rot=head_rot, gaze=pf.eye_dir, joints=joints,
-                     valid=valid, radii=radii, speaking=np.asarray(pf.speech_level, float),
-                     mouth_open=np.asarray(pf.jaw, float), hand_alpha=pf.hand_alpha.copy(),
-                     eyelid=pf.eyelid, whisper_cue=pf.whisper_cue, contact=pf.contact_intensity)
-    new_state = replace(state, people=people, t_ns=t_ns, presence=pres, frame=pf, partner=partner)
-    return new_state, build_frame_scene(new_state)
+    people = People(head_pos=head_pos, head_rot=head_rot, gaze=pf.eye_dir, joints=joints, radii=radii,
+                    valid=valid, hand_alpha=pf.hand_alpha.copy(), color=ppl.color, seat=ppl.seat,
+                    speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
+                    names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
+                    contact=pf.contact_intensity)
+    new_state = MeetingState(table=state.table, room=state.room, people=people, seat_pos=state.seat_pos,
+                             seat_yaw=state.seat_yaw, static_meshes=state.static_meshes, script=state.script,
+                             seat_rot=state.seat_rot, presence=pres, local=state.local, seed=state.seed,
+                             t_ns=t_ns, draw_local_head=state.draw_local_head, frame=pf, partner=partner,
+                             derived=der)
+    return new_state, _frame_scene(new_state, der, P.quat_to_matrix(head_rot), lids_in_range=True)
 
 
 # Spheres drawn per head, in this order: skull, left eye, right eye, nose, mouth, then two pupils.
@@ -296,6 +356,60 @@ NAME_TAG_HEIGHT = 0.19
 """Metres above the head pose of the centre of each person's name tag."""
 
 
+def _head_colors(color: np.ndarray) -> np.ndarray:
+    """(M, 7, 4) float32 head colours with the eyes still to fill in (they close with the lids)."""
+    c = np.empty((len(color), SPHERES_PER_HEAD, 4), np.float32)
+    c[..., 3] = 1.0
+    c[:, 0, :3] = color
+    c[:, 3, :3] = color * 0.85
+    c[:, 4, :3] = (0.18, 0.04, 0.05)
+    c[:, 5:, :3] = (0.03, 0.03, 0.04)
+    return c
+
+
+_EYE_WHITE = np.array([0.92, 0.92, 0.90], np.float32).astype(np.float64)
+
+
+def _fill_heads(mat, colors, pos, R, lid, mouth, gaze, color, lid_in_range: bool = False) -> None:
+    """Write head sphere instances into mat (M, 7, 4, 4) and the eyes' colours into colors (M, 7, 4).
+
+    mat must hold the homogeneous row (0, 0, 0, 1) already; colors the rest of the head colours.
+    lid_in_range: the caller knows every lid is within 0..1 already.
+    """
+    m = pos.shape[0]
+    if lid is None:
+        lid = np.zeros(m)
+    elif not lid_in_range:
+        lid = np.minimum(np.maximum(lid, 0.0), 1.0)
+    open_ = (1.0 - 0.88 * lid)[:, None]
+    # Per-sphere axis scales: eyes and pupils flatten with the lids, the mouth opens. Each
+    # sphere's 3x3 is R with its columns scaled, computed on R's 9 entries flattened.
+    scales = _SPHERE_SCALES9[None].repeat(m, axis=0)                  # (M, 7, 9): sx sy sz x3
+    scales[:, 1:3, 1::3] *= open_[:, :, None]
+    scales[:, 5:, 1::3] *= open_[:, :, None]
+    scales[:, 4, 1::3] += (0.011 * mouth)[:, None]
+    mat[:, :, :3, :3] = (R.reshape(m, 1, 9) * scales).reshape(m, SPHERES_PER_HEAD, 3, 3)
+    # Centres in the head's frame; pupils sit on the eyeballs along the gaze.
+    centers = pos[:, None, :] + (R.reshape(-1, 3) @ _SPHERE_OFFSETS.T).reshape(m, 3, -1).swapaxes(1, 2)
+    centers[:, 5:] += (gaze * (EYE_RADIUS - 0.45 * PUPIL_RADIUS))[:, None]
+    mat[:, :, :3, 3] = centers
+    colors[:, 1:3, :3] = (_EYE_WHITE * (1 - lid[:, None]) + color * lid[:, None])[:, None]
+
+
+_SPHERE_OFFSETS = np.concatenate([_HEAD_OFFSETS, EYE_OFFSETS])
+"""(7, 3) sphere centres in the head frame (pupils start at their eyes' centres)."""
+_SPHERE_SCALES9 = np.tile(np.concatenate([_HEAD_SCALES, np.full((2, 3), PUPIL_RADIUS)]), (1, 3))
+"""(7, 9) sphere axis scales (x, y, z, repeated for each row of a 3x3) with the eyes open and the
+mouth closed."""
+
+
+def _blank_instances(count: int) -> np.ndarray:
+    """(count, 4, 4) float32 zeros with the homogeneous 1."""
+    m = np.zeros((count, 4, 4), np.float32)
+    m[:, 3, 3] = 1.0
+    return m
+
+
 def head_meshes(people: People, hide: int = -1):
     """Sphere instances for heads: skull, eyes, nose, mouth and two pupils per person.
 
@@ -303,97 +417,165 @@ def head_meshes(people: People, hide: int = -1):
     person-major. ``hide`` skips one person (the viewer's own head). The mouth opens with
     ``mouth_open``; eyes close with ``eyelid``; pupils sit on the eyeballs along ``gaze``.
     """
-    keep = np.arange(len(people)) != hide
-    pos, rot = people.head_pos[keep], people.head_rot[keep]
-    m = pos.shape[0]
-    R = P.quat_to_matrix(rot)                                             # (m, 3, 3)
-    lid = np.zeros(m) if people.eyelid is None else np.asarray(people.eyelid)[keep]
-    open_ = 1.0 - 0.88 * np.clip(lid, 0.0, 1.0)
-    mat = np.zeros((m, SPHERES_PER_HEAD, 4, 4))
-    mat[..., 3, 3] = 1.0
-    scales = np.broadcast_to(_HEAD_SCALES, (m, 5, 3)).copy()
-    scales[:, 4, 1] += 0.011 * people.mouth_open[keep]
-    scales[:, 1:3, 1] *= open_[:, None]
-    mat[:, :5, :3, :3] = R[:, None] * scales[:, :, None, :]
-    centers = pos[:, None, :] + np.einsum("mij,oj->moi", R, _HEAD_OFFSETS)
-    mat[:, :5, :3, 3] = centers
-    # Pupils: flattened with the lids, in the head's frame, on the eyeball along the gaze.
-    pupil_scale = np.stack([np.full(m, PUPIL_RADIUS), PUPIL_RADIUS * open_, np.full(m, PUPIL_RADIUS)], -1)
-    mat[:, 5:, :3, :3] = (R * pupil_scale[:, None, :])[:, None]
-    mat[:, 5:, :3, 3] = centers[:, 1:3] + (people.gaze[keep] * (EYE_RADIUS - 0.45 * PUPIL_RADIUS))[:, None]
-    colors = np.empty((m, SPHERES_PER_HEAD, 4), np.float32)
-    colors[..., 3] = 1.0
-    colors[:, 0, :3] = people.color[keep]
-    colors[:, 1:3, :3] = (0.92, 0.92, 0.90)
-    colors[:, 1:3, :3] = colors[:, 1:3, :3] * (1 - lid[:, None, None]) + people.color[keep][:, None] * lid[:, None, None]
-    colors[:, 3, :3] = people.color[keep] * 0.85
-    colors[:, 4, :3] = (0.18, 0.04, 0.05)
-    colors[:, 5:, :3] = (0.03, 0.03, 0.04)
-    return mat.reshape(-1, 4, 4).astype(np.float32), colors.reshape(-1, 4)
+    keep = np.flatnonzero(np.arange(len(people)) != hide)
+    m = len(keep)
+    mat = _blank_instances(m * SPHERES_PER_HEAD)
+    colors = _head_colors(people.color[keep])
+    _fill_heads(mat.reshape(m, SPHERES_PER_HEAD, 4, 4), colors, people.head_pos[keep],
+                P.quat_to_matrix(people.head_rot[keep]),
+                None if people.eyelid is None else np.asarray(people.eyelid, float)[keep],
+                np.asarray(people.mouth_open, float)[keep], people.gaze[keep], people.color[keep])
+    return mat, colors.reshape(-1, 4)
+
+
+_CUE_OFFSET = np.array([0.10, 0.07, 0.05])
+_DISC_SCALE = np.diag([0.045, 0.004, 0.045, 1.0]).astype(np.float32)
+_CUE_SCALE = np.diag([0.011, 0.011, 0.011, 1.0]).astype(np.float32)
+_GLOW_SCALE = np.diag([0.012, 0.0008, 0.012, 1.0]).astype(np.float32)
+_GLOW_RGB = np.array(CONTACT_SHADOW_RGB, np.float32)
+_CUE_RGB = np.array([0.55, 0.8, 1.0], np.float32)
+
+
+class _Cues:
+    """Who gets a speaking disc, a whisper light and contact shadows this frame (see cue_meshes)."""
+
+    def __init__(self, people: People, hide: int, contact_joint: np.ndarray | None = None):
+        n = len(people)
+        self.level = np.asarray(people.speaking, float)
+        talk = self.level > 0.05
+        cue = None if people.whisper_cue is None else np.asarray(people.whisper_cue, float)
+        wh = np.zeros(n, bool) if cue is None else cue > 0.05
+        if 0 <= hide < n:
+            talk[hide] = False
+            wh[hide] = False
+        self.talk = talk.nonzero()[0]
+        self.wh = wh.nonzero()[0]
+        self.cue = cue
+        if people.contact is None:
+            self.spot_idx = np.zeros(0, np.intp)
+            self.contact = np.zeros(0)
+            self.joint = self.spot_idx
+        else:
+            contact = np.asarray(people.contact, float).reshape(-1)
+            self.spot_idx = (contact > 0.05).nonzero()[0]
+            self.contact = contact[self.spot_idx]
+            if contact_joint is None:
+                slot = self.spot_idx
+                contact_joint = None
+                self.joint = (slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT + \
+                    np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)]
+            else:
+                self.joint = contact_joint[self.spot_idx]
+
+    def fill_discs(self, mat, colors, people: People) -> None:
+        """Speaking discs into mat (T, 4, 4) float32 and colors (T, 4) float32."""
+        talk = self.talk
+        if not len(talk):
+            return
+        mat[:] = _DISC_SCALE
+        mat[:, :3, 3] = people.head_pos[talk] + [0.0, INDICATOR_HEIGHT, 0.0]
+        lv = self.level[talk, None]
+        colors[:, :3] = np.minimum(people.color[talk] * (0.6 + 1.2 * lv) + 0.15, 1.0)
+        colors[:, 3:] = 0.35 + 0.65 * lv
+
+    def fill_spheres(self, mat, colors, people: People, R_head, table_height: float) -> None:
+        """Whisper lights, then contact shadows, into mat (W + E, 4, 4) and colors (W + E, 4)."""
+        wh = self.wh
+        w = len(wh)
+        if w:
+            mat[:w] = _CUE_SCALE
+            mat[:w, :3, 3] = people.head_pos[wh] + R_head[wh] @ _CUE_OFFSET
+            colors[:w, :3] = _CUE_RGB
+            colors[:w, 3] = 0.9 * self.cue[wh]
+        if len(self.joint):
+            spots = people.joints.reshape(-1, 3).take(self.joint, axis=0)
+            glow = _GLOW_SCALE.copy()
+            glow[1, 3] = table_height + 0.0009
+            g = mat[w:]
+            g[:] = glow
+            g[:, 0:3:2, 3] = spots[:, 0::2]                        # x and z under the joint
+            colors[w:, :3] = _GLOW_RGB
+            colors[w:, 3] = 0.6 * self.contact
 
 
 def cue_meshes(people: People, table_height: float, hide: int = -1):
     """Speaking indicators (a disc above each speaker, brighter with their voice), whisper cues
     (a small pale-blue light beside a whispering head) and contact shadows (a soft dark spot on
-    the table under each touching fingertip or palm). Returns {"cylinder": ..., "sphere": ...} arrays.
+    the table under each touching fingertip or palm). Returns {"cylinder": ..., "sphere": ...}
+    (transforms (M, 4, 4), colors (M, 4)) float32 arrays.
     """
-    n = len(people)
-    keep = np.arange(n) != hide
-    level = np.asarray(people.speaking, float)
-    talk = np.flatnonzero(keep & (level > 0.05))
-    disc_m = np.zeros((len(talk), 4, 4))
-    disc_m[:, 3, 3] = 1.0
-    disc_m[:, [0, 1, 2], [0, 1, 2]] = [0.045, 0.004, 0.045]
-    disc_m[:, :3, 3] = people.head_pos[talk] + [0.0, INDICATOR_HEIGHT, 0.0]
-    disc_c = np.concatenate([np.minimum(people.color[talk] * (0.6 + 1.2 * level[talk, None]) + 0.15, 1.0),
-                             (0.35 + 0.65 * level[talk, None])], axis=1)
-    cue = np.zeros(n) if people.whisper_cue is None else np.asarray(people.whisper_cue, float)
-    wh = np.flatnonzero(keep & (cue > 0.05))
-    R = P.quat_to_matrix(people.head_rot[wh]) if len(wh) else np.zeros((0, 3, 3))
-    cue_m = np.zeros((len(wh), 4, 4))
-    cue_m[:, 3, 3] = 1.0
-    cue_m[:, [0, 1, 2], [0, 1, 2]] = 0.011
-    cue_m[:, :3, 3] = people.head_pos[wh] + np.einsum("mij,j->mi", R, [0.10, 0.07, 0.05])
-    cue_c = np.concatenate([np.tile([0.55, 0.8, 1.0], (len(wh), 1)), 0.9 * cue[wh, None]], axis=1)
-    contact = np.zeros((n, 2, 6)) if people.contact is None else np.asarray(people.contact, float)
-    p_idx, h_idx, j_idx = np.nonzero(contact > 0.05)
-    from .table import CONTACT_JOINTS
+    cues = _Cues(people, hide)
+    t, s = len(cues.talk), len(cues.wh) + len(cues.joint)
+    disc_m, disc_c = np.zeros((t, 4, 4), np.float32), np.zeros((t, 4), np.float32)
+    sph_m, sph_c = np.zeros((s, 4, 4), np.float32), np.zeros((s, 4), np.float32)
+    cues.fill_discs(disc_m, disc_c, people)
+    R = P.quat_to_matrix(people.head_rot)
+    cues.fill_spheres(sph_m, sph_c, people, R, table_height)
+    return {"cylinder": (disc_m, disc_c), "sphere": (sph_m, sph_c)}
 
-    spots = people.joints[p_idx, h_idx, np.asarray(CONTACT_JOINTS)[j_idx]]
-    glow_m = np.zeros((len(spots), 4, 4))
-    glow_m[:, 3, 3] = 1.0
-    glow_m[:, [0, 1, 2], [0, 1, 2]] = [0.012, 0.0008, 0.012]
-    glow_m[:, :3, 3] = np.stack([spots[:, 0], np.full(len(spots), table_height + 0.0009), spots[:, 2]], -1) \
-        if len(spots) else np.zeros((0, 3))
-    glow_c = np.concatenate([np.tile(CONTACT_SHADOW_RGB, (len(spots), 1)),
-                             0.6 * contact[p_idx, h_idx, j_idx, None]], axis=1)
-    return {"cylinder": (disc_m, disc_c),
-            "sphere": (np.concatenate([cue_m, glow_m]), np.concatenate([cue_c, glow_c]))}
+
+_NAME_TAG_OFFSET = np.array([0.0, NAME_TAG_HEIGHT, 0.0])
+
+
+def _name_tags(people: People, hide: int):
+    """(shown people (M,), their names (M,), tag colours (M, 4) float32) for the drawn heads."""
+    shown = np.flatnonzero(np.arange(len(people)) != hide)
+    tag_color = np.concatenate([people.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
+    return shown, tuple(people.names[i] for i in shown), tag_color.astype(np.float32)
 
 
 def build_frame_scene(state: MeetingState) -> FrameScene:
     """The FrameScene for the current state: room, table, heads, cues and every visible hand."""
+    return _frame_scene(state, _derived(state), P.quat_to_matrix(state.people.head_rot))
+
+
+def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
+                 lids_in_range: bool = False) -> FrameScene:
+    """build_frame_scene with the head rotation matrices (N, 3, 3) at hand. lids_in_range: every
+    eyelid is known to be within 0..1 (gaze_step's always are)."""
     ppl = state.people
     n = len(ppl)
     hide = -1 if state.draw_local_head else state.local
-    head_t, head_c = head_meshes(ppl, hide)
-    hand_color = 0.55 * SKIN[None, :] + 0.45 * ppl.color
+    if der.head_colors is None:
+        der.head_colors = _head_colors(ppl.color)
+    hidden = 0 <= hide < n
+    heads = n * SPHERES_PER_HEAD
+    cues = _Cues(ppl, hide, der.contact_joint)
+    n_sph = heads + len(cues.wh) + len(cues.joint)
+    sph_m = np.zeros((n_sph, 4, 4), np.float32)
+    sph_c = np.empty((n_sph, 4), np.float32)
+    head_m = sph_m[:heads].reshape(n, SPHERES_PER_HEAD, 4, 4)
+    head_m[..., 3, 3] = 1.0
+    head_c = sph_c[:heads].reshape(n, SPHERES_PER_HEAD, 4)
+    head_c[:] = der.head_colors
+    _fill_heads(head_m, head_c, ppl.head_pos, R_head, ppl.eyelid, ppl.mouth_open, ppl.gaze, ppl.color,
+                lid_in_range=lids_in_range)
+    cues.fill_spheres(sph_m[heads:], sph_c[heads:], ppl, R_head, state.table.height)
+    if hidden:
+        # Drop the viewer's own head: shift everything after it up by one head.
+        a = hide * SPHERES_PER_HEAD
+        sph_m[a:-SPHERES_PER_HEAD] = sph_m[a + SPHERES_PER_HEAD:]
+        sph_c[a:-SPHERES_PER_HEAD] = sph_c[a + SPHERES_PER_HEAD:]
+        sph_m, sph_c = sph_m[:-SPHERES_PER_HEAD], sph_c[:-SPHERES_PER_HEAD]
+
+    cyl = state.static_meshes["cylinder"]
+    s = len(cyl)
+    cyl_m = np.empty((s + len(cues.talk), 4, 4), np.float32)
+    cyl_c = np.empty((s + len(cues.talk), 4), np.float32)
+    cyl_m[:s] = cyl.transforms
+    cyl_c[:s] = cyl.colors
+    cues.fill_discs(cyl_m[s:], cyl_c[s:], ppl)
+
     caps = H.hand_capsules(ppl.joints.reshape(2 * n, H.JOINT_COUNT, 3),
                            ppl.radii.reshape(2 * n, H.JOINT_COUNT),
                            ppl.valid.reshape(2 * n, H.JOINT_COUNT),
-                           np.repeat(hand_color, 2, axis=0), ppl.hand_alpha.reshape(-1))
-    cues = cue_meshes(ppl, state.table.height, hide)
+                           der.hand_rgba, ppl.hand_alpha.reshape(-1))
     meshes = dict(state.static_meshes)
-    sph_t, sph_c = cues["sphere"]
-    meshes["sphere"] = MeshInstances(np.concatenate([head_t, sph_t.astype(np.float32)]),
-                                     np.concatenate([head_c, sph_c.astype(np.float32)]))
-    cyl = state.static_meshes["cylinder"]
-    disc_t, disc_c = cues["cylinder"]
-    meshes["cylinder"] = MeshInstances(np.concatenate([cyl.transforms, disc_t.astype(np.float32)]),
-                                       np.concatenate([cyl.colors, disc_c.astype(np.float32)]))
-    shown = np.flatnonzero(np.arange(n) != hide)
-    tag_color = np.concatenate([ppl.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
-    labels = Labels(positions=(ppl.head_pos[shown] + [0.0, NAME_TAG_HEIGHT, 0.0]).astype(np.float32),
-                    texts=tuple(ppl.names[i] for i in shown), colors=tag_color.astype(np.float32))
+    meshes["sphere"] = MeshInstances(sph_m, sph_c)
+    meshes["cylinder"] = MeshInstances(cyl_m, cyl_c)
+    shown, texts, tag_color = der.tags.get(hide) or der.tags.setdefault(hide, _name_tags(ppl, hide))
+    labels = Labels(positions=(ppl.head_pos[shown] + _NAME_TAG_OFFSET).astype(np.float32),
+                    texts=texts, colors=tag_color.copy())
     return FrameScene(capsules=caps, meshes=meshes, labels=labels,
                       stats={"people": n, "hand_capsules": len(caps)})
+

@@ -213,7 +213,7 @@ def contact_step(contact: np.ndarray, joints: np.ndarray, valid: np.ndarray, tab
     contact: (H, J) bool previous state; valid: (H,) bool hands tracked/visible; radii (J,) m.
     """
     cfg = cfg or ContactConfig()
-    c = (joints - table.centre) @ table.axes                 # (H, J, 3): height, x, z
+    c = ((joints - table.centre).reshape(-1, 3) @ table.axes).reshape(joints.shape)  # (H, J, 3): height, x, z
     h = c[..., 0] - radii
     ext = np.abs(c[..., 1:]) <= table.half_extents + cfg.margin_m
     ok = ext[..., 0] & ext[..., 1] & valid[:, None] & (h > -0.15)  # far below: under the table

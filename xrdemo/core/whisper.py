@@ -43,13 +43,20 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     """Advance to ``t`` (s) with head positions (N, 3) m. -> (pairs (P, 2) int, i < j; cue (N,))."""
     cfg = ws.cfg
     d = head_pos[:, None, :] - head_pos[None, :, :]
-    dist = np.sqrt((d * d).sum(axis=2))
+    d *= d
+    dist = np.sqrt(d[..., 0] + d[..., 1] + d[..., 2])
     dt = 0.0 if math.isnan(ws.last_t) else max(t - ws.last_t, 0.0)
     ws.last_t = t
     if ws.dist is None or ws.dist.shape != dist.shape:
         ws.dist = dist
     else:
         ws.dist += (dist - ws.dist) * (1.0 - math.exp(-dt / cfg.smooth_tau_s))
+    k = 1.0 - math.exp(-dt / cfg.cue_tau_s) if dt > 0 else 1.0
+    n = dist.shape[0]
+    # Usually nobody whispers and no two heads are close: then nothing can flip.
+    if not ws.active.any() and not (ws.dist + _diagonal(n) < cfg.enter_m).any():
+        ws.cue -= ws.cue * k
+        return np.zeros((0, 2), int), ws.cue
     can = (t - ws.changed_at) >= cfg.min_dwell_s
     enter = (ws.dist < cfg.enter_m) & ~ws.active & can
     leave = (ws.dist > cfg.exit_m) & ws.active & can
@@ -59,7 +66,6 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
         ws.active ^= flip
         ws.changed_at[flip] = t
     on = ws.active.any(axis=1)
-    k = 1.0 - math.exp(-dt / cfg.cue_tau_s) if dt > 0 else 1.0
     ws.cue += (on - ws.cue) * k
     if on.any():
         i, j = np.nonzero(np.triu(ws.active, 1))
@@ -67,3 +73,15 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     else:
         pairs = np.zeros((0, 2), int)
     return pairs, ws.cue
+
+
+_DIAGONALS: dict = {}
+
+
+def _diagonal(n: int) -> np.ndarray:
+    """(N, N) with +inf on the diagonal and 0 elsewhere (masks a head's distance to itself)."""
+    m = _DIAGONALS.get(n)
+    if m is None:
+        m = _DIAGONALS[n] = np.diag(np.full(n, np.inf))
+        m.flags.writeable = False
+    return m

@@ -1,0 +1,110 @@
+"""The step's shortcuts give what the plain vectorised formulas give (see docs/performance.md)."""
+
+import copy
+
+import numpy as np
+
+from xrdemo.core import pose as P
+from xrdemo.core import scene as S
+from xrdemo.core import script
+from xrdemo.core.conversation import _envelope, conversation_step, new_conversation
+from xrdemo.core.gaze import DEG, gaze_step, new_gaze
+
+from presence_sim import seats
+
+
+def test_wrist_model_matches_wrist_poses():
+    for n in (1, 5, 16):
+        st = S.make_meeting(n, seed=n)
+        model = script.WristModel.make(st.script, st.seat_pos, st.seat_rot, st.table.height)
+        rng = np.random.default_rng(n)
+        for t in (0.0, 1.7, 93.25):
+            raised = rng.random((n, 2))
+            p0, q0 = script.wrist_poses(st.script, st.seat_pos, st.seat_rot, st.table.height, raised, t)
+            p1, R1 = script.wrist_frames(model, raised, t)
+            assert np.allclose(p1, p0, atol=1e-12)
+            assert np.allclose(R1, P.quat_to_matrix(q0), atol=1e-12)
+
+
+def _full_envelope(st, t):
+    """The speech envelope over everyone at once (energy, beat), straight from the phrase table."""
+    since = t - st.cur_start
+    ramp = np.clip(np.minimum(since * (1.0 / 0.06), (st.cur_end - t) * (1.0 / 0.12)), 0.0, 1.0)
+    x2 = st.syl_hz * since + st.lead_syllables
+    syl = np.cos(x2 * (2.0 * np.pi))
+    stressed = np.fmod(np.floor(x2) + st.stress_phase, st.stress_every) < 0.5
+    return (ramp * (0.625 - 0.375 * syl[0]) * (0.65 + 0.35 * stressed[0]),
+            ramp * (0.5 - 0.5 * syl[1]) * stressed[1])
+
+
+def test_envelope_of_the_phrase_rows_is_the_whole_envelope():
+    cs = new_conversation(7, np.random.default_rng(5))
+    nonzero = 0
+    for k in range(60 * 40):
+        t = k / 60
+        conversation_step(cs, t)
+        energy, beat = _envelope(cs, t)
+        e_ref, b_ref = _full_envelope(cs, t)
+        assert np.array_equal(energy, e_ref) and np.array_equal(beat, b_ref)
+        nonzero += int((energy > 0).any())
+    assert nonzero > 60 * 10        # people did talk
+
+
+def test_lids_match_the_blink_formula_also_when_time_goes_back():
+    n = 5
+    pos, q, R = seats(n)
+    rng = np.random.default_rng(2)
+    cs = new_conversation(n, rng)
+    gs = new_gaze(n, rng)
+    blinks = 0
+
+    def frame(t):
+        c = conversation_step(cs, t)
+        g = gaze_step(gs, t, pos, R, c.speaking, c.floor, c.floor_changed)
+        u = (t - gs.blink_t0) / gs.blink_dur
+        blink = np.clip(np.minimum(u / 0.3, (1.0 - u) / 0.7), 0.0, 1.0)
+        lowered = np.minimum(np.maximum(-gs.eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35)
+        assert np.array_equal(g.eyelid, np.maximum(blink, lowered))
+        assert np.allclose(np.linalg.norm(g.eye_dir, axis=1), 1.0)
+        return int((blink > 0.5).any())
+
+    for t in np.arange(0.0, 30.0, 1 / 72):
+        blinks += frame(t)
+    # Back in time into the newest blink (long over by now): it shows again.
+    t_back = float(gs.blink_t0.max()) + 0.05
+    blinks_before = blinks
+    for t in t_back + np.arange(0.0, 0.1, 1 / 72):
+        blinks += frame(t)
+    assert blinks_before > 0 and blinks > blinks_before
+
+
+def test_frame_scene_is_heads_then_cues():
+    st = S.make_meeting(6, local=2, seed=4)
+    for i in range(200):
+        st, fs = S.step(st, None, i * 22_222_222)
+    heads_t, heads_c = S.head_meshes(st.people, hide=2)
+    cues = S.cue_meshes(st.people, st.table.height, hide=2)
+    sph = fs.meshes["sphere"]
+    assert len(sph) == len(heads_t) + len(cues["sphere"][0])
+    assert np.allclose(sph.transforms, np.concatenate([heads_t, cues["sphere"][0]]), atol=1e-6)
+    assert np.allclose(sph.colors, np.concatenate([heads_c, cues["sphere"][1]]), atol=1e-6)
+    cyl = fs.meshes["cylinder"]
+    static = st.static_meshes["cylinder"]
+    assert np.allclose(cyl.transforms, np.concatenate([static.transforms, cues["cylinder"][0]]), atol=1e-6)
+    assert len(fs.labels) == 5 and 2 not in [st.people.names.index(t) for t in fs.labels.texts]
+
+
+def test_derived_constants_follow_a_replaced_meeting():
+    from dataclasses import replace
+
+    st = S.make_meeting(4, seed=1)
+    st, _ = S.step(st, None, 0)
+    moved = replace(st, seat_pos=st.seat_pos + [0.0, 0.1, 0.0])
+    moved, _ = S.step(moved, None, 10_000_000)
+    assert moved.derived is not st.derived
+    fresh = copy.deepcopy(moved)               # the presence state advances in place: step a copy
+    fresh.derived = None
+    _, a = S.step(moved, None, 20_000_000)
+    _, b = S.step(fresh, None, 20_000_000)
+    assert np.array_equal(a.capsules.a, b.capsules.a)
+    assert np.array_equal(a.meshes["sphere"].transforms, b.meshes["sphere"].transforms)
