@@ -7,20 +7,29 @@ Run once at development time (needs h5py and scipy; the runtime loader needs onl
 
 Steps per measured direction (710 of them, elevation -40..90 degrees, 1.4 m):
 1. resample 44.1 kHz -> 48 kHz (polyphase, 160/147);
-2. interaural time difference from the cross-correlation of the two ears (sub-sample, parabolic
-   peak fit), so the engine can re-insert it as a separate fractional delay;
+2. per-ear onset delay: first sample of the 8x upsampled response within -20 dB of that ear's peak
+   (the threshold method; smooth over direction, unlike the full-band interaural cross-correlation,
+   which at lateral and rear-lateral directions jumps by up to 16 samples between neighbours because
+   the far ear hears two diffracted paths); stored relative to the earlier ear, which gets 1 sample;
 3. diffuse-field equalisation (divide by the RMS spectrum over all directions and both ears,
    clamped to +-12 dB) to remove the measurement loudspeaker and microphone colouring;
-4. minimum-phase reconstruction (real cepstrum), truncated to ``--taps`` with a short fade-out.
-The asset stores direction grid, minimum-phase HRIRs (D, 2, taps) and per-ear delays (D, 2).
+4. minimum-phase reconstruction (real cepstrum), truncated to ``--taps`` with a short fade-out;
+5. the asset's ITD table: ``xrdemo.audio.hrtf.interaural_lag`` (low-passed cross-correlation) of
+   the minimum-phase pair delayed (exactly, in the frequency domain) by the per-ear delays, i.e.
+   the ITD a renderer of this asset produces at each measured direction.
+The asset stores direction grid, minimum-phase HRIRs (D, 2, taps), per-ear delays (D, 2), ITDs (D,).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from xrdemo.audio.hrtf import interaural_lag  # noqa: E402  (numpy only; one ITD definition)
 
 SOURCE_RATE = 44100
 TARGET_RATE = 48000
@@ -31,7 +40,7 @@ CITATION = (
     "MIT Media Lab, 1994. Gardner, W. G., & Martin, K. D. (1995). HRTF measurements of a KEMAR. "
     "J. Acoust. Soc. Am. 97(6), 3907-3908. Free to use provided the authors are cited. "
     "Converted from Debian libmysofa1's MIT_KEMAR_normal_pinna.sofa by scripts/make_hrtf_asset.py "
-    "(48 kHz, diffuse-field equalised, minimum phase + separate per-ear delay)."
+    "(48 kHz, diffuse-field equalised, minimum phase + separate per-ear onset delay)."
 )
 
 
@@ -47,26 +56,20 @@ def read_sofa(path: Path):
     return ir, pos
 
 
-def itd_samples(ir: np.ndarray, max_lag: int = 48) -> np.ndarray:
-    """Delay of the left ear minus the right ear, in samples, from the interaural cross-correlation.
+def onset_samples(ir: np.ndarray, threshold_db: float = -20.0, upsample: int = 8) -> np.ndarray:
+    """Onset (..., ) in samples of responses ir (..., L): the first sample of the band-limited
+    (FFT-)upsampled response whose magnitude reaches ``threshold_db`` below its own peak."""
+    from scipy.signal import resample
 
-    ir: (D, 2, L). Positive means the left ear hears later (source on the right).
-    """
-    from scipy.signal import correlate
+    up = np.abs(resample(ir, ir.shape[-1] * upsample, axis=-1))
+    level = up.max(axis=-1, keepdims=True) * 10.0 ** (threshold_db / 20.0)
+    return np.argmax(up >= level, axis=-1) / upsample
 
-    out = np.empty(ir.shape[0])
-    for d in range(ir.shape[0]):
-        c = correlate(ir[d, 0], ir[d, 1], mode="full", method="fft")
-        mid = ir.shape[-1] - 1
-        window = c[mid - max_lag: mid + max_lag + 1]
-        k = int(np.argmax(window))
-        frac = 0.0
-        if 0 < k < len(window) - 1:
-            a, b, cc = window[k - 1], window[k], window[k + 1]
-            denom = a - 2 * b + cc
-            frac = 0.5 * (a - cc) / denom if denom != 0 else 0.0
-        out[d] = k - max_lag + frac
-    return out
+
+def delayed(h: np.ndarray, delay: np.ndarray, n: int = 1024) -> np.ndarray:
+    """h (..., T) delayed by ``delay`` (...,) samples (exact band-limited delay), length n."""
+    f = np.fft.rfftfreq(n)
+    return np.fft.irfft(np.fft.rfft(h, n) * np.exp(-2j * np.pi * f * delay[..., None]), n)
 
 
 def minimum_phase(magnitude: np.ndarray, nfft: int) -> np.ndarray:
@@ -85,7 +88,7 @@ def convert(sofa: Path, taps: int):
 
     ir44, pos = read_sofa(sofa)
     ir = resample_poly(ir44, TARGET_RATE // 300, SOURCE_RATE // 300, axis=-1)  # 160/147
-    itd = itd_samples(ir)
+    onset = onset_samples(ir)  # (D, 2)
 
     spec = np.abs(np.fft.rfft(ir, NFFT))  # (D, 2, F)
     diffuse = np.sqrt(np.mean(spec**2, axis=(0, 1)))
@@ -103,12 +106,11 @@ def convert(sofa: Path, taps: int):
     front = int(np.argmin(np.abs(pos[:, 0]) + np.abs(pos[:, 1])))
     mp /= np.sqrt(np.mean(np.abs(np.fft.rfft(mp[front], NFFT)) ** 2))
 
-    # Per-ear delays: the leading ear gets the base delay, the lagging ear base + |lag|, where the
-    # lag is the measured ITD minus what the two minimum-phase responses already contribute (their
-    # group delays differ), so the rendered pair's cross-correlation ITD equals the measured one.
-    residual = itd - itd_samples(mp, max_lag=16)
-    base = 1.0
-    delay = np.stack([base + np.maximum(residual, 0.0), base + np.maximum(-residual, 0.0)], axis=1)
+    # Per-ear delays: the onset delays with the earlier ear at 1 sample (a minimum-phase response
+    # starts at once, so the pair keeps the measured onset difference). The ITD table is what a
+    # renderer of this asset produces: the low-passed cross-correlation lag of the delayed pair.
+    delay = onset - onset.min(axis=1, keepdims=True) + 1.0
+    itd = interaural_lag(delayed(mp[:, 0], delay[:, 0]), delayed(mp[:, 1], delay[:, 1]), TARGET_RATE)
 
     az = pos[:, 0] % 360.0
     el = pos[:, 1]
@@ -133,7 +135,7 @@ def main() -> int:
     data = convert(args.sofa, args.taps)
     np.savez_compressed(args.out, **data)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} kB): {data['hrir'].shape[0]} directions, "
-          f"{data['hrir'].shape[-1]} taps, max |ITD| {np.abs(data['delay'][:, 0] - data['delay'][:, 1]).max():.1f} samples")
+          f"{data['hrir'].shape[-1]} taps, max |ITD| {np.abs(data['itd']).max():.1f} samples")
     return 0
 
 

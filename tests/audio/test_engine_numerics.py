@@ -1,11 +1,12 @@
 """Numerical properties of the binaural engine (issue 4)."""
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from scipy.signal import fftconvolve
 
 from tests.audio.conftest import direction_from_azimuth, render
 from xrdemo.audio.engine import SpatialAudioEngine, distance_gain
+from xrdemo.audio.hrtf import interaural_lag
 from xrdemo.core.pose import quat_from_yaw_pitch_roll
 
 RNG = np.random.default_rng(4)
@@ -18,18 +19,24 @@ def make_engine(hrtf, **kw):
 
 
 def xcorr_lag(left, right, max_lag=48):
-    """Lag (samples) of left relative to right at the cross-correlation peak (positive: left later)."""
-    c = fftconvolve(left, right[::-1])
-    mid = len(right) - 1
-    window = c[mid - max_lag: mid + max_lag + 1]
-    k = int(np.argmax(window))
-    a, b, d = window[max(k - 1, 0)], window[k], window[min(k + 1, len(window) - 1)]
-    frac = 0.5 * (a - d) / (a - 2 * b + d) if 0 < k < len(window) - 1 else 0.0  # parabolic peak
-    return k - max_lag + frac
+    """Lag (samples) of left relative to right by low-passed cross-correlation (positive: left
+    later): the same measure that made the asset's ITD table (``hrtf.interaural_lag``)."""
+    return float(interaural_lag(left, right, 48000, max_lag))
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.floats(0.0, 359.9))
+# derandomize: the same sweep in every run (CI-stable); the examples pin the extremes and the
+# directions where the old full-band ITD table was worst (between measured azimuths near the sides,
+# 295 degrees where the full-band correlation has two near-equal peaks, 112.5 near the rear jump).
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(st.floats(0.0, 360.0, exclude_max=True))
+@example(0.0)
+@example(90.0)
+@example(180.0)
+@example(270.0)
+@example(272.5)
+@example(295.0)
+@example(112.5)
+@example(359.99)
 def test_itd_matches_hrtf_and_ild_has_right_sign(hrtf, azimuth):
     engine = make_engine(hrtf, near_field=False)
     d = direction_from_azimuth(azimuth)
@@ -161,3 +168,20 @@ def test_limiter_never_clips(hrtf):
     peaks = [np.max(np.abs(engine.process(loud[:, i * 256:(i + 1) * 256]))) for i in range(20)]
     assert max(peaks) <= 0.98
     assert engine.limiter.engaged_blocks > 0
+
+
+def test_fast_filter_spectra_equal_time_domain_filters(hrtf):
+    """process() builds filters from stored spectra; they must equal the time-domain reference."""
+    rng = np.random.default_rng(7)
+    for reflections in (False, True):
+        engine = make_engine(hrtf, reflections=reflections, table_height=-0.4)
+        positions = rng.uniform(-2.0, 2.0, (6, 3))
+        positions[0] = (0.3, 0.05, -0.2)  # near field
+        engine.set_sources(positions, rng.uniform(0.2, 1.0, 6))
+        engine.set_whisper_gains([1.0, 0.0, 1.0, 0.18, 1.0, 1.41])
+        engine.set_listener([0.1, 0.0, 0.2], quat_from_yaw_pitch_roll(1.1, 0.2, -0.1))
+        fast = np.zeros((6, 2, engine.bins), np.complex64)
+        engine._filter_spectra(fast)
+        ref = np.fft.rfft(engine.source_filters(), axis=-1) / engine.fft_size
+        err = np.sum(np.abs(fast - ref) ** 2) / np.sum(np.abs(ref) ** 2)
+        assert 10 * np.log10(err) < -100.0

@@ -28,15 +28,21 @@ def _empty(shape, dtype):
 
 
 class RealFFT:
-    """Forward real FFT along the last axis: ``self.input`` (..., n) float32 -> returns (..., n//2+1) complex64."""
+    """Forward real FFT along the last axis: ``self.input`` (..., n) float32 -> returns (..., n//2+1) complex64.
 
-    def __init__(self, shape, n: int):
+    ``measure=True``: with FFTW, time a few algorithms when planning (ms, once per shape and process:
+    FFTW keeps the wisdom) for a faster transform every block.
+    """
+
+    def __init__(self, shape, n: int, measure: bool = False):
         self.input = _empty(tuple(shape) + (n,), np.float32)
         self.input[...] = 0.0
         self.output = _empty(tuple(shape) + (n // 2 + 1,), np.complex64)
         self._plan = None
         if _pyfftw is not None and self.input.size:
-            self._plan = _pyfftw.FFTW(self.input, self.output, axes=(-1,), flags=("FFTW_ESTIMATE",), threads=1)
+            flags = ("FFTW_MEASURE",) if measure else ("FFTW_ESTIMATE",)
+            self._plan = _pyfftw.FFTW(self.input, self.output, axes=(-1,), flags=flags, threads=1)
+            self.input[...] = 0.0  # planning with FFTW_MEASURE overwrites the arrays
 
     def __call__(self) -> np.ndarray:
         if self._plan is not None:
@@ -48,10 +54,14 @@ class RealFFT:
 
 
 class InverseRealFFT:
-    """Inverse real FFT: ``self.input`` (..., n//2+1) complex64 -> returns (..., n) float32."""
+    """Inverse real FFT: ``self.input`` (..., n//2+1) complex64 -> returns (..., n) float32.
 
-    def __init__(self, shape, n: int):
+    ``normalised=False`` skips the 1/n scaling (the caller folds it into its spectra: one pass less).
+    """
+
+    def __init__(self, shape, n: int, normalised: bool = True):
         self.n = n
+        self.normalised = bool(normalised)
         self.input = _empty(tuple(shape) + (n // 2 + 1,), np.complex64)
         self.input[...] = 0.0
         self.output = _empty(tuple(shape) + (n,), np.float32)
@@ -64,8 +74,10 @@ class InverseRealFFT:
     def __call__(self) -> np.ndarray:
         if self._plan is not None:
             self._plan.execute()
-            self.output *= 1.0 / self.n  # FFTW is unnormalised
+            if self.normalised:
+                self.output *= 1.0 / self.n  # FFTW is unnormalised
         else:
             lib = _scipy_fft if _scipy_fft is not None else np.fft
-            self.output[...] = lib.irfft(self.input, n=self.n, axis=-1)
+            self.output[...] = lib.irfft(self.input, n=self.n, axis=-1,
+                                         norm="backward" if self.normalised else "forward")
         return self.output

@@ -16,7 +16,40 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_ASSET = "hrtf_kemar_48k.npz"
+_SIDES = np.array([0.0, 1.0])
+_SIDES_INT = np.array([0, 1])
+_RAMP = np.array([-1.0, 1.0])  # t * _RAMP + _RAMP_OFFSET = (1 - t, t)
+_RAMP_OFFSET = np.array([1.0, 0.0])
 NEAR_FIELD_CUTOFF_HZ = 1000.0  # corner of the low-pass used for the near-field low-frequency ILD cue
+ITD_CUTOFF_HZ = 3000.0  # Gaussian low-pass applied before the interaural cross-correlation (ITD)
+
+
+def interaural_lag(left, right, sample_rate=48000, max_lag=48, cutoff_hz=ITD_CUTOFF_HZ):
+    """Interaural time difference (...,) in samples by cross-correlation: positive = left ear later.
+
+    left, right: (..., T) signals or impulse responses. The cross-power spectrum is weighted by a
+    Gaussian low-pass (``cutoff_hz`` = its standard deviation; None = full band) before the peak
+    search within +-max_lag, and the peak is refined to sub-sample precision by a parabola through
+    the three highest samples. Why low-passed: above ~3 kHz the contralateral ear of a lateral or
+    rear-lateral KEMAR direction hears two diffracted paths (round the front and round the back of
+    the head), so the full-band correlation has two near-equal peaks 3-16 samples apart and the
+    winner depends on the test signal; below it the peak is single. This one definition makes the
+    asset's ITD table (scripts/make_hrtf_asset.py) and the tests measure the same thing.
+    """
+    left = np.asarray(left, dtype=np.float64)
+    right = np.asarray(right, dtype=np.float64)
+    n = 1 << int(np.ceil(np.log2(left.shape[-1] + right.shape[-1] + 2 * max_lag)))
+    cross = np.fft.rfft(left, n) * np.conj(np.fft.rfft(right, n))
+    if cutoff_hz is not None:
+        f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+        cross *= np.exp(-0.5 * (f / cutoff_hz) ** 2)
+    c = np.fft.irfft(cross, n)
+    window = np.concatenate([c[..., n - max_lag:], c[..., :max_lag + 1]], axis=-1)  # lags -max..max
+    k = np.clip(np.argmax(window, axis=-1), 1, 2 * max_lag - 1)[..., None]
+    a, b, d = (np.take_along_axis(window, k + o, axis=-1)[..., 0] for o in (-1, 0, 1))
+    denom = a - 2.0 * b + d
+    frac = np.where(denom < 0.0, 0.5 * (a - d) / np.where(denom < 0.0, denom, -1.0), 0.0)
+    return k[..., 0] - max_lag + frac
 
 
 @dataclass(frozen=True)
@@ -25,7 +58,10 @@ class HrtfSet:
 
     hrir:      (D, 2, T) float32, minimum-phase impulse responses, ear 0 = left.
     hrir_low:  (D, 2, T) float32, the same low-passed at NEAR_FIELD_CUTOFF_HZ (near-field cue).
-    delay:     (D, 2) float32, per-ear onset delay in samples (ITD = delay[:, 0] - delay[:, 1]).
+    delay:     (D, 2) float32, per-ear onset delay in samples, inserted after the minimum-phase
+               filter (the lead ear of a measured direction gets 1 sample).
+    itd_table: (D,) float32, the asset's ITD in samples: ``interaural_lag`` of the minimum-phase pair
+               delayed by ``delay`` (positive = left ear later); what ``itd`` interpolates.
     ring_elevation: (R,) elevations of the measurement rings, ascending, degrees.
     ring_start, ring_count: (R,) first table index and number of azimuths of each ring
                             (azimuths are uniformly spaced from 0 in each ring).
@@ -40,7 +76,6 @@ class HrtfSet:
     ring_start: np.ndarray
     ring_count: np.ndarray
     citation: str
-    _ring_pair = np.array([0, 1])
 
     @property
     def taps(self) -> int:
@@ -50,35 +85,46 @@ class HrtfSet:
     def max_delay(self) -> float:
         return float(self.delay.max())
 
-    def neighbours(self, direction: np.ndarray):
-        """Table indices (..., 4) and bilinear weights (..., 4) for unit directions (..., 3), head frame."""
-        d = np.asarray(direction, dtype=np.float64)
-        az = np.degrees(np.arctan2(-d[..., 0], -d[..., 2])) % 360.0
-        el = np.degrees(np.arcsin(np.minimum(np.maximum(d[..., 1], -1.0), 1.0)))
-        return self._neighbours_azel(az, el)
+    def __post_init__(self):
+        # what ``neighbours`` needs, precomputed: per lower ring of each pair of adjacent rings
+        # (index lo) its elevation and 1 / spacing; per (pair, lower/upper ring) at flat index
+        # 2 lo + r: measured steps per radian of azimuth, azimuth count and first table index.
+        # One-dimensional tables: numpy's fast path for integer indexing.
+        rings = np.radians(np.asarray(self.ring_elevation, dtype=np.float64))
+        count, start = self.ring_count.astype(np.float64), self.ring_start.astype(np.float64)
+        pairs = np.stack([np.arange(len(rings) - 1), np.arange(1, len(rings))], axis=1).ravel()
+        for name, value in (("_inner_rings", rings[1:-1]), ("_ring_base", rings[:-1]),
+                            ("_ring_inv_span", 1.0 / (rings[1:] - rings[:-1])),
+                            ("_pair_turn", count[pairs] / (2.0 * np.pi)), ("_pair_half", count[pairs] / 2.0),
+                            ("_pair_count", count[pairs]), ("_pair_start", start[pairs])):
+            object.__setattr__(self, name, np.ascontiguousarray(value))
 
-    def _neighbours_azel(self, az: np.ndarray, el: np.ndarray):
-        rings = self.ring_elevation
-        el = np.minimum(np.maximum(el, rings[0]), rings[-1])
-        lo = np.minimum(np.searchsorted(rings, el, side="right") - 1, len(rings) - 2)
-        pair = lo[..., None] + self._ring_pair  # (..., 2): lower and upper ring
-        t_el = (el - rings[lo]) / (rings[lo + 1] - rings[lo])
-        count = self.ring_count[pair]
-        pos = az[..., None] * (count / 360.0)
+    def neighbours(self, direction: np.ndarray):
+        """Table indices (..., 4) and bilinear weights (..., 4) for unit directions (..., 3), head frame.
+
+        Order of the 4: (lower ring, upper ring) x (azimuth below, azimuth above). Elevations below
+        the lowest ring use the lowest ring. Runs every audio block: a few whole-array operations.
+        """
+        d = np.asarray(direction, dtype=np.float64)
+        lead = d.shape[:-1]
+        d = d.reshape(-1, 3)
+        x, z = d[:, 0], d[:, 2]
+        el = np.arctan2(d[:, 1], np.hypot(x, z))  # radians
+        lo = self._inner_rings.searchsorted(el, side="right")  # lower ring of the pair, 0..R-2
+        t_el = (el - self._ring_base[lo]) * self._ring_inv_span[lo]
+        np.maximum(t_el, 0.0, out=t_el)
+        k = lo[:, None] * 2 + _SIDES_INT  # (M, 2 rings): flat pair-table index
+        # azimuth counter-clockwise from ahead = atan2(-x, -z) = atan2(x, z) + pi; in measured steps:
+        pos = np.arctan2(x, z)[:, None] * self._pair_turn[k]
+        pos += self._pair_half[k]
         a0 = np.floor(pos)
         t_az = pos - a0
-        a0 = a0.astype(np.int64) % count
-        start = self.ring_start[pair]
-        idx = np.empty(a0.shape + (2,), dtype=np.int64)  # (..., ring, side)
-        np.add(start, a0, out=idx[..., 0])
-        np.add(start, (a0 + 1) % count, out=idx[..., 1])
-        w = np.empty(a0.shape + (2,))
-        np.subtract(1.0, t_az, out=w[..., 0])
-        w[..., 1] = t_az
-        w[..., 0, :] *= (1.0 - t_el)[..., None]
-        w[..., 1, :] *= t_el[..., None]
-        shape = idx.shape[:-2] + (4,)
-        return idx.reshape(shape), w.reshape(shape)
+        idx = a0[:, :, None] + _SIDES  # (M, ring, side), exact small integers in float64
+        idx %= self._pair_count[k][:, :, None]
+        idx += self._pair_start[k][:, :, None]
+        w = t_az[:, :, None] * _RAMP + _RAMP_OFFSET  # (1 - t, t) per ring
+        w *= (t_el[:, None] * _RAMP + _RAMP_OFFSET)[:, :, None]
+        return idx.astype(np.intp).reshape(lead + (4,)), w.reshape(lead + (4,))
 
     def lookup(self, direction: np.ndarray):
         """Interpolated (hrir (..., 2, T), hrir_low (..., 2, T), delay (..., 2)) for unit directions (..., 3)."""
@@ -89,7 +135,8 @@ class HrtfSet:
         return hrir, low, delay
 
     def itd(self, direction: np.ndarray) -> np.ndarray:
-        """Interaural time difference (...,) in samples: left-ear delay minus right-ear delay."""
+        """The HRTF's interaural time difference (...,) in samples (positive = left ear later): the
+        measured directions' ``itd_table`` interpolated with the same weights as filters and delays."""
         idx, w = self.neighbours(direction)
         return np.einsum("...k,...k->...", w, self.itd_table[idx])
 
@@ -117,6 +164,8 @@ def load_hrtf(path=None) -> HrtfSet:
         itd = data["itd"].astype(np.float32)
         rate = int(data["sample_rate"])
         citation = str(data["citation"])
+    if float(delay.min()) < 1.0:
+        raise ValueError("HRTF delays must be >= 1 sample (the fractional-delay filter needs one)")
     order = np.lexsort((az, el))
     az, el, hrir, delay, itd = az[order], el[order], hrir[order], delay[order], itd[order]
     rings, start, count = np.unique(el, return_index=True, return_counts=True)
