@@ -41,7 +41,7 @@ stamp=.venv/.xrdemo-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing xrdemo and its test extras into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[test,fast]'
   touch "$stamp"
 fi
 

@@ -33,17 +33,25 @@ def test_seqlock_between_processes_never_tears_and_only_moves_forward():
         writer.start()
         out = np.zeros(channel.input_len)
         seen = []
+        gave_up = 0
         while True:
             alive = writer.is_alive()
-            assert channel.inputs.read(out)
-            assert np.all(out == out[0]), out
-            seen.append(out[0])
+            # read() may give up (out untouched, False) when a writer publishes on every retry;
+            # a writer at full speed on the other core can do that. It must never tear.
+            if channel.inputs.read(out):
+                assert np.all(out == out[0]), out
+                seen.append(out[0])
+            else:
+                gave_up += 1
             if not alive:
+                assert channel.inputs.read(out)      # a quiet writer: the read always succeeds
+                seen.append(out[0])
                 break
         writer.join(30)
         assert writer.exitcode == 0
         assert np.all(np.diff(seen) >= 0) and seen[-1] == 200_000
         assert len(np.unique(seen)) > 10          # the reads really overlapped the writes
+        assert gave_up < len(seen)                # giving up is the exception
     finally:
         if writer.is_alive():
             writer.kill()
