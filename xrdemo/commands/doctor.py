@@ -97,6 +97,13 @@ def _desktop_report(out) -> tuple[bool, str]:
         return False, f"the desktop simulator is not available ({exc})"
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return False, "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+    from xrdemo.platform.base import PlatformUnavailable
+    from xrdemo.platform.desktop import probe_window_system
+
+    try:
+        probe_window_system()
+    except PlatformUnavailable as exc:
+        return False, str(exc)
     return True, ""
 
 

@@ -77,6 +77,27 @@ def _glfw_key_names(glfw) -> dict[int, str]:
     return names
 
 
+def probe_window_system() -> None:
+    """Raise PlatformUnavailable (with the reason) unless GLFW can start on this display.
+
+    Cheap: no window and no GL context; used by ``xrdemo doctor``.
+    """
+    check_display()
+    try:
+        import glfw
+    except ImportError as exc:
+        raise PlatformUnavailable(f"the glfw package is not installed ({exc}); pip install glfw") from exc
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if sys.platform.startswith("linux") and hasattr(glfw, "PLATFORM_X11"):
+            glfw.init_hint(glfw.PLATFORM, glfw.PLATFORM_X11)
+        ok = glfw.init()
+        problem = _glfw_problem(caught)
+    if not ok:
+        raise PlatformUnavailable(f"GLFW cannot start: {problem}")
+    glfw.terminate()
+
+
 def _glfw_problem(caught) -> str:
     msgs = [str(w.message).strip() for w in caught]
     return msgs[-1] if msgs else "no reason given"
