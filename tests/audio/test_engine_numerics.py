@@ -166,7 +166,7 @@ def test_limiter_never_clips(hrtf):
     engine.set_sources(np.array([[0.1, 0.0, -0.2]] * 8))
     loud = np.tile(RNG.standard_normal(256 * 20).astype(np.float32) * 4.0, (8, 1))
     peaks = [np.max(np.abs(engine.process(loud[:, i * 256:(i + 1) * 256]))) for i in range(20)]
-    assert max(peaks) <= 0.98
+    assert max(peaks) < np.float32(0.98)
     assert engine.limiter.engaged_blocks > 0
 
 

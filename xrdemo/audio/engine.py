@@ -240,7 +240,9 @@ class Limiter:
         if np.any(over):  # soft knee: what the ramp could not catch bends smoothly below the ceiling
             span = self.ceiling - self.knee
             mag = np.abs(y[over])
-            y[over] = np.sign(y[over]) * (self.knee + span * np.tanh((mag - self.knee) / span))
+            # tanh reaches exactly 1 in float32 for loud input: stay strictly below the ceiling.
+            top = np.nextafter(y.dtype.type(self.ceiling), y.dtype.type(0))
+            y[over] = np.sign(y[over]) * np.minimum(self.knee + span * np.tanh((mag - self.knee) / span), top)
         return y
 
 
