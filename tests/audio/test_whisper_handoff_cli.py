@@ -42,7 +42,7 @@ def test_whisper_neighbour_hears_10db_more_than_across_table(hrtf):
 
 
 def test_pose_handoff_is_consistent_under_concurrent_writes():
-    handoff = PoseHandoff()
+    handoff = PoseHandoff((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0))   # all fields equal from the start
     stop = threading.Event()
 
     def writer():
@@ -57,7 +57,7 @@ def test_pose_handoff_is_consistent_under_concurrent_writes():
     seen = []
     try:
         for _ in range(20000):
-            if handoff.read(pose) == 0:          # nothing published yet: the initial pose
+            if handoff.read(pose) == 0:          # nothing copied (or nothing published yet)
                 continue
             assert np.all(pose == pose[0])
             seen.append(pose[0])

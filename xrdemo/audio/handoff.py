@@ -108,8 +108,10 @@ class PoseHandoff:
         self._slots.write(self._pose)
 
     def read(self, out: np.ndarray) -> int:
-        """Reader side (audio thread): copy the newest pose into out (7,); returns the publish count."""
-        self._slots.read(out)
+        """Reader side (audio thread): copy the newest pose into out (7,); returns the publish count,
+        or 0 when nothing was copied (nothing published yet, or the reader gave up: out untouched)."""
+        if not self._slots.read(out):
+            return 0
         return self._slots.publishes
 
 
