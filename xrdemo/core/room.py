@@ -16,6 +16,9 @@ from .frame import MeshInstances
 SEATED_EYE_HEIGHT = 1.20
 """Metres above the floor of a seated adult's eyes (typical 1.15-1.25)."""
 
+PENDANT_HEIGHT = 2.35
+"""Metres above the floor of the lamp over the table (the renderer's warm point light)."""
+
 SEAT_CLEARANCE = 0.42
 """Metres from the table's edge to a seated person's eyes, along the seat's facing direction."""
 
@@ -137,6 +140,21 @@ def room_meshes(table: Table, room: Room, seat_pos: np.ndarray, seat_yaw: np.nda
         boxes_c.append(wall)
     boxes_m.append(_scaled([0, h, 0], ident, [w, 0.02, d]))   # ceiling
     boxes_c.append(wall * 0.6)
+    # Things on the walls give the room scale and a sense of place: a window with daylight behind
+    # the far wall, a whiteboard on the left, a picture on the right, skirting boards.
+    win_h = min(1.3, 0.5 * h)
+    boxes_m.append(_scaled([0, 0.9 + win_h / 2, -d + 0.06], ident, [min(1.6, 0.3 * w), win_h / 2, 0.01]))
+    boxes_c.append(np.array([0.62, 0.78, 0.95]))
+    boxes_m.append(_scaled([0, 0.9 + win_h / 2, -d + 0.055], ident, [min(1.6, 0.3 * w) + 0.05, win_h / 2 + 0.05, 0.01]))
+    boxes_c.append(np.array([0.85, 0.85, 0.82]))
+    boxes_m.append(_scaled([-w + 0.06, 1.45, 0.0], ident, [0.01, 0.5, min(1.1, 0.3 * d)]))
+    boxes_c.append(np.array([0.88, 0.89, 0.90]))
+    boxes_m.append(_scaled([w - 0.06, 1.55, -0.3], ident, [0.01, 0.35, 0.5]))
+    boxes_c.append(np.array([0.55, 0.22, 0.12]))
+    for center, half in (([0, 0.05, -d + 0.06], [w, 0.05, 0.01]), ([0, 0.05, d - 0.06], [w, 0.05, 0.01]),
+                         ([-w + 0.06, 0.05, 0], [0.01, 0.05, d]), ([w - 0.06, 0.05, 0], [0.01, 0.05, d])):
+        boxes_m.append(_scaled(center, ident, half))
+        boxes_c.append(np.array([0.10, 0.09, 0.08]))
     # A soft rug under the table reads as "meeting area" and helps depth perception.
     rug = np.array([0.10, 0.13, 0.17])
     top_y = table.height - table.thickness / 2
@@ -160,6 +178,11 @@ def room_meshes(table: Table, room: Room, seat_pos: np.ndarray, seat_yaw: np.nda
                 boxes_m.append(_scaled([sx * (table.width / 2 - 0.1), top_y / 2, sz * (table.depth / 2 - 0.1)],
                                        ident, [0.035, top_y / 2, 0.035]))
                 boxes_c.append(tcol * 0.6)
+    # The pendant lamp over the table (the renderer's warm light sits at its shade).
+    cyl_m.append(_scaled([0, PENDANT_HEIGHT + 0.06, 0], ident, [0.22, 0.06, 0.22]))
+    cyl_c.append(np.array([0.95, 0.85, 0.65]))
+    cyl_m.append(_scaled([0, (PENDANT_HEIGHT + h) / 2, 0], ident, [0.006, (h - PENDANT_HEIGHT) / 2, 0.006]))
+    cyl_c.append(np.array([0.05, 0.05, 0.05]))
     chair = np.array(room.chair_color)
     for p, yaw in zip(seat_pos, seat_yaw):
         q = P.quat_from_yaw_pitch_roll(yaw)

@@ -14,13 +14,14 @@ from OpenGL import GL
 
 from ..core import pose as P
 from ..core.frame import MESH_KINDS, FrameScene, View
+from ..core.room import PENDANT_HEIGHT
 from ..resources import read_shader
 from . import meshes
 
 NEAR, FAR = 0.05, 50.0
 DRAW_ORDER = ("box", "cylinder", "sphere")
 """Room and table first, so translucent spheres (contact shadows, cues) blend over them."""
-PENDANT_POS = np.array([0.0, 2.35, 0.0], np.float32)
+PENDANT_POS = np.array([0.0, PENDANT_HEIGHT, 0.0], np.float32)
 
 
 class GLError(RuntimeError):
