@@ -125,3 +125,21 @@ def test_local_microphone_makes_the_local_person_speak_and_others_wait():
     assert talk > 600 and st.people.mouth_open[0] > 0.2
     _, others_silent_mic, _ = run(0.0)
     assert others_while_talking < 0.5 * others_silent_mic
+
+
+def test_leaning_in_makes_the_neighbour_lean_in_face_you_and_whisper():
+    st = S.make_meeting(6, seed=3, local=0)
+    for i in range(30):
+        st, _ = S.step(st, S.LocalInput(head_pos=st.seat_pos[0], head_rot=st.seat_rot[0]), i * 33_333_333)
+    assert st.partner == -1
+    lean = st.seat_pos[0] + 0.6 * (st.seat_pos[1] - st.seat_pos[0])
+    y, p = P.yaw_pitch_toward(st.seat_pos[1] - lean)
+    for i in range(30, 60):
+        st, _ = S.step(st, S.LocalInput(head_pos=lean, head_rot=P.quat_from_yaw_pitch_roll(y, p)), i * 33_333_333)
+    assert st.partner == 1 and S.speaking_now(st)[1]
+    gap = np.linalg.norm(st.people.head_pos[1] - lean)
+    assert gap < 0.45                                        # within whisper (intimate) distance
+    to_you = (lean - st.people.head_pos[1]) / gap
+    assert st.people.gaze[1] @ to_you > 0.99                 # eye contact
+    face = P.quat_rotate(st.people.head_rot[1], [0, 0, -1])
+    assert face @ to_you > 0.95

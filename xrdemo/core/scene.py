@@ -314,6 +314,13 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     head_rot = P.quat_mul(base_rot, pf.head_offset)
     if local_tracked:
         head_rot[k] = base_rot[k]
+    gaze = pf.eye_dir
+    if partner >= 0:
+        # Whispering is intimate: the neighbour faces you and holds your eyes.
+        head_rot[partner] = base_rot[partner]
+        gaze = gaze.copy()
+        to_you = head_pos[k] - head_pos[partner]
+        gaze[partner] = to_you / np.linalg.norm(to_you)
 
     # Hands: gesture weights and lift from presence, placed by the script's wrist model.
     raised = np.minimum(np.maximum(pf.hand_lift, 0.0), 1.0)
@@ -335,7 +342,7 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
             radii = radii.copy()
             radii[k] = inputs.radii
 
-    people = People(head_pos=head_pos, head_rot=head_rot, gaze=pf.eye_dir, joints=joints, radii=radii,
+    people = People(head_pos=head_pos, head_rot=head_rot, gaze=gaze, joints=joints, radii=radii,
                     valid=valid, hand_alpha=pf.hand_alpha.copy(), color=ppl.color, seat=ppl.seat,
                     speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
                     names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
