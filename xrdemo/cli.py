@@ -62,10 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        # Expected failures (bad config, missing asset, unavailable device) get one clear line.
-        print(f"xrdemo {args.command}: error: {exc}", file=sys.stderr)
+    except (OSError, ValueError, RuntimeError) as exc:
+        # Expected failures (bad config, missing asset, unwritable output, unavailable device)
+        # get one clear line.
+        print(f"xrdemo {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -79,8 +79,10 @@ def test_run_auto_without_headset_or_display_records(run_xrdemo, tmp_path):
     (["record", "--people", "3", "--seat", "3"], "--seat 3 does not exist", 1),
     (["record", "--out", "nodir/x.mp4", "--seconds", "1"], "does not exist", 1),
     (["run", "--platform", "holodeck"], "invalid choice", 2),
+    (["record", "--out", "adir.mp4", "--seconds", "1"], "is a folder", 1),
 ])
-def test_bad_recording_arguments(run_xrdemo, args, message, code):
+def test_bad_recording_arguments(run_xrdemo, tmp_path, args, message, code):
+    (tmp_path / "adir.mp4").mkdir()
     res = run_xrdemo(*args)
     assert res.returncode == code and message in res.stderr, res.stderr
 

@@ -75,6 +75,8 @@ def run(args) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() != ".mp4":
         raise ValueError(f"--out {out} must end in .mp4")
+    if out is not None and out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'meeting.mp4'}")
     summary = record_meeting(cfg, args.seconds, out, frames_dir=args.frames_dir,
                              metrics_path=args.metrics, audio=not args.no_audio,
                              progress=not args.quiet)

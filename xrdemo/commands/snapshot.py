@@ -115,6 +115,8 @@ def save_png(image: np.ndarray, path: Path) -> None:
     from PIL import Image
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name such as {path / 'meeting.png'}")
     if path.parent and not path.parent.exists():
         raise FileNotFoundError(f"folder {path.parent} does not exist (for --out {path})")
     Image.fromarray(image).save(path)
