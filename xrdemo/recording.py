@@ -191,6 +191,13 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
                 metrics.encode_ms.append((t4 - t3) * 1e3)
                 metrics.draw_calls_per_view = renderer.stats["draw_calls_per_view"]
                 bar.update(k + 1)
+        except KeyboardInterrupt:
+            # Nothing recorded is lost: the file is closed properly below and stays playable.
+            done = len(metrics.core_ms)
+            bar.done()
+            kept = ", ".join(str(p) for p in (out, frames_dir) if p is not None)
+            log(f"interrupted: {kept} holds the first {done / fps:.1f} s ({done} frames)")
+            raise
         finally:
             if writer is not None:
                 writer.close()

@@ -93,3 +93,24 @@ def test_config_errors_name_the_key(run_xrdemo, tmp_path):
     assert res.returncode == 1
     assert "[table].shape = 'oval' is not one of round, rect" in res.stderr
     assert res.stderr.count("\n") == 1
+
+
+def test_interrupted_recording_keeps_what_was_recorded(xrdemo_cmd, tmp_path):
+    """Ctrl-C during a recording: the MP4 is closed properly and plays what was recorded."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([xrdemo_cmd, "record", "--seconds", "600", "--size", "160x90",
+                             "--out", "long.mp4", "--quiet"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not (tmp_path / "long.mp4").exists()
+                                           or (tmp_path / "long.mp4").stat().st_size < 20_000):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted:" in out and "long.mp4 holds the first" in out, out + err
+    frames, fps, audio, rate, _ = probe(tmp_path / "long.mp4")
+    assert len(frames) > 10 and audio.shape[1] > 0.5 * rate * len(frames) / fps
