@@ -1,5 +1,7 @@
 """platform/openxr.py against a real OpenXR runtime nobody here wrote: Monado, headless, EGL."""
 
+import time
+
 import numpy as np
 from OpenGL import GL
 
@@ -69,6 +71,10 @@ def test_shutdown_is_clean_and_the_runtime_takes_a_new_session(monado, egl):
     p.shutdown()                                         # twice is harmless
     assert p.session is None and p.instance is None
     assert monado.proc.poll() is None, "monado-service died"
+    # The service logs the disconnect from its own thread: give it a moment to reach the log.
+    deadline = time.monotonic() + 5.0
+    while monado.log().count("Client disconnected") < disconnects + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert monado.log().count("Client disconnected") == disconnects + 1
     again = OpenXRPlatform(import_xr(), egl, log=lambda m: None)
     try:
