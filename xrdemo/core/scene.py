@@ -586,8 +586,14 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     meshes["sphere"] = MeshInstances(sph_m, sph_c)
     meshes["cylinder"] = MeshInstances(cyl_m, cyl_c)
     shown, texts, tag_color = der.tags.get(hide) or der.tags.setdefault(hide, _name_tags(ppl, hide))
+    # A speaker's tag lights up with their voice: who is talking reads at a glance.
+    colors = tag_color.copy()
+    level = np.asarray(ppl.speaking, np.float32)[shown]
+    if state.frame is not None:        # hold the light through the gaps between syllables
+        level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking, np.float32)[shown])
+    colors[:, :3] = np.minimum(colors[:, :3] * (1.0 + 1.3 * level[:, None]) + 0.25 * level[:, None], 1.0)
     labels = Labels(positions=(ppl.head_pos[shown] + _NAME_TAG_OFFSET).astype(np.float32),
-                    texts=texts, colors=tag_color.copy())
+                    texts=texts, colors=colors)
     return FrameScene(capsules=caps, meshes=meshes, labels=labels,
                       stats={"people": n, "hand_capsules": len(caps)})
 
