@@ -5,10 +5,12 @@
 Compares, in the same process on the same signals, the engine (overlap-save, frequency-domain sum,
 crossfade every block, 128-tap HRIRs) with (a) OpenAL Soft's HRTF renderer (libopenal1 through
 ctypes, ALC_SOFT_loopback, static looping buffers of the same signals, listener orientation changed
-every block; its default data set has 32-tap filters) and (b) a per-source scipy.signal.oaconvolve
-loop using the engine's filters. Prints median and p99 µs per block, real-time factor (block
+every block) twice: with its default data set (default-48000, 32-tap filters) and with our own
+128-tap KEMAR set written as an OpenAL data set (bench/openal_mhr.py, loaded through a temporary
+ALSOFT_CONF ``hrtf-paths``), so that one column compares equal filter lengths; and (b) a per-source
+scipy.signal.oaconvolve loop using the engine's filters. Prints median and p99 µs per block, real-time factor (block
 duration / median), marginal µs per extra voice (least-squares slope over N) and the ratios.
-Engine and OpenAL run in alternating rounds per N, so that load from other processes on a shared
+Engine and both OpenAL set-ups run in alternating rounds per N, so that load from other processes on a shared
 machine hits both alike; the timed region is set_listener + process (the head-pose quaternions,
 tracking input, are made beforehand). Without pyFFTW the engine falls back to scipy.fft.
 """
@@ -16,7 +18,9 @@ tracking input, are made beforehand). Without pyFFTW the engine falls back to sc
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import oaconvolve
@@ -25,10 +29,14 @@ from xrdemo.audio.engine import SpatialAudioEngine
 from xrdemo.audio.fft import BACKEND
 from xrdemo.core.pose import quat_from_yaw_pitch_roll
 
-from openal_loopback import OpenALLoopback, hrtf_filter_taps  # bench/ is on sys.path as the script's folder
+# bench/ is on sys.path as the script's folder
+from openal_loopback import OpenALLoopback, hrtf_filter_taps, impulse_response, response_length, use_config
+from openal_mhr import write_mhr
 
 BLOCK = 256
 RATE = 48000
+AL_DEFAULT = "default-48000"  # Debian libopenal-data's set, the one OpenAL picks at 48 kHz by default
+AL_KEMAR = "xrdemo-kemar128"  # our engine's HRIRs as an OpenAL data set
 
 
 def time_engine(n: int, blocks: int, signals: np.ndarray) -> np.ndarray:
@@ -53,8 +61,8 @@ def ring_positions(n: int) -> np.ndarray:
     return np.stack([1.5 * np.sin(angles), np.zeros(n), 1.5 * np.cos(angles)], axis=1)
 
 
-def time_openal(n: int, blocks: int, signals: np.ndarray):
-    al = OpenALLoopback(signals[:n], ring_positions(n), RATE, hrtf=True)
+def time_openal(n: int, blocks: int, signals: np.ndarray, hrtf_name: str):
+    al = OpenALLoopback(signals[:n], ring_positions(n), RATE, hrtf=True, hrtf_name=hrtf_name)
     out = np.zeros((BLOCK, 2), np.float32)
     times = np.empty(blocks)
     try:
@@ -63,6 +71,8 @@ def time_openal(n: int, blocks: int, signals: np.ndarray):
             al.set_yaw(0.01 * k)
             al.render(out)
             times[k] = time.perf_counter() - t0
+        if al.hrtf_status != "enabled" or al.hrtf_name != hrtf_name:
+            raise RuntimeError(f"OpenAL HRTF {al.hrtf_status} with '{al.hrtf_name}', asked for '{hrtf_name}'")
         return times[20:], al.hrtf_status, al.hrtf_name
     finally:
         al.close()
@@ -93,37 +103,56 @@ def main() -> int:
     ap.add_argument("--blocks", type=int, default=400, help="timed blocks per N (after 20 warm-up blocks)")
     ap.add_argument("--rounds", type=int, default=4, help="alternating engine/OpenAL rounds per N")
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="xrdemo-openal-") as folder:
+        mhr = write_mhr(folder, AL_KEMAR)
+        conf = Path(folder) / "alsoft.conf"
+        conf.write_text(f"[general]\nhrtf-paths = {folder},\n")  # trailing comma: the system sets too
+        use_config(conf)  # before OpenAL's first use in this process
+        return run(args, {AL_DEFAULT: hrtf_filter_taps(), AL_KEMAR: hrtf_filter_taps(mhr)})
+
+
+def run(args, file_taps: dict) -> int:
     counts = [1, 4, 8, 16, 32, 64]
     signals = (np.random.default_rng(0).standard_normal((64, BLOCK * (args.blocks + 1))) * 0.05).astype(np.float32)
     block_us = BLOCK / RATE * 1e6
-    rows, medians, al_medians = [], [], []
-    status = name = "?"
+    names = (AL_DEFAULT, AL_KEMAR)
+    rows, medians, al_medians = [], [], {name: [] for name in names}
+    status = {}
     for n in counts:
-        # alternate engine and OpenAL in rounds so that load from other processes hits both alike
-        e, a = [], []
+        # alternate engine and both OpenAL set-ups in rounds so that load from other processes hits all alike
+        e, a = [], {name: [] for name in names}
         for _ in range(args.rounds):
             e.append(time_engine(n, args.blocks // args.rounds + 20, signals) * 1e6)
-            al, status, name = time_openal(n, args.blocks // args.rounds + 20, signals)
-            a.append(al * 1e6)
-        e, a = np.concatenate(e), np.concatenate(a)
+            for name in names:
+                al, status[name], _ = time_openal(n, args.blocks // args.rounds + 20, signals, name)
+                a[name].append(al * 1e6)
+        e, a = np.concatenate(e), [np.concatenate(a[name]) for name in names]
         o = time_oaconvolve(n, max(60, args.blocks // 4), signals) * 1e6
         medians.append(np.median(e))
-        al_medians.append(np.median(a))
-        rows.append((n, e, a, o))
+        for name, times in zip(names, a):
+            al_medians[name].append(np.median(times))
+        rows.append((n, e, a[0], a[1], o))
     print(f"engine: FFT backend {BACKEND}, 128-tap HRIRs (MIT KEMAR), crossfade every block")
-    print(f"OpenAL Soft: HRTF {status} ('{name}', {hrtf_filter_taps()}-tap filters), loopback, "
-          f"static looping buffers, listener turned every block")
+    for label, name in (("OpenAL", AL_DEFAULT), ("AL-128", AL_KEMAR)):
+        # what OpenAL renders for one impulse from 1 m ahead: FIR length (+ the ear's onset delay)
+        ir = response_length(impulse_response(name, (0.0, 0.0, -1.0), rate=RATE))
+        print(f"{label}: OpenAL Soft HRTF {status[name]} ('{name}', {file_taps[name]}-tap filters in the file; "
+              f"impulse from ahead renders {ir} samples), loopback, static looping buffers, listener turned "
+              f"every block")
     print(f"block {BLOCK} @ {RATE} Hz = {block_us:.0f} µs; times are µs per block (median, p99)")
     print(f"{'N':>3} | {'engine':>7} {'p99':>6} {'RTF':>5} | {'OpenAL':>7} {'p99':>6} {'RTF':>5} | "
-          f"{'oaconv':>7} {'p99':>6} | {'AL/eng':>6} {'oa/eng':>6}")
-    for n, e, a, o in rows:
-        me, ma, mo = np.median(e), np.median(a), np.median(o)
+          f"{'AL-128':>7} {'p99':>6} {'RTF':>5} | {'oaconv':>7} {'p99':>6} | {'AL/eng':>6} {'AL128/eng':>9} "
+          f"{'oa/eng':>6}")
+    for n, e, a, k, o in rows:
+        me, ma, mk, mo = np.median(e), np.median(a), np.median(k), np.median(o)
         print(f"{n:>3} | {me:>7.0f} {np.percentile(e, 99):>6.0f} {block_us / me:>5.0f} | {ma:>7.0f} "
-              f"{np.percentile(a, 99):>6.0f} {block_us / ma:>5.0f} | {mo:>7.0f} {np.percentile(o, 99):>6.0f} | "
-              f"{ma / me:>5.2f}x {mo / me:>5.1f}x")
+              f"{np.percentile(a, 99):>6.0f} {block_us / ma:>5.0f} | {mk:>7.0f} {np.percentile(k, 99):>6.0f} "
+              f"{block_us / mk:>5.0f} | {mo:>7.0f} {np.percentile(o, 99):>6.0f} | "
+              f"{ma / me:>5.2f}x {mk / me:>8.2f}x {mo / me:>5.1f}x")
     slope = np.polyfit(counts, medians, 1)[0]
-    al_slope = np.polyfit(counts, al_medians, 1)[0]
-    print(f"marginal cost per extra voice (least squares over N): engine {slope:.2f} µs, OpenAL Soft {al_slope:.2f} µs")
+    al_slope, k_slope = (np.polyfit(counts, al_medians[name], 1)[0] for name in names)
+    print(f"marginal cost per extra voice (least squares over N): engine {slope:.2f} µs, OpenAL Soft "
+          f"{al_slope:.2f} µs ({file_taps[AL_DEFAULT]} taps), {k_slope:.2f} µs ({file_taps[AL_KEMAR]} taps)")
     return 0
 
 
