@@ -127,7 +127,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     table are collected; the fit then moves the meeting onto that table and is saved for later
     runs (table_alignment, default in the user's config directory).
     """
-    from .alignment import TouchCollector, default_alignment_path
+    from .alignment import TouchCollector
     from .platform.base import EventKind
     from .recording import make_meeting_from_config
     from .render.renderer import Renderer
@@ -198,8 +198,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             if audio is not None:
                 ppl = state.people
                 k = state.local
-                mouths = ppl.head_pos + P.quat_rotate(ppl.head_rot, S.MOUTH_OFFSET)
-                audio.publish(ppl.head_pos[k], ppl.head_rot[k], mouths, ppl.head_pos,
+                audio.publish(ppl.head_pos[k], ppl.head_rot[k], S.mouth_positions(ppl), ppl.head_pos,
                               S.speaking_now(state))
             frames += 1
             fps_frames += 1

@@ -238,18 +238,17 @@ class _MeetingSound:
         """Render blocks until ``sample_end`` samples exist; return exactly the new samples since
         the previous call (stereo float32) and the newest voice level per person."""
         chunks = [self.pending]
-        have = self.rendered + 0
+        have = self.rendered
         start = self.rendered - len(self.pending)
         speaking = S.speaking_now(self.state)
         ppl = self.state.people
-        mouths = ppl.head_pos + P.quat_rotate(ppl.head_rot, S.MOUTH_OFFSET)
+        self.engine.set_sources(S.mouth_positions(ppl))     # the people move once per video frame
+        heads = ppl.head_pos.copy()
         while have < sample_end:
             t_s = have / self.rate
             head_pos, head_rot = self.viewer.pose(t_s)
-            heads = ppl.head_pos.copy()
             heads[self.state.local] = head_pos
             self.engine.set_listener(head_pos, head_rot)
-            self.engine.set_sources(mouths)
             self.engine.set_whisper_gains(self.whisper_gains(heads)[:, self.state.local])
             mono, (level, _) = self.voices.next_block(speaking)
             t0 = time.perf_counter()

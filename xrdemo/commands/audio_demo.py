@@ -13,12 +13,12 @@ import numpy as np
 from xrdemo.audio.engine import SpatialAudioEngine, whisper_gains
 from xrdemo.audio.voices import VoiceActivity, load_voices, voice_track
 from xrdemo.core.pose import quat_from_yaw_pitch_roll
+from xrdemo.core.room import SEAT_CLEARANCE, Table, seat_layout
 
 SAMPLE_RATE = 48000
 BLOCK = 256
-TABLE_RADIUS = 1.1  # metres, seat (head) distance from the table centre
-HEAD_HEIGHT = 1.2  # seated head height, metres
-TABLE_HEIGHT = 0.75
+TABLE = Table(shape="round", radius=1.1 - SEAT_CLEARANCE)   # heads 1.1 m from the centre
+TABLE_HEIGHT = TABLE.height
 
 
 class TableScene:
@@ -26,9 +26,7 @@ class TableScene:
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        angles = np.radians([0.0, 72.0, 144.0, 216.0, 288.0])  # seat 0 is the listener
-        self.seats = np.stack([TABLE_RADIUS * np.sin(angles), np.full(5, HEAD_HEIGHT),
-                               TABLE_RADIUS * np.cos(angles)], axis=1)
+        self.seats, _ = seat_layout(TABLE, 5)                   # seat 0 is the listener
         clips = load_voices(SAMPLE_RATE)
         total = int(seconds * SAMPLE_RATE) + BLOCK
         self.tracks = np.stack([voice_track(c, total, offset=int(0.7 * i * SAMPLE_RATE), gap=int(1.2 * SAMPLE_RATE))

@@ -75,7 +75,6 @@ def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round"
     with create_headless_context():
         from ..core import pose as P
         from ..core import scene as S
-        from ..core.frame import View
         from ..core.room import Table
         from ..core.views import eye_views
         from ..render.renderer import Renderer

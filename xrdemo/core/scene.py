@@ -22,7 +22,7 @@ from . import script
 from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
-from .frame import Capsules, FrameScene, Labels, MeshInstances
+from .frame import FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, seat_layout
 
 MAX_PEOPLE = 64
@@ -190,6 +190,11 @@ def default_names(n: int, names=None) -> tuple:
 WHISPER_INVITE_M = 0.80
 """Metres: when the local head comes this close to a neighbour's head, the neighbour leans in too
 and whispers back (a side conversation, DESIGN.md's whisper rule)."""
+
+
+def mouth_positions(people: People) -> np.ndarray:
+    """(N, 3) stage positions of everyone's mouth, where their voice comes from."""
+    return people.head_pos + P.quat_rotate(people.head_rot, MOUTH_OFFSET)
 
 
 def whisper_partner(state: MeetingState, local_head_pos) -> int:

@@ -13,7 +13,6 @@ import ctypes
 import time
 from dataclasses import dataclass
 
-import numpy as np
 
 from xrdemo.core.frame import View
 from xrdemo.platform.base import (
