@@ -16,6 +16,7 @@ import numpy as np
 from .config import Config
 from .core import pose as P
 from .core import scene as S
+from .core.gestures import curls_from_controller
 from .core.hands import hand_from_curls, hands_to_stage
 
 DEFAULT_RECORDING = Path("xrdemo-recording.mp4")
@@ -38,15 +39,11 @@ def local_input(frame, state: S.MeetingState) -> S.LocalInput:
         inp.valid = hands.valid.copy()
         inp.radii = hands.radii.astype(np.float64)
         return inp
-    if frame.gaze is not None and frame.gaze.valid:
-        inp.eye_dir = P.quat_rotate(frame.gaze.orientation, np.array([0.0, 0.0, -1.0]))
     c = frame.controllers
     if c.active.any() and c.grip_valid.any():
-        curls = np.zeros((2, 5))
-        curls[:, 0] = np.where(c.thumbstick_touch | c.primary | c.secondary, 0.8, 0.15)   # thumb
-        curls[:, 1] = c.trigger                                                            # index
-        curls[:, 2:] = np.asarray(c.squeeze)[:, None]                                      # others
-        local = hand_from_curls(curls)
+        thumb_down = c.thumbstick_touch | c.primary | c.secondary
+        curls, spread = curls_from_controller(c.squeeze, c.trigger, thumb_down)
+        local = hand_from_curls(curls, spread)
         joints = hands_to_stage(c.grip_position, c.grip_orientation, local, np.array([True, False]))
         inp.joints = joints
         inp.valid = np.repeat(np.asarray(c.grip_valid, bool)[:, None], 26, axis=1)
