@@ -455,9 +455,10 @@ def wrist_rotation(joints: np.ndarray, is_left: np.ndarray, shape: HandShape | N
 def shape_from_joints(joints: np.ndarray) -> HandShape:
     """The HandShape of tracked hands: joints (2, 26, 3) or (F, 2, 26, 3) frames (median over F).
 
-    Each frame's hand is placed in a wrist frame fitted to the typical hand; the anchors are its
-    near-rigid joints there and the bone lengths its measured bones. Use frames where both hands
-    are tracked; a hand with non-finite joints in every frame keeps the typical shape.
+    Each frame's hand is placed in a wrist frame (rotation fitted to the typical hand, origin at
+    its wrist joint); the anchors are its near-rigid joints there and the bone lengths its
+    measured bones. Use frames where both hands are tracked; a hand with non-finite joints in
+    every frame keeps the typical shape.
     """
     j = np.asarray(joints, np.float64)
     if j.shape[-3:] != (2, H.JOINT_COUNT, 3):
@@ -473,6 +474,7 @@ def shape_from_joints(joints: np.ndarray) -> HandShape:
         typ = TYPICAL_SHAPE.anchors[np.where(is_left[good], 0, 1)]
         rot, t = _fit_frames(flat[good], typ, is_left[good])
         local = _to_local(flat[good], rot, t, is_left[good])
+        local -= local[:, H.WRIST:H.WRIST + 1]          # the wrist joint is the frame's origin
         bones = np.linalg.norm(local[:, H.BONES[:, 1]] - local[:, H.BONES[:, 0]], axis=-1)
         hand = np.where(is_left[good], 0, 1)
         for h in (0, 1):
