@@ -270,6 +270,18 @@ def test_profile_updates_reach_the_room(server, clients):
         a.set_profile({"s": "x" * P.MAX_PROFILE})
 
 
+def test_big_profiles_of_a_full_room_reach_a_newcomer(clients):
+    """Members with near-limit (8 KiB) profiles: more than one 16 KiB welcome can carry."""
+    with ServerThread(port=0, capacity=32) as srv:
+        big = lambda i: {"shape": chr(65 + i % 26) * (P.MAX_PROFILE - 20)}
+        for i in range(4):
+            clients(srv.port, f"p{i}", profile=big(i)).connect()
+        newcomer = clients(srv.port, "new")
+        assert newcomer.connect()["seat"] == 4
+        wait_until(lambda: all(newcomer.roster[i].profile == big(i) for i in range(4)))
+        assert srv.stats()["control"].get("oversize_dropped", 0) == 0
+
+
 def test_server_restart_clients_reconnect_and_keep_seats(clients):
     srv = ServerThread(port=0, timeout_s=1.0).start()
     port = srv.port

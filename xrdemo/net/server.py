@@ -36,6 +36,7 @@ from . import protocol as P
 HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
 SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
 REMEMBERED_SEATS = 1024         # (room, client_id) -> seat kept for reconnects after leaving
+WELCOME_BUDGET = 12 * 1024      # bytes of profiles carried inside a welcome (frames max 16 KiB)
 
 
 @dataclass
@@ -280,16 +281,33 @@ class Server:
         while len(self._remembered) > REMEMBERED_SEATS:
             self._remembered.popitem(last=False)
         self._count("control", "joins")
-        self._send(member, {
-            "type": "welcome", "seat": seat, "session": f"{session:06x}", "capacity": room.capacity,
-            "timeout_s": self.timeout_s, "server_time_ms": self._now_ms(),
-            "members": [{"seat": m.seat, "name": m.name, "profile": m.profile}
-                        for m in sorted(room.members.values(), key=lambda m: m.seat)]})
+        self._welcome(member)
         self._broadcast(room, {"type": "joined", "seat": seat, "name": member.name,
                                "profile": member.profile}, skip=member)
         self.log(f"{member.name!r} joined {room.name!r} in seat {seat} "
                  f"({len(room.members)}/{room.capacity})")
         return member
+
+    def _welcome(self, member: _Member) -> None:
+        """Send ``welcome``. Profiles ride along while the message stays under WELCOME_BUDGET;
+        the rest follow at once as ``profile`` messages (each fits a frame on its own)."""
+        room = member.room
+        members, later, budget = [], [], WELCOME_BUDGET
+        for m in sorted(room.members.values(), key=lambda m: m.seat):
+            entry = {"seat": m.seat, "name": m.name}
+            size = P.profile_size(m.profile) + 120
+            if size <= budget:
+                entry["profile"] = m.profile
+                budget -= size
+            elif m.profile:
+                later.append(m)
+            members.append(entry)
+        self._send(member, {
+            "type": "welcome", "seat": member.seat, "session": f"{member.session:06x}",
+            "capacity": room.capacity, "timeout_s": self.timeout_s,
+            "server_time_ms": self._now_ms(), "members": members})
+        for m in later:
+            self._send(member, {"type": "profile", "seat": m.seat, "profile": m.profile})
 
     def _choose_seat(self, room: _Room, hello: P.Hello) -> int:
         free = [s for s in range(room.capacity) if s not in room.members]
@@ -335,6 +353,8 @@ class Server:
                 self._count("control", "messages_out")
         except (OSError, RuntimeError):
             pass
+        except ValueError:          # too big for a frame: a bug upstream, never a crash here
+            self._count("control", "oversize_dropped")
 
     @staticmethod
     def _close_writer(writer) -> None:
