@@ -27,6 +27,7 @@ import asyncio
 import collections
 import random
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from . import protocol as P
 HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
 SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
 REMEMBERED_SEATS = 1024         # (room, client_id) -> seat kept for reconnects after leaving
+UDP_BUFFER_BYTES = 1 << 20      # socket send/receive buffers asked of the OS
 WELCOME_BUDGET = 12 * 1024      # bytes of profiles carried inside a welcome (frames max 16 KiB)
 
 
@@ -120,6 +122,8 @@ class Server:
         self._remembered: collections.OrderedDict = collections.OrderedDict()
         self._tcp: asyncio.base_events.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
+        self._udp_sock: socket.socket | None = None     # sent on directly (cheaper than the transport)
+        self._delayed: dict[int, list] = {}               # impairment: due ms -> [(packet, addr, kind)]
         self._sweeper: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._conn_tasks: set = set()
@@ -136,8 +140,7 @@ class Server:
                                              reuse_address=True)
             port = tcp.sockets[0].getsockname()[1]
             try:
-                self._udp, _ = await self._loop.create_datagram_endpoint(
-                    lambda: _UdpProtocol(self), local_addr=(self.host, port))
+                sock = _udp_socket(tcp.sockets[0].family, (self.host, port))
             except OSError as exc:        # the OS gave TCP a port whose UDP twin is taken
                 last_error = exc
                 tcp.close()
@@ -145,6 +148,9 @@ class Server:
                 if self.port != 0:
                     raise OSError(f"cannot listen for UDP on {self.host}:{port}: {exc}") from exc
                 continue
+            self._udp, _ = await self._loop.create_datagram_endpoint(lambda: _UdpProtocol(self),
+                                                                      sock=sock)
+            self._udp_sock = sock
             self._tcp, self.port = tcp, port
             break
         else:
@@ -169,7 +175,8 @@ class Server:
             await self._tcp.wait_closed()
         if self._udp:
             self._udp.close()
-        self._tcp = self._udp = self._sweeper = None
+        self._tcp = self._udp = self._udp_sock = self._sweeper = None
+        self._delayed.clear()
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -406,35 +413,72 @@ class Server:
         c["bytes_in"][name] += len(data)
         member.last_seen = self._loop.time()
         if kind == P.KIND_KEEPALIVE:
-            self._sendto(P.pack_server_datagram(kind, member.seat, seq, t_ms), addr, name)
+            self._sendto_now(P.pack_server_datagram(kind, member.seat, seq, t_ms), addr, name)
             return
         packet = P.server_header(kind, member.seat, seq, t_ms) + payload
-        for other in member.room.members.values():
-            if other is not member and other.addr is not None:
-                self._sendto(packet, other.addr, name)
-
-    def _sendto(self, packet: bytes, addr, name: str) -> None:
-        imp = self.impairment
-        if imp is not None and name != "keepalive":
-            delay = imp.plan()
-            if delay is None:
-                self.counters["impaired"]["lost"] += 1
-                return
-            self._loop.call_later(delay, self._sendto_now, packet, addr, name)
+        targets = [m.addr for m in member.room.members.values()
+                   if m is not member and m.addr is not None]
+        if self.impairment is not None:
+            for addr in targets:
+                self._send_impaired(packet, addr, name)
             return
-        self._sendto_now(packet, addr, name)
+        sent = 0
+        sock = self._udp_sock
+        for addr in targets:
+            try:
+                sock.sendto(packet, addr)
+                sent += 1
+            except OSError:            # full send buffer (BlockingIOError) or a dead address
+                c["drops"]["send_error"] += 1
+        c["packets_out"][name] += sent
+        c["bytes_out"][name] += sent * len(packet)
+
+    def _send_impaired(self, packet: bytes, addr, name: str) -> None:
+        """Drop or delay one forwarded datagram. Delays are grouped per millisecond, so one
+        timer serves every datagram due in the same millisecond."""
+        delay = self.impairment.plan()
+        if delay is None:
+            self.counters["impaired"]["lost"] += 1
+            return
+        due_ms = int((self._loop.time() + delay) * 1000.0) + 1
+        batch = self._delayed.get(due_ms)
+        if batch is None:
+            batch = self._delayed[due_ms] = []
+            self._loop.call_at(due_ms / 1000.0, self._flush_delayed, due_ms)
+        batch.append((packet, addr, name))
+
+    def _flush_delayed(self, due_ms: int) -> None:
+        for packet, addr, name in self._delayed.pop(due_ms, ()):
+            self._sendto_now(packet, addr, name)
 
     def _sendto_now(self, packet: bytes, addr, name: str) -> None:
-        udp = self._udp
-        if udp is None or udp.is_closing():
+        sock = self._udp_sock
+        if sock is None:
             return
         try:
-            udp.sendto(packet, addr)
+            sock.sendto(packet, addr)
         except OSError:
             self.counters["drops"]["send_error"] += 1
             return
         self.counters["packets_out"][name] += 1
         self.counters["bytes_out"][name] += len(packet)
+
+
+def _udp_socket(family: int, addr: tuple) -> socket.socket:
+    """A non-blocking UDP socket bound to addr, with roomy buffers (bursts of 16 people)."""
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, opt, UDP_BUFFER_BYTES)
+            except OSError:
+                pass
+        sock.setblocking(False)
+        sock.bind(addr)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class ServerThread:
