@@ -184,10 +184,23 @@ class NetClient:
 
     @property
     def stats(self) -> dict:
-        """Packets and bytes sent and received per kind, drops by reason, round-trip ms."""
+        """Counters: ``{kind}_sent``, ``{kind}_bytes_sent``, ``{kind}_received``,
+        ``{kind}_bytes_received`` (kind: pose, voice, keepalive; bytes include the datagram
+        header), ``{kind}_dropped_{reason}`` and ``rx_dropped_{reason}`` (not sent / not
+        delivered), ``control_bytes_sent`` / ``_received`` (TCP), totals ``bytes_sent``,
+        ``bytes_received`` (UDP + TCP), ``packets_sent``, ``packets_received``, ``dropped``,
+        and ``rtt_ms`` (the last keepalive round trip)."""
         with self._lock:
             out = dict(self._tx_counts)
         out.update(self._rx_counts)
+        kinds = P.KIND_NAMES.values()
+        out["packets_sent"] = sum(out.get(f"{k}_sent", 0) for k in kinds)
+        out["packets_received"] = sum(out.get(f"{k}_received", 0) for k in kinds)
+        out["bytes_sent"] = (sum(out.get(f"{k}_bytes_sent", 0) for k in kinds)
+                             + out.get("control_bytes_sent", 0))
+        out["bytes_received"] = (sum(out.get(f"{k}_bytes_received", 0) for k in kinds)
+                                 + out.get("control_bytes_received", 0))
+        out["dropped"] = sum(v for k, v in out.items() if "_dropped_" in k or k.startswith("rx_dropped"))
         return out
 
     def close(self, timeout_s: float = 2.0) -> None:
@@ -271,7 +284,9 @@ class NetClient:
             hello = {"type": "hello", "v": P.PROTOCOL_VERSION, "room": self.room, "name": self.name,
                      "client_id": self.client_id, "want_seat": want_seat, "profile": self._profile,
                      "udp_port": self._sock.getsockname()[1]}
-            writer.write(P.encode_message(hello))
+            frame = P.encode_message(hello)
+            writer.write(frame)
+            self._count_rx("control_bytes_sent", len(frame))
             msg = await self._read_message(reader)
             if msg.get("type") == "error":
                 text = str(msg.get("message", ""))[:200]
@@ -302,10 +317,11 @@ class NetClient:
         self._udp, _ = await self._loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=sock)
         self._sock = sock
 
-    @staticmethod
-    async def _read_message(reader) -> dict:
+    async def _read_message(self, reader) -> dict:
         n = P.frame_length(await reader.readexactly(4))
-        return P.decode_body(await reader.readexactly(n))
+        msg = P.decode_body(await reader.readexactly(n))
+        self._count_rx("control_bytes_received", 4 + n)
+        return msg
 
     def _apply_welcome(self, msg: dict) -> None:
         try:
@@ -369,7 +385,9 @@ class NetClient:
     def _send_control(self, msg: dict) -> None:
         writer = self._writer
         if writer is not None and not writer.is_closing():
-            writer.write(P.encode_message(msg))
+            frame = P.encode_message(msg)
+            writer.write(frame)
+            self._count_rx("control_bytes_sent", len(frame))
 
     def _send_keepalive(self) -> None:
         self._send(P.KIND_KEEPALIVE, next(self._keepalive_seq), _now_ms(), b"")
@@ -436,6 +454,7 @@ class NetClient:
         if kind == P.KIND_KEEPALIVE:
             c["rtt_ms"] = P.ms_diff(arrival_ns // 1_000_000, t_ms)
             c["keepalive_received"] += 1
+            c["keepalive_bytes_received"] += len(data)
             return
         name = P.KIND_NAMES[kind]
         if seat == link.seat:

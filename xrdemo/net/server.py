@@ -190,9 +190,14 @@ class Server:
         self.counters[group][key] += n
 
     def stats(self) -> dict:
-        """Counters: packets/bytes in and out per kind, drops by reason, control errors by reason,
-        rooms, members, and CPU seconds (process; thread when called on the server's loop)."""
+        """Counters (dicts by kind or reason): ``packets_in``, ``bytes_in`` (``all`` counts every
+        datagram received, valid or not), ``packets_out``, ``bytes_out``, ``drops`` (invalid
+        datagrams by reason), ``control`` (connections, joins, room_full, ...), ``control_errors``
+        (by reason), ``leaves`` (by reason), ``impaired``; flat: ``dropped_by_impairment``,
+        ``rooms``, ``members``, ``process_cpu_s``, and ``thread_cpu_s`` when called on the
+        server's loop (``ServerThread.stats()`` does)."""
         out = {name: dict(c) for name, c in self.counters.items()}
+        out["dropped_by_impairment"] = self.counters["impaired"]["lost"]
         out["rooms"] = len(self.rooms)
         out["members"] = sum(len(r.members) for r in self.rooms.values())
         out["process_cpu_s"] = time.process_time()
@@ -513,6 +518,10 @@ class ServerThread:
     def stats(self) -> dict:
         """``Server.stats()`` taken on the loop thread (so thread_cpu_s is the server's)."""
         return self.call(self.server.stats)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the server's thread (user + system)."""
+        return self.call(time.thread_time)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if not self._thread.is_alive():
