@@ -1,0 +1,1 @@
+"""Networked meetings: pose codec, voice (Opus), protocol, server and client transport."""
