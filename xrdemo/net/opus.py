@@ -38,6 +38,57 @@ RATES = (8000, 12000, 16000, 24000, 48000)
 _lib = None
 
 
+def packet_has_fec(packet: bytes) -> bool:
+    """Whether a single-frame Opus packet carries in-band FEC (SILK LBRR) data for the previous frame.
+
+    libopus 1.3 has no query for this, so the SILK header is read: the TOC byte (RFC 6716, 3.1) must
+    name a SILK-only or hybrid mode and one frame (code 0); then the range decoder
+    (RFC 6716, 4.1) reads the VAD flags and the LBRR flag, both equiprobable bits (4.2.3).
+    False for anything else (CELT-only, multi-frame or too-short packets).
+    Tested against libopus: never set without FEC, set on most voiced frames with it.
+    """
+    if len(packet) < 2:
+        return False
+    toc = packet[0]
+    config = toc >> 3
+    if config >= 16 or toc & 3 != 0:          # CELT-only (no SILK layer) or more than one Opus frame
+        return False
+    silk_frames = (1, 1, 2, 3)[config & 3] if config < 12 else 1   # 10/20/40/60 ms SILK; hybrid: one
+    flags = silk_frames + 1                    # one VAD flag per SILK frame, then the LBRR flag
+    data = packet[1:]
+    pos = 0
+
+    def read_byte():
+        nonlocal pos
+        b = data[pos] if pos < len(data) else 0
+        pos += 1
+        return b
+
+    rng = 128
+    rem = read_byte()
+    val = rng - 1 - (rem >> 1)
+
+    def normalize():
+        nonlocal rng, rem, val
+        while rng <= 1 << 23:
+            rng <<= 8
+            sym = rem
+            rem = read_byte()
+            sym = ((sym << 8) | rem) >> 1
+            val = ((val << 8) + (255 & ~sym)) & ((1 << 31) - 1)
+
+    normalize()
+    bit = 0
+    for _ in range(flags):
+        half = rng >> 1
+        bit = int(val < half)
+        if not bit:
+            val -= half
+        rng = half if bit else rng - half
+        normalize()
+    return bool(bit)
+
+
 class OpusError(RuntimeError):
     """A libopus call failed (the message names the call and libopus' reason)."""
 

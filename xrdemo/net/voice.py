@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xrdemo.net.opus import EncoderSettings, OpusDecoder, OpusEncoder, OpusError
+from xrdemo.net.opus import EncoderSettings, OpusDecoder, OpusEncoder, OpusError, packet_has_fec
 
 FRAME_MS = 20
 SEQ_MOD = 1 << 16
@@ -184,7 +184,7 @@ class VoiceReceiver:
                 self._append(np.zeros(n - self._pending_n, dtype=np.float32))
                 break
             self._append(frame)
-        out[:] = self._pending[:n]
+        np.clip(self._pending[:n], -1.0, 1.0, out=out)   # a hostile packet that decodes can be loud
         self._pending_n -= n
         self._pending[:self._pending_n] = self._pending[n:n + self._pending_n]
         rms = float(np.sqrt(np.mean(np.square(out, dtype=np.float64)))) if n else 0.0
@@ -267,18 +267,14 @@ class VoiceReceiver:
         _, payload = self._packets.pop(ext)
         self._recent.append(ext)
         try:
+            if self.decoder.packet_samples(payload) != self.frame_size:
+                raise OpusError("not a 20 ms packet")
             frame = self.decoder.decode(payload)
         except OpusError:
             self.counts["decode_errors"] += 1
             return self._conceal()
         self.counts["played"] += 1
-        return self._fit(frame)
-
-    def _fit(self, frame: np.ndarray) -> np.ndarray:
-        """Frames of another duration (a foreign sender) are cut or padded to 20 ms."""
-        if frame.size == self.frame_size:
-            return frame
-        return np.resize(frame, self.frame_size) if frame.size else np.zeros(self.frame_size, np.float32)
+        return frame
 
     def _conceal(self) -> np.ndarray:
         self.counts["concealed"] += 1
@@ -319,7 +315,8 @@ class VoiceReceiver:
                 self._since_expand = 0                 # too little buffered: stretch by one concealed frame
                 c["expanded"] += 1
                 return self._finish(self._conceal())
-            if surplus > FRAME_MS + 5 and k + 1 in self._packets:
+            if surplus > FRAME_MS - 5 and k + 1 in self._packets:
+                # merging leaves surplus - 20 > -5 ms: well above the expand threshold, so no ping-pong
                 frame = self._decode(k)
                 quiet = float(np.sqrt(np.mean(np.square(frame)))) < 0.01
                 if quiet or surplus > 2 * FRAME_MS + 5:
@@ -332,9 +329,10 @@ class VoiceReceiver:
         # frame k is missing
         if self._packets:
             c["lost"] += 1
-            if k + 1 in self._packets:
+            following = self._packets.get(k + 1)
+            if following is not None and packet_has_fec(following[1]):
                 try:
-                    frame = self._fit(self.decoder.decode_fec(self._packets[k + 1][1], self.frame_size))
+                    frame = self.decoder.decode_fec(following[1], self.frame_size)
                     c["fec_recovered"] += 1
                 except OpusError:
                     c["decode_errors"] += 1
