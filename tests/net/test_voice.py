@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from xrdemo.audio.voices import load_voices
-from xrdemo.net.opus import OpusEncoder
+from xrdemo.net.opus import OpusEncoder, packet_has_fec
 from xrdemo.net.voice import (FRAME_MS, SEQ_MOD, T_MOD, JitterSettings, VoiceReceiver, VoiceSender,
                               level_from_rms, seq_delta, t_delta)
 
@@ -203,6 +203,43 @@ def test_target_grows_with_jitter_and_shrinks_slowly_afterwards():
     assert at(7.5) > 110                           # covers ~114 ms of jitter (p95 of 0..120 ms)
     assert at(9.0) > at(12.0) > at(19.5) >= JitterSettings().min_ms   # shrinks over seconds, not at once
     assert at(12.0) > 50
+    assert rcv.stats["expanded"] > 0 and rcv.stats["accelerated"] > 0   # the delay followed the target
+
+
+def test_a_late_packet_is_dropped_counted_and_grows_the_target():
+    sender = VoiceSender(RATE)
+    packets = [p for i in range(50) for p in sender.push(SPEECH[i * 960:(i + 1) * 960], i * 20)]
+    k = next(i for i in range(25, 45) if packet_has_fec(packets[i + 1][2]))     # a frame FEC can rebuild
+    rcv = VoiceReceiver(RATE)
+    held = packets[k]
+    for i in range(50 * 960 // BLOCK):
+        now = i * BLOCK * 1000 / RATE
+        for seq, t, p in packets:
+            if t + 20 < now <= t + 20 + BLOCK * 1000 / RATE and seq != k:
+                rcv.push(seq, t, p, int(now * 1e6))
+        if now > k * 20 + 200 and held is not None:        # long after frame k was rebuilt
+            rcv.push(*held, int(now * 1e6))
+            held = None
+            before = rcv.target_ms
+            rcv.pull(BLOCK, int(now * 1e6))
+            assert rcv.stats["late"] == 1 and rcv.target_ms >= before + 19.0
+            continue
+        rcv.pull(BLOCK, int(now * 1e6))
+    assert rcv.stats["lost"] == 1 and rcv.stats["fec_recovered"] == 1 and rcv.stats["underflows"] == 0
+
+
+def test_stray_packets_do_not_reset_the_stream():
+    out_ref, _, _, _ = simulate(SPEECH)
+
+    class Stray(VoiceReceiver):
+        def push(self, seq, t_ms, payload, arrival_ns):
+            super().push(seq, t_ms, payload, arrival_ns)
+            if seq % 10 == 0:                                    # a packet from nowhere
+                super().push((seq + 30000) % SEQ_MOD, (t_ms + 123456) % T_MOD, payload, arrival_ns)
+
+    out, rcv, _, _ = simulate(SPEECH, receiver=Stray(RATE))
+    assert rcv.stats["invalid"] > 20 and rcv.stats["lost"] == 0
+    assert np.array_equal(out, out_ref)
 
 
 def test_duplicates_are_dropped_and_do_not_change_the_output():

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xrdemo.net.opus import EncoderSettings, OpusDecoder, OpusEncoder, OpusError, packet_has_fec
+from xrdemo.net.opus import MAX_PACKET, EncoderSettings, OpusDecoder, OpusEncoder, OpusError, packet_has_fec
 
 FRAME_MS = 20
 SEQ_MOD = 1 << 16
@@ -104,6 +104,7 @@ class JitterSettings:
     conceal_frames: int = 3         # PLC frames while the buffer is dry before fading to silence
     fade_ms: float = 2.5            # fade-in after silence
     inbox_limit: int = 1000         # packets queued between pulls (older ones are dropped beyond this)
+    restart_after: int = 3          # packets in a row far from the stream (seq or time) that restart it
 
 
 class VoiceReceiver:
@@ -135,6 +136,7 @@ class VoiceReceiver:
         self._next_t = 0.0                                    # its sender time (unwrapped ms)
         self.playing = False
         self._dry = 0                                         # consecutive frames concealed with an empty buffer
+        self._foreign = 0                                     # consecutive packets that fit no stream
         self._fade_in = False
         self._since_expand = 99
         self._block_ms = 256 * 1000.0 / sample_rate
@@ -205,9 +207,12 @@ class VoiceReceiver:
     # ingest: validate, unwrap seq and time, estimate offset and jitter, detect late and duplicates
     def _ingest(self):
         c = self.counts
+        fresh = False
         while self._inbox:
             seq, t_ms, payload, arrival_ns = self._inbox.popleft()
             try:
+                if not isinstance(payload, (bytes, bytearray, memoryview)) or len(payload) > MAX_PACKET:
+                    raise TypeError("payload")
                 seq, t_ms, arrival_ms = int(seq) % SEQ_MOD, int(t_ms) % T_MOD, int(arrival_ns) / 1e6
                 payload = bytes(payload)
             except (TypeError, ValueError, OverflowError):
@@ -218,7 +223,14 @@ class VoiceReceiver:
                 t_unw = self._t_ref_unw + t_delta(t_ms, self._t_ref_raw)
                 expected_t = self._t_ref_unw + (ext - self._highest) * FRAME_MS
                 if abs(ext - self._highest) > 1500 or abs(t_unw - expected_t) > 2000:
-                    self._restart_stream()      # the sender restarted (new seq space or clock): start over
+                    # far from this stream: a stray packet, or a sender that restarted (new seq space or
+                    # clock); a few such packets in a row start the stream over
+                    self._foreign += 1
+                    if self._foreign < self.cfg.restart_after:
+                        c["invalid"] += 1
+                        continue
+                    self._restart_stream()
+                self._foreign = 0
             if self._highest is None:
                 ext, t_unw = seq + SEQ_MOD, t_ms
                 self._highest, self._highest_raw, self._t_ref_raw, self._t_ref_unw = ext, seq, t_ms, t_unw
@@ -234,7 +246,8 @@ class VoiceReceiver:
                 self.target_ms = min(self.cfg.max_ms, self.target_ms + self.cfg.late_boost_ms)
                 continue
             self._packets[ext] = (t_unw, payload)
-        if self._transits:
+            fresh = True
+        if fresh:
             self._update_target()
 
     def _update_target(self):
