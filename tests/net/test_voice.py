@@ -262,6 +262,8 @@ def test_concealment_has_no_clicks_and_fades_to_silence():
     assert np.sqrt(np.mean(SPEECH[cut - 960:cut] ** 2)) > 0.02          # it really is mid-speech
     assert max_step(out) <= 1.25 * max_step(clean) + 0.01
     assert np.all(out[-10 * BLOCK:] == 0.0)
+    last = np.nonzero(out)[0][-1]                  # the concealment fades out: no step into the silence
+    assert np.max(np.abs(out[last - RATE // 200:last + 1])) < 0.005 and abs(out[last]) < 1e-4
     assert rcv.stats["underflows"] == 1 and rcv.level < 0.05
 
 
