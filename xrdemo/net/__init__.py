@@ -1,1 +1,1 @@
-"""Networked meetings: pose and voice codecs, jitter buffers, the protocol, server and client."""
+"""Networked meetings: the room server, the transport, and the pose and voice codecs."""
