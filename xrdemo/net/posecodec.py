@@ -51,6 +51,7 @@ ANCHOR_JOINTS = np.array([H.WRIST, H.PALM, 2, 6, 11, 16, 21, 7, 12])
 """Near-rigid joints (wrist, palm, the five chain bases, index and middle knuckles) that define the
 wrist frame; the first seven are also placed rigidly by the decoder."""
 _RIGID_COUNT = 7                 # anchors the decoder places rigidly (the knuckles are bones)
+_HAND_MIRROR = np.array([[-1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])   # per hand: left hands mirror x
 
 # Finger chains padded to 5 joints (the thumb has 4); bone index into hands.BONES per (finger, depth).
 _CHAINS = np.array([list(c) + [-1] * (5 - len(c)) for c in H.FINGER_CHAINS])
@@ -87,6 +88,13 @@ _ANGLE_BITS = np.stack([_ANGLE_TABLE[..., 2], _ANGLE_TABLE[..., 5]], -1).astype(
 _ANGLE_SENT = _ANGLE_BITS > 0                                  # (5, 4, 2)
 _ANGLE_LEVELS = (1 << _ANGLE_BITS) - 1
 _ANGLE_STEP = (_ANGLE_HI - _ANGLE_LO) / np.maximum(_ANGLE_LEVELS, 1)
+_SENT_INDEX = np.flatnonzero(_ANGLE_SENT.reshape(-1))          # sent angles in (5, 4, 2) order
+_SENT_STEP = _ANGLE_STEP.reshape(-1)[_SENT_INDEX]
+_ANGLE_LO_FLAT = _ANGLE_LO.reshape(-1)
+_SENT_MATRIX = np.zeros((len(_SENT_INDEX), _ANGLE_LO_FLAT.size))  # codes -> angle offsets
+_SENT_MATRIX[np.arange(len(_SENT_INDEX)), _SENT_INDEX] = _SENT_STEP
+_ACTIVE_FLAT = np.flatnonzero(_ACTIVE.reshape(-1))              # bones in (5, 4) order
+_CHILD_FLAT = _CHILD.reshape(-1)[_ACTIVE_FLAT]                  # the joint each bone ends at
 
 
 def _chain_base_frames() -> np.ndarray:
@@ -97,6 +105,28 @@ def _chain_base_frames() -> np.ndarray:
 
 _BASE_FRAMES = _chain_base_frames()
 _MIRROR = np.array([-1.0, 1.0, 1.0])                           # right-hand local <-> left hand
+
+
+def _assembly_matrix() -> np.ndarray:
+    """(26, 9 + 20): local joints from [anchors (9, 3); bone +Z vectors times length (20, 3)].
+
+    Rigid joints copy their anchor; a finger joint is its chain base minus every bone above it
+    (bones run along their frame's -Z), bones in (finger, depth) order.
+    """
+    m = np.zeros((H.JOINT_COUNT, len(ANCHOR_JOINTS) + 20))
+    for a, j in enumerate(ANCHOR_JOINTS[:_RIGID_COUNT]):
+        m[j, a] = 1.0
+    for f in range(5):
+        for d in range(4):
+            if _ACTIVE[f, d]:
+                j = _CHILD[f, d]
+                m[j] = 0.0
+                m[j, 2 + f] = 1.0
+                m[j, len(ANCHOR_JOINTS) + f * 4 + np.arange(d + 1)] = -1.0
+    return m
+
+
+_ASSEMBLY = _assembly_matrix()
 
 
 # --- public types ---------------------------------------------------------------------------------
@@ -125,7 +155,8 @@ class HandShape:
     bone_lengths: np.ndarray
 
     def chains(self):
-        """(base frames (2, 5, 3, 3), bone lengths (2, 19)) of the finger chains; computed once."""
+        """(base frames (2, 5, 3, 3), bone lengths (2, 5, 4) per finger and depth, 0 where the
+        thumb has no bone) of the finger chains; computed once."""
         cached = self.__dict__.get("_chains")
         if cached is None:
             cached = _chain_frames(np.asarray(self.anchors, np.float64), self.bone_lengths)
@@ -146,26 +177,42 @@ TYPICAL_SHAPE = _typical_shape()
 
 # --- the wrist frame --------------------------------------------------------------------------------
 
-def _fit_frames(joints: np.ndarray, anchors: np.ndarray, is_left: np.ndarray):
-    """Rigid fit of shape anchors to observed joints (Kabsch, no scale).
+def _fit_quats(joints: np.ndarray, anchors: np.ndarray, is_left: np.ndarray):
+    """Rigid fit of shape anchors to observed joints (Horn's quaternion method, no scale).
 
     joints: (K, 26, 3) stage; anchors: (K, 9, 3) right-hand wrist frame; is_left: (K,) bool.
-    Returns R_stage_wrist (K, 3, 3) proper rotations and t_stage_wrist (K, 3) such that
-    p_stage = R @ (mirror * p_local) + t, mirror flipping x for left hands.
+    Returns q_stage_wrist (K, 4) and the centroids of the mirrored anchors and of the observed
+    anchors (K, 3) each; with R from q, p_stage = R @ (mirror * p_local) + t where
+    t = obs_c - R @ ref_c, mirror flipping x for left hands.
     """
     ref = anchors * np.where(is_left[:, None, None], _MIRROR, 1.0)
     obs = joints[:, ANCHOR_JOINTS]
-    ref_c = ref.mean(axis=1, keepdims=True)
-    obs_c = obs.mean(axis=1, keepdims=True)
-    cov = np.einsum("kni,knj->kij", ref - ref_c, obs - obs_c)      # (K, 3, 3)
-    u, _, vt = np.linalg.svd(cov)
-    v = np.swapaxes(vt, -1, -2)
-    d = np.sign(np.linalg.det(v @ np.swapaxes(u, -1, -2)))
-    d = np.where(d == 0, 1.0, d)
-    v = v * np.stack([np.ones_like(d), np.ones_like(d), d], -1)[:, None, :]
-    rot = v @ np.swapaxes(u, -1, -2)
-    t = obs_c[:, 0] - np.einsum("kij,kj->ki", rot, ref_c[:, 0])
-    return rot, t
+    ref_c = ref.mean(axis=1)
+    obs_c = obs.mean(axis=1)
+    s = np.swapaxes(ref - ref_c[:, None], 1, 2) @ (obs - obs_c[:, None])   # (K, 3, 3): sum ref_a obs_b
+    xx, xy, xz = s[:, 0, 0], s[:, 0, 1], s[:, 0, 2]
+    yx, yy, yz = s[:, 1, 0], s[:, 1, 1], s[:, 1, 2]
+    zx, zy, zz = s[:, 2, 0], s[:, 2, 1], s[:, 2, 2]
+    n = np.empty((len(s), 4, 4))                   # Horn's matrix, (x, y, z, w) order
+    n[:, 3, 3] = xx + yy + zz
+    n[:, 0, 0] = xx - yy - zz
+    n[:, 1, 1] = -xx + yy - zz
+    n[:, 2, 2] = -xx - yy + zz
+    n[:, 3, 0] = n[:, 0, 3] = yz - zy
+    n[:, 3, 1] = n[:, 1, 3] = zx - xz
+    n[:, 3, 2] = n[:, 2, 3] = xy - yx
+    n[:, 0, 1] = n[:, 1, 0] = xy + yx
+    n[:, 0, 2] = n[:, 2, 0] = zx + xz
+    n[:, 1, 2] = n[:, 2, 1] = yz + zy
+    q = np.linalg.eigh(n)[1][:, :, -1]             # eigenvector of the largest eigenvalue
+    return q, ref_c, obs_c
+
+
+def _fit_frames(joints: np.ndarray, anchors: np.ndarray, is_left: np.ndarray):
+    """R_stage_wrist (K, 3, 3) and t_stage_wrist (K, 3) of the rigid fit (see _fit_quats)."""
+    q, ref_c, obs_c = _fit_quats(joints, anchors, is_left)
+    rot = P.quat_to_matrix(q)
+    return rot, obs_c - (rot @ ref_c[..., None])[..., 0]
 
 
 def _to_local(joints, rot, t, is_left):
@@ -182,55 +229,60 @@ def _to_stage(local, rot, t, is_left):
 
 # --- scalar and quaternion quantisers -------------------------------------------------------------
 
-def _quantise(x, lo, hi, bits):
-    """Codes (int64) of x on 2**bits levels spanning lo..hi (clamped); 0 bits -> code 0."""
-    levels = (1 << np.asarray(bits, np.int64)) - 1
-    span = np.asarray(hi, np.float64) - np.asarray(lo, np.float64)
-    scaled = (np.asarray(x, np.float64) - lo) / np.where(span > 0, span, 1.0) * levels
-    scaled = np.where(scaled == scaled, scaled, 0.0)                  # NaN -> code 0
+def _quantise(x, lo: float, hi: float, bits: int) -> np.ndarray:
+    """Codes (int64) of x on 2**bits levels spanning lo..hi, clamped (NaN -> 0)."""
+    levels = (1 << bits) - 1
+    scaled = (np.asarray(x, np.float64) - lo) * (levels / (hi - lo))
+    scaled = np.where(scaled == scaled, scaled, 0.0)
     return np.clip(np.rint(scaled), 0, levels).astype(np.int64)
 
 
-def _dequantise(code, lo, hi, bits):
-    levels = (1 << np.asarray(bits, np.int64)) - 1
-    return lo + np.asarray(code, np.float64) * (np.asarray(hi, np.float64) - lo) / np.maximum(levels, 1)
+def _dequantise(code, lo: float, hi: float, bits: int) -> np.ndarray:
+    return lo + np.asarray(code, np.float64) * ((hi - lo) / ((1 << bits) - 1))
 
 
 _S3 = 1.0 / math.sqrt(2.0)                       # smallest-three components lie in +-1/sqrt(2)
 
 
 def _quat_codes(q: np.ndarray, bits: int) -> np.ndarray:
-    """Smallest-three codes (..., 4): index of the dropped (largest) component, then 3 codes."""
-    q = P.normalize(q)
-    big = np.argmax(np.abs(q), axis=-1)
-    sign = np.where(np.take_along_axis(q, big[..., None], -1) < 0, -1.0, 1.0)
-    q = q * sign
-    keep = _OTHERS[big]                                              # (..., 3)
-    rest = np.take_along_axis(q, keep, -1)
-    return np.concatenate([big[..., None], _quantise(rest, -_S3, _S3, bits)], -1)
+    """Smallest-three codes (N, 4) of quaternions (N, 4): the index of the dropped (largest)
+    component, then the other three. Plain Python per quaternion (N is 1-3)."""
+    levels = (1 << bits) - 1
+    scale = levels / (2 * _S3)
+    out = []
+    for row in np.asarray(q, np.float64).tolist():
+        norm = math.sqrt(sum(v * v for v in row))
+        mags = [abs(v) for v in row]
+        big = mags.index(max(mags))
+        sign = 1.0 / norm if row[big] >= 0 else -1.0 / norm
+        out.append([big] + [min(max(round((row[i] * sign + _S3) * scale), 0), levels)
+                            for i in range(4) if i != big])
+    return np.array(out, np.int64)
 
 
 _OTHERS = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
 
 
 def _quat_decode(codes: np.ndarray, bits: int) -> np.ndarray:
-    """Quaternions (N, 4) from smallest-three codes (N, 4); ValueError if the codes cannot be one."""
-    codes = np.asarray(codes, np.int64)
-    big = codes[:, 0]
-    rest = codes[:, 1:] * (2 * _S3 / ((1 << bits) - 1)) - _S3
-    rest_sq = rest * rest
-    total = rest_sq.sum(axis=1)
-    w_sq = 1.0 - total
-    slack = 8 * _S3 / ((1 << bits) - 1)
-    # The dropped component is the largest, so it is >= 1/2 and >= every other one (give or
-    # take a quantisation step); anything else is not a quaternion we sent.
-    if (w_sq < 0.25 - slack).any() or (rest_sq.max(axis=1) > w_sq + slack).any():
-        raise ValueError("pose payload: invalid quaternion")
-    q = np.empty((len(codes), 4))
-    rows = np.arange(len(codes))
-    q[rows[:, None], _OTHERS[big]] = rest
-    q[rows, big] = np.sqrt(w_sq)
-    return q / np.sqrt(np.einsum("ij,ij->i", q, q))[:, None]
+    """Quaternions (N, 4) from smallest-three codes (N, 4); ValueError if the codes cannot be one.
+
+    Plain Python per quaternion: N is 1-3, where numpy's per-call cost would dominate.
+    """
+    step = 2 * _S3 / ((1 << bits) - 1)
+    slack = 4 * step
+    out = []
+    for big, a, b, c in np.asarray(codes).tolist():
+        q = [a * step - _S3, b * step - _S3, c * step - _S3]
+        sq = [v * v for v in q]
+        w_sq = 1.0 - sq[0] - sq[1] - sq[2]
+        # The dropped component is the largest, so it is >= 1/2 and >= every other one (give
+        # or take a quantisation step); anything else is not a quaternion we sent.
+        if w_sq < 0.25 - slack or max(sq) > w_sq + slack:
+            raise ValueError("pose payload: invalid quaternion")
+        q.insert(big, math.sqrt(w_sq))
+        norm = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+        out.append([v / norm for v in q])
+    return np.array(out)
 
 
 # --- fingers --------------------------------------------------------------------------------------
@@ -246,7 +298,7 @@ def _bone_rotation(flex: np.ndarray, abd: np.ndarray) -> np.ndarray:
 
 
 def _chain_frames(anchors: np.ndarray, lengths: np.ndarray):
-    """Base frames (K, 5, 3, 3) of the finger chains and bone lengths (K, 19) for a shape.
+    """Base frames (K, 5, 3, 3) of the finger chains and bone lengths (K, 5, 4) for a shape.
 
     The typical base frames, except that index and middle frames turn (minimally) to aim their
     -Z at the shape's knuckle anchors, with the metacarpal as long as that distance, so those
@@ -258,6 +310,7 @@ def _chain_frames(anchors: np.ndarray, lengths: np.ndarray):
     f = _RIGID_METACARPALS
     v = anchors[:, 7:9] - anchors[:, 2 + f]                           # (K, 2, 3) base -> knuckle
     lengths[:, _CHAIN_BONE[f, 0]] = np.linalg.norm(v, axis=-1)
+    chain_lengths = np.where(_ACTIVE, lengths[:, np.maximum(_CHAIN_BONE, 0)], 0.0)
     a = -frame[:, f][..., 2]                                          # current -Z
     b = P.normalize(v)
     axis = np.cross(a, b)
@@ -265,14 +318,14 @@ def _chain_frames(anchors: np.ndarray, lengths: np.ndarray):
     cos = np.sum(a * b, axis=-1)
     turn = P.quat_from_axis_angle(P.normalize(axis), np.arctan2(sin, cos))
     frame[:, f] = P.quat_to_matrix(turn) @ frame[:, f]
-    return frame, lengths
+    return frame, chain_lengths
 
 
 def _walk_fingers(frames: np.ndarray, lengths: np.ndarray, bases: np.ndarray, rotation_at,
                   local: np.ndarray) -> None:
     """Rebuild the finger joints of K hands, depth by depth, into `local` (K, 26, 3).
 
-    frames (K, 5, 3, 3) and lengths (K, 19) from HandShape.chains(); bases (K, 5, 3) the chain
+    frames (K, 5, 3, 3) and lengths (K, 5, 4) from HandShape.chains(); bases (K, 5, 3) the chain
     base joints. rotation_at(depth, start (K, 5, 3), frame (K, 5, 3, 3)) returns each finger's
     bone rotation (K, 5, 3, 3) relative to its parent at that depth (the encoder measures and
     quantises it there, the decoder looks it up), so both sides run exactly this reconstruction.
@@ -281,30 +334,33 @@ def _walk_fingers(frames: np.ndarray, lengths: np.ndarray, bases: np.ndarray, ro
     start = bases
     for depth in range(4):
         frame = frame @ rotation_at(depth, start, frame)
-        bone = np.where(_ACTIVE[:, depth], _CHAIN_BONE[:, depth], 0)
-        start = start - frame[..., :, 2] * lengths[:, bone][..., None]   # along the bone's -Z
+        start = start - frame[..., :, 2] * lengths[:, :, depth, None]    # along the bone's -Z
         act = _ACTIVE[:, depth]
         local[:, _CHILD[act, depth]] = start[:, act]
 
 
-def _angles(codes: np.ndarray, depth=slice(None)) -> np.ndarray:
-    """Bone angles (radians, (..., 2) flex/abd) of angle codes at one depth or all depths."""
-    return _ANGLE_LO[:, depth] + codes * _ANGLE_STEP[:, depth]
+# Per depth (4, 5, 2): lowest angle, codes per radian (0 when not sent), top code, radians per code.
+_DEPTH_LO = np.moveaxis(_ANGLE_LO, 1, 0).copy()
+_DEPTH_SCALE = np.moveaxis(np.where(_ANGLE_SENT, _ANGLE_LEVELS / np.where(_ANGLE_SENT, _ANGLE_HI - _ANGLE_LO, 1.0),
+                                    0.0), 1, 0).copy()
+_DEPTH_TOP = np.moveaxis(_ANGLE_LEVELS, 1, 0).astype(np.float64)
+_DEPTH_STEP = np.moveaxis(_ANGLE_STEP, 1, 0).copy()
 
 
 def _measure_codes(target_local: np.ndarray, collected: list):
     """rotation_at for the encoder: quantise the angles from each decoded start toward the true
-    joint, append the codes (K, 5, 2) to `collected`, return the rotation the decoder will use."""
+    joint, append the codes (K, 5, 2) (float) to `collected`, return the rotation the decoder
+    will rebuild from them."""
     def rotation_at(depth, start, frame):
         v = target_local[:, _CHILD[:, depth]] - start                  # (K, 5, 3)
-        u = P.normalize(np.einsum("kfji,kfj->kfi", frame, v))          # in the bone's parent frame
-        abd = np.arcsin(np.clip(-u[..., 0], -1.0, 1.0))
-        flex = np.arctan2(-u[..., 1], -u[..., 2])
-        codes = _quantise(np.stack([flex, abd], -1), _ANGLE_LO[:, depth], _ANGLE_HI[:, depth],
-                          _ANGLE_BITS[:, depth])
+        u = (v[..., None, :] @ frame)[..., 0, :]                       # in the bone's parent frame
+        ang = np.empty(u.shape[:-1] + (2,))
+        ang[..., 0] = np.arctan2(-u[..., 1], -u[..., 2])               # flexion
+        ang[..., 1] = np.arcsin(np.clip(-u[..., 0] / np.sqrt((u * u).sum(-1) + 1e-300), -1.0, 1.0))
+        codes = np.clip(np.rint((ang - _DEPTH_LO[depth]) * _DEPTH_SCALE[depth]), 0.0, _DEPTH_TOP[depth])
         collected.append(codes)
-        a = _angles(codes, depth)
-        return _bone_rotation(a[..., 0], a[..., 1])
+        ang = _DEPTH_LO[depth] + codes * _DEPTH_STEP[depth]
+        return _bone_rotation(ang[..., 0], ang[..., 1])
     return rotation_at
 
 
@@ -388,7 +444,7 @@ def encode_pose(sample: PoseSample, shape: HandShape | None = None) -> bytes:
     pos_codes = _head_pos_codes(head_pos)
     fields = [np.array([FORMAT_VERSION, valid[0] * 2 + valid[1], whisper + 1,
                         round(level * ((1 << _LEVEL_BITS) - 1))], np.int64),
-              pos_codes, _quat_codes(head_rot, _HEAD_ROT_BITS)]
+              pos_codes, _quat_codes(head_rot[None], _HEAD_ROT_BITS)[0]]
     idx = np.flatnonzero(valid)
     if len(idx):
         fields.append(_encode_hands(joints[idx], idx == 0, shape, idx,
@@ -400,16 +456,17 @@ def _encode_hands(joints, is_left, shape: HandShape, idx, head_pos) -> np.ndarra
     """Hand fields (K, per-hand field count) for K valid hands, closed-loop against the decoder."""
     anchors = shape.anchors[idx]
     frames, lengths = shape.chains()
-    rot, t = _fit_frames(joints, anchors, is_left)
-    q_codes = _quat_codes(P.matrix_to_quat(rot), _WRIST_ROT_BITS)
+    q, ref_c, obs_c = _fit_quats(joints, anchors, is_left)
+    q_codes = _quat_codes(q, _WRIST_ROT_BITS)
     rot_hat = P.quat_to_matrix(_quat_decode(q_codes, _WRIST_ROT_BITS))
+    t = obs_c - (rot_hat @ ref_c[..., None])[..., 0]          # best origin for the sent rotation
     t_codes = _quantise(t - head_pos, -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
     t_hat = head_pos + _dequantise(t_codes, -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
     target = _to_local(joints, rot_hat, t_hat, is_left)
     collected = []
     _walk_fingers(frames[idx], lengths[idx], anchors[:, 2:7], _measure_codes(target, collected),
-                  np.zeros_like(target))
-    finger = np.stack(collected, axis=2)                                 # (K, 5, 4, 2)
+                  np.empty_like(target))
+    finger = np.stack(collected, axis=2).astype(np.int64)                # (K, 5, 4, 2)
     return np.concatenate([t_codes, q_codes, finger[:, _ANGLE_SENT]], axis=1)
 
 
@@ -448,21 +505,28 @@ def decode_pose(payload: bytes, shape: HandShape | None = None) -> PoseSample:
 
 
 def _decode_hands(fields, is_left, shape: HandShape, idx, head_pos) -> np.ndarray:
-    """Stage joints (K, 26, 3) from per-hand fields (K, per-hand field count)."""
+    """Stage joints (K, 26, 3) from per-hand fields (K, per-hand field count).
+
+    The same reconstruction as _walk_fingers, batched: every bone rotation at once, then the four
+    depths' frames, then each chain's joints as a running sum of its bones.
+    """
     k = fields.shape[0]
     t_hat = head_pos + _dequantise(fields[:, :3], -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
     rot_hat = P.quat_to_matrix(_quat_decode(fields[:, 3:7], _WRIST_ROT_BITS))
-    finger = np.zeros((k, 5, 4, 2), np.int64)
-    finger[:, _ANGLE_SENT] = fields[:, 7:]
-    angles = _angles(finger)                                             # (K, 5, 4, 2)
+    angles = (_ANGLE_LO_FLAT + fields[:, 7:] @ _SENT_MATRIX).reshape(k, 5, 4, 2)
     rotations = _bone_rotation(angles[..., 0], angles[..., 1])          # (K, 5, 4, 3, 3)
-    anchors = shape.anchors[idx]
     frames, lengths = shape.chains()
-    local = np.zeros((k, H.JOINT_COUNT, 3))
-    local[:, ANCHOR_JOINTS[:_RIGID_COUNT]] = anchors[:, :_RIGID_COUNT]
-    _walk_fingers(frames[idx], lengths[idx], anchors[:, 2:7],
-                  lambda depth, start, frame: rotations[:, :, depth], local)
-    return _to_stage(local, rot_hat, t_hat, is_left)
+    frame = frames[idx]
+    parts = np.empty((k, len(ANCHOR_JOINTS) + 20, 3))                   # anchors, then bones
+    parts[:, :len(ANCHOR_JOINTS)] = np.asarray(shape.anchors)[idx]
+    bones = parts[:, len(ANCHOR_JOINTS):].reshape(k, 5, 4, 3)
+    for depth in range(4):
+        frame = frame @ rotations[:, :, depth]
+        bones[:, :, depth] = frame[..., 2]                              # +Z; bones run along -Z
+    bones *= lengths[idx][..., None]
+    local = _ASSEMBLY @ parts                                           # (K, 26, 3)
+    local *= _HAND_MIRROR[idx][:, None, :]
+    return local @ np.swapaxes(rot_hat, -1, -2) + t_hat[:, None, :]
 
 
 def wrist_rotation(joints: np.ndarray, is_left: np.ndarray, shape: HandShape | None = None) -> np.ndarray:
