@@ -72,18 +72,60 @@ class PoseBufferStats:
     buffered: int = 0
 
 
+# Single quaternions (x, y, z, w) as plain tuples: numpy's per-call cost dominates at this size.
+
+def _qmul(a, b):
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return (aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz)
+
+
+def _qconj(q):
+    return (-q[0], -q[1], -q[2], q[3])
+
+
+def _qpow(q, k: float):
+    """The rotation q scaled by k (k times its angle about its axis, the short way round)."""
+    x, y, z, w = q
+    if w < 0.0:
+        x, y, z, w = -x, -y, -z, -w
+    s = math.sqrt(x * x + y * y + z * z)
+    if s < 1e-12:
+        return (0.0, 0.0, 0.0, 1.0)
+    half = k * math.atan2(s, w)
+    f = math.sin(half) / s
+    return (x * f, y * f, z * f, math.cos(half))
+
+
+def _qnormalize(q):
+    n = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    return np.array([q[0] / n, q[1] / n, q[2] / n, q[3] / n])
+
+
+def _lerp_hands(a: PoseSample, b: PoseSample, k: float, base: PoseSample) -> np.ndarray:
+    """base.joints + k * (b.joints - a.joints) for hands tracked in both a and b; base's elsewhere."""
+    both = np.asarray(a.hand_valid, bool) & np.asarray(b.hand_valid, bool)
+    if both.all():
+        return base.joints + k * (b.joints - a.joints)
+    joints = np.array(base.joints, np.float64, copy=True)
+    joints[both] += k * (np.asarray(b.joints)[both] - np.asarray(a.joints)[both])
+    return joints
+
+
 def interpolate(a: PoseSample, b: PoseSample, u: float) -> PoseSample:
     """Pose between a (u=0) and b (u=1): lerp positions, joints and level, slerp the head rotation.
 
     A hand is interpolated when tracked in both; otherwise it takes a's joints and validity (the
     caller holds and fades hands that are not valid).
     """
-    both = np.asarray(a.hand_valid, bool) & np.asarray(b.hand_valid, bool)
-    joints = np.array(a.joints, np.float64, copy=True)
-    joints[both] += u * (np.asarray(b.joints)[both] - joints[both])
+    qa = a.head_rot.tolist()
+    turn = _qpow(_qmul(b.head_rot.tolist(), _qconj(qa)), u)
     return PoseSample(head_pos=a.head_pos + u * (b.head_pos - a.head_pos),
-                      head_rot=P.quat_slerp(a.head_rot, b.head_rot, u),
-                      joints=joints, hand_valid=np.array(a.hand_valid, bool),
+                      head_rot=_qnormalize(_qmul(turn, qa)),
+                      joints=_lerp_hands(a, b, u, a), hand_valid=np.array(a.hand_valid, bool),
                       level=a.level + u * (b.level - a.level), whisper=a.whisper)
 
 
@@ -94,16 +136,11 @@ def extrapolate(a: PoseSample, b: PoseSample, dt_ab_s: float, ahead_s: float) ->
     at the a->b angular velocity; level and whisper stay b's.
     """
     k = ahead_s / dt_ab_s
-    both = np.asarray(a.hand_valid, bool) & np.asarray(b.hand_valid, bool)
-    joints = np.array(b.joints, np.float64, copy=True)
-    joints[both] += k * (joints[both] - np.asarray(a.joints)[both])
-    turn = P.quat_mul(b.head_rot, P.quat_conj(a.head_rot))            # a -> b, stage frame
-    turn = turn if turn[3] >= 0 else -turn
-    angle = 2.0 * math.atan2(float(np.linalg.norm(turn[:3])), float(turn[3]))
-    ahead_rot = P.quat_from_axis_angle(turn[:3] if angle > 1e-12 else np.array([0.0, 1.0, 0.0]), angle * k)
+    qb = b.head_rot.tolist()
+    turn = _qpow(_qmul(qb, _qconj(a.head_rot.tolist())), k)           # k times the a -> b turn
     return PoseSample(head_pos=b.head_pos + k * (b.head_pos - a.head_pos),
-                      head_rot=P.normalize(P.quat_mul(ahead_rot, b.head_rot)),
-                      joints=joints, hand_valid=np.array(b.hand_valid, bool),
+                      head_rot=_qnormalize(_qmul(turn, qb)),
+                      joints=_lerp_hands(a, b, k, b), hand_valid=np.array(b.hand_valid, bool),
                       level=b.level, whisper=b.whisper)
 
 
@@ -133,6 +170,8 @@ class PoseBuffer:
         self._delay_ns: float | None = None       # applied; None until the first at()
         self._played_ms: float | None = None      # sender time last played out
         self._prev: tuple[int, float, PoseSample] | None = None   # (display_ns, sender ms, output)
+        self._prev_raw: PoseSample | None = None  # the uncorrected pose of that frame
+        self._changed = True                      # samples changed since the last at()
         self._held = np.zeros((2, 26, 3))
 
     def _unwrap(self, t_ms: int) -> int:
@@ -176,6 +215,7 @@ class PoseBuffer:
             self._newest_raw = t
         self._times.insert(i, t)
         self._samples.insert(i, sample)
+        self._changed = True
         if len(self._times) > c.capacity:
             del self._times[0], self._samples[0]
         return True
@@ -197,7 +237,9 @@ class PoseBuffer:
     def _interval_ms(self) -> float:
         """The sender's sample interval: a low quantile of the gaps between each new sample and the
         one before it in sender time (loss only makes gaps longer)."""
-        return float(np.percentile(self._intervals, 25)) if self._intervals else 0.0
+        if not self._intervals:
+            return 0.0
+        return float(sorted(self._intervals)[len(self._intervals) // 4])
 
     # --- output ------------------------------------------------------------------------------------
 
@@ -230,11 +272,14 @@ class PoseBuffer:
             self._delay_ns += min(max(self._target_delay_ns - self._delay_ns, -step), step)
         s_ms = (display_ns - self._offset_ns - self._delay_ns) / _MS
         raw, status = self._raw(s_ms)
-        out = raw
+        out = _copy(raw)
         if prev is not None and display_ns > prev[0]:
-            before, _ = self._raw(prev[1])       # where the new data puts the previous frame
-            out = _apply_correction(raw, prev[2], before,
+            # where the new data puts the previous frame (unchanged data: where it was)
+            before = self._raw(prev[1])[0] if self._changed or self._prev_raw is None else self._prev_raw
+            out = _apply_correction(out, prev[2], before,
                                     math.exp(-(display_ns - prev[0]) / (c.smoothing_ms * _MS)))
+        self._prev_raw = raw
+        self._changed = False
         valid = np.asarray(out.hand_valid, bool)
         self._held[valid] = out.joints[valid]
         out.joints[~valid] = self._held[~valid]
@@ -281,10 +326,12 @@ def _apply_correction(raw: PoseSample, prev_out: PoseSample, prev_raw: PoseSampl
     """raw plus `keep` (0..1) of the gap between the previous output and the new data's view of the
     previous frame. Hands are corrected only when tracked in all three (a reappearing hand snaps)."""
     raw.head_pos = raw.head_pos + keep * (prev_out.head_pos - prev_raw.head_pos)
-    gap = P.quat_mul(prev_out.head_rot, P.quat_conj(prev_raw.head_rot))
-    raw.head_rot = P.normalize(P.quat_mul(P.quat_slerp(P.IDENTITY_QUAT, gap, keep), raw.head_rot))
+    gap = _qmul(prev_out.head_rot.tolist(), _qconj(prev_raw.head_rot.tolist()))
+    raw.head_rot = _qnormalize(_qmul(_qpow(gap, keep), raw.head_rot.tolist()))
     hands = (np.asarray(raw.hand_valid, bool) & np.asarray(prev_out.hand_valid, bool)
              & np.asarray(prev_raw.hand_valid, bool))
-    if hands.any():
+    if hands.all():
+        raw.joints = raw.joints + keep * (prev_out.joints - prev_raw.joints)
+    elif hands.any():
         raw.joints[hands] += keep * (prev_out.joints[hands] - prev_raw.joints[hands])
     return raw
