@@ -222,6 +222,21 @@ def test_vanished_client_is_gone_within_the_timeout(server, clients):
         sock.close()
 
 
+def test_netclient_whose_loop_stops_is_gone_within_5_s(server, clients):
+    """A NetClient whose network thread dies (sockets left open, no FIN, no more keepalives)."""
+    a, ghost = clients(server.port, "a"), clients(server.port, "ghost")
+    a.connect()
+    ghost.connect()
+    wait_until(lambda: 1 in a.roster)
+    ghost._loop.call_soon_threadsafe(ghost._loop.stop)
+    t0 = time.monotonic()
+    wait_until(lambda: 1 not in a.roster, timeout_s=5.0)
+    assert time.monotonic() - t0 < 5.0
+    assert server.stats()["leaves"]["timeout"] == 1
+    ghost.close()                         # still closes cleanly afterwards
+    assert ghost._loop.is_closed()
+
+
 def test_tcp_close_leaves_at_once(server, clients):
     a = clients(server.port, "a")
     a.connect()

@@ -209,6 +209,12 @@ class NetClient:
                 pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout_s)
+        elif self._thread.ident is not None and not self._loop.is_closed():
+            # the loop thread was stopped from outside: finish the shutdown on this thread
+            try:
+                self._loop.run_until_complete(asyncio.wait_for(self._shutdown(), timeout_s))
+            except (asyncio.TimeoutError, RuntimeError, OSError):
+                pass
         if not self._thread.is_alive() and not self._loop.is_closed():
             self._loop.close()
         if self._sock is not None:
