@@ -337,14 +337,16 @@ class NetClient:
         with self._lock:
             old = self._roster
             self._roster = members
-        if self._seat >= 0:                 # a reconnect: tell what changed meanwhile
+        reconnect = self._seat >= 0
+        self._seat, self.capacity = seat, capacity
+        if reconnect:                       # tell what changed meanwhile
+            self._emit("reconnected", seat=seat)
             for s in sorted(set(old) - set(members)):
                 self._emit("left", seat=s, reason="gone_while_reconnecting")
             for s in sorted(set(members) - set(old)):
                 if s != seat:
                     self._emit("joined", seat=s, name=members[s].name)
-        self._seat, self.capacity = seat, capacity
-        self._link = _Link(session, seat)
+        self._link = _Link(session, seat)   # last: from here on `connected` is True
 
     async def _session(self, reader, writer) -> None:
         """Read control messages until the connection ends."""
@@ -423,7 +425,6 @@ class NetClient:
                 except (OSError, asyncio.TimeoutError, P.ProtocolError):
                     pass
                 else:
-                    self._emit("reconnected", seat=self._seat)
                     break
                 delay = min(delay * 2, 2.0)
 
