@@ -80,10 +80,13 @@ class ScriptedViewer:
         self.neighbour = (k + 1) % n if n > 1 else -1
         self.lean_start = 0.55 * seconds
         self.lean_end = min(self.lean_start + 3.5, 0.9 * seconds)
+        self.present = None
+        """(N,) bool taken seats, when some are empty (a networked room): only people are looked at."""
 
     def _look_target(self, t_s: float) -> np.ndarray:
         """Seats in turn, each for a few seconds: the recorded person looks around the table."""
-        others = [j for j in range(len(self.state.people)) if j != self.state.local]
+        others = [j for j in range(len(self.state.people)) if j != self.state.local
+                  and (self.present is None or self.present[j])]
         if not others:
             return np.array([0.0, self.state.table.height + 0.2, 0.0])
         j = others[int(np.floor(t_s / 3.2 + 0.5 * np.sin(0.37 * t_s))) % len(others)]
@@ -366,6 +369,8 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
         net.voice_sink = voices.push
         bot = BotVoice(net.seat, cfg.audio.sample_rate)
         viewer = ScriptedViewer(state, seconds)
+        viewer.neighbour = -1                   # real neighbours lean in by themselves, or not
+        viewer.present = state.people.present
         t_origin = time.monotonic_ns()
 
         def head(t_ns):
@@ -393,6 +398,7 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                     mono, t_ms = bot.due(now)
                     net.send_voice(mono, t_ms)
                     rem = link.before_step(state, now)
+                    viewer.present = state.people.present
                     if sound is not None:
                         rem.level[:] = np.maximum(rem.level, sound.level)
                     inputs = S.LocalInput(head_pos=frame.head.position, head_rot=frame.head.orientation,
