@@ -4,7 +4,8 @@
 transport, pose codec, pose buffers, Opus voice) to one room and drives them in real time: each
 moves its head on its own small circle (``head_path``, a known function of seat and time, so any
 process can check where a sender was), rests its hands in front of it, and the first
-``talkers`` of them talk. Every ``check_every`` seconds each participant checks the people it
+``talkers`` of them talk; the first ``listeners`` play what they hear (through the jitter
+buffers and Opus decoders; the others count the voice frames they receive). Every ``check_every`` seconds each participant checks the people it
 sees: who is missing (stale), and how far each avatar is from where its sender really was a
 moment ago (within the playout delay); after ``settle_s`` (everyone has joined) the smallest
 roster seen is kept as ``roster_min``. Returns a summary dict (plain data, fit for a
@@ -35,7 +36,7 @@ def head_path(seat: int, t_s: float, capacity: int) -> np.ndarray:
 
 def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None = None, pose_hz: float = 30.0,
                      talkers: int = 0, check_every: float = 5.0, max_lag_s: float = 0.3,
-                     settle_s: float = 8.0) -> dict:
+                     settle_s: float = 8.0, listeners: int = 1) -> dict:
     """Drive ``count`` participants in ``url`` for ``seconds`` (see the module docstring)."""
     from ..core import hands as H
     from ..core import pose as P
@@ -49,8 +50,12 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
         for i in range(count):
             net = NetMeeting(url, f"sim{i}", log=lambda *_: None, pose_hz=pose_hz)
             net.connect(timeout_s=15)
-            v = RemoteVoices(net.capacity, local=net.seat)
-            net.voice_sink = v.push
+            v = None
+            if i < listeners:
+                v = RemoteVoices(net.capacity, local=net.seat)
+                net.voice_sink = v.push
+            else:
+                net.voice_sink = _count_voice(out)
             clients.append(net)
             voices.append(v)
         out["seats"] = [c.seat for c in clients]
@@ -82,9 +87,10 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
                     if ev.get("type") in ("left", "reconnecting", "reconnected", "room_full"):
                         out["events"].append((round(t, 2), net.seat, ev))
                 net.remote_input(now)                   # every frame, as the app does
+                v = voices[i]
                 blocks = due // BLOCK
                 pulled[i] = blocks if pulled[i] is None else pulled[i]
-                while pulled[i] < blocks:
+                while v is not None and pulled[i] < blocks:
                     voices[i].next_block(None, now)
                     pulled[i] += 1
             if t >= next_check:
@@ -107,7 +113,7 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
                     out["missing"].append((round(t, 1), seen_missing))
                     out["delay_ms"].extend(float(b.stats.delay_ms) for b in list(net.buffers.values()))
             time.sleep(max(0.0, 1.0 / pose_hz - (time.monotonic_ns() - now) / 1e9))
-        out["voice"] = [v.stats() for v in voices]
+        out["voice"] = [v.stats() for v in voices if v is not None]
         out["stats"] = [c.stats() for c in clients]
     except Exception:
         out["error"] = traceback.format_exc()
@@ -115,6 +121,14 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
         for c in clients:
             c.close()
     return out
+
+
+def _count_voice(out: dict):
+    out["voice_frames_not_played"] = 0
+
+    def sink(*_frame) -> None:
+        out["voice_frames_not_played"] += 1
+    return sink
 
 
 def _worker(queue, args, kwargs) -> None:
