@@ -50,7 +50,7 @@ class PoseBufferConfig:
     window: int = 256                 # packets in the offset / jitter window (~4 s at 60 Hz)
     slew: float = 0.05                # delay change per unit of elapsed time, when growing/shrinking
     extrapolate_ms: float = 100.0     # longest extrapolation past the newest sample, then hold
-    damping_ms: float = 60.0          # extrapolated velocity decays with this time constant
+    damping_ms: float = 200.0         # extrapolated velocity decays with this time constant
     stale_ms: float = 1000.0          # no packet for this long: "stale" (hide the avatar)
     smoothing_ms: float = 80.0        # time constant of the correction after a discontinuity
     capacity: int = 64                # samples kept (oldest dropped)
@@ -170,9 +170,9 @@ class PoseBuffer:
         if self._played_ms is not None and t <= self._played_ms:
             st.late += 1
             return False
+        if i > 0:
+            self._intervals.append(t - self._times[i - 1])
         if self._newest_raw is None or t > self._newest_raw:
-            if self._newest_raw is not None:
-                self._intervals.append(t - self._newest_raw)
             self._newest_raw = t
         self._times.insert(i, t)
         self._samples.insert(i, sample)
@@ -195,8 +195,8 @@ class PoseBuffer:
             self._target_delay_ns = min(max(target, c.min_delay_ms * _MS), c.max_delay_ms * _MS)
 
     def _interval_ms(self) -> float:
-        """The sender's sample interval: a low quantile of the steps of the newest sample time
-        (loss and reordering only make steps longer)."""
+        """The sender's sample interval: a low quantile of the gaps between each new sample and the
+        one before it in sender time (loss only makes gaps longer)."""
         return float(np.percentile(self._intervals, 25)) if self._intervals else 0.0
 
     # --- output ------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ _ANGLE_LO = np.stack([_FLEX_LO, _ABD_LO], -1)                 # (5, 4, 2) radian
 _ANGLE_HI = np.stack([_FLEX_HI, _ABD_HI], -1)
 _ANGLE_BITS = np.stack([_ANGLE_TABLE[..., 2], _ANGLE_TABLE[..., 5]], -1).astype(np.int64)
 _ANGLE_SENT = _ANGLE_BITS > 0                                  # (5, 4, 2)
+_ANGLE_LEVELS = (1 << _ANGLE_BITS) - 1
+_ANGLE_STEP = (_ANGLE_HI - _ANGLE_LO) / np.maximum(_ANGLE_LEVELS, 1)
 
 
 def _chain_base_frames() -> np.ndarray:
@@ -121,6 +123,14 @@ class HandShape:
 
     anchors: np.ndarray
     bone_lengths: np.ndarray
+
+    def chains(self):
+        """(base frames (2, 5, 3, 3), bone lengths (2, 19)) of the finger chains; computed once."""
+        cached = self.__dict__.get("_chains")
+        if cached is None:
+            cached = _chain_frames(np.asarray(self.anchors, np.float64), self.bone_lengths)
+            object.__setattr__(self, "_chains", cached)
+        return cached
 
 
 def _typical_shape() -> HandShape:
@@ -177,7 +187,8 @@ def _quantise(x, lo, hi, bits):
     levels = (1 << np.asarray(bits, np.int64)) - 1
     span = np.asarray(hi, np.float64) - np.asarray(lo, np.float64)
     scaled = (np.asarray(x, np.float64) - lo) / np.where(span > 0, span, 1.0) * levels
-    return np.clip(np.rint(np.nan_to_num(scaled)), 0, levels).astype(np.int64)
+    scaled = np.where(scaled == scaled, scaled, 0.0)                  # NaN -> code 0
+    return np.clip(np.rint(scaled), 0, levels).astype(np.int64)
 
 
 def _dequantise(code, lo, hi, bits):
@@ -203,21 +214,23 @@ _OTHERS = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
 
 
 def _quat_decode(codes: np.ndarray, bits: int) -> np.ndarray:
-    """Quaternions (..., 4) from smallest-three codes; ValueError if the codes cannot be one."""
+    """Quaternions (N, 4) from smallest-three codes (N, 4); ValueError if the codes cannot be one."""
     codes = np.asarray(codes, np.int64)
-    big = codes[..., 0]
-    rest = _dequantise(codes[..., 1:], -_S3, _S3, bits)
-    rest_sq = np.sum(rest * rest, axis=-1)
-    step = 2 * _S3 / ((1 << bits) - 1)
+    big = codes[:, 0]
+    rest = codes[:, 1:] * (2 * _S3 / ((1 << bits) - 1)) - _S3
+    rest_sq = rest * rest
+    total = rest_sq.sum(axis=1)
+    w_sq = 1.0 - total
+    slack = 8 * _S3 / ((1 << bits) - 1)
     # The dropped component is the largest, so it is >= 1/2 and >= every other one (give or
     # take a quantisation step); anything else is not a quaternion we sent.
-    if np.any(rest_sq > 0.75 + 4 * step) or np.any(np.max(rest * rest, -1) > 1.0 - rest_sq + 4 * step):
+    if (w_sq < 0.25 - slack).any() or (rest_sq.max(axis=1) > w_sq + slack).any():
         raise ValueError("pose payload: invalid quaternion")
-    w = np.sqrt(np.maximum(1.0 - rest_sq, 0.0))
-    q = np.zeros(codes.shape[:-1] + (4,))
-    np.put_along_axis(q, _OTHERS[big], rest, -1)
-    np.put_along_axis(q, big[..., None], w[..., None], -1)
-    return P.normalize(q)
+    q = np.empty((len(codes), 4))
+    rows = np.arange(len(codes))
+    q[rows[:, None], _OTHERS[big]] = rest
+    q[rows, big] = np.sqrt(w_sq)
+    return q / np.sqrt(np.einsum("ij,ij->i", q, q))[:, None]
 
 
 # --- fingers --------------------------------------------------------------------------------------
@@ -225,10 +238,11 @@ def _quat_decode(codes: np.ndarray, bits: int) -> np.ndarray:
 def _bone_rotation(flex: np.ndarray, abd: np.ndarray) -> np.ndarray:
     """Rx(-flex) @ Ry(abd) (hands.forward_kinematics order). (...), (...) -> (..., 3, 3)."""
     cf, sf, ca, sa = np.cos(flex), np.sin(flex), np.cos(abd), np.sin(abd)
-    zero = np.zeros_like(cf)
-    return np.stack([np.stack([ca, zero, sa], -1),
-                     np.stack([-sf * sa, cf, sf * ca], -1),
-                     np.stack([-cf * sa, -sf, cf * ca], -1)], -2)
+    m = np.empty(np.shape(flex) + (3, 3))
+    m[..., 0, 0], m[..., 0, 1], m[..., 0, 2] = ca, 0.0, sa
+    m[..., 1, 0], m[..., 1, 1], m[..., 1, 2] = -sf * sa, cf, sf * ca
+    m[..., 2, 0], m[..., 2, 1], m[..., 2, 2] = -cf * sa, -sf, cf * ca
+    return m
 
 
 def _chain_frames(anchors: np.ndarray, lengths: np.ndarray):
@@ -254,35 +268,44 @@ def _chain_frames(anchors: np.ndarray, lengths: np.ndarray):
     return frame, lengths
 
 
-def _walk_fingers(anchors: np.ndarray, lengths: np.ndarray, codes_at, local: np.ndarray) -> None:
+def _walk_fingers(frames: np.ndarray, lengths: np.ndarray, bases: np.ndarray, rotation_at,
+                  local: np.ndarray) -> None:
     """Rebuild the finger joints of K hands, depth by depth, into `local` (K, 26, 3).
 
-    anchors (K, 9, 3), lengths (K, 19). codes_at(depth, start (K, 5, 3), frame (K, 5, 3, 3))
-    returns the angle codes (K, 5, 2) of that depth's bones (the encoder measures and quantises
-    them there, the decoder reads them), so both sides run exactly this reconstruction.
+    frames (K, 5, 3, 3) and lengths (K, 19) from HandShape.chains(); bases (K, 5, 3) the chain
+    base joints. rotation_at(depth, start (K, 5, 3), frame (K, 5, 3, 3)) returns each finger's
+    bone rotation (K, 5, 3, 3) relative to its parent at that depth (the encoder measures and
+    quantises it there, the decoder looks it up), so both sides run exactly this reconstruction.
     """
-    frame, lengths = _chain_frames(anchors, lengths)
-    start = anchors[:, 2:7].copy()                                    # chain bases
+    frame = frames
+    start = bases
     for depth in range(4):
-        codes = codes_at(depth, start, frame)
-        angles = _dequantise(codes, _ANGLE_LO[:, depth], _ANGLE_HI[:, depth], _ANGLE_BITS[:, depth])
-        frame = frame @ _bone_rotation(angles[..., 0], angles[..., 1])
+        frame = frame @ rotation_at(depth, start, frame)
         bone = np.where(_ACTIVE[:, depth], _CHAIN_BONE[:, depth], 0)
         start = start - frame[..., :, 2] * lengths[:, bone][..., None]   # along the bone's -Z
         act = _ACTIVE[:, depth]
         local[:, _CHILD[act, depth]] = start[:, act]
 
 
-def _measure_codes(target_local: np.ndarray):
-    """codes_at for the encoder: quantised angles from each decoded start toward the true joint."""
-    def codes_at(depth, start, frame):
+def _angles(codes: np.ndarray, depth=slice(None)) -> np.ndarray:
+    """Bone angles (radians, (..., 2) flex/abd) of angle codes at one depth or all depths."""
+    return _ANGLE_LO[:, depth] + codes * _ANGLE_STEP[:, depth]
+
+
+def _measure_codes(target_local: np.ndarray, collected: list):
+    """rotation_at for the encoder: quantise the angles from each decoded start toward the true
+    joint, append the codes (K, 5, 2) to `collected`, return the rotation the decoder will use."""
+    def rotation_at(depth, start, frame):
         v = target_local[:, _CHILD[:, depth]] - start                  # (K, 5, 3)
         u = P.normalize(np.einsum("kfji,kfj->kfi", frame, v))          # in the bone's parent frame
         abd = np.arcsin(np.clip(-u[..., 0], -1.0, 1.0))
         flex = np.arctan2(-u[..., 1], -u[..., 2])
-        return _quantise(np.stack([flex, abd], -1), _ANGLE_LO[:, depth], _ANGLE_HI[:, depth],
-                         _ANGLE_BITS[:, depth])
-    return codes_at
+        codes = _quantise(np.stack([flex, abd], -1), _ANGLE_LO[:, depth], _ANGLE_HI[:, depth],
+                          _ANGLE_BITS[:, depth])
+        collected.append(codes)
+        a = _angles(codes, depth)
+        return _bone_rotation(a[..., 0], a[..., 1])
+    return rotation_at
 
 
 # --- bit layout -----------------------------------------------------------------------------------
@@ -368,28 +391,24 @@ def encode_pose(sample: PoseSample, shape: HandShape | None = None) -> bytes:
               pos_codes, _quat_codes(head_rot, _HEAD_ROT_BITS)]
     idx = np.flatnonzero(valid)
     if len(idx):
-        fields.append(_encode_hands(joints[idx], idx == 0, shape.anchors[idx],
-                                    shape.bone_lengths[idx], _head_pos_value(pos_codes)).reshape(-1))
+        fields.append(_encode_hands(joints[idx], idx == 0, shape, idx,
+                                    _head_pos_value(pos_codes)).reshape(-1))
     return _pack(np.concatenate(fields), _LAYOUTS[bool(valid[0]), bool(valid[1])])
 
 
-def _encode_hands(joints, is_left, anchors, lengths, head_pos) -> np.ndarray:
+def _encode_hands(joints, is_left, shape: HandShape, idx, head_pos) -> np.ndarray:
     """Hand fields (K, per-hand field count) for K valid hands, closed-loop against the decoder."""
+    anchors = shape.anchors[idx]
+    frames, lengths = shape.chains()
     rot, t = _fit_frames(joints, anchors, is_left)
     q_codes = _quat_codes(P.matrix_to_quat(rot), _WRIST_ROT_BITS)
     rot_hat = P.quat_to_matrix(_quat_decode(q_codes, _WRIST_ROT_BITS))
     t_codes = _quantise(t - head_pos, -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
     t_hat = head_pos + _dequantise(t_codes, -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
     target = _to_local(joints, rot_hat, t_hat, is_left)
-    measure = _measure_codes(target)
     collected = []
-
-    def codes_at(depth, start, frame):
-        c = measure(depth, start, frame)
-        collected.append(c)
-        return c
-
-    _walk_fingers(anchors, lengths, codes_at, np.zeros_like(target))
+    _walk_fingers(frames[idx], lengths[idx], anchors[:, 2:7], _measure_codes(target, collected),
+                  np.zeros_like(target))
     finger = np.stack(collected, axis=2)                                 # (K, 5, 4, 2)
     return np.concatenate([t_codes, q_codes, finger[:, _ANGLE_SENT]], axis=1)
 
@@ -418,27 +437,31 @@ def decode_pose(payload: bytes, shape: HandShape | None = None) -> PoseSample:
     n_head = len(_HEADER_WIDTHS) + len(_HEAD_WIDTHS)
     _, _, whisper_code, level_code = fields[:4]
     head_pos = _head_pos_value(fields[4:7])
-    head_rot = _quat_decode(fields[7:11], _HEAD_ROT_BITS)
+    head_rot = _quat_decode(fields[None, 7:11], _HEAD_ROT_BITS)[0]
     joints = np.zeros((2, H.JOINT_COUNT, 3))
     idx = np.flatnonzero(valid)
     if len(idx):
         per_hand = fields[n_head:].reshape(len(idx), len(_HAND_WIDTHS))
-        joints[idx] = _decode_hands(per_hand, idx == 0, shape.anchors[idx],
-                                    shape.bone_lengths[idx], head_pos)
+        joints[idx] = _decode_hands(per_hand, idx == 0, shape, idx, head_pos)
     return PoseSample(head_pos=head_pos, head_rot=head_rot, joints=joints, hand_valid=valid,
                       level=float(level_code) / ((1 << _LEVEL_BITS) - 1), whisper=int(whisper_code) - 1)
 
 
-def _decode_hands(fields, is_left, anchors, lengths, head_pos) -> np.ndarray:
+def _decode_hands(fields, is_left, shape: HandShape, idx, head_pos) -> np.ndarray:
     """Stage joints (K, 26, 3) from per-hand fields (K, per-hand field count)."""
     k = fields.shape[0]
     t_hat = head_pos + _dequantise(fields[:, :3], -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
     rot_hat = P.quat_to_matrix(_quat_decode(fields[:, 3:7], _WRIST_ROT_BITS))
     finger = np.zeros((k, 5, 4, 2), np.int64)
     finger[:, _ANGLE_SENT] = fields[:, 7:]
+    angles = _angles(finger)                                             # (K, 5, 4, 2)
+    rotations = _bone_rotation(angles[..., 0], angles[..., 1])          # (K, 5, 4, 3, 3)
+    anchors = shape.anchors[idx]
+    frames, lengths = shape.chains()
     local = np.zeros((k, H.JOINT_COUNT, 3))
     local[:, ANCHOR_JOINTS[:_RIGID_COUNT]] = anchors[:, :_RIGID_COUNT]
-    _walk_fingers(anchors, lengths, lambda depth, start, frame: finger[:, :, depth], local)
+    _walk_fingers(frames[idx], lengths[idx], anchors[:, 2:7],
+                  lambda depth, start, frame: rotations[:, :, depth], local)
     return _to_stage(local, rot_hat, t_hat, is_left)
 
 
