@@ -55,3 +55,15 @@ def udp_socket() -> socket.socket:
     s.bind(("127.0.0.1", 0))
     s.settimeout(2.0)
     return s
+
+
+def events_until(client, predicate, timeout_s: float = 5.0) -> list:
+    """Collect client.events() until predicate(all collected) holds; returns them all."""
+    seen: list = []
+
+    def check():
+        seen.extend(client.events())
+        return predicate(seen)
+
+    wait_until(check, timeout_s)
+    return seen

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from netutil import raw_join, recv_message, udp_socket, wait_until
+from netutil import events_until, raw_join, recv_message, udp_socket, wait_until
 from xrdemo.net import protocol as P
 from xrdemo.net.client import NetClient, RoomFull
 from xrdemo.net.server import Impairment, ServerThread
@@ -57,11 +57,12 @@ def test_join_roster_and_leave(server, clients):
     for x in (a, b, c):
         wait_until(lambda x=x: len(x.roster) == 3)
         assert {s: m.name for s, m in x.roster.items()} == {0: "ann", 1: "bob", 2: "cy"}
-    assert _types(a.events()) == [("joined", 1), ("joined", 2)]
+    assert _types(events_until(a, lambda ev: len(ev) >= 2)) == [("joined", 1), ("joined", 2)]
     assert a.seat == 0 and a.connected
     b.close()
     wait_until(lambda: 1 not in a.roster and 1 not in c.roster)
-    ev = [e for e in c.events() if e["type"] == "left"]
+    ev = [e for e in events_until(c, lambda ev: any(e["type"] == "left" for e in ev))
+          if e["type"] == "left"]
     assert ev == [{"type": "left", "seat": 1, "reason": "leave"}]
     st = server.stats()
     assert st["members"] == 2 and st["rooms"] == 1
@@ -191,14 +192,15 @@ def test_same_client_id_replaces_the_old_connection_in_place(server, clients):
     a.connect()
     sock, welcome = raw_join(server.port, name="b", client_id="00112233")
     assert welcome["seat"] == 1
-    wait_until(lambda: 1 in a.roster)
-    a.events()
+    events_until(a, lambda ev: ev)          # b's "joined"
     sock2, welcome2 = raw_join(server.port, name="b2", client_id="00112233")
     try:
         assert welcome2["seat"] == 1
-        wait_until(lambda: a.roster.get(1) and a.roster[1].name == "b2")
+        ev = events_until(a, lambda ev: ev)
+        assert a.roster[1].name == "b2"
         assert sock.recv(100) == b""        # the old connection was closed
-        assert [e["type"] for e in a.events()] == ["joined"]       # no "left" in between
+        time.sleep(0.1)
+        assert [e["type"] for e in ev + a.events()] == ["joined"]       # no "left" in between
         assert server.stats()["members"] == 2
     finally:
         sock.close()
@@ -214,12 +216,28 @@ def test_vanished_client_is_gone_within_the_timeout(server, clients):
         t0 = time.monotonic()
         wait_until(lambda: 1 not in a.roster, timeout_s=5.0)
         assert time.monotonic() - t0 < 5.0
-        left = [e for e in a.events() if e["type"] == "left"]
+        left = [e for e in events_until(a, lambda ev: any(e["type"] == "left" for e in ev))
+                if e["type"] == "left"]
         assert left == [{"type": "left", "seat": 1, "reason": "timeout"}]
         assert 0 in a.roster                 # the live client (keepalives) stays
         assert server.stats()["leaves"]["timeout"] == 1
     finally:
         sock.close()
+
+
+def test_netclient_whose_loop_stops_is_gone_within_5_s(server, clients):
+    """A NetClient whose network thread dies (sockets left open, no FIN, no more keepalives)."""
+    a, ghost = clients(server.port, "a"), clients(server.port, "ghost")
+    a.connect()
+    ghost.connect()
+    wait_until(lambda: 1 in a.roster)
+    ghost._loop.call_soon_threadsafe(ghost._loop.stop)
+    t0 = time.monotonic()
+    wait_until(lambda: 1 not in a.roster, timeout_s=5.0)
+    assert time.monotonic() - t0 < 5.0
+    assert server.stats()["leaves"]["timeout"] == 1
+    ghost.close()                         # still closes cleanly afterwards
+    assert ghost._loop.is_closed()
 
 
 def test_tcp_close_leaves_at_once(server, clients):
@@ -269,8 +287,8 @@ def test_profile_updates_reach_the_room(server, clients):
     b.connect()
     assert b.roster[0].profile == {"shape": "AAA"}
     a.set_profile({"shape": "BBB"})
-    wait_until(lambda: b.roster[0].profile == {"shape": "BBB"})
-    assert {"type": "profile", "seat": 0} in b.events()
+    events_until(b, lambda ev: {"type": "profile", "seat": 0} in ev)
+    assert b.roster[0].profile == {"shape": "BBB"}
     with pytest.raises(ValueError):
         a.set_profile({"s": "x" * P.MAX_PROFILE})
 
@@ -337,6 +355,14 @@ def test_client_notices_a_silent_server_and_reconnects():
         listener.close()
         for conn in held:
             conn.close()
+
+
+def test_a_connection_that_never_says_hello_is_closed():
+    with ServerThread(port=0, hello_timeout_s=0.3) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            assert s.recv(10) == b""           # closed by the server, nothing sent
+        wait_until(lambda: srv.stats()["control_errors"].get("hello_timeout") == 1)
+        assert srv.stats()["members"] == 0
 
 
 def test_garbage_control_message_gets_an_error_and_close(server):

@@ -22,19 +22,21 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import protocol as P
 
 QUEUE_MAX = 4096            # datagrams kept for drain() before the oldest new ones are dropped
 EVENTS_MAX = 1024
+UDP_BATCH = 256             # datagrams read per wake-up before yielding to other work
+UDP_BUFFER_BYTES = 1 << 20  # receive buffer asked of the OS
 
 
 class RoomFull(ConnectionError):
     """The room has no free seat."""
 
 
-@dataclass(frozen=True)
-class Datagram:
+class Datagram(NamedTuple):
     """One received real-time datagram. kind: "pose" or "voice"; seat: the sender's seat;
     seq: uint16; t_ms: the sender's clock (uint32 ms); arrival_ns: time.monotonic_ns() here."""
     kind: str
@@ -59,19 +61,11 @@ class _Link:
     seat: int
 
 
+_RX_KEYS = {k: (f"{n}_received", f"{n}_bytes_received") for k, n in P.KIND_NAMES.items()}
+
+
 def _now_ms() -> int:
     return (time.monotonic_ns() // 1_000_000) & 0xFFFFFFFF
-
-
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, client: "NetClient"):
-        self.client = client
-
-    def datagram_received(self, data, addr):
-        self.client._on_datagram(data)
-
-    def error_received(self, exc):      # e.g. ICMP port unreachable while the server is down
-        self.client._count_rx("udp_errors")
 
 
 class NetClient:
@@ -107,7 +101,6 @@ class NetClient:
         self._pose_seq = itertools.count()
         self._keepalive_seq = itertools.count()
         self._sock: socket.socket | None = None
-        self._udp = None
         self._writer: asyncio.StreamWriter | None = None
         self._last_rx = 0.0
         self._closing = False
@@ -216,6 +209,12 @@ class NetClient:
                 pass
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout_s)
+        elif self._thread.ident is not None and not self._loop.is_closed():
+            # the loop thread was stopped from outside: finish the shutdown on this thread
+            try:
+                self._loop.run_until_complete(asyncio.wait_for(self._shutdown(), timeout_s))
+            except (asyncio.TimeoutError, RuntimeError, OSError):
+                pass
         if not self._thread.is_alive() and not self._loop.is_closed():
             self._loop.close()
         if self._sock is not None:
@@ -312,9 +311,13 @@ class NetClient:
             raise OSError(f"cannot resolve {self.host}")
         family, type_, proto, _, addr = infos[0]
         sock = socket.socket(family, type_, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER_BYTES)
+        except OSError:
+            pass
         sock.setblocking(False)
         sock.connect(addr)
-        self._udp, _ = await self._loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=sock)
+        self._loop.add_reader(sock.fileno(), self._read_udp)
         self._sock = sock
 
     async def _read_message(self, reader) -> dict:
@@ -334,14 +337,16 @@ class NetClient:
         with self._lock:
             old = self._roster
             self._roster = members
-        if self._seat >= 0:                 # a reconnect: tell what changed meanwhile
+        reconnect = self._seat >= 0
+        self._seat, self.capacity = seat, capacity
+        if reconnect:                       # tell what changed meanwhile
+            self._emit("reconnected", seat=seat)
             for s in sorted(set(old) - set(members)):
                 self._emit("left", seat=s, reason="gone_while_reconnecting")
             for s in sorted(set(members) - set(old)):
                 if s != seat:
                     self._emit("joined", seat=s, name=members[s].name)
-        self._seat, self.capacity = seat, capacity
-        self._link = _Link(session, seat)
+        self._link = _Link(session, seat)   # last: from here on `connected` is True
 
     async def _session(self, reader, writer) -> None:
         """Read control messages until the connection ends."""
@@ -420,7 +425,6 @@ class NetClient:
                 except (OSError, asyncio.TimeoutError, P.ProtocolError):
                     pass
                 else:
-                    self._emit("reconnected", seat=self._seat)
                     break
                 delay = min(delay * 2, 2.0)
 
@@ -435,10 +439,23 @@ class NetClient:
             except (asyncio.TimeoutError, OSError):
                 pass
             writer.close()
-        if self._udp is not None:
-            self._udp.close()
+        if self._sock is not None:
+            self._loop.remove_reader(self._sock.fileno())
 
     # --- receiving (loop thread) -------------------------------------------------------------
+    def _read_udp(self) -> None:
+        """The UDP socket is readable: handle every datagram waiting (one wake-up, many packets)."""
+        sock = self._sock
+        for _ in range(UDP_BATCH):
+            try:
+                data = sock.recv(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:      # e.g. ICMP port unreachable while the server restarts
+                self._rx_counts["udp_errors"] += 1
+                return
+            self._on_datagram(data)
+
     def _on_datagram(self, data: bytes) -> None:
         arrival_ns = time.monotonic_ns()
         c = self._rx_counts
@@ -458,10 +475,11 @@ class NetClient:
             return
         name = P.KIND_NAMES[kind]
         if seat == link.seat:
-            c[f"rx_dropped_own_seat"] += 1
+            c["rx_dropped_own_seat"] += 1
             return
-        c[f"{name}_received"] += 1
-        c[f"{name}_bytes_received"] += len(data)
+        received, bytes_received = _RX_KEYS[kind]
+        c[received] += 1
+        c[bytes_received] += len(data)
         d = Datagram(name, seat, seq, t_ms, payload, arrival_ns)
         callback = self.on_datagram
         if callback is not None:

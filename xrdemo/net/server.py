@@ -38,6 +38,7 @@ HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
 SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
 REMEMBERED_SEATS = 1024         # (room, client_id) -> seat kept for reconnects after leaving
 UDP_BUFFER_BYTES = 1 << 20      # socket send/receive buffers asked of the OS
+UDP_BATCH = 256                 # datagrams read per wake-up before yielding to other work
 WELCOME_BUDGET = 12 * 1024      # bytes of profiles carried inside a welcome (frames max 16 KiB)
 
 
@@ -86,17 +87,6 @@ class _Room:
     members: dict = field(default_factory=dict)   # seat -> _Member
 
 
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, server: "Server"):
-        self.server = server
-
-    def datagram_received(self, data, addr):
-        self.server._on_datagram(data, addr)
-
-    def error_received(self, exc):   # ICMP errors from earlier sends: nothing to do
-        self.server._count("udp_errors", "error_received")
-
-
 class Server:
     """The room server (see the module docstring).
 
@@ -121,8 +111,7 @@ class Server:
         self._sessions: dict[int, _Member] = {}
         self._remembered: collections.OrderedDict = collections.OrderedDict()
         self._tcp: asyncio.base_events.Server | None = None
-        self._udp: asyncio.DatagramTransport | None = None
-        self._udp_sock: socket.socket | None = None     # sent on directly (cheaper than the transport)
+        self._udp_sock: socket.socket | None = None     # non-blocking; read by _read_udp
         self._delayed: dict[int, list] = {}               # impairment: due ms -> [(packet, addr, kind)]
         self._sweeper: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -148,8 +137,7 @@ class Server:
                 if self.port != 0:
                     raise OSError(f"cannot listen for UDP on {self.host}:{port}: {exc}") from exc
                 continue
-            self._udp, _ = await self._loop.create_datagram_endpoint(lambda: _UdpProtocol(self),
-                                                                      sock=sock)
+            self._loop.add_reader(sock.fileno(), self._read_udp)
             self._udp_sock = sock
             self._tcp, self.port = tcp, port
             break
@@ -173,9 +161,10 @@ class Server:
             await asyncio.gather(*self._conn_tasks, return_exceptions=True)
         if self._tcp:
             await self._tcp.wait_closed()
-        if self._udp:
-            self._udp.close()
-        self._tcp = self._udp = self._udp_sock = self._sweeper = None
+        if self._udp_sock is not None:
+            self._loop.remove_reader(self._udp_sock.fileno())
+            self._udp_sock.close()
+        self._tcp = self._udp_sock = self._sweeper = None
         self._delayed.clear()
 
     async def serve_forever(self) -> None:
@@ -395,6 +384,19 @@ class Server:
                         self._remove(m, "timeout")
 
     # --- datagrams ---------------------------------------------------------------------------
+    def _read_udp(self) -> None:
+        """The UDP socket is readable: handle every datagram waiting (one wake-up, many packets)."""
+        sock = self._udp_sock
+        for _ in range(UDP_BATCH):
+            try:
+                data, addr = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:          # ICMP errors from earlier sends surface here: nothing to do
+                self.counters["drops"]["recv_error"] += 1
+                return
+            self._on_datagram(data, addr)
+
     def _on_datagram(self, data: bytes, addr) -> None:
         c = self.counters
         c["packets_in"]["all"] += 1

@@ -1,0 +1,159 @@
+"""Simulated participants for soak tests and benchmarks of a room server.
+
+``run_participants(url, count, seconds, ...)`` joins ``count`` full participants (``NetMeeting``:
+transport, pose codec, pose buffers, Opus voice) to one room and drives them in real time: each
+moves its head on its own small circle (``head_path``, a known function of seat and time, so any
+process can check where a sender was), rests its hands in front of it, and the first
+``talkers`` of them talk; the first ``listeners`` play what they hear (through the jitter
+buffers and Opus decoders; the others count the voice frames they receive). Every ``check_every`` seconds each participant checks the people it
+sees: who is missing (stale), and how far each avatar is from where its sender really was a
+moment ago (within the playout delay); after ``settle_s`` (everyone has joined) the smallest
+roster seen is kept as ``roster_min``. Returns a summary dict (plain data, fit for a
+multiprocessing queue). ``run_in_processes`` spreads participants over worker processes — in
+one process their decoding would compete for one interpreter lock, unlike real participants on
+their own machines.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import traceback
+
+import numpy as np
+
+RATE, BLOCK = 48000, 256
+
+
+def head_path(seat: int, t_s: float, capacity: int) -> np.ndarray:
+    """(3,) where the participant in ``seat`` holds its head at time t_s (seconds): a slow 4 cm
+    circle around a point 1.2 m up on a 1.4 m ring (speed about 5 cm/s)."""
+    a0 = 2 * np.pi * seat / capacity
+    centre = np.array([1.4 * np.sin(a0), 1.2, 1.4 * np.cos(a0)])
+    a = 1.3 * t_s + seat
+    return centre + 0.04 * np.array([np.cos(a), 0.5 * np.sin(2 * a), np.sin(a)])
+
+
+def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None = None, pose_hz: float = 30.0,
+                     talkers: int = 0, check_every: float = 5.0, max_lag_s: float = 0.3,
+                     settle_s: float = 8.0, listeners: int = 1) -> dict:
+    """Drive ``count`` participants in ``url`` for ``seconds`` (see the module docstring)."""
+    from ..core import hands as H
+    from ..core import pose as P
+    from .room_audio import RemoteVoices
+    from .session import NetMeeting
+
+    clients, voices = [], []
+    out = {"errors_m": [], "missing": [], "delay_ms": [], "voice": [], "stats": [], "seats": [],
+           "error": None, "checks": 0, "events": []}
+    try:
+        for i in range(count):
+            net = NetMeeting(url, f"sim{i}", log=lambda *_: None, pose_hz=pose_hz)
+            net.connect(timeout_s=15)
+            v = None
+            if i < listeners:
+                v = RemoteVoices(net.capacity, local=net.seat)
+                net.voice_sink = v.push
+            else:
+                net.voice_sink = _count_voice(out)
+            clients.append(net)
+            voices.append(v)
+        out["seats"] = [c.seat for c in clients]
+        cap = clients[0].capacity if clients else 0
+        rest = H.blend_poses(np.eye(len(H.POSE_NAMES))[[0, 0]])
+        speech = (0.2 * np.random.default_rng(1).standard_normal(RATE * 2)).astype(np.float32)
+        t0 = time.monotonic_ns() if t0_ns is None else t0_ns
+        sent = [None] * count
+        pulled = [None] * count
+        next_check = check_every
+        while True:
+            now = time.monotonic_ns()
+            t = (now - t0) / 1e9
+            if t >= seconds:
+                break
+            due = int(t * RATE)
+            for i, net in enumerate(clients):
+                head = head_path(net.seat, t, cap)
+                rot = P.quat_from_yaw_pitch_roll(np.arctan2(head[0], head[2]))
+                net.send_pose(head, rot, rest + head + [0.0, -0.4, -0.3], [True, True], 0.5, -1, now_ns=now)
+                if i < talkers:
+                    start = due if sent[i] is None else sent[i]
+                    if due > start:
+                        idx = np.arange(start, due)
+                        net.send_voice(speech[idx % len(speech)], ((t0 + start * 1_000_000 // 48) // 1_000_000)
+                                       & 0xFFFFFFFF)
+                    sent[i] = due
+                for ev in net.poll():
+                    if ev.get("type") in ("left", "reconnecting", "reconnected", "room_full"):
+                        out["events"].append((round(t, 2), net.seat, ev))
+                net.remote_input(now)                   # every frame, as the app does
+                v = voices[i]
+                blocks = due // BLOCK
+                pulled[i] = blocks if pulled[i] is None else pulled[i]
+                while v is not None and pulled[i] < blocks:
+                    voices[i].next_block(None, now)
+                    pulled[i] += 1
+            if t >= next_check:
+                next_check += check_every
+                out["checks"] += 1
+                for net in clients:
+                    if t >= settle_s:
+                        out["roster_min"] = min(out.get("roster_min", cap), len(net.client.roster))
+                    rem = net.remote_input(now)
+                    seen_missing = 0
+                    for s in range(cap):
+                        if s == net.seat or s not in net.client.roster:
+                            continue
+                        if not rem.present[s]:
+                            seen_missing += 1
+                            continue
+                        lags = np.arange(0.0, max_lag_s + 1e-9, 0.01)
+                        d = min(float(np.linalg.norm(rem.head_pos[s] - head_path(s, t - lag, cap))) for lag in lags)
+                        out["errors_m"].append(d)
+                    out["missing"].append((round(t, 1), seen_missing))
+                    out["delay_ms"].extend(float(b.stats.delay_ms) for b in list(net.buffers.values()))
+            time.sleep(max(0.0, 1.0 / pose_hz - (time.monotonic_ns() - now) / 1e9))
+        out["voice"] = [v.stats() for v in voices if v is not None]
+        out["stats"] = [c.stats() for c in clients]
+    except Exception:
+        out["error"] = traceback.format_exc()
+    finally:
+        for c in clients:
+            c.close()
+    return out
+
+
+def _count_voice(out: dict):
+    out["voice_frames_not_played"] = 0
+
+    def sink(*_frame) -> None:
+        out["voice_frames_not_played"] += 1
+    return sink
+
+
+def _worker(queue, args, kwargs) -> None:
+    queue.put(run_participants(*args, **kwargs))
+
+
+def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, talkers: int = 4,
+                     **kwargs) -> list[dict]:
+    """``count`` participants over ``processes`` worker processes (spawned), the first ``talkers``
+    talking; returns each worker's summary. All share one start time."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    t0 = time.monotonic_ns()
+    procs, left, talk_left = [], count, talkers
+    for p in range(processes):
+        n = left // (processes - p)
+        left -= n
+        t = min(talk_left, n)
+        talk_left -= t
+        proc = ctx.Process(target=_worker, args=(queue, (url, n, seconds + 3.0),   # 3 s to start and join
+                                                 dict(kwargs, t0_ns=t0, talkers=t)),
+                           daemon=True)
+        proc.start()
+        procs.append(proc)
+    results = [queue.get(timeout=seconds + 120) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=10)
+    return results
