@@ -2,7 +2,7 @@
 (5 % loss, 30 ms jitter): no crash, bounded latency, no stuck avatars, voices concealed.
 
 Each participant is a full ``NetMeeting`` (transport, pose codec at 30 Hz, pose buffers, Opus
-voice for four talkers), four per worker process (``net.simclients``). Every 5 s each checks that
+voice for four talkers), four per worker process (``net.simclients``). Every 2 s each checks that
 everyone in the room is shown, where their sender was a moment ago.
 """
 
@@ -28,11 +28,13 @@ def test_sixteen_clients_for_a_minute_through_a_lossy_relay():
         assert r["error"] is None, r["error"]
     seats = sorted(s for r in results for s in r["seats"])
     assert seats == list(range(CLIENTS))
-    assert all(r["roster_min"] == CLIENTS for r in results)       # nobody dropped out
+    events = [e for r in results for e in r["events"]]
+    assert all(r["roster_min"] == CLIENTS for r in results), f"someone dropped out: {events}"
     missing = [(t, m) for r in results for t, m in r["missing"] if m]
     checks = sum(r["checks"] for r in results) // len(results)
-    assert checks >= 11
-    events = [e for r in results for e in r["events"]]
+    assert checks >= 28
+    rates = [x for r in results for x in r["poses_sent_per_s"]]
+    assert min(rates) > 25, f"participants could not keep up 30 pose updates a second: {rates}"
     assert not missing, f"stuck or missing avatars (time s, how many): {missing}; events {events}; {stats}"
     errors = np.array([e for r in results for e in r["errors_m"]])
     # Every check after all have joined sees 15 others per participant.

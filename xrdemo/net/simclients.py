@@ -6,7 +6,7 @@ moves its head on its own small circle (``head_path``, a known function of seat 
 process can check where a sender was), rests its hands in front of it, and the first
 ``talkers`` of them talk; the first ``listeners`` play what they hear (through the jitter
 buffers and Opus decoders; the others count the voice frames they receive). Every ``check_every`` seconds each participant checks the people it
-sees: who is missing (stale), and how far each avatar is from where its sender really was a
+sees (its pose buffers are read then, as a frame loop would): who is missing (stale), and how far each avatar is from where its sender really was a
 moment ago (within the playout delay); after ``settle_s`` (everyone has joined) the smallest
 roster seen is kept as ``roster_min``. Returns a summary dict (plain data, fit for a
 multiprocessing queue). ``run_in_processes`` spreads participants over worker processes — in
@@ -35,8 +35,8 @@ def head_path(seat: int, t_s: float, capacity: int) -> np.ndarray:
 
 
 def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None = None, pose_hz: float = 30.0,
-                     talkers: int = 0, check_every: float = 5.0, max_lag_s: float = 0.3,
-                     settle_s: float = 8.0, listeners: int = 1) -> dict:
+                     talkers: int = 0, check_every: float = 2.0, max_lag_s: float = 0.3,
+                     settle_s: float = 8.0, listeners: int = 1, check_until: float = float("inf")) -> dict:
     """Drive ``count`` participants in ``url`` for ``seconds`` (see the module docstring)."""
     from ..core import hands as H
     from ..core import pose as P
@@ -86,19 +86,21 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
                 for ev in net.poll():
                     if ev.get("type") in ("left", "reconnecting", "reconnected", "room_full"):
                         out["events"].append((round(t, 2), net.seat, ev))
-                net.remote_input(now)                   # every frame, as the app does
                 v = voices[i]
                 blocks = due // BLOCK
                 pulled[i] = blocks if pulled[i] is None else pulled[i]
                 while v is not None and pulled[i] < blocks:
                     voices[i].next_block(None, now)
                     pulled[i] += 1
-            if t >= next_check:
+            if t >= next_check and t <= check_until:
                 next_check += check_every
                 out["checks"] += 1
                 for net in clients:
                     if t >= settle_s:
                         out["roster_min"] = min(out.get("roster_min", cap), len(net.client.roster))
+                        if len(net.client.roster) < cap:
+                            out["events"].append((round(t, 2), net.seat, {"type": "short_roster",
+                                                                           "seats": sorted(net.client.roster)}))
                     rem = net.remote_input(now)
                     seen_missing = 0
                     for s in range(cap):
@@ -114,6 +116,7 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
                     out["delay_ms"].extend(float(b.stats.delay_ms) for b in list(net.buffers.values()))
             time.sleep(max(0.0, 1.0 / pose_hz - (time.monotonic_ns() - now) / 1e9))
         out["voice"] = [v.stats() for v in voices if v is not None]
+        out["poses_sent_per_s"] = [c.stats().get("pose_sent", 0) / max(t, 1e-9) for c in clients]
         out["stats"] = [c.stats() for c in clients]
     except Exception:
         out["error"] = traceback.format_exc()
@@ -149,7 +152,7 @@ def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, t
         t = min(talk_left, n)
         talk_left -= t
         proc = ctx.Process(target=_worker, args=(queue, (url, n, seconds + 3.0),   # 3 s to start and join
-                                                 dict(kwargs, t0_ns=t0, talkers=t)),
+                                                 dict(kwargs, t0_ns=t0, talkers=t, check_until=seconds)),
                            daemon=True)
         proc.start()
         procs.append(proc)
