@@ -52,8 +52,12 @@ def local_input(frame, state: S.MeetingState) -> S.LocalInput:
 
 def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         recording: Path = DEFAULT_RECORDING, calibrate_table: float = 0.0,
-        table_alignment: Path | None = None, log=print) -> int:
-    """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless)."""
+        table_alignment: Path | None = None, log=print, join: str | None = None,
+        name: str | None = None) -> int:
+    """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless).
+
+    join: ``HOST:PORT/ROOM`` of a networked meeting (``xrdemo serve``) to sit in, as ``name``.
+    """
     import os
 
     from .platform.factory import create_platform
@@ -67,6 +71,15 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
     if kind == "headless":
         platform.shutdown()
         secs = seconds if seconds is not None else 20.0
+        if join:
+            from .recording import record_networked
+
+            log(f"xrdemo: no headset and no display, so sitting in {join} headless for {secs:g} s and "
+                f"recording this seat to {recording} ({reason})")
+            summary = record_networked(cfg, join, name or "headless", secs, Path(recording), log=log)
+            log(f"xrdemo: wrote {recording} ({summary['frames']} frames; saw up to "
+                f"{summary['most_people_seen']} other people)")
+            return 0
         log(f"xrdemo: no headset and no display, so recording {secs:g} s of the meeting headless to "
             f"{recording} ({reason})")
         from .recording import record_meeting
@@ -77,7 +90,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         return 0
     log(f"xrdemo: running the meeting on {reason}")
     status = live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
-                       table_alignment=table_alignment)
+                       table_alignment=table_alignment, join=join, name=name)
     if status == SESSION_LOST and platform_name == "auto" and kind == "openxr":
         # The headset went away mid-meeting: carry on in the desktop simulator if there is one.
         from .platform.base import PlatformUnavailable
@@ -88,7 +101,8 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             log(f"xrdemo: the headset is gone and there is no desktop window to carry on in ({exc})")
             return status
         log("xrdemo: the headset is gone; carrying on in the desktop simulator")
-        return live_loop(desktop, cfg, seconds=seconds, log=log, table_alignment=table_alignment)
+        return live_loop(desktop, cfg, seconds=seconds, log=log, table_alignment=table_alignment,
+                         join=join, name=name)
     return status
 
 
@@ -117,7 +131,8 @@ def _with_table_height(cfg: Config, height: float) -> Config:
 
 def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
               max_frames: int | None = None, calibrate_table: float = 0.0,
-              table_alignment: Path | None = None) -> int:
+              table_alignment: Path | None = None, join: str | None = None,
+              name: str | None = None) -> int:
     """The frame loop on a live platform (a GL context is current). Returns an exit status.
 
     calibrate_table: seconds at the start during which index-fingertip touches on the real
@@ -137,7 +152,16 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     if collector is not None:
         log(f"table calibration: for {calibrate_table:g} s, touch your real table with your index "
             "fingers at its corners and along its edges, holding each touch for half a second")
-    state = make_meeting_from_config(cfg)
+    link = None
+    if join:
+        from .netloop import RoomLink, join_room
+
+        try:
+            link = RoomLink(join_room(join, name or default_name(), log=log), log=log)
+        except BaseException:
+            platform.shutdown()
+            raise
+    state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
     if hasattr(platform, "set_seat"):            # the desktop simulator sits in the local seat
         from .platform.desktop_input import seat_of
 
@@ -150,10 +174,21 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             audio = LiveMeetingAudio(len(state.people), state.local, cfg.audio.sample_rate,
                                      cfg.audio.block, seed=cfg.meeting.seed,
                                      reflections=cfg.audio.reflections,
-                                     table_height=state.table.height, log=log)
+                                     table_height=state.table.height, log=log,
+                                     remote_voices=link is not None)
         except Exception as exc:   # no PortAudio library, broken device ...
             log(f"audio: off ({type(exc).__name__}: {exc})")
     mic = open_microphone(cfg, log) if cfg.audio.enabled else None
+    forwarder = None
+    if link is not None:
+        link.net.voice_sink = _drop_voice
+        if audio is not None and audio.voice_port:
+            from .net.room_audio import VoiceForwarder
+
+            forwarder = VoiceForwarder(audio.voice_port)
+            link.net.voice_sink = forwarder.send
+        if mic is not None:
+            mic.listener = link.net.send_voice
     if cfg.display.refresh_rate:
         platform.set_refresh_rate(cfg.display.refresh_rate)
     if cfg.display.passthrough and not platform.set_passthrough(True):
@@ -176,7 +211,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                         collector = None
                         if alignment is not None:
                             cfg = _with_table_height(cfg, alignment.table_height)
-                            state = make_meeting_from_config(cfg)
+                            state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
                 if alignment is not None:
                     frame = alignment.apply(frame)
                 inputs = local_input(frame, state)
@@ -184,7 +219,13 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                     inputs.voice_level = audio.level
                 if mic is not None:
                     inputs.mic_level = mic_to_level(mic.level_db)
+                if link is not None:
+                    inputs.remote = link.before_step(state)
+                    if audio is not None and audio.device:    # lips follow the voice as played here
+                        inputs.remote.level[:] = np.maximum(inputs.remote.level, audio.level)
                 state, scene = S.step(state, inputs, t_ns)
+                if link is not None:
+                    link.after_step(state, inputs.mic_level or 0.0)
                 if frame.should_render:
                     renderer.upload(scene)
 
@@ -220,6 +261,10 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             if max_frames is not None and frames >= max_frames:
                 break
     finally:
+        if link is not None:
+            link.net.close()
+        if forwarder is not None:
+            forwarder.close()
         if audio is not None:
             audio.close()
         if mic is not None:
@@ -227,6 +272,20 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
         platform.shutdown()
     log(f"xrdemo: ended after {frames} frames")
     return status
+
+
+def _drop_voice(*_args) -> None:
+    """Voice frames with nowhere to play (no sound device) are let go."""
+
+
+def default_name() -> str:
+    """A display name for this person: the login name, else "guest"."""
+    import getpass
+
+    try:
+        return getpass.getuser() or "guest"
+    except Exception:
+        return "guest"
 
 
 def _finish_calibration(collector, path: Path | None, log):

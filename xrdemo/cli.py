@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES = [
     "xrdemo.commands.config",
     "xrdemo.commands.audio_demo",
     "xrdemo.commands.doctor",
+    "xrdemo.commands.serve",
 ]
 
 DESCRIPTION = """\

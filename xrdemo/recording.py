@@ -49,13 +49,15 @@ class RecordingMetrics:
                 "audio_underruns": self.underruns, "draw_calls_per_view": self.draw_calls_per_view}
 
 
-def make_meeting_from_config(cfg: Config) -> S.MeetingState:
-    """The MeetingState a configuration describes."""
+def make_meeting_from_config(cfg: Config, scripted=None) -> S.MeetingState:
+    """The MeetingState a configuration describes. scripted: (N,) bool who follows the script
+    (default everyone but the local person; nobody in a networked meeting)."""
     t = cfg.table
     table = Table(shape=t.shape, radius=t.radius, width=t.width, depth=t.depth, height=t.height)
     room = Room(width=cfg.room.width, depth=cfg.room.depth, height=cfg.room.height)
     m = cfg.meeting
-    return S.make_meeting(m.people, table=table, room=room, local=m.seat, seed=m.seed, names=m.names)
+    return S.make_meeting(m.people, table=table, room=room, local=m.seat, seed=m.seed, names=m.names,
+                          scripted=scripted)
 
 
 LEAN_STOP_M = 0.55
@@ -332,3 +334,134 @@ class _Progress:
     def done(self) -> None:
         if self.enabled and self.tty:
             print(file=sys.stderr)
+
+
+def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path | None,
+                     audio: bool = True, progress=True, log=print, frames_dir: Path | None = None) -> dict:
+    """Sit in the networked room ``url`` for ``seconds`` as a headless participant and record
+    what this seat sees and hears (MP4 / PNG frames), in real time.
+
+    The participant looks around the table (``ScriptedViewer``), rests its hands, and speaks a
+    built-in clip in turns (``netloop.BotVoice``), so the others see and hear someone there.
+    Returns a summary: frames, the most people seen at once, voice frames received, net stats.
+    """
+    from .net.room_audio import RemoteVoices
+    from .netloop import BotVoice, RoomLink, join_room, sleep_until
+    from .platform.simulated import SimulatedPlatform
+    from .platform.timeline import Timeline
+    from .render.context import create_headless_context
+
+    fps = cfg.display.fps
+    size = (cfg.display.width, cfg.display.height)
+    n_frames = int(round(seconds * fps))
+    if n_frames < 1:
+        raise ValueError(f"--seconds {seconds} is shorter than one frame at {fps} fps")
+    if out is not None and not Path(out).parent.exists():
+        raise FileNotFoundError(f"folder {Path(out).parent} does not exist (for {out})")
+    net = join_room(url, name, log=log)
+    link = RoomLink(net, log=log)
+    try:
+        state = net.make_state(cfg)
+        voices = RemoteVoices(net.capacity, cfg.audio.sample_rate, cfg.audio.block, local=net.seat)
+        net.voice_sink = voices.push
+        bot = BotVoice(net.seat, cfg.audio.sample_rate)
+        viewer = ScriptedViewer(state, seconds)
+        t_origin = time.monotonic_ns()
+
+        def head(t_ns):
+            return viewer.pose((t_ns - t_origin) / NS)
+
+        timeline = Timeline(head=head, hands=None, refresh_hz=float(fps), refresh_rates=(float(fps),))
+        ctx = create_headless_context()
+        most_seen = 0
+        try:
+            from .render.renderer import Framebuffer, Renderer
+
+            renderer = Renderer()
+            target = Framebuffer(size, samples=4)
+            platform = SimulatedPlatform(timeline, start_ns=t_origin, view_count=1, view_size=size,
+                                         fov_deg=82.0, framebuffer_for=lambda i, s: target.draw_fbo)
+            sound = _RoomSound(cfg, state, voices) if audio and cfg.audio.enabled else None
+            writer = _Mp4Writer(out, size, fps, cfg.audio.sample_rate if sound else None) if out else None
+            bar = _Progress(n_frames, seconds, enabled=progress)
+            try:
+                for k in range(n_frames):
+                    frame = platform.begin_frame()
+                    t_ns = frame.predicted_display_time_ns
+                    sleep_until(t_ns)                        # the network runs on real time
+                    now = time.monotonic_ns()
+                    mono, t_ms = bot.due(now)
+                    net.send_voice(mono, t_ms)
+                    rem = link.before_step(state, now)
+                    if sound is not None:
+                        rem.level[:] = np.maximum(rem.level, sound.level)
+                    inputs = S.LocalInput(head_pos=frame.head.position, head_rot=frame.head.orientation,
+                                          mic_level=bot.level, remote=rem)
+                    state, scene = S.step(state, inputs, t_ns - t_origin)
+                    link.after_step(state, bot.level, now)
+                    most_seen = max(most_seen, int(rem.present.sum()))
+                    samples = None
+                    if sound is not None:
+                        samples = sound.render_until(state, (k + 1) * sound.rate // fps, viewer.pose(
+                            (t_ns - t_origin) / NS), now)
+
+                    def draw(i, view, fbo, fb_size):
+                        renderer.draw_view(view, fbo, fb_size)
+
+                    renderer.upload(scene)
+                    platform.end_frame(frame, draw)
+                    image = target.read_rgba()[..., :3]
+                    if writer is not None:
+                        writer.add(image, samples)
+                    if frames_dir is not None:
+                        from PIL import Image
+
+                        Path(frames_dir).mkdir(parents=True, exist_ok=True)
+                        Image.fromarray(image).save(Path(frames_dir) / f"frame_{k:05d}.png")
+                    bar.update(k + 1)
+            finally:
+                if writer is not None:
+                    writer.close()
+                platform.shutdown()
+                bar.done()
+        finally:
+            ctx.release()
+        return {"frames": n_frames, "seconds": seconds, "seat": net.seat, "capacity": net.capacity,
+                "most_people_seen": most_seen, "audio": sound is not None, "voice": voices.stats(),
+                "net": net.stats()}
+    finally:
+        net.close()
+
+
+class _RoomSound:
+    """Binaural audio of a networked room for a headless participant, block by block."""
+
+    def __init__(self, cfg: Config, state: S.MeetingState, voices):
+        from .audio.engine import SpatialAudioEngine, whisper_gains
+
+        self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
+        self.engine = SpatialAudioEngine(self.rate, self.block, reflections=cfg.audio.reflections,
+                                         table_height=state.table.height)
+        self.voices = voices
+        self.whisper_gains = whisper_gains
+        self.rendered = 0
+        self.pending = np.zeros((0, 2), np.float32)
+        self.level = np.zeros(len(state.people))
+
+    def render_until(self, state: S.MeetingState, sample_end: int, listener, now_ns: int) -> np.ndarray:
+        """Exactly the samples since the previous call up to sample_end (stereo float32)."""
+        ppl = state.people
+        self.engine.set_sources(S.mouth_positions(ppl))
+        self.engine.set_listener(*listener)
+        self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, state.local])
+        chunks = [self.pending]
+        start = self.rendered - len(self.pending)
+        while self.rendered < sample_end:
+            mono, (level, _) = self.voices.next_block(None, now_ns)
+            chunks.append(np.array(self.engine.process(mono), np.float32))
+            self.level = level
+            self.rendered += self.block
+        allsamp = np.concatenate(chunks)
+        take = sample_end - start
+        out, self.pending = allsamp[:take], allsamp[take:]
+        return out

@@ -290,6 +290,8 @@ class MicInput:
         self.level_db = -120.0
         self.peak_db = -120.0
         self.overflows = 0
+        self.listener = None
+        """Optional f(mono float32 (frames,)): every captured block (e.g. the network voice)."""
         self._stream = sd.InputStream(samplerate=sample_rate, blocksize=block, channels=1, dtype="float32",
                                       device=device, callback=self._callback)
 
@@ -306,6 +308,8 @@ class MicInput:
         rms = float(np.sqrt(np.mean(x * x))) if frames else 0.0
         self.level_db = 20.0 * np.log10(max(rms, 1e-6))
         self.peak_db = max(self.level_db, self.peak_db - 0.5)
+        if self.listener is not None:
+            self.listener(x.copy())
 
     def start(self):
         self._stream.start()

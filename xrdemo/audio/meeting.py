@@ -81,7 +81,8 @@ class LiveMeetingAudio:
 
     def __init__(self, n: int, local: int, sample_rate: int = 48000, block: int = 256, seed: int = 0,
                  reflections: bool = False, table_height: float = 0.74, log=print, ahead: int | None = None,
-                 device=None, priority: bool = True, render_delay_s: float = 0.0):
+                 device=None, priority: bool = True, render_delay_s: float = 0.0,
+                 remote_voices: bool = False):
         from .engine import whisper_gains
         from .realtime import DEFAULT_AHEAD, AudioProcess
 
@@ -90,7 +91,8 @@ class LiveMeetingAudio:
         self._publishes = 0
         self.process = AudioProcess(n, local, sample_rate, block, seed=seed, reflections=reflections,
                                     table_height=table_height, ahead=ahead or DEFAULT_AHEAD, device=device,
-                                    priority=priority, render_delay_s=render_delay_s)
+                                    priority=priority, render_delay_s=render_delay_s,
+                                    remote_voices=remote_voices)
         p = self.process
         if p.running:
             latency = 1000.0 * p.ahead * block / sample_rate
@@ -105,6 +107,11 @@ class LiveMeetingAudio:
     def device(self) -> str | None:
         """The output device's name while the audio process plays, else None."""
         return self.process.device if self.process.running else None
+
+    @property
+    def voice_port(self) -> int | None:
+        """Loopback UDP port where the audio process takes network voice frames (remote_voices)."""
+        return self.process.info.get("voice_port") if self.process.running else None
 
     @property
     def level(self) -> np.ndarray:

@@ -117,8 +117,13 @@ def run_audio_process(channel_name: str, settings: dict, conn) -> None:
         rate, block, local = settings["sample_rate"], settings["block"], settings["local"]
         engine = SpatialAudioEngine(rate, block, reflections=settings["reflections"],
                                     table_height=settings["table_height"])
-        voices = MeetingVoices(settings["n"], rate, block, seed=settings["seed"],
-                               silent=(local,) if local >= 0 else ())
+        if settings.get("remote_voices"):      # a networked room: voices arrive over the network
+            from ..net.room_audio import InboxVoices
+
+            voices = InboxVoices(settings["n"], rate, block, local=local)
+        else:
+            voices = MeetingVoices(settings["n"], rate, block, seed=settings["seed"],
+                                   silent=(local,) if local >= 0 else ())
         renderer = _MeetingRenderer(channel, engine, voices, settings.get("render_delay_s", 0.0))
         try:
             import sounddevice as sd
@@ -143,7 +148,8 @@ def run_audio_process(channel_name: str, settings: dict, conn) -> None:
         gc.freeze()
         stream.start()
         feeder.measure_capacity()
-        conn.send(("running", {"device": device_name, "priority": priority, "pid": os.getpid()}))
+        conn.send(("running", {"device": device_name, "priority": priority, "pid": os.getpid(),
+                               "voice_port": getattr(voices, "port", None)}))
         feeder.run(lambda: bool(channel.control[STOP]) or os.getppid() != parent)
         stats = {**feeder.stats(), "render_priority": priority,
                  "input_retries": channel.inputs.retries, "filter_updates": engine.filter_updates}
@@ -181,7 +187,7 @@ class AudioProcess:
     def __init__(self, n: int, local: int, sample_rate: int = 48000, block: int = 256, seed: int = 0,
                  reflections: bool = False, table_height: float = 0.74, ahead: int = DEFAULT_AHEAD,
                  device=None, priority: bool = True, render_delay_s: float = 0.0,
-                 start_timeout_s: float = START_TIMEOUT_S):
+                 start_timeout_s: float = START_TIMEOUT_S, remote_voices: bool = False):
         from .handoff import MeetingChannel
 
         if ahead < 1:
@@ -193,7 +199,8 @@ class AudioProcess:
         self._levels = np.zeros(n)
         settings = {"n": n, "local": local, "sample_rate": sample_rate, "block": block, "seed": seed,
                     "reflections": reflections, "table_height": table_height, "ahead": self.ahead,
-                    "device": device, "priority": priority, "render_delay_s": render_delay_s}
+                    "device": device, "priority": priority, "render_delay_s": render_delay_s,
+                    "remote_voices": remote_voices}
         ctx = multiprocessing.get_context("spawn")
         self._conn, child_conn = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=run_audio_process, name="xrdemo-audio", daemon=True,

@@ -20,6 +20,7 @@ examples:
   xrdemo run --platform desktop --people 8
   xrdemo run --platform headless --seconds 10 --recording meeting.mp4
   xrdemo run --config meeting.toml
+  xrdemo run --join meet.example.org:4733/standup --name Ada    # a networked meeting (xrdemo serve)
 """
 
 
@@ -40,6 +41,10 @@ def register(sub) -> None:
                         "the virtual table then lies on it, and later runs reuse the fit")
     p.add_argument("--table-alignment", type=Path, default=None, metavar="FILE",
                    help="where the table fit is kept (default: ~/.config/xrdemo/table-alignment.json)")
+    p.add_argument("--join", metavar="HOST[:PORT]/ROOM", default=None,
+                   help="sit in a networked meeting served by `xrdemo serve` (default port 4733); "
+                        "headless, this records what your seat sees and hears")
+    p.add_argument("--name", default=None, help="your display name in a networked meeting (default: login name)")
     p.set_defaults(func=run)
 
 
@@ -51,5 +56,12 @@ def run(args) -> int:
     cfg = config_with_overrides(args)
     if not 0 <= args.calibrate_table <= 600:
         raise ValueError(f"--calibrate-table must be between 0 and 600 seconds, not {args.calibrate_table}")
+    if args.join is not None:
+        from ..net.protocol import parse_join_url
+
+        parse_join_url(args.join)                      # a bad address fails here, in one line
+        if args.name is not None and not 0 < len(args.name.strip()) <= 32:
+            raise ValueError("--name must be 1 to 32 characters")
     return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording,
-                   calibrate_table=args.calibrate_table, table_alignment=args.table_alignment)
+                   calibrate_table=args.calibrate_table, table_alignment=args.table_alignment,
+                   join=args.join, name=args.name)

@@ -56,7 +56,8 @@ class People:
     left, 1 right). radii (N, 2, 26) metres. valid (N, 2, 26) bool. hand_alpha (N, 2) 0..1.
     color (N, 3) linear RGB. seat (N,) int. speaking (N,) 0..1 speech level. mouth_open (N,) 0..1.
     eyelid (N,) 0 open .. 1 closed. whisper_cue (N,) 0..1. contact (N, 2, 6) 0..1 table contact of
-    the palm and five fingertips (presence.table.CONTACT_JOINTS).
+    the palm and five fingertips (presence.table.CONTACT_JOINTS). present (N,) bool: someone sits
+    in that seat (None: every seat is taken); empty seats are neither drawn nor heard.
     """
 
     head_pos: np.ndarray
@@ -74,6 +75,7 @@ class People:
     eyelid: np.ndarray | None = None
     whisper_cue: np.ndarray | None = None
     contact: np.ndarray | None = None
+    present: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.head_pos.shape[0])
@@ -98,6 +100,35 @@ class LocalInput:
     mic_level: float | None = None
     """0..1 level of the local person's own microphone (their voice drives their jaw and the
     conversation: scripted speakers wait while they talk)."""
+    remote: RemoteInput | None = None
+    """People on other machines (a networked meeting), at this frame's display time."""
+
+
+@dataclass
+class RemoteInput:
+    """People on other machines as their pose buffers say at this display time (N seats).
+
+    present (N,) bool: a remote person sits there and their pose is known (other seats keep what
+    the meeting says: scripted, local or empty). head_pos (N, 3) metres and head_rot (N, 4):
+    T_stage_head. joints (N, 2, 26, 3) metres, stage space. hand_valid (N, 2) bool: that hand is
+    tracked (an untracked hand fades out). level (N,) 0..1: their voice level (drives the jaw, the
+    speaking indicator and who holds the floor). Rows of absent seats are ignored.
+    """
+
+    present: np.ndarray
+    head_pos: np.ndarray
+    head_rot: np.ndarray
+    joints: np.ndarray
+    hand_valid: np.ndarray
+    level: np.ndarray
+
+    @staticmethod
+    def empty(n: int) -> "RemoteInput":
+        """Nobody remote in a meeting of n seats (fill rows, then set present)."""
+        return RemoteInput(present=np.zeros(n, bool), head_pos=np.zeros((n, 3)),
+                           head_rot=np.tile([0.0, 0.0, 0.0, 1.0], (n, 1)),
+                           joints=np.zeros((n, 2, H.JOINT_COUNT, 3)), hand_valid=np.zeros((n, 2), bool),
+                           level=np.zeros(n))
 
 
 @dataclass
@@ -136,11 +167,15 @@ def table_geometry(table: Table) -> TableGeometry:
 
 
 def make_meeting(n_people: int, table: Table | None = None, room: Room | None = None,
-                 local: int = 0, seed: int = 0, names=None, t0_ns: int = 0) -> MeetingState:
+                 local: int = 0, seed: int = 0, names=None, t0_ns: int = 0,
+                 scripted=None, present=None) -> MeetingState:
     """A meeting of n_people seated around the table; person k sits in seat k.
 
     The table grows (room.fit_table) if it is too small to seat everyone comfortably. t0_ns is
     the clock value at which the meeting starts (the first turn begins shortly after).
+    scripted: (N,) bool, who follows the script (default: everyone but the local person); in a
+    networked meeting nobody does (remote people come through ``LocalInput.remote``).
+    present: (N,) bool, taken seats (default: all); see ``set_present``.
     """
     if not 1 <= n_people <= MAX_PEOPLE:
         raise ValueError(f"people must be between 1 and {MAX_PEOPLE}, not {n_people}")
@@ -166,9 +201,11 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
         mouth_open=np.zeros(n),
         names=default_names(n, names),
         eyelid=np.zeros(n), whisper_cue=np.zeros(n), contact=np.zeros((n, 2, 6)),
+        present=None if present is None else np.asarray(present, bool).copy(),
     )
-    presence = new_presence(PresenceConfig(n=n, seed=seed, local_index=local,
-                                           table=table_geometry(table)), t_ns=t0_ns)
+    presence = new_presence(PresenceConfig(n=n, seed=seed, local_index=local, table=table_geometry(table),
+                                           scripted=None if scripted is None else np.asarray(scripted, bool)),
+                            t_ns=t0_ns)
     return MeetingState(table=table, room=room, people=people, seat_pos=seat_pos,
                         seat_yaw=seat_yaw, static_meshes=room_meshes(table, room, seat_pos, seat_yaw),
                         script=script.ScriptTables.make(seed, n), seat_rot=seat_rot,
@@ -197,12 +234,22 @@ def mouth_positions(people: People) -> np.ndarray:
     return people.head_pos + P.quat_rotate(people.head_rot, MOUTH_OFFSET)
 
 
+def set_present(state: MeetingState, present) -> None:
+    """Mark which seats are taken ((N,) bool, or None for all): who joined or left a networked
+    meeting. Empty seats are not drawn, not heard and never a whisper partner."""
+    state.people.present = None if present is None else np.asarray(present, bool).copy()
+
+
 def whisper_partner(state: MeetingState, local_head_pos) -> int:
-    """The scripted neighbour the local person leans toward (-1 for none)."""
+    """The scripted neighbour the local person leans toward (-1 for none). Real people (local or
+    remote) lean in by themselves; only scripted ones are invited."""
     k = state.local
     if local_head_pos is None or not 0 <= k < len(state.people):
         return -1
     d = np.linalg.norm(state.seat_pos - np.asarray(local_head_pos, float), axis=1)
+    d[~np.asarray(state.presence.cfg.scripted, bool)] = np.inf
+    if state.people.present is not None:
+        d[~state.people.present] = np.inf
     d[k] = np.inf
     j = int(np.argmin(d))
     return j if d[j] < WHISPER_INVITE_M else -1
@@ -288,6 +335,14 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
         base_rot[k] = inputs.head_rot
         R_base = R_base.copy()
         R_base[k] = P.quat_to_matrix(base_rot[k])
+    rm = _remote_mask(inputs.remote, n, k)
+    if rm is not None:
+        rem = inputs.remote
+        head_pos[rm] = rem.head_pos[rm]
+        base_rot[rm] = rem.head_rot[rm]
+        if R_base is der.R_seat:
+            R_base = R_base.copy()
+        R_base[rm] = P.quat_to_matrix(base_rot[rm])
     partner = whisper_partner(state, head_pos[k] if local_tracked else None)
     if partner >= 0:
         # The neighbour you lean toward leans in to meet you and turns to you.
@@ -302,12 +357,21 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
         v = np.ones((2, H.JOINT_COUNT), bool) if inputs.valid is None else np.asarray(inputs.valid, bool)
         hand_tracked = np.ones((n, 2), bool)
         hand_tracked[k] = v.any(axis=1)
+    if ppl.present is not None or rm is not None:
+        hand_tracked = np.ones((n, 2), bool) if hand_tracked is None else hand_tracked
+        if rm is not None:
+            hand_tracked[rm] = inputs.remote.hand_valid[rm]
+        if ppl.present is not None:
+            hand_tracked[~ppl.present] = False      # a newcomer's hands fade in
     voice = None
     has_mic = inputs.mic_level is not None and 0 <= k < n
-    if inputs.voice_level is not None or has_mic:
+    if inputs.voice_level is not None or has_mic or rm is not None:
         level = np.zeros(n) if inputs.voice_level is None else np.array(inputs.voice_level, float)
         period = 33_333_333 if state.t_ns is None else max(t_ns - state.t_ns, 1)
         valid = np.full(n, inputs.voice_level is not None)
+        if rm is not None:
+            valid[rm] = True
+            level[rm] = inputs.remote.level[rm]
         if 0 <= k < n:
             valid[k] = has_mic
             level[k] = float(inputs.mic_level) if has_mic else 0.0
@@ -340,6 +404,8 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     wrist_p[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)
     joints = turned + wrist_p[:, :, None, :]
     valid = der.all_valid.copy()
+    if rm is not None:
+        joints[rm] = inputs.remote.joints[rm]
     if local_hands:
         joints[k] = inputs.joints
         valid[k] = v
@@ -351,13 +417,25 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
                     valid=valid, hand_alpha=pf.hand_alpha.copy(), color=ppl.color, seat=ppl.seat,
                     speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
                     names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
-                    contact=pf.contact_intensity)
+                    contact=pf.contact_intensity, present=ppl.present)
     new_state = MeetingState(table=state.table, room=state.room, people=people, seat_pos=state.seat_pos,
                              seat_yaw=state.seat_yaw, static_meshes=state.static_meshes, script=state.script,
                              seat_rot=state.seat_rot, presence=pres, local=state.local, seed=state.seed,
                              t_ns=t_ns, draw_local_head=state.draw_local_head, frame=pf, partner=partner,
                              derived=der)
     return new_state, _frame_scene(new_state, der, P.quat_to_matrix(head_rot), lids_in_range=True)
+
+
+def _remote_mask(remote: RemoteInput | None, n: int, local: int):
+    """(N,) bool seats driven by the network this frame (never the local seat), or None."""
+    if remote is None:
+        return None
+    rm = np.asarray(remote.present, bool).copy()
+    if rm.shape != (n,):
+        raise ValueError(f"remote input is for {rm.shape[0]} seats, the meeting has {n}")
+    if 0 <= local < n:
+        rm[local] = False
+    return rm if rm.any() else None
 
 
 # Spheres drawn per head, in this order: skull, left eye, right eye, nose, mouth, then two pupils.
@@ -434,7 +512,7 @@ def head_meshes(people: People, hide: int = -1):
     person-major. ``hide`` skips one person (the viewer's own head). The mouth opens with
     ``mouth_open``; eyes close with ``eyelid``; pupils sit on the eyeballs along ``gaze``.
     """
-    keep = np.flatnonzero(np.arange(len(people)) != hide)
+    keep = np.flatnonzero(_drawn(people, hide))
     m = len(keep)
     mat = _blank_instances(m * SPHERES_PER_HEAD)
     colors = _head_colors(people.color[keep])
@@ -465,6 +543,9 @@ class _Cues:
         if 0 <= hide < n:
             talk[hide] = False
             wh[hide] = False
+        if people.present is not None:
+            talk &= people.present
+            wh &= people.present
         self.talk = talk.nonzero()[0]
         self.wh = wh.nonzero()[0]
         self.cue = cue
@@ -473,7 +554,10 @@ class _Cues:
             self.contact = np.zeros(0)
             self.joint = self.spot_idx
         else:
-            contact = np.asarray(people.contact, float).reshape(-1)
+            contact = np.asarray(people.contact, float)
+            if people.present is not None:
+                contact = contact * people.present[:, None, None]
+            contact = contact.reshape(-1)
             self.spot_idx = (contact > 0.05).nonzero()[0]
             self.contact = contact[self.spot_idx]
             if contact_joint is None:
@@ -534,9 +618,15 @@ def cue_meshes(people: People, table_height: float, hide: int = -1):
 _NAME_TAG_OFFSET = np.array([0.0, NAME_TAG_HEIGHT, 0.0])
 
 
+def _drawn(people: People, hide: int) -> np.ndarray:
+    """(N,) bool: whose head is drawn — present people, except the hidden viewer."""
+    drawn = np.arange(len(people)) != hide
+    return drawn if people.present is None else drawn & people.present
+
+
 def _name_tags(people: People, hide: int):
     """(shown people (M,), their names (M,), tag colours (M, 4) float32) for the drawn heads."""
-    shown = np.flatnonzero(np.arange(len(people)) != hide)
+    shown = np.flatnonzero(_drawn(people, hide))
     tag_color = np.concatenate([people.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
     return shown, tuple(people.names[i] for i in shown), tag_color.astype(np.float32)
 
@@ -568,7 +658,12 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     _fill_heads(head_m, head_c, ppl.head_pos, R_head, ppl.eyelid, ppl.mouth_open, ppl.gaze, ppl.color,
                 lid_in_range=lids_in_range)
     cues.fill_spheres(sph_m[heads:], sph_c[heads:], ppl, R_head, state.table.height)
-    if hidden:
+    if ppl.present is not None and not ppl.present.all():
+        # Empty seats: keep the drawn heads (and every cue after them).
+        keep = np.ones(n_sph, bool)
+        keep[:heads] = np.repeat(_drawn(ppl, hide), SPHERES_PER_HEAD)
+        sph_m, sph_c = sph_m[keep], sph_c[keep]
+    elif hidden:
         # Drop the viewer's own head: shift everything after it up by one head.
         a = hide * SPHERES_PER_HEAD
         sph_m[a:-SPHERES_PER_HEAD] = sph_m[a + SPHERES_PER_HEAD:]
@@ -583,14 +678,16 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     cyl_c[:s] = cyl.colors
     cues.fill_discs(cyl_m[s:], cyl_c[s:], ppl)
 
+    alpha = ppl.hand_alpha if ppl.present is None else ppl.hand_alpha * ppl.present[:, None]
     caps = H.hand_capsules(ppl.joints.reshape(2 * n, H.JOINT_COUNT, 3),
                            ppl.radii.reshape(2 * n, H.JOINT_COUNT),
                            ppl.valid.reshape(2 * n, H.JOINT_COUNT),
-                           der.hand_rgba, ppl.hand_alpha.reshape(-1))
+                           der.hand_rgba, alpha.reshape(-1))
     meshes = dict(state.static_meshes)
     meshes["sphere"] = MeshInstances(sph_m, sph_c)
     meshes["cylinder"] = MeshInstances(cyl_m, cyl_c)
-    shown, texts, tag_color = der.tags.get(hide) or der.tags.setdefault(hide, _name_tags(ppl, hide))
+    tag_key = hide if ppl.present is None else (hide, ppl.present.tobytes())
+    shown, texts, tag_color = der.tags.get(tag_key) or der.tags.setdefault(tag_key, _name_tags(ppl, hide))
     # A speaker's tag lights up with their voice: who is talking reads at a glance.
     colors = tag_color.copy()
     level = np.asarray(ppl.speaking, np.float32)[shown]

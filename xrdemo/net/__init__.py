@@ -1,1 +1,1 @@
-"""Networked meetings: pose codec, voice (Opus), protocol, server and client transport."""
+"""Networked meetings: the room server, the transport, and the pose and voice codecs."""

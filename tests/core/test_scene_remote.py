@@ -1,0 +1,127 @@
+"""Networked meetings in the core: remote people from RemoteInput, empty seats, no script."""
+
+import numpy as np
+import pytest
+
+from xrdemo.core import hands as H
+from xrdemo.core import pose as P
+from xrdemo.core import scene as S
+
+FRAME = 33_333_333
+
+
+def _networked(n=6, local=0, present=(0, 2)):
+    mask = np.zeros(n, bool)
+    mask[list(present)] = True
+    return S.make_meeting(n, local=local, scripted=np.zeros(n, bool), present=mask)
+
+
+def _remote_at(state, seat, level=0.0, look_at=None):
+    """A RemoteInput with one person in `seat`, head at the seat, hands posed in front of them."""
+    n = len(state.people)
+    rem = S.RemoteInput.empty(n)
+    rem.present[seat] = True
+    rem.head_pos[seat] = state.seat_pos[seat] + [0.0, 0.05, 0.0]
+    if look_at is not None:
+        y, p = P.yaw_pitch_toward(np.asarray(look_at) - rem.head_pos[seat])
+        rem.head_rot[seat] = P.quat_from_yaw_pitch_roll(y, p)
+    else:
+        rem.head_rot[seat] = state.seat_rot[seat]
+    pose = H.blend_poses(np.eye(len(H.POSE_NAMES))[[0, 1]])       # two library poses
+    fwd = P.quat_rotate(state.seat_rot[seat], [0.0, 0.0, -0.35])
+    rem.joints[seat] = pose + rem.head_pos[seat] + fwd + [0.0, -0.4, 0.0]
+    rem.hand_valid[seat] = True
+    rem.level[seat] = level
+    return rem
+
+
+def test_remote_head_and_hands_are_drawn_where_the_network_says():
+    st = _networked()
+    rem = _remote_at(st, 2)
+    for i in range(12):                                 # hands fade in over ~0.3 s
+        st, fs = S.step(st, S.LocalInput(remote=rem), i * FRAME)
+    assert np.allclose(st.people.head_pos[2], rem.head_pos[2])
+    assert np.allclose(st.people.joints[2], rem.joints[2])
+    # Capsules: only the remote person's hands (the local hands are untracked here: hidden? no -
+    # the local person has no input, so only seat 2 and the local seat can show hands).
+    ends = np.concatenate([fs.capsules.a, fs.capsules.b])
+    near = np.linalg.norm(ends[:, None] - rem.joints[2].reshape(1, -1, 3), axis=-1).min(axis=1)
+    seat0 = np.linalg.norm(ends - st.seat_pos[0], axis=1) < 0.9
+    assert np.all((near < 1e-5) | seat0)
+    assert (near < 1e-5).sum() > 20
+
+
+def test_empty_seats_draw_nothing():
+    st = _networked(n=6, local=0, present=(0, 2))
+    rem = _remote_at(st, 2)
+    for i in range(12):
+        st, fs = S.step(st, S.LocalInput(remote=rem), i * FRAME)
+    assert fs.labels.texts == (st.people.names[2],)            # only the remote person's tag
+    spheres = fs.meshes["sphere"].transforms[:, :3, 3]
+    heads = spheres[np.linalg.norm(spheres - st.people.head_pos[2], axis=1) < 0.2]
+    assert len(heads) == S.SPHERES_PER_HEAD                    # one head: seat 2's
+    for empty in (1, 3, 4, 5):
+        assert np.linalg.norm(spheres - st.seat_pos[empty], axis=1).min() > 0.3
+    ends = np.concatenate([fs.capsules.a, fs.capsules.b])
+    for empty in (1, 3, 4, 5):
+        assert np.linalg.norm(ends - st.seat_pos[empty], axis=1).min() > 0.3
+
+
+def test_someone_joining_appears_and_leaving_disappears():
+    st = _networked(n=4, local=0, present=(0,))
+    rem = _remote_at(st, 3)
+    st, fs = S.step(st, S.LocalInput(remote=rem), 0)
+    assert fs.labels.texts == ()
+    S.set_present(st, [True, False, False, True])
+    for i in range(1, 12):
+        st, fs = S.step(st, S.LocalInput(remote=rem), i * FRAME)
+    assert fs.labels.texts == (st.people.names[3],)
+    S.set_present(st, [True, False, False, False])
+    st, fs = S.step(st, S.LocalInput(remote=rem), 12 * FRAME)
+    assert fs.labels.texts == ()
+    ends = np.concatenate([fs.capsules.a, fs.capsules.b])
+    assert len(ends) == 0 or np.linalg.norm(ends - st.seat_pos[3], axis=1).min() > 0.3
+
+
+def test_a_remote_voice_opens_the_jaw_and_lights_the_speaker():
+    st = _networked(n=4, local=0, present=(0, 1))
+    quiet = _remote_at(st, 1, level=0.0)
+    loud = _remote_at(st, 1, level=0.8)
+    for i in range(10):
+        st, _ = S.step(st, S.LocalInput(remote=quiet), i * FRAME)
+    assert st.people.mouth_open[1] < 0.05
+    for i in range(10, 25):
+        st, fs = S.step(st, S.LocalInput(remote=loud), i * FRAME)
+    assert st.people.mouth_open[1] > 0.2
+    assert S.speaking_now(st)[1]
+    discs = fs.meshes["cylinder"].transforms[:, :3, 3]
+    assert np.linalg.norm(discs - (st.people.head_pos[1] + [0, S.INDICATOR_HEIGHT, 0]), axis=1).min() < 1e-5
+
+
+def test_remote_eyes_follow_their_head_to_whoever_they_face():
+    st = _networked(n=4, local=0, present=(0, 2, 3))
+    st, _ = S.step(st, None, 0)
+    local_head = st.seat_pos[0]
+    rem = _remote_at(st, 2, look_at=local_head)
+    other = _remote_at(st, 3)
+    rem.present[3] = True
+    rem.head_pos[3], rem.head_rot[3], rem.joints[3] = other.head_pos[3], other.head_rot[3], other.joints[3]
+    for i in range(1, 40):
+        st, _ = S.step(st, S.LocalInput(head_pos=local_head, head_rot=st.seat_rot[0], remote=rem), i * FRAME)
+    to_local = P.normalize(local_head - st.people.head_pos[2])
+    assert float(st.people.gaze[2] @ to_local) > 0.97          # eye contact from head pose
+
+
+def test_no_scripted_person_in_a_networked_meeting():
+    st = _networked(n=4, local=0, present=(0, 1, 2, 3))
+    for i in range(200):                                      # 6.7 s: scripts would have talked
+        st, _ = S.step(st, None, i * FRAME)
+        assert not S.speaking_now(st).any()
+    # Leaning toward a real neighbour does not make them lean in: they lean by themselves.
+    assert S.whisper_partner(st, st.seat_pos[1]) == -1
+
+
+def test_remote_input_for_the_wrong_meeting_is_refused():
+    st = _networked(n=4)
+    with pytest.raises(ValueError, match="seats"):
+        S.step(st, S.LocalInput(remote=S.RemoteInput.empty(5)), 0)

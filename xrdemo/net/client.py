@@ -1,0 +1,475 @@
+"""The client transport: join a room on a meeting server, send and receive poses and voice.
+
+``NetClient`` runs its own asyncio loop on a daemon thread. The app thread calls ``connect()``,
+then ``send_pose`` / ``send_voice`` (thread-safe, never block: datagrams go straight to a
+non-blocking UDP socket, or are dropped and counted when not connected) and collects what
+arrived with ``drain()`` (or an ``on_datagram`` callback on the network thread), roster changes
+with ``events()``, and who is there with ``roster``.
+
+Liveness: every ``keepalive_s`` the client sends a TCP ``ping`` and a UDP keepalive (which also
+binds its UDP address at the server, so a client that only listens still receives). When the TCP
+connection drops, or nothing arrives on it for ``timeout_s``, the client reconnects by itself with
+backoff (0.2 s doubling to 2 s), asking for its old seat, until ``close()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from . import protocol as P
+
+QUEUE_MAX = 4096            # datagrams kept for drain() before the oldest new ones are dropped
+EVENTS_MAX = 1024
+
+
+class RoomFull(ConnectionError):
+    """The room has no free seat."""
+
+
+@dataclass(frozen=True)
+class Datagram:
+    """One received real-time datagram. kind: "pose" or "voice"; seat: the sender's seat;
+    seq: uint16; t_ms: the sender's clock (uint32 ms); arrival_ns: time.monotonic_ns() here."""
+    kind: str
+    seat: int
+    seq: int
+    t_ms: int
+    payload: bytes
+    arrival_ns: int
+
+
+@dataclass(frozen=True)
+class Member:
+    """Someone in the room (this client included)."""
+    name: str
+    profile: dict
+
+
+@dataclass(frozen=True)
+class _Link:
+    """What the sending threads need of the current connection (replaced as a whole)."""
+    session: int
+    seat: int
+
+
+def _now_ms() -> int:
+    return (time.monotonic_ns() // 1_000_000) & 0xFFFFFFFF
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, client: "NetClient"):
+        self.client = client
+
+    def datagram_received(self, data, addr):
+        self.client._on_datagram(data)
+
+    def error_received(self, exc):      # e.g. ICMP port unreachable while the server is down
+        self.client._count_rx("udp_errors")
+
+
+class NetClient:
+    """One participant's connection (see the module docstring).
+
+    host, port, room, name: where and who. profile: a JSON object (≤ 8 KiB) the others receive.
+    want_seat: the seat to ask for (else the lowest free). client_id: a hex token kept across
+    reconnects (random by default). keepalive_s / timeout_s: ping period and the silence after
+    which the server is taken for gone.
+    """
+
+    def __init__(self, host: str, port: int, room: str, name: str, *, profile: dict | None = None,
+                 want_seat: int | None = None, client_id: str | None = None,
+                 keepalive_s: float = 1.0, timeout_s: float = 3.0):
+        if not P.ROOM_RE.fullmatch(room or ""):
+            raise ValueError(f"room {room!r} must be 1-64 characters of [A-Za-z0-9_.-]")
+        self.host, self.port, self.room, self.name = host, int(port), room, name
+        self.where = f"{host}:{port}"
+        self.client_id = client_id or secrets.token_hex(8)
+        self.want_seat = want_seat
+        self.keepalive_s, self.timeout_s = keepalive_s, timeout_s
+        self.on_datagram = None          # f(Datagram) on the network thread, set before connect
+        self.capacity = 0
+        self._profile = dict(profile or {})
+        self._link: _Link | None = None
+        self._seat = -1
+        self._roster: dict[int, Member] = {}
+        self._rx: collections.deque = collections.deque()
+        self._events: collections.deque = collections.deque(maxlen=EVENTS_MAX)
+        self._lock = threading.Lock()
+        self._tx_counts = collections.Counter()      # sending threads (under _lock)
+        self._rx_counts = collections.Counter()      # the loop thread only
+        self._pose_seq = itertools.count()
+        self._keepalive_seq = itertools.count()
+        self._sock: socket.socket | None = None
+        self._udp = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._last_rx = 0.0
+        self._closing = False
+        self._supervisor = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="xrdemo-net", daemon=True)
+
+    # --- the app side ------------------------------------------------------------------------
+    def connect(self, timeout_s: float = 5.0) -> dict:
+        """Join the room. Returns the welcome (seat, capacity, members, ...).
+
+        Raises RoomFull, or ConnectionError naming host:port and the reason. After a successful
+        connect the client keeps itself connected (reconnecting as needed) until ``close()``.
+        """
+        if self._closing:
+            raise ConnectionError(f"{self.where}: this client was closed")
+        if not self._thread.is_alive():
+            self._thread.start()
+        fut = asyncio.run_coroutine_threadsafe(self._first_connect(timeout_s), self._loop)
+        try:
+            return fut.result(timeout_s + 1.0)
+        except TimeoutError:
+            fut.cancel()
+            raise ConnectionError(f"cannot join {self.where}/{self.room}: no answer in {timeout_s:g} s") from None
+
+    def send_pose(self, payload: bytes, t_ms: int) -> bool:
+        """Send one pose payload (≤ 128 bytes) stamped t_ms. False when dropped (not connected)."""
+        return self._send(P.KIND_POSE, next(self._pose_seq), t_ms, payload)
+
+    def send_voice(self, seq: int, t_ms: int, payload: bytes) -> bool:
+        """Send one voice frame (≤ 400 bytes) with its uint16 seq. False when dropped."""
+        return self._send(P.KIND_VOICE, seq, t_ms, payload)
+
+    def set_profile(self, profile: dict) -> None:
+        """Replace this client's profile (JSON object ≤ 8 KiB); the room is told."""
+        if not isinstance(profile, dict) or P.profile_size(profile) > P.MAX_PROFILE:
+            raise ValueError(f"a profile must be a JSON object of at most {P.MAX_PROFILE} bytes")
+        self._profile = dict(profile)
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._send_control, {"type": "profile", "profile": self._profile})
+
+    def drain(self) -> list[Datagram]:
+        """The datagrams received since the last call (when no on_datagram callback is set)."""
+        out = []
+        rx = self._rx
+        while rx:
+            out.append(rx.popleft())
+        return out
+
+    def events(self) -> list[dict]:
+        """Roster and connection changes since the last call, oldest first: dicts with "type"
+        (joined, left, profile, reconnecting, reconnected, room_full) and, where it applies,
+        "seat", "name", "reason"."""
+        out = []
+        ev = self._events
+        while ev:
+            out.append(ev.popleft())
+        return out
+
+    @property
+    def roster(self) -> dict[int, Member]:
+        """seat -> Member for everyone in the room, this client included (a copy)."""
+        with self._lock:
+            return dict(self._roster)
+
+    @property
+    def seat(self) -> int:
+        """This client's seat (-1 before the first join)."""
+        return self._seat
+
+    @property
+    def connected(self) -> bool:
+        return self._link is not None
+
+    @property
+    def stats(self) -> dict:
+        """Counters: ``{kind}_sent``, ``{kind}_bytes_sent``, ``{kind}_received``,
+        ``{kind}_bytes_received`` (kind: pose, voice, keepalive; bytes include the datagram
+        header), ``{kind}_dropped_{reason}`` and ``rx_dropped_{reason}`` (not sent / not
+        delivered), ``control_bytes_sent`` / ``_received`` (TCP), totals ``bytes_sent``,
+        ``bytes_received`` (UDP + TCP), ``packets_sent``, ``packets_received``, ``dropped``,
+        and ``rtt_ms`` (the last keepalive round trip)."""
+        with self._lock:
+            out = dict(self._tx_counts)
+        out.update(self._rx_counts)
+        kinds = P.KIND_NAMES.values()
+        out["packets_sent"] = sum(out.get(f"{k}_sent", 0) for k in kinds)
+        out["packets_received"] = sum(out.get(f"{k}_received", 0) for k in kinds)
+        out["bytes_sent"] = (sum(out.get(f"{k}_bytes_sent", 0) for k in kinds)
+                             + out.get("control_bytes_sent", 0))
+        out["bytes_received"] = (sum(out.get(f"{k}_bytes_received", 0) for k in kinds)
+                                 + out.get("control_bytes_received", 0))
+        out["dropped"] = sum(v for k, v in out.items() if "_dropped_" in k or k.startswith("rx_dropped"))
+        return out
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Leave the room and stop the network thread."""
+        if self._closing:
+            return
+        self._closing = True
+        self._link = None
+        if self._thread.is_alive():
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout_s)
+            except (TimeoutError, RuntimeError, OSError):
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout_s)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()
+        if self._sock is not None:
+            self._sock.close()
+
+    def __enter__(self) -> "NetClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- sending (any thread) ----------------------------------------------------------------
+    def _send(self, kind: int, seq: int, t_ms: int, payload: bytes) -> bool:
+        name = P.KIND_NAMES[kind]
+        link, sock = self._link, self._sock
+        if link is None or sock is None:
+            reason = "not_connected"
+        elif len(payload) > P.MAX_PAYLOAD[kind]:
+            reason = "too_long"
+        else:
+            packet = P.pack_client_datagram(kind, link.session, seq, t_ms, payload)
+            try:
+                sock.send(packet)
+            except OSError:        # buffer full, or ICMP refusal while the server restarts
+                reason = "send_error"
+            else:
+                with self._lock:
+                    self._tx_counts[f"{name}_sent"] += 1
+                    self._tx_counts[f"{name}_bytes_sent"] += len(packet)
+                return True
+        with self._lock:
+            self._tx_counts[f"{name}_dropped_{reason}"] += 1
+        return False
+
+    # --- the loop thread ---------------------------------------------------------------------
+    def _count_rx(self, key: str, n: int = 1) -> None:
+        self._rx_counts[key] += n
+
+    def _emit(self, kind: str, **fields) -> None:
+        self._events.append({"type": kind, **fields})
+
+    async def _first_connect(self, timeout_s: float) -> dict:
+        if self._link is not None:
+            raise ConnectionError(f"{self.where}: already connected")
+        try:
+            welcome = await asyncio.wait_for(self._open(self.want_seat), timeout_s)
+        except asyncio.TimeoutError:
+            raise ConnectionError(f"cannot join {self.where}/{self.room}: "
+                                  f"no welcome within {timeout_s:g} s") from None
+        except RoomFull:
+            raise
+        except P.ProtocolError as exc:
+            raise ConnectionError(f"cannot join {self.where}/{self.room}: bad answer ({exc})") from None
+        except OSError as exc:
+            raise ConnectionError(f"cannot join {self.where}/{self.room}: "
+                                  f"{exc.strerror or exc}") from None
+        self._supervisor = asyncio.ensure_future(self._keep_connected())
+        return welcome
+
+    async def _open(self, want_seat: int | None) -> dict:
+        """Open the TCP control channel, say hello, apply the welcome; start reading."""
+        if self._sock is None:
+            await self._open_udp()
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            hello = {"type": "hello", "v": P.PROTOCOL_VERSION, "room": self.room, "name": self.name,
+                     "client_id": self.client_id, "want_seat": want_seat, "profile": self._profile,
+                     "udp_port": self._sock.getsockname()[1]}
+            frame = P.encode_message(hello)
+            writer.write(frame)
+            self._count_rx("control_bytes_sent", len(frame))
+            msg = await self._read_message(reader)
+            if msg.get("type") == "error":
+                text = str(msg.get("message", ""))[:200]
+                if msg.get("code") == "room_full":
+                    raise RoomFull(f"cannot join {self.where}/{self.room}: the room is full ({text})")
+                raise ConnectionError(f"cannot join {self.where}/{self.room}: server said "
+                                      f"{msg.get('code')}: {text}")
+            if msg.get("type") != "welcome":
+                raise P.ProtocolError("bad_message", f"expected welcome, got {msg.get('type')!r}")
+            self._apply_welcome(msg)
+        except BaseException:
+            writer.close()
+            raise
+        self._writer = writer
+        self._last_rx = self._loop.time()
+        self._session_task = asyncio.ensure_future(self._session(reader, writer))
+        self._send_keepalive()
+        return msg
+
+    async def _open_udp(self) -> None:
+        infos = await self._loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+        if not infos:
+            raise OSError(f"cannot resolve {self.host}")
+        family, type_, proto, _, addr = infos[0]
+        sock = socket.socket(family, type_, proto)
+        sock.setblocking(False)
+        sock.connect(addr)
+        self._udp, _ = await self._loop.create_datagram_endpoint(lambda: _UdpProtocol(self), sock=sock)
+        self._sock = sock
+
+    async def _read_message(self, reader) -> dict:
+        n = P.frame_length(await reader.readexactly(4))
+        msg = P.decode_body(await reader.readexactly(n))
+        self._count_rx("control_bytes_received", 4 + n)
+        return msg
+
+    def _apply_welcome(self, msg: dict) -> None:
+        try:
+            seat, session = int(msg["seat"]), int(msg["session"], 16)
+            capacity = int(msg["capacity"])
+            members = {int(m["seat"]): Member(str(m["name"]), dict(m.get("profile") or {}))
+                       for m in msg["members"]}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise P.ProtocolError("bad_message", f"malformed welcome: {exc!r}") from None
+        with self._lock:
+            old = self._roster
+            self._roster = members
+        if self._seat >= 0:                 # a reconnect: tell what changed meanwhile
+            for s in sorted(set(old) - set(members)):
+                self._emit("left", seat=s, reason="gone_while_reconnecting")
+            for s in sorted(set(members) - set(old)):
+                if s != seat:
+                    self._emit("joined", seat=s, name=members[s].name)
+        self._seat, self.capacity = seat, capacity
+        self._link = _Link(session, seat)
+
+    async def _session(self, reader, writer) -> None:
+        """Read control messages until the connection ends."""
+        try:
+            while True:
+                msg = await self._read_message(reader)
+                self._last_rx = self._loop.time()
+                self._on_control(msg)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, P.ProtocolError):
+            pass
+        finally:
+            writer.close()
+
+    def _on_control(self, msg: dict) -> None:
+        kind = msg.get("type")
+        try:
+            if kind == "joined":
+                seat = int(msg["seat"])
+                with self._lock:
+                    self._roster[seat] = Member(str(msg["name"]), dict(msg.get("profile") or {}))
+                self._emit("joined", seat=seat, name=str(msg["name"]))
+            elif kind == "left":
+                seat = int(msg["seat"])
+                with self._lock:
+                    self._roster.pop(seat, None)
+                self._emit("left", seat=seat, reason=str(msg.get("reason", "")))
+            elif kind == "profile":
+                seat = int(msg["seat"])
+                with self._lock:
+                    member = self._roster.get(seat)
+                    if member is not None:
+                        self._roster[seat] = Member(member.name, dict(msg["profile"]))
+                self._emit("profile", seat=seat)
+            elif kind == "pong":
+                pass
+            else:
+                self._count_rx("control_ignored")
+        except (KeyError, TypeError, ValueError):
+            self._count_rx("control_malformed")
+
+    def _send_control(self, msg: dict) -> None:
+        writer = self._writer
+        if writer is not None and not writer.is_closing():
+            frame = P.encode_message(msg)
+            writer.write(frame)
+            self._count_rx("control_bytes_sent", len(frame))
+
+    def _send_keepalive(self) -> None:
+        self._send(P.KIND_KEEPALIVE, next(self._keepalive_seq), _now_ms(), b"")
+
+    async def _keep_connected(self) -> None:
+        """Ping; notice a dead link; reconnect with backoff, asking for the same seat."""
+        while not self._closing:
+            task = self._session_task
+            while not task.done():
+                await asyncio.wait([task], timeout=self.keepalive_s)
+                if task.done():
+                    break
+                if self._loop.time() - self._last_rx > self.timeout_s:
+                    self._writer.transport.abort()         # the server stopped answering
+                    await asyncio.wait([task], timeout=1.0)
+                    break
+                self._send_control({"type": "ping"})
+                self._send_keepalive()
+            if self._closing:
+                return
+            self._link = None
+            self._emit("reconnecting", seat=self._seat)
+            delay = 0.2
+            while not self._closing:
+                await asyncio.sleep(delay)
+                try:
+                    await asyncio.wait_for(self._open(self._seat), max(self.timeout_s, 1.0))
+                except RoomFull:
+                    self._emit("room_full", seat=self._seat)
+                except (OSError, asyncio.TimeoutError, P.ProtocolError):
+                    pass
+                else:
+                    self._emit("reconnected", seat=self._seat)
+                    break
+                delay = min(delay * 2, 2.0)
+
+    async def _shutdown(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+        writer = self._writer
+        if writer is not None and not writer.is_closing():
+            writer.write(P.encode_message({"type": "leave"}))
+            try:
+                await asyncio.wait_for(writer.drain(), 0.5)
+            except (asyncio.TimeoutError, OSError):
+                pass
+            writer.close()
+        if self._udp is not None:
+            self._udp.close()
+
+    # --- receiving (loop thread) -------------------------------------------------------------
+    def _on_datagram(self, data: bytes) -> None:
+        arrival_ns = time.monotonic_ns()
+        c = self._rx_counts
+        try:
+            kind, seat, seq, t_ms, payload = P.parse_server_datagram(data)
+        except P.ProtocolError as exc:
+            c[f"rx_dropped_{exc.reason}"] += 1
+            return
+        link = self._link
+        if link is None:
+            c["rx_dropped_not_connected"] += 1
+            return
+        if kind == P.KIND_KEEPALIVE:
+            c["rtt_ms"] = P.ms_diff(arrival_ns // 1_000_000, t_ms)
+            c["keepalive_received"] += 1
+            c["keepalive_bytes_received"] += len(data)
+            return
+        name = P.KIND_NAMES[kind]
+        if seat == link.seat:
+            c[f"rx_dropped_own_seat"] += 1
+            return
+        c[f"{name}_received"] += 1
+        c[f"{name}_bytes_received"] += len(data)
+        d = Datagram(name, seat, seq, t_ms, payload, arrival_ns)
+        callback = self.on_datagram
+        if callback is not None:
+            try:
+                callback(d)
+            except Exception:          # the app's handler must not kill the network thread
+                c["callback_errors"] += 1
+        elif len(self._rx) < QUEUE_MAX:
+            self._rx.append(d)
+        else:
+            c["rx_dropped_queue_full"] += 1

@@ -1,0 +1,518 @@
+"""Pose codec: a person's head, both 26-joint hands, speaking level and whisper seat in <= 80 bytes.
+
+Every packet is a keyframe (no deltas, so a lost packet costs nothing but itself). The payload is a
+big-endian bit stream, zero-padded to whole bytes:
+
+- header: format version (2 bits), hand valid left/right (2), whisper seat + 1 (6), level (6);
+- head position: 3 x 15 bits, 0.5 mm steps over +-8.192 m of stage space;
+- head rotation: smallest-three quaternion, 2 + 3 x 11 bits;
+- per valid hand (left first; an untracked hand costs nothing):
+  wrist-frame origin relative to the decoded head position (3 x 12 bits over +-1.2 m),
+  wrist-frame rotation (smallest-three, 2 + 3 x 10 bits),
+  every finger bone as flexion and abduction relative to its parent bone (see ``_ANGLE_TABLE``),
+  bone lengths coming from the sender's ``HandShape`` (sent once, reliably, at join).
+
+Quantisation is closed-loop: the encoder quantises each quantity against what the decoder will
+rebuild (the decoded head position, the decoded wrist frame, the decoded parent bone) and aims each
+bone from its decoded start at the true joint, so errors do not accumulate along a finger.
+The wrist frame is a rigid fit (Kabsch) of the hand's near-rigid joints (wrist, palm, metacarpal
+bases, index and middle knuckles) to the shape, so it works from joint positions alone.
+Pure numpy + stdlib; no clocks, no sockets.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from xrdemo.core import hands as H
+from xrdemo.core import pose as P
+
+MAX_PAYLOAD = 80
+"""Bytes; every encode_pose result fits (the transport adds its own header)."""
+
+FORMAT_VERSION = 1
+WHISPER_MAX = 62
+"""Highest seat a whisper can name (whisper is -1 for none, else 0..WHISPER_MAX)."""
+
+_HEAD_POS_RANGE = 8.192         # metres either side of the stage origin
+_HEAD_POS_BITS = 15
+_HEAD_ROT_BITS = 11             # per smallest-three component
+_WRIST_POS_RANGE = 1.2          # metres either side of the head
+_WRIST_POS_BITS = 12
+_WRIST_ROT_BITS = 10
+_LEVEL_BITS = 6
+_WHISPER_BITS = 6
+
+ANCHOR_JOINTS = np.array([H.WRIST, H.PALM, 2, 6, 11, 16, 21, 7, 12])
+"""Near-rigid joints (wrist, palm, the five chain bases, index and middle knuckles) that define the
+wrist frame; the first seven are also placed rigidly by the decoder."""
+_RIGID_COUNT = 7                 # anchors the decoder places rigidly (the knuckles are bones)
+
+# Finger chains padded to 5 joints (the thumb has 4); bone index into hands.BONES per (finger, depth).
+_CHAINS = np.array([list(c) + [-1] * (5 - len(c)) for c in H.FINGER_CHAINS])
+_CHAIN_BONE = np.full((5, 4), -1)
+for _f, _chain in enumerate(H.FINGER_CHAINS):
+    for _d in range(len(_chain) - 1):
+        _CHAIN_BONE[_f, _d] = next(i for i, (a, b) in enumerate(H.BONES)
+                                   if a == _chain[_d] and b == _chain[_d + 1])
+_CHILD = np.where(_CHAIN_BONE >= 0, _CHAINS[:, 1:], 0)      # (5, 4) joint each bone ends at
+_ACTIVE = _CHAIN_BONE >= 0                                     # (5, 4)
+
+# Quantisation of each bone's direction in its parent bone's frame, degrees: (flex lo, flex hi,
+# flex bits, abd lo, abd hi, abd bits) per finger (thumb, index, middle, ring, little) and depth
+# (metacarpal first). Zero bits: the angle is not sent and decodes as `lo`. Knuckle and thumb
+# bones get anatomical ranges; the last two bones of every chain get the whole sphere, because
+# blended poses (hands.blend_poses between an open hand and a fist) bend them up to ~170 degrees
+# and sideways. Index and middle metacarpals are rigid: the shape's anchors place their knuckles.
+_FULL = (-180, 180, 7, -90, 90, 6)
+_PROXIMAL = (-40, 120, 7, -30, 30, 6)
+_NONE = (0, 0, 0, 0, 0, 0)
+_ANGLE_TABLE = np.array([
+    [(-40, 60, 7, -50, 40, 7), (-40, 100, 7, -30, 30, 5), _FULL, _NONE],     # thumb (3 bones)
+    [_NONE, _PROXIMAL, _FULL, _FULL],                                         # index
+    [_NONE, _PROXIMAL, _FULL, _FULL],                                         # middle
+    [(-6, 24, 4, 0, 0, 0), _PROXIMAL, _FULL, _FULL],                          # ring
+    [(-6, 24, 4, 0, 0, 0), _PROXIMAL, _FULL, _FULL],                          # little
+], dtype=np.float64)
+_RIGID_METACARPALS = np.array([1, 2])    # fingers whose knuckle is an anchor (ANCHOR_JOINTS 7, 8)
+_FLEX_LO, _FLEX_HI = np.radians(_ANGLE_TABLE[..., 0]), np.radians(_ANGLE_TABLE[..., 1])
+_ABD_LO, _ABD_HI = np.radians(_ANGLE_TABLE[..., 3]), np.radians(_ANGLE_TABLE[..., 4])
+_ANGLE_LO = np.stack([_FLEX_LO, _ABD_LO], -1)                 # (5, 4, 2) radians
+_ANGLE_HI = np.stack([_FLEX_HI, _ABD_HI], -1)
+_ANGLE_BITS = np.stack([_ANGLE_TABLE[..., 2], _ANGLE_TABLE[..., 5]], -1).astype(np.int64)
+_ANGLE_SENT = _ANGLE_BITS > 0                                  # (5, 4, 2)
+
+
+def _chain_base_frames() -> np.ndarray:
+    """(5, 3, 3) rotation of each finger chain's base, right-hand wrist frame (zero flex/abd)."""
+    _, rot = H.forward_kinematics(np.zeros((1, 5, 4)), np.zeros((1, 5)))
+    return P.quat_to_matrix(rot[0, _CHAINS[:, 0]])
+
+
+_BASE_FRAMES = _chain_base_frames()
+_MIRROR = np.array([-1.0, 1.0, 1.0])                           # right-hand local <-> left hand
+
+
+# --- public types ---------------------------------------------------------------------------------
+
+@dataclass
+class PoseSample:
+    """One person's tracked state at one display time (stage space, metres)."""
+
+    head_pos: np.ndarray      # (3,) metres, T_stage_head translation (the point between the eyes)
+    head_rot: np.ndarray      # (4,) x, y, z, w
+    joints: np.ndarray        # (2, 26, 3) metres; hand 0 left, 1 right (core/hands.py joint order)
+    hand_valid: np.ndarray    # (2,) bool; joints of an untracked hand are ignored
+    level: float = 0.0        # 0..1 speaking level (voice energy)
+    whisper: int = -1         # seat the sender whispers to (-1: none)
+
+
+@dataclass(frozen=True)
+class HandShape:
+    """A person's hand geometry, per hand (0 left, 1 right), in the right-hand wrist frame.
+
+    anchors: (2, 9, 3) metres, the ANCHOR_JOINTS (left hands mirrored to right-hand coordinates).
+    bone_lengths: (2, 19) metres, in hands.BONES order.
+    """
+
+    anchors: np.ndarray
+    bone_lengths: np.ndarray
+
+
+def _typical_shape() -> HandShape:
+    pos, _ = H.forward_kinematics(np.zeros((1, 5, 4)), np.zeros((1, 5)))
+    anchors = np.broadcast_to(pos[0, ANCHOR_JOINTS], (2, len(ANCHOR_JOINTS), 3)).copy()
+    lengths = np.broadcast_to(H.BONE_LENGTHS, (2, len(H.BONES))).copy()
+    return HandShape(anchors, lengths)
+
+
+TYPICAL_SHAPE = _typical_shape()
+"""The hand of core/hands.py, used when no shape was sent or received."""
+
+
+# --- the wrist frame --------------------------------------------------------------------------------
+
+def _fit_frames(joints: np.ndarray, anchors: np.ndarray, is_left: np.ndarray):
+    """Rigid fit of shape anchors to observed joints (Kabsch, no scale).
+
+    joints: (K, 26, 3) stage; anchors: (K, 9, 3) right-hand wrist frame; is_left: (K,) bool.
+    Returns R_stage_wrist (K, 3, 3) proper rotations and t_stage_wrist (K, 3) such that
+    p_stage = R @ (mirror * p_local) + t, mirror flipping x for left hands.
+    """
+    ref = anchors * np.where(is_left[:, None, None], _MIRROR, 1.0)
+    obs = joints[:, ANCHOR_JOINTS]
+    ref_c = ref.mean(axis=1, keepdims=True)
+    obs_c = obs.mean(axis=1, keepdims=True)
+    cov = np.einsum("kni,knj->kij", ref - ref_c, obs - obs_c)      # (K, 3, 3)
+    u, _, vt = np.linalg.svd(cov)
+    v = np.swapaxes(vt, -1, -2)
+    d = np.sign(np.linalg.det(v @ np.swapaxes(u, -1, -2)))
+    d = np.where(d == 0, 1.0, d)
+    v = v * np.stack([np.ones_like(d), np.ones_like(d), d], -1)[:, None, :]
+    rot = v @ np.swapaxes(u, -1, -2)
+    t = obs_c[:, 0] - np.einsum("kij,kj->ki", rot, ref_c[:, 0])
+    return rot, t
+
+
+def _to_local(joints, rot, t, is_left):
+    """Stage joints (K, J, 3) -> right-hand wrist-frame coordinates (K, J, 3)."""
+    local = np.einsum("kji,knj->kni", rot, joints - t[:, None, :])
+    return local * np.where(is_left[:, None, None], _MIRROR, 1.0)
+
+
+def _to_stage(local, rot, t, is_left):
+    """Right-hand wrist-frame coordinates (K, J, 3) -> stage joints (K, J, 3)."""
+    m = local * np.where(is_left[:, None, None], _MIRROR, 1.0)
+    return np.einsum("kij,knj->kni", rot, m) + t[:, None, :]
+
+
+# --- scalar and quaternion quantisers -------------------------------------------------------------
+
+def _quantise(x, lo, hi, bits):
+    """Codes (int64) of x on 2**bits levels spanning lo..hi (clamped); 0 bits -> code 0."""
+    levels = (1 << np.asarray(bits, np.int64)) - 1
+    span = np.asarray(hi, np.float64) - np.asarray(lo, np.float64)
+    scaled = (np.asarray(x, np.float64) - lo) / np.where(span > 0, span, 1.0) * levels
+    return np.clip(np.rint(np.nan_to_num(scaled)), 0, levels).astype(np.int64)
+
+
+def _dequantise(code, lo, hi, bits):
+    levels = (1 << np.asarray(bits, np.int64)) - 1
+    return lo + np.asarray(code, np.float64) * (np.asarray(hi, np.float64) - lo) / np.maximum(levels, 1)
+
+
+_S3 = 1.0 / math.sqrt(2.0)                       # smallest-three components lie in +-1/sqrt(2)
+
+
+def _quat_codes(q: np.ndarray, bits: int) -> np.ndarray:
+    """Smallest-three codes (..., 4): index of the dropped (largest) component, then 3 codes."""
+    q = P.normalize(q)
+    big = np.argmax(np.abs(q), axis=-1)
+    sign = np.where(np.take_along_axis(q, big[..., None], -1) < 0, -1.0, 1.0)
+    q = q * sign
+    keep = _OTHERS[big]                                              # (..., 3)
+    rest = np.take_along_axis(q, keep, -1)
+    return np.concatenate([big[..., None], _quantise(rest, -_S3, _S3, bits)], -1)
+
+
+_OTHERS = np.array([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+
+
+def _quat_decode(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Quaternions (..., 4) from smallest-three codes; ValueError if the codes cannot be one."""
+    codes = np.asarray(codes, np.int64)
+    big = codes[..., 0]
+    rest = _dequantise(codes[..., 1:], -_S3, _S3, bits)
+    rest_sq = np.sum(rest * rest, axis=-1)
+    step = 2 * _S3 / ((1 << bits) - 1)
+    # The dropped component is the largest, so it is >= 1/2 and >= every other one (give or
+    # take a quantisation step); anything else is not a quaternion we sent.
+    if np.any(rest_sq > 0.75 + 4 * step) or np.any(np.max(rest * rest, -1) > 1.0 - rest_sq + 4 * step):
+        raise ValueError("pose payload: invalid quaternion")
+    w = np.sqrt(np.maximum(1.0 - rest_sq, 0.0))
+    q = np.zeros(codes.shape[:-1] + (4,))
+    np.put_along_axis(q, _OTHERS[big], rest, -1)
+    np.put_along_axis(q, big[..., None], w[..., None], -1)
+    return P.normalize(q)
+
+
+# --- fingers --------------------------------------------------------------------------------------
+
+def _bone_rotation(flex: np.ndarray, abd: np.ndarray) -> np.ndarray:
+    """Rx(-flex) @ Ry(abd) (hands.forward_kinematics order). (...), (...) -> (..., 3, 3)."""
+    cf, sf, ca, sa = np.cos(flex), np.sin(flex), np.cos(abd), np.sin(abd)
+    zero = np.zeros_like(cf)
+    return np.stack([np.stack([ca, zero, sa], -1),
+                     np.stack([-sf * sa, cf, sf * ca], -1),
+                     np.stack([-cf * sa, -sf, cf * ca], -1)], -2)
+
+
+def _chain_frames(anchors: np.ndarray, lengths: np.ndarray):
+    """Base frames (K, 5, 3, 3) of the finger chains and bone lengths (K, 19) for a shape.
+
+    The typical base frames, except that index and middle frames turn (minimally) to aim their
+    -Z at the shape's knuckle anchors, with the metacarpal as long as that distance, so those
+    rigid metacarpals need no bits.
+    """
+    k = anchors.shape[0]
+    frame = np.broadcast_to(_BASE_FRAMES, (k, 5, 3, 3)).copy()
+    lengths = np.array(lengths, np.float64)
+    f = _RIGID_METACARPALS
+    v = anchors[:, 7:9] - anchors[:, 2 + f]                           # (K, 2, 3) base -> knuckle
+    lengths[:, _CHAIN_BONE[f, 0]] = np.linalg.norm(v, axis=-1)
+    a = -frame[:, f][..., 2]                                          # current -Z
+    b = P.normalize(v)
+    axis = np.cross(a, b)
+    sin = np.linalg.norm(axis, axis=-1)
+    cos = np.sum(a * b, axis=-1)
+    turn = P.quat_from_axis_angle(P.normalize(axis), np.arctan2(sin, cos))
+    frame[:, f] = P.quat_to_matrix(turn) @ frame[:, f]
+    return frame, lengths
+
+
+def _walk_fingers(anchors: np.ndarray, lengths: np.ndarray, codes_at, local: np.ndarray) -> None:
+    """Rebuild the finger joints of K hands, depth by depth, into `local` (K, 26, 3).
+
+    anchors (K, 9, 3), lengths (K, 19). codes_at(depth, start (K, 5, 3), frame (K, 5, 3, 3))
+    returns the angle codes (K, 5, 2) of that depth's bones (the encoder measures and quantises
+    them there, the decoder reads them), so both sides run exactly this reconstruction.
+    """
+    frame, lengths = _chain_frames(anchors, lengths)
+    start = anchors[:, 2:7].copy()                                    # chain bases
+    for depth in range(4):
+        codes = codes_at(depth, start, frame)
+        angles = _dequantise(codes, _ANGLE_LO[:, depth], _ANGLE_HI[:, depth], _ANGLE_BITS[:, depth])
+        frame = frame @ _bone_rotation(angles[..., 0], angles[..., 1])
+        bone = np.where(_ACTIVE[:, depth], _CHAIN_BONE[:, depth], 0)
+        start = start - frame[..., :, 2] * lengths[:, bone][..., None]   # along the bone's -Z
+        act = _ACTIVE[:, depth]
+        local[:, _CHILD[act, depth]] = start[:, act]
+
+
+def _measure_codes(target_local: np.ndarray):
+    """codes_at for the encoder: quantised angles from each decoded start toward the true joint."""
+    def codes_at(depth, start, frame):
+        v = target_local[:, _CHILD[:, depth]] - start                  # (K, 5, 3)
+        u = P.normalize(np.einsum("kfji,kfj->kfi", frame, v))          # in the bone's parent frame
+        abd = np.arcsin(np.clip(-u[..., 0], -1.0, 1.0))
+        flex = np.arctan2(-u[..., 1], -u[..., 2])
+        return _quantise(np.stack([flex, abd], -1), _ANGLE_LO[:, depth], _ANGLE_HI[:, depth],
+                         _ANGLE_BITS[:, depth])
+    return codes_at
+
+
+# --- bit layout -----------------------------------------------------------------------------------
+
+_HEADER_WIDTHS = [2, 2, _WHISPER_BITS, _LEVEL_BITS]
+_HEAD_WIDTHS = [_HEAD_POS_BITS] * 3 + [2] + [_HEAD_ROT_BITS] * 3
+_FINGER_WIDTHS = [int(b) for b in _ANGLE_BITS[_ANGLE_SENT]]        # finger-major, depth, flex/abd
+_HAND_WIDTHS = [_WRIST_POS_BITS] * 3 + [2] + [_WRIST_ROT_BITS] * 3 + _FINGER_WIDTHS
+
+
+def _layout(valid_left: bool, valid_right: bool) -> np.ndarray:
+    hands = int(valid_left) + int(valid_right)
+    return np.array(_HEADER_WIDTHS + _HEAD_WIDTHS + _HAND_WIDTHS * hands, np.int64)
+
+
+_LAYOUTS = {(a, b): _layout(a, b) for a in (False, True) for b in (False, True)}
+_MAXW = 16
+
+
+def _pack(fields: np.ndarray, widths: np.ndarray) -> bytes:
+    """Big-endian bit stream of fields (N,) non-negative ints < 2**widths, zero-padded to bytes."""
+    shifts = np.arange(_MAXW - 1, -1, -1)
+    bits = (np.asarray(fields, np.int64)[:, None] >> shifts) & 1
+    mask = shifts[None, :] < widths[:, None]
+    return np.packbits(bits[mask].astype(np.uint8)).tobytes()
+
+
+def _unpack(data: bytes, widths: np.ndarray) -> np.ndarray:
+    shifts = np.arange(_MAXW - 1, -1, -1)
+    mask = shifts[None, :] < widths[:, None]
+    total = int(widths.sum())
+    stream = np.unpackbits(np.frombuffer(data, np.uint8))
+    if np.any(stream[total:]):
+        raise ValueError("pose payload: non-zero padding")
+    bits = np.zeros(mask.shape, np.int64)
+    bits[mask] = stream[:total]
+    return bits @ (1 << shifts)
+
+
+def payload_size(valid_left: bool = True, valid_right: bool = True) -> int:
+    """Bytes of an encoded pose with the given hands tracked."""
+    return (int(_LAYOUTS[bool(valid_left), bool(valid_right)].sum()) + 7) // 8
+
+
+assert payload_size(True, True) <= MAX_PAYLOAD, payload_size(True, True)
+
+
+# --- encode / decode ------------------------------------------------------------------------------
+
+def _head_pos_codes(pos):
+    return _quantise(pos, -_HEAD_POS_RANGE, _HEAD_POS_RANGE, _HEAD_POS_BITS)
+
+
+def _head_pos_value(codes):
+    return _dequantise(codes, -_HEAD_POS_RANGE, _HEAD_POS_RANGE, _HEAD_POS_BITS)
+
+
+def encode_pose(sample: PoseSample, shape: HandShape | None = None) -> bytes:
+    """Quantise one PoseSample into at most MAX_PAYLOAD bytes.
+
+    shape: the sender's HandShape (TYPICAL_SHAPE when None; the receiver must decode with the
+    same shape). A hand whose joints are not all finite is sent as untracked. The level is
+    clamped to 0..1 (NaN -> 0). ValueError if the head pose is not finite or whisper is outside
+    -1..WHISPER_MAX.
+    """
+    shape = TYPICAL_SHAPE if shape is None else shape
+    head_pos = np.asarray(sample.head_pos, np.float64).reshape(3)
+    head_rot = np.asarray(sample.head_rot, np.float64).reshape(4)
+    if not (np.all(np.isfinite(head_pos)) and np.all(np.isfinite(head_rot))
+            and np.linalg.norm(head_rot) > 1e-6):
+        raise ValueError("encode_pose: head pose must be finite with a non-zero quaternion")
+    whisper = int(sample.whisper)
+    if not -1 <= whisper <= WHISPER_MAX:
+        raise ValueError(f"encode_pose: whisper seat {whisper} outside -1..{WHISPER_MAX}")
+    joints = np.asarray(sample.joints, np.float64).reshape(2, H.JOINT_COUNT, 3)
+    valid = np.asarray(sample.hand_valid, bool).reshape(2) & np.all(np.isfinite(joints), axis=(1, 2))
+    level = float(sample.level)
+    level = 0.0 if not math.isfinite(level) else min(max(level, 0.0), 1.0)
+
+    pos_codes = _head_pos_codes(head_pos)
+    fields = [np.array([FORMAT_VERSION, valid[0] * 2 + valid[1], whisper + 1,
+                        round(level * ((1 << _LEVEL_BITS) - 1))], np.int64),
+              pos_codes, _quat_codes(head_rot, _HEAD_ROT_BITS)]
+    idx = np.flatnonzero(valid)
+    if len(idx):
+        fields.append(_encode_hands(joints[idx], idx == 0, shape.anchors[idx],
+                                    shape.bone_lengths[idx], _head_pos_value(pos_codes)).reshape(-1))
+    return _pack(np.concatenate(fields), _LAYOUTS[bool(valid[0]), bool(valid[1])])
+
+
+def _encode_hands(joints, is_left, anchors, lengths, head_pos) -> np.ndarray:
+    """Hand fields (K, per-hand field count) for K valid hands, closed-loop against the decoder."""
+    rot, t = _fit_frames(joints, anchors, is_left)
+    q_codes = _quat_codes(P.matrix_to_quat(rot), _WRIST_ROT_BITS)
+    rot_hat = P.quat_to_matrix(_quat_decode(q_codes, _WRIST_ROT_BITS))
+    t_codes = _quantise(t - head_pos, -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
+    t_hat = head_pos + _dequantise(t_codes, -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
+    target = _to_local(joints, rot_hat, t_hat, is_left)
+    measure = _measure_codes(target)
+    collected = []
+
+    def codes_at(depth, start, frame):
+        c = measure(depth, start, frame)
+        collected.append(c)
+        return c
+
+    _walk_fingers(anchors, lengths, codes_at, np.zeros_like(target))
+    finger = np.stack(collected, axis=2)                                 # (K, 5, 4, 2)
+    return np.concatenate([t_codes, q_codes, finger[:, _ANGLE_SENT]], axis=1)
+
+
+def decode_pose(payload: bytes, shape: HandShape | None = None) -> PoseSample:
+    """Rebuild a PoseSample from encode_pose bytes (with the sender's shape, or TYPICAL_SHAPE).
+
+    ValueError on anything that is not a pose payload of this format (wrong length, version,
+    padding or impossible values). Untracked hands decode as zeros.
+    """
+    shape = TYPICAL_SHAPE if shape is None else shape
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise ValueError("pose payload must be bytes")
+    data = bytes(payload)
+    if len(data) < 1:
+        raise ValueError("pose payload is empty")
+    version, valid_bits = data[0] >> 6, (data[0] >> 4) & 3
+    if version != FORMAT_VERSION:
+        raise ValueError(f"pose payload: format {version}, expected {FORMAT_VERSION}")
+    valid = np.array([bool(valid_bits & 2), bool(valid_bits & 1)])
+    widths = _LAYOUTS[bool(valid[0]), bool(valid[1])]
+    expected = (int(widths.sum()) + 7) // 8
+    if len(data) != expected:
+        raise ValueError(f"pose payload: {len(data)} bytes, expected {expected}")
+    fields = _unpack(data, widths)
+    n_head = len(_HEADER_WIDTHS) + len(_HEAD_WIDTHS)
+    _, _, whisper_code, level_code = fields[:4]
+    head_pos = _head_pos_value(fields[4:7])
+    head_rot = _quat_decode(fields[7:11], _HEAD_ROT_BITS)
+    joints = np.zeros((2, H.JOINT_COUNT, 3))
+    idx = np.flatnonzero(valid)
+    if len(idx):
+        per_hand = fields[n_head:].reshape(len(idx), len(_HAND_WIDTHS))
+        joints[idx] = _decode_hands(per_hand, idx == 0, shape.anchors[idx],
+                                    shape.bone_lengths[idx], head_pos)
+    return PoseSample(head_pos=head_pos, head_rot=head_rot, joints=joints, hand_valid=valid,
+                      level=float(level_code) / ((1 << _LEVEL_BITS) - 1), whisper=int(whisper_code) - 1)
+
+
+def _decode_hands(fields, is_left, anchors, lengths, head_pos) -> np.ndarray:
+    """Stage joints (K, 26, 3) from per-hand fields (K, per-hand field count)."""
+    k = fields.shape[0]
+    t_hat = head_pos + _dequantise(fields[:, :3], -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
+    rot_hat = P.quat_to_matrix(_quat_decode(fields[:, 3:7], _WRIST_ROT_BITS))
+    finger = np.zeros((k, 5, 4, 2), np.int64)
+    finger[:, _ANGLE_SENT] = fields[:, 7:]
+    local = np.zeros((k, H.JOINT_COUNT, 3))
+    local[:, ANCHOR_JOINTS[:_RIGID_COUNT]] = anchors[:, :_RIGID_COUNT]
+    _walk_fingers(anchors, lengths, lambda depth, start, frame: finger[:, :, depth], local)
+    return _to_stage(local, rot_hat, t_hat, is_left)
+
+
+def wrist_rotation(joints: np.ndarray, is_left: np.ndarray, shape: HandShape | None = None) -> np.ndarray:
+    """R_stage_wrist (K, 3, 3) of hands (K, 26, 3) by the codec's rigid fit (for tests and tools)."""
+    shape = TYPICAL_SHAPE if shape is None else shape
+    is_left = np.asarray(is_left, bool)
+    anchors = shape.anchors[np.where(is_left, 0, 1)]
+    return _fit_frames(np.asarray(joints, np.float64), anchors, is_left)[0]
+
+
+# --- hand shapes ----------------------------------------------------------------------------------
+
+def shape_from_joints(joints: np.ndarray) -> HandShape:
+    """The HandShape of tracked hands: joints (2, 26, 3) or (F, 2, 26, 3) frames (median over F).
+
+    Each frame's hand is placed in a wrist frame (rotation fitted to the typical hand, origin at
+    its wrist joint); the anchors are its near-rigid joints there and the bone lengths its
+    measured bones. Use frames where both hands are tracked; a hand with non-finite joints in
+    every frame keeps the typical shape.
+    """
+    j = np.asarray(joints, np.float64)
+    if j.shape[-3:] != (2, H.JOINT_COUNT, 3):
+        raise ValueError(f"shape_from_joints: joints must be (F, 2, 26, 3) or (2, 26, 3), got {j.shape}")
+    j = j.reshape(-1, 2, H.JOINT_COUNT, 3)
+    frames = j.shape[0]
+    flat = j.reshape(-1, H.JOINT_COUNT, 3)
+    is_left = np.tile([True, False], frames)
+    good = np.all(np.isfinite(flat), axis=(1, 2))
+    anchors = np.array(TYPICAL_SHAPE.anchors)
+    lengths = np.array(TYPICAL_SHAPE.bone_lengths)
+    if good.any():
+        typ = TYPICAL_SHAPE.anchors[np.where(is_left[good], 0, 1)]
+        rot, t = _fit_frames(flat[good], typ, is_left[good])
+        local = _to_local(flat[good], rot, t, is_left[good])
+        local -= local[:, H.WRIST:H.WRIST + 1]          # the wrist joint is the frame's origin
+        bones = np.linalg.norm(local[:, H.BONES[:, 1]] - local[:, H.BONES[:, 0]], axis=-1)
+        hand = np.where(is_left[good], 0, 1)
+        for h in (0, 1):
+            sel = hand == h
+            if sel.any():
+                anchors[h] = np.median(local[sel][:, ANCHOR_JOINTS], axis=0)
+                lengths[h] = np.median(bones[sel], axis=0)
+    return HandShape(anchors, lengths)
+
+
+_SHAPE_MAGIC = b"HS"
+_SHAPE_VERSION = 1
+_SHAPE_UNIT = 1e-5               # metres per int16 step (10 micrometres; +-0.327 m)
+_SHAPE_STRUCT = struct.Struct(">2sB" + "h" * (2 * (len(ANCHOR_JOINTS) * 3 + len(H.BONES))))
+
+
+def encode_shape(shape: HandShape) -> bytes:
+    """Bytes of a HandShape (to send reliably at join, e.g. base64 in the profile). 203 bytes."""
+    values = np.concatenate([np.asarray(shape.anchors, np.float64).reshape(-1),
+                             np.asarray(shape.bone_lengths, np.float64).reshape(-1)])
+    codes = np.clip(np.rint(values / _SHAPE_UNIT), -32768, 32767).astype(int)
+    return _SHAPE_STRUCT.pack(_SHAPE_MAGIC, _SHAPE_VERSION, *codes.tolist())
+
+
+def decode_shape(data: bytes) -> HandShape:
+    """HandShape from encode_shape bytes; ValueError on wrong size, magic, version or values."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError("hand shape must be bytes")
+    data = bytes(data)
+    if len(data) != _SHAPE_STRUCT.size:
+        raise ValueError(f"hand shape: {len(data)} bytes, expected {_SHAPE_STRUCT.size}")
+    magic, version, *codes = _SHAPE_STRUCT.unpack(data)
+    if magic != _SHAPE_MAGIC or version != _SHAPE_VERSION:
+        raise ValueError("hand shape: not a version-1 hand shape")
+    values = np.array(codes, np.float64) * _SHAPE_UNIT
+    n_anchor = 2 * len(ANCHOR_JOINTS) * 3
+    anchors = values[:n_anchor].reshape(2, len(ANCHOR_JOINTS), 3)
+    lengths = values[n_anchor:].reshape(2, len(H.BONES))
+    if np.any(lengths < 0.002) or np.any(lengths > 0.2) or np.any(np.abs(anchors) > 0.25):
+        raise ValueError("hand shape: bone lengths or anchors outside a plausible hand")
+    return HandShape(anchors, lengths)

@@ -1,0 +1,541 @@
+"""The meeting server: rooms, seats and a presence list over TCP, real-time forwarding over UDP.
+
+Standard library only (asyncio). One port number serves both: TCP for the control channel
+(join, leave, roster, profiles, pings) and UDP for poses and voice. Payloads are opaque here.
+
+- A client connects over TCP and says ``hello``; the server answers ``welcome`` (seat, a 24-bit
+  UDP session token, the capacity, the members) or ``error`` (``room_full``, ``bad_request``,
+  ``version``) and closes. Rooms appear on first join and vanish when empty.
+- Seats: ``want_seat`` when free, else the seat this client_id had before (kept for a while after
+  it left), else the lowest free seat. A new hello with a client_id already in the room replaces
+  the old connection in the same seat (a client that reconnects before its old link timed out).
+- UDP: a datagram must carry a known session token; the first valid one binds the member's source
+  address, and later ones from another address are dropped (``wrong_addr``) until the client sends
+  ``rebind`` on its control channel. Valid pose and voice datagrams go to every other member of
+  the room with the sender's seat in the header; keepalives are echoed to the sender only.
+- Liveness: a member with no TCP or UDP traffic for ``timeout_s`` is removed and the room told
+  (``left``, reason ``timeout``). A closed TCP connection leaves at once.
+- Everything malformed is dropped and counted by reason (``stats()``), never raised.
+
+``Impairment`` makes the server a lossy, jittery relay for tests; ``ServerThread`` runs a server
+on its own event loop thread for tests and in-process use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from . import protocol as P
+
+HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
+SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
+REMEMBERED_SEATS = 1024         # (room, client_id) -> seat kept for reconnects after leaving
+UDP_BUFFER_BYTES = 1 << 20      # socket send/receive buffers asked of the OS
+WELCOME_BUDGET = 12 * 1024      # bytes of profiles carried inside a welcome (frames max 16 KiB)
+
+
+@dataclass
+class Impairment:
+    """A lossy, jittery link applied to every forwarded datagram (tests and soak runs).
+
+    loss: probability a datagram is dropped; jitter_ms: each kept datagram is delayed by a
+    uniform 0..2*jitter_ms milliseconds (so datagrams get reordered); seed: for repeatability.
+    """
+    loss: float = 0.05
+    jitter_ms: float = 30.0
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if not 0.0 <= self.loss <= 1.0 or self.jitter_ms < 0:
+            raise ValueError(f"impairment needs 0 <= loss <= 1 and jitter_ms >= 0, got {self}")
+        self._rng = random.Random(self.seed)
+
+    def plan(self) -> float | None:
+        """None to drop this datagram, else its delay in seconds."""
+        if self._rng.random() < self.loss:
+            return None
+        return self._rng.uniform(0.0, 2.0 * self.jitter_ms) / 1000.0
+
+
+@dataclass(eq=False)
+class _Member:
+    room: "_Room"
+    seat: int
+    name: str
+    client_id: str
+    profile: dict
+    session: int
+    writer: asyncio.StreamWriter
+    last_seen: float                       # loop.time() of the last TCP or UDP traffic
+    addr: tuple | None = None              # bound UDP source address
+    active: bool = True
+
+
+@dataclass(eq=False)
+class _Room:
+    name: str
+    capacity: int
+    members: dict = field(default_factory=dict)   # seat -> _Member
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: "Server"):
+        self.server = server
+
+    def datagram_received(self, data, addr):
+        self.server._on_datagram(data, addr)
+
+    def error_received(self, exc):   # ICMP errors from earlier sends: nothing to do
+        self.server._count("udp_errors", "error_received")
+
+
+class Server:
+    """The room server (see the module docstring).
+
+    host, port: where to listen (TCP and UDP on the same port; port 0 lets the OS choose; the
+    chosen one is ``self.port`` after ``start()``). capacity: seats per room (1..32).
+    timeout_s: silence after which a member is removed. impairment: optional ``Impairment``.
+    log: ``f(str)`` for one-line notices (joins, leaves), or None.
+    """
+
+    def __init__(self, host: str = "0.0.0.0", port: int = P.DEFAULT_PORT, capacity: int = 8,
+                 timeout_s: float = 3.0, impairment: Impairment | None = None, log=None,
+                 hello_timeout_s: float = HELLO_TIMEOUT_S):
+        if not 1 <= capacity <= P.MAX_SEATS:
+            raise ValueError(f"capacity must be 1..{P.MAX_SEATS}, got {capacity}")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout_s}")
+        self.host, self.port, self.capacity, self.timeout_s = host, port, capacity, timeout_s
+        self.impairment = impairment
+        self.hello_timeout_s = hello_timeout_s
+        self.log = log or (lambda _msg: None)
+        self.rooms: dict[str, _Room] = {}
+        self._sessions: dict[int, _Member] = {}
+        self._remembered: collections.OrderedDict = collections.OrderedDict()
+        self._tcp: asyncio.base_events.Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._udp_sock: socket.socket | None = None     # sent on directly (cheaper than the transport)
+        self._delayed: dict[int, list] = {}               # impairment: due ms -> [(packet, addr, kind)]
+        self._sweeper: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._conn_tasks: set = set()
+        self.counters: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.started_at = 0.0
+
+    # --- life --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Listen on TCP and UDP (same port number)."""
+        self._loop = asyncio.get_running_loop()
+        last_error = None
+        for _attempt in range(20):
+            tcp = await asyncio.start_server(self._on_connection, self.host, self.port,
+                                             reuse_address=True)
+            port = tcp.sockets[0].getsockname()[1]
+            try:
+                sock = _udp_socket(tcp.sockets[0].family, (self.host, port))
+            except OSError as exc:        # the OS gave TCP a port whose UDP twin is taken
+                last_error = exc
+                tcp.close()
+                await tcp.wait_closed()
+                if self.port != 0:
+                    raise OSError(f"cannot listen for UDP on {self.host}:{port}: {exc}") from exc
+                continue
+            self._udp, _ = await self._loop.create_datagram_endpoint(lambda: _UdpProtocol(self),
+                                                                      sock=sock)
+            self._udp_sock = sock
+            self._tcp, self.port = tcp, port
+            break
+        else:
+            raise OSError(f"no port free for both TCP and UDP on {self.host}: {last_error}")
+        self._sweeper = asyncio.create_task(self._sweep())
+        self.started_at = self._loop.time()
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening."""
+        if self._sweeper:
+            self._sweeper.cancel()
+        if self._tcp:
+            self._tcp.close()
+        for room in list(self.rooms.values()):
+            for m in list(room.members.values()):
+                self._remove(m, "server_stopped", tell_room=False)
+        for task in list(self._conn_tasks):
+            task.cancel()
+        if self._conn_tasks:
+            await asyncio.gather(*self._conn_tasks, return_exceptions=True)
+        if self._tcp:
+            await self._tcp.wait_closed()
+        if self._udp:
+            self._udp.close()
+        self._tcp = self._udp = self._udp_sock = self._sweeper = None
+        self._delayed.clear()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    # --- stats -------------------------------------------------------------------------------
+    def _count(self, group: str, key: str, n: int = 1) -> None:
+        self.counters[group][key] += n
+
+    def stats(self) -> dict:
+        """Counters (dicts by kind or reason): ``packets_in``, ``bytes_in`` (``all`` counts every
+        datagram received, valid or not), ``packets_out``, ``bytes_out``, ``drops`` (invalid
+        datagrams by reason), ``control`` (connections, joins, room_full, ...), ``control_errors``
+        (by reason), ``leaves`` (by reason), ``impaired``; flat: ``dropped_by_impairment``,
+        ``rooms``, ``members``, ``process_cpu_s``, and ``thread_cpu_s`` when called on the
+        server's loop (``ServerThread.stats()`` does)."""
+        out = {name: dict(c) for name, c in self.counters.items()}
+        out["dropped_by_impairment"] = self.counters["impaired"]["lost"]
+        out["rooms"] = len(self.rooms)
+        out["members"] = sum(len(r.members) for r in self.rooms.values())
+        out["process_cpu_s"] = time.process_time()
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            out["thread_cpu_s"] = time.thread_time()
+        return out
+
+    # --- control channel ---------------------------------------------------------------------
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        task = asyncio.current_task()
+        self._conn_tasks.add(task)
+        member = None
+        reason = "closed"
+        self._count("control", "connections")
+        try:
+            msg = await asyncio.wait_for(self._read_message(reader), self.hello_timeout_s)
+            hello = P.validate_client_message(msg)
+            if not isinstance(hello, P.Hello):
+                raise P.ProtocolError("bad_message", "the first message must be hello")
+            member = self._join(hello, writer)
+            if member is None:
+                return
+            while member.active:
+                msg = await self._read_message(reader)
+                member.last_seen = self._loop.time()
+                msg = P.validate_client_message(msg)
+                kind = msg["type"]
+                if kind == "ping":
+                    self._send(member, {"type": "pong", "server_time_ms": self._now_ms()})
+                elif kind == "leave":
+                    reason = "leave"
+                    break
+                elif kind == "profile":
+                    member.profile = msg["profile"]
+                    self._broadcast(member.room, {"type": "profile", "seat": member.seat,
+                                                  "profile": member.profile}, skip=member)
+                elif kind == "rebind":
+                    member.addr = None
+                    self._count("control", "rebind")
+                else:   # a hello on a joined connection
+                    raise P.ProtocolError("bad_message", "hello sent twice")
+        except P.ProtocolError as exc:
+            self._count("control_errors", exc.reason)
+            reason = "error"
+            code = "version" if exc.reason == "version" else "bad_request"
+            self._write(writer, {"type": "error", "code": code, "message": str(exc)})
+        except asyncio.TimeoutError:
+            self._count("control_errors", "hello_timeout")
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            reason = "closed"
+        except asyncio.CancelledError:
+            reason = "server_stopped"
+        finally:
+            if member is not None and member.active:
+                self._remove(member, reason)
+            self._close_writer(writer)
+            self._conn_tasks.discard(task)
+
+    async def _read_message(self, reader: asyncio.StreamReader) -> dict:
+        n = P.frame_length(await reader.readexactly(4))
+        return P.decode_body(await reader.readexactly(n))
+
+    def _join(self, hello: P.Hello, writer) -> _Member | None:
+        room = self.rooms.get(hello.room)
+        replaced_seat = None
+        for old in list(room.members.values()) if room else ():
+            if old.client_id == hello.client_id:       # the same client, reconnecting: same seat
+                replaced_seat = old.seat
+                self._remove(old, "replaced", tell_room=False)
+                self._count("control", "replaced")
+        room = self.rooms.get(hello.room)              # (it vanished if that was its only member)
+        if room is None:
+            room = self.rooms[hello.room] = _Room(hello.room, self.capacity)
+        if len(room.members) >= room.capacity:
+            self._count("control", "room_full")
+            self._write(writer, {"type": "error", "code": "room_full",
+                                 "message": f"room {room.name!r} is full ({room.capacity} seats)"})
+            if not room.members:
+                del self.rooms[room.name]
+            return None
+        seat = replaced_seat if replaced_seat is not None else self._choose_seat(room, hello)
+        session = self._new_session()
+        member = _Member(room, seat, hello.name, hello.client_id, hello.profile, session, writer,
+                         self._loop.time())
+        room.members[seat] = member
+        self._sessions[session] = member
+        self._remembered[(room.name, hello.client_id)] = seat
+        self._remembered.move_to_end((room.name, hello.client_id))
+        while len(self._remembered) > REMEMBERED_SEATS:
+            self._remembered.popitem(last=False)
+        self._count("control", "joins")
+        self._welcome(member)
+        self._broadcast(room, {"type": "joined", "seat": seat, "name": member.name,
+                               "profile": member.profile}, skip=member)
+        self.log(f"{member.name!r} joined {room.name!r} in seat {seat} "
+                 f"({len(room.members)}/{room.capacity})")
+        return member
+
+    def _welcome(self, member: _Member) -> None:
+        """Send ``welcome``. Profiles ride along while the message stays under WELCOME_BUDGET;
+        the rest follow at once as ``profile`` messages (each fits a frame on its own)."""
+        room = member.room
+        members, later, budget = [], [], WELCOME_BUDGET
+        for m in sorted(room.members.values(), key=lambda m: m.seat):
+            entry = {"seat": m.seat, "name": m.name}
+            size = P.profile_size(m.profile) + 120
+            if size <= budget:
+                entry["profile"] = m.profile
+                budget -= size
+            elif m.profile:
+                later.append(m)
+            members.append(entry)
+        self._send(member, {
+            "type": "welcome", "seat": member.seat, "session": f"{member.session:06x}",
+            "capacity": room.capacity, "timeout_s": self.timeout_s,
+            "server_time_ms": self._now_ms(), "members": members})
+        for m in later:
+            self._send(member, {"type": "profile", "seat": m.seat, "profile": m.profile})
+
+    def _choose_seat(self, room: _Room, hello: P.Hello) -> int:
+        free = [s for s in range(room.capacity) if s not in room.members]
+        for wish in (hello.want_seat, self._remembered.get((room.name, hello.client_id))):
+            if wish is not None and wish in free:
+                return wish
+        return free[0]
+
+    def _new_session(self) -> int:
+        while True:
+            token = secrets.randbits(P.SESSION_BITS)
+            if token and token not in self._sessions:
+                return token
+
+    def _remove(self, member: _Member, reason: str, tell_room: bool = True) -> None:
+        if not member.active:
+            return
+        member.active = False
+        room = member.room
+        if room.members.get(member.seat) is member:
+            del room.members[member.seat]
+        self._sessions.pop(member.session, None)
+        self._count("leaves", reason)
+        self._close_writer(member.writer)
+        if tell_room:
+            self._broadcast(room, {"type": "left", "seat": member.seat, "reason": reason})
+        if not room.members and self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+        self.log(f"{member.name!r} left {room.name!r} seat {member.seat} ({reason})")
+
+    def _send(self, member: _Member, msg: dict) -> None:
+        if not member.active:
+            return
+        self._write(member.writer, msg)
+        transport = member.writer.transport
+        if transport is not None and transport.get_write_buffer_size() > SLOW_CLIENT_BYTES:
+            self._loop.call_soon(self._remove, member, "slow")
+
+    def _write(self, writer, msg: dict) -> None:
+        try:
+            if not writer.is_closing():
+                writer.write(P.encode_message(msg))
+                self._count("control", "messages_out")
+        except (OSError, RuntimeError):
+            pass
+        except ValueError:          # too big for a frame: a bug upstream, never a crash here
+            self._count("control", "oversize_dropped")
+
+    @staticmethod
+    def _close_writer(writer) -> None:
+        try:
+            writer.close()
+        except (OSError, RuntimeError):
+            pass
+
+    def _broadcast(self, room: _Room, msg: dict, skip: _Member | None = None) -> None:
+        for m in list(room.members.values()):
+            if m is not skip:
+                self._send(m, msg)
+
+    def _now_ms(self) -> int:
+        return (time.monotonic_ns() // 1_000_000) & 0xFFFFFFFF
+
+    async def _sweep(self) -> None:
+        """Remove members silent for longer than timeout_s."""
+        period = min(0.25, self.timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            deadline = self._loop.time() - self.timeout_s
+            for room in list(self.rooms.values()):
+                for m in list(room.members.values()):
+                    if m.last_seen < deadline:
+                        self._remove(m, "timeout")
+
+    # --- datagrams ---------------------------------------------------------------------------
+    def _on_datagram(self, data: bytes, addr) -> None:
+        c = self.counters
+        c["packets_in"]["all"] += 1
+        c["bytes_in"]["all"] += len(data)
+        try:
+            kind, session, seq, t_ms, payload = P.parse_client_datagram(data)
+        except P.ProtocolError as exc:
+            c["drops"][exc.reason] += 1
+            return
+        member = self._sessions.get(session)
+        if member is None:
+            c["drops"]["bad_session"] += 1
+            return
+        if member.addr is None:
+            member.addr = addr
+        elif member.addr != addr:
+            c["drops"]["wrong_addr"] += 1
+            return
+        name = P.KIND_NAMES[kind]
+        c["packets_in"][name] += 1
+        c["bytes_in"][name] += len(data)
+        member.last_seen = self._loop.time()
+        if kind == P.KIND_KEEPALIVE:
+            self._sendto_now(P.pack_server_datagram(kind, member.seat, seq, t_ms), addr, name)
+            return
+        packet = P.server_header(kind, member.seat, seq, t_ms) + payload
+        targets = [m.addr for m in member.room.members.values()
+                   if m is not member and m.addr is not None]
+        if self.impairment is not None:
+            for addr in targets:
+                self._send_impaired(packet, addr, name)
+            return
+        sent = 0
+        sock = self._udp_sock
+        for addr in targets:
+            try:
+                sock.sendto(packet, addr)
+                sent += 1
+            except OSError:            # full send buffer (BlockingIOError) or a dead address
+                c["drops"]["send_error"] += 1
+        c["packets_out"][name] += sent
+        c["bytes_out"][name] += sent * len(packet)
+
+    def _send_impaired(self, packet: bytes, addr, name: str) -> None:
+        """Drop or delay one forwarded datagram. Delays are grouped per millisecond, so one
+        timer serves every datagram due in the same millisecond."""
+        delay = self.impairment.plan()
+        if delay is None:
+            self.counters["impaired"]["lost"] += 1
+            return
+        due_ms = int((self._loop.time() + delay) * 1000.0) + 1
+        batch = self._delayed.get(due_ms)
+        if batch is None:
+            batch = self._delayed[due_ms] = []
+            self._loop.call_at(due_ms / 1000.0, self._flush_delayed, due_ms)
+        batch.append((packet, addr, name))
+
+    def _flush_delayed(self, due_ms: int) -> None:
+        for packet, addr, name in self._delayed.pop(due_ms, ()):
+            self._sendto_now(packet, addr, name)
+
+    def _sendto_now(self, packet: bytes, addr, name: str) -> None:
+        sock = self._udp_sock
+        if sock is None:
+            return
+        try:
+            sock.sendto(packet, addr)
+        except OSError:
+            self.counters["drops"]["send_error"] += 1
+            return
+        self.counters["packets_out"][name] += 1
+        self.counters["bytes_out"][name] += len(packet)
+
+
+def _udp_socket(family: int, addr: tuple) -> socket.socket:
+    """A non-blocking UDP socket bound to addr, with roomy buffers (bursts of 16 people)."""
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, opt, UDP_BUFFER_BYTES)
+            except OSError:
+                pass
+        sock.setblocking(False)
+        sock.bind(addr)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class ServerThread:
+    """A ``Server`` on its own event-loop thread, driven from synchronous code.
+
+    ``ServerThread(port=0, ...).start()`` returns once listening (``.port`` is the real port);
+    ``stop()`` closes everything. Also a context manager. Keyword arguments go to ``Server``.
+    """
+
+    def __init__(self, **server_kwargs):
+        server_kwargs.setdefault("host", "127.0.0.1")
+        self.server = Server(**server_kwargs)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="xrdemo-server",
+                                        daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self, timeout_s: float = 5.0) -> "ServerThread":
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout_s)
+        return self
+
+    def call(self, fn, *args, timeout_s: float = 5.0):
+        """Run ``fn(*args)`` on the server's loop thread and return its result."""
+        async def run():
+            return fn(*args)
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout_s)
+
+    def stats(self) -> dict:
+        """``Server.stats()`` taken on the loop thread (so thread_cpu_s is the server's)."""
+        return self.call(self.server.stats)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds used so far by the server's thread (user + system)."""
+        return self.call(time.thread_time)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout_s)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout_s)
+            if not self._thread.is_alive():
+                self._loop.close()
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

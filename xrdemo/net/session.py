@@ -1,0 +1,237 @@
+"""A networked meeting as the app sees it: join a room, send this person, receive everyone else.
+
+``NetMeeting`` ties the transport (``client.NetClient``), the pose codec and per-person pose
+buffers (``posecodec``, ``posebuffer``) and the voice path (``voice``) together:
+
+- ``connect()`` joins ``HOST:PORT/ROOM`` and learns the seat and the room's capacity;
+  ``make_state(cfg)`` builds the meeting (one seat per place in the room, nobody scripted).
+- Every frame: ``send_pose(...)`` (at most ``pose_hz`` a second), ``poll(now_ns)`` (roster changes
+  and received datagrams: poses into their buffers, voice frames to ``voice_sink``), then
+  ``remote_input(now_ns)`` gives the core a ``RemoteInput`` for that time; ``present`` and
+  ``names`` say who is in the room.
+- Voice from this machine: ``send_voice(mono, t_ms)`` (microphone blocks of any length; 20 ms
+  Opus frames go out as they fill).
+
+Times: ``now_ns`` is this machine's ``time.monotonic_ns()``; what goes on the wire is
+milliseconds of the same clock (``t_ms``). Each receiver maps a sender's clock to its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+
+import numpy as np
+
+from ..core import scene as S
+from . import posecodec as PC
+from .client import NetClient
+from .posebuffer import PoseBuffer
+from .protocol import parse_join_url
+from .voice import VoiceSender
+
+STALE = "stale"
+
+
+def now_ms(now_ns: int | None = None) -> int:
+    """This machine's monotonic clock in wire milliseconds (uint32, wraps)."""
+    return ((time.monotonic_ns() if now_ns is None else now_ns) // 1_000_000) & 0xFFFFFFFF
+
+
+class NetMeeting:
+    """One participant's connection to a networked meeting (see the module docstring).
+
+    url: ``HOST[:PORT]/ROOM``. name: display name. voice_sink: ``f(seat, seq, t_ms, payload,
+    arrival_ns)`` for received Opus frames (called on the network thread; must be cheap), or
+    None to keep them (``take_voice()``). pose_hz: most pose updates sent per second.
+    """
+
+    def __init__(self, url: str, name: str, *, log=print, voice_sink=None, pose_hz: float = 60.0,
+                 client_id: str | None = None, want_seat: int | None = None):
+        self.host, self.port, self.room = parse_join_url(url)
+        self.url = f"{self.host}:{self.port}/{self.room}"
+        self.name = name
+        self.log = log
+        self.voice_sink = voice_sink
+        self.min_interval_ns = int(1e9 / pose_hz)
+        self.client = NetClient(self.host, self.port, self.room, name, client_id=client_id,
+                                want_seat=want_seat)
+        self.seat = -1
+        self.capacity = 0
+        self.buffers: dict[int, PoseBuffer] = {}
+        self.shapes: dict[int, PC.HandShape | None] = {}
+        self.status: dict[int, str] = {}
+        self._voice_kept: list = []
+        self._lock = threading.Lock()
+        self._last_pose_ns = None
+        self._voice = VoiceSender()
+        self._shape_sent = None
+        self.decode_errors = 0
+        self.remote: S.RemoteInput | None = None
+
+    # --- joining ---------------------------------------------------------------------------
+    def connect(self, timeout_s: float = 5.0) -> None:
+        """Join the room (raises ConnectionError / RoomFull with a clear message)."""
+        self.client.on_datagram = self._on_datagram
+        info = self.client.connect(timeout_s=timeout_s)
+        self.seat = int(info["seat"])
+        self.capacity = int(info["capacity"])
+        self.remote = S.RemoteInput.empty(self.capacity)
+        self.log(f"network: joined {self.url} as {self.name!r} in seat {self.seat} "
+                 f"({len(self.client.roster)} of {self.capacity} seats taken)")
+
+    def make_state(self, cfg) -> S.MeetingState:
+        """The meeting for this room: ``capacity`` seats, this person in theirs, nobody scripted."""
+        from ..recording import make_meeting_from_config
+        from dataclasses import replace
+
+        cfg = replace(cfg, meeting=replace(cfg.meeting, people=self.capacity, seat=self.seat,
+                                           names=list(self.names())))
+        state = make_meeting_from_config(cfg, scripted=np.zeros(self.capacity, bool))
+        S.set_present(state, self.present())
+        return state
+
+    def names(self) -> tuple:
+        """Display names by seat ("" for empty seats)."""
+        out = [""] * self.capacity
+        for seat, member in self.client.roster.items():
+            if 0 <= seat < self.capacity:
+                out[seat] = member.name
+        if 0 <= self.seat < self.capacity:
+            out[self.seat] = self.name
+        return tuple(out)
+
+    def present(self) -> np.ndarray:
+        """(capacity,) bool: taken seats (this person's included)."""
+        p = np.zeros(self.capacity, bool)
+        for seat in self.client.roster:
+            if 0 <= seat < self.capacity:
+                p[seat] = True
+        if 0 <= self.seat < self.capacity:
+            p[self.seat] = True
+        return p
+
+    # --- sending ---------------------------------------------------------------------------
+    def send_pose(self, head_pos, head_rot, joints, hand_valid, level: float, whisper: int,
+                  now_ns: int | None = None) -> bool:
+        """Send this person's pose (at most pose_hz a second). joints (2, 26, 3) metres stage,
+        hand_valid (2,) bool, level 0..1, whisper: seat whispered to or -1. True when sent."""
+        now_ns = time.monotonic_ns() if now_ns is None else now_ns
+        if self._last_pose_ns is not None and now_ns - self._last_pose_ns < self.min_interval_ns:
+            return False
+        if not self.client.connected:
+            return False
+        self._last_pose_ns = now_ns
+        joints = np.asarray(joints, float)
+        valid = np.asarray(hand_valid, bool)
+        if valid.all() and self._shape_sent is None:
+            shape = PC.shape_from_joints(joints)
+            self._shape_sent = shape
+            self.client.set_profile({"shape": base64.b64encode(PC.encode_shape(shape)).decode("ascii")})
+        sample = PC.PoseSample(head_pos=np.asarray(head_pos, float), head_rot=np.asarray(head_rot, float),
+                               joints=joints, hand_valid=valid, level=float(level), whisper=int(whisper))
+        self.client.send_pose(PC.encode_pose(sample, self._shape_sent), now_ms(now_ns))
+        return True
+
+    def send_voice(self, mono: np.ndarray, t_ms: int | None = None) -> int:
+        """Microphone samples (48 kHz mono float32, any length, in order) -> Opus frames sent.
+        t_ms: the wire time of the first sample (default: now minus their duration)."""
+        mono = np.asarray(mono, np.float32)
+        if t_ms is None:
+            t_ms = (now_ms() - len(mono) * 1000 // 48000) & 0xFFFFFFFF
+        frames = self._voice.push(mono, t_ms)
+        if self.client.connected:
+            for seq, t, payload in frames:
+                self.client.send_voice(seq, t, payload)
+        return len(frames)
+
+    # --- receiving -------------------------------------------------------------------------
+    def _on_datagram(self, d) -> None:
+        """Network thread: poses into their buffers; voice to the sink."""
+        if d.kind == "voice":
+            if self.voice_sink is not None:
+                self.voice_sink(d.seat, d.seq, d.t_ms, d.payload, d.arrival_ns)
+            else:
+                with self._lock:
+                    self._voice_kept.append((d.seat, d.seq, d.t_ms, d.payload, d.arrival_ns))
+            return
+        if d.kind != "pose" or not 0 <= d.seat < self.capacity or d.seat == self.seat:
+            return
+        try:
+            sample = PC.decode_pose(d.payload, self.shapes.get(d.seat))
+        except ValueError:
+            self.decode_errors += 1
+            return
+        with self._lock:
+            buf = self.buffers.get(d.seat)
+            if buf is None:
+                buf = self.buffers[d.seat] = PoseBuffer()
+            buf.push(sample, d.t_ms, d.arrival_ns)
+
+    def take_voice(self) -> list:
+        """Voice frames received since the last call (when there is no voice_sink)."""
+        with self._lock:
+            out, self._voice_kept = self._voice_kept, []
+        return out
+
+    def poll(self) -> list:
+        """Roster changes since the last call (events from the client), applied here."""
+        events = self.client.events()
+        for ev in events:
+            kind = ev.get("type") if isinstance(ev, dict) else getattr(ev, "type", None)
+            seat = ev.get("seat") if isinstance(ev, dict) else getattr(ev, "seat", None)
+            if kind == "left" and seat is not None:
+                with self._lock:
+                    self.buffers.pop(seat, None)
+                self.shapes.pop(seat, None)
+            if kind in ("joined", "profile") and seat is not None:
+                self._learn_shape(seat)
+            if kind == "reconnected":
+                self.seat = self.client.seat
+        for seat in list(self.client.roster):
+            if seat not in self.shapes:
+                self._learn_shape(seat)
+        return events
+
+    def _learn_shape(self, seat: int) -> None:
+        member = self.client.roster.get(seat)
+        profile = getattr(member, "profile", None) or {}
+        raw = profile.get("shape") if isinstance(profile, dict) else None
+        shape = None
+        if isinstance(raw, str):
+            try:
+                shape = PC.decode_shape(base64.b64decode(raw, validate=True))
+            except ValueError:
+                self.decode_errors += 1
+        self.shapes[seat] = shape
+
+    def remote_input(self, now_ns: int | None = None) -> S.RemoteInput:
+        """Everyone else in the room at local time now_ns (monotonic), for ``core.scene.step``.
+
+        A person whose stream went stale (no packets for ~1 s) is left out (not drawn frozen)."""
+        now_ns = time.monotonic_ns() if now_ns is None else now_ns
+        rem = self.remote
+        rem.present[:] = False
+        with self._lock:
+            items = list(self.buffers.items())
+        for seat, buf in items:
+            with self._lock:
+                sample, status = buf.at(now_ns)
+            self.status[seat] = status
+            if sample is None or status == STALE or seat == self.seat:
+                continue
+            rem.present[seat] = True
+            rem.head_pos[seat] = sample.head_pos
+            rem.head_rot[seat] = sample.head_rot
+            rem.joints[seat] = sample.joints
+            rem.hand_valid[seat] = sample.hand_valid
+            rem.level[seat] = sample.level
+        return rem
+
+    def stats(self) -> dict:
+        return {**self.client.stats, "pose_decode_errors": self.decode_errors}
+
+    def close(self) -> None:
+        self.client.close()
+

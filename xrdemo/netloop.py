@@ -1,0 +1,106 @@
+"""Wiring of a networked meeting into the frame loops (live and headless).
+
+``RoomLink`` is what a frame loop calls around ``core.step`` when the meeting is networked:
+``before_step`` applies who joined or left (seats, names) and returns the remote people for
+this frame; ``after_step`` sends this person's pose. ``BotVoice`` gives a headless participant
+a voice (a built-in clip, in turns) so the people it meets hear someone from its seat.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .core import scene as S
+from .net.session import NetMeeting
+
+BOT_TALK_S, BOT_PAUSE_S = 3.0, 3.0
+
+
+class RoomLink:
+    """One participant's frame-by-frame link to its room (see the module docstring)."""
+
+    def __init__(self, net: NetMeeting, log=print):
+        self.net, self.log = net, log
+        self._names = None
+        self._present = None
+
+    def before_step(self, state: S.MeetingState, now_ns: int | None = None) -> S.RemoteInput:
+        net = self.net
+        for ev in net.poll():
+            kind = ev.get("type") if isinstance(ev, dict) else getattr(ev, "type", "")
+            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full"):
+                self.log(f"network: {_describe(ev)}")
+        names = net.names()
+        if names != self._names:
+            self._names = names
+            state.people.names = tuple(n or f"seat {i + 1}" for i, n in enumerate(names))
+        rem = net.remote_input(now_ns)
+        present = rem.present.copy()
+        if 0 <= state.local < len(present):
+            present[state.local] = True
+        if self._present is None or not np.array_equal(present, self._present):
+            self._present = present
+            S.set_present(state, present)
+        return rem
+
+    def after_step(self, state: S.MeetingState, level: float, now_ns: int | None = None) -> None:
+        k = state.local
+        ppl = state.people
+        tracked = ppl.hand_alpha[k] > 0.5
+        self.net.send_pose(ppl.head_pos[k], ppl.head_rot[k], ppl.joints[k], tracked, level,
+                           state.partner, now_ns=now_ns)
+
+
+def _describe(ev) -> str:
+    if isinstance(ev, dict):
+        return ", ".join(f"{k}={v}" for k, v in ev.items())
+    return str(ev)
+
+
+class BotVoice:
+    """A headless participant's voice: a built-in clip spoken in turns (talk, pause), sent as
+    20 ms Opus frames in real time. ``level`` is its current speech level 0..1."""
+
+    def __init__(self, seat: int, sample_rate: int = 48000):
+        from .audio.voices import load_voices
+
+        clips = load_voices(sample_rate)
+        self.clip = clips[seat % len(clips)]
+        self.rate = sample_rate
+        self.phase = (seat % 2) * BOT_TALK_S          # neighbours take turns
+        self.sent = 0                                 # samples produced
+        self.t0_ns = None
+        self.level = 0.0
+
+    def due(self, now_ns: int) -> tuple[np.ndarray, int]:
+        """The samples from the last call up to now_ns, and the wire time of the first one."""
+        if self.t0_ns is None:
+            self.t0_ns = now_ns
+        end = int((now_ns - self.t0_ns) * self.rate // 1_000_000_000)
+        n = max(end - self.sent, 0)
+        idx = self.sent + np.arange(n)
+        t = idx / self.rate + self.phase
+        talking = (t % (BOT_TALK_S + BOT_PAUSE_S)) < BOT_TALK_S
+        x = np.where(talking, self.clip[idx % len(self.clip)], 0.0).astype(np.float32)
+        t_ms = ((self.t0_ns + self.sent * 1_000_000_000 // self.rate) // 1_000_000) & 0xFFFFFFFF
+        self.sent = end
+        if n:
+            rms = float(np.sqrt(np.mean(x * x)))
+            self.level = float(np.clip((20 * np.log10(max(rms, 1e-6)) + 55.0) / 40.0, 0.0, 1.0))
+        return x, t_ms
+
+
+def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None) -> NetMeeting:
+    """Join ``HOST:PORT/ROOM`` (raises with a clear message when the server is not there or full)."""
+    net = NetMeeting(url, name, log=log, voice_sink=voice_sink)
+    net.connect(timeout_s=timeout_s)
+    return net
+
+
+def sleep_until(deadline_ns: int) -> None:
+    """Sleep until the monotonic clock reaches deadline_ns (a paced loop)."""
+    left = deadline_ns - time.monotonic_ns()
+    if left > 0:
+        time.sleep(left / 1e9)
