@@ -141,3 +141,68 @@ def test_auto_carries_on_in_the_desktop_when_the_headset_session_is_lost(gl, mon
     assert "carrying on in the desktop simulator" in text, text
     assert len(made) == 2 and made[1].frames_submitted > 0
     assert status == 0
+
+
+def test_the_live_loop_joins_a_networked_meeting_and_sees_and_is_seen(gl, monkeypatch):
+    """`run --join` on a live platform: the loop sends its person and shows the others."""
+    import threading
+    import time
+
+    from xrdemo import netloop
+    from xrdemo.app import live_loop
+    from xrdemo.net.server import ServerThread
+    from xrdemo.net.session import NetMeeting
+
+    server = ServerThread(port=0, capacity=4)
+    server.start()
+    peer = NetMeeting(f"127.0.0.1:{server.port}/live", "Peer", log=lambda *_: None)
+    peer.connect()
+    stop = threading.Event()
+    peer_head = np.array([0.4, 1.15, -0.6])
+
+    def peer_loop():
+        rest = H.blend_poses(np.eye(len(H.POSE_NAMES))[[0, 0]])
+        while not stop.is_set():
+            peer.send_pose(peer_head, P.quat_from_yaw_pitch_roll(0.5), rest + peer_head - [0, 0.4, 0.3],
+                           [True, True], 0.6, -1)
+            peer.poll()
+            time.sleep(1 / 60)
+
+    thread = threading.Thread(target=peer_loop, daemon=True)
+    thread.start()
+    seen, peer_view = [], []
+    original = netloop.RoomLink.before_step
+
+    def spy(self, state, now_ns=None):
+        rem = original(self, state, now_ns)
+        seen.append((rem.present.copy(), rem.head_pos.copy(), state.people.names))
+        theirs = peer.remote_input()
+        peer_view.append((theirs.present.copy(), theirs.head_pos.copy()))
+        time.sleep(0.01)                       # the simulated runtime does not wait for vsync
+        return rem
+
+    monkeypatch.setattr(netloop.RoomLink, "before_step", spy)
+
+    def head(t_ns):
+        return np.array([0.0, 1.2, 0.9]), P.quat_from_yaw_pitch_roll(0.0)
+
+    platform, _ = make_platform(gl, Timeline(head=head))
+    logs = []
+    try:
+        status = live_loop(platform, quiet_config(), log=logs.append, max_frames=120,
+                           table_alignment=NO_ALIGNMENT, join=f"127.0.0.1:{server.port}/live", name="Live")
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        peer.close()
+        server.stop()
+    assert status == 0
+    assert any("joined" in line and "seat 1" in line for line in logs), logs
+    present, heads, names = seen[-1]
+    assert present[peer.seat] and names[peer.seat] == "Peer"
+    assert np.linalg.norm(heads[peer.seat] - peer_head) < 0.01
+    # ... and the peer saw the live participant's head where its runtime put it.
+    their_present, their_heads = peer_view[-1]
+    live = [s for s in range(4) if s != peer.seat and their_present[s]]
+    assert len(live) == 1
+    assert np.linalg.norm(their_heads[live[0]] - [0.0, 1.2, 0.9]) < 0.01
