@@ -21,6 +21,7 @@ examples:
   xrdemo run --platform headless --seconds 10 --recording meeting.mp4
   xrdemo run --config meeting.toml
   xrdemo run --join meet.example.org:4733/standup --name Ada    # a networked meeting (xrdemo serve)
+  xrdemo run --join nats://nats.example.org:4222/standup        # a room served over NATS
 """
 
 
@@ -42,7 +43,8 @@ def register(sub) -> None:
     p.add_argument("--table-alignment", type=Path, default=None, metavar="FILE",
                    help="where the table fit is kept (default: ~/.config/xrdemo/table-alignment.json)")
     p.add_argument("--join", metavar="HOST[:PORT]/ROOM", default=None,
-                   help="sit in a networked meeting served by `xrdemo serve` (default port 4733); "
+                   help="sit in a networked meeting served by `xrdemo serve` (default port 4733), "
+                        "or nats://HOST[:PORT]/ROOM for rooms served over NATS (`xrdemo serve --nats`); "
                         "headless, this records what your seat sees and hears")
     p.add_argument("--name", default=None, help="your display name in a networked meeting (default: login name)")
     p.set_defaults(func=run)
@@ -57,9 +59,9 @@ def run(args) -> int:
     if not 0 <= args.calibrate_table <= 600:
         raise ValueError(f"--calibrate-table must be between 0 and 600 seconds, not {args.calibrate_table}")
     if args.join is not None:
-        from ..net.protocol import parse_join_url
+        from ..net.protocol import check_join_url
 
-        parse_join_url(args.join)                      # a bad address fails here, in one line
+        check_join_url(args.join)                      # a bad address fails here, in one line
         if args.name is not None and not 0 < len(args.name.strip()) <= 32:
             raise ValueError("--name must be 1 to 32 characters")
     return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording,

@@ -22,6 +22,13 @@ visitor and disappears when the last one leaves. Someone who loses the connectio
 machine vanishes, is removed after --timeout seconds of silence; clients reconnect by themselves
 (also after a server restart) and get their seat back.
 
+Rooms beyond one server: with --nats nats://HOST:4222 the server takes its traffic from a NATS
+server (or cluster) instead of a port, and people join with
+  xrdemo run --join nats://HOST:4222/ROOM
+Start several `xrdemo serve --nats` processes on one NATS cluster (on any machines): each room is
+served by exactly one of them, new rooms go to the least busy, and when one stops its rooms move
+to the others (the people in them reconnect by themselves). See docs/nats.md.
+
 Every ~10 s it prints one status line: rooms, members, packets per second in and out, and
 dropped datagrams (malformed, unknown session, wrong address). Ctrl-C stops it.
 """
@@ -34,6 +41,9 @@ def register(sub) -> None:
                    help="address to listen on (default 0.0.0.0: every IPv4 interface)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help=f"TCP and UDP port (default {DEFAULT_PORT}; 0 lets the system choose)")
+    p.add_argument("--nats", metavar="nats://HOST[:PORT]", default=None,
+                   help="serve rooms over this NATS server instead of a port (comma-separated "
+                        "nodes of one cluster; needs the nats-py package); --host/--port are unused")
     p.add_argument("--capacity", type=int, default=8, metavar="K",
                    help=f"seats per room, 1..{MAX_SEATS} (default 8)")
     p.add_argument("--timeout", type=float, default=3.0, metavar="S",
@@ -52,6 +62,16 @@ def run(args) -> int:
         parser.error(f"--capacity must be 1..{MAX_SEATS}, got {args.capacity}")
     if args.timeout <= 0 or args.status_every <= 0:
         parser.error("--timeout and --status-every must be positive")
+    if args.nats is not None:
+        from ..net.protocol import parse_nats_url
+
+        try:
+            servers, room = parse_nats_url(args.nats, need_room=False)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if room:
+            parser.error(f"--nats takes the NATS server, not a room: nats://HOST[:PORT], not {args.nats!r}")
+        args.nats = servers
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -63,15 +83,25 @@ def run(args) -> int:
 async def _serve(args) -> None:
     from ..net.server import Server
 
-    server = Server(host=args.host, port=args.port, capacity=args.capacity, timeout_s=args.timeout,
-                    log=lambda msg: print(msg, flush=True))
-    try:
-        await server.start()
-    except OSError as exc:
-        raise OSError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    print(f"xrdemo server listening on {args.host}:{server.port} (TCP + UDP), "
-          f"{args.capacity} seats per room; join with: xrdemo run --join HOST:{server.port}/ROOM",
-          flush=True)
+    log = lambda msg: print(msg, flush=True)   # noqa: E731
+    if args.nats:
+        from ..net.nats_transport import NatsServer
+
+        server = NatsServer(args.nats, capacity=args.capacity, timeout_s=args.timeout, log=log)
+        await server.start()          # ConnectionError (an OSError) names the NATS address
+        print(f"xrdemo server {server.server_id} serving rooms over NATS at {server.where}, "
+              f"{args.capacity} seats per room; join with: xrdemo run --join "
+              f"{args.nats[0]}/ROOM", flush=True)
+    else:
+        server = Server(host=args.host, port=args.port, capacity=args.capacity,
+                        timeout_s=args.timeout, log=log)
+        try:
+            await server.start()
+        except OSError as exc:
+            raise OSError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        print(f"xrdemo server listening on {args.host}:{server.port} (TCP + UDP), "
+              f"{args.capacity} seats per room; join with: xrdemo run --join HOST:{server.port}/ROOM",
+              flush=True)
     try:
         last = _totals(server.stats())
         t_last = time.monotonic()

@@ -278,7 +278,7 @@ class NetClient:
         """Open the TCP control channel, say hello, apply the welcome; start reading."""
         if self._sock is None:
             await self._open_udp()
-        reader, writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = await self._open_control()
         try:
             hello = {"type": "hello", "v": P.PROTOCOL_VERSION, "room": self.room, "name": self.name,
                      "client_id": self.client_id, "want_seat": want_seat, "profile": self._profile,
@@ -304,6 +304,11 @@ class NetClient:
         self._session_task = asyncio.ensure_future(self._session(reader, writer))
         self._send_keepalive()
         return msg
+
+    async def _open_control(self):
+        """Open the control stream -> (reader, writer); a transport subclass (``NatsClient``)
+        gives a stream carried another way."""
+        return await asyncio.open_connection(self.host, self.port)
 
     async def _open_udp(self) -> None:
         infos = await self._loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)

@@ -87,7 +87,7 @@ def parse_join_url(url: str) -> tuple[str, int, str]:
     if text.lower().startswith(URL_SCHEME):
         text = text[len(URL_SCHEME):]
     elif "://" in text:
-        raise ValueError(f"join address {url!r}: only the xrdemo:// scheme is understood")
+        raise ValueError(f"join address {url!r}: only the xrdemo:// and nats:// schemes are understood")
     where, slash, room = text.partition("/")
     if not slash or not room:
         raise ValueError(f"join address {url!r} has no room: expected HOST[:PORT]/ROOM")
@@ -119,6 +119,58 @@ def parse_join_url(url: str) -> tuple[str, int, str]:
             raise ValueError(f"join address {url!r}: port {port_text!r} must be a number 1-65535")
         port = int(port_text)
     return host, port, room
+
+
+NATS_SCHEME = "nats://"
+NATS_DEFAULT_PORT = 4222
+_NATS_HOST_RE = re.compile(r"(?:[^@/\s]+@)?(?:\[[0-9A-Fa-f:.%]+\]|[A-Za-z0-9.\-_]+)(?::[0-9]{1,5})?")
+
+
+def is_nats_url(url) -> bool:
+    """True for a ``nats://...`` join address (a room carried over NATS, see ``nats_transport``)."""
+    return isinstance(url, str) and url.strip().lower().startswith(NATS_SCHEME)
+
+
+def parse_nats_url(url: str, need_room: bool = True) -> tuple[list[str], str]:
+    """``nats://[USER:PASS@]HOST[:PORT][,HOST2[:PORT]...]/ROOM`` -> (NATS server URLs, room).
+
+    Port 4222 when omitted; several comma-separated hosts are nodes of one NATS cluster (the
+    client fails over between them). need_room=False accepts a URL without ``/ROOM`` (the room
+    is then ""), as ``xrdemo serve --nats`` takes. Raises ValueError naming what is wrong.
+    """
+    if not is_nats_url(url):
+        raise ValueError(f"NATS address {url!r} must start with nats://")
+    text = url.strip()[len(NATS_SCHEME):]
+    where, slash, room = text.partition("/")
+    room = room.rstrip("/")
+    if need_room and not room:
+        raise ValueError(f"join address {url!r} has no room: expected nats://HOST[:PORT]/ROOM")
+    if room and not ROOM_RE.fullmatch(room):
+        raise ValueError(f"join address {url!r}: room {room!r} must be 1-64 characters of "
+                         "letters, digits, '_', '-' and '.'")
+    servers = []
+    for part in where.split(","):
+        part = part.strip()
+        if not part or not _NATS_HOST_RE.fullmatch(part):
+            raise ValueError(f"NATS address {url!r}: bad host {part!r} (expected HOST[:PORT])")
+        hostport = part.rpartition("@")[2]
+        if hostport.startswith("["):
+            port_text = hostport.rpartition("]")[2].lstrip(":")
+        else:
+            port_text = hostport.partition(":")[2]
+        if port_text and not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"NATS address {url!r}: port {port_text} must be 1-65535")
+        servers.append(NATS_SCHEME + (part if port_text else f"{part}:{NATS_DEFAULT_PORT}"))
+    return servers, room
+
+
+def check_join_url(url: str) -> str:
+    """Validate a join address of either kind (ValueError if bad); returns "nats" or "udp"."""
+    if is_nats_url(url):
+        parse_nats_url(url)
+        return "nats"
+    parse_join_url(url)
+    return "udp"
 
 
 # --- control messages --------------------------------------------------------------------------

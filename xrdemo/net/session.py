@@ -28,7 +28,7 @@ from ..core import scene as S
 from . import posecodec as PC
 from .client import NetClient
 from .posebuffer import PoseBuffer
-from .protocol import parse_join_url
+from .protocol import is_nats_url, parse_join_url, parse_nats_url
 from .voice import VoiceSender
 
 STALE = "stale"
@@ -42,21 +42,31 @@ def now_ms(now_ns: int | None = None) -> int:
 class NetMeeting:
     """One participant's connection to a networked meeting (see the module docstring).
 
-    url: ``HOST[:PORT]/ROOM``. name: display name. voice_sink: ``f(seat, seq, t_ms, payload,
-    arrival_ns)`` for received Opus frames (called on the network thread; must be cheap), or
+    url: ``HOST[:PORT]/ROOM`` (the embedded server) or ``nats://HOST[:PORT]/ROOM`` (a room
+    server reached through NATS, ``xrdemo serve --nats``). name: display name.
+    voice_sink: ``f(seat, seq, t_ms, payload, arrival_ns)`` for received Opus frames (called on the network thread; must be cheap), or
     None to keep them (``take_voice()``). pose_hz: most pose updates sent per second.
     """
 
     def __init__(self, url: str, name: str, *, log=print, voice_sink=None, pose_hz: float = 60.0,
                  client_id: str | None = None, want_seat: int | None = None):
-        self.host, self.port, self.room = parse_join_url(url)
-        self.url = f"{self.host}:{self.port}/{self.room}"
+        if is_nats_url(url):                # a room carried over NATS (nats_transport.py)
+            from .nats_transport import NatsClient
+
+            servers, self.room = parse_nats_url(url)
+            self.host, self.port = servers[0], 0
+            self.url = f"{','.join(servers)}/{self.room}"
+            self.client = NatsClient(servers, self.room, name, client_id=client_id,
+                                     want_seat=want_seat)
+        else:
+            self.host, self.port, self.room = parse_join_url(url)
+            self.url = f"{self.host}:{self.port}/{self.room}"
+            self.client = NetClient(self.host, self.port, self.room, name, client_id=client_id,
+                                    want_seat=want_seat)
         self.name = name
         self.log = log
         self.voice_sink = voice_sink
         self.min_interval_ns = int(1e9 / pose_hz)
-        self.client = NetClient(self.host, self.port, self.room, name, client_id=client_id,
-                                want_seat=want_seat)
         self.seat = -1
         self.capacity = 0
         self.buffers: dict[int, PoseBuffer] = {}
