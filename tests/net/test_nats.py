@@ -1,0 +1,452 @@
+"""Rooms over NATS, against real nats-server processes (single node and a two-node cluster)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from netutil import events_until, wait_until
+from xrdemo.core import pose as PO
+from xrdemo.net import protocol as P
+from xrdemo.net.nats_transport import NatsClient, NatsServerThread, import_nats
+from xrdemo.net.natsd import NatsServerProcess
+from xrdemo.net.session import NetMeeting
+
+FAST = dict(keepalive_s=0.1, timeout_s=1.0)   # client liveness settings for quick tests
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def natsd():
+    """One nats-server on an OS-chosen port (stopped afterwards)."""
+    node = NatsServerProcess().start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def cluster():
+    """Two nats-server nodes joined by a route; yields (a, b) once the route is up."""
+    a = NatsServerProcess(cluster=True, name="node-a").start()
+    b = NatsServerProcess(routes=[a.route_url], name="node-b")
+    try:
+        b.start()
+        b.wait_for_log("Route connection created", 10.0)
+        a.wait_for_log("Route connection created", 10.0)
+        yield a, b
+    finally:
+        b.stop()
+        a.stop()
+
+
+@pytest.fixture
+def make():
+    """Room servers (threads) and clients, all closed afterwards."""
+    made = []
+
+    def server(*urls, **kw):
+        srv = NatsServerThread(list(urls), **{"timeout_s": 1.0, **kw}).start()
+        made.append(srv)
+        return srv
+
+    def client(url, name, room="r", **kw):
+        c = NatsClient([url], room, name, **{**FAST, **kw})
+        made.append(c)
+        return c
+
+    yield server, client
+    for x in reversed(made):
+        (x.close if hasattr(x, "close") else x.stop)()
+
+
+def _traffic(sender, receiver, n=5):
+    """Send n poses and n voice frames from sender; wait until receiver has them all."""
+    got = []
+    for i in range(n):
+        assert sender.send_pose(bytes([i]) * 80, 1000 + i)
+        assert sender.send_voice(i, 2000 + 20 * i, b"v" * 60)
+
+    def have_all():
+        got.extend(receiver.drain())
+        return sum(d.kind == "pose" for d in got) == n and sum(d.kind == "voice" for d in got) == n
+
+    wait_until(have_all)
+    return got
+
+
+# --- single node -------------------------------------------------------------------------------
+def test_two_clients_share_a_room_over_one_nats_node(natsd, make):
+    server, client = make
+    srv = server(natsd.url)
+    a, b, other = client(natsd.url, "ann"), client(natsd.url, "bob"), client(natsd.url, "cy", room="x")
+    assert a.connect()["seat"] == 0
+    assert b.connect()["seat"] == 1
+    assert other.connect()["seat"] == 0                # another room, its own seats
+    wait_until(lambda: len(a.roster) == 2 and len(b.roster) == 2)
+    assert {s: m.name for s, m in a.roster.items()} == {0: "ann", 1: "bob"}
+    assert a.server_id == b.server_id == srv.server.server_id
+    got = _traffic(a, b)
+    assert [(d.kind, d.seat, d.seq) for d in got if d.kind == "pose"] == [("pose", 0, i) for i in range(5)]
+    assert {d.payload for d in got if d.kind == "voice"} == {b"v" * 60}
+    got = _traffic(b, a)
+    assert {d.seat for d in got} == {1}
+    time.sleep(0.2)
+    assert other.drain() == []                         # nothing crosses rooms
+    wait_until(lambda: a.stats["keepalive_received"] > 0)   # keepalives are echoed
+    st = srv.stats()
+    assert st["rooms"] == 2 and st["members"] == 3 and st["claims"] == ["r", "x"]
+    assert st["packets_out"]["pose"] == 10 and st["packets_out"]["voice"] == 10     # 5 each way
+    b.close()
+    ev = events_until(a, lambda ev: any(e["type"] == "left" for e in ev))
+    assert {"type": "left", "seat": 1, "reason": "leave"} in ev
+
+
+def test_a_networked_meeting_joins_by_nats_url_and_exchanges_poses_and_voice(natsd, make):
+    server, _client = make
+    server(natsd.url)
+    url = f"{natsd.url}/standup"
+    ada = NetMeeting(url, "Ada", log=lambda *_: None)
+    bea = NetMeeting(url, "Bea", log=lambda *_: None)
+    try:
+        ada.connect()
+        bea.connect()
+        assert (ada.seat, bea.seat) == (0, 1) and ada.capacity == 8
+        head = np.array([0.3, 1.2, -0.5])
+        rot = PO.quat_from_yaw_pitch_roll(0.4)
+        joints = np.tile(head + [0.0, -0.3, -0.3], (2, 26, 1))
+        speech = (0.2 * np.random.default_rng(0).standard_normal(48000 // 5)).astype(np.float32)
+        assert ada.send_voice(speech) == 10                # 200 ms = ten 20 ms Opus frames
+        t0 = time.monotonic_ns()
+
+        def bea_sees_ada():
+            now = time.monotonic_ns()
+            ada.send_pose(head, rot, joints, [True, True], 0.7, -1, now_ns=now)
+            bea.poll()
+            rem = bea.remote_input(now)
+            return rem.present[0] and np.linalg.norm(rem.head_pos[0] - head) < 0.01
+
+        wait_until(bea_sees_ada)
+        assert abs(bea.remote.level[0] - 0.7) < 0.05
+        voice = []
+        wait_until(lambda: voice.extend(bea.take_voice()) or len(voice) == 10)
+        assert [v[0] for v in voice] == [0] * 10 and sorted(v[1] for v in voice) == list(range(10))
+        assert bea.names()[:2] == ("Ada", "Bea")
+        assert time.monotonic_ns() - t0 < 10e9
+    finally:
+        ada.close()
+        bea.close()
+
+
+def test_a_client_that_vanishes_is_gone_and_a_room_server_restart_brings_clients_back(natsd, make):
+    server, client = make
+    srv = server(natsd.url)
+    a, b = client(natsd.url, "ann"), client(natsd.url, "bob")
+    a.connect()
+    b.connect()
+    first = srv.server.server_id
+    srv.stop()                                          # the room server goes away
+    srv2 = server(natsd.url)
+    assert srv2.server.server_id != first
+    for c in (a, b):
+        events_until(c, lambda ev: any(e["type"] == "reconnected" for e in ev), timeout_s=10)
+    assert (a.seat, b.seat) == (0, 1)                   # they asked for their old seats
+    wait_until(lambda: len(a.roster) == 2 and len(b.roster) == 2)
+    assert a.server_id == b.server_id == srv2.server.server_id
+    _traffic(a, b)
+    # A client whose network thread stops (a vanished machine) is removed within the timeout.
+    b._loop.call_soon_threadsafe(b._loop.stop)
+    ev = events_until(a, lambda ev: any(e["type"] == "left" for e in ev), timeout_s=5)
+    assert {"type": "left", "seat": 1, "reason": "timeout"} in ev
+
+
+def test_a_nats_server_restart_brings_everyone_back(natsd, make):
+    server, client = make
+    srv = server(natsd.url)
+    a, b = client(natsd.url, "ann"), client(natsd.url, "bob")
+    a.connect()
+    b.connect()
+    natsd.restart()                                     # same port, all NATS connections cut
+    for c in (a, b):
+        events_until(c, lambda ev: any(e["type"] == "reconnected" for e in ev), timeout_s=15)
+    wait_until(lambda: len(a.roster) == 2 and len(b.roster) == 2, timeout_s=5)
+    assert (a.seat, b.seat) == (0, 1)
+    _traffic(a, b)
+    assert srv.stats()["members"] == 2
+
+
+def test_a_hello_for_another_room_than_the_stream_was_opened_for_is_refused(natsd, make):
+    server, client = make
+    srv = server(natsd.url)
+    sneaky = client(natsd.url, "sneaky", room="a")
+    original = sneaky._open_control
+
+    async def open_for_room_b():
+        sneaky.room = "b"                  # the open asks for b ...
+        try:
+            return await original()
+        finally:
+            sneaky.room = "a"              # ... the hello says a
+
+    sneaky._open_control = open_for_room_b
+    with pytest.raises(ConnectionError, match="opened for room 'b'"):
+        sneaky.connect()
+    st = srv.stats()
+    assert st["control_errors"]["wrong_room"] == 1 and st["members"] == 0
+
+
+def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
+    server, client = make
+    srv = server(natsd.url)
+    a, b = client(natsd.url, "ann"), client(natsd.url, "bob")
+    a.connect()
+    b.connect()
+    nats = import_nats("test")
+    sid = srv.server.server_id
+
+    async def attack():
+        nc = await nats.connect(natsd.url)
+        up = f"xrdemo.s.{sid}.up"
+        await nc.publish(up, b"\x01\x00", reply="xrdemo.d.evil")                     # short
+        await nc.publish(up, P.pack_client_datagram(1, 0x123456, 0, 0, b"x" * 80),
+                         reply="xrdemo.d.evil")                                      # no such session
+        await nc.publish(up, P.pack_client_datagram(1, 0x123456, 0, 0, b"x"))         # no reply subject
+        await nc.publish(f"xrdemo.s.{sid}.ctl", b"\x00\x00\x00\x02{}", reply="xrdemo.c.nobody")
+        await nc.request("xrdemo.open", b"not json", timeout=2)
+        await nc.flush()
+        await nc.close()
+
+    import asyncio
+    asyncio.run(attack())
+    wait_until(lambda: srv.stats()["drops"].get("bad_session") == 1)
+    st = srv.stats()
+    assert st["drops"]["short"] == 1 and st["drops"]["no_reply_subject"] == 1
+    assert st["control_errors"]["unknown_stream"] == 1 and st["control_errors"]["bad_open"] == 1
+    time.sleep(0.2)
+    assert a.drain() == [] and b.drain() == []          # nothing reached the room
+    _traffic(a, b)                                      # and the room still works
+
+
+# --- errors --------------------------------------------------------------------------------
+def test_no_nats_server_gives_a_clear_error():
+    import socket
+
+    with socket.socket() as s:                          # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    c = NatsClient([f"nats://127.0.0.1:{port}"], "r", "ann", **FAST)
+    try:
+        with pytest.raises(ConnectionError, match=rf"cannot join nats://127.0.0.1:{port}/r: "
+                                                   "no NATS server answers"):
+            c.connect()
+    finally:
+        c.close()
+
+
+def test_no_room_server_on_the_nats_gives_a_clear_error(natsd):
+    c = NatsClient([natsd.url], "r", "ann", **FAST)
+    try:
+        with pytest.raises(ConnectionError, match=r"cannot join nats://.*/r: no xrdemo room server"):
+            c.connect()
+    finally:
+        c.close()
+
+
+def test_missing_nats_py_gives_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "nats", None)       # `import nats` now raises ImportError
+    net = NetMeeting("nats://127.0.0.1:4222/r", "ann", log=lambda *_: None)
+    try:
+        with pytest.raises(RuntimeError, match=r"cannot join nats://127.0.0.1:4222/r: the nats-py "
+                                               r"package is not installed \(pip install nats-py\)"):
+            net.connect(timeout_s=2)
+    finally:
+        net.close()
+
+
+@pytest.mark.parametrize("url, error", [
+    ("nats://127.0.0.1:4222", "no room"),
+    ("nats://host:99999/r", "port"),
+    ("nats://a b/r", "bad host"),
+    ("nats://h/r!", "room"),
+])
+def test_bad_nats_urls_are_refused(url, error):
+    with pytest.raises(ValueError, match=error):
+        P.check_join_url(url)
+
+
+def test_nats_urls_parse():
+    assert P.parse_nats_url("nats://h/r") == (["nats://h:4222"], "r")
+    assert P.parse_nats_url("nats://u:pw@h1:1,h2/team.a") == (["nats://u:pw@h1:1", "nats://h2:4222"], "team.a")
+    assert P.check_join_url("nats://[::1]:5/r") == "nats" and P.check_join_url("h:1/r") == "udp"
+
+
+# --- a cluster and several room servers ------------------------------------------------------
+def test_clients_on_different_cluster_nodes_see_each_other(cluster, make):
+    node_a, node_b = cluster
+    server, client = make
+    server(node_a.url)                                  # the room server talks to node a only
+    a = client(node_a.url, "ann")
+    b = client(node_b.url, "bob")                      # bob's NATS connection is to node b
+    a.connect()
+    b.connect()
+    wait_until(lambda: len(a.roster) == 2 and len(b.roster) == 2)
+    _traffic(a, b)
+    _traffic(b, a)
+
+
+def _room_owners(*servers):
+    """room -> set of server ids that have members in it."""
+    owners: dict = {}
+    for srv in servers:
+        for room in srv.call(lambda s=srv: list(s.server.rooms)):
+            owners.setdefault(room, set()).add(srv.server.server_id)
+    return owners
+
+
+def test_two_room_servers_on_a_cluster_share_the_rooms_each_room_on_one(cluster, make):
+    node_a, node_b = cluster
+    server, client = make
+    s1 = server(node_a.url)
+    s2 = server(node_b.url)
+    ids = {s1.server.server_id, s2.server.server_id}
+    wait_until(lambda: s1.call(lambda: s2.server.server_id in s1.server.peers)
+               and s2.call(lambda: s1.server.server_id in s2.server.peers))
+    rooms = ["r1", "r2", "r3", "r4"]
+    people = {}
+    for i, room in enumerate(rooms):
+        for k in range(2):                               # two people per room, on different nodes
+            c = client((node_a, node_b)[(i + k) % 2].url, f"p{i}{k}", room=room)
+            c.connect()
+            people.setdefault(room, []).append(c)
+        # the new claim has reached both servers before the next room is opened
+        wait_until(lambda room=room: all(srv.call(lambda srv=srv: srv.server.owner_of(room))
+                                         for srv in (s1, s2)))
+    owners = _room_owners(s1, s2)
+    assert set(owners) == set(rooms)
+    assert all(len(o) == 1 for o in owners.values()), owners          # each room on one server
+    assert {next(iter(o)) for o in owners.values()} == ids            # both servers serve rooms
+    for room, (x, y) in people.items():
+        assert x.server_id == y.server_id == next(iter(owners[room]))
+        wait_until(lambda x=x, y=y: len(x.roster) == 2 and len(y.roster) == 2)
+        _traffic(x, y)
+    # The owner of r1 stops: its rooms move to the other server, people reconnect in their seats.
+    owner = next(iter(owners["r1"]))
+    gone, stay = (s1, s2) if s1.server.server_id == owner else (s2, s1)
+    moved = [room for room in rooms if owners[room] == {owner}]
+    gone.stop()
+    for room in moved:
+        for c in people[room]:
+            wait_until(lambda c=c: c.connected and c.server_id == stay.server.server_id, timeout_s=10)
+        x, y = people[room]
+        wait_until(lambda x=x, y=y: len(x.roster) == 2 and len(y.roster) == 2)
+        assert sorted((x.seat, y.seat)) == [0, 1]
+        _traffic(x, y)
+    assert set(_room_owners(stay)) == set(rooms)
+
+
+def test_two_servers_claiming_one_room_settle_on_the_earliest_claim(natsd, make):
+    server, client = make
+    s1 = server(natsd.url)
+    s2 = server(natsd.url)
+    wait_until(lambda: s1.call(lambda: s2.server.server_id in s1.server.peers)
+               and s2.call(lambda: s1.server.server_id in s2.server.peers))
+    a, b = client(natsd.url, "ann", room="clash"), client(natsd.url, "bob", room="clash")
+    # Each first open goes straight to a different server (as two first contacts racing each
+    # other through different servers would), so both claim the room.
+    a_open, b_open = _force_open(a, s1), _force_open(b, s2)
+    a.connect()
+    b.connect()
+    assert a_open and b_open
+    # One of them gives the room up; both people end in one room on the earliest claimant.
+    wait_until(lambda: a.connected and b.connected and a.server_id == b.server_id
+               and len(a.roster) == 2 and len(b.roster) == 2, timeout_s=10)
+    owners = _room_owners(s1, s2)
+    assert owners == {"clash": {a.server_id}}
+    handed = sum(srv.stats()["control"].get("rooms_handed_over", 0) for srv in (s1, s2))
+    assert handed == 1
+    _traffic(a, b)
+
+
+def _force_open(client, srv):
+    """Make client's first open go to srv directly (its forwarded-open subject), later ones as
+    usual through the queue group."""
+    sent = []
+    nc_request = None
+
+    def patch():
+        nonlocal nc_request
+        nc = client._nc
+        nc_request = nc.request
+
+        async def request(subject, payload=b"", timeout=1.0, **kw):
+            if subject == "xrdemo.open" and not sent:
+                sent.append(subject)
+                subject = f"xrdemo.s.{srv.server.server_id}.open"
+            return await nc_request(subject, payload, timeout=timeout, **kw)
+
+        nc.request = request
+
+    original_udp = client._open_udp
+
+    async def open_udp():
+        await original_udp()
+        patch()
+
+    client._open_udp = open_udp
+    return sent
+
+
+# --- the command line ---------------------------------------------------------------------
+def _serve(url: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "xrdemo.cli", "serve", "--nats", url,
+                             "--timeout", "1", "--status-every", "0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def test_xrdemo_serve_nats_processes_serve_rooms_on_a_cluster(cluster, make):
+    node_a, node_b = cluster
+    _server, client = make
+    procs = [_serve(node_a.url), _serve(node_b.url)]
+    try:
+        for p in procs:
+            line = p.stdout.readline()
+            assert "serving rooms over NATS" in line and "join with: xrdemo run --join nats://" in line, line
+        x = client(node_a.url, "x", room="one")
+        y = client(node_b.url, "y", room="one")
+        x.connect()
+        y.connect()
+        wait_until(lambda: len(x.roster) == 2 and len(y.roster) == 2)
+        assert x.server_id == y.server_id
+        _traffic(x, y)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGINT)
+        outs = [p.communicate(timeout=10)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert any("'x' joined 'one'" in out for out in outs), outs
+    assert all("server stopped" in out for out in outs), outs
+
+
+def test_xrdemo_serve_nats_refuses_bad_addresses_and_an_absent_nats(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    bad = subprocess.run([sys.executable, "-m", "xrdemo.cli", "serve", "--nats", "nats://h:4222/room"],
+                         capture_output=True, text=True, env=env, timeout=30)
+    assert bad.returncode == 2 and "not a room" in bad.stderr
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    absent = subprocess.run([sys.executable, "-m", "xrdemo.cli", "serve", "--nats",
+                             f"nats://127.0.0.1:{port}"], capture_output=True, text=True, env=env,
+                            timeout=30)
+    assert absent.returncode == 1
+    assert f"cannot reach NATS at nats://127.0.0.1:{port}: no NATS server answers" in absent.stderr
+    assert absent.stderr.count("\n") == 1, absent.stderr
