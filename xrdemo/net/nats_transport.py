@@ -248,6 +248,9 @@ class NatsClient(NetClient):
         dgram = f"{self.prefix}.d.{self._token}"
 
         async def on_datagram(msg):
+            if msg.headers:          # a NATS status (503: the room server's subject has no
+                self._count_rx("rx_dropped_nats_status")     # listener for a moment)
+                return
             self._on_datagram(msg.data)
 
         await self._nc.subscribe(dgram, cb=on_datagram)
@@ -260,6 +263,9 @@ class NatsClient(NetClient):
         reader = asyncio.StreamReader()
 
         async def on_control(msg):
+            if msg.headers:          # a NATS status, not the server's bytes: the liveness
+                self._count_rx("control_nats_status")        # timeout decides about the link
+                return
             feed(reader, msg.data)
 
         sub = await self._nc.subscribe(inbox, cb=on_control)
@@ -287,6 +293,13 @@ class NatsClient(NetClient):
 
         writer = StreamOverNats(self._outbox, ctl, inbox, reader, on_close)
         return reader, writer
+
+    @property
+    def stats(self) -> dict:
+        """NetClient's counters, plus ``publish_errors`` (messages nats-py refused)."""
+        out = super().stats
+        out["publish_errors"] = self._outbox.errors if self._outbox is not None else 0
+        return out
 
     async def _shutdown(self) -> None:
         sock, self._sock = self._sock, None          # the base class would remove a UDP reader
