@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 # Runtime: EGL on Mesa (headless rendering), PortAudio (sound), Xvfb (desktop window tests),
 # JACK with its dummy driver (a paced audio device with no sound card), OpenAL Soft (the audio
-# benchmark's reference), Vulkan on llvmpipe and cJSON (what Monado's null compositor runs on).
+# benchmark's reference), Vulkan on llvmpipe and cJSON (what Monado's null compositor runs on),
+# nats-server (rooms over NATS, and the tests that start a real one).
 PACKAGES=(python3-venv libegl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libopengl0 libosmesa6
           libportaudio2 jackd2 xvfb xauth xdotool libopenal1 libvulkan1 mesa-vulkan-drivers libcjson1 libopus0
           nats-server)
