@@ -1,0 +1,46 @@
+"""Rooms over NATS from the command line: `xrdemo serve --nats` and headless `run --join nats://`."""
+
+import re
+import subprocess
+
+import pytest
+
+from xrdemo.net.natsd import NatsServerProcess
+
+
+@pytest.fixture
+def nats_room_server(xrdemo_cmd, tmp_path):
+    """A nats-server and one `xrdemo serve --nats` on it; yields the NATS URL; stops both."""
+    with NatsServerProcess() as natsd:
+        proc = subprocess.Popen([xrdemo_cmd, "serve", "--nats", natsd.url, "--capacity", "3"],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            line = proc.stdout.readline()
+            assert "serving rooms over NATS" in line, line
+            yield natsd.url
+        finally:
+            proc.send_signal(2)
+            out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0, out
+        assert "'Ada' joined 'e2e'" in out and "'Alan' joined 'e2e'" in out, out
+
+
+def test_two_headless_participants_meet_in_a_room_over_nats(xrdemo_cmd, nats_room_server, tmp_path):
+    cmds = [[xrdemo_cmd, "run", "--platform", "headless", "--join", f"{nats_room_server}/e2e",
+             "--name", name, "--seconds", "5", "--recording", f"{name}.mp4"] for name in ("Ada", "Alan")]
+    procs = [subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for c in cmds]
+    outs = [p.communicate(timeout=240)[0] for p in procs]
+    for p, out in zip(procs, outs):
+        assert p.returncode == 0, out
+        assert "saw up to 1 other people" in out, out
+        assert re.search(r"joined nats://127\.0\.0\.1:\d+/e2e as .* in seat [0-2]", out), out
+        assert (tmp_path / "Ada.mp4").stat().st_size > 10_000
+
+
+def test_joining_a_nats_that_is_not_there_says_so_in_one_line(run_xrdemo):
+    r = run_xrdemo("run", "--platform", "headless", "--join", "nats://127.0.0.1:9/nowhere",
+                   "--seconds", "1", timeout=60)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "cannot join nats://127.0.0.1:9/nowhere: no NATS server answers" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
