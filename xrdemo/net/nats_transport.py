@@ -55,6 +55,7 @@ def import_nats(what: str):
     """The ``nats`` module (nats-py), or RuntimeError saying ``what`` needs it and how to get it."""
     try:
         import nats
+        import nats.errors
     except ImportError:
         raise RuntimeError(f"{what}: the nats-py package is not installed "
                            "(pip install nats-py)") from None
