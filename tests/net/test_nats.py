@@ -293,6 +293,17 @@ def test_bad_nats_urls_are_refused(url, error):
         P.check_join_url(url)
 
 
+def test_passwords_in_nats_urls_are_not_printed(natsd):
+    c = NatsClient(["nats://ann:s3cret@127.0.0.1:9"], "r", "ann", **FAST)
+    try:
+        with pytest.raises(ConnectionError) as err:
+            c.connect()
+    finally:
+        c.close()
+    assert "s3cret" not in str(err.value) and "nats://ann:***@127.0.0.1:9" in str(err.value)
+    assert P.redact_nats_url("nats://a:b@h:1,nats://c:d@h2") == "nats://a:***@h:1,nats://c:***@h2"
+
+
 def test_nats_urls_parse():
     assert P.parse_nats_url("nats://h/r") == (["nats://h:4222"], "r")
     assert P.parse_nats_url("nats://u:pw@h1:1,h2/team.a") == (["nats://u:pw@h1:1", "nats://h2:4222"], "team.a")

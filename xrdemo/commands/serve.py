@@ -91,7 +91,7 @@ async def _serve(args) -> None:
         await server.start()          # ConnectionError (an OSError) names the NATS address
         print(f"xrdemo server {server.server_id} serving rooms over NATS at {server.where}, "
               f"{args.capacity} seats per room; join with: xrdemo run --join "
-              f"{args.nats[0]}/ROOM", flush=True)
+              f"nats://{args.nats[0].rpartition('@')[2].removeprefix('nats://')}/ROOM", flush=True)
     else:
         server = Server(host=args.host, port=args.port, capacity=args.capacity,
                         timeout_s=args.timeout, log=log)

@@ -62,10 +62,12 @@ def import_nats(what: str):
     return nats
 
 
-async def connect_nats(servers: list[str], what: str, *, name: str, timeout_s: float, log=None):
+async def connect_nats(servers: list[str], what: str | None, *, name: str, timeout_s: float,
+                       log=None):
     """Connect to a NATS server (trying each of ``servers``), reconnecting by itself for ever
-    afterwards. ConnectionError ``"{what}: ..."`` when none answers within timeout_s."""
-    nats = import_nats(what)
+    afterwards. ConnectionError ``"{what}: no NATS server answers (why)"`` (without the
+    ``what:`` when None) when none answers within timeout_s."""
+    nats = import_nats(what or f"NATS at {where_of(servers)}")
     last_error = []
 
     async def on_error(exc):
@@ -76,7 +78,7 @@ async def connect_nats(servers: list[str], what: str, *, name: str, timeout_s: f
 
     async def on_disconnect():
         if log and holder and not (holder[0].is_closed or holder[0].is_draining):
-            log(f"NATS connection lost ({', '.join(servers)}); reconnecting")
+            log(f"NATS connection lost ({where_of(servers)}); reconnecting")
 
     async def on_reconnect():
         if log:
@@ -94,8 +96,13 @@ async def connect_nats(servers: list[str], what: str, *, name: str, timeout_s: f
     except (asyncio.TimeoutError, OSError, nats.errors.Error) as exc:
         cause = last_error[0] if last_error else exc
         text = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
-        raise ConnectionError(f"{what}: no NATS server answers at {', '.join(servers)} "
-                              f"({text})") from None
+        text = f"no NATS server answers ({text})"
+        raise ConnectionError(f"{what}: {text}" if what else text) from None
+
+
+def where_of(servers: list[str]) -> str:
+    """NATS server URLs for messages, comma-separated, passwords hidden."""
+    return P.redact_nats_url(",".join(servers))
 
 
 class Outbox:
@@ -233,7 +240,7 @@ class NatsClient(NetClient):
         super().__init__(host or first, int(port) if port.isdigit() else P.NATS_DEFAULT_PORT,
                          room, name, **kw)
         self.servers = list(servers)
-        self.where = ",".join(servers)      # error messages: "cannot join nats://h:4222/room: ..."
+        self.where = where_of(servers)      # error messages: "cannot join nats://h:4222/room: ..."
         self.prefix = prefix
         self._token = secrets.token_hex(8)
         self._nc = None
@@ -242,8 +249,8 @@ class NatsClient(NetClient):
 
     async def _open_udp(self) -> None:
         """Connect to NATS (first time) and listen on this client's datagram subject."""
-        what = f"cannot join {self.where}/{self.room}"
-        self._nc = await connect_nats(self.servers, what, name=f"xrdemo-client-{self.name}"[:64],
+        import_nats(f"cannot join {self.where}/{self.room}")     # a clear error when it is missing
+        self._nc = await connect_nats(self.servers, None, name=f"xrdemo-client-{self.name}"[:64],
                                       timeout_s=max(self.timeout_s, 1.0))
         self._outbox = Outbox(self._loop, self._nc)
         dgram = f"{self.prefix}.d.{self._token}"
@@ -371,7 +378,7 @@ class NatsServer(Server):
 
     @property
     def where(self) -> str:
-        return ",".join(self.servers)
+        return where_of(self.servers)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

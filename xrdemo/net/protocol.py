@@ -164,6 +164,11 @@ def parse_nats_url(url: str, need_room: bool = True) -> tuple[list[str], str]:
     return servers, room
 
 
+def redact_nats_url(url: str) -> str:
+    """A NATS URL fit to print: ``nats://user:secret@host`` -> ``nats://user:***@host``."""
+    return re.sub(r"(nats://[^:@/,\s]+):[^@/,\s]*@", r"\1:***@", url)
+
+
 def check_join_url(url: str) -> str:
     """Validate a join address of either kind (ValueError if bad); returns "nats" or "udp"."""
     if is_nats_url(url):

@@ -28,7 +28,7 @@ from ..core import scene as S
 from . import posecodec as PC
 from .client import NetClient
 from .posebuffer import PoseBuffer
-from .protocol import is_nats_url, parse_join_url, parse_nats_url
+from .protocol import is_nats_url, parse_join_url, parse_nats_url, redact_nats_url
 from .voice import VoiceSender
 
 STALE = "stale"
@@ -55,7 +55,7 @@ class NetMeeting:
 
             servers, self.room = parse_nats_url(url)
             self.host, self.port = servers[0], 0
-            self.url = f"{','.join(servers)}/{self.room}"
+            self.url = f"{redact_nats_url(','.join(servers))}/{self.room}"
             self.client = NatsClient(servers, self.room, name, client_id=client_id,
                                      want_seat=want_seat)
         else:
