@@ -293,7 +293,7 @@ def test_bad_nats_urls_are_refused(url, error):
         P.check_join_url(url)
 
 
-def test_passwords_in_nats_urls_are_not_printed(natsd):
+def test_passwords_in_nats_urls_are_not_printed():
     c = NatsClient(["nats://ann:s3cret@127.0.0.1:9"], "r", "ann", **FAST)
     try:
         with pytest.raises(ConnectionError) as err:
