@@ -289,7 +289,7 @@ class NatsClient(NetClient):
         except nats.errors.NoRespondersError:
             await _quiet_unsubscribe(sub)
             raise ConnectionError(f"no xrdemo room server on this NATS (start one: "
-                                  f"xrdemo serve --nats {self.servers[0]})") from None
+                                  f"xrdemo serve --nats {where_of(self.servers[:1])})") from None
         except (nats.errors.Error, asyncio.TimeoutError, ValueError, KeyError, TypeError) as exc:
             await _quiet_unsubscribe(sub)
             raise ConnectionError(f"no room server answered ({type(exc).__name__}: {exc})") from None
