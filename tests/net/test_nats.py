@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -456,6 +457,35 @@ def test_xrdemo_serve_nats_processes_serve_rooms_on_a_cluster(cluster, make):
     assert all(p.returncode == 0 for p in procs), outs
     assert any("'x' joined 'one'" in out for out in outs), outs
     assert all("server stopped" in out for out in outs), outs
+
+
+def test_a_killed_room_server_s_rooms_move_to_another_one(natsd, make):
+    """SIGKILL: no goodbye, no EOF to the clients; its claims lapse and its people come back."""
+    _server, client = make
+    procs = [_serve(natsd.url), _serve(natsd.url)]
+    try:
+        ids = []
+        for p in procs:
+            line = p.stdout.readline()
+            ids.append(re.search(r"xrdemo server (\w+) serving rooms", line).group(1))
+        time.sleep(1.0)                                  # they have heard of each other
+        x, y = client(natsd.url, "x", room="one"), client(natsd.url, "y", room="one")
+        x.connect()
+        y.connect()
+        owner = ids.index(x.server_id)
+        procs[owner].kill()
+        procs[owner].wait(10)
+        survivor = ids[1 - owner]
+        for c in (x, y):
+            wait_until(lambda c=c: c.connected and c.server_id == survivor, timeout_s=15)
+        wait_until(lambda: len(x.roster) == 2 and len(y.roster) == 2)
+        assert sorted((x.seat, y.seat)) == [0, 1]
+        _traffic(x, y)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+            p.communicate(timeout=10)
 
 
 def test_xrdemo_serve_nats_refuses_bad_addresses_and_an_absent_nats(tmp_path):
