@@ -284,15 +284,17 @@ class NatsClient(NetClient):
                                             timeout=max(self.timeout_s, 1.0))
             info = json.loads(answer.data)
             if "error" in info:
-                raise ConnectionError(f"room server refused: {info['error']}")
+                raise ConnectionError(f"the room server refused: {str(info['error'])[:200]}")
             ctl, up = str(info["ctl"]), str(info["up"])
-        except nats.errors.NoRespondersError:
+        except BaseException as exc:
             await _quiet_unsubscribe(sub)
-            raise ConnectionError(f"no xrdemo room server on this NATS (start one: "
-                                  f"xrdemo serve --nats {where_of(self.servers[:1])})") from None
-        except (nats.errors.Error, asyncio.TimeoutError, ValueError, KeyError, TypeError) as exc:
-            await _quiet_unsubscribe(sub)
-            raise ConnectionError(f"no room server answered ({type(exc).__name__}: {exc})") from None
+            if isinstance(exc, nats.errors.NoRespondersError):
+                raise ConnectionError(f"no xrdemo room server on this NATS (start one: "
+                                      f"xrdemo serve --nats {where_of(self.servers[:1])})") from None
+            if isinstance(exc, (nats.errors.Error, asyncio.TimeoutError, ValueError, KeyError,
+                                TypeError)):
+                raise ConnectionError(f"no room server answered ({type(exc).__name__}: {exc})") from None
+            raise
         self.server_id = str(info.get("server", ""))
         self._sock.up = up
 
@@ -310,16 +312,15 @@ class NatsClient(NetClient):
         return out
 
     async def _shutdown(self) -> None:
-        sock, self._sock = self._sock, None          # the base class would remove a UDP reader
+        self._sock = None                   # (the base class would remove a UDP socket's reader)
         await super()._shutdown()
         if self._outbox is not None:
             await self._outbox.flush(0.5)
         if self._nc is not None:
             try:
                 await asyncio.wait_for(self._nc.close(), 1.0)
-            except (asyncio.TimeoutError, Exception):
+            except Exception:
                 pass
-        del sock
 
 
 async def _quiet_unsubscribe(sub) -> None:
@@ -397,7 +398,9 @@ class NatsServer(Server):
         self._udp_sock = _DatagramPublisher(self._outbox)
         self._announce()
         await nc.flush(timeout=CONNECT_TIMEOUT_S)
-        # First contact last: by now this server knows where it may send new rooms.
+        # First contact last: after a round of announcements this server knows who owns which
+        # room (else it could take a room someone else holds, and hand it over again at once).
+        await asyncio.sleep(1.5 * self.claim_period_s)
         self._subs.append(await nc.subscribe(f"{self.prefix}.open", queue=SERVER_QUEUE,
                                              cb=self._on_open))
         await nc.flush(timeout=CONNECT_TIMEOUT_S)
