@@ -30,7 +30,7 @@ class RoomLink:
         net = self.net
         for ev in net.poll():
             kind = ev.get("type") if isinstance(ev, dict) else getattr(ev, "type", "")
-            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full"):
+            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full", "name_taken"):
                 self.log(f"network: {_describe(ev)}")
         names = net.names()
         if names != self._names:
@@ -93,8 +93,17 @@ class BotVoice:
 
 
 def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None) -> NetMeeting:
-    """Join ``HOST:PORT/ROOM`` (raises with a clear message when the server is not there or full)."""
-    net = NetMeeting(url, name, log=log, voice_sink=voice_sink)
+    """Join ``HOST:PORT/ROOM`` as this user (their identity key, made on first use, see
+    ``net.identity``; $XRDEMO_IDENTITY picks another file). Raises with a clear message when the
+    server is not there, the room is full or the name belongs to another key."""
+    from .net.identity import KnownPeople, load_or_create_identity
+
+    identity, created = load_or_create_identity()
+    if created:
+        log(f"network: made your identity key {identity.path} (fingerprint {identity.fingerprint}); "
+            "keep it private, it is how others know it is you")
+    net = NetMeeting(url, name, log=log, voice_sink=voice_sink, identity=identity,
+                     known_people=KnownPeople.beside(identity))
     net.connect(timeout_s=timeout_s)
     return net
 

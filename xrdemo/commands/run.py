@@ -45,6 +45,9 @@ def register(sub) -> None:
                    help="sit in a networked meeting served by `xrdemo serve` (default port 4733); "
                         "headless, this records what your seat sees and hears")
     p.add_argument("--name", default=None, help="your display name in a networked meeting (default: login name)")
+    p.add_argument("--identity", type=Path, default=None, metavar="FILE",
+                   help="the identity key to join with (default: your own, see `xrdemo id`; "
+                        "same as XRDEMO_IDENTITY=FILE)")
     p.set_defaults(func=run)
 
 
@@ -60,6 +63,12 @@ def run(args) -> int:
         from ..net.protocol import parse_join_url
 
         parse_join_url(args.join)                      # a bad address fails here, in one line
+        if args.identity is not None:
+            import os
+
+            from ..net.identity import IDENTITY_ENV
+
+            os.environ[IDENTITY_ENV] = str(args.identity)   # read where the meeting is joined
         if args.name is not None and not 0 < len(args.name.strip()) <= 32:
             raise ValueError("--name must be 1 to 32 characters")
     return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording,

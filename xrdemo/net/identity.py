@@ -142,8 +142,9 @@ def load_identity(path: Path) -> Identity:
     data = path.read_bytes()
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"identity file {path} is damaged or not an xrdemo identity ({exc}); "
+    except (ValueError, TypeError):
+        raise ValueError(f"identity file {path} is damaged or not an xrdemo identity (no readable "
+                         "PEM private key in it); "
                          "it was left as it is: move it away to make a new identity "
                          "(others who know you will then see a different fingerprint)") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -300,6 +301,11 @@ class KnownPeople:
         with self._lock:
             entry = self._people.get(normalize_name(name))
         return entry["fingerprint"] if entry else None
+
+    def entries(self) -> list[tuple[str, str]]:
+        """(name as first seen, fingerprint) of everyone remembered, sorted by name."""
+        with self._lock:
+            return sorted((e.get("name", k), e["fingerprint"]) for k, e in self._people.items())
 
     def check(self, name: str, fp: str) -> str:
         key = normalize_name(name)

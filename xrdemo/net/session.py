@@ -45,10 +45,13 @@ class NetMeeting:
     url: ``HOST[:PORT]/ROOM``. name: display name. voice_sink: ``f(seat, seq, t_ms, payload,
     arrival_ns)`` for received Opus frames (called on the network thread; must be cheap), or
     None to keep them (``take_voice()``). pose_hz: most pose updates sent per second.
+    identity / known_people: this user's ``identity.Identity`` and ``KnownPeople`` (default: a
+    new key and trust in memory only; ``netloop.join_room`` passes the user's own).
     """
 
     def __init__(self, url: str, name: str, *, log=print, voice_sink=None, pose_hz: float = 60.0,
-                 client_id: str | None = None, want_seat: int | None = None):
+                 client_id: str | None = None, want_seat: int | None = None,
+                 identity=None, known_people=None):
         self.host, self.port, self.room = parse_join_url(url)
         self.url = f"{self.host}:{self.port}/{self.room}"
         self.name = name
@@ -56,7 +59,7 @@ class NetMeeting:
         self.voice_sink = voice_sink
         self.min_interval_ns = int(1e9 / pose_hz)
         self.client = NetClient(self.host, self.port, self.room, name, client_id=client_id,
-                                want_seat=want_seat)
+                                want_seat=want_seat, identity=identity, known_people=known_people)
         self.seat = -1
         self.capacity = 0
         self.buffers: dict[int, PoseBuffer] = {}
@@ -102,6 +105,17 @@ class NetMeeting:
         if 0 <= self.seat < self.capacity:
             out[self.seat] = self.name
         return tuple(out)
+
+    def verified(self) -> np.ndarray:
+        """(capacity,) int8 by seat: 1 the person's signed join checked out (this user: always),
+        0 not verified or empty, -1 flagged (a name this user knows with another key)."""
+        v = np.zeros(self.capacity, np.int8)
+        for seat, member in self.client.roster.items():
+            if 0 <= seat < self.capacity:
+                v[seat] = member.verified
+        if 0 <= self.seat < self.capacity:
+            v[self.seat] = 1
+        return v
 
     def present(self) -> np.ndarray:
         """(capacity,) bool: taken seats (this person's included)."""
@@ -193,6 +207,10 @@ class NetMeeting:
                 self._learn_shape(seat)
             if kind == "reconnected":
                 self.seat = self.client.seat
+            if kind == "identity_mismatch":
+                self.log(f"network: WARNING {ev.get('name')!r} in seat {seat} has key {ev.get('fingerprint')}, "
+                         f"but you met {ev.get('name')!r} before with key {ev.get('known')}: "
+                         "not the same person (or they made a new key); shown as not verified")
         for seat in list(self.client.roster):
             if seat not in self.shapes:
                 self._learn_shape(seat)
