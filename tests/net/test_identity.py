@@ -163,6 +163,7 @@ def test_netmeeting_verified_flags_by_seat(server):
             n.connect()
         wait_until(lambda: len(nets[0].client.roster) == 2)
         assert nets[0].verified().tolist()[:3] == [1, 1, 0]
+        assert nets[0].remote_input().verified.tolist()[:3] == [1, 1, 0]   # on to the name tags
     finally:
         for n in nets:
             n.close()

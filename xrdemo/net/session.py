@@ -235,6 +235,7 @@ class NetMeeting:
         now_ns = time.monotonic_ns() if now_ns is None else now_ns
         rem = self.remote
         rem.present[:] = False
+        rem.verified = self.verified()
         with self._lock:
             items = list(self.buffers.items())
         for seat, buf in items:
