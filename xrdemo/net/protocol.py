@@ -4,7 +4,8 @@ Pure functions and constants only (no sockets, no clocks); the server (``server.
 client transport (``client.py``) both use them, and the fuzz tests call them directly.
 
 Control channel (TCP): each message is a 4-byte big-endian length, then that many bytes of UTF-8
-JSON holding one object with a string ``type`` (at most ``MAX_CONTROL`` bytes).
+JSON holding one object with a string ``type`` (at most ``MAX_CONTROL`` bytes). The server speaks
+first: a ``challenge`` (32 random bytes) that the client's ``hello`` signs (``identity.py``).
 
 Real-time datagrams (UDP), big-endian, one header then an opaque payload:
 

@@ -296,8 +296,13 @@ class Server:
                   "sig": I.b64(hello.sig), "client_id": hello.client_id}
         return _Auth(keys, eph.public, signed)
 
-    def _name_owner(self, name: str) -> bytes | None:
-        return self._name_keys.get(I.normalize_name(name))
+    def _name_owner(self, name: str, room: _Room | None) -> bytes | None:
+        """The key this name belongs to: someone in the room using it, else the registry."""
+        norm = I.normalize_name(name)
+        for m in room.members.values() if room else ():
+            if I.normalize_name(m.name) == norm:
+                return m.key
+        return self._name_keys.get(norm)
 
     def _claim_name(self, name: str, key: bytes) -> None:
         norm = I.normalize_name(name)
@@ -307,7 +312,7 @@ class Server:
             self._name_keys.popitem(last=False)
 
     def _join(self, hello: P.Hello, writer, auth: _Auth) -> _Member | None:
-        owner = self._name_owner(hello.name)
+        owner = self._name_owner(hello.name, self.rooms.get(hello.room))
         if owner is not None and owner != hello.key:
             self._count("control", "name_taken")
             self._write(writer, {"type": "error", "code": "name_taken", "message":
