@@ -220,7 +220,8 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                 if mic is not None:
                     inputs.mic_level = mic_to_level(mic.level_db)
                 if link is not None:
-                    inputs.remote = link.before_step(state)
+                    inputs.remote = link.before_step(state, display_ns=t_ns,
+                                                     period_ns=frame.predicted_display_period_ns)
                     if audio is not None and audio.device:    # lips follow the voice as played here
                         inputs.remote.level[:] = np.maximum(inputs.remote.level, audio.level)
                 state, scene = S.step(state, inputs, t_ns)

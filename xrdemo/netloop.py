@@ -26,8 +26,16 @@ class RoomLink:
         self._names = None
         self._present = None
 
-    def before_step(self, state: S.MeetingState, now_ns: int | None = None) -> S.RemoteInput:
+    def before_step(self, state: S.MeetingState, now_ns: int | None = None,
+                    display_ns: int | None = None, period_ns: int | None = None) -> S.RemoteInput:
+        """Roster changes into ``state``; the remote people at this frame's display time.
+
+        display_ns: the platform's predicted display time of the frame. Used as is when it is on
+        this machine's monotonic clock (desktop; OpenXR runtimes on Linux), else the display is
+        taken to be one frame period after now.
+        """
         net = self.net
+        now_ns = display_time_on_monotonic(display_ns, period_ns) if now_ns is None else now_ns
         for ev in net.poll():
             kind = ev.get("type") if isinstance(ev, dict) else getattr(ev, "type", "")
             if kind in ("joined", "left", "reconnecting", "reconnected", "room_full"):
@@ -51,6 +59,14 @@ class RoomLink:
         tracked = ppl.hand_alpha[k] > 0.5
         self.net.send_pose(ppl.head_pos[k], ppl.head_rot[k], ppl.joints[k], tracked, level,
                            state.partner, now_ns=now_ns)
+
+
+def display_time_on_monotonic(display_ns: int | None, period_ns: int | None) -> int:
+    """The predicted display time on time.monotonic_ns()'s clock (see RoomLink.before_step)."""
+    now = time.monotonic_ns()
+    if display_ns is not None and 0 <= display_ns - now < 500_000_000:
+        return int(display_ns)
+    return now + int(period_ns or 16_666_667)
 
 
 def _describe(ev) -> str:
