@@ -61,7 +61,9 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
         out["seats"] = [c.seat for c in clients]
         cap = clients[0].capacity if clients else 0
         rest = H.blend_poses(np.eye(len(H.POSE_NAMES))[[0, 0]])
-        speech = (0.2 * np.random.default_rng(1).standard_normal(RATE * 2)).astype(np.float32)
+        from ..audio.voices import load_voices
+
+        speech = np.concatenate(load_voices(RATE))             # the built-in speech clips
         t0 = time.monotonic_ns() if t0_ns is None else t0_ns
         sent = [None] * count
         pulled = [None] * count
