@@ -16,6 +16,8 @@ from .core import scene as S
 from .net.session import NetMeeting
 
 BOT_TALK_S, BOT_PAUSE_S = 3.0, 3.0
+VOICE_RATE = 48000
+"""Hz: voice over the network is Opus at 48 kHz; a networked meeting's audio runs at this rate."""
 
 
 class RoomLink:
@@ -23,8 +25,17 @@ class RoomLink:
 
     def __init__(self, net: NetMeeting, log=print):
         self.net, self.log = net, log
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was applied (call after building a new MeetingState for the room)."""
         self._names = None
         self._present = None
+
+    def reseated(self, state: S.MeetingState) -> bool:
+        """True when the room moved this person to another seat (a reconnect found the old seat
+        taken): the caller rebuilds its meeting (``net.make_state``), audio and camera seat."""
+        return self.net.seat != state.local
 
     def before_step(self, state: S.MeetingState, now_ns: int | None = None,
                     display_ns: int | None = None, period_ns: int | None = None) -> S.RemoteInput:
@@ -53,10 +64,15 @@ class RoomLink:
             S.set_present(state, present)
         return rem
 
-    def after_step(self, state: S.MeetingState, level: float, now_ns: int | None = None) -> None:
+    def after_step(self, state: S.MeetingState, level: float, now_ns: int | None = None,
+                   display_ns: int | None = None, period_ns: int | None = None) -> None:
+        """Send this person's pose, stamped with the display time it was predicted for."""
         k = state.local
+        if k != self.net.seat:
+            return                          # reseated: the caller rebuilds first
         ppl = state.people
         tracked = ppl.hand_alpha[k] > 0.5
+        now_ns = display_time_on_monotonic(display_ns, period_ns) if now_ns is None else now_ns
         self.net.send_pose(ppl.head_pos[k], ppl.head_rot[k], ppl.joints[k], tracked, level,
                            state.partner, now_ns=now_ns)
 
@@ -108,9 +124,14 @@ class BotVoice:
         return x, t_ms
 
 
-def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None) -> NetMeeting:
-    """Join ``HOST:PORT/ROOM`` (raises with a clear message when the server is not there or full)."""
-    net = NetMeeting(url, name, log=log, voice_sink=voice_sink)
+def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None,
+              want_seat: int | None = None, sample_rate: int = 48000) -> NetMeeting:
+    """Join ``HOST:PORT/ROOM`` (raises with a clear message when the server is not there or full;
+    nothing is left open then). want_seat: the seat to ask for (the lowest free one otherwise)."""
+    if sample_rate != VOICE_RATE:
+        raise ValueError(f"networked meetings need [audio] sample_rate = {VOICE_RATE} (Opus voice); "
+                         f"the configuration says {sample_rate}")
+    net = NetMeeting(url, name, log=log, voice_sink=voice_sink, want_seat=want_seat)
     net.connect(timeout_s=timeout_s)
     return net
 

@@ -181,7 +181,20 @@ def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, t
                            daemon=True)
         proc.start()
         procs.append(proc)
-    results = [queue.get(timeout=seconds + 120) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=10)
+    results = []
+    deadline = time.monotonic() + seconds + 120
+    try:
+        while len(results) < len(procs):
+            try:
+                results.append(queue.get(timeout=1.0))
+            except Exception:                 # queue.Empty: is everyone still there?
+                dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
+                if dead or time.monotonic() > deadline:
+                    why = f"exit codes {[p.exitcode for p in dead]}" if dead else "no answer in time"
+                    raise RuntimeError(f"simulated participants failed: {why}") from None
+    finally:
+        for proc in procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
     return results
