@@ -230,6 +230,9 @@ def default_names(n: int, names=None) -> tuple:
     return tuple(out[:n])
 
 
+EMPTY_SEAT_AWAY = np.array([0.0, -1000.0, 0.0])
+"""Metres: where the (undrawn, silent) head of an empty seat is kept, out of everyone's reach."""
+
 WHISPER_INVITE_M = 0.80
 """Metres: when the local head comes this close to a neighbour's head, the neighbour leans in too
 and whispers back (a side conversation, DESIGN.md's whisper rule)."""
@@ -349,6 +352,11 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
         if R_base is der.R_seat:
             R_base = R_base.copy()
         R_base[rm] = P.quat_to_matrix(base_rot[rm])
+    if ppl.present is not None and not ppl.present.all():
+        # Empty seats hold no head: put them far off, so nobody's gaze, whisper rule or voice
+        # ever reaches for them (each apart from the others, so they never "whisper" either).
+        away = ~ppl.present
+        head_pos[away] = EMPTY_SEAT_AWAY + np.outer(np.flatnonzero(away), [10.0, 0.0, 0.0])
     partner = whisper_partner(state, head_pos[k] if local_tracked else None)
     if partner >= 0:
         # The neighbour you lean toward leans in to meet you and turns to you.

@@ -45,6 +45,7 @@ from . import protocol as P
 
 HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
 SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
+SEAT_HOLD_S = 30.0              # a seat whose member dropped out is offered to others last, this long
 REMEMBERED_SEATS = 1024         # (room, client_id) -> seat kept for reconnects after leaving
 UDP_BUFFER_BYTES = 1 << 20      # socket send/receive buffers asked of the OS
 UDP_BATCH = 256                 # datagrams read per wake-up before yielding to other work
@@ -133,6 +134,7 @@ class Server:
         self._sessions: dict[int, _Member] = {}
         self._remembered: collections.OrderedDict = collections.OrderedDict()
         self._name_keys: collections.OrderedDict = collections.OrderedDict()   # normalized name -> key
+        self._dropped: dict = {}           # (room, seat) -> monotonic time its member dropped out
         self._tcp: asyncio.base_events.Server | None = None
         self._udp_sock: socket.socket | None = None     # non-blocking; read by _read_udp
         self._delayed: dict[int, list] = {}               # impairment: due ms -> [(packet, addr, kind)]
@@ -391,7 +393,10 @@ class Server:
         for wish in (hello.want_seat, self._remembered.get((room.name, hello.client_id))):
             if wish is not None and wish in free:
                 return wish
-        return free[0]
+        # Seats of people who dropped out a moment ago are kept for their reconnect.
+        now = time.monotonic()
+        held = {seat for (name, seat), t in self._dropped.items() if name == room.name and now - t < SEAT_HOLD_S}
+        return next((s for s in free if s not in held), free[0])
 
     def _new_session(self) -> int:
         while True:
@@ -407,6 +412,10 @@ class Server:
         if room.members.get(member.seat) is member:
             del room.members[member.seat]
         self._sessions.pop(member.session, None)
+        if reason != "leave":                  # dropped out, not a goodbye: hold the seat a while
+            self._dropped[(room.name, member.seat)] = time.monotonic()
+            while len(self._dropped) > REMEMBERED_SEATS:
+                self._dropped.pop(next(iter(self._dropped)))
         self._count("leaves", reason)
         self._close_writer(member.writer)
         if tell_room:
