@@ -53,8 +53,11 @@ def resting_hands(seat: int, head: np.ndarray, capacity: int) -> np.ndarray:
 
 def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None = None, pose_hz: float = 30.0,
                      talkers: int = 0, check_every: float = 2.0, max_lag_s: float = 0.3,
-                     settle_s: float = 8.0, listeners: int = 1, check_until: float = float("inf")) -> dict:
-    """Drive ``count`` participants in ``url`` for ``seconds`` (see the module docstring)."""
+                     settle_s: float = 8.0, listeners: int = 1, check_until: float = float("inf"),
+                     first: int = 0) -> dict:
+    """Drive ``count`` participants in ``url`` for ``seconds`` (see the module docstring), named
+    ``sim{first}``, ``sim{first + 1}``, ... (each has its own key: names must differ between
+    workers, or the server refuses a name already held by another key)."""
     from ..core import pose as P
     from .room_audio import RemoteVoices
     from .session import NetMeeting
@@ -64,7 +67,7 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
            "error": None, "checks": 0, "events": []}
     try:
         for i in range(count):
-            net = NetMeeting(url, f"sim{i}", log=lambda *_: None, pose_hz=pose_hz)
+            net = NetMeeting(url, f"sim{first + i}", log=lambda *_: None, pose_hz=pose_hz)
             net.connect(timeout_s=15)
             v = None
             if i < listeners:
@@ -173,11 +176,13 @@ def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, t
     procs, left, talk_left = [], count, talkers
     for p in range(processes):
         n = left // (processes - p)
+        first = count - left
         left -= n
         t = min(talk_left, n)
         talk_left -= t
         proc = ctx.Process(target=_worker, args=(queue, (url, n, seconds + 3.0),   # 3 s to start and join
-                                                 dict(kwargs, t0_ns=t0, talkers=t, check_until=seconds)),
+                                                 dict(kwargs, t0_ns=t0, talkers=t, check_until=seconds,
+                                                      first=first)),
                            daemon=True)
         proc.start()
         procs.append(proc)
