@@ -355,3 +355,38 @@ def test_xrdemo_id_makes_then_shows_the_identity(tmp_path):
     helped = subprocess.run([sys.executable, "-m", "xrdemo.cli", "id", "--help"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert "fingerprint" in helped.stdout and "Ed25519" in helped.stdout
+
+
+def test_joining_from_the_app_uses_the_users_key_and_makes_it_once(server, tmp_path, monkeypatch):
+    from xrdemo.netloop import join_room
+
+    key = tmp_path / "cfg" / "identity.key"
+    monkeypatch.setenv("XRDEMO_IDENTITY", str(key))
+    said = []
+    nets = [join_room(f"127.0.0.1:{server.port}/app", "Ada", log=said.append) for _ in range(2)]
+    try:
+        mine = I.load_identity(key)
+        assert nets[0].client.identity.public == nets[1].client.identity.public == mine.public
+        assert sum("made your identity key" in line for line in said) == 1
+        assert mine.fingerprint in "\n".join(said)
+        assert nets[1].client.known_people.path == key.with_name("known_people.json")
+        # the same person on two devices keeps the name; the seats differ
+        assert {n.seat for n in nets} == {0, 1}
+    finally:
+        for n in nets:
+            n.close()
+
+
+def test_signed_joins_that_do_not_fit_the_welcome_follow_and_are_verified(clients, monkeypatch):
+    from xrdemo.net import server as server_module
+
+    monkeypatch.setattr(server_module, "WELCOME_BUDGET", 700)      # room for about two signed joins
+    with ServerThread(port=0, capacity=8) as srv:
+        for i in range(5):
+            clients(srv.port, f"p{i}").connect()
+        newcomer = clients(srv.port, "new")
+        newcomer.connect()
+        ev = events_until(newcomer, lambda ev: sum(e["type"] == "identity" for e in ev) >= 3)
+        assert all(e["verified"] == I.VERIFIED for e in ev if e["type"] == "identity")
+        wait_until(lambda: all(m.verified == I.VERIFIED for m in newcomer.roster.values()))
+        assert len(newcomer.roster) == 6
