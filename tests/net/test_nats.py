@@ -15,6 +15,7 @@ import pytest
 
 from netutil import events_until, wait_until
 from xrdemo.core import pose as PO
+from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
 from xrdemo.net.nats_transport import NatsClient, NatsServerThread, import_nats
 from xrdemo.net.natsd import NatsServerProcess
@@ -101,6 +102,8 @@ def test_two_clients_share_a_room_over_one_nats_node(natsd, make):
     assert other.connect()["seat"] == 0                # another room, its own seats
     wait_until(lambda: len(a.roster) == 2 and len(b.roster) == 2)
     assert {s: m.name for s, m in a.roster.items()} == {0: "ann", 1: "bob"}
+    # signed joins travel over NATS too: each peer checked the other's signature itself
+    assert a.roster[1].verified == b.roster[0].verified == I.VERIFIED
     assert a.server_id == b.server_id == srv.server.server_id
     got = _traffic(a, b)
     assert [(d.kind, d.seat, d.seq) for d in got if d.kind == "pose"] == [("pose", 0, i) for i in range(5)]
@@ -122,8 +125,9 @@ def test_a_networked_meeting_joins_by_nats_url_and_exchanges_poses_and_voice(nat
     server, _client = make
     server(natsd.url)
     url = f"{natsd.url}/standup"
+    voice = []
     ada = NetMeeting(url, "Ada", log=lambda *_: None)
-    bea = NetMeeting(url, "Bea", log=lambda *_: None)
+    bea = NetMeeting(url, "Bea", log=lambda *_: None, voice_sink=lambda *frame: voice.append(frame))
     try:
         ada.connect()
         bea.connect()
@@ -145,8 +149,7 @@ def test_a_networked_meeting_joins_by_nats_url_and_exchanges_poses_and_voice(nat
 
         wait_until(bea_sees_ada)
         assert abs(bea.remote.level[0] - 0.7) < 0.05
-        voice = []
-        wait_until(lambda: voice.extend(bea.take_voice()) or len(voice) == 10)
+        wait_until(lambda: len(voice) == 10)
         assert [v[0] for v in voice] == [0] * 10 and sorted(v[1] for v in voice) == list(range(10))
         assert bea.names()[:2] == ("Ada", "Bea")
         assert time.monotonic_ns() - t0 < 10e9
@@ -223,6 +226,7 @@ def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
     b.connect()
     nats = import_nats("test")
     sid = srv.server.server_id
+    wait_until(lambda: b.stats.get("keepalive_received", 0) > 0)     # bob is reachable
 
     async def attack():
         nc = await nats.connect(natsd.url)
@@ -233,17 +237,36 @@ def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
         await nc.publish(up, P.pack_client_datagram(1, 0x123456, 0, 0, b"x"))         # no reply subject
         await nc.publish(f"xrdemo.s.{sid}.ctl", b"\x00\x00\x00\x02{}", reply="xrdemo.c.nobody")
         await nc.request("xrdemo.open", b"not json", timeout=2)
+        # An eavesdropper on the NATS server captures one of ann's pose datagrams ...
+        captured = asyncio.get_running_loop().create_future()
+
+        async def spy(msg):
+            if not captured.done() and msg.data[0] == P.KIND_POSE:
+                captured.set_result(msg)
+
+        await nc.subscribe(up, cb=spy)
+        await nc.flush()
+        a.send_pose(b"p" * 80, 1)
+        msg = await asyncio.wait_for(captured, 5)
+        await nc.publish(up, msg.data, reply="xrdemo.d.evil")        # as its own: wrong address
+        await nc.publish(up, msg.data, reply=msg.reply)              # as ann, again: a replay
+        forged = bytearray(msg.data)
+        forged[20] ^= 1
+        await nc.publish(up, bytes(forged), reply=msg.reply)          # altered: bad MAC
         await nc.flush()
         await nc.close()
 
     import asyncio
     asyncio.run(attack())
-    wait_until(lambda: srv.stats()["drops"].get("bad_session") == 1)
+    wait_until(lambda: srv.stats()["drops"].get("bad_mac") == 1)
     st = srv.stats()
     assert st["drops"]["short"] == 1 and st["drops"]["no_reply_subject"] == 1
+    assert st["drops"]["bad_session"] == 1 and st["drops"]["wrong_addr"] == 1
+    assert st["drops"]["replay"] == 1
     assert st["control_errors"]["unknown_stream"] == 1 and st["control_errors"]["bad_open"] == 1
+    wait_until(lambda: len(b.drain()) == 1)             # ann's genuine pose, once
     time.sleep(0.2)
-    assert a.drain() == [] and b.drain() == []          # nothing reached the room
+    assert a.drain() == [] and b.drain() == []          # nothing else reached the room
     _traffic(a, b)                                      # and the room still works
 
 

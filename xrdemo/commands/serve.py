@@ -22,6 +22,10 @@ visitor and disappears when the last one leaves. Someone who loses the connectio
 machine vanishes, is removed after --timeout seconds of silence; clients reconnect by themselves
 (also after a server restart) and get their seat back.
 
+Joins are signed: each person's identity key (`xrdemo id`) signs the server's challenge, every
+datagram carries a MAC under a per-session key, and a display name belongs to the first key that
+used it here (another key asking for it is refused) while the server runs.
+
 Rooms beyond one server: with --nats nats://HOST:4222 the server takes its traffic from a NATS
 server (or cluster) instead of a port, and people join with
   xrdemo run --join nats://HOST:4222/ROOM
@@ -30,7 +34,7 @@ served by exactly one of them, new rooms go to the least busy, and when one stop
 to the others (the people in them reconnect by themselves). See docs/nats.md.
 
 Every ~10 s it prints one status line: rooms, members, packets per second in and out, and
-dropped datagrams (malformed, unknown session, wrong address). Ctrl-C stops it.
+dropped datagrams (malformed, unknown session, bad MAC, wrong address, replayed). Ctrl-C stops it.
 """
 
 
