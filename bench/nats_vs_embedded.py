@@ -7,8 +7,10 @@ every 20 ms, each stamped inside its payload with time.monotonic_ns() at sending
 receiver, which takes (arrival - stamp) for every one it gets — the one-way latency through the
 transport and the room server, on this machine's one clock. CPU: the room server's thread
 (both transports) and, for NATS, the nats-server process too (from /proc), over the measured
-seconds, in % of one core per client. The embedded server runs first for each size and is the
-reference of the ratio columns.
+seconds, in % of one core per client, and divided by the datagrams the room server forwarded
+meanwhile (µs per forwarded datagram: the transport's cost, whatever rate the participants
+managed). The embedded server runs first for each size and is the reference of the ratio
+columns.
 
     PYTHONPATH=. .venv/bin/python bench/nats_vs_embedded.py [--seconds 6] [--clients 2 4 8 16]
 
@@ -39,6 +41,12 @@ def _proc_cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _forwarded(stats: dict) -> int:
+    """Pose and voice datagrams the room server has sent on so far."""
+    out = stats.get("packets_out", {})
+    return out.get("pose", 0) + out.get("voice", 0)
 
 
 def run(transport: str, n: int, seconds: float, pose_hz: float) -> dict:
@@ -90,6 +98,7 @@ def run(transport: str, n: int, seconds: float, pose_hz: float) -> dict:
             if cpu0 is None and t >= warm:
                 measuring.set()
                 cpu0 = (server.cpu_seconds(), _proc_cpu_s(natsd.proc.pid) if natsd else 0.0)
+                out0 = _forwarded(server.stats())
             if now >= next_pose:
                 sender.send_pose(_STAMP.pack(time.monotonic_ns()) + bytes(72), now // 1_000_000)
                 next_pose += int(1e9 / pose_hz)
@@ -101,6 +110,7 @@ def run(transport: str, n: int, seconds: float, pose_hz: float) -> dict:
         measuring.clear()
         cpu_server = server.cpu_seconds() - cpu0[0]
         cpu_nats = _proc_cpu_s(natsd.proc.pid) - cpu0[1] if natsd else 0.0
+        forwarded = _forwarded(server.stats()) - out0
     finally:
         for c in (sender, receiver):
             if c is not None:
@@ -113,7 +123,9 @@ def run(transport: str, n: int, seconds: float, pose_hz: float) -> dict:
     expected = {"pose": seconds * pose_hz, "voice": seconds * 50}
     out = {"transport": transport, "clients": n,
            "server_cpu_pct_per_client": 100 * cpu_server / seconds / n,
-           "nats_cpu_pct_per_client": 100 * cpu_nats / seconds / n}
+           "nats_cpu_pct_per_client": 100 * cpu_nats / seconds / n,
+           "forwarded_per_s": forwarded / seconds,
+           "us_per_forwarded": 1e6 * (cpu_server + cpu_nats) / max(forwarded, 1)}
     for kind, values in lat.items():
         v = np.array(values) if values else np.array([np.nan])
         out[f"{kind}_ms"] = float(np.median(v))
@@ -131,22 +143,22 @@ def main() -> None:
     print(f"one room, n clients (n - 2 silent full participants in worker processes, poses at "
           f"{args.pose_hz:g} Hz); {args.seconds:g} s per row; one-way = arrival - send stamp")
     print("| clients | transport | pose one-way ms (median / p95) | voice one-way ms (median / p95) | "
-          "received % (pose / voice) | room server CPU % per client | nats-server CPU % per client | "
-          "latency ratio (median pose) | CPU ratio (all server side) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "received % (pose / voice) | forwarded datagrams/s | room server CPU % per client | "
+          "nats-server CPU % per client | server-side µs per forwarded datagram | "
+          "latency ratio (median pose) | CPU ratio (µs per datagram) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in args.clients:
         ref = None
         for transport in ("embedded", "nats"):
             r = run(transport, n, args.seconds, args.pose_hz)
-            cpu = r["server_cpu_pct_per_client"] + r["nats_cpu_pct_per_client"]
             if ref is None:
-                ref = (r["pose_ms"], cpu)
+                ref = (r["pose_ms"], r["us_per_forwarded"])
             print(f"| {n} | {transport} | {r['pose_ms']:.2f} / {r['pose_p95_ms']:.2f} | "
                   f"{r['voice_ms']:.2f} / {r['voice_p95_ms']:.2f} | "
                   f"{r['pose_received_pct']:.0f} / {r['voice_received_pct']:.0f} | "
-                  f"{r['server_cpu_pct_per_client']:.2f} | "
-                  f"{r['nats_cpu_pct_per_client']:.2f} | {r['pose_ms'] / ref[0]:.2f} | {cpu / ref[1]:.2f} |",
-                  flush=True)
+                  f"{r['forwarded_per_s']:.0f} | {r['server_cpu_pct_per_client']:.2f} | "
+                  f"{r['nats_cpu_pct_per_client']:.2f} | {r['us_per_forwarded']:.1f} | "
+                  f"{r['pose_ms'] / ref[0]:.2f} | {r['us_per_forwarded'] / ref[1]:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
