@@ -117,6 +117,10 @@ def run(transport: str, n: int, seconds: float, pose_hz: float) -> dict:
                 c.close()
         if load is not None:
             load.join(timeout=seconds + 120)
+            for r in results:
+                if r.get("error"):
+                    print(f"({transport}, {n} clients: a load worker failed: "
+                          f"{r['error'].strip().splitlines()[-1]})", flush=True)
         server.stop()
         if natsd is not None:
             natsd.stop()

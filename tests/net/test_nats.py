@@ -227,6 +227,7 @@ def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
     nats = import_nats("test")
     sid = srv.server.server_id
     wait_until(lambda: b.stats.get("keepalive_received", 0) > 0)     # bob is reachable
+    b_inbox = b._writer.reply
 
     async def attack():
         nc = await nats.connect(natsd.url)
@@ -235,7 +236,10 @@ def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
         await nc.publish(up, P.pack_client_datagram(1, 0x123456, 0, 0, b"x" * 80),
                          reply="xrdemo.d.evil")                                      # no such session
         await nc.publish(up, P.pack_client_datagram(1, 0x123456, 0, 0, b"x"))         # no reply subject
-        await nc.publish(f"xrdemo.s.{sid}.ctl", b"\x00\x00\x00\x02{}", reply="xrdemo.c.nobody")
+        # control bytes for a stream whose secret name is not known: never reach a stream, even
+        # with someone's inbox as the reply subject (an eavesdropper on xrdemo.c.> sees those)
+        leave = P.encode_message({"type": "leave"})
+        await nc.publish(f"xrdemo.s.{sid}.ctl.{'0' * 32}", leave, reply=b_inbox)
         await nc.request("xrdemo.open", b"not json", timeout=2)
         # An eavesdropper on the NATS server captures one of ann's pose datagrams ...
         captured = asyncio.get_running_loop().create_future()
@@ -265,6 +269,7 @@ def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
     assert st["drops"]["replay"] == 1
     assert st["control_errors"]["unknown_stream"] == 1 and st["control_errors"]["bad_open"] == 1
     wait_until(lambda: len(b.drain()) == 1)             # ann's genuine pose, once
+    assert b.connected and len(a.roster) == 2           # the forged leave did nothing
     time.sleep(0.2)
     assert a.drain() == [] and b.drain() == []          # nothing else reached the room
     _traffic(a, b)                                      # and the room still works

@@ -5,12 +5,14 @@ transport, so everything they do (joins, seats, liveness, reconnects, validation
 works unchanged over a NATS server or cluster. Subjects (``P`` = the prefix, ``xrdemo``):
 
 - ``P.open`` (request, queue group ``xrdemo-servers``): a client opens a control stream for a
-  room: JSON ``{"room", "inbox"}``. One room server receives it; if another server owns the
-  room (or should take a new one) it forwards the request to ``P.s.<id>.open``. The owner
-  answers ``{"server": id, "ctl": ..., "up": ...}``.
-- ``P.s.<id>.ctl``: client -> server control bytes, exactly what the TCP stream would carry
-  (4-byte length + JSON frames); the NATS reply subject names the client's stream (its inbox).
-  An empty message ends the stream (EOF).
+  room: JSON ``{"room", "inbox", "stream"}`` (``stream``: 32 random hex digits, the stream's
+  secret name). One room server receives it; if another server owns the room (or should take a
+  new one) it forwards the request to ``P.s.<id>.open``. The owner answers
+  ``{"server": id, "ctl": ..., "up": ...}``.
+- ``P.s.<id>.ctl.<stream>``: client -> server control bytes, exactly what the TCP stream would
+  carry (4-byte length + JSON frames). An empty message ends the stream (EOF). Only the client
+  and the room servers see ``<stream>`` (guests may not subscribe to ``P.open`` or ``P.s.>``),
+  so nobody else can write into someone's stream, even knowing their inbox.
 - ``P.c.<token>`` (the client's inbox, new per connection): server -> client control bytes;
   empty = the server closed the stream.
 - ``P.s.<id>.up``: client -> server datagrams (10-byte header + payload); the reply subject is
@@ -49,6 +51,7 @@ CLAIM_TTL_S = 2.0                   # a server not heard from for this long owns
 CONNECT_TIMEOUT_S = 3.0             # reaching the NATS server
 PENDING_BYTES = 256 * 1024          # outgoing bytes nats-py may hold while reconnecting
 _SUBJECT_RE = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
+_STREAM_RE = re.compile(r"[0-9a-f]{32}")
 
 
 def import_nats(what: str):
@@ -268,6 +271,7 @@ class NatsClient(NetClient):
         """A fresh control stream: subscribe a new inbox, then ask a room server to open it."""
         nats = import_nats(f"cannot join {self.where}/{self.room}")
         inbox = f"{self.prefix}.c.{self._token}.{secrets.token_hex(4)}"
+        stream = secrets.token_hex(16)
         reader = asyncio.StreamReader()
 
         async def on_control(msg):
@@ -280,7 +284,8 @@ class NatsClient(NetClient):
         try:
             await self._nc.flush(timeout=max(self.timeout_s, 1.0))
             answer = await self._nc.request(f"{self.prefix}.open",
-                                            json.dumps({"room": self.room, "inbox": inbox}).encode(),
+                                            json.dumps({"room": self.room, "inbox": inbox,
+                                                        "stream": stream}).encode(),
                                             timeout=max(self.timeout_s, 1.0))
             info = json.loads(answer.data)
             if "error" in info:
@@ -301,7 +306,7 @@ class NatsClient(NetClient):
         def on_close():
             self._loop.create_task(_quiet_unsubscribe(sub))
 
-        writer = StreamOverNats(self._outbox, ctl, inbox, reader, on_close)
+        writer = StreamOverNats(self._outbox, f"{ctl}.{stream}", inbox, reader, on_close)
         return reader, writer
 
     @property
@@ -344,7 +349,7 @@ class _DatagramPublisher:
 
 @dataclass(eq=False)
 class _Stream:
-    """One client's control stream at the server (keyed by its inbox subject)."""
+    """One client's control stream at the server (keyed by its secret name)."""
     room: str
     reader: asyncio.StreamReader
     writer: StreamOverNats
@@ -392,7 +397,7 @@ class NatsServer(Server):
         self._subs = [
             await nc.subscribe(f"{self.prefix}.claims", cb=self._on_claims),
             await nc.subscribe(f"{me}.open", cb=self._on_forwarded_open),
-            await nc.subscribe(f"{me}.ctl", cb=self._on_ctl),
+            await nc.subscribe(f"{me}.ctl.*", cb=self._on_ctl),
             await nc.subscribe(f"{me}.up", cb=self._on_up, pending_msgs_limit=65536),
         ]
         self._udp_sock = _DatagramPublisher(self._outbox)
@@ -439,12 +444,14 @@ class NatsServer(Server):
     def _open(self, msg, forwarded: bool) -> None:
         try:
             req = json.loads(msg.data)
-            room, inbox = req["room"], req["inbox"]
+            room, inbox, name = req["room"], req["inbox"], req["stream"]
             if not (isinstance(room, str) and P.ROOM_RE.fullmatch(room)):
                 raise ValueError("bad room name")
             if not (isinstance(inbox, str) and inbox.startswith(f"{self.prefix}.c.")
                     and len(inbox) <= 128 and _SUBJECT_RE.fullmatch(inbox)):
                 raise ValueError("bad inbox subject")
+            if not (isinstance(name, str) and _STREAM_RE.fullmatch(name)):
+                raise ValueError("stream must be 32 hex digits")
         except (ValueError, KeyError, TypeError) as exc:
             self._count("control_errors", "bad_open")
             if msg.reply:
@@ -457,13 +464,13 @@ class NatsServer(Server):
                 self._outbox.put(f"{self.prefix}.s.{owner}.open", msg.data, msg.reply)
                 return
         self._claim(room)
-        old = self._streams.pop(inbox, None)
+        old = self._streams.pop(name, None)
         if old is not None:
             old.writer.close()
         reader = asyncio.StreamReader()
         writer = StreamOverNats(self._outbox, inbox, "", reader,
-                                on_close=lambda: self._forget_stream(inbox, reader))
-        self._streams[inbox] = _Stream(room, reader, writer, P.FrameReader())
+                                on_close=lambda: self._forget_stream(name, reader))
+        self._streams[name] = _Stream(room, reader, writer, P.FrameReader())
         self._count("control", "opens")
         if msg.reply:
             me = f"{self.prefix}.s.{self.server_id}"
@@ -471,10 +478,10 @@ class NatsServer(Server):
                                                     "up": f"{me}.up"}).encode())
         asyncio.ensure_future(self._on_connection(reader, writer))
 
-    def _forget_stream(self, inbox: str, reader) -> None:
-        stream = self._streams.get(inbox)
+    def _forget_stream(self, name: str, reader) -> None:
+        stream = self._streams.get(name)
         if stream is not None and stream.reader is reader:
-            del self._streams[inbox]
+            del self._streams[name]
 
     def owner_of(self, room: str) -> str | None:
         """The server id owning room (the earliest live claim), or None."""
@@ -556,11 +563,9 @@ class NatsServer(Server):
 
     # --- control streams and datagrams ------------------------------------------------------
     async def _on_ctl(self, msg) -> None:
-        stream = self._streams.get(msg.reply)
-        if stream is None:
-            self._count("control_errors", "unknown_stream")
-            if msg.data and msg.reply and msg.reply.startswith(f"{self.prefix}.c."):
-                self._outbox.put(msg.reply, b"")      # EOF: that client reconnects at once
+        stream = self._streams.get(msg.subject.rpartition(".")[2])
+        if stream is None:          # closed meanwhile, or a guess: never answered (a client
+            self._count("control_errors", "unknown_stream")   # that lost its stream times out)
             return
         if stream.frames is not None and msg.data:
             try:
