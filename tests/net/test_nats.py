@@ -275,6 +275,60 @@ def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
     _traffic(a, b)                                      # and the room still works
 
 
+@pytest.fixture
+def documented_auth(tmp_path):
+    """A nats-server with the authorization block of docs/nats.md; yields (node, users)."""
+    doc = (ROOT / "docs" / "nats.md").read_text()
+    block = re.search(r"^authorization \{.*?^\}", doc, re.M | re.S).group(0)
+    users = dict(re.findall(r"user: ([\w-]+), password: \"([^\"]+)\"", block))
+    (tmp_path / "auth.conf").write_text(block + "\n")
+    node = NatsServerProcess(config=tmp_path / "auth.conf").start()
+    yield node, users
+    node.stop()
+
+
+def test_the_documented_guest_permissions_let_people_meet_and_keep_them_off_server_subjects(
+        documented_auth, make):
+    node, users = documented_auth
+    port = node.port
+    server, client = make
+    server(f"nats://room-server:{users['room-server']}@127.0.0.1:{port}")
+    guest = f"nats://guest:{users['guest']}@127.0.0.1:{port}"
+    a, b = client(guest, "ann"), client(guest, "bob")
+    a.connect()
+    b.connect()
+    wait_until(lambda: len(a.roster) == 2 and len(b.roster) == 2)
+    _traffic(a, b)
+    nats = import_nats("test")
+    errors, seen = [], []
+
+    async def snoop():
+        async def on_error(exc):
+            errors.append(str(exc))
+
+        nc = await nats.connect(guest, error_cb=on_error)
+
+        async def cb(msg):
+            seen.append(msg.subject)
+
+        subs = [await nc.subscribe("xrdemo.s.>", cb=cb),      # the secret stream names
+                await nc.subscribe("xrdemo.open", cb=cb)]
+        await nc.publish("xrdemo.claims", b'{"server": "evil", "rooms": {"r": 0}}')
+        await nc.flush()
+        await asyncio.sleep(0.3)
+        for sub in subs:
+            await sub.unsubscribe()
+        await nc.close()
+
+    import asyncio
+    a.send_pose(b"x" * 80, 1)
+    asyncio.run(snoop())
+    assert seen == []
+    assert sum("permissions violation" in e.lower() for e in errors) == 3, errors
+    with pytest.raises(ConnectionError, match="Authorization Violation"):
+        client(f"nats://guest:wrong@127.0.0.1:{port}", "eve").connect()
+
+
 # --- errors --------------------------------------------------------------------------------
 def test_no_nats_server_gives_a_clear_error():
     import socket

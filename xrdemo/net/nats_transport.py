@@ -87,16 +87,23 @@ async def connect_nats(servers: list[str], what: str | None, *, name: str, timeo
         if log:
             log("NATS connection back")
 
+    from nats.aio.client import Client
+
+    nc = Client()
+    holder.append(nc)
     try:
-        nc = await asyncio.wait_for(
-            nats.connect(servers=servers, name=name, connect_timeout=min(timeout_s, 2.0),
-                         allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.25,
-                         error_cb=on_error, disconnected_cb=on_disconnect,
-                         reconnected_cb=on_reconnect, pending_size=PENDING_BYTES,
-                         dont_randomize=False), timeout_s)
-        holder.append(nc)
+        await asyncio.wait_for(
+            nc.connect(servers=servers, name=name, connect_timeout=min(timeout_s, 2.0),
+                       allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.25,
+                       error_cb=on_error, disconnected_cb=on_disconnect,
+                       reconnected_cb=on_reconnect, pending_size=PENDING_BYTES,
+                       dont_randomize=False), timeout_s)
         return nc
     except (asyncio.TimeoutError, OSError, nats.errors.Error) as exc:
+        try:                        # leave no reader or pinger task behind
+            await asyncio.wait_for(nc.close(), 1.0)
+        except Exception:
+            pass
         cause = last_error[0] if last_error else exc
         text = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
         text = f"no NATS server answers ({text})"
@@ -326,6 +333,21 @@ class NatsClient(NetClient):
                 await asyncio.wait_for(self._nc.close(), 1.0)
             except Exception:
                 pass
+        await _cancel_nats_tasks()
+
+
+async def _cancel_nats_tasks(timeout_s: float = 1.0) -> None:
+    """Cancel nats-py's tasks left on the running loop (a client closed while it was still
+    reconnecting leaves some) and let them finish, before the loop closes."""
+    def of_nats(task) -> bool:
+        frame = getattr(task.get_coro(), "cr_frame", None)
+        return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("nats.")
+
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and of_nats(t)]
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout_s)
 
 
 async def _quiet_unsubscribe(sub) -> None:
@@ -606,3 +628,15 @@ class NatsServerThread(ServerThread):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="xrdemo-nats-server",
                                         daemon=True)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self._thread.is_alive():
+            async def stop_all():
+                await self.server.stop()
+                await _cancel_nats_tasks()
+
+            try:
+                asyncio.run_coroutine_threadsafe(stop_all(), self._loop).result(timeout_s)
+            except Exception:
+                pass
+        super().stop(timeout_s)

@@ -22,14 +22,17 @@ class NatsServerProcess:
     """One nats-server node (see the module docstring).
 
     cluster: also listen for routes (a node of a cluster named ``cluster_name``); routes: route
-    URLs of other nodes (``nats://127.0.0.1:PORT``) to join; binary: the nats-server program.
+    URLs of other nodes (``nats://127.0.0.1:PORT``) to join; config: a nats-server configuration
+    file (its listen address and port are overridden); binary: the nats-server program.
     After ``start()``: ``url`` (``nats://127.0.0.1:PORT``), ``port``, ``route_url`` (or None).
     """
 
     def __init__(self, cluster: bool = False, routes: list[str] | None = None,
-                 cluster_name: str = "xrdemo", binary: str = "nats-server", name: str = ""):
+                 cluster_name: str = "xrdemo", binary: str = "nats-server", name: str = "",
+                 config=None):
         self.cluster, self.routes, self.cluster_name = cluster or bool(routes), list(routes or []), cluster_name
         self.binary = binary
+        self.config = config
         self.name = name
         self.port = -1
         self.route_port = -1
@@ -52,6 +55,8 @@ class NatsServerProcess:
             raise FileNotFoundError(f"{self.binary} not found: install it (Debian: apt-get install "
                                     "nats-server; or a release from https://nats.io)")
         cmd = [exe, "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.config is not None:
+            cmd += ["-c", str(self.config)]
         if self.name:
             cmd += ["-n", self.name]
         if self.cluster:
