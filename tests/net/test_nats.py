@@ -17,6 +17,7 @@ from netutil import events_until, wait_until
 from xrdemo.core import pose as PO
 from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
+from xrdemo.net.client import NameTaken
 from xrdemo.net.nats_transport import NatsClient, NatsServerThread, import_nats
 from xrdemo.net.natsd import NatsServerProcess
 from xrdemo.net.session import NetMeeting
@@ -507,6 +508,30 @@ def _force_open(client, srv):
 
     client._open_udp = open_udp
     return sent
+
+
+def test_a_name_taken_on_one_room_server_is_taken_on_all(natsd, make):
+    """Display names belong to a key across the room servers of a NATS (identity.md)."""
+    server, client = make
+    s1, s2 = server(natsd.url), server(natsd.url)
+    wait_until(lambda: s1.call(lambda: s2.server.server_id in s1.server.peers)
+               and s2.call(lambda: s1.server.server_id in s2.server.peers))
+    ann = client(natsd.url, "Ann", room="r1", identity=I.Identity.generate())
+    ann.connect()
+    first = ann.server_id
+    other = s2 if first == s1.server.server_id else s1
+    wait_until(lambda: other.call(lambda: other.server.owner_of("r1")) == first)
+    # r2 is new: it goes to the other room server (the one with fewer rooms) ...
+    mallory = client(natsd.url, "ann", room="r2", identity=I.Identity.generate())
+    with pytest.raises(NameTaken, match="belongs to someone else"):
+        mallory.connect()
+    assert other.stats()["control"]["name_taken"] == 1           # ... which refused the name
+    # Ann may use her name anywhere; a room server started later learns who is who.
+    again = client(natsd.url, "Ann", room="r3", identity=ann.identity)
+    again.connect()
+    s3 = server(natsd.url)
+    norm = I.normalize_name("Ann")
+    assert s3.call(lambda: s3.server._name_keys.get(norm)) == ann.identity.public
 
 
 # --- the command line ---------------------------------------------------------------------

@@ -22,6 +22,9 @@ works unchanged over a NATS server or cluster. Subjects (``P`` = the prefix, ``x
   new claim; an empty list when it stops). Each room has one owner: the earliest claim wins, a
   server that finds itself second hands its members over (they reconnect to the owner). A new
   room goes to the live server with the fewest rooms.
+- ``P.names``: the room servers share which key each display name belongs to (identity.py): a
+  server announces each name it sees with a new key, and a starting server asks the others
+  (``P.names.sync``) for what they know, so a name taken on one room server is taken on all.
 
 ``NatsClient`` is a ``NetClient`` whose control stream and datagram socket are NATS subjects;
 ``NatsServer`` is a ``Server`` that listens on NATS instead of a port; ``NatsServerThread`` runs one
@@ -40,9 +43,10 @@ import threading
 import time
 from dataclasses import dataclass
 
+from . import identity as I
 from . import protocol as P
 from .client import NetClient
-from .server import Server, ServerThread
+from .server import NAME_REGISTRY_MAX, Server, ServerThread
 
 PREFIX = "xrdemo"
 SERVER_QUEUE = "xrdemo-servers"     # queue group of the room servers for first contact
@@ -50,6 +54,7 @@ CLAIM_PERIOD_S = 0.5                # room servers announce their rooms this oft
 CLAIM_TTL_S = 2.0                   # a server not heard from for this long owns nothing
 CONNECT_TIMEOUT_S = 3.0             # reaching the NATS server
 PENDING_BYTES = 256 * 1024          # outgoing bytes nats-py may hold while reconnecting
+NAMES_PER_MESSAGE = 4096            # name -> key entries per message when a new server catches up
 _SUBJECT_RE = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
 _STREAM_RE = re.compile(r"[0-9a-f]{32}")
 
@@ -418,12 +423,17 @@ class NatsServer(Server):
         nc = self._nc
         self._subs = [
             await nc.subscribe(f"{self.prefix}.claims", cb=self._on_claims),
+            await nc.subscribe(f"{self.prefix}.names", cb=self._on_names),
+            await nc.subscribe(f"{self.prefix}.names.sync", cb=self._on_names_sync),
             await nc.subscribe(f"{me}.open", cb=self._on_forwarded_open),
             await nc.subscribe(f"{me}.ctl.*", cb=self._on_ctl),
             await nc.subscribe(f"{me}.up", cb=self._on_up, pending_msgs_limit=65536),
         ]
         self._udp_sock = _DatagramPublisher(self._outbox)
         self._announce()
+        sync_inbox = f"{self.prefix}.s.{self.server_id}.names"
+        self._subs.append(await nc.subscribe(sync_inbox, cb=self._on_names))
+        self._outbox.put(f"{self.prefix}.names.sync", b"{}", sync_inbox)    # who is called what
         await nc.flush(timeout=CONNECT_TIMEOUT_S)
         # First contact last: after a round of announcements this server knows who owns which
         # room (else it could take a room someone else holds, and hand it over again at once).
@@ -582,6 +592,42 @@ class NatsServer(Server):
             stream.writer.close()
         self._count("control", "rooms_handed_over")
         self.log(f"room {room!r} belongs to server {owner}; handed over {len(members)} member(s)")
+
+    # --- display names across room servers ---------------------------------------------------
+    def _claim_name(self, name: str, key: bytes) -> None:
+        norm = I.normalize_name(name)
+        known = self._name_keys.get(norm)
+        super()._claim_name(name, key)
+        if known != key and self._outbox is not None:
+            self._outbox.put(f"{self.prefix}.names", json.dumps(
+                {"server": self.server_id, "names": {norm: I.b64(key)}}).encode())
+
+    async def _on_names(self, msg) -> None:
+        """Names other room servers have seen: learned unless this server knows the name."""
+        try:
+            body = json.loads(msg.data)
+            if body["server"] == self.server_id:
+                return
+            entries = [(str(n), I.unb64(k, I.KEY_BYTES)) for n, k in body["names"].items()]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self._count("control_errors", "bad_names")
+            return
+        learned = 0
+        for norm, key in entries:
+            if norm not in self._name_keys and len(self._name_keys) < NAME_REGISTRY_MAX:
+                self._name_keys[norm] = key
+                learned += 1
+        self._count("control", "names_learned", learned)
+
+    async def _on_names_sync(self, msg) -> None:
+        """A starting room server asks what this one knows (sent in chunks to its inbox)."""
+        if not msg.reply or msg.reply == f"{self.prefix}.s.{self.server_id}.names":
+            return
+        items = list(self._name_keys.items())
+        for i in range(0, len(items), NAMES_PER_MESSAGE):
+            chunk = {n: I.b64(k) for n, k in items[i:i + NAMES_PER_MESSAGE]}
+            self._outbox.put(msg.reply, json.dumps({"server": self.server_id,
+                                                    "names": chunk}).encode())
 
     # --- control streams and datagrams ------------------------------------------------------
     async def _on_ctl(self, msg) -> None:
