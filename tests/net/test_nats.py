@@ -315,6 +315,7 @@ def test_the_documented_guest_permissions_let_people_meet_and_keep_them_off_serv
         subs = [await nc.subscribe("xrdemo.s.>", cb=cb),      # the secret stream names
                 await nc.subscribe("xrdemo.open", cb=cb)]
         await nc.publish("xrdemo.claims", b'{"server": "evil", "rooms": {"r": 0}}')
+        await nc.publish("xrdemo.names", b'{"server": "evil", "names": {}}')
         await nc.flush()
         await asyncio.sleep(0.3)
         for sub in subs:
@@ -325,7 +326,7 @@ def test_the_documented_guest_permissions_let_people_meet_and_keep_them_off_serv
     a.send_pose(b"x" * 80, 1)
     asyncio.run(snoop())
     assert seen == []
-    assert sum("permissions violation" in e.lower() for e in errors) == 3, errors
+    assert sum("permissions violation" in e.lower() for e in errors) == 4, errors
     with pytest.raises(ConnectionError, match="Authorization Violation"):
         client(f"nats://guest:wrong@127.0.0.1:{port}", "eve").connect()
 
