@@ -28,7 +28,8 @@ import time
 import numpy as np
 
 from xrdemo.net.client import NetClient
-from xrdemo.net.nats_transport import NatsClient, NatsServerThread
+from xrdemo.net.nats_server import NatsServerThread
+from xrdemo.net.nats_transport import NatsClient
 from xrdemo.net.natsd import NatsServerProcess
 from xrdemo.net.server import ServerThread
 from xrdemo.net.simclients import run_in_processes

@@ -18,7 +18,8 @@ from xrdemo.core import pose as PO
 from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
 from xrdemo.net.client import NameTaken
-from xrdemo.net.nats_transport import NatsClient, NatsServerThread, import_nats
+from xrdemo.net.nats_server import NatsServerThread
+from xrdemo.net.nats_transport import NatsClient, import_nats
 from xrdemo.net.natsd import NatsServerProcess
 from xrdemo.net.session import NetMeeting
 

@@ -89,7 +89,7 @@ async def _serve(args) -> None:
 
     log = lambda msg: print(msg, flush=True)   # noqa: E731
     if args.nats:
-        from ..net.nats_transport import NatsServer
+        from ..net.nats_server import NatsServer
 
         server = NatsServer(args.nats, capacity=args.capacity, timeout_s=args.timeout, log=log)
         await server.start()          # ConnectionError (an OSError) names the NATS address
