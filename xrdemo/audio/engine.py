@@ -133,17 +133,9 @@ def _spectral_tables(hrtf: HrtfSet, fft_size: int):
 
 if hasattr(np, "vecdot"):
     _dot3 = np.vecdot
-
-    def _sum_over_sources(spectrum_t, filters, out):
-        """out (..., bins) = sum over sources of conj(spectrum_t) * filters; spectrum_t (bins, N)
-        holds conj(input spectra), filters (..., bins, N)."""
-        np.vecdot(spectrum_t, filters, out=out)
 else:  # numpy < 2
     def _dot3(a, b):
         return np.einsum("...i,...i->...", a, b)
-
-    def _sum_over_sources(spectrum_t, filters, out):
-        np.sum(np.conj(spectrum_t) * filters, axis=-1, out=out)
 
 
 def rotation_matrix(q) -> np.ndarray:
@@ -289,13 +281,14 @@ class SpatialAudioEngine:
         max_start = self.block + 1
         # indexed by the integer part of the delay: row k delays by k - 1 (the Lagrange taps start there)
         self._delay_phasors = np.exp(np.outer(np.arange(-1, max_start), omega)).astype(np.complex64)
-        self._exponents = np.arange(4, dtype=np.float32)
         n = np.arange(self.block)
         self._fade_in = (0.5 - 0.5 * np.cos(np.pi * (n + 1) / self.block)).astype(np.float32)
         self._listener_pose = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # position, quaternion (x, y, z, w)
         self._listener_position = np.zeros(3)
         self._rotation = np.eye(3)
+        self._rotation_t = np.eye(3)  # world -> head
         self._dirty = True
+        self._geometry = None  # per-source quantities that do not depend on the head's orientation
         self.filter_updates = 0
         self._allocate(0)
         self.set_sources(np.zeros((0, 3)), np.zeros(0))
@@ -304,9 +297,9 @@ class SpatialAudioEngine:
     def _allocate(self, count: int):
         """Preallocate every per-block buffer for ``count`` sources."""
         self._input_fft = RealFFT((count,), self.fft_size, measure=True)  # the overlap-save windows
-        self._spectrum_t = np.zeros((self.bins, count), dtype=np.complex64)  # conj(input spectra).T
-        # filter spectra, bin-major: [slot (old/new alternate), ear, bin, source]
-        self._filters = np.zeros((2, 2, self.bins, count), dtype=np.complex64)
+        # filter spectra, source-major: [slot (old/new alternate), source, ear, bin]
+        self._filters = np.zeros((2, count, 2, self.bins), dtype=np.complex64)
+        self._products = np.zeros_like(self._filters)  # filters x input spectra, before the sum
         self._slot = 0  # the slot holding the filters in use
         self._mix_both = InverseRealFFT((2, 2), self.fft_size, normalised=False)  # [slot, ear]
         self._mix_one = InverseRealFFT((2,), self.fft_size, normalised=False)  # [ear]
@@ -317,6 +310,19 @@ class SpatialAudioEngine:
         self._voice_gains = np.ones(count)  # gains x whisper
         self._half = 1  # which half of the overlap-save window the next block goes into
         self._out = np.zeros((self.block, 2), dtype=np.float32)
+        self._allocate_virtual(count * (2 if self.reflections else 1))
+
+    def _allocate_virtual(self, m: int):
+        """Buffers of the filter build for m direct (+ image) sources."""
+        bins = self.bins
+        self._weights32 = np.zeros((m, 1, 4), np.float32)
+        self._gathered = np.zeros((m, 4, self._table.shape[1]), np.float32)
+        self._mixed = np.zeros((m, 1, self._table.shape[1]), np.float32)  # spectra (as floats), delays
+        self._delay = np.zeros((m, 2))  # samples
+        self._powers = np.zeros((2 * m, 4), np.float32)  # gain x [1, f, f^2, f^3] per (source, ear)
+        self._shift = np.zeros((2 * m, 2 * bins), np.float32)  # delay spectra (as floats)
+        self._phasors = np.zeros((2 * m, bins), np.complex64)
+        self._virtual_spectra = np.zeros((m, 2, bins), np.complex64) if self.reflections else None
 
     @property
     def source_count(self) -> int:
@@ -332,20 +338,25 @@ class SpatialAudioEngine:
         self._gains[:] = 1.0 if gains is None else np.asarray(gains, dtype=np.float64)
         np.multiply(self._gains, self._whisper, out=self._voice_gains)
         self._dirty = True
+        self._geometry = None
 
     def set_whisper_gains(self, gains):
         """Per-source whisper gain (N,) for this listener, e.g. a column of ``whisper_gains``."""
         self._whisper[:] = np.asarray(gains, dtype=np.float64)
         np.multiply(self._gains, self._whisper, out=self._voice_gains)
         self._dirty = True
+        self._geometry = None
 
     def set_listener(self, position, orientation):
         """Listener head pose: position (3,) world metres, orientation (4,) quaternion head -> world."""
         pose = tuple(position) + tuple(orientation)  # compared by value; arrays are read once
         if pose != self._listener_pose:
+            if pose[:3] != self._listener_pose[:3]:
+                self._listener_position = np.array(pose[:3], dtype=np.float64)
+                self._geometry = None
             self._listener_pose = pose
-            self._listener_position = np.array(pose[:3], dtype=np.float64)
             self._rotation = rotation_matrix(pose[3:])
+            self._rotation_t = np.ascontiguousarray(self._rotation.T)
             self._dirty = True
 
     @property
@@ -385,41 +396,77 @@ class SpatialAudioEngine:
         n = self.source_count
         return filters[:n] + filters[n:] if self.reflections else filters
 
-    def _filter_spectra(self, out: np.ndarray) -> None:
-        """Spectra (N, 2, bins) of ``source_filters()`` / fft_size into ``out`` (may be a strided
-        view), built in the frequency domain: weighted sum of the stored HRIR spectra of the 4
-        neighbouring directions x gain x Lagrange fractional delay x integer-delay phasor."""
-        bins = self.bins
+    def _update_geometry(self):
+        """Cache what depends on source and listener positions and gains but not on the head's
+        orientation: world-frame unit vectors to the (virtual) sources as rows (3, M), distances,
+        total gains (float32, written into the constant column of the Lagrange powers), extra
+        delays (M,) samples or None, and whether the near-field cue can apply. A head turn then
+        costs one 3x3 @ 3xM product."""
         positions, gains, extra = self._virtual_sources()
-        geo = head_relative(self._listener_position, None, positions, self._rotation)
-        idx, w = self.hrtf.neighbours(geo.direction)  # (M, 4)
-        m = idx.shape[0]
+        m = positions.shape[0]
+        if self._mixed.shape[0] != m:
+            self._allocate_virtual(m)
+        offsets = (positions - self._listener_position).T  # (3, M)
+        distance = np.sqrt(np.einsum("im,im->m", offsets, offsets))
+        inside = m > 0 and float(distance.min()) < 1e-6  # a source inside the head: head_relative's rule
+        units = None if inside else np.ascontiguousarray(offsets / distance)
+        total = gains * distance_gain(distance)
+        self._powers[:, 0] = np.repeat(total, 2)  # column 0 of gain x [1, f, f^2, f^3]
+        self._gains2 = np.ascontiguousarray(self._powers[:, 0])
+        near = self.near_field and m > 0 and float(distance.min()) < NEAR_FIELD_ONSET
+        self._geometry = (units, distance, extra, near)
+
+    def _filter_spectra(self, out: np.ndarray) -> None:
+        """Spectra (N, 2, bins) of ``source_filters()`` / fft_size into ``out`` (any (N, 2, bins)
+        complex64 array or view), built in the frequency domain: weighted sum of the stored HRIR
+        spectra of the 4 neighbouring directions x gain x Lagrange fractional delay x integer-delay
+        phasor. Every step is one whole-array call into a preallocated buffer."""
+        if self._geometry is None:
+            self._update_geometry()
+        units, distance, extra, near = self._geometry
+        bins = self.bins
+        m = distance.shape[0]
+        if units is None:  # some source inside the head: the general (slower) path
+            positions, _, _ = self._virtual_sources()
+            rows = np.ascontiguousarray(head_relative(self._listener_position, None, positions,
+                                                      self._rotation).direction.T)
+        else:
+            rows = self._rotation_t @ units  # (3, M) head-frame unit directions
+        idx, w = self.hrtf.neighbours_rows(rows[0], rows[1], rows[2])  # (4, M)
+        np.copyto(self._weights32[:, 0], w.T)
+        np.take(self._table, idx.T, axis=0, out=self._gathered, mode="clip")  # (M, 4, 4 bins + 2)
         # one matmul: interpolated spectra (as floats) and, in the last two columns, delays
-        mixed = np.matmul(w.astype(np.float32)[:, None, :], self._table[idx])[:, 0]  # (M, 4 bins + 2)
+        np.matmul(self._weights32, self._gathered, out=self._mixed)
+        mixed = self._mixed[:, 0]
         spectra = mixed[:, :4 * bins].view(np.complex64).reshape(m, 2, bins)
-        delay = mixed[:, 4 * bins:]  # (M, 2) samples
+        delay = self._delay
+        np.copyto(delay, mixed[:, 4 * bins:])  # (M, 2) samples
         if extra is not None:
             delay += extra[:, None]
-        if self.near_field and float(_min(geo.distance)) < NEAR_FIELD_ONSET:
-            nf = near_field_low_gain(geo.distance, geo.direction[:, 0], onset=NEAR_FIELD_ONSET)  # (M, 2)
-            near = np.nonzero(nf.max(axis=1) > 0.0)[0]
-            if near.size:
-                ear_w = (w[near, None, :] * nf[near, :, None]).astype(np.float32)  # (m, 2, 4)
-                spectra[near] += np.einsum("mek,mkeb->meb", ear_w, self._low_spectra[idx[near]])
+        if near:
+            nf = near_field_low_gain(distance, rows[0], onset=NEAR_FIELD_ONSET)  # (M, 2)
+            close = np.nonzero(nf.max(axis=1) > 0.0)[0]
+            if close.size:
+                ear_w = (w.T[close, None, :] * nf[close, :, None]).astype(np.float32)  # (m, 2, 4)
+                spectra[close] += np.einsum("mek,mkeb->meb", ear_w, self._low_spectra[idx.T[close]])
         # delays are >= 1 sample (the asset's lead ear has 1; ``load_hrtf`` checks), extra >= 0
+        delay = delay.reshape(-1)  # (2M,) per (source, ear)
         whole = delay.astype(np.intp)  # floor, for positive values
         frac = delay - whole
         # gain x [1, f, f^2, f^3] @ poly = gain x Lagrange fractional-delay spectrum
-        powers = np.power(frac[..., None], self._exponents, dtype=np.float32)  # (M, 2, 4)
-        powers *= (gains * distance_gain(geo.distance)).astype(np.float32)[:, None, None]
-        shift = np.matmul(powers.reshape(-1, 4), self._lagrange_poly).view(np.complex64).reshape(m, 2, bins)
-        shift *= self._delay_phasors[whole]  # phasor of (whole - 1): the taps sit at whole-1 .. whole+2
-        spectra *= shift
+        powers = self._powers  # column 0 holds the gains (``_update_geometry``)
+        np.multiply(self._gains2, frac, out=powers[:, 1])
+        np.multiply(powers[:, 1], frac, out=powers[:, 2])
+        np.multiply(powers[:, 2], frac, out=powers[:, 3])
+        shift = np.matmul(powers, self._lagrange_poly, out=self._shift).view(np.complex64)  # (2M, bins)
+        # phasor of (whole - 1): the taps sit at whole-1 .. whole+2
+        shift *= np.take(self._delay_phasors, whole, axis=0, out=self._phasors, mode="clip")
         if self.reflections:
             n = self.source_count
-            spectra[:n] += spectra[n:]
-            spectra = spectra[:n]
-        out[...] = spectra  # into the bin-major store (a transposing copy)
+            np.multiply(spectra, shift.reshape(m, 2, bins), out=self._virtual_spectra)
+            np.add(self._virtual_spectra[:n], self._virtual_spectra[n:], out=out)
+        else:
+            np.multiply(spectra, shift.reshape(m, 2, bins), out=out)
 
     # -- the block
     def process(self, mono_blocks, out: np.ndarray | None = None) -> np.ndarray:
@@ -436,12 +483,14 @@ class SpatialAudioEngine:
         if self.source_count == 0:
             out[:] = 0.0
             return out
-        np.conjugate(self._input_fft().T, out=self._spectrum_t)  # (bins, N)
+        spectrum = self._input_fft()[:, None, :]  # (N, 1, bins): the same for both ears
         old = self._slot
         if self._dirty:
             new = 1 - old
-            self._filter_spectra(self._filters[new].transpose(2, 0, 1))
-            _sum_over_sources(self._spectrum_t, self._filters, self._mix_both.input)
+            self._filter_spectra(self._filters[new])
+            # filters x spectra for both slots, summed over sources: (slot, ear, bins)
+            np.multiply(self._filters, spectrum, out=self._products)
+            np.sum(self._products, axis=1, out=self._mix_both.input)
             y = self._mix_both()[:, :, valid]  # (slot, ear, block)
             fade = self._crossfade
             np.subtract(y[new], y[old], out=fade)
@@ -451,7 +500,8 @@ class SpatialAudioEngine:
             self._dirty = False
             self.filter_updates += 1
         else:
-            _sum_over_sources(self._spectrum_t, self._filters[old], self._mix_one.input)
+            np.multiply(self._filters[old], spectrum, out=self._products[old])
+            np.sum(self._products[old], axis=0, out=self._mix_one.input)
             out.T[...] = self._mix_one()[:, valid]
         if self.limiter is not None:
             self.limiter.process(out)
