@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_ASSET = "hrtf_kemar_48k.npz"
+_ZERO, _ONE, _PI = np.array(0.0), np.array(1.0), np.array(np.pi)  # 0-d: cheaper operands than floats
 NEAR_FIELD_CUTOFF_HZ = 1000.0  # corner of the low-pass used for the near-field low-frequency ILD cue
 ITD_CUTOFF_HZ = 3000.0  # Gaussian low-pass applied before the interaural cross-correlation (ITD)
 
@@ -114,39 +115,41 @@ class HrtfSet:
         d = d.reshape(-1, 3).T
         idx, w = self.neighbours_rows(np.ascontiguousarray(d[0]), np.ascontiguousarray(d[1]),
                                       np.ascontiguousarray(d[2]))
-        return idx.T.reshape(lead + (4,)), w.T.reshape(lead + (4,))
+        m = d.shape[1]  # rows come as (side, ring): reorder to (ring, side)
+        idx = idx.reshape(2, 2, m).transpose(2, 1, 0).reshape(lead + (4,))
+        return idx, w.reshape(2, 2, m).transpose(2, 1, 0).reshape(lead + (4,))
 
     def neighbours_rows(self, x: np.ndarray, y: np.ndarray, z: np.ndarray):
         """``neighbours`` for direction components given as rows x, y, z (M,) float64 (contiguous),
-        returning the transposed layout: indices (4, M) intp and weights (4, M) float64.
+        in a transposed layout: indices (4, M) intp and weights (4, M) float64, the 4 in the order
+        (azimuth below, azimuth above) x (lower ring, upper ring).
 
-        This is the form the engine calls every audio block. It is written as few operations on
-        one-dimensional arrays: for tens of sources numpy's per-call cost dominates, and
-        broadcasting over small multi-dimensional arrays costs several times a flat operation.
+        This is the form the engine calls every audio block, written as few operations on
+        contiguous arrays: for tens of sources numpy's per-call cost dominates, and broadcasting,
+        strided views, mixed dtypes and Python-scalar operands each make a call slower.
         """
         m = x.shape[0]
         el = np.arctan2(y, np.hypot(x, z))  # radians
         lo = self._inner_rings.searchsorted(el, side="right")  # lower ring of the pair, 0..R-2
         pair = self._pair_rows.take(lo, axis=1)  # (4, M)
-        w = np.empty((2, 2, m))  # (ring, side, M)
         ring_weight = np.empty((2, m))  # (1 - t_el, t_el)
         t_el = np.subtract(el, pair[0], out=ring_weight[1])
-        t_el *= pair[1]
-        np.maximum(t_el, 0.0, out=t_el)
-        np.subtract(1.0, t_el, out=ring_weight[0])
+        np.multiply(t_el, pair[1], out=t_el)
+        np.maximum(t_el, _ZERO, out=t_el)
+        np.subtract(_ONE, t_el, out=ring_weight[0])
         # azimuth counter-clockwise from ahead = atan2(-x, -z) = atan2(x, z) + pi, in [0, 2 pi];
         # in measured steps of each ring: pos in [0, count]
         az = np.arctan2(x, z)
-        az += np.pi
-        pos = np.multiply(az, pair[2:])  # (2 rings, M)
-        step = pos.astype(np.intp)  # floor (pos >= 0)
-        pos -= step  # t_az
+        np.add(az, _PI, out=az)
+        t_az, step = np.modf(np.multiply(az, pair[2:]))  # (2 rings, M): fraction, whole steps
+        step = step.astype(np.intp)
         step += self._pair_wrap_rows.take(lo, axis=1)
-        idx = np.empty((2, 2, m), np.intp)
-        self._wrap_rows[0].take(step, out=idx[:, 0])
-        self._wrap_rows[1].take(step, out=idx[:, 1])
-        np.multiply(ring_weight, pos, out=w[:, 1])  # t_el-weight x t_az
-        np.subtract(ring_weight, w[:, 1], out=w[:, 0])  # t_el-weight x (1 - t_az)
+        idx = np.empty((2, 2, m), np.intp)  # (side, ring, M)
+        self._wrap_rows[0].take(step, out=idx[0], mode="clip")
+        self._wrap_rows[1].take(step, out=idx[1], mode="clip")
+        w = np.empty((2, 2, m))
+        np.multiply(ring_weight, t_az, out=w[1])  # ring weight x t_az
+        np.subtract(ring_weight, w[1], out=w[0])  # ring weight x (1 - t_az)
         return idx.reshape(4, m), w.reshape(4, m)
 
     def lookup(self, direction: np.ndarray):
