@@ -299,7 +299,6 @@ class SpatialAudioEngine:
         self._input_fft = RealFFT((count,), self.fft_size, measure=True)  # the overlap-save windows
         # filter spectra, source-major: [slot (old/new alternate), source, ear, bin]
         self._filters = np.zeros((2, count, 2, self.bins), dtype=np.complex64)
-        self._products = np.zeros_like(self._filters)  # filters x input spectra, before the sum
         self._slot = 0  # the slot holding the filters in use
         self._mix_both = InverseRealFFT((2, 2), self.fft_size, normalised=False)  # [slot, ear]
         self._mix_one = InverseRealFFT((2,), self.fft_size, normalised=False)  # [ear]
@@ -313,15 +312,24 @@ class SpatialAudioEngine:
         self._allocate_virtual(count * (2 if self.reflections else 1))
 
     def _allocate_virtual(self, m: int):
-        """Buffers of the filter build for m direct (+ image) sources."""
-        bins = self.bins
+        """Buffers of the filter build for m direct (+ image) sources.
+
+        The largest buffers share one scratch array (the per-block working set then stays nearer
+        the CPU's caches): the 4 gathered neighbour rows live only until the interpolating matmul;
+        then the same memory holds the delay spectra and phasors, and after the filter build the
+        products filters x input spectra that the mix sums over sources."""
+        bins, n = self.bins, self.source_count
+        width = self._table.shape[1]
+        scratch = np.zeros(max(4 * width * m, 2 * 4 * bins * m, 2 * 4 * bins * n), np.float32)
         self._weights32 = np.zeros((m, 1, 4), np.float32)
-        self._gathered = np.zeros((m, 4, self._table.shape[1]), np.float32)
-        self._mixed = np.zeros((m, 1, self._table.shape[1]), np.float32)  # spectra (as floats), delays
+        self._gathered = scratch[:4 * width * m].reshape(m, 4, width)
+        self._mixed = np.zeros((m, 1, width), np.float32)  # spectra (as floats), delays
         self._delay = np.zeros((m, 2))  # samples
         self._powers = np.zeros((2 * m, 4), np.float32)  # gain x [1, f, f^2, f^3] per (source, ear)
-        self._shift = np.zeros((2 * m, 2 * bins), np.float32)  # delay spectra (as floats)
-        self._phasors = np.zeros((2 * m, bins), np.complex64)
+        self._shift = scratch[:4 * bins * m].reshape(2 * m, 2 * bins)  # delay spectra (as floats)
+        self._phasors = scratch[4 * bins * m:8 * bins * m].view(np.complex64).reshape(2 * m, bins)
+        # filters x input spectra, before the sum over sources: [slot, source, ear, bin]
+        self._products = scratch[:8 * bins * n].view(np.complex64).reshape(2, n, 2, bins)
         self._virtual_spectra = np.zeros((m, 2, bins), np.complex64) if self.reflections else None
 
     @property
