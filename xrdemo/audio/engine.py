@@ -222,12 +222,17 @@ class Limiter:
         if peak <= self.knee and self.gain == 1.0:
             return y  # nothing to do (the common case)
         target = min(1.0, self.knee / peak) if peak > 0.0 else 1.0
-        new_gain = min(target, self.gain + self.release)
-        if new_gain != 1.0 or self.gain != 1.0:
-            ramp = self.gain + (new_gain - self.gain) * np.arange(1, y.shape[0] + 1, dtype=y.dtype) / y.shape[0]
-            y *= ramp[:, None]
+        old = self.gain
+        new_gain = min(target, old + self.release)
+        if new_gain != 1.0 or old != 1.0:
+            unit, ramp = self._ramp_buffers(y)
+            np.multiply(unit, new_gain - old, out=ramp)  # old -> new_gain over the block
+            ramp += old
+            y *= ramp
             self.engaged_blocks += 1
         self.gain = new_gain
+        if peak * max(old, new_gain) <= self.knee * (1.0 - 1e-6):
+            return y  # the ramp kept every sample below the knee (the release blocks)
         over = np.abs(y) > self.knee
         if np.any(over):  # soft knee: what the ramp could not catch bends smoothly below the ceiling
             span = self.ceiling - self.knee
@@ -236,6 +241,16 @@ class Limiter:
             top = np.nextafter(y.dtype.type(self.ceiling), y.dtype.type(0))
             y[over] = np.sign(y[over]) * np.minimum(self.knee + span * np.tanh((mag - self.knee) / span), top)
         return y
+
+    def _ramp_buffers(self, y: np.ndarray):
+        """(unit ramp k/B for k = 1..B broadcast over y's channels, a scratch array), y's shape."""
+        key = (y.shape, y.dtype)
+        if getattr(self, "_ramp_key", None) != key:
+            unit = np.arange(1, y.shape[0] + 1, dtype=y.dtype) / y.dtype.type(y.shape[0])
+            self._unit_ramp = np.ascontiguousarray(np.broadcast_to(unit.reshape((-1,) + (1,) * (y.ndim - 1)), y.shape))
+            self._ramp = np.empty(y.shape, y.dtype)
+            self._ramp_key = key
+        return self._unit_ramp, self._ramp
 
 
 # ----------------------------------------------------------------------------- the engine
