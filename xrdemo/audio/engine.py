@@ -340,7 +340,7 @@ class SpatialAudioEngine:
         self._gathered = scratch[:4 * width * m].reshape(m, 4, width)
         self._mixed = np.zeros((m, 1, width), np.float32)  # spectra (as floats), delays
         self._delay = np.zeros((m, 2))  # samples
-        self._powers = np.zeros((2 * m, 4), np.float32)  # gain x [1, f, f^2, f^3] per (source, ear)
+        self._powers = np.zeros((4, 2 * m), np.float32)  # gain x [1, f, f^2, f^3] per (source, ear), as rows
         self._shift = scratch[:4 * bins * m].reshape(2 * m, 2 * bins)  # delay spectra (as floats)
         self._phasors = scratch[4 * bins * m:8 * bins * m].view(np.complex64).reshape(2 * m, bins)
         # filters x input spectra, before the sum over sources: [slot, source, ear, bin]
@@ -434,8 +434,7 @@ class SpatialAudioEngine:
         inside = m > 0 and float(distance.min()) < 1e-6  # a source inside the head: head_relative's rule
         units = None if inside else np.ascontiguousarray(offsets / distance)
         total = gains * distance_gain(distance)
-        self._powers[:, 0] = np.repeat(total, 2)  # column 0 of gain x [1, f, f^2, f^3]
-        self._gains2 = np.ascontiguousarray(self._powers[:, 0])
+        self._powers[0] = np.repeat(total, 2)  # row 0 of gain x [1, f, f^2, f^3]
         near = self.near_field and m > 0 and float(distance.min()) < NEAR_FIELD_ONSET
         self._geometry = (units, distance, extra, near)
 
@@ -477,11 +476,11 @@ class SpatialAudioEngine:
         whole = delay.astype(np.intp)  # floor, for positive values
         frac = delay - whole
         # gain x [1, f, f^2, f^3] @ poly = gain x Lagrange fractional-delay spectrum
-        powers = self._powers  # column 0 holds the gains (``_update_geometry``)
-        np.multiply(self._gains2, frac, out=powers[:, 1])
-        np.multiply(powers[:, 1], frac, out=powers[:, 2])
-        np.multiply(powers[:, 2], frac, out=powers[:, 3])
-        shift = np.matmul(powers, self._lagrange_poly, out=self._shift).view(np.complex64)  # (2M, bins)
+        powers = self._powers  # row 0 holds the gains (``_update_geometry``)
+        np.multiply(powers[0], frac, out=powers[1])
+        np.multiply(powers[1], frac, out=powers[2])
+        np.multiply(powers[2], frac, out=powers[3])
+        shift = np.matmul(powers.T, self._lagrange_poly, out=self._shift).view(np.complex64)  # (2M, bins)
         # phasor of (whole - 1): the taps sit at whole-1 .. whole+2
         shift *= np.take(self._delay_phasors, whole, axis=0, out=self._phasors, mode="clip")
         if self.reflections:
