@@ -325,6 +325,15 @@ class SpatialAudioEngine:
         self._half = 1  # which half of the overlap-save window the next block goes into
         self._out = np.zeros((self.block, 2), dtype=np.float32)
         self._allocate_virtual(count * (2 if self.reflections else 1))
+        # views made once: [half] the window's halves and the inverse FFTs' valid parts, the input
+        # spectra (N, 1, bins) (one per source, the same for both ears), the filter slots
+        b = self.block
+        self._window_halves = (self._input_fft.input[:, :b], self._input_fft.input[:, b:])
+        self._valid_both = (self._mix_both.output[:, :, :b], self._mix_both.output[:, :, b:])  # [half][slot]
+        self._valid_one = (self._mix_one.output[:, :b], self._mix_one.output[:, b:])
+        self._spectrum = self._input_fft.output[:, None, :]
+        self._filter_slots = (self._filters[0], self._filters[1])
+        self._product_slots = (self._products[0], self._products[1])
 
     def _allocate_virtual(self, m: int):
         """Buffers of the filter build for m direct (+ image) sources.
@@ -346,6 +355,15 @@ class SpatialAudioEngine:
         # filters x input spectra, before the sum over sources: [slot, source, ear, bin]
         self._products = scratch[:8 * bins * n].view(np.complex64).reshape(2, n, 2, bins)
         self._virtual_spectra = np.zeros((m, 2, bins), np.complex64) if self.reflections else None
+        # views made once (each view costs a call per block otherwise)
+        mixed = self._mixed[:, 0]
+        self._mixed_spectra = mixed[:, :4 * bins].view(np.complex64).reshape(m, 2, bins)
+        self._mixed_delay = mixed[:, 4 * bins:]  # (M, 2) samples
+        self._weights32_rows = self._weights32[:, 0].T  # (4, M) view
+        self._powers_rows = tuple(self._powers)
+        self._powers_t = self._powers.T
+        self._shift_spectra = self._shift.view(np.complex64).reshape(m, 2, bins)
+        self._shift_flat = self._shift.view(np.complex64)  # (2M, bins)
 
     @property
     def source_count(self) -> int:
@@ -446,85 +464,87 @@ class SpatialAudioEngine:
         if self._geometry is None:
             self._update_geometry()
         units, distance, extra, near = self._geometry
-        bins = self.bins
-        m = distance.shape[0]
         if units is None:  # some source inside the head: the general (slower) path
             positions, _, _ = self._virtual_sources()
             rows = np.ascontiguousarray(head_relative(self._listener_position, None, positions,
                                                       self._rotation).direction.T)
         else:
             rows = self._rotation_t @ units  # (3, M) head-frame unit directions
-        idx, w = self.hrtf.neighbours_rows(rows[0], rows[1], rows[2])  # (4, M)
-        np.copyto(self._weights32[:, 0], w.T)
-        np.take(self._table, idx.T, axis=0, out=self._gathered, mode="clip")  # (M, 4, 4 bins + 2)
+        x, y, z = rows
+        idx, w = self.hrtf.neighbours_rows(x, y, z)  # (4, M)
+        np.copyto(self._weights32_rows, w)
+        idx_t = idx.T  # (M, 4)
+        np.take(self._table, idx_t, axis=0, out=self._gathered, mode="clip")  # (M, 4, 4 bins + 2)
         # one matmul: interpolated spectra (as floats) and, in the last two columns, delays
         np.matmul(self._weights32, self._gathered, out=self._mixed)
-        mixed = self._mixed[:, 0]
-        spectra = mixed[:, :4 * bins].view(np.complex64).reshape(m, 2, bins)
-        delay = self._delay
-        np.copyto(delay, mixed[:, 4 * bins:])  # (M, 2) samples
+        spectra = self._mixed_spectra  # (M, 2, bins) view of the matmul's result
         if extra is not None:
-            delay += extra[:, None]
+            delay = np.add(self._mixed_delay, extra[:, None], out=self._delay)
+        else:
+            delay = self._mixed_delay
         if near:
-            nf = near_field_low_gain(distance, rows[0], onset=NEAR_FIELD_ONSET)  # (M, 2)
+            nf = near_field_low_gain(distance, x, onset=NEAR_FIELD_ONSET)  # (M, 2)
             close = np.nonzero(nf.max(axis=1) > 0.0)[0]
             if close.size:
                 ear_w = (w.T[close, None, :] * nf[close, :, None]).astype(np.float32)  # (m, 2, 4)
-                spectra[close] += np.einsum("mek,mkeb->meb", ear_w, self._low_spectra[idx.T[close]])
+                spectra[close] += np.einsum("mek,mkeb->meb", ear_w, self._low_spectra[idx_t[close]])
         # delays are >= 1 sample (the asset's lead ear has 1; ``load_hrtf`` checks), extra >= 0
-        delay = delay.reshape(-1)  # (2M,) per (source, ear)
-        whole = delay.astype(np.intp)  # floor, for positive values
-        frac = delay - whole
+        frac, whole = np.modf(delay)  # (M, 2) each: new contiguous arrays
+        frac = frac.reshape(-1)  # (2M,) per (source, ear)
         # gain x [1, f, f^2, f^3] @ poly = gain x Lagrange fractional-delay spectrum
-        powers = self._powers  # row 0 holds the gains (``_update_geometry``)
-        np.multiply(powers[0], frac, out=powers[1])
-        np.multiply(powers[1], frac, out=powers[2])
-        np.multiply(powers[2], frac, out=powers[3])
-        shift = np.matmul(powers.T, self._lagrange_poly, out=self._shift).view(np.complex64)  # (2M, bins)
+        gains, linear, square, cube = self._powers_rows  # row 0 holds the gains (``_update_geometry``)
+        np.multiply(gains, frac, out=linear)
+        np.multiply(linear, frac, out=square)
+        np.multiply(square, frac, out=cube)
+        np.matmul(self._powers_t, self._lagrange_poly, out=self._shift)
         # phasor of (whole - 1): the taps sit at whole-1 .. whole+2
-        shift *= np.take(self._delay_phasors, whole, axis=0, out=self._phasors, mode="clip")
+        shift = self._shift_flat
+        shift *= np.take(self._delay_phasors, whole.reshape(-1).astype(np.intp), axis=0, out=self._phasors,
+                         mode="clip")
         if self.reflections:
             n = self.source_count
-            np.multiply(spectra, shift.reshape(m, 2, bins), out=self._virtual_spectra)
+            np.multiply(spectra, self._shift_spectra, out=self._virtual_spectra)
             np.add(self._virtual_spectra[:n], self._virtual_spectra[n:], out=out)
         else:
-            np.multiply(spectra, shift.reshape(m, 2, bins), out=out)
+            np.multiply(spectra, self._shift_spectra, out=out)
 
     # -- the block
     def process(self, mono_blocks, out: np.ndarray | None = None) -> np.ndarray:
         """Render one block: mono_blocks (N, block) -> stereo (block, 2) float32 (``out`` if given)."""
-        block = self.block
         # overlap-save window: the new block overwrites the older half. When that is the first
         # half, the window is circularly rotated by one block, and so is the output: its valid
         # part is then the first half of the inverse FFT instead of the second.
         half = self._half
-        self._input_fft.input[:, half * block:(half + 1) * block] = mono_blocks
+        self._window_halves[half][...] = mono_blocks
         self._half = 1 - half
-        valid = slice(half * block, (half + 1) * block)
         out = self._out if out is None else out
         if self.source_count == 0:
             out[:] = 0.0
             return out
-        spectrum = self._input_fft()[:, None, :]  # (N, 1, bins): the same for both ears
+        self._input_fft()
+        spectrum = self._spectrum  # (N, 1, bins)
         old = self._slot
         if self._dirty:
             new = 1 - old
-            self._filter_spectra(self._filters[new])
+            self._filter_spectra(self._filter_slots[new])
             # filters x spectra for both slots, summed over sources: (slot, ear, bins)
             np.multiply(self._filters, spectrum, out=self._products)
             np.sum(self._products, axis=1, out=self._mix_both.input)
-            y = self._mix_both()[:, :, valid]  # (slot, ear, block)
+            self._mix_both()
+            y_old, y_new = self._valid_both[half][old], self._valid_both[half][new]  # (ear, block)
             fade = self._crossfade
-            np.subtract(y[new], y[old], out=fade)
+            np.subtract(y_new, y_old, out=fade)
             fade *= self._fade_in
-            np.add(fade, y[old], out=out.T)
+            np.add(fade, y_old, out=out.T)
             self._slot = new
             self._dirty = False
             self.filter_updates += 1
         else:
-            np.multiply(self._filters[old], spectrum, out=self._products[old])
-            np.sum(self._products[old], axis=0, out=self._mix_one.input)
-            out.T[...] = self._mix_one()[:, valid]
+            products = self._product_slots[old]
+            np.multiply(self._filter_slots[old], spectrum, out=products)
+            np.sum(products, axis=0, out=self._mix_one.input)
+            self._mix_one()
+            out.T[...] = self._valid_one[half]
         if self.limiter is not None:
             self.limiter.process(out)
         return out
