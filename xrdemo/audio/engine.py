@@ -529,7 +529,7 @@ class SpatialAudioEngine:
             self._filter_spectra(self._filter_slots[new])
             # filters x spectra for both slots, summed over sources: (slot, ear, bins)
             np.multiply(self._filters, spectrum, out=self._products)
-            np.sum(self._products, axis=1, out=self._mix_both.input)
+            np.add.reduce(self._products, axis=1, out=self._mix_both.input)
             self._mix_both()
             y_old, y_new = self._valid_both[half][old], self._valid_both[half][new]  # (ear, block)
             fade = self._crossfade
@@ -542,7 +542,7 @@ class SpatialAudioEngine:
         else:
             products = self._product_slots[old]
             np.multiply(self._filter_slots[old], spectrum, out=products)
-            np.sum(products, axis=0, out=self._mix_one.input)
+            np.add.reduce(products, axis=0, out=self._mix_one.input)
             self._mix_one()
             out.T[...] = self._valid_one[half]
         if self.limiter is not None:

@@ -83,12 +83,12 @@ class HrtfSet:
         return float(self.delay.max())
 
     def __post_init__(self):
-        # what ``neighbours`` needs, precomputed so that a few gathers fetch it (one column per pair
-        # of adjacent rings, indexed by its lower ring lo): ``_pair_rows`` (4, R-1) float64: the
+        # what ``neighbours`` needs, precomputed so that one gather fetches it (one column per pair
+        # of adjacent rings, indexed by its lower ring lo): ``_pair_rows`` (6, R-1) float64: the
         # lower ring's elevation and 1 / ring spacing, measured steps per radian of azimuth on the
-        # lower and on the upper ring; ``_pair_wrap_rows`` (2, R-1) intp: where each of the two
-        # rings starts in ``_wrap_rows`` (2, A) intp, which maps a ring's azimuth step a = 0..count
-        # to the table indices of steps a and a + 1 modulo count (wrap-around without a modulo).
+        # lower and on the upper ring, and where each of the two rings starts in ``_wrap_rows``
+        # (2, A) intp, which maps a ring's azimuth step a = 0..count to the table indices of steps
+        # a and a + 1 modulo count (the wrap-around without a modulo per block).
         rings = np.radians(np.asarray(self.ring_elevation, dtype=np.float64))
         count, start = self.ring_count.astype(np.int64), self.ring_start.astype(np.int64)
         lower, upper = np.arange(len(rings) - 1), np.arange(1, len(rings))
@@ -97,11 +97,10 @@ class HrtfSet:
                                for s, c, a in zip(start, count, steps)])
         wrap_start = np.concatenate([[0], np.cumsum(count + 1)[:-1]])
         pair = np.stack([rings[lower], 1.0 / (rings[upper] - rings[lower]),
-                         count[lower] / (2.0 * np.pi), count[upper] / (2.0 * np.pi)], axis=1)
+                         count[lower] / (2.0 * np.pi), count[upper] / (2.0 * np.pi),
+                         wrap_start[lower], wrap_start[upper]], axis=1)  # (small integers exact)
         object.__setattr__(self, "_inner_rings", np.ascontiguousarray(rings[1:-1]))
-        object.__setattr__(self, "_pair_rows", np.ascontiguousarray(pair.T))
-        object.__setattr__(self, "_pair_wrap_rows",
-                           np.ascontiguousarray(np.stack([wrap_start[lower], wrap_start[upper]]), np.intp))
+        object.__setattr__(self, "_pair_rows", np.ascontiguousarray(pair.T, np.float64))
         object.__setattr__(self, "_wrap_rows", np.ascontiguousarray(wrap.T, np.intp))
 
     def neighbours(self, direction: np.ndarray):
@@ -131,7 +130,7 @@ class HrtfSet:
         m = x.shape[0]
         el = np.arctan2(y, np.hypot(x, z))  # radians
         lo = self._inner_rings.searchsorted(el, side="right")  # lower ring of the pair, 0..R-2
-        pair = self._pair_rows.take(lo, axis=1)  # (4, M)
+        pair = self._pair_rows.take(lo, axis=1)  # (6, M)
         ring_weight = np.empty((2, m))  # (1 - t_el, t_el)
         t_el = np.subtract(el, pair[0], out=ring_weight[1])
         np.multiply(t_el, pair[1], out=t_el)
@@ -141,9 +140,9 @@ class HrtfSet:
         # in measured steps of each ring: pos in [0, count]
         az = np.arctan2(x, z)
         np.add(az, _PI, out=az)
-        t_az, step = np.modf(np.multiply(az, pair[2:]))  # (2 rings, M): fraction, whole steps
+        t_az, step = np.modf(np.multiply(az, pair[2:4]))  # (2 rings, M): fraction, whole steps
+        step += pair[4:]  # + where the ring starts in the wrap table
         step = step.astype(np.intp)
-        step += self._pair_wrap_rows.take(lo, axis=1)
         idx = np.empty((2, 2, m), np.intp)  # (side, ring, M)
         self._wrap_rows[0].take(step, out=idx[0], mode="clip")
         self._wrap_rows[1].take(step, out=idx[1], mode="clip")
