@@ -14,8 +14,13 @@ Speed (``process`` runs every 5.33 ms): the HRIR spectra of every measured direc
 once (``_spectral_tables``), so a filter spectrum is a weighted sum of 4 stored spectra (one batched
 matmul for all sources) times the spectrum of its delay: an integer-delay phasor from a table times
 the order-3 Lagrange fractional delay, whose spectrum is a cubic polynomial in the fraction (one
-small matmul). Filters are kept bin-major (slot, ear, bin, source) so that the per-bin sum over
-sources is one ``np.vecdot`` call; no Python loop runs over sources.
+small matmul). Filters are kept source-major (slot, source, ear, bin), the layout the build writes;
+the mix is one multiply by the input spectra (both slots at once) and one ``np.add.reduce`` over
+sources; no Python loop runs over sources. A head turn alone reuses the cached distances, gains
+and world-frame unit vectors (one 3x3 @ 3xM product per block). For tens of sources numpy's
+per-call cost (~0.5 us) dominates the fixed part, so buffers and views are made once and every
+step is one whole-array call; the per-source part is bound by memory traffic (~100 kB per source
+and block through the caches: table gather, interpolation, delay spectra, filters, products).
 
 Units: metres, seconds; positions in the stage/world frame (OpenXR: +y up, -z forward);
 quaternions (x, y, z, w).
