@@ -338,7 +338,6 @@ class SpatialAudioEngine:
         self._valid_one = (self._mix_one.output[:, :b], self._mix_one.output[:, b:])
         self._spectrum = self._input_fft.output[:, None, :]
         self._filter_slots = (self._filters[0], self._filters[1])
-        self._product_slots = (self._products[0], self._products[1])
 
     def _allocate_virtual(self, m: int):
         """Buffers of the filter build for m direct (+ image) sources.
@@ -359,6 +358,7 @@ class SpatialAudioEngine:
         self._phasors = scratch[4 * bins * m:8 * bins * m].view(np.complex64).reshape(2 * m, bins)
         # filters x input spectra, before the sum over sources: [slot, source, ear, bin]
         self._products = scratch[:8 * bins * n].view(np.complex64).reshape(2, n, 2, bins)
+        self._product_slots = (self._products[0], self._products[1])
         self._virtual_spectra = np.zeros((m, 2, bins), np.complex64) if self.reflections else None
         # views made once (each view costs a call per block otherwise)
         mixed = self._mixed[:, 0]
