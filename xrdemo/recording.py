@@ -340,7 +340,8 @@ class _Progress:
 
 
 def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path | None,
-                     audio: bool = True, progress=True, log=print, frames_dir: Path | None = None) -> dict:
+                     audio: bool = True, progress=True, log=print, frames_dir: Path | None = None,
+                     want_seat: int | None = None) -> dict:
     """Sit in the networked room ``url`` for ``seconds`` as a headless participant and record
     what this seat sees and hears (MP4 / PNG frames), in real time.
 
@@ -361,7 +362,7 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
         raise ValueError(f"--seconds {seconds} is shorter than one frame at {fps} fps")
     if out is not None and not Path(out).parent.exists():
         raise FileNotFoundError(f"folder {Path(out).parent} does not exist (for {out})")
-    net = join_room(url, name, log=log)
+    net = join_room(url, name, log=log, want_seat=want_seat, sample_rate=cfg.audio.sample_rate)
     link = RoomLink(net, log=log)
     try:
         state = net.make_state(cfg)
@@ -386,7 +387,8 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
             target = Framebuffer(size, samples=4)
             platform = SimulatedPlatform(timeline, start_ns=t_origin, view_count=1, view_size=size,
                                          fov_deg=82.0, framebuffer_for=lambda i, s: target.draw_fbo)
-            sound = _RoomSound(cfg, state, voices) if audio and cfg.audio.enabled else None
+            sound = _RoomSound(cfg, state, voices, t_origin) if audio and cfg.audio.enabled else None
+            behind_s = 0.0
             writer = _Mp4Writer(out, size, fps, cfg.audio.sample_rate if sound else None) if out else None
             bar = _Progress(n_frames, seconds, enabled=progress)
             try:
@@ -395,21 +397,31 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                     t_ns = frame.predicted_display_time_ns
                     sleep_until(t_ns)                        # the network runs on real time
                     now = time.monotonic_ns()
+                    behind_s = max(behind_s, (now - t_ns) / NS)
                     mono, t_ms = bot.due(now)
                     net.send_voice(mono, t_ms)
                     rem = link.before_step(state, now)
+                    if link.reseated(state):
+                        log(f"network: the room moved this participant from seat {state.local} to "
+                            f"seat {net.seat}")
+                        state = net.make_state(cfg)
+                        link.reset()
+                        voices.local = net.seat
+                        viewer = ScriptedViewer(state, seconds)
+                        viewer.neighbour = -1
+                        rem = link.before_step(state, now)
                     viewer.present = state.people.present
-                    if sound is not None:
-                        rem.level[:] = np.maximum(rem.level, sound.level)
+                    if sound is not None:             # lips follow the voice as it is played here
+                        rem.level[:] = sound.level
                     inputs = S.LocalInput(head_pos=frame.head.position, head_rot=frame.head.orientation,
                                           mic_level=bot.level, remote=rem)
                     state, scene = S.step(state, inputs, t_ns - t_origin)
-                    link.after_step(state, bot.level, now)
+                    link.after_step(state, bot.level, t_ns)
                     most_seen = max(most_seen, int(rem.present.sum()))
                     samples = None
                     if sound is not None:
                         samples = sound.render_until(state, (k + 1) * sound.rate // fps, viewer.pose(
-                            (t_ns - t_origin) / NS), now)
+                            (t_ns - t_origin) / NS))
 
                     def draw(i, view, fbo, fb_size):
                         renderer.draw_view(view, fbo, fb_size)
@@ -432,6 +444,10 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                 bar.done()
         finally:
             ctx.release()
+        if behind_s > 0.5:
+            log(f"network: this machine fell up to {behind_s:.1f} s behind real time while recording "
+                "(rendering is slower than the frame rate here); remote motion and voices were "
+                "sampled late, not lost")
         return {"frames": n_frames, "seconds": seconds, "seat": net.seat, "capacity": net.capacity,
                 "most_people_seen": most_seen, "audio": sound is not None, "voice": voices.stats(),
                 "net": net.stats()}
@@ -442,7 +458,7 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
 class _RoomSound:
     """Binaural audio of a networked room for a headless participant, block by block."""
 
-    def __init__(self, cfg: Config, state: S.MeetingState, voices):
+    def __init__(self, cfg: Config, state: S.MeetingState, voices, t_origin_ns: int):
         from .audio.engine import SpatialAudioEngine, whisper_gains
 
         self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
@@ -453,9 +469,11 @@ class _RoomSound:
         self.rendered = 0
         self.pending = np.zeros((0, 2), np.float32)
         self.level = np.zeros(len(state.people))
+        self.t_origin_ns = t_origin_ns
 
-    def render_until(self, state: S.MeetingState, sample_end: int, listener, now_ns: int) -> np.ndarray:
-        """Exactly the samples since the previous call up to sample_end (stereo float32)."""
+    def render_until(self, state: S.MeetingState, sample_end: int, listener) -> np.ndarray:
+        """Exactly the samples since the previous call up to sample_end (stereo float32). Each
+        block is taken from the jitter buffers at its own time on the sample clock."""
         ppl = state.people
         self.engine.set_sources(S.mouth_positions(ppl))
         self.engine.set_listener(*listener)
@@ -463,7 +481,8 @@ class _RoomSound:
         chunks = [self.pending]
         start = self.rendered - len(self.pending)
         while self.rendered < sample_end:
-            mono, (level, _) = self.voices.next_block(None, now_ns)
+            block_ns = self.t_origin_ns + self.rendered * NS // self.rate
+            mono, (level, _) = self.voices.next_block(None, block_ns)
             chunks.append(np.array(self.engine.process(mono), np.float32))
             self.level = level
             self.rendered += self.block
