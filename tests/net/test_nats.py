@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -540,7 +541,7 @@ def test_a_name_taken_on_one_room_server_is_taken_on_all(natsd, make):
 def _serve(url: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "xrdemo.cli", "serve", "--nats", url,
-                             "--timeout", "2", "--status-every", "0.5"],
+                             "--timeout", "2", "--status-every", "0.2"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
@@ -548,10 +549,14 @@ def test_xrdemo_serve_nats_processes_serve_rooms_on_a_cluster(cluster, make):
     node_a, node_b = cluster
     _server, client = make
     procs = [_serve(node_a.url), _serve(node_b.url)]
+    logs, readers = [[], []], []
     try:
         for p in procs:
             line = p.stdout.readline()
             assert "serving rooms over NATS" in line and "join with: xrdemo run --join nats://" in line, line
+        for p, log in zip(procs, logs):
+            readers.append(threading.Thread(target=lambda p=p, log=log: log.extend(p.stdout), daemon=True))
+            readers[-1].start()
         x = client(node_a.url, "x", room="one")
         y = client(node_b.url, "y", room="one")
         x.connect()
@@ -559,10 +564,17 @@ def test_xrdemo_serve_nats_processes_serve_rooms_on_a_cluster(cluster, make):
         wait_until(lambda: len(x.roster) == 2 and len(y.roster) == 2)
         assert x.server_id == y.server_id
         _traffic(x, y)
+        # each prints status lines (every 0.2 s), which count the other room server
+        wait_until(lambda: all(any("1 other room server on NATS" in line for line in list(log))
+                               for log in logs), timeout_s=10)
     finally:
         for p in procs:
             p.send_signal(signal.SIGINT)
-        outs = [p.communicate(timeout=10)[0] for p in procs]
+        for p in procs:
+            p.wait(10)
+        for r in readers:
+            r.join(10)
+    outs = ["".join(log) for log in logs]
     assert all(p.returncode == 0 for p in procs), outs
     assert any("'x' joined 'one'" in out for out in outs), outs
     assert all("server stopped" in out for out in outs), outs

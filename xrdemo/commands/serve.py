@@ -115,7 +115,10 @@ async def _serve(args) -> None:
             now = _totals(stats)
             t_now = time.monotonic()
             dt = max(t_now - t_last, 1e-6)
-            print(status_line(stats, (now[0] - last[0]) / dt, (now[1] - last[1]) / dt), flush=True)
+            line = status_line(stats, (now[0] - last[0]) / dt, (now[1] - last[1]) / dt)
+            if "peers" in stats:          # serving over NATS: the other room servers it hears
+                line += f"; {stats['peers']} other room server{'s' if stats['peers'] != 1 else ''} on NATS"
+            print(line, flush=True)
             last, t_last = now, t_now
     finally:
         await server.stop()

@@ -342,6 +342,7 @@ class NatsServer(Server):
         out = super().stats()
         out["server_id"] = self.server_id
         out["claims"] = sorted(self.claims)
+        out["peers"] = len(self.peers)
         out["publish_errors"] = self._outbox.errors if self._outbox else 0
         return out
 

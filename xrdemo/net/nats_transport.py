@@ -319,6 +319,8 @@ class NatsClient(NetClient):
     async def _shutdown(self) -> None:
         self._sock = None                   # (the base class would remove a UDP socket's reader)
         await super()._shutdown()
+        if self._supervisor is not None:    # cancelled there: let a reconnect attempt unwind
+            await asyncio.wait([self._supervisor], timeout=1.0)
         if self._outbox is not None:
             await self._outbox.flush(0.5)
         if self._nc is not None:
