@@ -53,10 +53,11 @@ def local_input(frame, state: S.MeetingState) -> S.LocalInput:
 def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         recording: Path = DEFAULT_RECORDING, calibrate_table: float = 0.0,
         table_alignment: Path | None = None, log=print, join: str | None = None,
-        name: str | None = None) -> int:
+        name: str | None = None, record: Path | None = None) -> int:
     """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless).
 
     join: ``HOST:PORT/ROOM`` of a networked meeting (``xrdemo serve``) to sit in, as ``name``.
+    record: also write a meeting recording there (``xrdemo replay`` plays it).
     """
     import os
 
@@ -76,7 +77,8 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
 
             log(f"xrdemo: no headset and no display, so sitting in {join} headless for {secs:g} s and "
                 f"recording this seat to {recording} ({reason})")
-            summary = record_networked(cfg, join, name or "headless", secs, Path(recording), log=log)
+            summary = record_networked(cfg, join, name or "headless", secs, Path(recording), log=log,
+                                       record=record)
             log(f"xrdemo: wrote {recording} ({summary['frames']} frames; saw up to "
                 f"{summary['most_people_seen']} other people)")
             return 0
@@ -90,7 +92,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         return 0
     log(f"xrdemo: running the meeting on {reason}")
     status = live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
-                       table_alignment=table_alignment, join=join, name=name)
+                       table_alignment=table_alignment, join=join, name=name, record=record)
     if status == SESSION_LOST and platform_name == "auto" and kind == "openxr":
         # The headset went away mid-meeting: carry on in the desktop simulator if there is one.
         from .platform.base import PlatformUnavailable
@@ -132,12 +134,13 @@ def _with_table_height(cfg: Config, height: float) -> Config:
 def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
               max_frames: int | None = None, calibrate_table: float = 0.0,
               table_alignment: Path | None = None, join: str | None = None,
-              name: str | None = None) -> int:
+              name: str | None = None, record: Path | None = None) -> int:
     """The frame loop on a live platform (a GL context is current). Returns an exit status.
 
     calibrate_table: seconds at the start during which index-fingertip touches on the real
     table are collected; the fit then moves the meeting onto that table and is saved for later
-    runs (table_alignment, default in the user's config directory).
+    runs (table_alignment, default in the user's config directory). record: write a meeting
+    recording there as the meeting goes (``xrdemo replay``; see xrdemo/replay/capture.py).
     """
     from .alignment import TouchCollector
     from .platform.base import EventKind
@@ -153,15 +156,32 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
         log(f"table calibration: for {calibrate_table:g} s, touch your real table with your index "
             "fingers at its corners and along its edges, holding each touch for half a second")
     link = None
-    if join:
-        from .netloop import RoomLink, join_room
+    recorder = None
+    try:
+        if record is not None:
+            from .replay.capture import Recorder, join_recorded, open_local
 
-        try:
-            link = RoomLink(join_room(join, name or default_name(), log=log), log=log)
-        except BaseException:
-            platform.shutdown()
-            raise
-    state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
+            recorder = Recorder(record)
+        if join:
+            from .netloop import RoomLink, join_room
+
+            if recorder is not None:
+                link = RoomLink(join_recorded(join, name or default_name(), recorder, log=log), log=log)
+            else:
+                link = RoomLink(join_room(join, name or default_name(), log=log), log=log)
+        elif recorder is not None:
+            open_local(recorder, cfg)
+    except BaseException:
+        platform.shutdown()
+        raise
+
+    def build_state(cfg):
+        state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
+        if recorder is not None:
+            recorder.state(state, cfg, link.net if link else None)
+        return state
+
+    state = build_state(cfg)
     if hasattr(platform, "set_seat"):            # the desktop simulator sits in the local seat
         from .platform.desktop_input import seat_of
 
@@ -211,7 +231,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                         collector = None
                         if alignment is not None:
                             cfg = _with_table_height(cfg, alignment.table_height)
-                            state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
+                            state = build_state(cfg)
                 if alignment is not None:
                     frame = alignment.apply(frame)
                 inputs = local_input(frame, state)
@@ -219,11 +239,15 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                     inputs.voice_level = audio.level
                 if mic is not None:
                     inputs.mic_level = mic_to_level(mic.level_db)
+                now_ns, floor = time.monotonic_ns(), None
                 if link is not None:
-                    inputs.remote = link.before_step(state)
+                    inputs.remote = link.before_step(state, now_ns)
                     if audio is not None and audio.device:    # lips follow the voice as played here
-                        inputs.remote.level[:] = np.maximum(inputs.remote.level, audio.level)
+                        floor = audio.level
+                        inputs.remote.level[:] = np.maximum(inputs.remote.level, floor)
                 state, scene = S.step(state, inputs, t_ns)
+                if recorder is not None:
+                    recorder.frame(now_ns, t_ns, inputs, floor)
                 if link is not None:
                     link.after_step(state, inputs.mic_level or 0.0)
                 if frame.should_render:
@@ -263,6 +287,9 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     finally:
         if link is not None:
             link.net.close()
+        if recorder is not None:
+            recorder.close()
+            log(f"xrdemo: recorded {recorder.frames} frames to {record} (play it with: xrdemo replay {record})")
         if forwarder is not None:
             forwarder.close()
         if audio is not None:

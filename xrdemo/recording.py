@@ -340,13 +340,15 @@ class _Progress:
 
 
 def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path | None,
-                     audio: bool = True, progress=True, log=print, frames_dir: Path | None = None) -> dict:
+                     audio: bool = True, progress=True, log=print, frames_dir: Path | None = None,
+                     record: Path | None = None) -> dict:
     """Sit in the networked room ``url`` for ``seconds`` as a headless participant and record
     what this seat sees and hears (MP4 / PNG frames), in real time.
 
     The participant looks around the table (``ScriptedViewer``), rests its hands, and speaks a
     built-in clip in turns (``netloop.BotVoice``), so the others see and hear someone there.
     Returns a summary: frames, the most people seen at once, voice frames received, net stats.
+    record: also write a meeting recording there (``xrdemo replay``).
     """
     from .net.room_audio import RemoteVoices
     from .netloop import BotVoice, RoomLink, join_room, sleep_until
@@ -361,10 +363,19 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
         raise ValueError(f"--seconds {seconds} is shorter than one frame at {fps} fps")
     if out is not None and not Path(out).parent.exists():
         raise FileNotFoundError(f"folder {Path(out).parent} does not exist (for {out})")
-    net = join_room(url, name, log=log)
+    recorder = None
+    if record is not None:
+        from .replay.capture import Recorder, join_recorded
+
+        recorder = Recorder(record)
+        net = join_recorded(url, name, recorder, log=log)
+    else:
+        net = join_room(url, name, log=log)
     link = RoomLink(net, log=log)
     try:
         state = net.make_state(cfg)
+        if recorder is not None:
+            recorder.state(state, cfg, net)
         voices = RemoteVoices(net.capacity, cfg.audio.sample_rate, cfg.audio.block, local=net.seat)
         net.voice_sink = voices.push
         bot = BotVoice(net.seat, cfg.audio.sample_rate)
@@ -399,11 +410,15 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                     net.send_voice(mono, t_ms)
                     rem = link.before_step(state, now)
                     viewer.present = state.people.present
+                    floor = None
                     if sound is not None:
-                        rem.level[:] = np.maximum(rem.level, sound.level)
+                        floor = sound.level.copy()
+                        rem.level[:] = np.maximum(rem.level, floor)
                     inputs = S.LocalInput(head_pos=frame.head.position, head_rot=frame.head.orientation,
                                           mic_level=bot.level, remote=rem)
                     state, scene = S.step(state, inputs, t_ns - t_origin)
+                    if recorder is not None:
+                        recorder.frame(now, t_ns - t_origin, inputs, floor)
                     link.after_step(state, bot.level, now)
                     most_seen = max(most_seen, int(rem.present.sum()))
                     samples = None
@@ -434,9 +449,11 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
             ctx.release()
         return {"frames": n_frames, "seconds": seconds, "seat": net.seat, "capacity": net.capacity,
                 "most_people_seen": most_seen, "audio": sound is not None, "voice": voices.stats(),
-                "net": net.stats()}
+                "net": net.stats(), "recorded_frames": recorder.frames if recorder else 0}
     finally:
         net.close()
+        if recorder is not None:
+            recorder.close()
 
 
 class _RoomSound:

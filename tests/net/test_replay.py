@@ -1,0 +1,238 @@
+"""Meeting recordings: the file format (round trips, index, damage, versions), record -> replay
+equality for the recording seat, and seeking."""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xrdemo.config import Config
+from xrdemo.core import pose as P
+from xrdemo.core import scene as S
+from xrdemo.replay import fileformat as F
+from xrdemo.replay import records as R
+from xrdemo.replay.player import Replayer
+
+from replayutil import Peer, scene_differences
+
+NO_ALIGNMENT = Path("/nonexistent/xrdemo-test/align.json")
+
+
+# --- the container ------------------------------------------------------------------------------
+def sample_records(n: int = 50):
+    """(rtype, t_ns, body) of every record type, in a plausible order."""
+    rng = np.random.default_rng(5)
+    out = [(R.STATE, 10, R.encode_json({"config": {}, "networked": True, "capacity": 4, "seat": 1,
+                                        "names": ["", "Ada", "", ""], "present": [False, True, False, False]}))]
+    for k in range(n):
+        t = 1000 + k * 16_000_000
+        out.append((R.EVENT, t, R.encode_json({"type": "joined", "seat": 2, "name": "Grace ✓"})))
+        out.append((R.NAMES, t + 1, R.encode_json(["", "Ada", "Grace", ""])))
+        out.append((R.NETSTATE, t + 2, R.encode_json({"shapes": {"2": None}, "forget": [3], "seat": 1})))
+        out.append((R.POSE, t + 3, R.encode_datagram(2, k, 77 + k, rng.bytes(80))))
+        out.append((R.VOICE, t + 4, R.encode_datagram(1, k, 99 + k, rng.bytes(60), R.SENT)))
+        fr = R.FrameRecord(t + 5, 5 * k, head_pos=rng.normal(size=3), head_rot=rng.normal(size=4),
+                           joints=rng.normal(size=(2, 26, 3)).astype(np.float32).astype(float),
+                           valid=rng.random((2, 26)) > 0.2, radii=np.full((2, 26), 0.01),
+                           voice_level=rng.random(4).astype(np.float32), mic_level=float(rng.random()),
+                           level_floor=rng.random(4))
+        out.append((R.FRAME, t + 5, R.encode_frame(fr)))
+    return out
+
+
+def write(path, records, meta=None, **kw):
+    with F.RecordingWriter(path, meta or {"kind": "participant", "t0_ns": 0}, frame_types=R.FRAME_TYPES,
+                           **kw) as w:
+        for rtype, t, body in records:
+            w.add(rtype, t, body)
+    return path
+
+
+def test_every_record_type_round_trips_through_the_file(tmp_path):
+    recs = sample_records()
+    path = write(tmp_path / "a.xrrec", recs, meta={"kind": "participant", "t0_ns": 0, "room": "r ✓"},
+                 chunk_bytes=4096)
+    with F.RecordingReader(path) as r:
+        assert r.indexed and r.damage is None
+        assert r.meta["room"] == "r ✓" and r.version == F.FORMAT_VERSION
+        assert len(r.chunks) > 3                       # several chunks, found through the index
+        assert sum(c.frames for c in r.chunks) == 50
+        got = list(r.records())
+    assert [(g.rtype, g.t_ns, g.body) for g in got] == recs
+    # ... and every body decodes to what was encoded
+    for (rtype, t, body), g in zip(recs, got):
+        if rtype == R.FRAME:
+            a, b = R.decode_frame(t, body), R.decode_frame(g.t_ns, g.body)
+            assert R.frame_fields_equal(a, b)
+            assert b.voice_level.dtype == np.float32 and b.joints.dtype == np.float64
+            assert b.valid.dtype == bool and isinstance(b.mic_level, float)
+        elif rtype in (R.POSE, R.VOICE):
+            d = R.decode_datagram(rtype, g.t_ns, g.body)
+            assert d.payload == body[8:] and d.sent == (rtype == R.VOICE)
+        else:
+            assert R.decode_json(g.body) == R.decode_json(body)
+
+
+def test_frame_records_keep_float64_inputs_bit_exact():
+    rng = np.random.default_rng(1)
+    inputs = S.LocalInput(head_pos=rng.normal(size=3), head_rot=P.normalize(rng.normal(size=4)),
+                          joints=rng.normal(size=(2, 26, 3)), valid=np.ones((2, 26), bool),
+                          eye_dir=rng.normal(size=3), mic_level=0.1 + 1e-17)
+    rec = R.FrameRecord.from_inputs(5, 6, inputs)
+    back = R.decode_frame(5, R.encode_frame(rec))
+    assert R.frame_fields_equal(rec, back)
+    assert np.array_equal(back.joints, inputs.joints) and back.radii is None
+    narrow = R.FrameRecord(1, 2, joints=np.float32(rng.normal(size=(2, 26, 3))).astype(float))
+    assert len(R.encode_frame(narrow)) < len(R.encode_frame(rec)) - 600    # float32-exact data stored as f32
+
+
+def test_a_file_without_its_index_is_scanned_and_says_so(tmp_path):
+    recs = sample_records()
+    path = write(tmp_path / "a.xrrec", recs, chunk_bytes=4096)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.xrrec"
+    (trailer_offset,) = struct.unpack_from("<Q", data, len(data) - 16)
+    cut.write_bytes(data[:trailer_offset])                # every chunk, no index, no trailer
+    with F.RecordingReader(cut) as r:
+        assert not r.indexed
+        assert "truncated" in str(r.damage) and str(cut) in str(r.damage)
+        assert [(g.rtype, g.t_ns, g.body) for g in r.records()] == recs
+
+
+def test_a_newer_format_is_refused_clearly(tmp_path):
+    path = write(tmp_path / "a.xrrec", sample_records(3))
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 8, 3)
+    path.write_bytes(bytes(data))
+    with pytest.raises(F.NewerFormatError) as err:
+        F.RecordingReader(path)
+    assert "made by a newer xrdemo: format 3, this reads up to 1" in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_not_a_recording_is_refused_clearly(tmp_path):
+    path = tmp_path / "x.xrrec"
+    path.write_bytes(b"hello world, this is text")
+    with pytest.raises(F.RecordingError, match="not an xrdemo recording"):
+        F.RecordingReader(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        F.RecordingReader(tmp_path / "missing.xrrec")
+
+
+# --- record a live networked meeting, replay it ---------------------------------------------------
+@pytest.fixture(scope="module")
+def gl():
+    from xrdemo.render.context import create_headless_context
+
+    ctx = create_headless_context()
+    yield ctx
+    ctx.release()
+
+
+def quiet_config(people=4):
+    cfg = Config()
+    return replace(cfg, audio=replace(cfg.audio, enabled=False), meeting=replace(cfg.meeting, people=people))
+
+
+class StepSpy:
+    """Wraps core.scene.step while installed: keeps (inputs' t, scene) of every call."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        self.original = S.step
+        self.monkeypatch = monkeypatch
+
+        def spy(state, inputs, t_ns):
+            new_state, scene = self.original(state, inputs, t_ns)
+            self.calls.append((t_ns, new_state, scene))
+            return new_state, scene
+
+        monkeypatch.setattr(S, "step", spy)
+
+    def remove(self):
+        self.monkeypatch.setattr(S, "step", self.original)
+
+
+@pytest.fixture(scope="module")
+def live_recording(gl, tmp_path_factory):
+    """A live loop (simulated runtime, EGL) in a room with a moving, talking peer, recorded;
+    returns (path, the live (t, state, scene) of every core.step, logs)."""
+    from xrdemo.app import live_loop
+    from xrdemo.net.server import ServerThread
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import Timeline
+    from xrdemo.render.renderer import Framebuffer
+
+    path = tmp_path_factory.mktemp("rec") / "live.xrrec"
+    mp = pytest.MonkeyPatch()
+    server = ServerThread(port=0, capacity=4).start()
+    peer = Peer(f"127.0.0.1:{server.port}/replay").start()
+    spy = StepSpy(mp)
+    import xrdemo.app as app
+
+    real_time = time.monotonic_ns()
+
+    def head(t_ns):
+        t = t_ns * 1e-9
+        return np.array([0.1 * np.sin(t), 1.2, 0.9]), P.quat_from_yaw_pitch_roll(0.3 * np.sin(2 * t))
+
+    target = Framebuffer((64, 36), samples=1)
+    platform = SimulatedPlatform(Timeline(head=head), start_ns=0, view_count=1, view_size=(64, 36),
+                                 framebuffer_for=lambda i, s: target.draw_fbo)
+    original_step_frame = platform.begin_frame
+
+    def paced_begin():
+        time.sleep(0.012)                     # the simulated runtime does not wait for vsync
+        return original_step_frame()
+
+    platform.begin_frame = paced_begin
+    logs = []
+    try:
+        status = app.live_loop(platform, quiet_config(), log=logs.append, max_frames=150,
+                               table_alignment=NO_ALIGNMENT, join=f"127.0.0.1:{server.port}/replay",
+                               name="Live", record=path)
+    finally:
+        spy.remove()
+        peer.close()
+        server.stop()
+        mp.undo()
+    assert status == 0, logs
+    assert time.monotonic_ns() > real_time
+    return path, spy.calls, logs
+
+
+def test_the_live_run_was_recorded_with_the_peer_in_it(live_recording):
+    path, calls, logs = live_recording
+    assert any("recorded 150 frames" in line for line in logs), logs
+    with F.RecordingReader(path) as r:
+        assert r.indexed and r.damage is None
+        assert r.meta["kind"] == "participant" and r.meta["name"] == "Live"
+        kinds = [rec.rtype for rec in r.records()]
+    counts = {R.TYPE_NAMES[k]: kinds.count(k) for k in set(kinds)}
+    assert counts["frame"] == 150 and counts["state"] == 1
+    assert counts["pose"] > 50 and counts["voice"] > 30, counts      # received and sent
+    assert counts["names"] >= 1
+    # the peer is in the meeting the live loop saw
+    _t, state, _scene = calls[-1]
+    assert state.people.present.sum() == 2
+
+
+def test_replay_of_the_recording_seat_gives_the_live_frames_exactly(live_recording):
+    path, calls, _logs = live_recording
+    with F.RecordingReader(path) as r:
+        frames = list(Replayer(r).frames())
+    assert len(frames) == len(calls) == 150
+    seen_peer = 0
+    for k, (f, (t_live, state_live, scene_live)) in enumerate(zip(frames, calls)):
+        assert f.step_t_ns == t_live
+        diff = scene_differences(f.scene, scene_live)
+        assert not diff, f"frame {k}: {diff} differ"
+        assert np.array_equal(f.state.people.head_pos, state_live.people.head_pos)
+        assert f.state.people.names == state_live.people.names
+        seen_peer += int(f.state.people.present.sum() == 2)
+    assert seen_peer > 100
