@@ -86,7 +86,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             f"{recording} ({reason})")
         from .recording import record_meeting
 
-        summary = record_meeting(cfg, secs, Path(recording))
+        summary = record_meeting(cfg, secs, Path(recording), record=record)
         log(f"xrdemo: wrote {recording} ({summary['frames']} frames, binaural audio: "
             f"{'yes' if summary['audio'] else 'no'}); play it with headphones")
         return 0

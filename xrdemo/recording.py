@@ -115,11 +115,12 @@ class ScriptedViewer:
 
 def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Path | None = None,
                    metrics_path: Path | None = None, audio: bool = True, progress=True,
-                   log=print) -> dict:
+                   log=print, record: Path | None = None) -> dict:
     """Render ``seconds`` of the meeting in ``cfg`` from ``cfg.meeting.seat``.
 
     out: an .mp4 (H.264 video, AAC stereo binaural audio) or None. frames_dir: also (or only)
     write PNG frames there. Returns the metrics summary (also written to metrics_path as JSON).
+    record: also write a meeting recording there (``xrdemo replay``), on the simulated clock.
     """
     from .platform.simulated import SimulatedPlatform
     from .platform.timeline import Timeline
@@ -140,6 +141,13 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
 
     state = make_meeting_from_config(cfg)
     viewer = ScriptedViewer(state, seconds)
+    recorder = None
+    if record is not None:
+        from .replay.capture import Recorder, open_local
+
+        recorder = Recorder(record)
+        open_local(recorder, cfg, t0_ns=0)
+        recorder.state(state, cfg, None, t_ns=0)
 
     def head(t_ns):
         return viewer.pose(t_ns / NS)
@@ -164,8 +172,10 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
                 t0 = time.perf_counter()
                 head_pos, head_rot = frame.head.position, frame.head.orientation
                 level = sound.level if sound is not None else None
-                state, scene = S.step(state, S.LocalInput(head_pos=head_pos, head_rot=head_rot,
-                                                          voice_level=level), t_ns)
+                inputs = S.LocalInput(head_pos=head_pos, head_rot=head_rot, voice_level=level)
+                state, scene = S.step(state, inputs, t_ns)
+                if recorder is not None:
+                    recorder.frame(t_ns, t_ns, inputs)
                 t1 = time.perf_counter()
                 samples = None
                 if sound is not None:
@@ -206,6 +216,8 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
         finally:
             if writer is not None:
                 writer.close()
+            if recorder is not None:
+                recorder.close()
             platform.shutdown()
             bar.done()
     finally:

@@ -236,3 +236,40 @@ def test_replay_of_the_recording_seat_gives_the_live_frames_exactly(live_recordi
         assert f.state.people.names == state_live.people.names
         seen_peer += int(f.state.people.present.sum() == 2)
     assert seen_peer > 100
+
+
+def test_a_headless_participant_replayed_gives_the_same_images(gl, tmp_path):
+    """`run --platform headless --join ... --record`: replaying the file headless draws the very
+    pictures the participant recorded (PNG for PNG)."""
+    from PIL import Image
+
+    from xrdemo.net.server import ServerThread
+    from xrdemo.recording import record_networked
+    from xrdemo.replay.output import replay_headless
+
+    cfg = replace(Config(), display=replace(Config().display, width=96, height=54, fps=20))
+    cfg = replace(cfg, audio=replace(cfg.audio, enabled=True))
+    server = ServerThread(port=0, capacity=3).start()
+    peer = Peer(f"127.0.0.1:{server.port}/img").start()
+    try:
+        summary = record_networked(cfg, f"127.0.0.1:{server.port}/img", "Cam", 1.5, None, progress=False,
+                                   log=lambda *_: None, frames_dir=tmp_path / "live",
+                                   record=tmp_path / "cam.xrrec")
+    finally:
+        peer.close()
+        server.stop()
+    assert summary["recorded_frames"] == 30 and summary["most_people_seen"] == 1
+    out = replay_headless(tmp_path / "cam.xrrec", tmp_path / "cam.mp4", frames_dir=tmp_path / "rep",
+                          progress=False)
+    assert out["damage"] is None and out["frames"] == 30 and out["seat"] == summary["seat"]
+    live = sorted((tmp_path / "live").glob("*.png"))
+    rep = sorted((tmp_path / "rep").glob("*.png"))
+    assert len(live) == len(rep) == 30
+    for a, b in zip(live, rep):
+        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))), a.name
+    # the MP4 has the peer's voice
+    import av
+
+    with av.open(str(tmp_path / "cam.mp4")) as c:
+        audio = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    assert audio.shape[0] == 2 and np.sqrt(np.mean(audio[:, audio.shape[1] // 2:] ** 2)) > 0.005

@@ -21,6 +21,7 @@ examples:
   xrdemo run --platform headless --seconds 10 --recording meeting.mp4
   xrdemo run --config meeting.toml
   xrdemo run --join meet.example.org:4733/standup --name Ada    # a networked meeting (xrdemo serve)
+  xrdemo run --join meet.example.org:4733/standup --record standup.xrrec  # relive it: xrdemo replay
 """
 
 
@@ -45,6 +46,9 @@ def register(sub) -> None:
                    help="sit in a networked meeting served by `xrdemo serve` (default port 4733); "
                         "headless, this records what your seat sees and hears")
     p.add_argument("--name", default=None, help="your display name in a networked meeting (default: login name)")
+    p.add_argument("--record", type=Path, default=None, metavar="FILE",
+                   help="also record the meeting as you see and hear it to FILE (.xrrec); "
+                        "play it again with `xrdemo replay FILE`")
     p.set_defaults(func=run)
 
 
@@ -56,6 +60,8 @@ def run(args) -> int:
     cfg = config_with_overrides(args)
     if not 0 <= args.calibrate_table <= 600:
         raise ValueError(f"--calibrate-table must be between 0 and 600 seconds, not {args.calibrate_table}")
+    if args.record is not None and args.record.suffix.lower() != ".xrrec":
+        raise ValueError(f"--record {args.record} must end in .xrrec")
     if args.join is not None:
         from ..net.protocol import parse_join_url
 
@@ -64,4 +70,4 @@ def run(args) -> int:
             raise ValueError("--name must be 1 to 32 characters")
     return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording,
                    calibrate_table=args.calibrate_table, table_alignment=args.table_alignment,
-                   join=args.join, name=args.name)
+                   join=args.join, name=args.name, record=args.record)

@@ -221,10 +221,12 @@ def join_recorded(url: str, name: str, recorder: Recorder, log=print, timeout_s:
     return net
 
 
-def open_local(recorder: Recorder, cfg) -> None:
-    """Start the recording of a meeting with no network (scripted people only)."""
+def open_local(recorder: Recorder, cfg, t0_ns: int | None = None) -> None:
+    """Start the recording of a meeting with no network (scripted people only). t0_ns: the
+    clock's start when it is not the monotonic clock (a headless recording's simulated time)."""
+    extra = {} if t0_ns is None else {"t0_ns": int(t0_ns), "clock": "simulated_ns"}
     recorder.open(base_meta("participant", cfg, room=None, seat=cfg.meeting.seat,
-                            capacity=cfg.meeting.people))
+                            capacity=cfg.meeting.people, **extra))
 
 
 def level_floor_of(audio) -> np.ndarray | None:

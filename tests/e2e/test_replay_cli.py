@@ -1,0 +1,95 @@
+"""Meeting recordings from the command line: `run --record`, `replay --info`, headless replay to
+an MP4 (also from a point in the middle), and damaged, cut-off or too-new files."""
+
+import re
+import struct
+import subprocess
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def recorded(xrdemo_cmd, tmp_path_factory):
+    """A headless participant in a served room, recording 3 s; yields the folder."""
+    folder = tmp_path_factory.mktemp("replay")
+    server = subprocess.Popen([xrdemo_cmd, "serve", "--host", "127.0.0.1", "--port", "0"], cwd=folder,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        m = re.search(r":(\d+) ", server.stdout.readline())
+        assert m
+        r = subprocess.run([xrdemo_cmd, "run", "--platform", "headless", "--join", f"127.0.0.1:{m.group(1)}/rec",
+                            "--name", "Ada", "--seconds", "3", "--recording", "live.mp4", "--record", "meeting.xrrec"],
+                           cwd=folder, capture_output=True, text=True, timeout=240)
+        assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        server.send_signal(2)
+        server.communicate(timeout=20)
+    assert (folder / "meeting.xrrec").stat().st_size > 1000
+    return folder
+
+
+def _frames(path):
+    import av
+
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def test_info_describes_the_recording(recorded, xrdemo_cmd):
+    r = subprocess.run([xrdemo_cmd, "replay", "meeting.xrrec", "--info"], cwd=recorded, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "participant recording" in r.stdout and "room rec at 127.0.0.1:" in r.stdout
+    assert "as 'Ada'" in r.stdout and "indexed" in r.stdout
+    assert re.search(r"90 frame", r.stdout), r.stdout
+
+
+def test_replay_headless_writes_the_meeting_from_a_point_in_it(recorded, xrdemo_cmd):
+    r = subprocess.run([xrdemo_cmd, "replay", "meeting.xrrec", "--platform", "headless", "--start", "1.5",
+                        "--recording", "part.mp4", "--quiet"], cwd=recorded, capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "after fast-forwarding" in r.stdout, r.stdout
+    from xrdemo.replay.fileformat import RecordingReader
+
+    with RecordingReader(recorded / "meeting.xrrec") as reader:
+        left = reader.duration_s - 1.5            # the file starts when joining, before the first frame
+    n = _frames(recorded / "part.mp4")
+    assert 1.4 <= left < 2.0 and abs(n - 30 * left) <= 3, (n, left)
+
+
+def test_a_cut_off_recording_plays_its_intact_part_and_says_where(recorded, xrdemo_cmd):
+    data = (recorded / "meeting.xrrec").read_bytes()
+    cut = recorded / "cut.xrrec"
+    cut.write_bytes(data[:int(len(data) * 0.6)])
+    r = subprocess.run([xrdemo_cmd, "replay", "cut.xrrec", "--platform", "headless", "--recording", "cut.mp4",
+                        "--quiet", "--no-audio"], cwd=recorded, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert re.search(r"cut\.xrrec: truncated.* at byte \d+", r.stderr), r.stderr
+    assert "Traceback" not in r.stderr
+    assert 20 <= _frames(recorded / "cut.mp4") < 90
+
+
+def test_a_recording_from_a_newer_xrdemo_says_so(recorded, xrdemo_cmd):
+    data = bytearray((recorded / "meeting.xrrec").read_bytes())
+    struct.pack_into("<H", data, 8, 7)
+    (recorded / "newer.xrrec").write_bytes(bytes(data))
+    r = subprocess.run([xrdemo_cmd, "replay", "newer.xrrec", "--platform", "headless"], cwd=recorded,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "made by a newer xrdemo: format 7, this reads up to 1" in r.stderr, r.stderr
+
+
+def test_bad_replay_arguments_fail_in_one_line(recorded, xrdemo_cmd):
+    r = subprocess.run([xrdemo_cmd, "replay", "meeting.xrrec", "--start", "-1"], cwd=recorded,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--start" in r.stderr
+    r = subprocess.run([xrdemo_cmd, "replay", "meeting.xrrec", "--start", "99", "--platform", "headless"],
+                       cwd=recorded, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "outside meeting.xrrec" in r.stderr, r.stderr
+    r = subprocess.run([xrdemo_cmd, "replay", "nothing.xrrec"], cwd=recorded, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1 and "nothing.xrrec does not exist" in r.stderr, r.stderr
+    r = subprocess.run([xrdemo_cmd, "run", "--platform", "headless", "--record", "x.mp4"], cwd=recorded,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "must end in .xrrec" in r.stderr, r.stderr
