@@ -273,3 +273,107 @@ def test_a_headless_participant_replayed_gives_the_same_images(gl, tmp_path):
     with av.open(str(tmp_path / "cam.mp4")) as c:
         audio = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
     assert audio.shape[0] == 2 and np.sqrt(np.mean(audio[:, audio.shape[1] // 2:] ** 2)) > 0.005
+
+
+def test_seeking_gives_the_frames_of_the_full_replay_from_that_point(live_recording):
+    path, calls, _logs = live_recording
+    with F.RecordingReader(path) as r:
+        full = list(Replayer(r).frames())
+        start_s = (full[90].t_ns - r.t0_ns) / 1e9
+    with F.RecordingReader(path) as r:
+        assert r.chunk_at(full[90].t_ns) < len(r.chunks)
+        seek = list(Replayer(r, start_s=start_s).frames())
+    assert [f.before_start for f in seek].index(False) == 90        # fast-forwarded, not rendered
+    for a, b in zip(full[90:], seek[90:]):
+        assert a.t_ns == b.t_ns and not scene_differences(a.scene, b.scene)
+
+
+# --- damage ---------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+class SmallFile(tuple):
+    def __repr__(self):
+        return f"<a recording of {len(self[0])} bytes>"
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dmg") / "small.xrrec"
+    recs = sample_records(12)
+    write(path, recs, chunk_bytes=1500)
+    return SmallFile((path.read_bytes(), recs))
+
+
+def read_all(path):
+    """(records read, damage, error at open) of a possibly damaged file."""
+    try:
+        r = F.RecordingReader(path)
+    except F.RecordingError as exc:
+        return [], None, exc
+    with r:
+        got = [(g.rtype, g.t_ns, g.body) for g in r.records()]
+        return got, r.damage, None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.floats(0.0, 1.0, exclude_max=True))
+def test_a_truncated_file_reads_its_intact_prefix_and_names_the_offset(small_file, tmp_path, cut):
+    data, recs = small_file
+    n = int(cut * len(data))
+    path = tmp_path / "cut.xrrec"
+    path.write_bytes(data[:n])
+    got, damage, error = read_all(path)
+    if error is not None:                       # cut inside the header or meta: nothing to play
+        assert n < 200 and str(path) in str(error) and "at byte" in str(error)
+        return
+    assert damage is not None and str(path) in str(damage)
+    assert damage.offset is not None and damage.offset <= n
+    assert got == recs[:len(got)]               # an intact prefix, nothing invented
+    assert len(got) >= len(recs) * (n - 3000) / len(data) - 1     # at most ~2 chunks lost
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.floats(0.0, 1.0, exclude_max=True), bit=st.integers(0, 7))
+def test_a_flipped_bit_is_found_and_the_records_before_it_play(small_file, tmp_path, where, bit):
+    data, recs = small_file
+    i = int(where * len(data))
+    bad = bytearray(data)
+    bad[i] ^= 1 << bit
+    path = tmp_path / "flip.xrrec"
+    path.write_bytes(bytes(bad))
+    got, damage, error = read_all(path)
+    if error is not None:
+        assert i < 200                            # header or meta block
+        assert isinstance(error, F.NewerFormatError) or "at byte" in str(error), error
+        return
+    assert damage is not None, f"a flipped bit at byte {i} went unnoticed"
+    assert str(path) in str(damage)
+    assert got == recs[:len(got)]
+    assert damage.offset is None or damage.offset <= i, (damage, i)     # found where its chunk starts
+
+
+def test_damage_in_the_middle_plays_the_part_before_it(small_file, tmp_path):
+    data, recs = small_file
+    with F.RecordingReader(write(tmp_path / "ok.xrrec", recs, chunk_bytes=1500)) as r:
+        third = r.chunks[3].offset
+    bad = bytearray(data)
+    bad[third + 60] ^= 0x10
+    path = tmp_path / "bad.xrrec"
+    path.write_bytes(bytes(bad))
+    got, damage, _ = read_all(path)
+    assert "CRC does not match" in str(damage) and f"at byte {third}" in str(damage)
+    assert got == recs[:len(got)] and len(got) > 10
+
+
+def test_a_cut_off_live_recording_replays_its_first_frames_exactly(live_recording, tmp_path):
+    path, calls, _logs = live_recording
+    data = path.read_bytes()
+    cut = tmp_path / "cut.xrrec"
+    cut.write_bytes(data[:len(data) // 2])
+    with F.RecordingReader(cut) as r:
+        frames = list(Replayer(r).frames())
+        assert "truncated" in str(r.damage) and str(cut) in str(r.damage)
+    assert 30 < len(frames) < 150
+    for f, (t_live, _state, scene_live) in zip(frames, calls):
+        assert f.step_t_ns == t_live and not scene_differences(f.scene, scene_live)

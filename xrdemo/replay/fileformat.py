@@ -92,8 +92,10 @@ class ChunkInfo:
     frames: int
 
 
-def _chunk_crc(kind, codec, t_first, t_last, count, frames, stored_len, raw_len, stored: bytes) -> int:
-    head = _CHUNK.pack(CHUNK_MAGIC, kind, codec, 0, t_first, t_last, count, frames, stored_len,
+def _chunk_crc(kind, codec, reserved, t_first, t_last, count, frames, stored_len, raw_len,
+               stored: bytes) -> int:
+    """CRC-32 of a chunk's header fields (sync marker and CRC excluded) and stored body."""
+    head = _CHUNK.pack(CHUNK_MAGIC, kind, codec, reserved, t_first, t_last, count, frames, stored_len,
                        raw_len, 0)[4:-4]
     return zlib.crc32(stored, zlib.crc32(head))
 
@@ -193,7 +195,7 @@ class RecordingWriter:
             packed = zlib.compress(raw, 1)
             if len(packed) < len(raw):
                 codec, stored = CODEC_ZLIB, packed
-        crc = _chunk_crc(kind, codec, t_first, t_last, count, frames, len(stored), len(raw), stored)
+        crc = _chunk_crc(kind, codec, 0, t_first, t_last, count, frames, len(stored), len(raw), stored)
         self._file.write(_CHUNK.pack(CHUNK_MAGIC, kind, codec, 0, t_first, t_last, count, frames,
                                      len(stored), len(raw), crc) + stored)
 
@@ -304,7 +306,7 @@ class RecordingReader:
         if len(stored) < stored_len:
             raise RecordingError(self.path, offset, f"truncated: a chunk of {stored_len} bytes has only "
                                                     f"{len(stored)} in the file")
-        if _chunk_crc(kind, codec, t_first, t_last, count, frames, stored_len, raw_len, stored) != crc:
+        if _chunk_crc(kind, codec, _r, t_first, t_last, count, frames, stored_len, raw_len, stored) != crc:
             raise RecordingError(self.path, offset, "a chunk's CRC does not match (damaged)")
         if want_kind is not None and kind != want_kind:
             raise RecordingError(self.path, offset, f"expected a chunk of kind {want_kind}, found {kind}")
