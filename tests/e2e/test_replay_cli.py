@@ -10,10 +10,12 @@ import pytest
 
 @pytest.fixture(scope="module")
 def recorded(xrdemo_cmd, tmp_path_factory):
-    """A headless participant in a served room, recording 3 s; yields the folder."""
+    """A headless participant in a served room, recording 3 s (the server records the room too);
+    yields the folder."""
     folder = tmp_path_factory.mktemp("replay")
-    server = subprocess.Popen([xrdemo_cmd, "serve", "--host", "127.0.0.1", "--port", "0"], cwd=folder,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    (folder / "srv").mkdir()
+    server = subprocess.Popen([xrdemo_cmd, "serve", "--host", "127.0.0.1", "--port", "0", "--record", "srv"],
+                              cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         m = re.search(r":(\d+) ", server.stdout.readline())
         assert m
@@ -23,7 +25,9 @@ def recorded(xrdemo_cmd, tmp_path_factory):
         assert r.returncode == 0, r.stdout + r.stderr
     finally:
         server.send_signal(2)
-        server.communicate(timeout=20)
+        out, _ = server.communicate(timeout=20)
+    assert server.returncode == 0, out
+    assert "recording every room to srv" in out and "recording room 'rec' to srv/rec-" in out, out
     assert (folder / "meeting.xrrec").stat().st_size > 1000
     return folder
 
@@ -93,3 +97,19 @@ def test_bad_replay_arguments_fail_in_one_line(recorded, xrdemo_cmd):
     r = subprocess.run([xrdemo_cmd, "run", "--platform", "headless", "--record", "x.mp4"], cwd=recorded,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "must end in .xrrec" in r.stderr, r.stderr
+
+
+def test_the_server_recorded_the_room_and_it_replays(recorded, xrdemo_cmd):
+    files = list((recorded / "srv").glob("rec-*.xrrec"))
+    assert len(files) == 1
+    r = subprocess.run([xrdemo_cmd, "replay", str(files[0]), "--info"], cwd=recorded, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "server recording" in r.stdout and "0: Ada" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([xrdemo_cmd, "replay", str(files[0]), "--platform", "headless", "--seat", "1",
+                        "--recording", "srv.mp4", "--quiet", "--size", "96x54"], cwd=recorded,
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "from seat 1" in r.stdout and _frames(recorded / "srv.mp4") >= 60
+    r = subprocess.run([xrdemo_cmd, "replay", str(files[0]), "--platform", "headless", "--seat", "9"],
+                       cwd=recorded, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 1 and "--seat 9 does not exist" in r.stderr, r.stderr

@@ -40,13 +40,13 @@ def scene_differences(a, b) -> list[str]:
 class Peer:
     """A NetMeeting in its own thread: sits at ``head``, sways, moves its hands, speaks a tone."""
 
-    def __init__(self, url: str, name: str = "Peer", voice: bool = True):
+    def __init__(self, url: str, name: str = "Peer", voice: bool = True, head=(0.4, 1.15, -0.6)):
         from xrdemo.net.session import NetMeeting
 
         self.net = NetMeeting(url, name, log=lambda *_: None)
         self.net.connect()
         self.voice = voice
-        self.head = np.array([0.4, 1.15, -0.6])
+        self.head = np.array(head, float)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 

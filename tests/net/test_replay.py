@@ -377,3 +377,49 @@ def test_a_cut_off_live_recording_replays_its_first_frames_exactly(live_recordin
     assert 30 < len(frames) < 150
     for f, (t_live, _state, scene_live) in zip(frames, calls):
         assert f.step_t_ns == t_live and not scene_differences(f.scene, scene_live)
+
+
+# --- server-side recordings -------------------------------------------------------------------------
+def test_a_server_recording_replays_the_room_from_any_seat(gl, tmp_path):
+    from xrdemo.net.server import ServerThread
+    from xrdemo.replay.output import replay_headless
+    from xrdemo.replay.server_record import ServerRecorder
+
+    server = ServerThread(port=0, capacity=4).start()
+    observer = ServerRecorder(tmp_path, "127.0.0.1:test")
+    server.call(setattr, server.server, "observer", observer)
+    url = f"127.0.0.1:{server.port}/srv"
+    a = Peer(url, "Ada", head=(0.6, 1.2, 0.0)).start()
+    b = Peer(url, "Bob", head=(-0.6, 1.1, 0.0)).start()
+    try:
+        time.sleep(1.5)
+        b.close()
+        time.sleep(0.3)
+    finally:
+        a.close()
+        server.stop()
+    assert len(observer.files) == 1 and not observer.rooms          # the room emptied: file closed
+    path = observer.files[0]
+    assert path.name.startswith("srv-") and path.suffix == ".xrrec"
+    with F.RecordingReader(path) as r:
+        assert r.indexed and r.damage is None and r.meta["kind"] == "server" and r.meta["capacity"] == 4
+        frames = list(Replayer(r, tick_hz=20).frames())
+    with F.RecordingReader(path) as r:
+        again = list(Replayer(r, tick_hz=20).frames())
+    assert 30 <= len(frames) <= 45 and len(again) == len(frames)
+    assert all(not scene_differences(x.scene, y.scene) for x, y in zip(frames, again))   # deterministic
+    both = [f for f in frames if f.state.people.present.sum() == 2]
+    assert len(both) > 15
+    ppl = both[-1].state.people
+    seats = {ppl.names[i]: i for i in np.flatnonzero(ppl.present)}
+    assert set(seats) == {"Ada", "Bob"}
+    assert abs(ppl.head_pos[seats["Bob"]][1] - 1.1) < 0.02 and abs(ppl.head_pos[seats["Ada"]][1] - 1.2) < 0.02
+    assert frames[-1].state.people.present.sum() == 1                 # Bob left before the end
+    # headless from Ada's seat: hears Bob
+    out = replay_headless(path, tmp_path / "ada.mp4", seat=seats["Ada"], progress=False, size=(64, 36))
+    assert out["seat"] == seats["Ada"] and out["damage"] is None and out["frames"] > 40
+    import av
+
+    with av.open(str(tmp_path / "ada.mp4")) as c:
+        audio = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
+    assert np.sqrt(np.mean(audio ** 2)) > 0.005

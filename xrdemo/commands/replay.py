@@ -119,24 +119,30 @@ def info(path: Path) -> int:
     with RecordingReader(path) as r:
         m = r.meta
         kinds: Counter = Counter()
-        names = None
+        seen: dict = {}                            # seat -> everyone who sat there, in order
         for rec in r.records():
             kinds[R.TYPE_NAMES.get(rec.rtype, str(rec.rtype))] += 1
-            if rec.rtype in (R.NAMES,):
+            names = None
+            if rec.rtype == R.NAMES:
                 names = R.decode_json(rec.body)
-            elif rec.rtype == R.STATE and names is None:
-                doc = R.decode_json(rec.body)
-                names = doc.get("names")
+            elif rec.rtype == R.STATE:
+                names = R.decode_json(rec.body).get("names")
+            for seat, name in enumerate(names or ()):
+                if name and name not in seen.setdefault(seat, []):
+                    seen[seat].append(name)
         print(f"{path}: xrdemo recording, format {r.version}, {m.get('kind', '?')} recording made "
               f"{m.get('created_utc', '?')} by {m.get('recorded_by', {}).get('user', '?')}@"
               f"{m.get('recorded_by', {}).get('host', '?')} with xrdemo {m.get('xrdemo_version', '?')}")
-        if m.get("room"):
+        if m.get("kind") == "server":
+            print(f"  room {m.get('room')} at {m.get('server', '?')}, {m.get('capacity')} seats, "
+                  "as the server forwarded it")
+        elif m.get("room"):
             print(f"  room {m['room']} at {m.get('server', '?')}; seat {m.get('seat')} of {m.get('capacity')}"
                   + (f" as {m['name']!r}" if m.get("name") else ""))
         else:
             print(f"  a meeting with no network: {m.get('capacity')} people, recorded from seat {m.get('seat')}")
-        if names:
-            print("  names: " + ", ".join(f"{i}: {n}" for i, n in enumerate(names) if n))
+        if seen:
+            print("  people by seat: " + "; ".join(f"{seat}: {', '.join(who)}" for seat, who in sorted(seen.items())))
         print(f"  {r.duration_s:.1f} s in {len(r.chunks)} chunks ({'indexed' if r.indexed else 'scanned, no index'}); "
               + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
         if r.damage is not None:

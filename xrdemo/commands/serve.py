@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from pathlib import Path
 
 from ..net.protocol import DEFAULT_PORT, MAX_SEATS
 
@@ -21,6 +22,10 @@ for example `xrdemo run --join 192.168.1.20:{DEFAULT_PORT}/team`. A room is crea
 visitor and disappears when the last one leaves. Someone who loses the connection, or whose
 machine vanishes, is removed after --timeout seconds of silence; clients reconnect by themselves
 (also after a server restart) and get their seat back.
+
+With --record DIR, every room session is recorded (what the server forwarded: poses, voices,
+who came and went) to DIR/<room>-<start time>.xrrec; `xrdemo replay FILE --seat K` plays it
+from any seat.
 
 Every ~10 s it prints one status line: rooms, members, packets per second in and out, and
 dropped datagrams (malformed, unknown session, wrong address). Ctrl-C stops it.
@@ -40,6 +45,9 @@ def register(sub) -> None:
                    help="seconds of silence after which a member is removed (default 3)")
     p.add_argument("--status-every", type=float, default=10.0, metavar="S",
                    help="seconds between status lines (default 10)")
+    p.add_argument("--record", type=Path, default=None, metavar="DIR",
+                   help="record every room session into this folder (one .xrrec file each; "
+                        "play with `xrdemo replay`)")
     p.set_defaults(func=run)
     p.set_defaults(_parser=p)
 
@@ -52,6 +60,8 @@ def run(args) -> int:
         parser.error(f"--capacity must be 1..{MAX_SEATS}, got {args.capacity}")
     if args.timeout <= 0 or args.status_every <= 0:
         parser.error("--timeout and --status-every must be positive")
+    if args.record is not None and not args.record.is_dir():
+        raise FileNotFoundError(f"--record {args.record}: no such folder (create it first)")
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -72,6 +82,12 @@ async def _serve(args) -> None:
     print(f"xrdemo server listening on {args.host}:{server.port} (TCP + UDP), "
           f"{args.capacity} seats per room; join with: xrdemo run --join HOST:{server.port}/ROOM",
           flush=True)
+    if args.record is not None:
+        from ..replay.server_record import ServerRecorder
+
+        server.observer = ServerRecorder(args.record, f"{args.host}:{server.port}",
+                                         log=lambda msg: print(msg, flush=True))
+        print(f"recording every room to {args.record}", flush=True)
     try:
         last = _totals(server.stats())
         t_last = time.monotonic()
@@ -85,6 +101,8 @@ async def _serve(args) -> None:
             last, t_last = now, t_now
     finally:
         await server.stop()
+        if server.observer is not None:
+            server.observer.close()
 
 
 def _totals(stats: dict) -> tuple[int, int]:

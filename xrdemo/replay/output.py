@@ -46,9 +46,9 @@ def _check_seat(seat: int | None, replayer: Replayer, path) -> int:
     if seat is None:
         if 0 <= state.local:
             return state.local
-        present = state.people.present
-        taken = np.flatnonzero(present) if present is not None else np.arange(n)
-        return int(taken[0]) if len(taken) else 0
+        names = replayer.room.names() if replayer.room is not None else ()
+        taken = [i for i, name in enumerate(names) if name]
+        return taken[0] if taken else 0
     if not 0 <= seat < n:
         raise ValueError(f"--seat {seat} does not exist in {path} (seats 0..{n - 1})")
     return seat

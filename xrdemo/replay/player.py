@@ -52,10 +52,11 @@ class ReplayRoom(NetMeeting):
     one (``poll``, ``names``, ``remote_input``) while the replay feeds it recorded records.
 
     Poses are decoded and pushed into the pose buffers by NetMeeting's own code, in the order
-    they were recorded, at the start of ``remote_input`` (as the recording participant did).
+    they were recorded: at the start of ``remote_input``, as the recording participant did, or,
+    with ``immediate`` (a server recording: a live receiver pushes them as they arrive), at once.
     """
 
-    def __init__(self, capacity: int, seat: int):       # no NetMeeting.__init__: no transport
+    def __init__(self, capacity: int, seat: int, immediate: bool = False):  # no transport
         self.capacity, self.seat = int(capacity), int(seat)
         self.buffers, self.shapes, self.status = {}, {}, {}
         self._lock = threading.Lock()
@@ -66,10 +67,15 @@ class ReplayRoom(NetMeeting):
         self._names = ("",) * self.capacity
         self._events: list = []
         self._poses: list = []
+        self.immediate = immediate
 
     # fed by the replay
     def queue_pose(self, d: R.Datagram) -> None:
-        self._poses.append(NetDatagram("pose", d.seat, d.seq, d.t_ms, d.payload, d.t_ns))
+        dg = NetDatagram("pose", d.seat, d.seq, d.t_ms, d.payload, d.t_ns)
+        if self.immediate:
+            NetMeeting._on_datagram(self, dg)
+        else:
+            self._poses.append(dg)
 
     def add_event(self, event: dict) -> None:
         self._events.append(event)
@@ -174,7 +180,7 @@ class Replayer:
         self.state, self.cfg = state_from_record(doc)
         if doc.get("networked"):
             if self.room is None:
-                self.room = ReplayRoom(int(doc["capacity"]), int(doc["seat"]))
+                self.room = ReplayRoom(int(doc["capacity"]), int(doc["seat"]), immediate=self.kind == "server")
                 self.room.set_names(doc.get("names") or ())
                 self.link = RoomLink(self.room, log=self.log)
 
@@ -186,8 +192,8 @@ class Replayer:
             t = rec.rtype
             try:
                 if self.kind == "server" and self.state is not None and t != R.STATE:
-                    if next_tick is None:
-                        next_tick = self.reader.t0_ns
+                    if next_tick is None:          # (the first join is in before the first frame)
+                        next_tick = self.reader.t0_ns + self.tick_ns
                     while next_tick <= rec.t_ns:
                         yield self._tick(next_tick, voice)
                         voice = []

@@ -1,0 +1,142 @@
+"""Server-side recordings (``xrdemo serve --record DIR``): one file per room session.
+
+``ServerRecorder`` is the meeting server's observer: the server tells it who joined and left,
+profile changes, and every pose and voice datagram it accepted for forwarding (with the sender's
+seat), on the server's event loop. A room session starts with its first member and ends when
+the room empties (or the server stops); its file is ``DIR/<room>-<UTC start>.xrrec``.
+
+The file uses the participant recordings' records (records.py): a STATE for the room (seat -1:
+nobody's own view; the server does not know the clients' table settings, so the default table
+for that many seats), EVENT / NAMES / NETSTATE records when the room changes, as a receiving
+participant would have handled them, and POSE / VOICE datagrams stamped with the server's
+arrival time. ``xrdemo replay`` plays it from any seat.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from pathlib import Path
+
+from . import records as R
+from .capture import Recorder, base_meta, config_to_dict
+
+KIND_POSE, KIND_VOICE = 1, 2
+
+
+class _RoomSession:
+    def __init__(self, recorder: Recorder, capacity: int):
+        self.recorder = recorder
+        self.capacity = capacity
+        self.names = [""] * capacity
+
+
+class ServerRecorder:
+    """Records every room a server hosts into ``folder`` (see the module docstring).
+
+    where: the server's address for the meta block. log: f(str) for one line per file.
+    """
+
+    def __init__(self, folder, where: str = "", log=None):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"--record {self.folder}: no such folder")
+        self.where = where
+        self.log = log or (lambda _m: None)
+        self.rooms: dict[str, _RoomSession] = {}
+        self.files: list[Path] = []
+
+    def _path(self, room: str) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        base = re.sub(r"[^A-Za-z0-9_.-]", "_", room)
+        path = self.folder / f"{base}-{stamp}.xrrec"
+        k = 2
+        while path.exists():
+            path = self.folder / f"{base}-{stamp}-{k}.xrrec"
+            k += 1
+        return path
+
+    def _open(self, room: str, capacity: int) -> _RoomSession:
+        from dataclasses import replace
+
+        from ..config import Config
+
+        path = self._path(room)
+        recorder = Recorder(path)
+        cfg = Config()
+        cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=0))
+        recorder.open(base_meta("server", cfg, room=room, server=self.where, seat=-1, capacity=capacity))
+        session = _RoomSession(recorder, capacity)
+        recorder.add(R.STATE, time.monotonic_ns(), R.encode_json({
+            "config": config_to_dict(cfg), "networked": True, "capacity": capacity, "seat": -1,
+            "names": session.names, "present": [False] * capacity}))
+        self.rooms[room] = session
+        self.files.append(path)
+        self.log(f"recording room {room!r} to {path}")
+        return session
+
+    # --- the server's observer interface ---------------------------------------------------------
+    def joined(self, room: str, capacity: int, seat: int, name: str, profile: dict) -> None:
+        session = self.rooms.get(room) or self._open(room, capacity)
+        now = time.monotonic_ns()
+        rec = session.recorder
+        rec.add(R.EVENT, now, R.encode_json({"type": "joined", "seat": seat, "name": name}))
+        if 0 <= seat < session.capacity:
+            session.names[seat] = name
+        rec.add(R.NAMES, now, R.encode_json(session.names))
+        rec.add(R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)}}))
+
+    def profile(self, room: str, seat: int, profile: dict) -> None:
+        session = self.rooms.get(room)
+        if session is None:
+            return
+        now = time.monotonic_ns()
+        session.recorder.add(R.EVENT, now, R.encode_json({"type": "profile", "seat": seat}))
+        session.recorder.add(R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)}}))
+
+    def left(self, room: str, seat: int, reason: str, room_empty: bool) -> None:
+        session = self.rooms.get(room)
+        if session is None:
+            return
+        now = time.monotonic_ns()
+        rec = session.recorder
+        rec.add(R.EVENT, now, R.encode_json({"type": "left", "seat": seat, "reason": reason}))
+        if 0 <= seat < session.capacity:
+            session.names[seat] = ""
+        rec.add(R.NAMES, now, R.encode_json(session.names))
+        rec.add(R.NETSTATE, now, R.encode_json({"forget": [seat], "unshape": [seat]}))
+        if room_empty:
+            self._close_room(room)
+
+    def datagram(self, room: str, kind: int, seat: int, seq: int, t_ms: int, payload: bytes) -> None:
+        session = self.rooms.get(room)
+        if session is None or kind not in (KIND_POSE, KIND_VOICE):
+            return
+        rtype = R.POSE if kind == KIND_POSE else R.VOICE
+        session.recorder.add(rtype, time.monotonic_ns(), R.encode_datagram(seat, seq, t_ms, payload))
+
+    def _close_room(self, room: str) -> None:
+        session = self.rooms.pop(room, None)
+        if session is not None:
+            session.recorder.close()
+            self.log(f"room {room!r} is empty: closed {session.recorder.path}")
+
+    def close(self) -> None:
+        """Close every open room's file (the server is stopping)."""
+        for room in list(self.rooms):
+            self._close_room(room)
+
+
+def _shape_of(profile) -> str | None:
+    """The base64 hand shape in a member's profile, checked; None when absent or malformed."""
+    raw = profile.get("shape") if isinstance(profile, dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        from ..net import posecodec as PC
+
+        PC.decode_shape(base64.b64decode(raw, validate=True))
+    except ValueError:
+        return None
+    return raw
