@@ -113,3 +113,46 @@ def test_the_server_recorded_the_room_and_it_replays(recorded, xrdemo_cmd):
     r = subprocess.run([xrdemo_cmd, "replay", str(files[0]), "--platform", "headless", "--seat", "9"],
                        cwd=recorded, capture_output=True, text=True, timeout=240)
     assert r.returncode == 1 and "--seat 9 does not exist" in r.stderr, r.stderr
+
+
+@pytest.fixture(scope="module")
+def xvfb():
+    """A private Xvfb display (Xvfb picks the number); always stopped."""
+    import os
+    import select
+    import shutil
+
+    if not shutil.which("Xvfb"):
+        pytest.fail("Xvfb is not installed (apt-get install xvfb)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    try:
+        ready, _, _ = select.select([read_fd], [], [], 20.0)
+        assert ready, "Xvfb did not report a display within 20 s"
+        yield ":" + os.read(read_fd, 64).decode().strip()
+    finally:
+        os.close(read_fd)
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_desktop_run_records_and_replays_in_a_window(recorded, xrdemo_cmd, xvfb):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
+    env["DISPLAY"] = xvfb
+    r = subprocess.run([xrdemo_cmd, "run", "--platform", "desktop", "--seconds", "1.5", "--people", "3",
+                        "--record", "desk.xrrec"], cwd=recorded, capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "recorded" in r.stdout and "desk.xrrec" in r.stdout, r.stdout
+    r = subprocess.run([xrdemo_cmd, "replay", "desk.xrrec", "--info"], cwd=recorded, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "no network: 3 people" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([xrdemo_cmd, "replay", "meeting.xrrec", "--platform", "desktop", "--start", "2.2",
+                        "--no-audio"], cwd=recorded, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "replaying meeting.xrrec on" in r.stdout and "desktop" in r.stdout.lower(), r.stdout
+    assert re.search(r"showed 0\.[5-9]\d* s of the meeting \(\d+ frames\) from seat 0", r.stdout), r.stdout

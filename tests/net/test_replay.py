@@ -423,3 +423,31 @@ def test_a_server_recording_replays_the_room_from_any_seat(gl, tmp_path):
     with av.open(str(tmp_path / "ada.mp4")) as c:
         audio = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
     assert np.sqrt(np.mean(audio ** 2)) > 0.005
+
+
+def test_replay_on_a_live_platform_shows_the_meeting_on_the_wall_clock(live_recording):
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import Timeline
+    from xrdemo.render.renderer import Framebuffer
+    from xrdemo.replay.output import replay_live
+
+    path, calls, _logs = live_recording
+    with F.RecordingReader(path) as r:
+        start = r.duration_s - 0.4
+    target = Framebuffer((48, 27), samples=1)
+    platform = SimulatedPlatform(Timeline(), start_ns=0, view_count=1, view_size=(48, 27),
+                                 framebuffer_for=lambda i, s: target.draw_fbo)
+    shown = []
+    original = platform.end_frame
+
+    def paced_end(frame, draw=None):
+        original(frame, draw)
+        shown.append(time.monotonic())
+        time.sleep(0.01)
+
+    platform.end_frame = paced_end
+    summary = replay_live(platform, path, start_s=start, seat=2, audio=False)
+    assert summary["seat"] == 2 and summary["damage"] is None
+    assert summary["fast_forwarded"] > 100 and platform.frames_drawn == summary["frames"] > 5
+    assert 0.15 < shown[-1] - shown[0] < 1.5                   # played the last ~0.3 s in real time
+    assert 0.15 < summary["seconds"] < 0.6

@@ -50,7 +50,7 @@ def register(sub) -> None:
     p.add_argument("--size", type=parse_size, default=None, metavar="WxH",
                    help="headless video size (default: the recorded configuration's, 640x360)")
     p.add_argument("--fps", type=int, default=None, help="headless frames per second (default: recorded config's)")
-    p.add_argument("--no-audio", action="store_true", help="headless: the picture only")
+    p.add_argument("--no-audio", action="store_true", help="the picture only")
     p.add_argument("--info", action="store_true", help="describe the recording and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run, _parser=p)
@@ -84,8 +84,10 @@ def run(args) -> int:
             from ..replay.output import replay_live
 
             print(f"xrdemo: replaying {args.file} on {reason}", flush=True)
-            summary = replay_live(platform, args.file, seat=args.seat, start_s=args.start)
-            print(f"xrdemo: showed {summary['frames']} frames from seat {summary['seat']}", flush=True)
+            summary = replay_live(platform, args.file, seat=args.seat, start_s=args.start,
+                                  audio=not args.no_audio)
+            print(f"xrdemo: showed {summary['seconds']:.1f} s of the meeting ({summary['frames']} frames) "
+                  f"from seat {summary['seat']}", flush=True)
             return _report_damage(summary)
         platform.shutdown()
         print(f"xrdemo: no headset and no display, so replaying headless ({reason})", flush=True)

@@ -239,9 +239,10 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
 
 
 def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0, log=print,
-                max_frames: int | None = None) -> dict:
+                max_frames: int | None = None, audio: bool = True) -> dict:
     """Play a recording on a live platform (a GL context is current): the meeting as recorded,
-    on the wall clock from ``start_s``; the viewer looks around from ``seat`` with their own head."""
+    on the wall clock from ``start_s``; the viewer looks around from ``seat`` with their own head
+    and hears the room there (live spatial audio, when there is a sound device)."""
     from ..render.renderer import Renderer
 
     reader = open_recording(path, start_s)
@@ -251,6 +252,7 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
     shown = skipped = 0
     current = None
     wall0 = rec0 = None
+    sound = forwarder = None
     try:
         for f in frames:                                 # fast-forward to the start point
             if not f.before_start:
@@ -260,11 +262,18 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
         if current is None:
             raise ValueError(f"{path}: no frames at or after --start {start_s:g}")
         seat = _check_seat(seat, replayer, path)
-        if hasattr(platform, "set_seat"):
-            platform.set_seat(seat)
+        if hasattr(platform, "set_seat"):                # the desktop simulator sits there
+            from dataclasses import replace
+
+            from ..platform.desktop_input import seat_of
+
+            platform.set_seat(seat_of(replace(replayer.state, local=seat)))
+        if audio and replayer.cfg.audio.enabled:
+            sound, forwarder = _live_sound(replayer, seat, log)
         nxt = next(frames, None)
         while True:
             frame = platform.begin_frame()
+            draw = None
             try:
                 now = time.monotonic_ns()
                 if wall0 is None:
@@ -272,7 +281,9 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
                 t_rec = rec0 + (now - wall0)
                 while nxt is not None and nxt.t_ns <= t_rec:
                     current, nxt = nxt, next(frames, None)
-                draw = None
+                    if forwarder is not None:       # voice "arrives" now, on this machine's clock
+                        for d in current.voice:
+                            forwarder.send(d.seat, d.seq, d.t_ms, d.payload, time.monotonic_ns())
                 if frame.should_render:
                     renderer.upload(scene_for_seat(current, seat))
 
@@ -280,6 +291,11 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
                         renderer.draw_view(view, fbo, size)
             finally:
                 platform.end_frame(frame, draw)
+            if sound is not None:
+                ppl = current.state.people
+                head = frame.head
+                pos, rot = (head.position, head.orientation) if head.valid else view_pose(current, seat)
+                sound.publish(pos, rot, S.mouth_positions(ppl), ppl.head_pos, S.speaking_now(current.state))
             shown += 1
             if hasattr(platform, "set_status"):
                 platform.set_status(f"replay {(current.t_ns - reader.t0_ns) / NS:6.1f} / "
@@ -287,7 +303,34 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
             if frame.exit_requested or nxt is None or (max_frames is not None and shown >= max_frames):
                 break
     finally:
+        if forwarder is not None:
+            forwarder.close()
+        if sound is not None:
+            sound.close()
         platform.shutdown()
         damage = reader.damage
         reader.close()
-    return {"frames": shown, "seat": seat, "fast_forwarded": skipped, "damage": damage}
+    return {"frames": shown, "seat": seat, "fast_forwarded": skipped, "damage": damage,
+            "seconds": (current.t_ns - rec0) / NS if current is not None and rec0 is not None else 0.0}
+
+
+def _live_sound(replayer: Replayer, seat: int, log):
+    """(LiveMeetingAudio, VoiceForwarder or None) for hearing the replay from ``seat``, or
+    (None, None) when there is no sound here (said in one line)."""
+    from ..audio.meeting import LiveMeetingAudio
+    from ..net.room_audio import VoiceForwarder
+
+    cfg, state = replayer.cfg, replayer.state
+    try:
+        sound = LiveMeetingAudio(len(state.people), seat, cfg.audio.sample_rate, cfg.audio.block,
+                                 seed=cfg.meeting.seed, reflections=cfg.audio.reflections,
+                                 table_height=state.table.height, log=log,
+                                 remote_voices=replayer.room is not None)
+    except Exception as exc:          # no PortAudio library, broken device ...
+        log(f"audio: off ({type(exc).__name__}: {exc})")
+        return None, None
+    if not sound.device:
+        sound.close()
+        return None, None
+    port = sound.voice_port
+    return sound, (VoiceForwarder(port) if port else None)
