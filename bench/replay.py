@@ -75,7 +75,8 @@ def synthesise(path: Path, n: int, seconds: float) -> tuple[float, int]:
                               head_rot=P.quat_from_yaw_pitch_roll(0.1 * np.sin(k / 40)),
                               joints=(rest + state.seat_pos[0] - [0, 0.4, 0.3]).astype(np.float32).astype(float),
                               valid=np.ones((2, 26), bool), mic_level=0.2)
-        rec.frame(t, t, inputs)
+        rec.add(R.READ, t, b"")
+        rec.frame(t, inputs, t_ns=t)
         cpu += time.process_time() - c2
     rec.close()
     return cpu / frames * 1e6, frames

@@ -9,6 +9,16 @@ real audio path.
 import os
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+# Networked tests (and the xrdemo processes they start) use a throwaway identity key, never the
+# user's own (~/.config/xrdemo/identity.key); removed at exit.
+import atexit as _atexit  # noqa: E402
+import shutil as _shutil  # noqa: E402
+import tempfile as _tempfile  # noqa: E402
+
+if not os.environ.get("XRDEMO_IDENTITY"):
+    _identity_dir = _tempfile.mkdtemp(prefix="xrdemo-test-identity-")
+    os.environ["XRDEMO_IDENTITY"] = os.path.join(_identity_dir, "identity.key")
+    _atexit.register(_shutil.rmtree, _identity_dir, True)
 
 
 import shutil  # noqa: E402

@@ -53,7 +53,7 @@ def local_input(frame, state: S.MeetingState) -> S.LocalInput:
 def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         recording: Path = DEFAULT_RECORDING, calibrate_table: float = 0.0,
         table_alignment: Path | None = None, log=print, join: str | None = None,
-        name: str | None = None, record: Path | None = None) -> int:
+        name: str | None = None, want_seat: int | None = None, record: Path | None = None) -> int:
     """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless).
 
     join: ``HOST:PORT/ROOM`` of a networked meeting (``xrdemo serve``) to sit in, as ``name``.
@@ -78,7 +78,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             log(f"xrdemo: no headset and no display, so sitting in {join} headless for {secs:g} s and "
                 f"recording this seat to {recording} ({reason})")
             summary = record_networked(cfg, join, name or "headless", secs, Path(recording), log=log,
-                                       record=record)
+                                       want_seat=want_seat, record=record)
             log(f"xrdemo: wrote {recording} ({summary['frames']} frames; saw up to "
                 f"{summary['most_people_seen']} other people)")
             return 0
@@ -92,7 +92,8 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         return 0
     log(f"xrdemo: running the meeting on {reason}")
     status = live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
-                       table_alignment=table_alignment, join=join, name=name, record=record)
+                       table_alignment=table_alignment, join=join, name=name, want_seat=want_seat,
+                       record=record)
     if status == SESSION_LOST and platform_name == "auto" and kind == "openxr":
         # The headset went away mid-meeting: carry on in the desktop simulator if there is one.
         from .platform.base import PlatformUnavailable
@@ -104,7 +105,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             return status
         log("xrdemo: the headset is gone; carrying on in the desktop simulator")
         return live_loop(desktop, cfg, seconds=seconds, log=log, table_alignment=table_alignment,
-                         join=join, name=name)
+                         join=join, name=name, want_seat=want_seat)
     return status
 
 
@@ -134,7 +135,7 @@ def _with_table_height(cfg: Config, height: float) -> Config:
 def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
               max_frames: int | None = None, calibrate_table: float = 0.0,
               table_alignment: Path | None = None, join: str | None = None,
-              name: str | None = None, record: Path | None = None) -> int:
+              name: str | None = None, want_seat: int | None = None, record: Path | None = None) -> int:
     """The frame loop on a live platform (a GL context is current). Returns an exit status.
 
     calibrate_table: seconds at the start during which index-fingertip touches on the real
@@ -155,25 +156,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     if collector is not None:
         log(f"table calibration: for {calibrate_table:g} s, touch your real table with your index "
             "fingers at its corners and along its edges, holding each touch for half a second")
-    link = None
-    recorder = None
-    try:
-        if record is not None:
-            from .replay.capture import Recorder, join_recorded, open_local
-
-            recorder = Recorder(record)
-        if join:
-            from .netloop import RoomLink, join_room
-
-            if recorder is not None:
-                link = RoomLink(join_recorded(join, name or default_name(), recorder, log=log), log=log)
-            else:
-                link = RoomLink(join_room(join, name or default_name(), log=log), log=log)
-        elif recorder is not None:
-            open_local(recorder, cfg)
-    except BaseException:
-        platform.shutdown()
-        raise
+    link = audio = mic = forwarder = recorder = None
 
     def build_state(cfg):
         state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
@@ -181,38 +164,35 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             recorder.state(state, cfg, link.net if link else None)
         return state
 
-    state = build_state(cfg)
-    if hasattr(platform, "set_seat"):            # the desktop simulator sits in the local seat
-        from .platform.desktop_input import seat_of
+    try:
+        if record is not None:
+            from .replay.capture import Recorder, open_local, recording_meeting
 
-        platform.set_seat(seat_of(state))
-    audio = None
-    if cfg.audio.enabled:
-        from .audio.meeting import LiveMeetingAudio
+            recorder = Recorder(record)
+        if join:
+            from .netloop import RoomLink, join_room
 
-        try:
-            audio = LiveMeetingAudio(len(state.people), state.local, cfg.audio.sample_rate,
-                                     cfg.audio.block, seed=cfg.meeting.seed,
-                                     reflections=cfg.audio.reflections,
-                                     table_height=state.table.height, log=log,
-                                     remote_voices=link is not None)
-        except Exception as exc:   # no PortAudio library, broken device ...
-            log(f"audio: off ({type(exc).__name__}: {exc})")
-    mic = open_microphone(cfg, log) if cfg.audio.enabled else None
-    forwarder = None
-    if link is not None:
-        link.net.voice_sink = _drop_voice
-        if audio is not None and audio.voice_port:
-            from .net.room_audio import VoiceForwarder
-
-            forwarder = VoiceForwarder(audio.voice_port)
-            link.net.voice_sink = forwarder.send
-        if mic is not None:
+            link = RoomLink(join_room(join, name or default_name(), log=log, want_seat=want_seat,
+                                      sample_rate=cfg.audio.sample_rate,
+                                      make_meeting=recording_meeting(recorder) if recorder else None), log=log)
+        elif recorder is not None:
+            open_local(recorder, cfg)
+        state = build_state(cfg)
+        _sit_down(platform, state)
+        if cfg.audio.enabled:
+            audio, forwarder = _open_audio(cfg, state, link, log)
+        mic = open_microphone(cfg, log) if cfg.audio.enabled else None
+        if link is not None and mic is not None:
             mic.listener = link.net.send_voice
-    if cfg.display.refresh_rate:
-        platform.set_refresh_rate(cfg.display.refresh_rate)
-    if cfg.display.passthrough and not platform.set_passthrough(True):
-        log("passthrough: not available on this platform")
+        if cfg.display.refresh_rate:
+            platform.set_refresh_rate(cfg.display.refresh_rate)
+        if cfg.display.passthrough and not platform.set_passthrough(True):
+            log("passthrough: not available on this platform")
+    except BaseException:
+        _close_all(link, forwarder, audio, mic, platform)
+        if recorder is not None:
+            recorder.close()
+        raise
     status = 0
     t_start = None
     frames = 0
@@ -232,6 +212,8 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                         if alignment is not None:
                             cfg = _with_table_height(cfg, alignment.table_height)
                             state = build_state(cfg)
+                            if link is not None:
+                                link.reset()
                 if alignment is not None:
                     frame = alignment.apply(frame)
                 inputs = local_input(frame, state)
@@ -239,17 +221,29 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                     inputs.voice_level = audio.level
                 if mic is not None:
                     inputs.mic_level = mic_to_level(mic.level_db)
-                now_ns, floor = time.monotonic_ns(), None
                 if link is not None:
-                    inputs.remote = link.before_step(state, now_ns)
+                    inputs.remote = link.before_step(state, display_ns=t_ns,
+                                                     period_ns=frame.predicted_display_period_ns)
+                    if link.reseated(state):
+                        # A reconnect found our seat taken: sit down in the new one.
+                        log(f"network: the room moved you from seat {state.local} to seat {link.net.seat}")
+                        state = build_state(cfg)
+                        link.reset()
+                        _sit_down(platform, state)
+                        inputs = local_input(frame, state)
+                        inputs.remote = link.before_step(state, display_ns=t_ns,
+                                                         period_ns=frame.predicted_display_period_ns)
+                        if audio is not None:
+                            _close_all(None, forwarder, audio, None, None)
+                            audio, forwarder = _open_audio(cfg, state, link, log)
                     if audio is not None and audio.device:    # lips follow the voice as played here
-                        floor = audio.level
-                        inputs.remote.level[:] = np.maximum(inputs.remote.level, floor)
+                        inputs.remote.level[:] = audio.level
                 state, scene = S.step(state, inputs, t_ns)
                 if recorder is not None:
-                    recorder.frame(now_ns, t_ns, inputs, floor)
+                    recorder.frame(t_ns, inputs, remote_level=inputs.remote.level if link else None)
                 if link is not None:
-                    link.after_step(state, inputs.mic_level or 0.0)
+                    link.after_step(state, inputs.mic_level or 0.0, display_ns=t_ns,
+                                    period_ns=frame.predicted_display_period_ns)
                 if frame.should_render:
                     renderer.upload(scene)
 
@@ -285,24 +279,58 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             if max_frames is not None and frames >= max_frames:
                 break
     finally:
-        if link is not None:
-            link.net.close()
+        _close_all(link, forwarder, audio, mic, platform)
         if recorder is not None:
             recorder.close()
             log(f"xrdemo: recorded {recorder.frames} frames to {record} (play it with: xrdemo replay {record})")
-        if forwarder is not None:
-            forwarder.close()
-        if audio is not None:
-            audio.close()
-        if mic is not None:
-            mic.stop()
-        platform.shutdown()
     log(f"xrdemo: ended after {frames} frames")
     return status
 
 
-def _drop_voice(*_args) -> None:
-    """Voice frames with nowhere to play (no sound device) are let go."""
+def _sit_down(platform, state: S.MeetingState) -> None:
+    """The desktop simulator puts its camera in the local seat."""
+    if hasattr(platform, "set_seat"):
+        from .platform.desktop_input import seat_of
+
+        platform.set_seat(seat_of(state))
+
+
+def _open_audio(cfg: Config, state: S.MeetingState, link, log):
+    """Live audio for the meeting (None when it cannot start, said in one line), and for a
+    networked meeting the forwarder that hands received voice frames to the audio process."""
+    from .audio.meeting import LiveMeetingAudio
+
+    try:
+        audio = LiveMeetingAudio(len(state.people), state.local, cfg.audio.sample_rate, cfg.audio.block,
+                                 seed=cfg.meeting.seed, reflections=cfg.audio.reflections,
+                                 table_height=state.table.height, log=log, remote_voices=link is not None)
+    except Exception as exc:   # no PortAudio library, broken device ...
+        log(f"audio: off ({type(exc).__name__}: {exc})")
+        return None, None
+    forwarder = None
+    if link is not None and audio.voice_port:
+        from .net.room_audio import VoiceForwarder
+
+        forwarder = VoiceForwarder(audio.voice_port)
+        link.net.voice_sink = forwarder.send
+    return audio, forwarder
+
+
+def _close_all(link, forwarder, audio, mic, platform) -> None:
+    """Leave the room, stop voice forwarding, audio and microphone, shut the platform down (each
+    that exists), in that order."""
+    if link is not None:
+        link.net.close()
+    if forwarder is not None:
+        if link is not None:
+            link.net.voice_sink = None
+        forwarder.close()
+    if audio is not None:
+        audio.close()
+    if mic is not None:
+        mic.stop()
+    if platform is not None:
+        platform.shutdown()
 
 
 def default_name() -> str:

@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = [
     "xrdemo.commands.audio_demo",
     "xrdemo.commands.doctor",
     "xrdemo.commands.serve",
+    "xrdemo.commands.identity",
     "xrdemo.commands.replay",
 ]
 

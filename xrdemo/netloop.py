@@ -16,6 +16,8 @@ from .core import scene as S
 from .net.session import NetMeeting
 
 BOT_TALK_S, BOT_PAUSE_S = 3.0, 3.0
+VOICE_RATE = 48000
+"""Hz: voice over the network is Opus at 48 kHz; a networked meeting's audio runs at this rate."""
 
 
 class RoomLink:
@@ -23,14 +25,31 @@ class RoomLink:
 
     def __init__(self, net: NetMeeting, log=print):
         self.net, self.log = net, log
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was applied (call after building a new MeetingState for the room)."""
         self._names = None
         self._present = None
 
-    def before_step(self, state: S.MeetingState, now_ns: int | None = None) -> S.RemoteInput:
+    def reseated(self, state: S.MeetingState) -> bool:
+        """True when the room moved this person to another seat (a reconnect found the old seat
+        taken): the caller rebuilds its meeting (``net.make_state``), audio and camera seat."""
+        return self.net.seat != state.local
+
+    def before_step(self, state: S.MeetingState, now_ns: int | None = None,
+                    display_ns: int | None = None, period_ns: int | None = None) -> S.RemoteInput:
+        """Roster changes into ``state``; the remote people at this frame's display time.
+
+        display_ns: the platform's predicted display time of the frame. Used as is when it is on
+        this machine's monotonic clock (desktop; OpenXR runtimes on Linux), else the display is
+        taken to be one frame period after now.
+        """
         net = self.net
+        now_ns = display_time_on_monotonic(display_ns, period_ns) if now_ns is None else now_ns
         for ev in net.poll():
             kind = ev.get("type") if isinstance(ev, dict) else getattr(ev, "type", "")
-            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full"):
+            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full", "name_taken"):
                 self.log(f"network: {_describe(ev)}")
         names = net.names()
         if names != self._names:
@@ -45,12 +64,25 @@ class RoomLink:
             S.set_present(state, present)
         return rem
 
-    def after_step(self, state: S.MeetingState, level: float, now_ns: int | None = None) -> None:
+    def after_step(self, state: S.MeetingState, level: float, now_ns: int | None = None,
+                   display_ns: int | None = None, period_ns: int | None = None) -> None:
+        """Send this person's pose, stamped with the display time it was predicted for."""
         k = state.local
+        if k != self.net.seat:
+            return                          # reseated: the caller rebuilds first
         ppl = state.people
         tracked = ppl.hand_alpha[k] > 0.5
+        now_ns = display_time_on_monotonic(display_ns, period_ns) if now_ns is None else now_ns
         self.net.send_pose(ppl.head_pos[k], ppl.head_rot[k], ppl.joints[k], tracked, level,
                            state.partner, now_ns=now_ns)
+
+
+def display_time_on_monotonic(display_ns: int | None, period_ns: int | None) -> int:
+    """The predicted display time on time.monotonic_ns()'s clock (see RoomLink.before_step)."""
+    now = time.monotonic_ns()
+    if display_ns is not None and 0 <= display_ns - now < 500_000_000:
+        return int(display_ns)
+    return now + int(period_ns or 16_666_667)
 
 
 def _describe(ev) -> str:
@@ -92,9 +124,24 @@ class BotVoice:
         return x, t_ms
 
 
-def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None) -> NetMeeting:
-    """Join ``HOST:PORT/ROOM`` (raises with a clear message when the server is not there or full)."""
-    net = NetMeeting(url, name, log=log, voice_sink=voice_sink)
+def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None,
+              want_seat: int | None = None, sample_rate: int = 48000, make_meeting=None) -> NetMeeting:
+    """Join ``HOST:PORT/ROOM`` as this user (their identity key, made on first use, see
+    ``net.identity``; $XRDEMO_IDENTITY picks another file). Raises with a clear message when the
+    server is not there, the room is full or the name belongs to another key; nothing is left
+    open then. want_seat: the seat to ask for (the lowest free one otherwise). make_meeting: the
+    NetMeeting class (or a factory taking its arguments) to use, e.g. one that records."""
+    from .net.identity import KnownPeople, load_or_create_identity
+
+    if sample_rate != VOICE_RATE:
+        raise ValueError(f"networked meetings need [audio] sample_rate = {VOICE_RATE} (Opus voice); "
+                         f"the configuration says {sample_rate}")
+    identity, created = load_or_create_identity()
+    if created:
+        log(f"network: made your identity key {identity.path} (fingerprint {identity.fingerprint}); "
+            "keep it private, it is how others know it is you")
+    net = (make_meeting or NetMeeting)(url, name, log=log, voice_sink=voice_sink, want_seat=want_seat,
+                                       identity=identity, known_people=KnownPeople.beside(identity))
     net.connect(timeout_s=timeout_s)
     return net
 

@@ -175,7 +175,7 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
                 inputs = S.LocalInput(head_pos=head_pos, head_rot=head_rot, voice_level=level)
                 state, scene = S.step(state, inputs, t_ns)
                 if recorder is not None:
-                    recorder.frame(t_ns, t_ns, inputs)
+                    recorder.frame(t_ns, inputs, t_ns=t_ns)
                 t1 = time.perf_counter()
                 samples = None
                 if sound is not None:
@@ -353,7 +353,7 @@ class _Progress:
 
 def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path | None,
                      audio: bool = True, progress=True, log=print, frames_dir: Path | None = None,
-                     record: Path | None = None) -> dict:
+                     want_seat: int | None = None, record: Path | None = None) -> dict:
     """Sit in the networked room ``url`` for ``seconds`` as a headless participant and record
     what this seat sees and hears (MP4 / PNG frames), in real time.
 
@@ -377,12 +377,16 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
         raise FileNotFoundError(f"folder {Path(out).parent} does not exist (for {out})")
     recorder = None
     if record is not None:
-        from .replay.capture import Recorder, join_recorded
+        from .replay.capture import Recorder, recording_meeting
 
         recorder = Recorder(record)
-        net = join_recorded(url, name, recorder, log=log)
-    else:
-        net = join_room(url, name, log=log)
+    try:
+        net = join_room(url, name, log=log, want_seat=want_seat, sample_rate=cfg.audio.sample_rate,
+                        make_meeting=recording_meeting(recorder) if recorder else None)
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
     link = RoomLink(net, log=log)
     try:
         state = net.make_state(cfg)
@@ -409,7 +413,8 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
             target = Framebuffer(size, samples=4)
             platform = SimulatedPlatform(timeline, start_ns=t_origin, view_count=1, view_size=size,
                                          fov_deg=82.0, framebuffer_for=lambda i, s: target.draw_fbo)
-            sound = _RoomSound(cfg, state, voices) if audio and cfg.audio.enabled else None
+            sound = _RoomSound(cfg, state, voices, t_origin) if audio and cfg.audio.enabled else None
+            behind_s = 0.0
             writer = _Mp4Writer(out, size, fps, cfg.audio.sample_rate if sound else None) if out else None
             bar = _Progress(n_frames, seconds, enabled=progress)
             try:
@@ -418,25 +423,35 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                     t_ns = frame.predicted_display_time_ns
                     sleep_until(t_ns)                        # the network runs on real time
                     now = time.monotonic_ns()
+                    behind_s = max(behind_s, (now - t_ns) / NS)
                     mono, t_ms = bot.due(now)
                     net.send_voice(mono, t_ms)
                     rem = link.before_step(state, now)
+                    if link.reseated(state):
+                        log(f"network: the room moved this participant from seat {state.local} to "
+                            f"seat {net.seat}")
+                        state = net.make_state(cfg)
+                        if recorder is not None:
+                            recorder.state(state, cfg, net)
+                        link.reset()
+                        voices.local = net.seat
+                        viewer = ScriptedViewer(state, seconds)
+                        viewer.neighbour = -1
+                        rem = link.before_step(state, now)
                     viewer.present = state.people.present
-                    floor = None
-                    if sound is not None:
-                        floor = sound.level.copy()
-                        rem.level[:] = np.maximum(rem.level, floor)
+                    if sound is not None:             # lips follow the voice as it is played here
+                        rem.level[:] = sound.level
                     inputs = S.LocalInput(head_pos=frame.head.position, head_rot=frame.head.orientation,
                                           mic_level=bot.level, remote=rem)
                     state, scene = S.step(state, inputs, t_ns - t_origin)
                     if recorder is not None:
-                        recorder.frame(now, t_ns - t_origin, inputs, floor)
-                    link.after_step(state, bot.level, now)
+                        recorder.frame(t_ns - t_origin, inputs, remote_level=rem.level if sound else None)
+                    link.after_step(state, bot.level, t_ns)
                     most_seen = max(most_seen, int(rem.present.sum()))
                     samples = None
                     if sound is not None:
                         samples = sound.render_until(state, (k + 1) * sound.rate // fps, viewer.pose(
-                            (t_ns - t_origin) / NS), now)
+                            (t_ns - t_origin) / NS))
 
                     def draw(i, view, fbo, fb_size):
                         renderer.draw_view(view, fbo, fb_size)
@@ -459,6 +474,10 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                 bar.done()
         finally:
             ctx.release()
+        if behind_s > 0.5:
+            log(f"network: this machine fell up to {behind_s:.1f} s behind real time while recording "
+                "(rendering is slower than the frame rate here); remote motion and voices were "
+                "sampled late, not lost")
         return {"frames": n_frames, "seconds": seconds, "seat": net.seat, "capacity": net.capacity,
                 "most_people_seen": most_seen, "audio": sound is not None, "voice": voices.stats(),
                 "net": net.stats(), "recorded_frames": recorder.frames if recorder else 0}
@@ -471,7 +490,7 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
 class _RoomSound:
     """Binaural audio of a networked room for a headless participant, block by block."""
 
-    def __init__(self, cfg: Config, state: S.MeetingState, voices):
+    def __init__(self, cfg: Config, state: S.MeetingState, voices, t_origin_ns: int):
         from .audio.engine import SpatialAudioEngine, whisper_gains
 
         self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
@@ -482,9 +501,11 @@ class _RoomSound:
         self.rendered = 0
         self.pending = np.zeros((0, 2), np.float32)
         self.level = np.zeros(len(state.people))
+        self.t_origin_ns = t_origin_ns
 
-    def render_until(self, state: S.MeetingState, sample_end: int, listener, now_ns: int) -> np.ndarray:
-        """Exactly the samples since the previous call up to sample_end (stereo float32)."""
+    def render_until(self, state: S.MeetingState, sample_end: int, listener) -> np.ndarray:
+        """Exactly the samples since the previous call up to sample_end (stereo float32). Each
+        block is taken from the jitter buffers at its own time on the sample clock."""
         ppl = state.people
         self.engine.set_sources(S.mouth_positions(ppl))
         self.engine.set_listener(*listener)
@@ -492,7 +513,8 @@ class _RoomSound:
         chunks = [self.pending]
         start = self.rendered - len(self.pending)
         while self.rendered < sample_end:
-            mono, (level, _) = self.voices.next_block(None, now_ns)
+            block_ns = self.t_origin_ns + self.rendered * NS // self.rate
+            mono, (level, _) = self.voices.next_block(None, block_ns)
             chunks.append(np.array(self.engine.process(mono), np.float32))
             self.level = level
             self.rendered += self.block

@@ -173,8 +173,8 @@ def test_the_live_loop_joins_a_networked_meeting_and_sees_and_is_seen(gl, monkey
     seen, peer_view = [], []
     original = netloop.RoomLink.before_step
 
-    def spy(self, state, now_ns=None):
-        rem = original(self, state, now_ns)
+    def spy(self, state, now_ns=None, **kw):
+        rem = original(self, state, now_ns, **kw)
         seen.append((rem.present.copy(), rem.head_pos.copy(), state.people.names))
         theirs = peer.remote_input()
         peer_view.append((theirs.present.copy(), theirs.head_pos.copy()))

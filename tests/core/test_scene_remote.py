@@ -125,3 +125,19 @@ def test_remote_input_for_the_wrong_meeting_is_refused():
     st = _networked(n=4)
     with pytest.raises(ValueError, match="seats"):
         S.step(st, S.LocalInput(remote=S.RemoteInput.empty(5)), 0)
+
+
+def test_empty_seats_never_count_in_the_whisper_rule_or_gaze():
+    from xrdemo.audio.engine import whisper_gains
+
+    st = _networked(n=16, local=0, present=(0, 2))
+    # The person in seat 2 leans 25 cm toward the empty seat 3 (seats are ~0.6 m apart).
+    rem = _remote_at(st, 2)
+    toward = st.seat_pos[3] - st.seat_pos[2]
+    rem.head_pos[2] = st.seat_pos[2] + 0.25 * toward / np.linalg.norm(toward)
+    for i in range(20):
+        st, _ = S.step(st, S.LocalInput(head_pos=st.seat_pos[0], head_rot=st.seat_rot[0], remote=rem), i * FRAME)
+    g = whisper_gains(st.people.head_pos)
+    assert g[2, 0] == 1.0                       # the local person hears them at full level
+    assert st.people.whisper_cue[2] < 0.05      # and no whisper cue for a whisper to nobody
+    assert st.frame.gaze_target[2] != 3         # nor eyes resting on an empty chair

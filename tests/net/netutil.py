@@ -7,6 +7,7 @@ import socket
 import struct
 import time
 
+from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
 
 
@@ -41,13 +42,26 @@ def _recv_exact(sock, n):
 
 
 def raw_join(port: int, room: str = "r", name: str = "raw", client_id: str = "feedbeef",
-             want_seat=None) -> tuple[socket.socket, dict]:
-    """Join by hand over TCP; returns the open socket and the server's first answer."""
+             want_seat=None, identity=None) -> tuple[socket.socket, dict]:
+    """Join by hand over TCP: read the challenge, send a hello signed by identity (default: a new
+    key), read the answer. Returns the open socket and the answer; a welcome also gets "keys"
+    (the session's ``identity.SessionKeys``, to seal datagrams by hand)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(P.encode_message({"type": "hello", "v": 1, "room": room, "name": name,
-                                   "client_id": client_id, "want_seat": want_seat, "profile": {},
-                                   "udp_port": 0}))
-    return sock, recv_message(sock)
+    challenge = I.unb64(recv_message(sock)["challenge"], I.CHALLENGE_BYTES)
+    eph = I.Ephemeral()
+    sock.sendall(P.encode_message(I.hello_message(identity or I.Identity.generate(), P.PROTOCOL_VERSION,
+                                                  challenge, eph.public, room, name, client_id,
+                                                  want_seat, {}, 0)))
+    answer = recv_message(sock)
+    if answer.get("type") == "welcome":
+        server_eph = I.unb64(answer["eph"], I.KEY_BYTES)
+        answer["keys"] = eph.session_keys(server_eph, challenge, eph.public, server_eph)
+    return sock, answer
+
+
+def sealed(keys, kind: int, session: int, seq: int, t_ms: int, payload: bytes = b"") -> bytes:
+    """A client -> server datagram with its MAC under keys.up."""
+    return P.seal(keys.up, P.pack_client_datagram(kind, session, seq, t_ms, payload))
 
 
 def udp_socket() -> socket.socket:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netutil import wait_until
+from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
 from xrdemo.net.client import NetClient, _Link
 from xrdemo.net.server import ServerThread
@@ -21,10 +22,11 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12)
 
-FIELDS = ["type", "v", "room", "name", "client_id", "want_seat", "profile", "udp_port"]
+FIELDS = ["type", "v", "room", "name", "client_id", "want_seat", "profile", "udp_port", "key", "eph", "sig"]
 plausible_messages = st.fixed_dictionaries(
     {"type": st.sampled_from(["hello", "ping", "leave", "profile", "rebind", "welcome", "", "x"])},
-    optional={k: json_values | st.sampled_from([1, "r", "abcdef01", 3, {}]) for k in FIELDS[1:]})
+    optional={k: json_values | st.sampled_from([1, 2, "r", "abcdef01", 3, {}, "A" * 43 + "=", "B" * 86 + "=="])
+              for k in FIELDS[1:]})
 
 
 @settings(max_examples=300, deadline=None)
@@ -79,7 +81,7 @@ def test_message_validation_raises_only_protocol_errors(msg):
 def test_client_receive_paths_never_raise(data, msg):
     c = NetClient("127.0.0.1", 1, "r", "a")
     try:
-        c._link = _Link(session=1, seat=0)
+        c._link = _Link(session=1, seat=0, keys=I.SessionKeys(b"u" * 32, b"d" * 32))
         c._on_datagram(data)
         c._on_control(msg)
         c._on_control({**msg, "type": random.choice(["joined", "left", "profile", "pong"])})
@@ -105,9 +107,9 @@ def test_live_server_survives_a_spray_of_random_datagrams_and_tcp_bytes():
                     r = rng.random()
                     if r < 0.3:        # random bytes
                         data = rng.randbytes(rng.randrange(0, 600))
-                    elif r < 0.6:      # a's real token from the wrong address
+                    elif r < 0.6:      # a's real token without a's key (a forged MAC)
                         data = P.pack_client_datagram(rng.choice([1, 2, 3]), session, i, i,
-                                                      rng.randbytes(rng.randrange(0, 100)))
+                                                      rng.randbytes(rng.randrange(0, 100))) + rng.randbytes(8)
                     elif r < 0.8:      # guessed tokens
                         data = P.pack_client_datagram(rng.choice([1, 2]), rng.randrange(1 << 24) ^ session | 1,
                                                       i, i, b"x")
@@ -119,8 +121,8 @@ def test_live_server_survives_a_spray_of_random_datagrams_and_tcp_bytes():
             for _ in range(30):                # random TCP streams, some after a valid hello
                 with socket.create_connection(dst, timeout=2) as s:
                     if rng.random() < 0.5:
-                        s.sendall(P.encode_message({"type": "hello", "v": 1, "room": "r", "name": "z",
-                                                    "client_id": rng.randbytes(4).hex()}))
+                        s.sendall(P.encode_message({"type": "hello", "v": P.PROTOCOL_VERSION, "room": "r",
+                                                    "name": "z", "client_id": rng.randbytes(4).hex()}))
                     try:
                         s.sendall(rng.randbytes(rng.randrange(1, 300)))
                         s.settimeout(0.5)
@@ -138,7 +140,7 @@ def test_live_server_survives_a_spray_of_random_datagrams_and_tcp_bytes():
             stats = srv.stats()
             drops = stats["drops"]
             assert sum(drops.values()) > 0.9 * n_sprayed      # (a few may be lost on loopback)
-            assert drops.get("wrong_addr", 0) > 0 and drops.get("bad_session", 0) > 0
+            assert drops.get("bad_mac", 0) > 0 and drops.get("bad_session", 0) > 0
             assert drops.get("too_long", 0) > 0
             assert sum(stats["control_errors"].values()) > 0
             wait_until(lambda: set(a.roster) >= {0, 1} and a.connected and b.connected)

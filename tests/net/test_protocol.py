@@ -1,5 +1,6 @@
 """The wire protocol's pure parts: join addresses, control framing and validation, datagram headers."""
 
+import base64
 import json
 import struct
 
@@ -46,8 +47,10 @@ def test_parse_join_url_rejects_with_a_clear_message(url, words):
 
 # --- control messages -------------------------------------------------------------------------
 def _hello(**over):
-    msg = {"type": "hello", "v": 1, "room": "r", "name": "Ann", "client_id": "0123abcd",
-           "want_seat": None, "profile": {"shape": "AAAA"}, "udp_port": 5000}
+    msg = {"type": "hello", "v": P.PROTOCOL_VERSION, "room": "r", "name": "Ann", "client_id": "0123abcd",
+           "want_seat": None, "profile": {"shape": "AAAA"}, "udp_port": 5000,
+           "key": base64.b64encode(b"k" * 32).decode(), "eph": base64.b64encode(b"e" * 32).decode(),
+           "sig": base64.b64encode(b"s" * 64).decode()}
     msg.update(over)
     return msg
 
@@ -91,12 +94,18 @@ def test_deeply_nested_json_is_a_protocol_error_not_a_crash():
 
 def test_valid_hello_is_parsed():
     h = P.validate_client_message(_hello(want_seat=3, client_id="ABCDEF0123"))
-    assert h == P.Hello("r", "Ann", "abcdef0123", 3, {"shape": "AAAA"}, 5000)
+    assert h == P.Hello("r", "Ann", "abcdef0123", 3, {"shape": "AAAA"}, 5000,
+                        key=b"k" * 32, eph=b"e" * 32, sig=b"s" * 64)
     assert P.validate_client_message(_hello(profile=None, udp_port=None)).profile == {}
 
 
 @pytest.mark.parametrize("over, reason", [
-    ({"v": 2}, "version"),
+    ({"v": 1}, "version"),           # protocol 1 had no signed joins
+    ({"v": 3}, "version"),
+    ({"key": None}, "bad_message"),
+    ({"key": "AAAA"}, "bad_message"),   # 3 bytes, not 32
+    ({"eph": "not base64!"}, "bad_message"),
+    ({"sig": base64.b64encode(b"s" * 63).decode()}, "bad_message"),
     ({"v": None}, "version"),
     ({"room": "a b"}, "bad_message"),
     ({"room": ""}, "bad_message"),

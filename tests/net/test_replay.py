@@ -40,7 +40,7 @@ def sample_records(n: int = 50):
                            joints=rng.normal(size=(2, 26, 3)).astype(np.float32).astype(float),
                            valid=rng.random((2, 26)) > 0.2, radii=np.full((2, 26), 0.01),
                            voice_level=rng.random(4).astype(np.float32), mic_level=float(rng.random()),
-                           level_floor=rng.random(4))
+                           remote_level=rng.random(4))
         out.append((R.FRAME, t + 5, R.encode_frame(fr)))
     return out
 
@@ -168,6 +168,7 @@ def live_recording(gl, tmp_path_factory):
     from xrdemo.platform.timeline import Timeline
     from xrdemo.render.renderer import Framebuffer
 
+    gl.make_current()
     path = tmp_path_factory.mktemp("rec") / "live.xrrec"
     mp = pytest.MonkeyPatch()
     server = ServerThread(port=0, capacity=4).start()
@@ -425,12 +426,13 @@ def test_a_server_recording_replays_the_room_from_any_seat(gl, tmp_path):
     assert np.sqrt(np.mean(audio ** 2)) > 0.005
 
 
-def test_replay_on_a_live_platform_shows_the_meeting_on_the_wall_clock(live_recording):
+def test_replay_on_a_live_platform_shows_the_meeting_on_the_wall_clock(gl, live_recording):
     from xrdemo.platform.simulated import SimulatedPlatform
     from xrdemo.platform.timeline import Timeline
     from xrdemo.render.renderer import Framebuffer
     from xrdemo.replay.output import replay_live
 
+    gl.make_current()                 # (headless replays make and release contexts of their own)
     path, calls, _logs = live_recording
     with F.RecordingReader(path) as r:
         start = r.duration_s - 0.4

@@ -82,3 +82,15 @@ def test_a_lean_in_whisper_reaches_the_neighbour_loud_and_the_table_faint():
         for n in nets:
             n.close()
         server.stop()
+
+
+def test_display_times_on_the_monotonic_clock_are_used_as_they_are():
+    from xrdemo.netloop import display_time_on_monotonic
+
+    now = time.monotonic_ns()
+    assert display_time_on_monotonic(now + 20_000_000, 11_111_111) == now + 20_000_000
+    # A runtime clock with another epoch: one frame period after now.
+    t = display_time_on_monotonic(now + 10**15, 11_111_111)
+    assert 11_111_111 <= t - now < 11_111_111 + 50_000_000
+    t = display_time_on_monotonic(None, None)
+    assert 16_000_000 <= t - now < 16_666_667 + 50_000_000

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from netutil import events_until, raw_join, recv_message, udp_socket, wait_until
+from netutil import events_until, raw_join, recv_message, sealed, udp_socket, wait_until
+from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
 from xrdemo.net.client import NetClient, RoomFull
 from xrdemo.net.server import Impairment, ServerThread
@@ -106,14 +107,15 @@ def test_forwarding_reaches_the_others_never_the_sender_nor_other_rooms(server, 
     assert all(d.arrival_ns > 0 for d in got)
     time.sleep(0.1)
     assert a.drain() == [] and other.drain() == []
-    assert a.stats["pose_sent"] == 20 and a.stats["pose_bytes_sent"] == 20 * 90
+    # an 80-byte pose: 10-byte header + 8-byte MAC up (98), 8 + 8 down (96): at most 100 bytes
+    assert a.stats["pose_sent"] == 20 and a.stats["pose_bytes_sent"] == 20 * 98
     sa, sb = a.stats, b.stats
     assert sa["packets_sent"] == 40 + sa["keepalive_sent"]
-    assert sa["bytes_sent"] == 20 * 90 + 20 * 70 + 10 * sa["keepalive_sent"] + sa["control_bytes_sent"]
-    assert sb["bytes_received"] >= 20 * 88 + 20 * 68 + sb["control_bytes_received"]
+    assert sa["bytes_sent"] == 20 * 98 + 20 * 78 + 18 * sa["keepalive_sent"] + sa["control_bytes_sent"]
+    assert sb["bytes_received"] >= 20 * 96 + 20 * 76 + sb["control_bytes_received"]
     assert sb["control_bytes_received"] > 0 and sa["dropped"] == 0
     st = server.stats()
-    assert st["packets_out"]["pose"] == 40 and st["bytes_out"]["pose"] == 40 * 88
+    assert st["packets_out"]["pose"] == 40 and st["bytes_out"]["pose"] == 40 * 96
 
 
 def test_on_datagram_callback_and_listen_only_client(server, clients):
@@ -167,6 +169,7 @@ def test_connect_to_nothing_names_the_address():
 
 def test_version_mismatch_is_answered_and_counted(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        assert recv_message(s)["type"] == "challenge"
         s.sendall(P.encode_message({"type": "hello", "v": 99, "room": "r", "name": "x",
                                     "client_id": "abcdef01"}))
         msg = recv_message(s)
@@ -190,10 +193,11 @@ def test_seat_kept_after_leaving_and_reconnecting(server, clients):
 def test_same_client_id_replaces_the_old_connection_in_place(server, clients):
     a = clients(server.port, "a")
     a.connect()
-    sock, welcome = raw_join(server.port, name="b", client_id="00112233")
+    b_key = I.Identity.generate()
+    sock, welcome = raw_join(server.port, name="b", client_id="00112233", identity=b_key)
     assert welcome["seat"] == 1
     events_until(a, lambda ev: ev)          # b's "joined"
-    sock2, welcome2 = raw_join(server.port, name="b2", client_id="00112233")
+    sock2, welcome2 = raw_join(server.port, name="b2", client_id="00112233", identity=b_key)
     try:
         assert welcome2["seat"] == 1
         ev = events_until(a, lambda ev: ev)
@@ -256,24 +260,25 @@ def test_udp_address_binding_and_rebind(server, clients):
     a = clients(server.port, "a")
     a.connect()
     sock, welcome = raw_join(server.port, name="raw", client_id="0badcafe")
-    session = int(welcome["session"], 16)
+    session, keys = int(welcome["session"], 16), welcome["keys"]
     u1, u2 = udp_socket(), udp_socket()
     try:
         dst = ("127.0.0.1", server.port)
-        u1.sendto(P.pack_client_datagram(P.KIND_POSE, session, 0, 0, b"first"), dst)
+        u1.sendto(sealed(keys, P.KIND_POSE, session, 0, 0, b"first"), dst)
         wait_until(lambda: [d for d in a.drain() if d.payload == b"first"])
-        u2.sendto(P.pack_client_datagram(P.KIND_POSE, session, 1, 0, b"thief"), dst)
+        u2.sendto(sealed(keys, P.KIND_POSE, session, 1, 0, b"thief"), dst)
         wait_until(lambda: server.stats()["drops"].get("wrong_addr") == 1)
-        u1.sendto(P.pack_client_datagram(P.KIND_POSE, session ^ 1, 2, 0, b"guess"), dst)
+        u1.sendto(sealed(keys, P.KIND_POSE, session ^ 1, 2, 0, b"guess"), dst)
         wait_until(lambda: server.stats()["drops"].get("bad_session") == 1)
         sock.sendall(P.encode_message({"type": "rebind"}))
         wait_until(lambda: server.stats()["control"].get("rebind") == 1)
-        u2.sendto(P.pack_client_datagram(P.KIND_POSE, session, 3, 0, b"moved"), dst)
+        u2.sendto(sealed(keys, P.KIND_POSE, session, 3, 0, b"moved"), dst)
         wait_until(lambda: [d for d in a.drain() if d.payload == b"moved"])
         # the keepalive echo goes to the sender only, never to the room
-        u2.sendto(P.pack_client_datagram(P.KIND_KEEPALIVE, session, 9, 1234), dst)
-        echo = u2.recv(100)
-        assert P.parse_server_datagram(echo) == (P.KIND_KEEPALIVE, welcome["seat"], 9, 1234, b"")
+        u2.sendto(sealed(keys, P.KIND_KEEPALIVE, session, 9, 1234), dst)
+        body, tag = P.split_mac(u2.recv(100))
+        assert P.mac_ok(keys.down, body, tag)
+        assert P.parse_server_datagram(body) == (P.KIND_KEEPALIVE, welcome["seat"], 9, 1234, b"")
         time.sleep(0.05)
         assert [d.payload for d in a.drain()] == []
     finally:
@@ -338,8 +343,10 @@ def test_client_notices_a_silent_server_and_reconnects():
         for _ in range(2):
             conn, _ = listener.accept()
             held.append(conn)
+            conn.sendall(P.encode_message({"type": "challenge", "challenge": I.b64(bytes(32))}))
             recv_message(conn)
             conn.sendall(P.encode_message({"type": "welcome", "seat": 4, "session": "00abcd",
+                                           "eph": I.b64(I.Ephemeral().public),
                                            "capacity": 8, "members": [{"seat": 4, "name": "a"}]}))
 
     t = threading.Thread(target=fake_server, daemon=True)
@@ -360,13 +367,15 @@ def test_client_notices_a_silent_server_and_reconnects():
 def test_a_connection_that_never_says_hello_is_closed():
     with ServerThread(port=0, hello_timeout_s=0.3) as srv:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
-            assert s.recv(10) == b""           # closed by the server, nothing sent
+            assert recv_message(s)["type"] == "challenge"
+            assert s.recv(10) == b""           # closed by the server, nothing more sent
         wait_until(lambda: srv.stats()["control_errors"].get("hello_timeout") == 1)
         assert srv.stats()["members"] == 0
 
 
 def test_garbage_control_message_gets_an_error_and_close(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        assert recv_message(s)["type"] == "challenge"
         s.sendall(b"\x00\x00\x00\x05hello")
         msg = recv_message(s)
         assert msg == {"type": "error", "code": "bad_request", "message": msg["message"]}

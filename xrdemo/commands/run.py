@@ -31,7 +31,8 @@ def register(sub) -> None:
     p.add_argument("--platform", choices=("auto", "openxr", "desktop", "headless"), default="auto",
                    help="where to run (default auto)")
     p.add_argument("--people", type=int, default=None, help="people at the table (default: config or 6)")
-    p.add_argument("--seat", type=int, default=None, help="your seat (default 0)")
+    p.add_argument("--seat", type=int, default=None,
+                   help="your seat (default 0; with --join the seat to ask for, else the lowest free one)")
     p.add_argument("--seconds", type=float, default=None,
                    help="stop after this long (default: until you quit; 20 for a headless recording)")
     p.add_argument("--recording", type=Path, default=Path("xrdemo-recording.mp4"),
@@ -46,6 +47,9 @@ def register(sub) -> None:
                    help="sit in a networked meeting served by `xrdemo serve` (default port 4733); "
                         "headless, this records what your seat sees and hears")
     p.add_argument("--name", default=None, help="your display name in a networked meeting (default: login name)")
+    p.add_argument("--identity", type=Path, default=None, metavar="FILE",
+                   help="the identity key to join with (default: your own, see `xrdemo id`; "
+                        "same as XRDEMO_IDENTITY=FILE)")
     p.add_argument("--record", type=Path, default=None, metavar="FILE",
                    help="also record the meeting as you see and hear it to FILE (.xrrec); "
                         "play it again with `xrdemo replay FILE`")
@@ -66,8 +70,18 @@ def run(args) -> int:
         from ..net.protocol import parse_join_url
 
         parse_join_url(args.join)                      # a bad address fails here, in one line
+        if args.identity is not None:
+            import os
+
+            from ..net.identity import IDENTITY_ENV
+
+            os.environ[IDENTITY_ENV] = str(args.identity)   # read where the meeting is joined
         if args.name is not None and not 0 < len(args.name.strip()) <= 32:
             raise ValueError("--name must be 1 to 32 characters")
+        if args.people is not None:
+            print(f"xrdemo: --people is ignored with --join: the room has as many places as the server "
+                  f"gives it (xrdemo serve --capacity)")
     return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording,
                    calibrate_table=args.calibrate_table, table_alignment=args.table_alignment,
-                   join=args.join, name=args.name, record=args.record)
+                   join=args.join, name=args.name, want_seat=args.seat if args.join else None,
+                   record=args.record)

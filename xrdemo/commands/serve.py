@@ -23,12 +23,16 @@ visitor and disappears when the last one leaves. Someone who loses the connectio
 machine vanishes, is removed after --timeout seconds of silence; clients reconnect by themselves
 (also after a server restart) and get their seat back.
 
+Joins are signed: each person's identity key (`xrdemo id`) signs the server's challenge, every
+datagram carries a MAC under a per-session key, and a display name belongs to the first key that
+used it here (another key asking for it is refused) while the server runs.
+
 With --record DIR, every room session is recorded (what the server forwarded: poses, voices,
 who came and went) to DIR/<room>-<start time>.xrrec; `xrdemo replay FILE --seat K` plays it
 from any seat.
 
 Every ~10 s it prints one status line: rooms, members, packets per second in and out, and
-dropped datagrams (malformed, unknown session, wrong address). Ctrl-C stops it.
+dropped datagrams (malformed, unknown session, bad MAC, wrong address, replayed). Ctrl-C stops it.
 """
 
 

@@ -58,6 +58,9 @@ class People:
     eyelid (N,) 0 open .. 1 closed. whisper_cue (N,) 0..1. contact (N, 2, 6) 0..1 table contact of
     the palm and five fingertips (presence.table.CONTACT_JOINTS). present (N,) bool: someone sits
     in that seat (None: every seat is taken); empty seats are neither drawn nor heard.
+    verified (N,) int8, networked meetings only (None elsewhere: no marks): 1 the person's
+    signed join checked out (their name tag shows "✓ name"), 0 not verified ("? name"), -1
+    flagged: a name this user knew with another key ("✗ name", a red tag). See net/identity.py.
     """
 
     head_pos: np.ndarray
@@ -76,6 +79,7 @@ class People:
     whisper_cue: np.ndarray | None = None
     contact: np.ndarray | None = None
     present: np.ndarray | None = None
+    verified: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.head_pos.shape[0])
@@ -113,6 +117,7 @@ class RemoteInput:
     T_stage_head. joints (N, 2, 26, 3) metres, stage space. hand_valid (N, 2) bool: that hand is
     tracked (an untracked hand fades out). level (N,) 0..1: their voice level (drives the jaw, the
     speaking indicator and who holds the floor). Rows of absent seats are ignored.
+    verified (N,) int8 or None: who is verified (see ``People.verified``), for the name tags.
     """
 
     present: np.ndarray
@@ -121,6 +126,7 @@ class RemoteInput:
     joints: np.ndarray
     hand_valid: np.ndarray
     level: np.ndarray
+    verified: np.ndarray | None = None
 
     @staticmethod
     def empty(n: int) -> "RemoteInput":
@@ -223,6 +229,9 @@ def default_names(n: int, names=None) -> tuple:
                    for k in range(len(given), n)]
     return tuple(out[:n])
 
+
+EMPTY_SEAT_AWAY = np.array([0.0, -1000.0, 0.0])
+"""Metres: where the (undrawn, silent) head of an empty seat is kept, out of everyone's reach."""
 
 WHISPER_INVITE_M = 0.80
 """Metres: when the local head comes this close to a neighbour's head, the neighbour leans in too
@@ -343,6 +352,11 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
         if R_base is der.R_seat:
             R_base = R_base.copy()
         R_base[rm] = P.quat_to_matrix(base_rot[rm])
+    if ppl.present is not None and not ppl.present.all():
+        # Empty seats hold no head: put them far off, so nobody's gaze, whisper rule or voice
+        # ever reaches for them (each apart from the others, so they never "whisper" either).
+        away = ~ppl.present
+        head_pos[away] = EMPTY_SEAT_AWAY + np.outer(np.flatnonzero(away), [10.0, 0.0, 0.0])
     partner = whisper_partner(state, head_pos[k] if local_tracked else None)
     if partner >= 0:
         # The neighbour you lean toward leans in to meet you and turns to you.
@@ -417,13 +431,24 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
                     valid=valid, hand_alpha=pf.hand_alpha.copy(), color=ppl.color, seat=ppl.seat,
                     speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
                     names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
-                    contact=pf.contact_intensity, present=ppl.present)
+                    contact=pf.contact_intensity, present=ppl.present,
+                    verified=_verified(inputs.remote, ppl.verified, n))
     new_state = MeetingState(table=state.table, room=state.room, people=people, seat_pos=state.seat_pos,
                              seat_yaw=state.seat_yaw, static_meshes=state.static_meshes, script=state.script,
                              seat_rot=state.seat_rot, presence=pres, local=state.local, seed=state.seed,
                              t_ns=t_ns, draw_local_head=state.draw_local_head, frame=pf, partner=partner,
                              derived=der)
     return new_state, _frame_scene(new_state, der, P.quat_to_matrix(head_rot), lids_in_range=True)
+
+
+def _verified(remote: RemoteInput | None, before: np.ndarray | None, n: int) -> np.ndarray | None:
+    """The verified flags of this frame: the network's when it says, else as they were."""
+    if remote is None or remote.verified is None:
+        return before
+    v = np.asarray(remote.verified, np.int8)
+    if v.shape != (n,):
+        raise ValueError(f"verified flags are for {v.shape[0]} seats, the meeting has {n}")
+    return v if before is not None and np.array_equal(v, before) else v.copy()
 
 
 def _remote_mask(remote: RemoteInput | None, n: int, local: int):
@@ -624,11 +649,30 @@ def _drawn(people: People, hide: int) -> np.ndarray:
     return drawn if people.present is None else drawn & people.present
 
 
+VERIFIED_MARK, UNVERIFIED_MARK, FLAGGED_MARK = "\u2713", "?", "\u2717"
+"""Name tag prefixes (✓, ?, ✗) by People.verified (1, 0, -1); render/labels.py draws ✓ and ✗."""
+FLAGGED_TAG_RGB = (0.55, 0.06, 0.04)
+"""Linear colour of a flagged person's tag (their name came with another key)."""
+
+
+def tag_text(name: str, verified: int | None) -> str:
+    """A name tag's text: the name, after a mark when the meeting knows who is verified."""
+    if verified is None:
+        return name
+    mark = VERIFIED_MARK if verified > 0 else FLAGGED_MARK if verified < 0 else UNVERIFIED_MARK
+    return f"{mark} {name}"
+
+
 def _name_tags(people: People, hide: int):
-    """(shown people (M,), their names (M,), tag colours (M, 4) float32) for the drawn heads."""
+    """(shown people (M,), their tag texts (M,), tag colours (M, 4) float32) for the drawn heads."""
     shown = np.flatnonzero(_drawn(people, hide))
     tag_color = np.concatenate([people.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
-    return shown, tuple(people.names[i] for i in shown), tag_color.astype(np.float32)
+    v = people.verified
+    if v is None:
+        return shown, tuple(people.names[i] for i in shown), tag_color.astype(np.float32)
+    flagged = v[shown] < 0
+    tag_color[flagged, :3] = FLAGGED_TAG_RGB
+    return shown, tuple(tag_text(people.names[i], int(v[i])) for i in shown), tag_color.astype(np.float32)
 
 
 def build_frame_scene(state: MeetingState) -> FrameScene:
@@ -687,6 +731,8 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     meshes["sphere"] = MeshInstances(sph_m, sph_c)
     meshes["cylinder"] = MeshInstances(cyl_m, cyl_c)
     tag_key = hide if ppl.present is None else (hide, ppl.present.tobytes())
+    if ppl.verified is not None:
+        tag_key = (tag_key, ppl.verified.tobytes())
     shown, texts, tag_color = der.tags.get(tag_key) or der.tags.setdefault(tag_key, _name_tags(ppl, hide))
     # A speaker's tag lights up with their voice: who is talking reads at a glance.
     colors = tag_color.copy()

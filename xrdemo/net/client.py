@@ -10,6 +10,14 @@ Liveness: every ``keepalive_s`` the client sends a TCP ``ping`` and a UDP keepal
 binds its UDP address at the server, so a client that only listens still receives). When the TCP
 connection drops, or nothing arrives on it for ``timeout_s``, the client reconnects by itself with
 backoff (0.2 s doubling to 2 s), asking for its old seat, until ``close()``.
+
+Identity (``identity.py``, docs/identity.md): the hello is signed over the server's challenge
+with this user's key; every datagram sent carries a MAC under the session key, and datagrams
+received with a bad MAC (``rx_dropped_bad_mac``) or seen before (``rx_dropped_replay``) are
+dropped. Each member of the roster comes with their signed join, checked here (not taken on
+the server's word) and against the names this user has met before (``KnownPeople``):
+``Member.verified`` is VERIFIED (1), UNVERIFIED (0) or FLAGGED (-1, a known name with another
+key; an ``identity_mismatch`` event says so).
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
+from . import identity as I
 from . import protocol as P
 
 QUEUE_MAX = 4096            # datagrams kept for drain() before the oldest new ones are dropped
@@ -34,6 +43,10 @@ UDP_BUFFER_BYTES = 1 << 20  # receive buffer asked of the OS
 
 class RoomFull(ConnectionError):
     """The room has no free seat."""
+
+
+class NameTaken(ConnectionError):
+    """The server knows this display name with another identity key."""
 
 
 class Datagram(NamedTuple):
@@ -49,9 +62,13 @@ class Datagram(NamedTuple):
 
 @dataclass(frozen=True)
 class Member:
-    """Someone in the room (this client included)."""
+    """Someone in the room (this client included). key: their Ed25519 public key (b"" when
+    unknown); fingerprint: its readable form; verified: identity.VERIFIED / UNVERIFIED / FLAGGED."""
     name: str
     profile: dict
+    key: bytes = b""
+    fingerprint: str = ""
+    verified: int = I.UNVERIFIED
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,7 @@ class _Link:
     """What the sending threads need of the current connection (replaced as a whole)."""
     session: int
     seat: int
+    keys: I.SessionKeys          # datagram MAC keys of this session
 
 
 _RX_KEYS = {k: (f"{n}_received", f"{n}_bytes_received") for k, n in P.KIND_NAMES.items()}
@@ -74,18 +92,24 @@ class NetClient:
     host, port, room, name: where and who. profile: a JSON object (≤ 8 KiB) the others receive.
     want_seat: the seat to ask for (else the lowest free). client_id: a hex token kept across
     reconnects (random by default). keepalive_s / timeout_s: ping period and the silence after
-    which the server is taken for gone.
+    which the server is taken for gone. identity: this user's ``identity.Identity`` (default: a
+    new one in memory). known_people: ``identity.KnownPeople`` for trust on first use (default:
+    in memory).
     """
 
     def __init__(self, host: str, port: int, room: str, name: str, *, profile: dict | None = None,
                  want_seat: int | None = None, client_id: str | None = None,
-                 keepalive_s: float = 1.0, timeout_s: float = 3.0):
+                 keepalive_s: float = 1.0, timeout_s: float = 3.0,
+                 identity: I.Identity | None = None, known_people: I.KnownPeople | None = None):
         if not P.ROOM_RE.fullmatch(room or ""):
             raise ValueError(f"room {room!r} must be 1-64 characters of [A-Za-z0-9_.-]")
         self.host, self.port, self.room, self.name = host, int(port), room, name
         self.where = f"{host}:{port}"
         self.client_id = client_id or secrets.token_hex(8)
         self.want_seat = want_seat
+        self.identity = identity or I.Identity.generate()
+        self.known_people = known_people or I.KnownPeople()
+        self._windows: dict = {}          # (seat, kind) -> ReplayWindow (loop thread)
         self.keepalive_s, self.timeout_s = keepalive_s, timeout_s
         self.on_datagram = None          # f(Datagram) on the network thread, set before connect
         self.capacity = 0
@@ -152,8 +176,9 @@ class NetClient:
 
     def events(self) -> list[dict]:
         """Roster and connection changes since the last call, oldest first: dicts with "type"
-        (joined, left, profile, reconnecting, reconnected, room_full) and, where it applies,
-        "seat", "name", "reason"."""
+        (joined, left, profile, reconnecting, reconnected, room_full, name_taken, identity,
+        identity_mismatch) and, where it applies, "seat", "name", "reason", "fingerprint",
+        "known" (the fingerprint this user knew for that name)."""
         out = []
         ev = self._events
         while ev:
@@ -235,7 +260,7 @@ class NetClient:
         elif len(payload) > P.MAX_PAYLOAD[kind]:
             reason = "too_long"
         else:
-            packet = P.pack_client_datagram(kind, link.session, seq, t_ms, payload)
+            packet = P.seal(link.keys.up, P.pack_client_datagram(kind, link.session, seq, t_ms, payload))
             try:
                 sock.send(packet)
             except OSError:        # buffer full, or ICMP refusal while the server restarts
@@ -264,7 +289,7 @@ class NetClient:
         except asyncio.TimeoutError:
             raise ConnectionError(f"cannot join {self.where}/{self.room}: "
                                   f"no welcome within {timeout_s:g} s") from None
-        except RoomFull:
+        except (RoomFull, NameTaken):
             raise
         except P.ProtocolError as exc:
             raise ConnectionError(f"cannot join {self.where}/{self.room}: bad answer ({exc})") from None
@@ -280,22 +305,30 @@ class NetClient:
             await self._open_udp()
         reader, writer = await asyncio.open_connection(self.host, self.port)
         try:
-            hello = {"type": "hello", "v": P.PROTOCOL_VERSION, "room": self.room, "name": self.name,
-                     "client_id": self.client_id, "want_seat": want_seat, "profile": self._profile,
-                     "udp_port": self._sock.getsockname()[1]}
+            msg = await self._read_message(reader)
+            self._raise_for_error(msg)
+            if msg.get("type") != "challenge":
+                raise P.ProtocolError("bad_message", f"expected a challenge, got {msg.get('type')!r} "
+                                                     "(a server older than protocol 2?)")
+            try:
+                challenge = I.unb64(msg.get("challenge"), I.CHALLENGE_BYTES)
+            except ValueError:
+                raise P.ProtocolError("bad_message", "malformed challenge") from None
+            eph = I.Ephemeral()
+            hello = self.hello_message(challenge, eph.public, want_seat)
             frame = P.encode_message(hello)
             writer.write(frame)
             self._count_rx("control_bytes_sent", len(frame))
             msg = await self._read_message(reader)
-            if msg.get("type") == "error":
-                text = str(msg.get("message", ""))[:200]
-                if msg.get("code") == "room_full":
-                    raise RoomFull(f"cannot join {self.where}/{self.room}: the room is full ({text})")
-                raise ConnectionError(f"cannot join {self.where}/{self.room}: server said "
-                                      f"{msg.get('code')}: {text}")
+            self._raise_for_error(msg)
             if msg.get("type") != "welcome":
                 raise P.ProtocolError("bad_message", f"expected welcome, got {msg.get('type')!r}")
-            self._apply_welcome(msg)
+            try:
+                server_eph = I.unb64(msg.get("eph"), I.KEY_BYTES)
+                keys = eph.session_keys(server_eph, challenge, eph.public, server_eph)
+            except ValueError:
+                raise P.ProtocolError("bad_message", "welcome without a usable key exchange") from None
+            self._apply_welcome(msg, keys)
         except BaseException:
             writer.close()
             raise
@@ -304,6 +337,46 @@ class NetClient:
         self._session_task = asyncio.ensure_future(self._session(reader, writer))
         self._send_keepalive()
         return msg
+
+    def hello_message(self, challenge: bytes, eph_public: bytes, want_seat: int | None) -> dict:
+        """The signed hello answering ``challenge`` (eph_public: this session's X25519 key)."""
+        return I.hello_message(self.identity, P.PROTOCOL_VERSION, challenge, eph_public, self.room,
+                               self.name, self.client_id, want_seat, self._profile,
+                               self._sock.getsockname()[1] if self._sock is not None else None)
+
+    def _raise_for_error(self, msg: dict) -> None:
+        if msg.get("type") != "error":
+            return
+        text = str(msg.get("message", ""))[:200]
+        code = msg.get("code")
+        if code == "room_full":
+            raise RoomFull(f"cannot join {self.where}/{self.room}: the room is full ({text})")
+        if code == "name_taken":
+            raise NameTaken(f"cannot join {self.where}/{self.room} as {self.name!r}: {text}")
+        raise ConnectionError(f"cannot join {self.where}/{self.room}: server said {code}: {text}")
+
+    def _check_member(self, seat: int, name: str, signed) -> Member:
+        """A roster entry from the server, with its signed join checked here (not taken on the
+        server's word) and its name against the people this user has met."""
+        try:
+            key = I.unb64(signed["key"], I.KEY_BYTES)
+            statement = I.join_statement(P.PROTOCOL_VERSION, I.unb64(signed["challenge"], I.CHALLENGE_BYTES),
+                                         self.room, name, str(signed["client_id"]),
+                                         I.unb64(signed["eph"], I.KEY_BYTES))
+            sig = I.unb64(signed["sig"], I.SIG_BYTES)
+        except (KeyError, TypeError, ValueError):
+            return Member(name, {})
+        if not I.verify_join(key, sig, statement):
+            self._count_rx("peer_bad_signature")
+            return Member(name, {})
+        fp = I.fingerprint(key)
+        if key == self.identity.public:        # this user (here, or on another device)
+            return Member(name, {}, key, fp, I.VERIFIED)
+        if self.known_people.check(name, fp) == "mismatch":
+            self._emit("identity_mismatch", seat=seat, name=name, fingerprint=fp,
+                       known=self.known_people.get(name))
+            return Member(name, {}, key, fp, I.FLAGGED)
+        return Member(name, {}, key, fp, I.VERIFIED)
 
     async def _open_udp(self) -> None:
         infos = await self._loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
@@ -326,12 +399,15 @@ class NetClient:
         self._count_rx("control_bytes_received", 4 + n)
         return msg
 
-    def _apply_welcome(self, msg: dict) -> None:
+    def _apply_welcome(self, msg: dict, keys: I.SessionKeys) -> None:
         try:
             seat, session = int(msg["seat"]), int(msg["session"], 16)
             capacity = int(msg["capacity"])
-            members = {int(m["seat"]): Member(str(m["name"]), dict(m.get("profile") or {}))
-                       for m in msg["members"]}
+            members = {}
+            for m in msg["members"]:
+                s = int(m["seat"])
+                checked = self._check_member(s, str(m["name"]), m.get("id"))
+                members[s] = replace(checked, profile=dict(m.get("profile") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise P.ProtocolError("bad_message", f"malformed welcome: {exc!r}") from None
         with self._lock:
@@ -346,7 +422,8 @@ class NetClient:
             for s in sorted(set(members) - set(old)):
                 if s != seat:
                     self._emit("joined", seat=s, name=members[s].name)
-        self._link = _Link(session, seat)   # last: from here on `connected` is True
+        self._windows.clear()
+        self._link = _Link(session, seat, keys)   # last: from here on `connected` is True
 
     async def _session(self, reader, writer) -> None:
         """Read control messages until the connection ends."""
@@ -365,27 +442,48 @@ class NetClient:
         try:
             if kind == "joined":
                 seat = int(msg["seat"])
+                member = replace(self._check_member(seat, str(msg["name"]), msg.get("id")),
+                                 profile=dict(msg.get("profile") or {}))
                 with self._lock:
-                    self._roster[seat] = Member(str(msg["name"]), dict(msg.get("profile") or {}))
-                self._emit("joined", seat=seat, name=str(msg["name"]))
+                    self._roster[seat] = member
+                self._forget_streams(seat)
+                self._emit("joined", seat=seat, name=member.name, verified=member.verified,
+                           fingerprint=member.fingerprint)
             elif kind == "left":
                 seat = int(msg["seat"])
                 with self._lock:
                     self._roster.pop(seat, None)
+                self._forget_streams(seat)
                 self._emit("left", seat=seat, reason=str(msg.get("reason", "")))
             elif kind == "profile":
                 seat = int(msg["seat"])
+                profile = dict(msg["profile"])
                 with self._lock:
                     member = self._roster.get(seat)
                     if member is not None:
-                        self._roster[seat] = Member(member.name, dict(msg["profile"]))
+                        self._roster[seat] = replace(member, profile=profile)
                 self._emit("profile", seat=seat)
+            elif kind == "identity":        # a signed join that did not fit in the welcome
+                seat = int(msg["seat"])
+                with self._lock:
+                    member = self._roster.get(seat)
+                if member is not None:
+                    checked = self._check_member(seat, member.name, msg.get("id"))
+                    with self._lock:
+                        if self._roster.get(seat) is member:
+                            self._roster[seat] = replace(checked, profile=member.profile)
+                    self._emit("identity", seat=seat, verified=checked.verified)
             elif kind == "pong":
                 pass
             else:
                 self._count_rx("control_ignored")
         except (KeyError, TypeError, ValueError):
             self._count_rx("control_malformed")
+
+    def _forget_streams(self, seat: int) -> None:
+        """A seat changed hands: its replay windows start afresh."""
+        for key in [k for k in self._windows if k[0] == seat]:
+            del self._windows[key]
 
     def _send_control(self, msg: dict) -> None:
         writer = self._writer
@@ -422,6 +520,8 @@ class NetClient:
                     await asyncio.wait_for(self._open(self._seat), max(self.timeout_s, 1.0))
                 except RoomFull:
                     self._emit("room_full", seat=self._seat)
+                except NameTaken as exc:
+                    self._emit("name_taken", seat=self._seat, reason=str(exc))
                 except (OSError, asyncio.TimeoutError, P.ProtocolError):
                     pass
                 else:
@@ -460,13 +560,23 @@ class NetClient:
         arrival_ns = time.monotonic_ns()
         c = self._rx_counts
         try:
-            kind, seat, seq, t_ms, payload = P.parse_server_datagram(data)
+            body, tag = P.split_mac(data)
+            kind, seat, seq, t_ms, payload = P.parse_server_datagram(body)
         except P.ProtocolError as exc:
             c[f"rx_dropped_{exc.reason}"] += 1
             return
         link = self._link
         if link is None:
             c["rx_dropped_not_connected"] += 1
+            return
+        if not P.mac_ok(link.keys.down, body, tag):
+            c["rx_dropped_bad_mac"] += 1
+            return
+        window = self._windows.get((seat, kind))
+        if window is None:
+            window = self._windows[(seat, kind)] = I.ReplayWindow()
+        if not window.accept(seq, t_ms):
+            c["rx_dropped_replay"] += 1
             return
         if kind == P.KIND_KEEPALIVE:
             c["rtt_ms"] = P.ms_diff(arrival_ns // 1_000_000, t_ms)

@@ -4,7 +4,8 @@ Pure functions and constants only (no sockets, no clocks); the server (``server.
 client transport (``client.py``) both use them, and the fuzz tests call them directly.
 
 Control channel (TCP): each message is a 4-byte big-endian length, then that many bytes of UTF-8
-JSON holding one object with a string ``type`` (at most ``MAX_CONTROL`` bytes).
+JSON holding one object with a string ``type`` (at most ``MAX_CONTROL`` bytes). The server speaks
+first: a ``challenge`` (32 random bytes) that the client's ``hello`` signs (``identity.py``).
 
 Real-time datagrams (UDP), big-endian, one header then an opaque payload:
 
@@ -20,6 +21,12 @@ Real-time datagrams (UDP), big-endian, one header then an opaque payload:
 
   the sender's seat instead of the token.
 
+Every datagram ends with an 8-byte MAC (``MAC_BYTES``): keyed BLAKE2b over header + payload
+under the session key of its direction (``datagram_mac``; the keys come from the signed join,
+see ``identity.py`` and docs/identity.md). A pose is 10 + 80 + 8 = 98 bytes client -> server and
+8 + 80 + 8 = 96 bytes server -> client. The server re-authenticates what it forwards with each
+recipient's key.
+
 ``kind``: 1 pose, 2 voice, 3 keepalive (never forwarded; the server echoes it to its sender).
 ``seq`` counts the sender's datagrams of that kind (uint16, wraps). ``t_ms`` is the sender's
 monotonic clock in milliseconds (uint32, wraps; compare with ``ms_diff``).
@@ -27,12 +34,14 @@ monotonic clock in milliseconds (uint32, wraps; compare with ``ms_diff``).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import struct
 from dataclasses import dataclass
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2                # 2: signed joins and datagram MACs (identity.py)
 DEFAULT_PORT = 4733
 URL_SCHEME = "xrdemo://"
 
@@ -50,6 +59,7 @@ KIND_VOICE = 2
 KIND_KEEPALIVE = 3
 KIND_NAMES = {KIND_POSE: "pose", KIND_VOICE: "voice", KIND_KEEPALIVE: "keepalive"}
 MAX_PAYLOAD = {KIND_POSE: 128, KIND_VOICE: 400, KIND_KEEPALIVE: 0}   # payload bytes per kind
+MAC_BYTES = 8                       # the MAC ending every datagram
 SESSION_BITS = 24
 SESSION_MASK = (1 << SESSION_BITS) - 1
 
@@ -201,6 +211,18 @@ class Hello:
     want_seat: int | None
     profile: dict
     udp_port: int | None
+    key: bytes = b""                 # the Ed25519 identity public key (32 bytes)
+    eph: bytes = b""                 # the ephemeral X25519 public key of this session (32 bytes)
+    sig: bytes = b""                 # Ed25519 signature of identity.join_statement(...) (64 bytes)
+
+
+def _b64_field(msg: dict, field_name: str, size: int) -> bytes:
+    from .identity import unb64
+
+    try:
+        return unb64(msg.get(field_name), size)
+    except ValueError:
+        raise ProtocolError("bad_message", f"{field_name} must be base64 of {size} bytes") from None
 
 
 def validate_client_message(msg: dict):
@@ -228,7 +250,9 @@ def validate_client_message(msg: dict):
         udp_port = msg.get("udp_port")
         if udp_port is not None and not (_is_int(udp_port) and 0 <= udp_port <= 65535):
             raise ProtocolError("bad_message", "udp_port must be null or an int 0..65535")
-        return Hello(room, name, cid.lower(), want, _check_profile(msg.get("profile")), udp_port)
+        return Hello(room, name, cid.lower(), want, _check_profile(msg.get("profile")), udp_port,
+                     key=_b64_field(msg, "key", 32), eph=_b64_field(msg, "eph", 32),
+                     sig=_b64_field(msg, "sig", 64))
     if kind in ("ping", "leave", "rebind"):
         return msg
     if kind == "profile":
@@ -240,6 +264,28 @@ def validate_client_message(msg: dict):
 
 
 # --- datagrams ---------------------------------------------------------------------------------
+def datagram_mac(key: bytes, body: bytes) -> bytes:
+    """The MAC_BYTES tag of a datagram body (header + payload): keyed BLAKE2b."""
+    return hashlib.blake2b(body, key=key, digest_size=MAC_BYTES).digest()
+
+
+def seal(key: bytes, body: bytes) -> bytes:
+    """body + its MAC: what goes on the wire."""
+    return body + hashlib.blake2b(body, key=key, digest_size=MAC_BYTES).digest()
+
+
+def split_mac(data: bytes) -> tuple[bytes, bytes]:
+    """A received datagram -> (body, tag); ProtocolError ``short`` when there is no room for a MAC."""
+    if len(data) < MAC_BYTES:
+        raise ProtocolError("short", f"datagram of {len(data)} bytes has no MAC")
+    return data[:-MAC_BYTES], data[-MAC_BYTES:]
+
+
+def mac_ok(key: bytes, body: bytes, tag: bytes) -> bool:
+    """True when tag is body's MAC under key (constant-time comparison)."""
+    return hmac.compare_digest(datagram_mac(key, body), tag)
+
+
 def pack_client_datagram(kind: int, session: int, seq: int, t_ms: int, payload: bytes = b"") -> bytes:
     """Client -> server datagram: 10-byte header + payload (no length check here)."""
     return _CLIENT.pack((kind << 24) | (session & SESSION_MASK), seq & 0xFFFF, t_ms & 0xFFFFFFFF) + payload

@@ -3,16 +3,24 @@
 Standard library only (asyncio). One port number serves both: TCP for the control channel
 (join, leave, roster, profiles, pings) and UDP for poses and voice. Payloads are opaque here.
 
-- A client connects over TCP and says ``hello``; the server answers ``welcome`` (seat, a 24-bit
-  UDP session token, the capacity, the members) or ``error`` (``room_full``, ``bad_request``,
-  ``version``) and closes. Rooms appear on first join and vanish when empty.
+- A client connects over TCP; the server sends a random ``challenge``; the client says ``hello``
+  signed over it with its identity key (``identity.py``); the server checks the signature and
+  the name, and answers ``welcome`` (seat, a 24-bit UDP session token, its ephemeral X25519 key,
+  the capacity, the members with their signed joins) or ``error`` (``room_full``,
+  ``bad_request``, ``version``, ``bad_signature``, ``name_taken``) and closes. Rooms appear on
+  first join and vanish when empty.
+- Names: a display name belongs to the first key that used it on this server (kept in memory
+  while the server runs); another key asking for it is refused with ``name_taken``.
 - Seats: ``want_seat`` when free, else the seat this client_id had before (kept for a while after
-  it left), else the lowest free seat. A new hello with a client_id already in the room replaces
-  the old connection in the same seat (a client that reconnects before its old link timed out).
-- UDP: a datagram must carry a known session token; the first valid one binds the member's source
-  address, and later ones from another address are dropped (``wrong_addr``) until the client sends
-  ``rebind`` on its control channel. Valid pose and voice datagrams go to every other member of
-  the room with the sender's seat in the header; keepalives are echoed to the sender only.
+  it left), else the lowest free seat. A new hello with a client_id and key already in the room
+  replaces the old connection in the same seat (a client that reconnects before its old link
+  timed out).
+- UDP: a datagram must carry a known session token and a valid MAC under that session's key
+  (else ``bad_session`` / ``bad_mac``); the first valid one binds the member's source address, and
+  later ones from another address are dropped (``wrong_addr``) until the client sends ``rebind``
+  on its control channel; a seq or t_ms already seen or too old is dropped (``replay``). Valid
+  pose and voice datagrams go to every other member of the room with the sender's seat in the
+  header and a MAC under each recipient's key; keepalives are echoed to the sender only.
 - Liveness: a member with no TCP or UDP traffic for ``timeout_s`` is removed and the room told
   (``left``, reason ``timeout``). A closed TCP connection leaves at once.
 - Everything malformed is dropped and counted by reason (``stats()``), never raised.
@@ -32,14 +40,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from . import identity as I
 from . import protocol as P
 
 HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
 SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
+SEAT_HOLD_S = 30.0              # a seat whose member dropped out is offered to others last, this long
 REMEMBERED_SEATS = 1024         # (room, client_id) -> seat kept for reconnects after leaving
 UDP_BUFFER_BYTES = 1 << 20      # socket send/receive buffers asked of the OS
 UDP_BATCH = 256                 # datagrams read per wake-up before yielding to other work
-WELCOME_BUDGET = 12 * 1024      # bytes of profiles carried inside a welcome (frames max 16 KiB)
+WELCOME_BUDGET = 12 * 1024      # bytes of profiles and signed joins inside a welcome (frames max 16 KiB)
+NAME_REGISTRY_MAX = 65536       # display names remembered with their key (oldest forgotten first)
 
 
 @dataclass
@@ -78,6 +89,18 @@ class _Member:
     last_seen: float                       # loop.time() of the last TCP or UDP traffic
     addr: tuple | None = None              # bound UDP source address
     active: bool = True
+    key: bytes = b""                       # Ed25519 identity public key
+    keys: I.SessionKeys | None = None      # datagram MAC keys of this session
+    signed_join: dict = field(default_factory=dict)   # what peers need to check the join
+    windows: dict = field(default_factory=dict)       # kind -> ReplayWindow
+
+
+@dataclass(frozen=True)
+class _Auth:
+    """A hello whose signature checked out: the session keys and what peers get to verify it."""
+    keys: I.SessionKeys
+    server_eph: bytes
+    signed_join: dict
 
 
 @dataclass(eq=False)
@@ -110,6 +133,8 @@ class Server:
         self.rooms: dict[str, _Room] = {}
         self._sessions: dict[int, _Member] = {}
         self._remembered: collections.OrderedDict = collections.OrderedDict()
+        self._name_keys: collections.OrderedDict = collections.OrderedDict()   # normalized name -> key
+        self._dropped: dict = {}           # (room, seat) -> monotonic time its member dropped out
         self._tcp: asyncio.base_events.Server | None = None
         self._udp_sock: socket.socket | None = None     # non-blocking; read by _read_udp
         self._delayed: dict[int, list] = {}               # impairment: due ms -> [(packet, addr, kind)]
@@ -217,11 +242,14 @@ class Server:
         reason = "closed"
         self._count("control", "connections")
         try:
+            challenge = I.new_challenge()
+            self._write(writer, {"type": "challenge", "v": P.PROTOCOL_VERSION,
+                                 "challenge": I.b64(challenge)})
             msg = await asyncio.wait_for(self._read_message(reader), self.hello_timeout_s)
             hello = P.validate_client_message(msg)
             if not isinstance(hello, P.Hello):
                 raise P.ProtocolError("bad_message", "the first message must be hello")
-            member = self._join(hello, writer)
+            member = self._join(hello, writer, self._authenticate(hello, challenge))
             if member is None:
                 return
             while member.active:
@@ -247,7 +275,7 @@ class Server:
         except P.ProtocolError as exc:
             self._count("control_errors", exc.reason)
             reason = "error"
-            code = "version" if exc.reason == "version" else "bad_request"
+            code = exc.reason if exc.reason in ("version", "bad_signature") else "bad_request"
             self._write(writer, {"type": "error", "code": code, "message": str(exc)})
         except asyncio.TimeoutError:
             self._count("control_errors", "hello_timeout")
@@ -265,11 +293,50 @@ class Server:
         n = P.frame_length(await reader.readexactly(4))
         return P.decode_body(await reader.readexactly(n))
 
-    def _join(self, hello: P.Hello, writer) -> _Member | None:
+    def _authenticate(self, hello: P.Hello, challenge: bytes) -> _Auth:
+        """Check the hello's signature over this connection's challenge (a captured hello
+        replayed on another connection fails here); derive the session keys."""
+        statement = I.join_statement(P.PROTOCOL_VERSION, challenge, hello.room, hello.name,
+                                     hello.client_id, hello.eph)
+        if not I.verify_join(hello.key, hello.sig, statement):
+            raise P.ProtocolError("bad_signature", "the join signature does not match the key, "
+                                                   "this connection's challenge and the hello")
+        eph = I.Ephemeral()
+        try:
+            keys = eph.session_keys(hello.eph, challenge, hello.eph, eph.public)
+        except ValueError:
+            raise P.ProtocolError("bad_message", "unusable ephemeral key") from None
+        signed = {"key": I.b64(hello.key), "eph": I.b64(hello.eph), "challenge": I.b64(challenge),
+                  "sig": I.b64(hello.sig), "client_id": hello.client_id}
+        return _Auth(keys, eph.public, signed)
+
+    def _name_owner(self, name: str, room: _Room | None) -> bytes | None:
+        """The key this name belongs to: someone in the room using it, else the registry."""
+        norm = I.normalize_name(name)
+        for m in room.members.values() if room else ():
+            if I.normalize_name(m.name) == norm:
+                return m.key
+        return self._name_keys.get(norm)
+
+    def _claim_name(self, name: str, key: bytes) -> None:
+        norm = I.normalize_name(name)
+        self._name_keys[norm] = key
+        self._name_keys.move_to_end(norm)
+        while len(self._name_keys) > NAME_REGISTRY_MAX:
+            self._name_keys.popitem(last=False)
+
+    def _join(self, hello: P.Hello, writer, auth: _Auth) -> _Member | None:
+        owner = self._name_owner(hello.name, self.rooms.get(hello.room))
+        if owner is not None and owner != hello.key:
+            self._count("control", "name_taken")
+            self._write(writer, {"type": "error", "code": "name_taken", "message":
+                                 f"the name {hello.name!r} belongs to someone else here (key "
+                                 f"{I.fingerprint(owner)[:9]}...); join with another --name"})
+            return None
         room = self.rooms.get(hello.room)
         replaced_seat = None
         for old in list(room.members.values()) if room else ():
-            if old.client_id == hello.client_id:       # the same client, reconnecting: same seat
+            if old.client_id == hello.client_id and old.key == hello.key:   # reconnecting: same seat
                 replaced_seat = old.seat
                 self._remove(old, "replaced", tell_room=False)
                 self._count("control", "replaced")
@@ -286,7 +353,8 @@ class Server:
         seat = replaced_seat if replaced_seat is not None else self._choose_seat(room, hello)
         session = self._new_session()
         member = _Member(room, seat, hello.name, hello.client_id, hello.profile, session, writer,
-                         self._loop.time())
+                         self._loop.time(), key=hello.key, keys=auth.keys, signed_join=auth.signed_join)
+        self._claim_name(hello.name, hello.key)
         room.members[seat] = member
         self._sessions[session] = member
         self._remembered[(room.name, hello.client_id)] = seat
@@ -294,32 +362,42 @@ class Server:
         while len(self._remembered) > REMEMBERED_SEATS:
             self._remembered.popitem(last=False)
         self._count("control", "joins")
-        self._welcome(member)
+        self._welcome(member, auth.server_eph)
         self._broadcast(room, {"type": "joined", "seat": seat, "name": member.name,
-                               "profile": member.profile}, skip=member)
+                               "profile": member.profile, "id": member.signed_join}, skip=member)
         self.log(f"{member.name!r} joined {room.name!r} in seat {seat} "
                  f"({len(room.members)}/{room.capacity})")
         self._tell("joined", room.name, room.capacity, seat, member.name, member.profile)
         return member
 
-    def _welcome(self, member: _Member) -> None:
-        """Send ``welcome``. Profiles ride along while the message stays under WELCOME_BUDGET;
-        the rest follow at once as ``profile`` messages (each fits a frame on its own)."""
+    def _welcome(self, member: _Member, server_eph: bytes) -> None:
+        """Send ``welcome``. Signed joins, then profiles, ride along while the message stays
+        under WELCOME_BUDGET; the rest follow at once as ``identity`` and ``profile`` messages
+        (each fits a frame on its own)."""
         room = member.room
-        members, later, budget = [], [], WELCOME_BUDGET
+        members, later, later_ids, budget = [], [], [], WELCOME_BUDGET
         for m in sorted(room.members.values(), key=lambda m: m.seat):
             entry = {"seat": m.seat, "name": m.name}
+            size = P.profile_size(m.signed_join) + 10
+            if size <= budget:
+                entry["id"] = m.signed_join
+                budget -= size
+            else:
+                later_ids.append(m)
+            members.append(entry)
+        for entry, m in zip(members, sorted(room.members.values(), key=lambda m: m.seat)):
             size = P.profile_size(m.profile) + 120
             if size <= budget:
                 entry["profile"] = m.profile
                 budget -= size
             elif m.profile:
                 later.append(m)
-            members.append(entry)
         self._send(member, {
             "type": "welcome", "seat": member.seat, "session": f"{member.session:06x}",
-            "capacity": room.capacity, "timeout_s": self.timeout_s,
+            "eph": I.b64(server_eph), "capacity": room.capacity, "timeout_s": self.timeout_s,
             "server_time_ms": self._now_ms(), "members": members})
+        for m in later_ids:
+            self._send(member, {"type": "identity", "seat": m.seat, "id": m.signed_join})
         for m in later:
             self._send(member, {"type": "profile", "seat": m.seat, "profile": m.profile})
 
@@ -328,7 +406,10 @@ class Server:
         for wish in (hello.want_seat, self._remembered.get((room.name, hello.client_id))):
             if wish is not None and wish in free:
                 return wish
-        return free[0]
+        # Seats of people who dropped out a moment ago are kept for their reconnect.
+        now = time.monotonic()
+        held = {seat for (name, seat), t in self._dropped.items() if name == room.name and now - t < SEAT_HOLD_S}
+        return next((s for s in free if s not in held), free[0])
 
     def _new_session(self) -> int:
         while True:
@@ -344,6 +425,10 @@ class Server:
         if room.members.get(member.seat) is member:
             del room.members[member.seat]
         self._sessions.pop(member.session, None)
+        if reason != "leave":                  # dropped out, not a goodbye: hold the seat a while
+            self._dropped[(room.name, member.seat)] = time.monotonic()
+            while len(self._dropped) > REMEMBERED_SEATS:
+                self._dropped.pop(next(iter(self._dropped)))
         self._count("leaves", reason)
         self._close_writer(member.writer)
         if tell_room:
@@ -416,7 +501,8 @@ class Server:
         c["packets_in"]["all"] += 1
         c["bytes_in"]["all"] += len(data)
         try:
-            kind, session, seq, t_ms, payload = P.parse_client_datagram(data)
+            body, tag = P.split_mac(data)
+            kind, session, seq, t_ms, payload = P.parse_client_datagram(body)
         except P.ProtocolError as exc:
             c["drops"][exc.reason] += 1
             return
@@ -424,37 +510,47 @@ class Server:
         if member is None:
             c["drops"]["bad_session"] += 1
             return
+        if not P.mac_ok(member.keys.up, body, tag):      # forged, or another session's token
+            c["drops"]["bad_mac"] += 1
+            return
         if member.addr is None:
             member.addr = addr
         elif member.addr != addr:
             c["drops"]["wrong_addr"] += 1
+            return
+        window = member.windows.get(kind)
+        if window is None:
+            window = member.windows[kind] = I.ReplayWindow()
+        if not window.accept(seq, t_ms):
+            c["drops"]["replay"] += 1
             return
         name = P.KIND_NAMES[kind]
         c["packets_in"][name] += 1
         c["bytes_in"][name] += len(data)
         member.last_seen = self._loop.time()
         if kind == P.KIND_KEEPALIVE:
-            self._sendto_now(P.pack_server_datagram(kind, member.seat, seq, t_ms), addr, name)
+            self._sendto_now(P.seal(member.keys.down, P.pack_server_datagram(kind, member.seat, seq, t_ms)),
+                             addr, name)
             return
         packet = P.server_header(kind, member.seat, seq, t_ms) + payload
         if self.observer is not None:
             self._tell("datagram", member.room.name, kind, member.seat, seq, t_ms, payload)
-        targets = [m.addr for m in member.room.members.values()
+        targets = [(m.addr, m.keys.down) for m in member.room.members.values()
                    if m is not member and m.addr is not None]
         if self.impairment is not None:
-            for addr in targets:
-                self._send_impaired(packet, addr, name)
+            for addr, key in targets:
+                self._send_impaired(P.seal(key, packet), addr, name)
             return
         sent = 0
         sock = self._udp_sock
-        for addr in targets:
+        for addr, key in targets:       # re-authenticated for each recipient
             try:
-                sock.sendto(packet, addr)
+                sock.sendto(P.seal(key, packet), addr)
                 sent += 1
             except OSError:            # full send buffer (BlockingIOError) or a dead address
                 c["drops"]["send_error"] += 1
         c["packets_out"][name] += sent
-        c["bytes_out"][name] += sent * len(packet)
+        c["bytes_out"][name] += sent * (len(packet) + P.MAC_BYTES)
 
     def _send_impaired(self, packet: bytes, addr, name: str) -> None:
         """Drop or delay one forwarded datagram. Delays are grouped per millisecond, so one

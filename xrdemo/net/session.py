@@ -43,12 +43,15 @@ class NetMeeting:
     """One participant's connection to a networked meeting (see the module docstring).
 
     url: ``HOST[:PORT]/ROOM``. name: display name. voice_sink: ``f(seat, seq, t_ms, payload,
-    arrival_ns)`` for received Opus frames (called on the network thread; must be cheap), or
-    None to keep them (``take_voice()``). pose_hz: most pose updates sent per second.
+    arrival_ns)`` for received Opus frames (called on the network thread; must be cheap); None
+    lets them go (no sound here). pose_hz: most pose updates sent per second.
+    identity / known_people: this user's ``identity.Identity`` and ``KnownPeople`` (default: a
+    new key and trust in memory only; ``netloop.join_room`` passes the user's own).
     """
 
     def __init__(self, url: str, name: str, *, log=print, voice_sink=None, pose_hz: float = 60.0,
-                 client_id: str | None = None, want_seat: int | None = None):
+                 client_id: str | None = None, want_seat: int | None = None,
+                 identity=None, known_people=None):
         self.host, self.port, self.room = parse_join_url(url)
         self.url = f"{self.host}:{self.port}/{self.room}"
         self.name = name
@@ -56,13 +59,13 @@ class NetMeeting:
         self.voice_sink = voice_sink
         self.min_interval_ns = int(1e9 / pose_hz)
         self.client = NetClient(self.host, self.port, self.room, name, client_id=client_id,
-                                want_seat=want_seat)
+                                want_seat=want_seat, identity=identity, known_people=known_people)
         self.seat = -1
         self.capacity = 0
         self.buffers: dict[int, PoseBuffer] = {}
         self.shapes: dict[int, PC.HandShape | None] = {}
         self.status: dict[int, str] = {}
-        self._voice_kept: list = []
+        self._in_room: frozenset = frozenset()     # seats of the others, as the roster says
         self._lock = threading.Lock()
         self._last_pose_ns = None
         self._credit = 1.0
@@ -75,10 +78,18 @@ class NetMeeting:
     def connect(self, timeout_s: float = 5.0) -> None:
         """Join the room (raises ConnectionError / RoomFull with a clear message)."""
         self.client.on_datagram = self._on_datagram
-        info = self.client.connect(timeout_s=timeout_s)
-        self.seat = int(info["seat"])
-        self.capacity = int(info["capacity"])
+        try:
+            info = self.client.connect(timeout_s=timeout_s)
+            seat, capacity = int(info["seat"]), int(info["capacity"])
+            if not 1 <= capacity <= S.MAX_PEOPLE or not 0 <= seat < capacity:
+                raise ConnectionError(f"cannot join {self.url}: the server offered seat {seat} of "
+                                      f"{capacity} (this version seats 1 to {S.MAX_PEOPLE})")
+        except BaseException:
+            self.client.close()             # no thread or socket outlives a failed join
+            raise
+        self.seat, self.capacity = seat, capacity
         self.remote = S.RemoteInput.empty(self.capacity)
+        self._in_room = frozenset(s for s in self.client.roster if s != self.seat)
         self.log(f"network: joined {self.url} as {self.name!r} in seat {self.seat} "
                  f"({len(self.client.roster)} of {self.capacity} seats taken)")
 
@@ -102,6 +113,17 @@ class NetMeeting:
         if 0 <= self.seat < self.capacity:
             out[self.seat] = self.name
         return tuple(out)
+
+    def verified(self) -> np.ndarray:
+        """(capacity,) int8 by seat: 1 the person's signed join checked out (this user: always),
+        0 not verified or empty, -1 flagged (a name this user knows with another key)."""
+        v = np.zeros(self.capacity, np.int8)
+        for seat, member in self.client.roster.items():
+            if 0 <= seat < self.capacity:
+                v[seat] = member.verified
+        if 0 <= self.seat < self.capacity:
+            v[self.seat] = 1
+        return v
 
     def present(self) -> np.ndarray:
         """(capacity,) bool: taken seats (this person's included)."""
@@ -153,14 +175,14 @@ class NetMeeting:
     # --- receiving -------------------------------------------------------------------------
     def _on_datagram(self, d) -> None:
         """Network thread: poses into their buffers; voice to the sink."""
-        if d.kind == "voice":
-            if self.voice_sink is not None:
-                self.voice_sink(d.seat, d.seq, d.t_ms, d.payload, d.arrival_ns)
-            else:
-                with self._lock:
-                    self._voice_kept.append((d.seat, d.seq, d.t_ms, d.payload, d.arrival_ns))
+        if d.seat not in self._in_room:     # not (or no longer) in the room: no ghosts
             return
-        if d.kind != "pose" or not 0 <= d.seat < self.capacity or d.seat == self.seat:
+        if d.kind == "voice":
+            sink = self.voice_sink
+            if sink is not None:
+                sink(d.seat, d.seq, d.t_ms, d.payload, d.arrival_ns)
+            return
+        if d.kind != "pose":
             return
         try:
             sample = PC.decode_pose(d.payload, self.shapes.get(d.seat))
@@ -172,12 +194,6 @@ class NetMeeting:
             if buf is None:
                 buf = self.buffers[d.seat] = PoseBuffer()
             buf.push(sample, d.t_ms, d.arrival_ns)
-
-    def take_voice(self) -> list:
-        """Voice frames received since the last call (when there is no voice_sink)."""
-        with self._lock:
-            out, self._voice_kept = self._voice_kept, []
-        return out
 
     def poll(self) -> list:
         """Roster changes since the last call (events from the client), applied here."""
@@ -192,8 +208,20 @@ class NetMeeting:
             if kind in ("joined", "profile") and seat is not None:
                 self._learn_shape(seat)
             if kind == "reconnected":
+                # Our seat may have changed (someone took it meanwhile), and profiles may have
+                # changed while we were away: learn them afresh.
                 self.seat = self.client.seat
-        for seat in list(self.client.roster):
+                self.shapes.clear()
+            if kind == "identity_mismatch":
+                self.log(f"network: WARNING {ev.get('name')!r} in seat {seat} has key {ev.get('fingerprint')}, "
+                         f"but you met {ev.get('name')!r} before with key {ev.get('known')}: "
+                         "not the same person (or they made a new key); shown as not verified")
+        roster = self.client.roster
+        self._in_room = frozenset(s for s in roster if s != self.seat and 0 <= s < self.capacity)
+        with self._lock:
+            for seat in [s for s in self.buffers if s not in self._in_room]:
+                del self.buffers[seat]
+        for seat in list(roster):
             if seat not in self.shapes:
                 self._learn_shape(seat)
         return events
@@ -217,6 +245,7 @@ class NetMeeting:
         now_ns = time.monotonic_ns() if now_ns is None else now_ns
         rem = self.remote
         rem.present[:] = False
+        rem.verified = self.verified()
         with self._lock:
             items = list(self.buffers.items())
         for seat, buf in items:

@@ -25,20 +25,39 @@ import numpy as np
 RATE, BLOCK = 48000, 256
 
 
+def _seats(capacity: int):
+    from ..core.room import Table, fit_table, seat_layout
+
+    return seat_layout(fit_table(Table(), capacity), capacity)
+
+
 def head_path(seat: int, t_s: float, capacity: int) -> np.ndarray:
     """(3,) where the participant in ``seat`` holds its head at time t_s (seconds): a slow 4 cm
-    circle around a point 1.2 m up on a 1.4 m ring (speed about 5 cm/s)."""
-    a0 = 2 * np.pi * seat / capacity
-    centre = np.array([1.4 * np.sin(a0), 1.2, 1.4 * np.cos(a0)])
+    circle around its seat's head position at the default table (speed about 5 cm/s)."""
+    centre = _seats(capacity)[0][seat]
     a = 1.3 * t_s + seat
     return centre + 0.04 * np.array([np.cos(a), 0.5 * np.sin(2 * a), np.sin(a)])
 
 
+def resting_hands(seat: int, head: np.ndarray, capacity: int) -> np.ndarray:
+    """(2, 26, 3) relaxed hands over the table in front of the participant's head."""
+    from ..core import hands as H
+    from ..core import pose as P
+
+    q = P.quat_from_yaw_pitch_roll(_seats(capacity)[1][seat])
+    wrists = head + P.quat_rotate(q, np.array([[-0.17, -0.42, -0.30], [0.17, -0.42, -0.30]]))
+    tilt = P.quat_mul(q, P.quat_from_yaw_pitch_roll(0.0, -0.35))
+    local = H.blend_poses(np.eye(len(H.POSE_NAMES))[[0, 0]])
+    return H.hands_to_stage(wrists, np.stack([tilt, tilt]), local, np.array([True, False]))
+
+
 def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None = None, pose_hz: float = 30.0,
                      talkers: int = 0, check_every: float = 2.0, max_lag_s: float = 0.3,
-                     settle_s: float = 8.0, listeners: int = 1, check_until: float = float("inf")) -> dict:
-    """Drive ``count`` participants in ``url`` for ``seconds`` (see the module docstring)."""
-    from ..core import hands as H
+                     settle_s: float = 8.0, listeners: int = 1, check_until: float = float("inf"),
+                     first: int = 0) -> dict:
+    """Drive ``count`` participants in ``url`` for ``seconds`` (see the module docstring), named
+    ``sim{first}``, ``sim{first + 1}``, ... (each has its own key: names must differ between
+    workers, or the server refuses a name already held by another key)."""
     from ..core import pose as P
     from .room_audio import RemoteVoices
     from .session import NetMeeting
@@ -48,7 +67,7 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
            "error": None, "checks": 0, "events": []}
     try:
         for i in range(count):
-            net = NetMeeting(url, f"sim{i}", log=lambda *_: None, pose_hz=pose_hz)
+            net = NetMeeting(url, f"sim{first + i}", log=lambda *_: None, pose_hz=pose_hz)
             net.connect(timeout_s=15)
             v = None
             if i < listeners:
@@ -60,8 +79,10 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
             voices.append(v)
         out["seats"] = [c.seat for c in clients]
         cap = clients[0].capacity if clients else 0
-        rest = H.blend_poses(np.eye(len(H.POSE_NAMES))[[0, 0]])
-        speech = (0.2 * np.random.default_rng(1).standard_normal(RATE * 2)).astype(np.float32)
+        yaws = _seats(cap)[1]
+        from ..audio.voices import load_voices
+
+        speech = np.concatenate(load_voices(RATE))             # the built-in speech clips
         t0 = time.monotonic_ns() if t0_ns is None else t0_ns
         sent = [None] * count
         pulled = [None] * count
@@ -74,8 +95,10 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
             due = int(t * RATE)
             for i, net in enumerate(clients):
                 head = head_path(net.seat, t, cap)
-                rot = P.quat_from_yaw_pitch_roll(np.arctan2(head[0], head[2]))
-                net.send_pose(head, rot, rest + head + [0.0, -0.4, -0.3], [True, True], 0.5, -1, now_ns=now)
+                rot = P.quat_from_yaw_pitch_roll(yaws[net.seat])
+                level = talk_level(t) if i < talkers else 0.0
+                net.send_pose(head, rot, resting_hands(net.seat, head, cap), [True, True], level, -1,
+                              now_ns=now)
                 if i < talkers:
                     start = due if sent[i] is None else sent[i]
                     if due > start:
@@ -126,6 +149,11 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
     return out
 
 
+def talk_level(t_s: float) -> float:
+    """A talker's speaking level 0..1 (syllable-like, ~4 Hz)."""
+    return float(0.5 + 0.4 * np.sin(2 * np.pi * 4.0 * t_s))
+
+
 def _count_voice(out: dict):
     out["voice_frames_not_played"] = 0
 
@@ -148,15 +176,30 @@ def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, t
     procs, left, talk_left = [], count, talkers
     for p in range(processes):
         n = left // (processes - p)
+        first = count - left
         left -= n
         t = min(talk_left, n)
         talk_left -= t
         proc = ctx.Process(target=_worker, args=(queue, (url, n, seconds + 3.0),   # 3 s to start and join
-                                                 dict(kwargs, t0_ns=t0, talkers=t, check_until=seconds)),
+                                                 dict(kwargs, t0_ns=t0, talkers=t, check_until=seconds,
+                                                      first=first)),
                            daemon=True)
         proc.start()
         procs.append(proc)
-    results = [queue.get(timeout=seconds + 120) for _ in procs]
-    for proc in procs:
-        proc.join(timeout=10)
+    results = []
+    deadline = time.monotonic() + seconds + 120
+    try:
+        while len(results) < len(procs):
+            try:
+                results.append(queue.get(timeout=1.0))
+            except Exception:                 # queue.Empty: is everyone still there?
+                dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
+                if dead or time.monotonic() > deadline:
+                    why = f"exit codes {[p.exitcode for p in dead]}" if dead else "no answer in time"
+                    raise RuntimeError(f"simulated participants failed: {why}") from None
+    finally:
+        for proc in procs:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
     return results

@@ -17,9 +17,24 @@ from ..core import pose as P
 FONT_PX = 28
 
 
+# Marks drawn as strokes (the built-in font has no such glyphs): polylines in a unit box, y down.
+MARK_STROKES = {
+    "\u2713": [[(0.05, 0.55), (0.38, 0.88), (0.95, 0.12)]],                  # ✓ verified
+    "\u2717": [[(0.12, 0.15), (0.88, 0.85)], [(0.88, 0.15), (0.12, 0.85)]],   # ✗ flagged
+}
+
+
+def _split_mark(text: str) -> tuple[str, str]:
+    """('✓', 'Ada') for '✓ Ada'; ('', text) when the text starts with no drawn mark."""
+    if text[:1] in MARK_STROKES:
+        return text[0], text[1:].lstrip(" ")
+    return "", text
+
+
 def rasterise_texts(texts: tuple, font_px: int = FONT_PX):
     """Pack texts into one atlas: (H, W) uint8 glyph coverage, and per text its uv rect (u0, v0,
-    u1, v1; v from the top) and aspect (width / height) of its tag."""
+    u1, v1; v from the top) and aspect (width / height) of its tag. A leading ✓ or ✗ (the
+    verified / flagged marks of core.scene.tag_text) is drawn as strokes before the name."""
     from PIL import Image, ImageDraw, ImageFont
 
     try:
@@ -29,14 +44,25 @@ def rasterise_texts(texts: tuple, font_px: int = FONT_PX):
     ascent, descent = font.getmetrics()
     row_h = ascent + descent + 8
     pad = row_h // 2
-    widths = [int(np.ceil(font.getlength(t))) + 2 * pad for t in texts]
+    mark_w = int(round(0.8 * ascent))
+    gap = int(np.ceil(font.getlength(" ")))
+    parts = [_split_mark(t) for t in texts]
+    widths = [int(np.ceil(font.getlength(rest))) + 2 * pad + ((mark_w + gap) if mark else 0)
+              for mark, rest in parts]
     w = max(widths + [1])
     h = max(row_h * len(texts), 1)
     img = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(img)
     rects, aspects = [], []
-    for i, t in enumerate(texts):
-        draw.text((pad, i * row_h + 4), t, font=font, fill=255)
+    for i, (mark, t) in enumerate(parts):
+        x = pad
+        if mark:
+            y0 = i * row_h + 4 + 0.15 * ascent
+            for line in MARK_STROKES[mark]:
+                draw.line([(x + u * mark_w, y0 + v * mark_w) for u, v in line], fill=255,
+                          width=max(2, font_px // 9), joint="curve")
+            x += mark_w + gap
+        draw.text((x, i * row_h + 4), t, font=font, fill=255)
         rects.append((0.0, i * row_h / h, widths[i] / w, (i + 1) * row_h / h))
         aspects.append(widths[i] / row_h)
     return np.asarray(img, np.uint8), np.array(rects, np.float32), np.array(aspects, np.float32)

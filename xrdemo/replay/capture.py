@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import functools
 import getpass
 import socket
 import threading
@@ -24,7 +25,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 
 from . import records as R
 from .fileformat import RecordingWriter
@@ -101,12 +101,17 @@ class Recorder:
             ppl = state.people
             doc.update(capacity=int(net.capacity), seat=int(state.local), names=list(ppl.names),
                        present=None if ppl.present is None else [bool(p) for p in ppl.present])
+            in_room = getattr(net, "_in_room", None)        # whose datagrams the receiver takes
+            if in_room is not None:
+                doc["in_room"] = sorted(int(s) for s in in_room)
         self.add(R.STATE, time.monotonic_ns() if t_ns is None else t_ns, R.encode_json(doc))
 
-    def frame(self, t_ns: int, step_t_ns: int, inputs, level_floor=None) -> None:
-        """One frame: the LocalInput core.step got at display time step_t_ns; t_ns: when the
-        network buffers were read (monotonic); level_floor: what remote levels were raised to."""
-        rec = R.FrameRecord.from_inputs(t_ns, step_t_ns, inputs, level_floor)
+    def frame(self, step_t_ns: int, inputs, remote_level=None, t_ns: int | None = None) -> None:
+        """One frame: the LocalInput core.step got at display time step_t_ns. remote_level: the
+        remote voice levels step got, when the loop replaced the network's (else None). t_ns: the
+        recording clock (default now, monotonic)."""
+        t_ns = time.monotonic_ns() if t_ns is None else t_ns
+        rec = R.FrameRecord.from_inputs(t_ns, step_t_ns, inputs, remote_level)
         self.add(R.FRAME, t_ns, R.encode_frame(rec))
         self.frames += 1
 
@@ -120,11 +125,12 @@ class Recorder:
 class RecordingNetMeeting(NetMeeting):
     """A NetMeeting that records what it receives and sends (see the module docstring)."""
 
-    def __init__(self, url: str, name: str, recorder: Recorder, **kwargs):
+    def __init__(self, url: str, name: str, *, recorder: Recorder, **kwargs):
         super().__init__(url, name, **kwargs)
         self.recorder = recorder
         self._deferred: collections.deque = collections.deque()
         self._recorded_names = None
+        self._recorded_verified = None
         self._wrap_sends()
 
     def _wrap_sends(self) -> None:
@@ -156,21 +162,31 @@ class RecordingNetMeeting(NetMeeting):
         if d.kind == "pose":
             self._deferred.append(d)
             return
-        if d.kind == "voice":
+        if d.kind == "voice" and d.seat in self._in_room:
             self.recorder.add(R.VOICE, d.arrival_ns, R.encode_datagram(d.seat, d.seq, d.t_ms, d.payload))
         super()._on_datagram(d)
 
     def poll(self) -> list:
-        shapes, buffers, seat = dict(self.shapes), set(self.buffers), self.seat
+        shapes, buffers, seat, in_room = dict(self.shapes), set(self.buffers), self.seat, self._in_room
         events = super().poll()
         rec = self.recorder
         now = time.monotonic_ns()
         for ev in events:
             rec.add(R.EVENT, now, R.encode_json(ev if isinstance(ev, dict) else {"type": str(ev)}))
         change = netstate_change(shapes, self.shapes, buffers, set(self.buffers), seat, self.seat)
+        if self._in_room != in_room:
+            change["in_room"] = sorted(self._in_room)
         if change:
             rec.add(R.NETSTATE, now, R.encode_json(change))
         return events
+
+    def verified(self):
+        verified = super().verified()
+        as_list = [int(v) for v in verified]
+        if as_list != self._recorded_verified:
+            self._recorded_verified = as_list
+            self.recorder.add(R.VERIFIED, time.monotonic_ns(), R.encode_json(as_list))
+        return verified
 
     def names(self) -> tuple:
         names = super().names()
@@ -186,7 +202,9 @@ class RecordingNetMeeting(NetMeeting):
             d = deferred.popleft()
             rec.add(R.POSE, d.arrival_ns, R.encode_datagram(d.seat, d.seq, d.t_ms, d.payload))
             super()._on_datagram(d)
-        return super().remote_input(now_ns)
+        rem = super().remote_input(now_ns)
+        rec.add(R.READ, now_ns, b"")
+        return rem
 
 
 _MISSING = object()
@@ -213,12 +231,10 @@ def netstate_change(shapes_before: dict, shapes_after: dict, buffers_before: set
     return out
 
 
-def join_recorded(url: str, name: str, recorder: Recorder, log=print, timeout_s: float = 5.0,
-                  voice_sink=None) -> RecordingNetMeeting:
-    """``netloop.join_room`` for a participant who records the meeting."""
-    net = RecordingNetMeeting(url, name, recorder, log=log, voice_sink=voice_sink)
-    net.connect(timeout_s=timeout_s)
-    return net
+def recording_meeting(recorder: Recorder):
+    """A NetMeeting factory for ``netloop.join_room(make_meeting=...)``: the participant joins
+    as usual (their identity and all) and the meeting is recorded by ``recorder``."""
+    return functools.partial(RecordingNetMeeting, recorder=recorder)
 
 
 def open_local(recorder: Recorder, cfg, t0_ns: int | None = None) -> None:
@@ -229,8 +245,3 @@ def open_local(recorder: Recorder, cfg, t0_ns: int | None = None) -> None:
                             capacity=cfg.meeting.people, **extra))
 
 
-def level_floor_of(audio) -> np.ndarray | None:
-    """The live audio's voice levels (a copy) when it plays on a device, else None."""
-    if audio is None or not getattr(audio, "device", None):
-        return None
-    return np.array(audio.level, copy=True)

@@ -57,7 +57,7 @@ def _check_seat(seat: int | None, replayer: Replayer, path) -> int:
 class _ScriptedSound:
     """Binaural sound of a meeting with no network (scripted voices, as the live run played)."""
 
-    def __init__(self, cfg, state: S.MeetingState, listener_seat: int):
+    def __init__(self, cfg, state: S.MeetingState, listener_seat: int, t_origin_ns: int = 0):
         from ..audio.engine import SpatialAudioEngine, whisper_gains
         from ..audio.meeting import MeetingVoices
 
@@ -75,7 +75,7 @@ class _ScriptedSound:
     def push(self, *_args) -> None:
         """(No network voices in a meeting without a network.)"""
 
-    def render_until(self, state, sample_end: int, listener, now_ns: int) -> np.ndarray:
+    def render_until(self, state, sample_end: int, listener) -> np.ndarray:
         ppl = state.people
         self.engine.set_sources(S.mouth_positions(ppl))
         self.engine.set_listener(*listener)
@@ -97,25 +97,27 @@ class _ScriptedSound:
 class _NetSound:
     """Binaural sound of a networked room: the recorded voice frames, for one seat's ears."""
 
-    def __init__(self, cfg, state: S.MeetingState, listener_seat: int):
+    def __init__(self, cfg, state: S.MeetingState, listener_seat: int, t_origin_ns: int):
         from ..net.room_audio import RemoteVoices
         from ..recording import _RoomSound
 
         self.voices = RemoteVoices(len(state.people), cfg.audio.sample_rate, cfg.audio.block,
                                    local=listener_seat)
-        self.room = _RoomSound(cfg, state, self.voices)
+        self.room = _RoomSound(cfg, state, self.voices, t_origin_ns)
         self.seat = listener_seat
         self.rate = self.room.rate
 
     def push(self, d) -> None:
         self.voices.push(d.seat, d.seq, d.t_ms, d.payload, d.t_ns)
 
-    def render_until(self, state, sample_end: int, listener, now_ns: int) -> np.ndarray:
+    def render_until(self, state, sample_end: int, listener) -> np.ndarray:
+        """Samples up to sample_end; block k is taken from the jitter buffers at t_origin + k
+        blocks on the recording's clock."""
         from dataclasses import replace
 
         # _RoomSound whispers for state.local; make that the listening seat.
         view = state if state.local == self.seat else replace(state, local=self.seat)
-        return self.room.render_until(view, sample_end, listener, now_ns)
+        return self.room.render_until(view, sample_end, listener)
 
 
 def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s: float = 0.0,
@@ -162,7 +164,8 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
                                      start_ns=0, view_count=1, view_size=size, fov_deg=REPLAY_FOV_DEG,
                                      framebuffer_for=lambda i, s: target.draw_fbo)
         if audio and cfg.audio.enabled:
-            sound = (_NetSound if replayer.room is not None else _ScriptedSound)(cfg, first.state, seat)
+            sound = (_NetSound if replayer.room is not None else _ScriptedSound)(cfg, first.state, seat,
+                                                                                 first.t_ns)
         writer = _Mp4Writer(out, size, fps, cfg.audio.sample_rate if sound else None) if out else None
         if frames_dir is not None:
             Path(frames_dir).mkdir(parents=True, exist_ok=True)
@@ -173,7 +176,6 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
 
     def emit(f, k):
         nonlocal written
-        t_out = state["T0"] + k * state["period"]
         pose[0], pose[1] = view_pose(f, seat)
         frame = platform.begin_frame()
         scene = scene_for_seat(f, seat)
@@ -186,8 +188,7 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
         image = target.read_rgba()[..., :3]
         samples = None
         if sound is not None:
-            now = f.t_ns + (t_out - f.step_t_ns)
-            samples = sound.render_until(f.state, (k + 1) * sound.rate // fps, (pose[0], pose[1]), now)
+            samples = sound.render_until(f.state, (k + 1) * sound.rate // fps, (pose[0], pose[1]))
         if writer is not None:
             writer.add(image, samples)
         if frames_dir is not None:

@@ -64,6 +64,8 @@ class ReplayRoom(NetMeeting):
         self.voice_sink = None
         self._voice_kept = []
         self.remote = S.RemoteInput.empty(self.capacity)
+        self._in_room: frozenset = frozenset()
+        self._verified = np.zeros(self.capacity, np.int8)
         self._names = ("",) * self.capacity
         self._events: list = []
         self._poses: list = []
@@ -83,6 +85,9 @@ class ReplayRoom(NetMeeting):
     def set_names(self, names) -> None:
         self._names = tuple(str(n) for n in names)
 
+    def set_verified(self, verified) -> None:
+        self._verified = np.asarray(verified, np.int8).reshape(self.capacity)
+
     def apply_netstate(self, doc: dict) -> None:
         """What handling the room's events changed (capture.netstate_change), applied."""
         with self._lock:
@@ -92,6 +97,8 @@ class ReplayRoom(NetMeeting):
             self.shapes.pop(int(seat), None)
         for seat, raw in (doc.get("shapes") or {}).items():
             self.shapes[int(seat)] = None if raw is None else PC.decode_shape(_b64(raw))
+        if "in_room" in doc:
+            self._in_room = frozenset(int(s) for s in doc["in_room"])
         if "seat" in doc:
             self.seat = int(doc["seat"])
 
@@ -102,6 +109,9 @@ class ReplayRoom(NetMeeting):
 
     def names(self) -> tuple:
         return self._names
+
+    def verified(self) -> np.ndarray:
+        return self._verified.copy()
 
     def present(self) -> np.ndarray:
         return np.array([bool(n) for n in self._names], bool)
@@ -167,7 +177,7 @@ class Replayer:
         self.room: ReplayRoom | None = None
         self.link = None
         self.frames_made = 0
-        self.problems: list[str] = []
+        self._rem: S.RemoteInput | None = None     # the room as the last READ found it
 
     @property
     def seat(self) -> int:
@@ -183,6 +193,10 @@ class Replayer:
                 self.room = ReplayRoom(int(doc["capacity"]), int(doc["seat"]), immediate=self.kind == "server")
                 self.room.set_names(doc.get("names") or ())
                 self.link = RoomLink(self.room, log=self.log)
+            else:
+                self.link.reset()              # the live loop resets its link after a rebuild
+            if "in_room" in doc:
+                self.room.apply_netstate({"in_room": doc["in_room"]})
 
     def frames(self):
         """Every frame of the intact part of the recording, in order."""
@@ -213,6 +227,10 @@ class Replayer:
                         self.room.queue_pose(d)
                 elif self.room is None:
                     continue
+                elif t == R.READ:
+                    self._rem = self.link.before_step(self.state, rec.t_ns)
+                elif t == R.VERIFIED:
+                    self.room.set_verified(R.decode_json(rec.body))
                 elif t == R.EVENT:
                     self.room.add_event(R.decode_json(rec.body))
                 elif t == R.NAMES:
@@ -230,9 +248,11 @@ class Replayer:
     def _frame(self, fr: R.FrameRecord, voice: list) -> ReplayFrame:
         inputs = fr.local_input()
         if self.link is not None:
-            inputs.remote = self.link.before_step(self.state, fr.t_ns)
-            if fr.level_floor is not None:
-                inputs.remote.level[:] = np.maximum(inputs.remote.level, fr.level_floor)
+            if self._rem is None:
+                raise ValueError("a frame in a room before the room was read")
+            inputs.remote = self._rem
+            if fr.remote_level is not None:
+                inputs.remote.level[:] = fr.remote_level
         self.state, scene = S.step(self.state, inputs, fr.step_t_ns)
         self.frames_made += 1
         return ReplayFrame(self.frames_made - 1, fr.t_ns, fr.step_t_ns, self.state, scene, inputs, voice,

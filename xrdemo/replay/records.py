@@ -14,7 +14,11 @@ container (``fileformat.py``) stores them. Bodies, little-endian:
 - ``EVENT`` (5), JSON: joined / left / profile / reconnecting ... (``type`` plus fields).
 - ``NAMES`` (6), JSON list: display names by seat as the participant saw them from then on.
 - ``NETSTATE`` (7), JSON: what handling the room's events changed in the receiver: ``shapes``
-  (seat -> base64 hand shape or null), ``forget`` (seats whose pose stream was reset), ``seat``.
+  (seat -> base64 hand shape or null), ``unshape``, ``forget`` (seats whose pose stream was
+  reset), ``in_room`` (the seats whose datagrams are taken), ``seat``.
+- ``VERIFIED`` (8), JSON list: who is verified by seat (1 / 0 / -1) as the participant saw it from then on.
+- ``READ`` (9), empty: the frame loop read the room (``RoomLink.before_step``) here; ``t_ns`` is
+  the time the pose buffers were sampled at.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-STATE, FRAME, POSE, VOICE, EVENT, NAMES, NETSTATE = 1, 2, 3, 4, 5, 6, 7
+STATE, FRAME, POSE, VOICE, EVENT, NAMES, NETSTATE, VERIFIED, READ = 1, 2, 3, 4, 5, 6, 7, 8, 9
 TYPE_NAMES = {STATE: "state", FRAME: "frame", POSE: "pose", VOICE: "voice", EVENT: "event",
-              NAMES: "names", NETSTATE: "netstate"}
+              NAMES: "names", NETSTATE: "netstate", VERIFIED: "verified", READ: "read"}
 FRAME_TYPES = (FRAME,)
 SENT = 1
 """Datagram flag: sent by the recording participant (its own pose or voice), not received."""
@@ -41,9 +45,10 @@ _F64, _F32, _BOOL, _NARROW = 1, 2, 3, 4
 _DTYPES = {_F64: np.dtype("<f8"), _F32: np.dtype("<f4"), _BOOL: np.dtype("u1"), _NARROW: np.dtype("<f4")}
 
 FRAME_FIELDS = ("head_pos", "head_rot", "joints", "valid", "radii", "eye_dir", "voice_level",
-                "mic_level", "level_floor")
-"""Frame field names by id (1-based). level_floor: the remote voice levels were raised to at
-least these (the live loop lets played-back voice move the lips)."""
+                "mic_level", "remote_level")
+"""Frame field names by id (1-based). remote_level (N,): the remote people's voice levels as
+core.step got them, when the frame loop replaced what the network said (the live audio's levels
+move the lips)."""
 
 
 def encode_json(obj) -> bytes:
@@ -86,8 +91,8 @@ def decode_datagram(kind: int, t_ns: int, body: bytes) -> Datagram:
 class FrameRecord:
     """One frame of the recording participant: what ``core.step`` got (see LocalInput) and when.
 
-    t_ns: the monotonic time the network buffers were read at (the record's time). step_t_ns: the
-    display time passed to step. Arrays keep their dtype; None = not given that frame.
+    t_ns: when it was recorded (the record's time). step_t_ns: the display time passed to step.
+    Arrays keep their dtype; None = not given that frame.
     """
 
     t_ns: int
@@ -100,14 +105,14 @@ class FrameRecord:
     eye_dir: np.ndarray | None = None
     voice_level: np.ndarray | None = None
     mic_level: float | None = None
-    level_floor: np.ndarray | None = None
+    remote_level: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
     """Fields with ids this version does not know (kept as raw arrays by id)."""
 
     @staticmethod
-    def from_inputs(t_ns: int, step_t_ns: int, inputs, level_floor=None) -> "FrameRecord":
+    def from_inputs(t_ns: int, step_t_ns: int, inputs, remote_level=None) -> "FrameRecord":
         """From a core.scene.LocalInput (its ``remote`` is not stored: the network records are)."""
-        rec = FrameRecord(int(t_ns), int(step_t_ns), level_floor=_copy(level_floor))
+        rec = FrameRecord(int(t_ns), int(step_t_ns), remote_level=_copy(remote_level))
         for name in FRAME_FIELDS[:-1]:
             value = getattr(inputs, name, None)
             setattr(rec, name, value if name == "mic_level" or value is None else _copy(value))

@@ -30,6 +30,7 @@ class _RoomSession:
         self.recorder = recorder
         self.capacity = capacity
         self.names = [""] * capacity
+        self.members: set = set()
 
 
 class ServerRecorder:
@@ -84,8 +85,10 @@ class ServerRecorder:
         rec.add(R.EVENT, now, R.encode_json({"type": "joined", "seat": seat, "name": name}))
         if 0 <= seat < session.capacity:
             session.names[seat] = name
+            session.members.add(seat)
         rec.add(R.NAMES, now, R.encode_json(session.names))
-        rec.add(R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)}}))
+        rec.add(R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)},
+                                                "in_room": sorted(session.members)}))
 
     def profile(self, room: str, seat: int, profile: dict) -> None:
         session = self.rooms.get(room)
@@ -104,8 +107,10 @@ class ServerRecorder:
         rec.add(R.EVENT, now, R.encode_json({"type": "left", "seat": seat, "reason": reason}))
         if 0 <= seat < session.capacity:
             session.names[seat] = ""
+        session.members.discard(seat)
         rec.add(R.NAMES, now, R.encode_json(session.names))
-        rec.add(R.NETSTATE, now, R.encode_json({"forget": [seat], "unshape": [seat]}))
+        rec.add(R.NETSTATE, now, R.encode_json({"forget": [seat], "unshape": [seat],
+                                                "in_room": sorted(session.members)}))
         if room_empty:
             self._close_room(room)
 
