@@ -453,3 +453,64 @@ def test_replay_on_a_live_platform_shows_the_meeting_on_the_wall_clock(gl, live_
     assert summary["fast_forwarded"] > 100 and platform.frames_drawn == summary["frames"] > 5
     assert 0.15 < shown[-1] - shown[0] < 1.5                   # played the last ~0.3 s in real time
     assert 0.15 < summary["seconds"] < 0.6
+
+
+def test_replay_stays_exact_through_a_reconnect_that_moves_the_seat(gl, tmp_path):
+    """The server restarts mid-meeting and a newcomer takes the recording participant's seat:
+    the live loop rebuilds its meeting in the new seat (two reads of the room in one frame); the
+    replay follows, frame for frame."""
+    import threading
+
+    from xrdemo.app import live_loop
+    from xrdemo.net.server import ServerThread
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import Timeline
+    from xrdemo.render.renderer import Framebuffer
+
+    gl.make_current()
+    path = tmp_path / "reseat.xrrec"
+    server = [ServerThread(port=0, capacity=3, timeout_s=1.0).start()]
+    port = server[0].port
+    url = f"127.0.0.1:{port}/move"
+    newcomer = []
+
+    def restart():
+        time.sleep(0.7)
+        server[0].stop()
+        server[0] = ServerThread(port=port, capacity=3, timeout_s=1.0).start()
+        newcomer.append(Peer(url, "Newcomer", head=(0.0, 1.2, -0.9)).start())
+
+    mp = pytest.MonkeyPatch()
+    spy = StepSpy(mp)
+    target = Framebuffer((48, 27), samples=1)
+    platform = SimulatedPlatform(Timeline(head=lambda t: (np.array([0.0, 1.2, 0.9]), P.quat_from_yaw_pitch_roll(0.0))),
+                                 start_ns=0, view_count=1, view_size=(48, 27),
+                                 framebuffer_for=lambda i, s: target.draw_fbo)
+    begin = platform.begin_frame
+    platform.begin_frame = lambda: (time.sleep(0.012), begin())[1]
+    helper = threading.Thread(target=restart, daemon=True)
+    logs = []
+    try:
+        helper.start()
+        status = live_loop(platform, quiet_config(3), log=logs.append, max_frames=200,
+                           table_alignment=NO_ALIGNMENT, join=url, name="Live", record=path)
+    finally:
+        spy.remove()
+        mp.undo()
+        helper.join(5)
+        for p in newcomer:
+            p.close()
+        server[0].stop()
+    assert status == 0
+    assert any("the room moved you from seat 0 to seat" in line for line in logs), logs
+    with F.RecordingReader(path) as r:
+        kinds = [rec.rtype for rec in r.records()]
+        assert kinds.count(R.STATE) == 2 and kinds.count(R.FRAME) == 200
+    with F.RecordingReader(path) as r:
+        frames = list(Replayer(r).frames())
+    assert len(frames) == len(spy.calls) == 200
+    for k, (f, (t_live, state_live, scene_live)) in enumerate(zip(frames, spy.calls)):
+        assert f.state.local == state_live.local
+        assert not scene_differences(f.scene, scene_live), f"frame {k} differs"
+    assert frames[0].state.local == 0 and frames[-1].state.local != 0
+    assert frames[-1].state.people.present[0]                        # the newcomer, seen in seat 0
