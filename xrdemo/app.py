@@ -281,8 +281,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     finally:
         _close_all(link, forwarder, audio, mic, platform)
         if recorder is not None:
-            recorder.close()
-            log(f"xrdemo: recorded {recorder.frames} frames to {record} (play it with: xrdemo replay {record})")
+            log(f"xrdemo: {recorder.close()}")
     log(f"xrdemo: ended after {frames} frames")
     return status
 

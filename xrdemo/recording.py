@@ -217,7 +217,7 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
             if writer is not None:
                 writer.close()
             if recorder is not None:
-                recorder.close()
+                log(f"xrdemo: {recorder.close()}")
             platform.shutdown()
             bar.done()
     finally:
@@ -484,7 +484,7 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
     finally:
         net.close()
         if recorder is not None:
-            recorder.close()
+            log(f"xrdemo: {recorder.close()}")
 
 
 class _RoomSound:

@@ -514,3 +514,29 @@ def test_replay_stays_exact_through_a_reconnect_that_moves_the_seat(gl, tmp_path
         assert not scene_differences(f.scene, scene_live), f"frame {k} differs"
     assert frames[0].state.local == 0 and frames[-1].state.local != 0
     assert frames[-1].state.people.present[0]                        # the newcomer, seen in seat 0
+
+
+def test_a_failing_disk_stops_the_recording_cleanly_and_the_written_part_plays(tmp_path):
+    from xrdemo.replay.capture import Recorder
+
+    recs = sample_records(40)
+    rec = Recorder(tmp_path / "full.xrrec")
+    rec.open({"kind": "participant", "t0_ns": 0})
+    real_write, calls = rec.writer._file.write, []
+
+    def failing_write(data):
+        calls.append(len(data))
+        if len(calls) > 3:
+            raise OSError(28, "No space left on device")
+        return real_write(data)
+
+    rec.writer.chunk_bytes = 3000
+    rec.writer._file.write = failing_write
+    for rtype, t, body in recs:
+        rec.add(rtype, t, body)                      # never raises on the adding thread
+    line = rec.close()
+    assert "recording stopped early" in line and "No space left on device" in line and "full.xrrec" in line
+    with F.RecordingReader(tmp_path / "full.xrrec") as r:
+        got = [(g.rtype, g.t_ns, g.body) for g in r.records()]
+        assert "truncated" in str(r.damage)
+    assert 10 < len(got) < len(recs) and got == recs[:len(got)]

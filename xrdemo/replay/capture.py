@@ -79,7 +79,7 @@ class Recorder:
         meta = dict(meta)
         meta.setdefault("t0_ns", time.monotonic_ns())
         with self._lock:
-            self.writer = RecordingWriter(self.path, meta, frame_types=R.FRAME_TYPES)
+            self.writer = RecordingWriter(self.path, meta, frame_types=R.FRAME_TYPES, background=True)
             early, self._early = self._early, []
         for rtype, t_ns, body in early:
             self.writer.add(rtype, t_ns, body)
@@ -115,11 +115,17 @@ class Recorder:
         self.add(R.FRAME, t_ns, R.encode_frame(rec))
         self.frames += 1
 
-    def close(self) -> None:
+    def close(self) -> str:
+        """Finish the file. Returns one line for the log: what was recorded, or what went wrong
+        (never raises: a failed recording must not end the meeting badly)."""
         with self._lock:
             writer, self.writer = self.writer, None
         if writer is not None:
-            writer.close()
+            try:
+                writer.close()
+            except OSError as exc:
+                return f"recording stopped early: {exc} (the part written before plays)"
+        return f"recorded {self.frames} frames to {self.path} (play it with: xrdemo replay {self.path})"
 
 
 class RecordingNetMeeting(NetMeeting):

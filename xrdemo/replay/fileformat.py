@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import struct
 import threading
 import zlib
@@ -127,13 +128,17 @@ def decode_records(raw: bytes, path="<bytes>", offset: int | None = None) -> lis
 class RecordingWriter:
     """Writes a recording: ``add(rtype, t_ns, body)`` from any thread, ``close()`` at the end.
 
-    Records are gathered into chunks, written when a chunk holds ``chunk_bytes`` or spans
-    ``chunk_ns`` of recording time (so a killed writer loses at most that much). ``frame_types``:
-    record types counted as frames in the index. ``compress``: zlib level 1 per chunk.
+    Records are gathered into chunks, handed over when a chunk holds ``chunk_bytes`` or spans
+    ``chunk_ns`` of recording time (so a killed writer loses at most that much), and written
+    (compressed, CRC'd, flushed to the operating system). ``background``: a writer thread does
+    the compressing and writing, so the threads that add records (a frame loop, the network)
+    never wait for the disk. ``frame_types``: record types counted as frames in the index.
+    ``compress``: zlib level 1 per chunk. A failed write (disk full...) stops the recording and
+    is kept in ``error``; ``close()`` then raises it as an OSError naming the file.
     """
 
     def __init__(self, path, meta: dict, *, chunk_bytes: int = 64 * 1024, chunk_ns: int = 500_000_000,
-                 compress: bool = True, frame_types=()):
+                 compress: bool = True, frame_types=(), background: bool = False):
         self.path = Path(path)
         meta_bytes = json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         if len(meta_bytes) > MAX_META:
@@ -146,6 +151,7 @@ class RecordingWriter:
         self._index: list[ChunkInfo] = []
         self._closed = False
         self.records_written = 0
+        self.error: OSError | None = None
         self._file = open(self.path, "wb")
         try:
             head = _HEADER.pack(MAGIC, FORMAT_VERSION, 0, len(meta_bytes))
@@ -154,6 +160,11 @@ class RecordingWriter:
         except BaseException:
             self._file.close()
             raise
+        self._queue = self._thread = None
+        if background:
+            self._queue = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._run, name="xrdemo-recording", daemon=True)
+            self._thread.start()
 
     def add(self, rtype: int, t_ns: int, body: bytes = b"") -> None:
         """Store one record (thread-safe). Records keep the order of add() calls."""
@@ -166,25 +177,44 @@ class RecordingWriter:
             self._pending_bytes += _RECORD.size + len(body)
             first = self._pending[0].t_ns
             if self._pending_bytes >= self.chunk_bytes or t_ns - first >= self.chunk_ns:
-                self._write_chunk()
+                self._hand_over()
 
     def flush(self) -> None:
-        """Write what is gathered as a chunk now, and hand it to the operating system."""
+        """Hand what is gathered over as a chunk now (written at once unless in the background)."""
         with self._lock:
             if not self._closed:
-                self._write_chunk()
-                self._file.flush()
+                self._hand_over()
 
-    def _write_chunk(self) -> None:
+    def _hand_over(self) -> None:
         records = self._pending
         if not records:
             return
         self._pending, self._pending_bytes = [], 0
-        raw = encode_records(records)
-        times = [r.t_ns for r in records]
-        frames = sum(1 for r in records if r.rtype in self.frame_types)
-        offset = self._file.tell()
-        self._write_raw_chunk(KIND_RECORDS, raw, min(times), max(times), len(records), frames)
+        if self._queue is not None:
+            self._queue.put(records)
+        else:
+            self._write_records(records)
+
+    def _run(self) -> None:
+        while True:
+            records = self._queue.get()
+            if records is None:
+                return
+            self._write_records(records)
+
+    def _write_records(self, records: list) -> None:
+        if self.error is not None:
+            return
+        try:
+            raw = encode_records(records)
+            times = [r.t_ns for r in records]
+            frames = sum(1 for r in records if r.rtype in self.frame_types)
+            offset = self._file.tell()
+            self._write_raw_chunk(KIND_RECORDS, raw, min(times), max(times), len(records), frames)
+            self._file.flush()
+        except OSError as exc:
+            self.error = exc
+            return
         self._index.append(ChunkInfo(offset, min(times), max(times), len(records), frames))
         self.records_written += len(records)
 
@@ -200,12 +230,18 @@ class RecordingWriter:
                                      len(stored), len(raw), crc) + stored)
 
     def close(self) -> None:
-        """Write the last chunk, the index and the trailer; close the file."""
+        """Write the last chunk, the index and the trailer; close the file. Raises OSError when
+        writing failed (what was written before the failure stays readable)."""
         with self._lock:
             if self._closed:
                 return
-            try:
-                self._write_chunk()
+            self._closed = True
+            self._hand_over()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+        try:
+            if self.error is None:
                 index_offset = self._file.tell()
                 body = b"".join(_INDEX_ENTRY.pack(c.offset, c.t_first_ns, c.t_last_ns, c.count, c.frames)
                                 for c in self._index)
@@ -218,9 +254,16 @@ class RecordingWriter:
                     os.fsync(self._file.fileno())
                 except OSError:
                     pass
-            finally:
-                self._closed = True
+        except OSError as exc:
+            self.error = exc
+        finally:
+            try:
                 self._file.close()
+            except OSError as exc:
+                self.error = self.error or exc
+        if self.error is not None:
+            raise OSError(f"writing the recording {self.path} failed: "
+                          f"{self.error.strerror or self.error}") from self.error
 
     def __enter__(self) -> "RecordingWriter":
         return self

@@ -124,11 +124,11 @@ class ServerRecorder:
     def _close_room(self, room: str) -> None:
         session = self.rooms.pop(room, None)
         if session is not None:
-            session.recorder.close()
-            self.log(f"room {room!r} is empty: closed {session.recorder.path}")
+            self.log(f"room {room!r} ended: {session.recorder.close()}")
 
     def close(self) -> None:
-        """Close every open room's file (the server is stopping)."""
+        """Close every open room's file (the server is stopping; normally the rooms have emptied
+        and closed theirs already)."""
         for room in list(self.rooms):
             self._close_room(room)
 
