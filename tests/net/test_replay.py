@@ -555,3 +555,50 @@ def test_a_record_that_makes_no_sense_ends_the_replay_there_and_says_so(live_rec
     assert len(frames) == 60
     assert "frame record" in str(damage) and "malformed" in str(damage) and str(bad) in str(damage)
     assert all(not scene_differences(f.scene, c[2]) for f, c in zip(frames, calls))
+
+
+def test_a_meeting_without_network_replays_exactly_through_a_table_calibration(gl, tmp_path):
+    """`run --record` with scripted people and tracked hands that calibrate the table: the
+    meeting is rebuilt on the real table mid-run; the replay rebuilds it at the same frame."""
+    from xrdemo.app import live_loop
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import Timeline
+    from xrdemo.render.renderer import Framebuffer
+
+    def tapping(t_ns):                       # index fingertips tapping a real table top at 0.69 m
+        t = t_ns * 1e-9
+        k = int(t / 0.6)
+        rng = np.random.default_rng(k)
+        pos = np.zeros((2, 26, 3))
+        for hand, side in ((0, -1), (1, 1)):
+            spot = np.array([0.3 + side * rng.uniform(0.1, 0.6), 0.69, 0.2 + rng.uniform(-0.4, 0.4)])
+            pos[hand] = spot + [0, max(0.0, 0.1 - (t - 0.6 * k)) * 0.8, 0]
+        rot = np.zeros((2, 26, 4))
+        rot[..., 3] = 1
+        return pos, rot, np.full((2, 26), 0.008)
+
+    gl.make_current()
+    mp = pytest.MonkeyPatch()
+    spy = StepSpy(mp)
+    target = Framebuffer((48, 27), samples=1)
+    platform = SimulatedPlatform(Timeline(head=lambda t: (np.array([0.3, 1.2, 1.1]), P.IDENTITY_QUAT.copy()),
+                                          hands=tapping, refresh_hz=30.0),
+                                 start_ns=0, view_count=1, view_size=(48, 27),
+                                 framebuffer_for=lambda i, s: target.draw_fbo)
+    path = tmp_path / "calib.xrrec"
+    logs = []
+    try:
+        status = live_loop(platform, quiet_config(5), log=logs.append, max_frames=150, calibrate_table=4.0,
+                           table_alignment=tmp_path / "align.json", record=path)
+    finally:
+        spy.remove()
+        mp.undo()
+    assert status == 0 and any("real table top at 0.69" in line for line in logs), logs
+    with F.RecordingReader(path) as r:
+        assert r.meta["config"]["meeting"]["people"] == 5
+        frames = list(Replayer(r).frames())
+    assert len(frames) == len(spy.calls) == 150
+    heights = {round(f.state.table.height, 3) for f in frames}
+    assert heights == {0.74, 0.69}, heights                           # rebuilt on the real table
+    for k, (f, (t_live, _state, scene_live)) in enumerate(zip(frames, spy.calls)):
+        assert f.step_t_ns == t_live and not scene_differences(f.scene, scene_live), f"frame {k}"
