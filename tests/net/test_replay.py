@@ -602,3 +602,41 @@ def test_a_meeting_without_network_replays_exactly_through_a_table_calibration(g
     assert heights == {0.74, 0.69}, heights                           # rebuilt on the real table
     for k, (f, (t_live, _state, scene_live)) in enumerate(zip(frames, spy.calls)):
         assert f.step_t_ns == t_live and not scene_differences(f.scene, scene_live), f"frame {k}"
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_past_a_damaged_chunk_every_intact_chunk_still_reads(small_file, tmp_path, indexed):
+    data, recs = small_file
+    with F.RecordingReader(write(tmp_path / "ok.xrrec", recs, chunk_bytes=1500)) as r:
+        chunks = list(r.chunks)
+        (index_offset,) = struct.unpack_from("<Q", data, len(data) - 16)
+    victim = chunks[4]
+    bad = bytearray(data if indexed else data[:index_offset])
+    bad[victim.offset + 70] ^= 0x04
+    path = tmp_path / "bad.xrrec"
+    path.write_bytes(bytes(bad))
+    with F.RecordingReader(path) as r:
+        assert r.indexed == indexed
+        got = [(g.rtype, g.t_ns, g.body) for g in r.records(skip_damaged=True)]
+        problems = [str(p) for p in r.problems]
+    before = sum(c.count for c in chunks[:4])
+    assert got == recs[:before] + recs[before + victim.count:]
+    assert any(f"at byte {victim.offset}" in p and "CRC" in p for p in problems), problems
+
+
+def test_a_live_recording_with_a_damaged_chunk_replays_around_it(live_recording, tmp_path):
+    path, calls, _logs = live_recording
+    with F.RecordingReader(path) as r:
+        victim = r.chunks[len(r.chunks) // 2]
+    data = bytearray(path.read_bytes())
+    data[victim.offset + 100] ^= 0xFF
+    bad = tmp_path / "bad.xrrec"
+    bad.write_bytes(bytes(data))
+    with F.RecordingReader(bad) as r:
+        frames = list(Replayer(r).frames())
+        problems = list(r.problems)
+    assert len(problems) == 1 and f"at byte {victim.offset}" in str(problems[0]) and "skipped" in str(problems[0])
+    assert 150 - victim.frames == len(frames) and victim.frames > 0
+    lost_from = next(k for k, f in enumerate(frames) if f.step_t_ns != calls[k][0])
+    assert all(not scene_differences(f.scene, c[2]) for f, c in zip(frames[:lost_from], calls))
+    assert frames[-1].step_t_ns == calls[-1][0]                     # and it plays to the end

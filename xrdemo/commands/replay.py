@@ -103,12 +103,19 @@ def run(args) -> int:
     return _report_damage(summary)
 
 
+MAX_PROBLEMS_SHOWN = 5
+
+
 def _report_damage(summary: dict) -> int:
-    damage = summary.get("damage")
-    if damage is None:
-        return 0
-    print(f"xrdemo replay: error: {damage}; the intact part before it was played", file=sys.stderr, flush=True)
-    return 1
+    """One line per problem found in the file (exit status 1), or nothing (0)."""
+    problems = summary.get("problems") or []
+    for p in problems[:MAX_PROBLEMS_SHOWN]:
+        print(f"xrdemo replay: error: {p}", file=sys.stderr)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        print(f"xrdemo replay: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems", file=sys.stderr)
+    if problems:
+        print("xrdemo replay: everything intact was played", file=sys.stderr, flush=True)
+    return 1 if problems else 0
 
 
 def info(path: Path) -> int:
@@ -122,7 +129,7 @@ def info(path: Path) -> int:
         m = r.meta
         kinds: Counter = Counter()
         seen: dict = {}                            # seat -> everyone who sat there, in order
-        for rec in r.records():
+        for rec in r.records(skip_damaged=True):
             kinds[R.TYPE_NAMES.get(rec.rtype, str(rec.rtype))] += 1
             names = None
             if rec.rtype == R.NAMES:
@@ -147,7 +154,9 @@ def info(path: Path) -> int:
             print("  people by seat: " + "; ".join(f"{seat}: {', '.join(who)}" for seat, who in sorted(seen.items())))
         print(f"  {r.duration_s:.1f} s in {len(r.chunks)} chunks ({'indexed' if r.indexed else 'scanned, no index'}); "
               + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
-        if r.damage is not None:
-            print(f"xrdemo replay: error: {r.damage}; the intact part is described above", file=sys.stderr)
+        for p in r.problems[:MAX_PROBLEMS_SHOWN]:
+            print(f"xrdemo replay: error: {p}", file=sys.stderr)
+        if r.problems:
+            print("xrdemo replay: the intact parts are described above", file=sys.stderr)
             return 1
     return 0

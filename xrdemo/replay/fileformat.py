@@ -277,9 +277,10 @@ class RecordingReader:
 
     Opening checks the header, the version and the meta block (RecordingError /
     NewerFormatError when they are wrong: nothing can be played then). The index comes from the
-    trailer when the file was closed cleanly; otherwise the chunks are scanned and ``damage``
-    says where the intact part ends. Damage found later, while reading a chunk whose CRC does
-    not match, is also kept in ``damage`` (the records before it are still returned).
+    trailer when the file was closed cleanly; otherwise the chunks are scanned (past a damaged
+    one, the scan looks for the next chunk's sync marker and goes on). Every problem found, then
+    or later while reading a chunk whose CRC does not match, is kept in ``problems`` (in the
+    order found); ``damage`` is the first.
     """
 
     def __init__(self, path):
@@ -293,7 +294,7 @@ class RecordingReader:
         try:
             self.size = os.fstat(self._file.fileno()).st_size
             self.version, self.meta, self.data_offset = self._read_header()
-            self.damage: RecordingError | None = None
+            self.problems: list[RecordingError] = []
             self.indexed = False
             self.chunks = self._read_index()
             if self.chunks is None:
@@ -386,25 +387,58 @@ class RecordingReader:
         self._index_offset = index_offset
         return chunks
 
+    @property
+    def damage(self) -> RecordingError | None:
+        """The first problem found (None: the file is intact as far as it was read)."""
+        return self.problems[0] if self.problems else None
+
+    @damage.setter
+    def damage(self, problem: RecordingError) -> None:
+        self.note(problem)
+
+    def note(self, problem: RecordingError) -> None:
+        """Keep a problem (once per offset), in the order found."""
+        if problem.offset is None or all(p.offset != problem.offset for p in self.problems):
+            self.problems.append(problem)
+
     def _scan(self) -> list[ChunkInfo]:
-        """Walk the chunks from the start (no usable index): the intact ones, up to the first
-        problem, which goes into ``damage``."""
+        """Walk the chunks from the start (no usable index), noting each problem; past a damaged
+        chunk, go on from the next sync marker that starts an intact chunk."""
         chunks, offset = [], self.data_offset
         while offset < self.size:
             try:
                 kind, info, _raw, next_offset = self._read_chunk_at(offset)
             except RecordingError as exc:
-                self.damage = exc
-                return chunks
+                self.note(exc)
+                offset = self._resync(offset + 1)
+                continue
             if kind == KIND_INDEX:
-                self.damage = RecordingError(self.path, offset, "the index or the trailer after it is "
-                                             "damaged (every chunk before it was scanned)")
+                self.note(RecordingError(self.path, offset, "the index or the trailer after it is "
+                                         "damaged (every chunk before it was scanned)"))
                 return chunks
             chunks.append(info)
             offset = next_offset
-        self.damage = RecordingError(self.path, offset, "truncated: the file ends without its index "
-                                     "(the recording did not end cleanly)")
+        if not self.problems:
+            self.note(RecordingError(self.path, offset, "truncated: the file ends without its index "
+                                     "(the recording did not end cleanly)"))
         return chunks
+
+    def _resync(self, start: int) -> int:
+        """The offset of the next intact chunk at or after ``start`` (the file size if none)."""
+        block = 1 << 16
+        pos = start
+        while pos < self.size:
+            self._file.seek(pos)
+            data = self._file.read(block + len(CHUNK_MAGIC) - 1)
+            i = data.find(CHUNK_MAGIC)
+            while i >= 0:
+                try:
+                    self._read_chunk_at(pos + i)
+                    return pos + i
+                except RecordingError:
+                    i = data.find(CHUNK_MAGIC, i + 1)
+            pos += block
+        return self.size
 
     # --- reading -----------------------------------------------------------------------------
     @property
@@ -434,18 +468,28 @@ class RecordingReader:
         _kind, _info, raw, _end = self._read_chunk_at(self.chunks[i].offset, KIND_RECORDS)
         return decode_records(raw, self.path, self.chunks[i].offset)
 
-    def records(self, first_chunk: int = 0):
-        """Every record from chunk ``first_chunk`` on, in file order. Stops at the first damaged
-        chunk and keeps the problem in ``damage``."""
-        for i in range(first_chunk, len(self.chunks)):
+    def records(self, first_chunk: int = 0, skip_damaged: bool = False):
+        """Every record from chunk ``first_chunk`` on, in file order. A damaged chunk is noted
+        in ``problems``; then the records stop there, or, with ``skip_damaged``, go on with the
+        next intact chunk (the damaged chunk's records are lost)."""
+        i = first_chunk
+        while i < len(self.chunks):
             try:
                 records = self.read_chunk(i)
             except RecordingError as exc:
-                if self.damage is None or (exc.offset or 0) < (self.damage.offset or 0):
-                    self.damage = exc
+                c = self.chunks[i]
+                if skip_damaged:
+                    exc = RecordingError(self.path, exc.offset, f"{exc.what}; skipped its "
+                                         f"{(c.t_last_ns - c.t_first_ns) / 1e9:.1f} s of records from "
+                                         f"{(c.t_first_ns - self.t0_ns) / 1e9:.1f} s")
+                    self.note(exc)
+                    i += 1
+                    continue
+                self.note(exc)
                 del self.chunks[i:]
                 return
             yield from records
+            i += 1
 
     def close(self) -> None:
         self._file.close()

@@ -231,11 +231,11 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
             bar.done()
         if ctx is not None:
             ctx.release()
-        damage = reader.damage
+        problems = list(reader.problems)
         reader.close()
     summary.update(frames=written, fps=fps, seat=seat, seconds=written / fps if fps else 0.0,
-                   fast_forwarded=skipped, damage=damage, kind=replayer.kind,
-                   recorded_seat=replayer.seat)
+                   fast_forwarded=skipped, damage=problems[0] if problems else None, problems=problems,
+                   kind=replayer.kind, recorded_seat=replayer.seat)
     return summary
 
 
@@ -309,9 +309,10 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
         if sound is not None:
             sound.close()
         platform.shutdown()
-        damage = reader.damage
+        problems = list(reader.problems)
         reader.close()
-    return {"frames": shown, "seat": seat, "fast_forwarded": skipped, "damage": damage,
+    return {"frames": shown, "seat": seat, "fast_forwarded": skipped,
+            "damage": problems[0] if problems else None, "problems": problems,
             "seconds": (current.t_ns - rec0) / NS if current is not None and rec0 is not None else 0.0}
 
 

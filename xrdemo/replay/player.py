@@ -199,10 +199,11 @@ class Replayer:
                 self.room.apply_netstate({"in_room": doc["in_room"]})
 
     def frames(self):
-        """Every frame of the intact part of the recording, in order."""
+        """Every frame of the intact parts of the recording, in order (a damaged chunk is skipped
+        and noted in the reader's ``problems``; the replay goes on after it)."""
         voice: list = []
         next_tick = None
-        for rec in self.reader.records():
+        for rec in self.reader.records(skip_damaged=True):
             t = rec.rtype
             try:
                 if self.kind == "server" and self.state is not None and t != R.STATE:
