@@ -640,3 +640,23 @@ def test_a_live_recording_with_a_damaged_chunk_replays_around_it(live_recording,
     lost_from = next(k for k, f in enumerate(frames) if f.step_t_ns != calls[k][0])
     assert all(not scene_differences(f.scene, c[2]) for f, c in zip(frames[:lost_from], calls))
     assert frames[-1].step_t_ns == calls[-1][0]                     # and it plays to the end
+
+
+def test_a_headset_wearer_is_carried_to_the_seat_they_replay_from(live_recording):
+    from xrdemo.core.frame import View
+    from xrdemo.replay.output import moved_view, seat_transform
+
+    path, _calls, _logs = live_recording
+    with F.RecordingReader(path) as r:
+        f = next(Replayer(r).frames())
+    state = f.state
+    k = state.local
+    T = seat_transform(state, k, 3)
+    assert seat_transform(state, k, k) is None
+    # the wearer at the recorded seat's eye point, looking as that seat looks, ends up at seat 3
+    view = moved_view(T, View(state.seat_pos[k], state.seat_rot[k], (-1, 1, 1, -1)))
+    assert np.allclose(view.position, state.seat_pos[3]) and abs(abs(np.dot(view.orientation, state.seat_rot[3])) - 1) < 1e-9
+    # a step forward at the recorded seat is a step forward at seat 3
+    step = P.quat_rotate(state.seat_rot[k], np.array([0, 0, -0.2]))
+    view = moved_view(T, View(state.seat_pos[k] + step, state.seat_rot[k], (-1, 1, 1, -1)))
+    assert np.allclose(view.position, state.seat_pos[3] + P.quat_rotate(state.seat_rot[3], np.array([0, 0, -0.2])))

@@ -20,6 +20,7 @@ import numpy as np
 
 from .fileformat import RecordingReader
 from .player import NS, Replayer, scene_for_seat, view_pose
+from ..core import pose as P
 from ..core import scene as S
 
 REPLAY_FOV_DEG = 82.0
@@ -263,12 +264,15 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
         if current is None:
             raise ValueError(f"{path}: no frames at or after --start {start_s:g}")
         seat = _check_seat(seat, replayer, path)
+        T_view = None
         if hasattr(platform, "set_seat"):                # the desktop simulator sits there
             from dataclasses import replace
 
             from ..platform.desktop_input import seat_of
 
             platform.set_seat(seat_of(replace(replayer.state, local=seat)))
+        else:                                            # a headset: carry the wearer over
+            T_view = seat_transform(replayer.state, max(replayer.state.local, 0), seat)
         if audio and replayer.cfg.audio.enabled:
             sound, forwarder = _live_sound(replayer, seat, log)
         nxt = next(frames, None)
@@ -289,13 +293,18 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
                     renderer.upload(scene_for_seat(current, seat))
 
                     def draw(i, view, fbo, size):
-                        renderer.draw_view(view, fbo, size)
+                        renderer.draw_view(moved_view(T_view, view), fbo, size)
             finally:
                 platform.end_frame(frame, draw)
             if sound is not None:
                 ppl = current.state.people
                 head = frame.head
-                pos, rot = (head.position, head.orientation) if head.valid else view_pose(current, seat)
+                if head.valid:
+                    pos, rot = head.position, head.orientation
+                    if T_view is not None:
+                        pos, rot = P.pose_compose(T_view[0], T_view[1], pos, rot)
+                else:
+                    pos, rot = view_pose(current, seat)
                 sound.publish(pos, rot, S.mouth_positions(ppl), ppl.head_pos, S.speaking_now(current.state))
             shown += 1
             if hasattr(platform, "set_status"):
@@ -314,6 +323,27 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
     return {"frames": shown, "seat": seat, "fast_forwarded": skipped,
             "damage": problems[0] if problems else None, "problems": problems,
             "seconds": (current.t_ns - rec0) / NS if current is not None and rec0 is not None else 0.0}
+
+
+def seat_transform(state: S.MeetingState, from_seat: int, to_seat: int):
+    """T_stage_stage' (position (3,), quaternion (4,)) that carries someone sitting at
+    ``from_seat`` (where a headset wearer is in the live meeting) to ``to_seat``, or None when
+    they are the same seat."""
+    if from_seat == to_seat:
+        return None
+    t_to, q_to = state.seat_pos[to_seat], state.seat_rot[to_seat]
+    t_inv, q_inv = P.pose_invert(state.seat_pos[from_seat], state.seat_rot[from_seat])
+    return P.pose_compose(t_to, q_to, t_inv, q_inv)
+
+
+def moved_view(T, view):
+    """The view carried by T (from seat_transform), or the view itself when T is None."""
+    if T is None:
+        return view
+    from ..core.frame import View
+
+    pos, rot = P.pose_compose(T[0], T[1], view.position, view.orientation)
+    return View(pos, rot, view.fov)
 
 
 def _live_sound(replayer: Replayer, seat: int, log):
