@@ -14,8 +14,13 @@ Speed (``process`` runs every 5.33 ms): the HRIR spectra of every measured direc
 once (``_spectral_tables``), so a filter spectrum is a weighted sum of 4 stored spectra (one batched
 matmul for all sources) times the spectrum of its delay: an integer-delay phasor from a table times
 the order-3 Lagrange fractional delay, whose spectrum is a cubic polynomial in the fraction (one
-small matmul). Filters are kept bin-major (slot, ear, bin, source) so that the per-bin sum over
-sources is one ``np.vecdot`` call; no Python loop runs over sources.
+small matmul). Filters are kept source-major (slot, source, ear, bin), the layout the build writes;
+the mix is one multiply by the input spectra (both slots at once) and one ``np.add.reduce`` over
+sources; no Python loop runs over sources. A head turn alone reuses the cached distances, gains
+and world-frame unit vectors (one 3x3 @ 3xM product per block). For tens of sources numpy's
+per-call cost (~0.5 us) dominates the fixed part, so buffers and views are made once and every
+step is one whole-array call; the per-source part is bound by memory traffic (~100 kB per source
+and block through the caches: table gather, interpolation, delay spectra, filters, products).
 
 Units: metres, seconds; positions in the stage/world frame (OpenXR: +y up, -z forward);
 quaternions (x, y, z, w).
@@ -133,17 +138,9 @@ def _spectral_tables(hrtf: HrtfSet, fft_size: int):
 
 if hasattr(np, "vecdot"):
     _dot3 = np.vecdot
-
-    def _sum_over_sources(spectrum_t, filters, out):
-        """out (..., bins) = sum over sources of conj(spectrum_t) * filters; spectrum_t (bins, N)
-        holds conj(input spectra), filters (..., bins, N)."""
-        np.vecdot(spectrum_t, filters, out=out)
 else:  # numpy < 2
     def _dot3(a, b):
         return np.einsum("...i,...i->...", a, b)
-
-    def _sum_over_sources(spectrum_t, filters, out):
-        np.sum(np.conj(spectrum_t) * filters, axis=-1, out=out)
 
 
 def rotation_matrix(q) -> np.ndarray:
@@ -230,12 +227,17 @@ class Limiter:
         if peak <= self.knee and self.gain == 1.0:
             return y  # nothing to do (the common case)
         target = min(1.0, self.knee / peak) if peak > 0.0 else 1.0
-        new_gain = min(target, self.gain + self.release)
-        if new_gain != 1.0 or self.gain != 1.0:
-            ramp = self.gain + (new_gain - self.gain) * np.arange(1, y.shape[0] + 1, dtype=y.dtype) / y.shape[0]
-            y *= ramp[:, None]
+        old = self.gain
+        new_gain = min(target, old + self.release)
+        if new_gain != 1.0 or old != 1.0:
+            unit, ramp = self._ramp_buffers(y)
+            np.multiply(unit, new_gain - old, out=ramp)  # old -> new_gain over the block
+            ramp += old
+            y *= ramp
             self.engaged_blocks += 1
         self.gain = new_gain
+        if peak * max(old, new_gain) <= self.knee * (1.0 - 1e-6):
+            return y  # the ramp kept every sample below the knee (the release blocks)
         over = np.abs(y) > self.knee
         if np.any(over):  # soft knee: what the ramp could not catch bends smoothly below the ceiling
             span = self.ceiling - self.knee
@@ -244,6 +246,16 @@ class Limiter:
             top = np.nextafter(y.dtype.type(self.ceiling), y.dtype.type(0))
             y[over] = np.sign(y[over]) * np.minimum(self.knee + span * np.tanh((mag - self.knee) / span), top)
         return y
+
+    def _ramp_buffers(self, y: np.ndarray):
+        """(unit ramp k/B for k = 1..B broadcast over y's channels, a scratch array), y's shape."""
+        key = (y.shape, y.dtype)
+        if getattr(self, "_ramp_key", None) != key:
+            unit = np.arange(1, y.shape[0] + 1, dtype=y.dtype) / y.dtype.type(y.shape[0])
+            self._unit_ramp = np.ascontiguousarray(np.broadcast_to(unit.reshape((-1,) + (1,) * (y.ndim - 1)), y.shape))
+            self._ramp = np.empty(y.shape, y.dtype)
+            self._ramp_key = key
+        return self._unit_ramp, self._ramp
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -289,13 +301,14 @@ class SpatialAudioEngine:
         max_start = self.block + 1
         # indexed by the integer part of the delay: row k delays by k - 1 (the Lagrange taps start there)
         self._delay_phasors = np.exp(np.outer(np.arange(-1, max_start), omega)).astype(np.complex64)
-        self._exponents = np.arange(4, dtype=np.float32)
         n = np.arange(self.block)
         self._fade_in = (0.5 - 0.5 * np.cos(np.pi * (n + 1) / self.block)).astype(np.float32)
         self._listener_pose = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # position, quaternion (x, y, z, w)
         self._listener_position = np.zeros(3)
         self._rotation = np.eye(3)
+        self._rotation_t = np.eye(3)  # world -> head
         self._dirty = True
+        self._geometry = None  # per-source quantities that do not depend on the head's orientation
         self.filter_updates = 0
         self._allocate(0)
         self.set_sources(np.zeros((0, 3)), np.zeros(0))
@@ -304,9 +317,8 @@ class SpatialAudioEngine:
     def _allocate(self, count: int):
         """Preallocate every per-block buffer for ``count`` sources."""
         self._input_fft = RealFFT((count,), self.fft_size, measure=True)  # the overlap-save windows
-        self._spectrum_t = np.zeros((self.bins, count), dtype=np.complex64)  # conj(input spectra).T
-        # filter spectra, bin-major: [slot (old/new alternate), ear, bin, source]
-        self._filters = np.zeros((2, 2, self.bins, count), dtype=np.complex64)
+        # filter spectra, source-major: [slot (old/new alternate), source, ear, bin]
+        self._filters = np.zeros((2, count, 2, self.bins), dtype=np.complex64)
         self._slot = 0  # the slot holding the filters in use
         self._mix_both = InverseRealFFT((2, 2), self.fft_size, normalised=False)  # [slot, ear]
         self._mix_one = InverseRealFFT((2,), self.fft_size, normalised=False)  # [ear]
@@ -317,6 +329,46 @@ class SpatialAudioEngine:
         self._voice_gains = np.ones(count)  # gains x whisper
         self._half = 1  # which half of the overlap-save window the next block goes into
         self._out = np.zeros((self.block, 2), dtype=np.float32)
+        self._allocate_virtual(count * (2 if self.reflections else 1))
+        # views made once: [half] the window's halves and the inverse FFTs' valid parts, the input
+        # spectra (N, 1, bins) (one per source, the same for both ears), the filter slots
+        b = self.block
+        self._window_halves = (self._input_fft.input[:, :b], self._input_fft.input[:, b:])
+        self._valid_both = (self._mix_both.output[:, :, :b], self._mix_both.output[:, :, b:])  # [half][slot]
+        self._valid_one = (self._mix_one.output[:, :b], self._mix_one.output[:, b:])
+        self._spectrum = self._input_fft.output[:, None, :]
+        self._filter_slots = (self._filters[0], self._filters[1])
+
+    def _allocate_virtual(self, m: int):
+        """Buffers of the filter build for m direct (+ image) sources.
+
+        The largest buffers share one scratch array (the per-block working set then stays nearer
+        the CPU's caches): the 4 gathered neighbour rows live only until the interpolating matmul;
+        then the same memory holds the delay spectra and phasors, and after the filter build the
+        products filters x input spectra that the mix sums over sources."""
+        bins, n = self.bins, self.source_count
+        width = self._table.shape[1]
+        scratch = np.zeros(max(4 * width * m, 2 * 4 * bins * m, 2 * 4 * bins * n), np.float32)
+        self._weights32 = np.zeros((m, 1, 4), np.float32)
+        self._gathered = scratch[:4 * width * m].reshape(m, 4, width)
+        self._mixed = np.zeros((m, 1, width), np.float32)  # spectra (as floats), delays
+        self._delay = np.zeros((m, 2))  # samples
+        self._powers = np.zeros((4, 2 * m), np.float32)  # gain x [1, f, f^2, f^3] per (source, ear), as rows
+        self._shift = scratch[:4 * bins * m].reshape(2 * m, 2 * bins)  # delay spectra (as floats)
+        self._phasors = scratch[4 * bins * m:8 * bins * m].view(np.complex64).reshape(2 * m, bins)
+        # filters x input spectra, before the sum over sources: [slot, source, ear, bin]
+        self._products = scratch[:8 * bins * n].view(np.complex64).reshape(2, n, 2, bins)
+        self._product_slots = (self._products[0], self._products[1])
+        self._virtual_spectra = np.zeros((m, 2, bins), np.complex64) if self.reflections else None
+        # views made once (each view costs a call per block otherwise)
+        mixed = self._mixed[:, 0]
+        self._mixed_spectra = mixed[:, :4 * bins].view(np.complex64).reshape(m, 2, bins)
+        self._mixed_delay = mixed[:, 4 * bins:]  # (M, 2) samples
+        self._weights32_rows = self._weights32[:, 0].T  # (4, M) view
+        self._powers_rows = tuple(self._powers)
+        self._powers_t = self._powers.T
+        self._shift_spectra = self._shift.view(np.complex64).reshape(m, 2, bins)
+        self._shift_flat = self._shift.view(np.complex64)  # (2M, bins)
 
     @property
     def source_count(self) -> int:
@@ -332,20 +384,25 @@ class SpatialAudioEngine:
         self._gains[:] = 1.0 if gains is None else np.asarray(gains, dtype=np.float64)
         np.multiply(self._gains, self._whisper, out=self._voice_gains)
         self._dirty = True
+        self._geometry = None
 
     def set_whisper_gains(self, gains):
         """Per-source whisper gain (N,) for this listener, e.g. a column of ``whisper_gains``."""
         self._whisper[:] = np.asarray(gains, dtype=np.float64)
         np.multiply(self._gains, self._whisper, out=self._voice_gains)
         self._dirty = True
+        self._geometry = None
 
     def set_listener(self, position, orientation):
         """Listener head pose: position (3,) world metres, orientation (4,) quaternion head -> world."""
         pose = tuple(position) + tuple(orientation)  # compared by value; arrays are read once
         if pose != self._listener_pose:
+            if pose[:3] != self._listener_pose[:3]:
+                self._listener_position = np.array(pose[:3], dtype=np.float64)
+                self._geometry = None
             self._listener_pose = pose
-            self._listener_position = np.array(pose[:3], dtype=np.float64)
             self._rotation = rotation_matrix(pose[3:])
+            self._rotation_t = np.ascontiguousarray(self._rotation.T)
             self._dirty = True
 
     @property
@@ -385,74 +442,114 @@ class SpatialAudioEngine:
         n = self.source_count
         return filters[:n] + filters[n:] if self.reflections else filters
 
-    def _filter_spectra(self, out: np.ndarray) -> None:
-        """Spectra (N, 2, bins) of ``source_filters()`` / fft_size into ``out`` (may be a strided
-        view), built in the frequency domain: weighted sum of the stored HRIR spectra of the 4
-        neighbouring directions x gain x Lagrange fractional delay x integer-delay phasor."""
-        bins = self.bins
+    def _update_geometry(self):
+        """Cache what depends on source and listener positions and gains but not on the head's
+        orientation: world-frame unit vectors to the (virtual) sources as rows (3, M), distances,
+        total gains (float32, written into the constant column of the Lagrange powers), extra
+        delays (M,) samples or None, and whether the near-field cue can apply. A head turn then
+        costs one 3x3 @ 3xM product."""
         positions, gains, extra = self._virtual_sources()
-        geo = head_relative(self._listener_position, None, positions, self._rotation)
-        idx, w = self.hrtf.neighbours(geo.direction)  # (M, 4)
-        m = idx.shape[0]
+        m = positions.shape[0]
+        if self._mixed.shape[0] != m:
+            self._allocate_virtual(m)
+        offsets = (positions - self._listener_position).T  # (3, M)
+        distance = np.sqrt(np.einsum("im,im->m", offsets, offsets))
+        inside = m > 0 and float(distance.min()) < 1e-6  # a source inside the head: head_relative's rule
+        units = None if inside else np.ascontiguousarray(offsets / distance)
+        total = gains * distance_gain(distance)
+        self._powers[0] = np.repeat(total, 2)  # row 0 of gain x [1, f, f^2, f^3]
+        near = self.near_field and m > 0 and float(distance.min()) < NEAR_FIELD_ONSET
+        self._geometry = (units, distance, extra, near)
+
+    def _filter_spectra(self, out: np.ndarray) -> None:
+        """Spectra (N, 2, bins) of ``source_filters()`` / fft_size into ``out`` (any (N, 2, bins)
+        complex64 array or view), built in the frequency domain: weighted sum of the stored HRIR
+        spectra of the 4 neighbouring directions x gain x Lagrange fractional delay x integer-delay
+        phasor. Every step is one whole-array call into a preallocated buffer."""
+        if self._geometry is None:
+            self._update_geometry()
+        units, distance, extra, near = self._geometry
+        if units is None:  # some source inside the head: the general (slower) path
+            positions, _, _ = self._virtual_sources()
+            rows = np.ascontiguousarray(head_relative(self._listener_position, None, positions,
+                                                      self._rotation).direction.T)
+        else:
+            rows = self._rotation_t @ units  # (3, M) head-frame unit directions
+        x, y, z = rows
+        idx, w = self.hrtf.neighbours_rows(x, y, z)  # (4, M)
+        np.copyto(self._weights32_rows, w)
+        idx_t = idx.T  # (M, 4)
+        np.take(self._table, idx_t, axis=0, out=self._gathered, mode="clip")  # (M, 4, 4 bins + 2)
         # one matmul: interpolated spectra (as floats) and, in the last two columns, delays
-        mixed = np.matmul(w.astype(np.float32)[:, None, :], self._table[idx])[:, 0]  # (M, 4 bins + 2)
-        spectra = mixed[:, :4 * bins].view(np.complex64).reshape(m, 2, bins)
-        delay = mixed[:, 4 * bins:]  # (M, 2) samples
+        np.matmul(self._weights32, self._gathered, out=self._mixed)
+        spectra = self._mixed_spectra  # (M, 2, bins) view of the matmul's result
         if extra is not None:
-            delay += extra[:, None]
-        if self.near_field and float(_min(geo.distance)) < NEAR_FIELD_ONSET:
-            nf = near_field_low_gain(geo.distance, geo.direction[:, 0], onset=NEAR_FIELD_ONSET)  # (M, 2)
-            near = np.nonzero(nf.max(axis=1) > 0.0)[0]
-            if near.size:
-                ear_w = (w[near, None, :] * nf[near, :, None]).astype(np.float32)  # (m, 2, 4)
-                spectra[near] += np.einsum("mek,mkeb->meb", ear_w, self._low_spectra[idx[near]])
+            delay = np.add(self._mixed_delay, extra[:, None], out=self._delay)
+        else:
+            delay = self._mixed_delay
+        if near:
+            nf = near_field_low_gain(distance, x, onset=NEAR_FIELD_ONSET)  # (M, 2)
+            close = np.nonzero(nf.max(axis=1) > 0.0)[0]
+            if close.size:
+                ear_w = (w.T[close, None, :] * nf[close, :, None]).astype(np.float32)  # (m, 2, 4)
+                spectra[close] += np.einsum("mek,mkeb->meb", ear_w, self._low_spectra[idx_t[close]])
         # delays are >= 1 sample (the asset's lead ear has 1; ``load_hrtf`` checks), extra >= 0
-        whole = delay.astype(np.intp)  # floor, for positive values
-        frac = delay - whole
+        frac, whole = np.modf(delay)  # (M, 2) each: new contiguous arrays
+        frac = frac.reshape(-1)  # (2M,) per (source, ear)
         # gain x [1, f, f^2, f^3] @ poly = gain x Lagrange fractional-delay spectrum
-        powers = np.power(frac[..., None], self._exponents, dtype=np.float32)  # (M, 2, 4)
-        powers *= (gains * distance_gain(geo.distance)).astype(np.float32)[:, None, None]
-        shift = np.matmul(powers.reshape(-1, 4), self._lagrange_poly).view(np.complex64).reshape(m, 2, bins)
-        shift *= self._delay_phasors[whole]  # phasor of (whole - 1): the taps sit at whole-1 .. whole+2
-        spectra *= shift
+        gains, linear, square, cube = self._powers_rows  # row 0 holds the gains (``_update_geometry``)
+        np.multiply(gains, frac, out=linear)
+        np.multiply(linear, frac, out=square)
+        np.multiply(square, frac, out=cube)
+        np.matmul(self._powers_t, self._lagrange_poly, out=self._shift)
+        # phasor of (whole - 1): the taps sit at whole-1 .. whole+2
+        shift = self._shift_flat
+        shift *= np.take(self._delay_phasors, whole.reshape(-1).astype(np.intp), axis=0, out=self._phasors,
+                         mode="clip")
         if self.reflections:
             n = self.source_count
-            spectra[:n] += spectra[n:]
-            spectra = spectra[:n]
-        out[...] = spectra  # into the bin-major store (a transposing copy)
+            np.multiply(spectra, self._shift_spectra, out=self._virtual_spectra)
+            np.add(self._virtual_spectra[:n], self._virtual_spectra[n:], out=out)
+        else:
+            np.multiply(spectra, self._shift_spectra, out=out)
 
     # -- the block
     def process(self, mono_blocks, out: np.ndarray | None = None) -> np.ndarray:
         """Render one block: mono_blocks (N, block) -> stereo (block, 2) float32 (``out`` if given)."""
-        block = self.block
         # overlap-save window: the new block overwrites the older half. When that is the first
         # half, the window is circularly rotated by one block, and so is the output: its valid
         # part is then the first half of the inverse FFT instead of the second.
         half = self._half
-        self._input_fft.input[:, half * block:(half + 1) * block] = mono_blocks
+        self._window_halves[half][...] = mono_blocks
         self._half = 1 - half
-        valid = slice(half * block, (half + 1) * block)
         out = self._out if out is None else out
         if self.source_count == 0:
             out[:] = 0.0
             return out
-        np.conjugate(self._input_fft().T, out=self._spectrum_t)  # (bins, N)
+        self._input_fft()
+        spectrum = self._spectrum  # (N, 1, bins)
         old = self._slot
         if self._dirty:
             new = 1 - old
-            self._filter_spectra(self._filters[new].transpose(2, 0, 1))
-            _sum_over_sources(self._spectrum_t, self._filters, self._mix_both.input)
-            y = self._mix_both()[:, :, valid]  # (slot, ear, block)
+            self._filter_spectra(self._filter_slots[new])
+            # filters x spectra for both slots, summed over sources: (slot, ear, bins)
+            np.multiply(self._filters, spectrum, out=self._products)
+            np.add.reduce(self._products, axis=1, out=self._mix_both.input)
+            self._mix_both()
+            y_old, y_new = self._valid_both[half][old], self._valid_both[half][new]  # (ear, block)
             fade = self._crossfade
-            np.subtract(y[new], y[old], out=fade)
+            np.subtract(y_new, y_old, out=fade)
             fade *= self._fade_in
-            np.add(fade, y[old], out=out.T)
+            np.add(fade, y_old, out=out.T)
             self._slot = new
             self._dirty = False
             self.filter_updates += 1
         else:
-            _sum_over_sources(self._spectrum_t, self._filters[old], self._mix_one.input)
-            out.T[...] = self._mix_one()[:, valid]
+            products = self._product_slots[old]
+            np.multiply(self._filter_slots[old], spectrum, out=products)
+            np.add.reduce(products, axis=0, out=self._mix_one.input)
+            self._mix_one()
+            out.T[...] = self._valid_one[half]
         if self.limiter is not None:
             self.limiter.process(out)
         return out

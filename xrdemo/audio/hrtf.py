@@ -16,10 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_ASSET = "hrtf_kemar_48k.npz"
-_SIDES = np.array([0.0, 1.0])
-_SIDES_INT = np.array([0, 1])
-_RAMP = np.array([-1.0, 1.0])  # t * _RAMP + _RAMP_OFFSET = (1 - t, t)
-_RAMP_OFFSET = np.array([1.0, 0.0])
+_ZERO, _ONE, _PI = np.array(0.0), np.array(1.0), np.array(np.pi)  # 0-d: cheaper operands than floats
 NEAR_FIELD_CUTOFF_HZ = 1000.0  # corner of the low-pass used for the near-field low-frequency ILD cue
 ITD_CUTOFF_HZ = 3000.0  # Gaussian low-pass applied before the interaural cross-correlation (ITD)
 
@@ -86,45 +83,73 @@ class HrtfSet:
         return float(self.delay.max())
 
     def __post_init__(self):
-        # what ``neighbours`` needs, precomputed: per lower ring of each pair of adjacent rings
-        # (index lo) its elevation and 1 / spacing; per (pair, lower/upper ring) at flat index
-        # 2 lo + r: measured steps per radian of azimuth, azimuth count and first table index.
-        # One-dimensional tables: numpy's fast path for integer indexing.
+        # what ``neighbours`` needs, precomputed so that one gather fetches it (one column per pair
+        # of adjacent rings, indexed by its lower ring lo): ``_pair_rows`` (6, R-1) float64: the
+        # lower ring's elevation and 1 / ring spacing, measured steps per radian of azimuth on the
+        # lower and on the upper ring, and where each of the two rings starts in ``_wrap_rows``
+        # (2, A) intp, which maps a ring's azimuth step a = 0..count to the table indices of steps
+        # a and a + 1 modulo count (the wrap-around without a modulo per block).
         rings = np.radians(np.asarray(self.ring_elevation, dtype=np.float64))
-        count, start = self.ring_count.astype(np.float64), self.ring_start.astype(np.float64)
-        pairs = np.stack([np.arange(len(rings) - 1), np.arange(1, len(rings))], axis=1).ravel()
-        for name, value in (("_inner_rings", rings[1:-1]), ("_ring_base", rings[:-1]),
-                            ("_ring_inv_span", 1.0 / (rings[1:] - rings[:-1])),
-                            ("_pair_turn", count[pairs] / (2.0 * np.pi)), ("_pair_half", count[pairs] / 2.0),
-                            ("_pair_count", count[pairs]), ("_pair_start", start[pairs])):
-            object.__setattr__(self, name, np.ascontiguousarray(value))
+        count, start = self.ring_count.astype(np.int64), self.ring_start.astype(np.int64)
+        lower, upper = np.arange(len(rings) - 1), np.arange(1, len(rings))
+        steps = [np.arange(c + 1) for c in count]
+        wrap = np.concatenate([np.stack([s + a % c, s + (a + 1) % c], axis=1)
+                               for s, c, a in zip(start, count, steps)])
+        wrap_start = np.concatenate([[0], np.cumsum(count + 1)[:-1]])
+        pair = np.stack([rings[lower], 1.0 / (rings[upper] - rings[lower]),
+                         count[lower] / (2.0 * np.pi), count[upper] / (2.0 * np.pi),
+                         wrap_start[lower], wrap_start[upper]], axis=1)  # (small integers exact)
+        object.__setattr__(self, "_inner_rings", np.ascontiguousarray(rings[1:-1]))
+        object.__setattr__(self, "_pair_rows", np.ascontiguousarray(pair.T, np.float64))
+        object.__setattr__(self, "_wrap_rows", np.ascontiguousarray(wrap.T, np.intp))
 
     def neighbours(self, direction: np.ndarray):
         """Table indices (..., 4) and bilinear weights (..., 4) for unit directions (..., 3), head frame.
 
         Order of the 4: (lower ring, upper ring) x (azimuth below, azimuth above). Elevations below
-        the lowest ring use the lowest ring. Runs every audio block: a few whole-array operations.
+        the lowest ring use the lowest ring.
         """
         d = np.asarray(direction, dtype=np.float64)
         lead = d.shape[:-1]
-        d = d.reshape(-1, 3)
-        x, z = d[:, 0], d[:, 2]
-        el = np.arctan2(d[:, 1], np.hypot(x, z))  # radians
+        d = d.reshape(-1, 3).T
+        idx, w = self.neighbours_rows(np.ascontiguousarray(d[0]), np.ascontiguousarray(d[1]),
+                                      np.ascontiguousarray(d[2]))
+        m = d.shape[1]  # rows come as (side, ring): reorder to (ring, side)
+        idx = idx.reshape(2, 2, m).transpose(2, 1, 0).reshape(lead + (4,))
+        return idx, w.reshape(2, 2, m).transpose(2, 1, 0).reshape(lead + (4,))
+
+    def neighbours_rows(self, x: np.ndarray, y: np.ndarray, z: np.ndarray):
+        """``neighbours`` for direction components given as rows x, y, z (M,) float64 (contiguous),
+        in a transposed layout: indices (4, M) intp and weights (4, M) float64, the 4 in the order
+        (azimuth below, azimuth above) x (lower ring, upper ring).
+
+        This is the form the engine calls every audio block, written as few operations on
+        contiguous arrays: for tens of sources numpy's per-call cost dominates, and broadcasting,
+        strided views, mixed dtypes and Python-scalar operands each make a call slower.
+        """
+        m = x.shape[0]
+        el = np.arctan2(y, np.hypot(x, z))  # radians
         lo = self._inner_rings.searchsorted(el, side="right")  # lower ring of the pair, 0..R-2
-        t_el = (el - self._ring_base[lo]) * self._ring_inv_span[lo]
-        np.maximum(t_el, 0.0, out=t_el)
-        k = lo[:, None] * 2 + _SIDES_INT  # (M, 2 rings): flat pair-table index
-        # azimuth counter-clockwise from ahead = atan2(-x, -z) = atan2(x, z) + pi; in measured steps:
-        pos = np.arctan2(x, z)[:, None] * self._pair_turn[k]
-        pos += self._pair_half[k]
-        a0 = np.floor(pos)
-        t_az = pos - a0
-        idx = a0[:, :, None] + _SIDES  # (M, ring, side), exact small integers in float64
-        idx %= self._pair_count[k][:, :, None]
-        idx += self._pair_start[k][:, :, None]
-        w = t_az[:, :, None] * _RAMP + _RAMP_OFFSET  # (1 - t, t) per ring
-        w *= (t_el[:, None] * _RAMP + _RAMP_OFFSET)[:, :, None]
-        return idx.astype(np.intp).reshape(lead + (4,)), w.reshape(lead + (4,))
+        pair = self._pair_rows.take(lo, axis=1)  # (6, M)
+        ring_weight = np.empty((2, m))  # (1 - t_el, t_el)
+        t_el = np.subtract(el, pair[0], out=ring_weight[1])
+        np.multiply(t_el, pair[1], out=t_el)
+        np.maximum(t_el, _ZERO, out=t_el)
+        np.subtract(_ONE, t_el, out=ring_weight[0])
+        # azimuth counter-clockwise from ahead = atan2(-x, -z) = atan2(x, z) + pi, in [0, 2 pi];
+        # in measured steps of each ring: pos in [0, count]
+        az = np.arctan2(x, z)
+        np.add(az, _PI, out=az)
+        t_az, step = np.modf(np.multiply(az, pair[2:4]))  # (2 rings, M): fraction, whole steps
+        step += pair[4:]  # + where the ring starts in the wrap table
+        step = step.astype(np.intp)
+        idx = np.empty((2, 2, m), np.intp)  # (side, ring, M)
+        self._wrap_rows[0].take(step, out=idx[0], mode="clip")
+        self._wrap_rows[1].take(step, out=idx[1], mode="clip")
+        w = np.empty((2, 2, m))
+        np.multiply(ring_weight, t_az, out=w[1])  # ring weight x t_az
+        np.subtract(ring_weight, w[1], out=w[0])  # ring weight x (1 - t_az)
+        return idx.reshape(4, m), w.reshape(4, m)
 
     def lookup(self, direction: np.ndarray):
         """Interpolated (hrir (..., 2, T), hrir_low (..., 2, T), delay (..., 2)) for unit directions (..., 3)."""
