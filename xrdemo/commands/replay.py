@@ -23,8 +23,9 @@ code runs on the recorded inputs. --start jumps into the meeting: the index find
 and the meeting's state is rebuilt by running everything before it without drawing or
 sound (docs/replay.md says what that costs).
 
-A damaged or cut-off file (the recorder crashed, a copy broke) plays up to the damage, then says
-where it is and what is wrong (exit status 1). --info describes a recording without playing it.
+A damaged or cut-off file (the recorder crashed, a copy broke) plays everything intact, skipping
+damaged parts, then says where each problem is and what is wrong (exit status 1). A file from a
+newer xrdemo says so. --info describes a recording (and checks it) without playing it.
 
 examples:
   xrdemo replay standup.xrrec --info
