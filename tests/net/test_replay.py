@@ -400,7 +400,10 @@ def test_a_server_recording_replays_the_room_from_any_seat(gl, tmp_path):
     assert path.name.startswith("srv-") and path.suffix == ".xrrec"
     with F.RecordingReader(path) as r:
         assert r.indexed and r.damage is None and r.meta["kind"] == "server" and r.meta["capacity"] == 4
-        frames = list(Replayer(r, tick_hz=20).frames())
+        frames = []
+        for f in Replayer(r, tick_hz=20).frames():   # (a frame's state is the live object: copy it now)
+            f.state = replace(f.state, people=replace(f.state.people, present=f.state.people.present.copy()))
+            frames.append(f)
     with F.RecordingReader(path) as r:
         again = list(Replayer(r, tick_hz=20).frames())
     assert 30 <= len(frames) <= 45 and len(again) == len(frames)
@@ -412,6 +415,19 @@ def test_a_server_recording_replays_the_room_from_any_seat(gl, tmp_path):
     assert set(seats) == {"Ada", "Bob"}
     assert abs(ppl.head_pos[seats["Bob"]][1] - 1.1) < 0.02 and abs(ppl.head_pos[seats["Ada"]][1] - 1.2) < 0.02
     assert frames[-1].state.people.present.sum() == 1                 # Bob left before the end
+    # the replay checked both people's signed joins itself: both verified, on their name tags
+    assert ppl.verified[seats["Ada"]] == 1 and ppl.verified[seats["Bob"]] == 1
+    assert any(t.startswith("\u2713") and "Bob" in t for t in both[-1].scene.labels.texts)
+    # someone who edits the file to put another name on Bob's join is not verified
+    with F.RecordingReader(path) as r:
+        recs = [(g.rtype, g.t_ns, g.body.replace(b'"Bob"', b'"Eve"')) for g in r.records()]
+        meta = r.meta
+    forged = write(tmp_path / "forged.xrrec", recs, meta=meta)
+    with F.RecordingReader(forged) as r:          # (a frame's state is the live object: read it now)
+        fake = [(f.state.people.names, f.state.people.verified.copy()) for f in Replayer(r, tick_hz=20).frames()
+                if f.state.people.present.sum() == 2][-1]
+    assert fake[0][seats["Bob"]] == "Eve"
+    assert fake[1][seats["Bob"]] == 0 and fake[1][seats["Ada"]] == 1
     # headless from Ada's seat: hears Bob
     out = replay_headless(path, tmp_path / "ada.mp4", seat=seats["Ada"], progress=False, size=(64, 36))
     assert out["seat"] == seats["Ada"] and out["damage"] is None and out["frames"] > 40

@@ -137,8 +137,12 @@ def info(path: Path) -> int:
                 names = R.decode_json(rec.body)
             elif rec.rtype == R.STATE:
                 names = R.decode_json(rec.body).get("names")
+            elif rec.rtype == R.EVENT and m.get("kind") == "server":
+                names = _signed_names(m, R.decode_json(rec.body))
             for seat, name in enumerate(names or ()):
                 if name and name not in seen.setdefault(seat, []):
+                    if m.get("kind") == "server" and rec.rtype == R.NAMES:
+                        continue                   # (server recordings: names with their check)
                     seen[seat].append(name)
         print(f"{path}: xrdemo recording, format {r.version}, {m.get('kind', '?')} recording made "
               f"{m.get('created_utc', '?')} by {m.get('recorded_by', {}).get('user', '?')}@"
@@ -161,3 +165,18 @@ def info(path: Path) -> int:
             print("xrdemo replay: the intact parts are described above", file=sys.stderr)
             return 1
     return 0
+
+
+def _signed_names(meta: dict, event: dict) -> list | None:
+    """For a server recording's join: [..., "name ✓ FINGERPRINT" or "name (signature does not
+    check out)"] at the seat, checked here (names listed by seat)."""
+    from ..replay.server_record import verify_signed_join
+
+    seat = event.get("seat")
+    if event.get("type") != "joined" or not isinstance(seat, int) or not 0 <= seat < 64:
+        return None
+    name = str(event.get("name", ""))
+    fp = verify_signed_join(meta.get("protocol", 0), str(meta.get("room", "")), name, event.get("id"))
+    out = [""] * (seat + 1)
+    out[seat] = f"{name} \u2713 {fp}" if fp else f"{name} (signature does not check out)"
+    return out

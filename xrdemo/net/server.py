@@ -367,7 +367,7 @@ class Server:
                                "profile": member.profile, "id": member.signed_join}, skip=member)
         self.log(f"{member.name!r} joined {room.name!r} in seat {seat} "
                  f"({len(room.members)}/{room.capacity})")
-        self._tell("joined", room.name, room.capacity, seat, member.name, member.profile)
+        self._tell("joined", room.name, room.capacity, seat, member.name, member.profile, member.signed_join)
         return member
 
     def _welcome(self, member: _Member, server_eph: bytes) -> None:

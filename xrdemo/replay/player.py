@@ -35,7 +35,12 @@ NS = 1_000_000_000
 class ReplayFrame:
     """One replayed frame. t_ns: the recording clock (monotonic of the recorder); step_t_ns: the
     display time core.step got; inputs: the LocalInput (None for server recordings); voice: the
-    voice datagrams recorded since the previous frame (records.Datagram)."""
+    voice datagrams recorded since the previous frame (records.Datagram).
+
+    ``state`` is the replay's live MeetingState, as in the live loop: the next frame's reading
+    of the room updates its names and taken seats, and the core advances its presence state in
+    place. Read what you need of it before asking for the next frame; ``scene`` stays as it is.
+    """
 
     index: int
     t_ns: int
@@ -178,6 +183,8 @@ class Replayer:
         self.link = None
         self.frames_made = 0
         self._rem: S.RemoteInput | None = None     # the room as the last READ found it
+        self.fingerprints: dict[int, str | None] = {}
+        """Server recordings: seat -> fingerprint of the key whose signed join checked out."""
 
     @property
     def seat(self) -> int:
@@ -233,7 +240,10 @@ class Replayer:
                 elif t == R.VERIFIED:
                     self.room.set_verified(R.decode_json(rec.body))
                 elif t == R.EVENT:
-                    self.room.add_event(R.decode_json(rec.body))
+                    event = R.decode_json(rec.body)
+                    self.room.add_event(event)
+                    if self.kind == "server":
+                        self._check_identity(event)
                 elif t == R.NAMES:
                     self.room.set_names(R.decode_json(rec.body))
                 elif t == R.NETSTATE:
@@ -245,6 +255,25 @@ class Replayer:
                                                     f"{(rec.t_ns - self.reader.t0_ns) / NS:.3f} s is "
                                                     f"malformed ({exc})")
                 return
+
+    def _check_identity(self, event: dict) -> None:
+        """Server recordings: a join's signature is checked here, not taken from the file; who
+        checks out is shown verified (✓), who does not, not (?)."""
+        from .server_record import verify_signed_join
+
+        seat = event.get("seat")
+        if not isinstance(seat, int) or not 0 <= seat < self.room.capacity:
+            return
+        verified = self.room.verified()
+        if event.get("type") == "joined":
+            fp = verify_signed_join(self.meta.get("protocol", 0), str(self.meta.get("room", "")),
+                                    str(event.get("name", "")), event.get("id"))
+            verified[seat] = 1 if fp else 0
+            self.fingerprints[seat] = fp
+        elif event.get("type") == "left":
+            verified[seat] = 0
+            self.fingerprints.pop(seat, None)
+        self.room.set_verified(verified)
 
     def _frame(self, fr: R.FrameRecord, voice: list) -> ReplayFrame:
         inputs = fr.local_input()

@@ -9,7 +9,9 @@ The file uses the participant recordings' records (records.py): a STATE for the 
 nobody's own view; the server does not know the clients' table settings, so the default table
 for that many seats), EVENT / NAMES / NETSTATE records when the room changes, as a receiving
 participant would have handled them, and POSE / VOICE datagrams stamped with the server's
-arrival time. ``xrdemo replay`` plays it from any seat.
+arrival time. A ``joined`` EVENT carries the person's signed join (``id``: public key, the
+server's challenge, the ephemeral key, the signature), so a replay checks who was there itself
+(``verify_signed_join``) instead of trusting the file. ``xrdemo replay`` plays it from any seat.
 """
 
 from __future__ import annotations
@@ -67,7 +69,10 @@ class ServerRecorder:
         recorder = Recorder(path)
         cfg = Config()
         cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=0))
-        recorder.open(base_meta("server", cfg, room=room, server=self.where, seat=-1, capacity=capacity))
+        from ..net.protocol import PROTOCOL_VERSION
+
+        recorder.open(base_meta("server", cfg, room=room, server=self.where, seat=-1, capacity=capacity,
+                                protocol=PROTOCOL_VERSION))
         session = _RoomSession(recorder, capacity)
         recorder.add(R.STATE, time.monotonic_ns(), R.encode_json({
             "config": config_to_dict(cfg), "networked": True, "capacity": capacity, "seat": -1,
@@ -78,11 +83,15 @@ class ServerRecorder:
         return session
 
     # --- the server's observer interface ---------------------------------------------------------
-    def joined(self, room: str, capacity: int, seat: int, name: str, profile: dict) -> None:
+    def joined(self, room: str, capacity: int, seat: int, name: str, profile: dict,
+               signed_join: dict | None = None) -> None:
         session = self.rooms.get(room) or self._open(room, capacity)
         now = time.monotonic_ns()
         rec = session.recorder
-        rec.add(R.EVENT, now, R.encode_json({"type": "joined", "seat": seat, "name": name}))
+        event = {"type": "joined", "seat": seat, "name": name}
+        if signed_join:
+            event["id"] = signed_join
+        rec.add(R.EVENT, now, R.encode_json(event))
         if 0 <= seat < session.capacity:
             session.names[seat] = name
             session.members.add(seat)
@@ -145,3 +154,19 @@ def _shape_of(profile) -> str | None:
     except ValueError:
         return None
     return raw
+
+
+def verify_signed_join(protocol: int, room: str, name: str, signed) -> str | None:
+    """The fingerprint of the key that signed this join of ``name`` to ``room`` (the statement
+    the server's challenge was signed over, net.identity), or None when the signature does not
+    check out or is missing."""
+    from ..net import identity as I
+
+    try:
+        key = I.unb64(signed["key"], I.KEY_BYTES)
+        statement = I.join_statement(int(protocol), I.unb64(signed["challenge"], I.CHALLENGE_BYTES), room, name,
+                                     str(signed["client_id"]), I.unb64(signed["eph"], I.KEY_BYTES))
+        sig = I.unb64(signed["sig"], I.SIG_BYTES)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return I.fingerprint(key) if I.verify_join(key, sig, statement) else None
