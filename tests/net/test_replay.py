@@ -264,6 +264,13 @@ def test_a_headless_participant_replayed_gives_the_same_images(gl, tmp_path):
     assert len(live) == len(rep) == 30
     for a, b in zip(live, rep):
         assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))), a.name
+    # from the peer's seat: the same meeting, other eyes (the recording participant in view)
+    other = 1 - summary["seat"]
+    out2 = replay_headless(tmp_path / "cam.xrrec", None, frames_dir=tmp_path / "peer", seat=other,
+                           progress=False, audio=False)
+    assert out2["seat"] == other and out2["frames"] == 30
+    peer_view = np.asarray(Image.open(sorted((tmp_path / "peer").glob("*.png"))[-1]), float)
+    assert np.abs(peer_view - np.asarray(Image.open(rep[-1]), float)).mean() > 5
     # the MP4 has the peer's voice
     import av
 

@@ -76,7 +76,7 @@ class _ScriptedSound:
     def push(self, *_args) -> None:
         """(No network voices in a meeting without a network.)"""
 
-    def render_until(self, state, sample_end: int, listener) -> np.ndarray:
+    def render_until(self, state, sample_end: int, listener, frame_start: int = 0, frame_t_ns: int = 0):
         ppl = state.people
         self.engine.set_sources(S.mouth_positions(ppl))
         self.engine.set_listener(*listener)
@@ -96,29 +96,47 @@ class _ScriptedSound:
 
 
 class _NetSound:
-    """Binaural sound of a networked room: the recorded voice frames, for one seat's ears."""
+    """Binaural sound of a networked room: the recorded voice frames, for one seat's ears.
+
+    The jitter buffers are read on the recording's clock: the blocks of a video frame are taken
+    at that frame's recorded time plus their offset in it, so a recording whose frame loop fell
+    behind real time still plays its voices as they arrived.
+    """
 
     def __init__(self, cfg, state: S.MeetingState, listener_seat: int, t_origin_ns: int):
+        from ..audio.engine import SpatialAudioEngine, whisper_gains
         from ..net.room_audio import RemoteVoices
-        from ..recording import _RoomSound
 
-        self.voices = RemoteVoices(len(state.people), cfg.audio.sample_rate, cfg.audio.block,
-                                   local=listener_seat)
-        self.room = _RoomSound(cfg, state, self.voices, t_origin_ns)
+        self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
+        self.engine = SpatialAudioEngine(self.rate, self.block, reflections=cfg.audio.reflections,
+                                         table_height=state.table.height)
+        self.voices = RemoteVoices(len(state.people), self.rate, self.block, local=listener_seat)
+        self.whisper_gains = whisper_gains
         self.seat = listener_seat
-        self.rate = self.room.rate
+        self.rendered = 0
+        self.pending = np.zeros((0, 2), np.float32)
 
     def push(self, d) -> None:
         self.voices.push(d.seat, d.seq, d.t_ms, d.payload, d.t_ns)
 
-    def render_until(self, state, sample_end: int, listener) -> np.ndarray:
-        """Samples up to sample_end; block k is taken from the jitter buffers at t_origin + k
-        blocks on the recording's clock."""
-        from dataclasses import replace
-
-        # _RoomSound whispers for state.local; make that the listening seat.
-        view = state if state.local == self.seat else replace(state, local=self.seat)
-        return self.room.render_until(view, sample_end, listener)
+    def render_until(self, state, sample_end: int, listener, frame_start: int = 0, frame_t_ns: int = 0):
+        """Samples up to sample_end; a block starting at sample s is read from the jitter buffers
+        at frame_t_ns + (s - frame_start) / rate (frame_start: this video frame's first sample)."""
+        ppl = state.people
+        self.engine.set_sources(S.mouth_positions(ppl))
+        self.engine.set_listener(*listener)
+        self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, self.seat])
+        chunks = [self.pending]
+        start = self.rendered - len(self.pending)
+        while self.rendered < sample_end:
+            block_ns = frame_t_ns + (self.rendered - frame_start) * NS // self.rate
+            mono, _ = self.voices.next_block(None, block_ns)
+            chunks.append(np.array(self.engine.process(mono), np.float32))
+            self.rendered += self.block
+        allsamp = np.concatenate(chunks)
+        take = sample_end - start
+        out, self.pending = allsamp[:take], allsamp[take:]
+        return out
 
 
 def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s: float = 0.0,
@@ -189,7 +207,8 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
         image = target.read_rgba()[..., :3]
         samples = None
         if sound is not None:
-            samples = sound.render_until(f.state, (k + 1) * sound.rate // fps, (pose[0], pose[1]))
+            samples = sound.render_until(f.state, (k + 1) * sound.rate // fps, (pose[0], pose[1]),
+                                         k * sound.rate // fps, f.t_ns)
         if writer is not None:
             writer.add(image, samples)
         if frames_dir is not None:
