@@ -208,7 +208,11 @@ def test_the_live_run_was_recorded_with_the_peer_in_it(live_recording):
     assert any("recorded 150 frames" in line for line in logs), logs
     with F.RecordingReader(path) as r:
         assert r.indexed and r.damage is None
-        assert r.meta["kind"] == "participant" and r.meta["name"] == "Live"
+        m = r.meta
+        assert m["kind"] == "participant" and m["name"] == "Live" and m["room"] == "replay"
+        assert m["capacity"] == 4 and m["seat"] == 1 and m["names"][0] == "Peer" and m["seed"] == 1
+        assert m["config"]["table"]["shape"] == "round" and m["created_utc"].endswith("Z")
+        assert m["recorded_by"]["host"] and isinstance(m["t0_ns"], int)
         kinds = [rec.rtype for rec in r.records()]
     counts = {R.TYPE_NAMES[k]: kinds.count(k) for k in set(kinds)}
     assert counts["frame"] == 150 and counts["state"] == 1
@@ -683,3 +687,22 @@ def test_a_headset_wearer_is_carried_to_the_seat_they_replay_from(live_recording
     step = P.quat_rotate(state.seat_rot[k], np.array([0, 0, -0.2]))
     view = moved_view(T, View(state.seat_pos[k] + step, state.seat_rot[k], (-1, 1, 1, -1)))
     assert np.allclose(view.position, state.seat_pos[3] + P.quat_rotate(state.seat_rot[3], np.array([0, 0, -0.2])))
+
+
+def test_a_headless_recording_without_network_replays_to_the_same_pictures(gl, tmp_path):
+    """`xrdemo run --platform headless --record` (a scripted meeting on the simulated clock)."""
+    from PIL import Image
+
+    from xrdemo.recording import record_meeting
+    from xrdemo.replay.output import replay_headless
+
+    cfg = replace(Config(), display=replace(Config().display, width=80, height=45, fps=20))
+    cfg = replace(cfg, meeting=replace(cfg.meeting, people=3, seat=1))
+    record_meeting(cfg, 1.0, None, frames_dir=tmp_path / "live", progress=False, record=tmp_path / "m.xrrec")
+    with F.RecordingReader(tmp_path / "m.xrrec") as r:
+        assert r.meta["clock"] == "simulated_ns" and r.meta["t0_ns"] == 0 and r.meta["room"] is None
+    out = replay_headless(tmp_path / "m.xrrec", None, frames_dir=tmp_path / "rep", progress=False)
+    assert out["frames"] == 20 and out["seat"] == 1 and not out["problems"]
+    live, rep = sorted((tmp_path / "live").glob("*.png")), sorted((tmp_path / "rep").glob("*.png"))
+    assert len(live) == len(rep) == 20
+    assert all(np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))) for a, b in zip(live, rep))

@@ -57,9 +57,12 @@ def config_to_dict(cfg) -> dict:
 
 
 class Recorder:
-    """Writes one recording. Records added before ``open(meta)`` are kept and written first.
+    """Writes one recording. Records added before the file is open are kept and written first.
 
-    path: the file (its folder must exist). Thread-safe: the network thread adds voice records.
+    The file opens with ``open(meta)``, or at the first ``state(...)``: then its meta block is
+    ``meta`` (what joining the room said: room, server, seat...) plus the meeting's configuration,
+    seed and names. path: the file (its folder must exist). Thread-safe: the network thread adds
+    voice records.
     """
 
     def __init__(self, path):
@@ -70,14 +73,15 @@ class Recorder:
             raise ValueError(f"--record {self.path} is a folder; give a file name such as "
                              f"{self.path / 'meeting.xrrec'}")
         self.writer: RecordingWriter | None = None
+        self.meta: dict = {"t0_ns": time.monotonic_ns()}
         self._early: list = []
         self._lock = threading.Lock()
         self.frames = 0
 
     def open(self, meta: dict) -> None:
-        """Create the file with this meta block (``t0_ns`` is added when missing)."""
-        meta = dict(meta)
-        meta.setdefault("t0_ns", time.monotonic_ns())
+        """Create the file with this meta block (``t0_ns``: when the recorder was made, unless
+        given)."""
+        meta = {**self.meta, **meta}
         with self._lock:
             self.writer = RecordingWriter(self.path, meta, frame_types=R.FRAME_TYPES, background=True)
             early, self._early = self._early, []
@@ -95,15 +99,19 @@ class Recorder:
         writer.add(rtype, t_ns, body)
 
     def state(self, state, cfg, net=None, t_ns: int | None = None) -> None:
-        """The meeting was (re)built from cfg (and, in a room, from what ``net`` said)."""
+        """The meeting was (re)built from cfg (and, in a room, from what ``net`` said). The first
+        call opens the file."""
         doc = {"config": config_to_dict(cfg), "networked": net is not None}
+        ppl = state.people
         if net is not None:
-            ppl = state.people
             doc.update(capacity=int(net.capacity), seat=int(state.local), names=list(ppl.names),
                        present=None if ppl.present is None else [bool(p) for p in ppl.present])
             in_room = getattr(net, "_in_room", None)        # whose datagrams the receiver takes
             if in_room is not None:
                 doc["in_room"] = sorted(int(s) for s in in_room)
+        if self.writer is None:
+            self.open({**base_meta("participant", cfg, seat=int(state.local), capacity=len(ppl),
+                                   names=list(ppl.names)), **self.meta})
         self.add(R.STATE, time.monotonic_ns() if t_ns is None else t_ns, R.encode_json(doc))
 
     def frame(self, step_t_ns: int, inputs, remote_level=None, t_ns: int | None = None) -> None:
@@ -159,9 +167,7 @@ class RecordingNetMeeting(NetMeeting):
 
     def connect(self, timeout_s: float = 5.0) -> None:
         super().connect(timeout_s)
-        if self.recorder.writer is None:
-            self.recorder.open(base_meta("participant", room=self.room, server=self.url, name=self.name,
-                                         seat=self.seat, capacity=self.capacity))
+        self.recorder.meta.update(room=self.room, server=self.url, name=self.name)
 
     # --- receiving: everything that changes the pose buffers happens on the frame thread -------
     def _on_datagram(self, d) -> None:
@@ -244,10 +250,11 @@ def recording_meeting(recorder: Recorder):
 
 
 def open_local(recorder: Recorder, cfg, t0_ns: int | None = None) -> None:
-    """Start the recording of a meeting with no network (scripted people only). t0_ns: the
-    clock's start when it is not the monotonic clock (a headless recording's simulated time)."""
-    extra = {} if t0_ns is None else {"t0_ns": int(t0_ns), "clock": "simulated_ns"}
-    recorder.open(base_meta("participant", cfg, room=None, seat=cfg.meeting.seat,
-                            capacity=cfg.meeting.people, **extra))
+    """Start the recording of a meeting with no network (scripted people only; the file opens
+    at the first ``state``). t0_ns: the clock's start when it is not the monotonic clock (a
+    headless recording's simulated time)."""
+    recorder.meta["room"] = None
+    if t0_ns is not None:
+        recorder.meta.update(t0_ns=int(t0_ns), clock="simulated_ns")
 
 
