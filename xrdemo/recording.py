@@ -487,6 +487,10 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
             log(f"xrdemo: {recorder.close()}")
 
 
+LAG_RESYNC_NS = 200_000_000
+"""A headless participant whose audio clock falls this far behind real time catches up at once."""
+
+
 class _RoomSound:
     """Binaural audio of a networked room for a headless participant, block by block."""
 
@@ -512,6 +516,11 @@ class _RoomSound:
         self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, state.local])
         chunks = [self.pending]
         start = self.rendered - len(self.pending)
+        lag = time.monotonic_ns() - (self.t_origin_ns + self.rendered * NS // self.rate)
+        if lag > LAG_RESYNC_NS:
+            # This machine fell behind real time: move the sample clock up to now rather than
+            # ask the jitter buffers for the past (they would overflow and fall silent).
+            self.t_origin_ns += lag
         while self.rendered < sample_end:
             block_ns = self.t_origin_ns + self.rendered * NS // self.rate
             mono, (level, _) = self.voices.next_block(None, block_ns)
