@@ -53,10 +53,11 @@ def local_input(frame, state: S.MeetingState) -> S.LocalInput:
 def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         recording: Path = DEFAULT_RECORDING, calibrate_table: float = 0.0,
         table_alignment: Path | None = None, log=print, join: str | None = None,
-        name: str | None = None, want_seat: int | None = None) -> int:
+        name: str | None = None, want_seat: int | None = None, record: Path | None = None) -> int:
     """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless).
 
     join: ``HOST:PORT/ROOM`` of a networked meeting (``xrdemo serve``) to sit in, as ``name``.
+    record: also write a meeting recording there (``xrdemo replay`` plays it).
     """
     import os
 
@@ -77,7 +78,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             log(f"xrdemo: no headset and no display, so sitting in {join} headless for {secs:g} s and "
                 f"recording this seat to {recording} ({reason})")
             summary = record_networked(cfg, join, name or "headless", secs, Path(recording), log=log,
-                                       want_seat=want_seat)
+                                       want_seat=want_seat, record=record)
             log(f"xrdemo: wrote {recording} ({summary['frames']} frames; saw up to "
                 f"{summary['most_people_seen']} other people)")
             return 0
@@ -85,13 +86,14 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             f"{recording} ({reason})")
         from .recording import record_meeting
 
-        summary = record_meeting(cfg, secs, Path(recording))
+        summary = record_meeting(cfg, secs, Path(recording), record=record)
         log(f"xrdemo: wrote {recording} ({summary['frames']} frames, binaural audio: "
             f"{'yes' if summary['audio'] else 'no'}); play it with headphones")
         return 0
     log(f"xrdemo: running the meeting on {reason}")
     status = live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
-                       table_alignment=table_alignment, join=join, name=name, want_seat=want_seat)
+                       table_alignment=table_alignment, join=join, name=name, want_seat=want_seat,
+                       record=record)
     if status == SESSION_LOST and platform_name == "auto" and kind == "openxr":
         # The headset went away mid-meeting: carry on in the desktop simulator if there is one.
         from .platform.base import PlatformUnavailable
@@ -133,12 +135,13 @@ def _with_table_height(cfg: Config, height: float) -> Config:
 def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
               max_frames: int | None = None, calibrate_table: float = 0.0,
               table_alignment: Path | None = None, join: str | None = None,
-              name: str | None = None, want_seat: int | None = None) -> int:
+              name: str | None = None, want_seat: int | None = None, record: Path | None = None) -> int:
     """The frame loop on a live platform (a GL context is current). Returns an exit status.
 
     calibrate_table: seconds at the start during which index-fingertip touches on the real
     table are collected; the fit then moves the meeting onto that table and is saved for later
-    runs (table_alignment, default in the user's config directory).
+    runs (table_alignment, default in the user's config directory). record: write a meeting
+    recording there as the meeting goes (``xrdemo replay``; see xrdemo/replay/capture.py).
     """
     from .alignment import TouchCollector
     from .platform.base import EventKind
@@ -153,14 +156,28 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     if collector is not None:
         log(f"table calibration: for {calibrate_table:g} s, touch your real table with your index "
             "fingers at its corners and along its edges, holding each touch for half a second")
-    link = audio = mic = forwarder = None
+    link = audio = mic = forwarder = recorder = None
+
+    def build_state(cfg):
+        state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
+        if recorder is not None:
+            recorder.state(state, cfg, link.net if link else None)
+        return state
+
     try:
+        if record is not None:
+            from .replay.capture import Recorder, open_local, recording_meeting
+
+            recorder = Recorder(record)
         if join:
             from .netloop import RoomLink, join_room
 
             link = RoomLink(join_room(join, name or default_name(), log=log, want_seat=want_seat,
-                                      sample_rate=cfg.audio.sample_rate), log=log)
-        state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
+                                      sample_rate=cfg.audio.sample_rate,
+                                      make_meeting=recording_meeting(recorder) if recorder else None), log=log)
+        elif recorder is not None:
+            open_local(recorder, cfg)
+        state = build_state(cfg)
         _sit_down(platform, state)
         if cfg.audio.enabled:
             audio, forwarder = _open_audio(cfg, state, link, log)
@@ -173,6 +190,8 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             log("passthrough: not available on this platform")
     except BaseException:
         _close_all(link, forwarder, audio, mic, platform)
+        if recorder is not None:
+            recorder.close()
         raise
     status = 0
     t_start = None
@@ -192,7 +211,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                         collector = None
                         if alignment is not None:
                             cfg = _with_table_height(cfg, alignment.table_height)
-                            state = link.net.make_state(cfg) if link else make_meeting_from_config(cfg)
+                            state = build_state(cfg)
                             if link is not None:
                                 link.reset()
                 if alignment is not None:
@@ -208,7 +227,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                     if link.reseated(state):
                         # A reconnect found our seat taken: sit down in the new one.
                         log(f"network: the room moved you from seat {state.local} to seat {link.net.seat}")
-                        state = link.net.make_state(cfg)
+                        state = build_state(cfg)
                         link.reset()
                         _sit_down(platform, state)
                         inputs = local_input(frame, state)
@@ -220,6 +239,8 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                     if audio is not None and audio.device:    # lips follow the voice as played here
                         inputs.remote.level[:] = audio.level
                 state, scene = S.step(state, inputs, t_ns)
+                if recorder is not None:
+                    recorder.frame(t_ns, inputs, remote_level=inputs.remote.level if link else None)
                 if link is not None:
                     link.after_step(state, inputs.mic_level or 0.0, display_ns=t_ns,
                                     period_ns=frame.predicted_display_period_ns)
@@ -259,6 +280,8 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                 break
     finally:
         _close_all(link, forwarder, audio, mic, platform)
+        if recorder is not None:
+            log(f"xrdemo: {recorder.close()}")
     log(f"xrdemo: ended after {frames} frames")
     return status
 

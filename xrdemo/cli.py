@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES = [
     "xrdemo.commands.doctor",
     "xrdemo.commands.serve",
     "xrdemo.commands.identity",
+    "xrdemo.commands.replay",
 ]
 
 DESCRIPTION = """\

@@ -125,11 +125,12 @@ class BotVoice:
 
 
 def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None,
-              want_seat: int | None = None, sample_rate: int = 48000) -> NetMeeting:
+              want_seat: int | None = None, sample_rate: int = 48000, make_meeting=None) -> NetMeeting:
     """Join ``HOST:PORT/ROOM`` as this user (their identity key, made on first use, see
     ``net.identity``; $XRDEMO_IDENTITY picks another file). Raises with a clear message when the
     server is not there, the room is full or the name belongs to another key; nothing is left
-    open then. want_seat: the seat to ask for (the lowest free one otherwise)."""
+    open then. want_seat: the seat to ask for (the lowest free one otherwise). make_meeting: the
+    NetMeeting class (or a factory taking its arguments) to use, e.g. one that records."""
     from .net.identity import KnownPeople, load_or_create_identity
 
     if sample_rate != VOICE_RATE:
@@ -139,8 +140,8 @@ def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink
     if created:
         log(f"network: made your identity key {identity.path} (fingerprint {identity.fingerprint}); "
             "keep it private, it is how others know it is you")
-    net = NetMeeting(url, name, log=log, voice_sink=voice_sink, want_seat=want_seat, identity=identity,
-                     known_people=KnownPeople.beside(identity))
+    net = (make_meeting or NetMeeting)(url, name, log=log, voice_sink=voice_sink, want_seat=want_seat,
+                                       identity=identity, known_people=KnownPeople.beside(identity))
     net.connect(timeout_s=timeout_s)
     return net
 

@@ -115,11 +115,12 @@ class ScriptedViewer:
 
 def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Path | None = None,
                    metrics_path: Path | None = None, audio: bool = True, progress=True,
-                   log=print) -> dict:
+                   log=print, record: Path | None = None) -> dict:
     """Render ``seconds`` of the meeting in ``cfg`` from ``cfg.meeting.seat``.
 
     out: an .mp4 (H.264 video, AAC stereo binaural audio) or None. frames_dir: also (or only)
     write PNG frames there. Returns the metrics summary (also written to metrics_path as JSON).
+    record: also write a meeting recording there (``xrdemo replay``), on the simulated clock.
     """
     from .platform.simulated import SimulatedPlatform
     from .platform.timeline import Timeline
@@ -140,6 +141,13 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
 
     state = make_meeting_from_config(cfg)
     viewer = ScriptedViewer(state, seconds)
+    recorder = None
+    if record is not None:
+        from .replay.capture import Recorder, open_local
+
+        recorder = Recorder(record)
+        open_local(recorder, cfg, t0_ns=0)
+        recorder.state(state, cfg, None, t_ns=0)
 
     def head(t_ns):
         return viewer.pose(t_ns / NS)
@@ -164,8 +172,10 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
                 t0 = time.perf_counter()
                 head_pos, head_rot = frame.head.position, frame.head.orientation
                 level = sound.level if sound is not None else None
-                state, scene = S.step(state, S.LocalInput(head_pos=head_pos, head_rot=head_rot,
-                                                          voice_level=level), t_ns)
+                inputs = S.LocalInput(head_pos=head_pos, head_rot=head_rot, voice_level=level)
+                state, scene = S.step(state, inputs, t_ns)
+                if recorder is not None:
+                    recorder.frame(t_ns, inputs, t_ns=t_ns)
                 t1 = time.perf_counter()
                 samples = None
                 if sound is not None:
@@ -206,6 +216,8 @@ def record_meeting(cfg: Config, seconds: float, out: Path | None, frames_dir: Pa
         finally:
             if writer is not None:
                 writer.close()
+            if recorder is not None:
+                log(f"xrdemo: {recorder.close()}")
             platform.shutdown()
             bar.done()
     finally:
@@ -341,13 +353,14 @@ class _Progress:
 
 def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path | None,
                      audio: bool = True, progress=True, log=print, frames_dir: Path | None = None,
-                     want_seat: int | None = None) -> dict:
+                     want_seat: int | None = None, record: Path | None = None) -> dict:
     """Sit in the networked room ``url`` for ``seconds`` as a headless participant and record
     what this seat sees and hears (MP4 / PNG frames), in real time.
 
     The participant looks around the table (``ScriptedViewer``), rests its hands, and speaks a
     built-in clip in turns (``netloop.BotVoice``), so the others see and hear someone there.
     Returns a summary: frames, the most people seen at once, voice frames received, net stats.
+    record: also write a meeting recording there (``xrdemo replay``).
     """
     from .net.room_audio import RemoteVoices
     from .netloop import BotVoice, RoomLink, join_room, sleep_until
@@ -362,10 +375,23 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
         raise ValueError(f"--seconds {seconds} is shorter than one frame at {fps} fps")
     if out is not None and not Path(out).parent.exists():
         raise FileNotFoundError(f"folder {Path(out).parent} does not exist (for {out})")
-    net = join_room(url, name, log=log, want_seat=want_seat, sample_rate=cfg.audio.sample_rate)
+    recorder = None
+    if record is not None:
+        from .replay.capture import Recorder, recording_meeting
+
+        recorder = Recorder(record)
+    try:
+        net = join_room(url, name, log=log, want_seat=want_seat, sample_rate=cfg.audio.sample_rate,
+                        make_meeting=recording_meeting(recorder) if recorder else None)
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
     link = RoomLink(net, log=log)
     try:
         state = net.make_state(cfg)
+        if recorder is not None:
+            recorder.state(state, cfg, net)
         voices = RemoteVoices(net.capacity, cfg.audio.sample_rate, cfg.audio.block, local=net.seat)
         net.voice_sink = voices.push
         bot = BotVoice(net.seat, cfg.audio.sample_rate)
@@ -405,6 +431,8 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                         log(f"network: the room moved this participant from seat {state.local} to "
                             f"seat {net.seat}")
                         state = net.make_state(cfg)
+                        if recorder is not None:
+                            recorder.state(state, cfg, net)
                         link.reset()
                         voices.local = net.seat
                         viewer = ScriptedViewer(state, seconds)
@@ -416,6 +444,8 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                     inputs = S.LocalInput(head_pos=frame.head.position, head_rot=frame.head.orientation,
                                           mic_level=bot.level, remote=rem)
                     state, scene = S.step(state, inputs, t_ns - t_origin)
+                    if recorder is not None:
+                        recorder.frame(t_ns - t_origin, inputs, remote_level=rem.level if sound else None)
                     link.after_step(state, bot.level, t_ns)
                     most_seen = max(most_seen, int(rem.present.sum()))
                     samples = None
@@ -450,9 +480,15 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
                 "sampled late, not lost")
         return {"frames": n_frames, "seconds": seconds, "seat": net.seat, "capacity": net.capacity,
                 "most_people_seen": most_seen, "audio": sound is not None, "voice": voices.stats(),
-                "net": net.stats()}
+                "net": net.stats(), "recorded_frames": recorder.frames if recorder else 0}
     finally:
         net.close()
+        if recorder is not None:
+            log(f"xrdemo: {recorder.close()}")
+
+
+LAG_RESYNC_NS = 200_000_000
+"""A headless participant whose audio clock falls this far behind real time catches up at once."""
 
 
 class _RoomSound:
@@ -480,6 +516,11 @@ class _RoomSound:
         self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, state.local])
         chunks = [self.pending]
         start = self.rendered - len(self.pending)
+        lag = time.monotonic_ns() - (self.t_origin_ns + self.rendered * NS // self.rate)
+        if lag > LAG_RESYNC_NS:
+            # This machine fell behind real time: move the sample clock up to now rather than
+            # ask the jitter buffers for the past (they would overflow and fall silent).
+            self.t_origin_ns += lag
         while self.rendered < sample_end:
             block_ns = self.t_origin_ns + self.rendered * NS // self.rate
             mono, (level, _) = self.voices.next_block(None, block_ns)

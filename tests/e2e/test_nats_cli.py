@@ -6,13 +6,17 @@ import subprocess
 import pytest
 
 from xrdemo.net.natsd import NatsServerProcess
+from xrdemo.replay.fileformat import RecordingReader
 
 
 @pytest.fixture
 def nats_room_server(xrdemo_cmd, tmp_path):
-    """A nats-server and one `xrdemo serve --nats` on it; yields the NATS URL; stops both."""
+    """A nats-server and one `xrdemo serve --nats --record srv` on it; yields the NATS URL; stops
+    both, and checks the server's log and recording."""
+    (tmp_path / "srv").mkdir()
     with NatsServerProcess() as natsd:
-        proc = subprocess.Popen([xrdemo_cmd, "serve", "--nats", natsd.url, "--capacity", "3"],
+        proc = subprocess.Popen([xrdemo_cmd, "serve", "--nats", natsd.url, "--capacity", "3",
+                                 "--record", "srv"],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             line = proc.stdout.readline()
@@ -23,6 +27,11 @@ def nats_room_server(xrdemo_cmd, tmp_path):
             out, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0, out
         assert "'Ada' joined 'e2e'" in out and "'Alan' joined 'e2e'" in out, out
+        assert "recording room 'e2e' to srv/e2e-" in out, out
+        (recording,) = (tmp_path / "srv").glob("e2e-*.xrrec")
+        with RecordingReader(recording) as reader:          # what the room server forwarded
+            assert reader.meta["room"] == "e2e" and reader.meta["server"] == natsd.url
+            assert reader.chunks and reader.damage is None
 
 
 def test_two_headless_participants_meet_in_a_room_over_nats(xrdemo_cmd, nats_room_server, tmp_path):

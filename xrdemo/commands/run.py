@@ -22,6 +22,7 @@ examples:
   xrdemo run --config meeting.toml
   xrdemo run --join meet.example.org:4733/standup --name Ada    # a networked meeting (xrdemo serve)
   xrdemo run --join nats://nats.example.org:4222/standup        # a room served over NATS
+  xrdemo run --join meet.example.org:4733/standup --record standup.xrrec  # relive it: xrdemo replay
 """
 
 
@@ -51,6 +52,9 @@ def register(sub) -> None:
     p.add_argument("--identity", type=Path, default=None, metavar="FILE",
                    help="the identity key to join with (default: your own, see `xrdemo id`; "
                         "same as XRDEMO_IDENTITY=FILE)")
+    p.add_argument("--record", type=Path, default=None, metavar="FILE",
+                   help="also record the meeting as you see and hear it to FILE (.xrrec); "
+                        "play it again with `xrdemo replay FILE`")
     p.set_defaults(func=run)
 
 
@@ -62,6 +66,8 @@ def run(args) -> int:
     cfg = config_with_overrides(args)
     if not 0 <= args.calibrate_table <= 600:
         raise ValueError(f"--calibrate-table must be between 0 and 600 seconds, not {args.calibrate_table}")
+    if args.record is not None and args.record.suffix.lower() != ".xrrec":
+        raise ValueError(f"--record {args.record} must end in .xrrec")
     if args.join is not None:
         from ..net.protocol import check_join_url
 
@@ -79,4 +85,5 @@ def run(args) -> int:
                   f"gives it (xrdemo serve --capacity)")
     return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording,
                    calibrate_table=args.calibrate_table, table_alignment=args.table_alignment,
-                   join=args.join, name=args.name, want_seat=args.seat if args.join else None)
+                   join=args.join, name=args.name, want_seat=args.seat if args.join else None,
+                   record=args.record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from pathlib import Path
 
 from ..net.protocol import DEFAULT_PORT, MAX_SEATS
 
@@ -33,6 +34,10 @@ Start several `xrdemo serve --nats` processes on one NATS cluster (on any machin
 served by exactly one of them, new rooms go to the least busy, and when one stops its rooms move
 to the others (the people in them reconnect by themselves). See docs/nats.md.
 
+With --record DIR, every room session is recorded (what the server forwarded: poses, voices,
+who came and went) to DIR/<room>-<start time>.xrrec; `xrdemo replay FILE --seat K` plays it
+from any seat.
+
 Every ~10 s it prints one status line: rooms, members, packets per second in and out, and
 dropped datagrams (malformed, unknown session, bad MAC, wrong address, replayed). Ctrl-C stops it.
 """
@@ -54,6 +59,9 @@ def register(sub) -> None:
                    help="seconds of silence after which a member is removed (default 3)")
     p.add_argument("--status-every", type=float, default=10.0, metavar="S",
                    help="seconds between status lines (default 10)")
+    p.add_argument("--record", type=Path, default=None, metavar="DIR",
+                   help="record every room session into this folder (one .xrrec file each; "
+                        "play with `xrdemo replay`)")
     p.set_defaults(func=run)
     p.set_defaults(_parser=p)
 
@@ -76,6 +84,8 @@ def run(args) -> int:
         if room:
             parser.error(f"--nats takes the NATS server, not a room: nats://HOST[:PORT], not {args.nats!r}")
         args.nats = servers
+    if args.record is not None and not args.record.is_dir():
+        raise FileNotFoundError(f"--record {args.record}: no such folder (create it first)")
     try:
         asyncio.run(_serve(args))
     except KeyboardInterrupt:
@@ -106,6 +116,12 @@ async def _serve(args) -> None:
         print(f"xrdemo server listening on {args.host}:{server.port} (TCP + UDP), "
               f"{args.capacity} seats per room; join with: xrdemo run --join HOST:{server.port}/ROOM",
               flush=True)
+    if args.record is not None:
+        from ..replay.server_record import ServerRecorder
+
+        where = server.where if args.nats else f"{args.host}:{server.port}"
+        server.observer = ServerRecorder(args.record, where, log=log)
+        print(f"recording every room to {args.record}", flush=True)
     try:
         last = _totals(server.stats())
         t_last = time.monotonic()
@@ -122,6 +138,8 @@ async def _serve(args) -> None:
             last, t_last = now, t_now
     finally:
         await server.stop()
+        if server.observer is not None:
+            server.observer.close()
 
 
 def _totals(stats: dict) -> tuple[int, int]:

@@ -143,6 +143,9 @@ class Server:
         self._conn_tasks: set = set()
         self.counters: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
         self.started_at = 0.0
+        self.observer = None
+        """Told of joins, leaves, profiles and accepted datagrams (a server-side recorder, e.g.
+        replay.server_record.ServerRecorder), on the loop thread; its errors are counted."""
 
     # --- life --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -198,6 +201,14 @@ class Server:
             await asyncio.Event().wait()
         finally:
             await self.stop()
+
+    def _tell(self, what: str, *args) -> None:
+        """Pass one room happening to the observer; an observer's failure is counted, not raised."""
+        if self.observer is not None:
+            try:
+                getattr(self.observer, what)(*args)
+            except Exception:
+                self._count("control", "observer_errors")
 
     # --- stats -------------------------------------------------------------------------------
     def _count(self, group: str, key: str, n: int = 1) -> None:
@@ -255,6 +266,7 @@ class Server:
                     member.profile = msg["profile"]
                     self._broadcast(member.room, {"type": "profile", "seat": member.seat,
                                                   "profile": member.profile}, skip=member)
+                    self._tell("profile", member.room.name, member.seat, member.profile)
                 elif kind == "rebind":
                     member.addr = None
                     self._count("control", "rebind")
@@ -355,6 +367,7 @@ class Server:
                                "profile": member.profile, "id": member.signed_join}, skip=member)
         self.log(f"{member.name!r} joined {room.name!r} in seat {seat} "
                  f"({len(room.members)}/{room.capacity})")
+        self._tell("joined", room.name, room.capacity, seat, member.name, member.profile, member.signed_join)
         return member
 
     def _welcome(self, member: _Member, server_eph: bytes) -> None:
@@ -423,6 +436,7 @@ class Server:
         if not room.members and self.rooms.get(room.name) is room:
             del self.rooms[room.name]
         self.log(f"{member.name!r} left {room.name!r} seat {member.seat} ({reason})")
+        self._tell("left", room.name, member.seat, reason, not room.members)
 
     def _send(self, member: _Member, msg: dict) -> None:
         if not member.active:
@@ -519,6 +533,8 @@ class Server:
                              addr, name)
             return
         packet = P.server_header(kind, member.seat, seq, t_ms) + payload
+        if self.observer is not None:
+            self._tell("datagram", member.room.name, kind, member.seat, seq, t_ms, payload)
         targets = [(m.addr, m.keys.down) for m in member.room.members.values()
                    if m is not member and m.addr is not None]
         if self.impairment is not None:

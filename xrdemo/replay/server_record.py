@@ -1,0 +1,172 @@
+"""Server-side recordings (``xrdemo serve --record DIR``): one file per room session.
+
+``ServerRecorder`` is the meeting server's observer: the server tells it who joined and left,
+profile changes, and every pose and voice datagram it accepted for forwarding (with the sender's
+seat), on the server's event loop. A room session starts with its first member and ends when
+the room empties (or the server stops); its file is ``DIR/<room>-<UTC start>.xrrec``.
+
+The file uses the participant recordings' records (records.py): a STATE for the room (seat -1:
+nobody's own view; the server does not know the clients' table settings, so the default table
+for that many seats), EVENT / NAMES / NETSTATE records when the room changes, as a receiving
+participant would have handled them, and POSE / VOICE datagrams stamped with the server's
+arrival time. A ``joined`` EVENT carries the person's signed join (``id``: public key, the
+server's challenge, the ephemeral key, the signature), so a replay checks who was there itself
+(``verify_signed_join``) instead of trusting the file. ``xrdemo replay`` plays it from any seat.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from pathlib import Path
+
+from . import records as R
+from .capture import Recorder, base_meta, config_to_dict
+
+KIND_POSE, KIND_VOICE = 1, 2
+
+
+class _RoomSession:
+    def __init__(self, recorder: Recorder, capacity: int):
+        self.recorder = recorder
+        self.capacity = capacity
+        self.names = [""] * capacity
+        self.members: set = set()
+
+
+class ServerRecorder:
+    """Records every room a server hosts into ``folder`` (see the module docstring).
+
+    where: the server's address for the meta block. log: f(str) for one line per file.
+    """
+
+    def __init__(self, folder, where: str = "", log=None):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"--record {self.folder}: no such folder")
+        self.where = where
+        self.log = log or (lambda _m: None)
+        self.rooms: dict[str, _RoomSession] = {}
+        self.files: list[Path] = []
+
+    def _path(self, room: str) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        base = re.sub(r"[^A-Za-z0-9_.-]", "_", room)
+        path = self.folder / f"{base}-{stamp}.xrrec"
+        k = 2
+        while path.exists():
+            path = self.folder / f"{base}-{stamp}-{k}.xrrec"
+            k += 1
+        return path
+
+    def _open(self, room: str, capacity: int) -> _RoomSession:
+        from dataclasses import replace
+
+        from ..config import Config
+
+        path = self._path(room)
+        recorder = Recorder(path)
+        cfg = Config()
+        cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=0))
+        from ..net.protocol import PROTOCOL_VERSION
+
+        recorder.open(base_meta("server", cfg, room=room, server=self.where, seat=-1, capacity=capacity,
+                                protocol=PROTOCOL_VERSION))
+        session = _RoomSession(recorder, capacity)
+        recorder.add(R.STATE, time.monotonic_ns(), R.encode_json({
+            "config": config_to_dict(cfg), "networked": True, "capacity": capacity, "seat": -1,
+            "names": session.names, "present": [False] * capacity}))
+        self.rooms[room] = session
+        self.files.append(path)
+        self.log(f"recording room {room!r} to {path}")
+        return session
+
+    # --- the server's observer interface ---------------------------------------------------------
+    def joined(self, room: str, capacity: int, seat: int, name: str, profile: dict,
+               signed_join: dict | None = None) -> None:
+        session = self.rooms.get(room) or self._open(room, capacity)
+        now = time.monotonic_ns()
+        rec = session.recorder
+        event = {"type": "joined", "seat": seat, "name": name}
+        if signed_join:
+            event["id"] = signed_join
+        rec.add(R.EVENT, now, R.encode_json(event))
+        if 0 <= seat < session.capacity:
+            session.names[seat] = name
+            session.members.add(seat)
+        rec.add(R.NAMES, now, R.encode_json(session.names))
+        rec.add(R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)},
+                                                "in_room": sorted(session.members)}))
+
+    def profile(self, room: str, seat: int, profile: dict) -> None:
+        session = self.rooms.get(room)
+        if session is None:
+            return
+        now = time.monotonic_ns()
+        session.recorder.add(R.EVENT, now, R.encode_json({"type": "profile", "seat": seat}))
+        session.recorder.add(R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)}}))
+
+    def left(self, room: str, seat: int, reason: str, room_empty: bool) -> None:
+        session = self.rooms.get(room)
+        if session is None:
+            return
+        now = time.monotonic_ns()
+        rec = session.recorder
+        rec.add(R.EVENT, now, R.encode_json({"type": "left", "seat": seat, "reason": reason}))
+        if 0 <= seat < session.capacity:
+            session.names[seat] = ""
+        session.members.discard(seat)
+        rec.add(R.NAMES, now, R.encode_json(session.names))
+        rec.add(R.NETSTATE, now, R.encode_json({"forget": [seat], "unshape": [seat],
+                                                "in_room": sorted(session.members)}))
+        if room_empty:
+            self._close_room(room)
+
+    def datagram(self, room: str, kind: int, seat: int, seq: int, t_ms: int, payload: bytes) -> None:
+        session = self.rooms.get(room)
+        if session is None or kind not in (KIND_POSE, KIND_VOICE):
+            return
+        rtype = R.POSE if kind == KIND_POSE else R.VOICE
+        session.recorder.add(rtype, time.monotonic_ns(), R.encode_datagram(seat, seq, t_ms, payload))
+
+    def _close_room(self, room: str) -> None:
+        session = self.rooms.pop(room, None)
+        if session is not None:
+            self.log(f"room {room!r} ended: {session.recorder.close()}")
+
+    def close(self) -> None:
+        """Close every open room's file (the server is stopping; normally the rooms have emptied
+        and closed theirs already)."""
+        for room in list(self.rooms):
+            self._close_room(room)
+
+
+def _shape_of(profile) -> str | None:
+    """The base64 hand shape in a member's profile, checked; None when absent or malformed."""
+    raw = profile.get("shape") if isinstance(profile, dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        from ..net import posecodec as PC
+
+        PC.decode_shape(base64.b64decode(raw, validate=True))
+    except ValueError:
+        return None
+    return raw
+
+
+def verify_signed_join(protocol: int, room: str, name: str, signed) -> str | None:
+    """The fingerprint of the key that signed this join of ``name`` to ``room`` (the statement
+    the server's challenge was signed over, net.identity), or None when the signature does not
+    check out or is missing."""
+    from ..net import identity as I
+
+    try:
+        key = I.unb64(signed["key"], I.KEY_BYTES)
+        statement = I.join_statement(int(protocol), I.unb64(signed["challenge"], I.CHALLENGE_BYTES), room, name,
+                                     str(signed["client_id"]), I.unb64(signed["eph"], I.KEY_BYTES))
+        sig = I.unb64(signed["sig"], I.SIG_BYTES)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return I.fingerprint(key) if I.verify_join(key, sig, statement) else None
