@@ -36,7 +36,8 @@ def nats_room_server(xrdemo_cmd, tmp_path):
 
 def test_two_headless_participants_meet_in_a_room_over_nats(xrdemo_cmd, nats_room_server, tmp_path):
     cmds = [[xrdemo_cmd, "run", "--platform", "headless", "--join", f"{nats_room_server}/e2e",
-             "--name", name, "--seconds", "5", "--recording", f"{name}.mp4"] for name in ("Ada", "Alan")]
+             "--name", name, "--seconds", "5", "--recording", f"{name}.mp4", "--record", f"{name}.xrrec"]
+            for name in ("Ada", "Alan")]
     procs = [subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for c in cmds]
     outs = [p.communicate(timeout=240)[0] for p in procs]
@@ -45,6 +46,8 @@ def test_two_headless_participants_meet_in_a_room_over_nats(xrdemo_cmd, nats_roo
         assert "saw up to 1 other people" in out, out
         assert re.search(r"joined nats://127\.0\.0\.1:\d+/e2e as .* in seat [0-2]", out), out
         assert (tmp_path / "Ada.mp4").stat().st_size > 10_000
+    with RecordingReader(tmp_path / "Ada.xrrec") as reader:       # the room as Ada's seat saw it
+        assert reader.chunks and reader.damage is None and reader.duration_s > 3
 
 
 def test_joining_a_nats_that_is_not_there_says_so_in_one_line(run_xrdemo):
