@@ -16,6 +16,7 @@ their own machines.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
 import traceback
@@ -25,6 +26,7 @@ import numpy as np
 RATE, BLOCK = 48000, 256
 
 
+@functools.lru_cache(maxsize=8)
 def _seats(capacity: int):
     from ..core.room import Table, fit_table, seat_layout
 
@@ -41,14 +43,22 @@ def head_path(seat: int, t_s: float, capacity: int) -> np.ndarray:
 
 def resting_hands(seat: int, head: np.ndarray, capacity: int) -> np.ndarray:
     """(2, 26, 3) relaxed hands over the table in front of the participant's head."""
+    return _hands_from_head(seat, capacity) + head
+
+
+@functools.lru_cache(maxsize=256)
+def _hands_from_head(seat: int, capacity: int) -> np.ndarray:
+    """(2, 26, 3) resting hands relative to the head of the participant in ``seat``."""
     from ..core import hands as H
     from ..core import pose as P
 
     q = P.quat_from_yaw_pitch_roll(_seats(capacity)[1][seat])
-    wrists = head + P.quat_rotate(q, np.array([[-0.17, -0.42, -0.30], [0.17, -0.42, -0.30]]))
+    wrists = P.quat_rotate(q, np.array([[-0.17, -0.42, -0.30], [0.17, -0.42, -0.30]]))
     tilt = P.quat_mul(q, P.quat_from_yaw_pitch_roll(0.0, -0.35))
     local = H.blend_poses(np.eye(len(H.POSE_NAMES))[[0, 0]])
-    return H.hands_to_stage(wrists, np.stack([tilt, tilt]), local, np.array([True, False]))
+    out = H.hands_to_stage(wrists, np.stack([tilt, tilt]), local, np.array([True, False]))
+    out.flags.writeable = False
+    return out
 
 
 def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None = None, pose_hz: float = 30.0,
