@@ -4,7 +4,8 @@
 buffer: a numpy array inside one process, or ``multiprocessing.shared_memory`` between processes.
 Two slots, each guarded by a sequence counter that the writer makes odd before copying and even
 after; the writer only ever fills the slot that is *not* published, then points ``published`` at
-it. A reader copies the published slot and retries if its counter was odd or moved meanwhile.
+it. A reader copies the published slot and retries if its counter was odd or moved meanwhile,
+or if that slot is no longer the published one (so reads never go back in time).
 Neither side takes a lock or allocates, and a writer preempted half-way through a copy never
 stalls a reader (the reader reads the other, complete slot).
 
@@ -73,7 +74,10 @@ class SeqlockSlots:
                 self.retries += 1
                 continue
             scratch[:] = slots[slot]
-            if int(header[1 + slot]) == before:
+            # Unchanged during the copy, and still the published slot: a slot the writer has
+            # just completed but not yet published may hold a newer value than the published
+            # one, and returning it would let the next read go back in time.
+            if int(header[1 + slot]) == before and int(header[0]) == slot:
                 out[:] = scratch
                 return True
             self.retries += 1
