@@ -104,8 +104,14 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
             log(f"xrdemo: the headset is gone and there is no desktop window to carry on in ({exc})")
             return status
         log("xrdemo: the headset is gone; carrying on in the desktop simulator")
+        more = None
+        if record:
+            # The headset part is a finished file; the rest of the meeting goes into a second one.
+            more = Path(record).with_name(Path(record).stem + "-desktop" + (Path(record).suffix or ".xrrec"))
+            log(f"xrdemo: {record} holds the meeting until the headset went away; the rest is recorded "
+                f"to {more}")
         return live_loop(desktop, cfg, seconds=seconds, log=log, table_alignment=table_alignment,
-                         join=join, name=name, want_seat=want_seat)
+                         join=join, name=name, want_seat=want_seat, record=more)
     return status
 
 

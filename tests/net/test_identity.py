@@ -390,3 +390,30 @@ def test_signed_joins_that_do_not_fit_the_welcome_follow_and_are_verified(client
         assert all(e["verified"] == I.VERIFIED for e in ev if e["type"] == "identity")
         wait_until(lambda: all(m.verified == I.VERIFIED for m in newcomer.roster.values()))
         assert len(newcomer.roster) == 6
+
+
+def test_identity_files_in_folders_others_can_write_are_refused(tmp_path):
+    import os
+
+    from xrdemo.net.identity import KnownPeople, load_identity, load_or_create_identity
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    with pytest.raises(PermissionError, match="chmod 700"):
+        load_or_create_identity(shared / "identity.key")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    ident, created = load_or_create_identity(private / "identity.key")
+    assert created
+    os.chmod(private, 0o777)
+    with pytest.raises(PermissionError, match="written by other users"):
+        load_identity(private / "identity.key")
+    os.chmod(private, 0o700)
+    with pytest.raises(ValueError, match="is not a file"):
+        load_identity(private)
+    known = private / "known_people.json"
+    known.write_text('{"version": 1, "people": {}}')
+    os.chmod(known, 0o666)
+    with pytest.raises(PermissionError, match="known-people file"):
+        KnownPeople(known)

@@ -28,6 +28,7 @@ import json
 import os
 import secrets
 import stat
+import tempfile
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -123,10 +124,34 @@ def default_identity_path(env=None) -> Path:
     return base / "xrdemo" / IDENTITY_FILE
 
 
+def _check_private_folder(folder: Path, what: str) -> None:
+    """Refuse a folder others can write to (they could replace or delete the file) or one owned
+    by another user; a sticky world-writable folder like /tmp is refused too (the file's
+    neighbours are strangers)."""
+    if os.name != "posix" or not folder.exists():
+        return
+    st = folder.stat()
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid != os.getuid():
+        raise PermissionError(f"{what} folder {folder} belongs to another user; keep it in a folder "
+                              "of your own (e.g. ~/.config/xrdemo)")
+    if mode & 0o022:
+        raise PermissionError(f"{what} folder {folder} can be written by other users (mode {mode:04o}), "
+                              f"who could replace the file; make it private with: chmod 700 {folder} "
+                              "(or keep the file in a folder of your own)")
+
+
 def _check_private_mode(path: Path) -> None:
     if os.name != "posix":
         return
-    mode = stat.S_IMODE(path.stat().st_mode)
+    if not path.is_file():
+        raise ValueError(f"identity file {path} is not a file; give the path of a key file "
+                         "(it is made there on first use)")
+    st = path.stat()
+    if st.st_uid != os.getuid():
+        raise PermissionError(f"identity file {path} belongs to another user; it is not yours to use")
+    _check_private_folder(path.parent, "identity")
+    mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
         raise PermissionError(f"identity file {path} can be read by other users (mode {mode:04o}); "
                               f"anyone who copies it can be you. Make it private with: chmod 600 {path} "
@@ -159,6 +184,7 @@ def load_or_create_identity(path: Path | None = None) -> tuple[Identity, bool]:
     if path.exists():
         return load_identity(path), False
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_private_folder(path.parent, "identity")
     ident = Identity.generate()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -281,6 +307,13 @@ class KnownPeople:
         self._lock = threading.Lock()
         self._people: dict[str, dict] = {}
         if self.path is not None and self.path.exists():
+            if os.name == "posix":
+                _check_private_folder(self.path.parent, "known-people")
+                st = self.path.lstat()
+                if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o022:
+                    raise PermissionError(f"known-people file {self.path} is not a private file of yours "
+                                          "(others could change whom you trust); fix with: chmod 600 "
+                                          f"{self.path}, or move it away")
             try:
                 data = json.loads(self.path.read_text(encoding="utf-8"))
                 people = data["people"]
@@ -324,8 +357,7 @@ class KnownPeople:
             return
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump({"version": 1, "people": self._people}, f, indent=1, ensure_ascii=False)
             os.replace(tmp, self.path)

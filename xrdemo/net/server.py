@@ -436,7 +436,8 @@ class Server:
         if not room.members and self.rooms.get(room.name) is room:
             del self.rooms[room.name]
         self.log(f"{member.name!r} left {room.name!r} seat {member.seat} ({reason})")
-        self._tell("left", room.name, member.seat, reason, not room.members)
+        # A member replaced by its own reconnect leaves no empty room behind for the recorder.
+        self._tell("left", room.name, member.seat, reason, not room.members and reason != "replaced")
 
     def _send(self, member: _Member, msg: dict) -> None:
         if not member.active:
@@ -513,9 +514,7 @@ class Server:
         if not P.mac_ok(member.keys.up, body, tag):      # forged, or another session's token
             c["drops"]["bad_mac"] += 1
             return
-        if member.addr is None:
-            member.addr = addr
-        elif member.addr != addr:
+        if member.addr is not None and member.addr != addr:
             c["drops"]["wrong_addr"] += 1
             return
         window = member.windows.get(kind)
@@ -524,6 +523,8 @@ class Server:
         if not window.accept(seq, t_ms):
             c["drops"]["replay"] += 1
             return
+        if member.addr is None:        # bound only by a fresh datagram: a replayed one cannot bind
+            member.addr = addr
         name = P.KIND_NAMES[kind]
         c["packets_in"][name] += 1
         c["bytes_in"][name] += len(data)

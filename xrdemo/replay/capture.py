@@ -77,6 +77,7 @@ class Recorder:
         self._early: list = []
         self._lock = threading.Lock()
         self.frames = 0
+        self.records = 0
 
     def open(self, meta: dict) -> None:
         """Create the file with this meta block (``t0_ns``: when the recorder was made, unless
@@ -89,6 +90,7 @@ class Recorder:
             self.writer.add(rtype, t_ns, body)
 
     def add(self, rtype: int, t_ns: int, body: bytes) -> None:
+        self.records += 1
         writer = self.writer
         if writer is None:
             with self._lock:
@@ -133,7 +135,8 @@ class Recorder:
                 writer.close()
             except OSError as exc:
                 return f"recording stopped early: {exc} (the part written before plays)"
-        return f"recorded {self.frames} frames to {self.path} (play it with: xrdemo replay {self.path})"
+        what = f"{self.frames} frames" if self.frames else f"{self.records} records (poses, voice, events)"
+        return f"recorded {what} to {self.path} (play it with: xrdemo replay {self.path})"
 
 
 class RecordingNetMeeting(NetMeeting):
