@@ -491,43 +491,71 @@ LAG_RESYNC_NS = 200_000_000
 """A headless participant whose audio clock falls this far behind real time catches up at once."""
 
 
-class _RoomSound:
-    """Binaural audio of a networked room for a headless participant, block by block."""
+class FrameSound:
+    """Binaural sound for video frames, rendered block by block for one listener seat.
 
-    def __init__(self, cfg: Config, state: S.MeetingState, voices, t_origin_ns: int):
+    Holds the engine and the samples rendered past the end of the previous frame (they begin the
+    next one). Subclasses say where each block's voices come from; ``level`` (N,) is the newest
+    voice level per person (lips follow it).
+    """
+
+    def __init__(self, cfg: Config, state: S.MeetingState, seat: int):
         from .audio.engine import SpatialAudioEngine, whisper_gains
 
         self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
         self.engine = SpatialAudioEngine(self.rate, self.block, reflections=cfg.audio.reflections,
                                          table_height=state.table.height)
-        self.voices = voices
         self.whisper_gains = whisper_gains
+        self.seat = seat
         self.rendered = 0
         self.pending = np.zeros((0, 2), np.float32)
         self.level = np.zeros(len(state.people))
-        self.t_origin_ns = t_origin_ns
 
-    def render_until(self, state: S.MeetingState, sample_end: int, listener) -> np.ndarray:
-        """Exactly the samples since the previous call up to sample_end (stereo float32). Each
-        block is taken from the jitter buffers at its own time on the sample clock."""
+    def place(self, state: S.MeetingState, listener) -> None:
+        """Sources at everyone's mouth, the listener (position (3,), orientation (4,)) and the
+        whisper gains toward this seat, for the frame about to be rendered."""
         ppl = state.people
         self.engine.set_sources(S.mouth_positions(ppl))
         self.engine.set_listener(*listener)
-        self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, state.local])
+        self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, self.seat])
+
+    def blocks_until(self, sample_end: int, next_block) -> np.ndarray:
+        """Exactly the samples since the previous call up to sample_end (stereo float32).
+        next_block(first_sample) -> (mono (N, block), level (N,) or None) gives each block."""
         chunks = [self.pending]
         start = self.rendered - len(self.pending)
-        lag = time.monotonic_ns() - (self.t_origin_ns + self.rendered * NS // self.rate)
-        if lag > LAG_RESYNC_NS:
-            # This machine fell behind real time: move the sample clock up to now rather than
-            # ask the jitter buffers for the past (they would overflow and fall silent).
-            self.t_origin_ns += lag
         while self.rendered < sample_end:
-            block_ns = self.t_origin_ns + self.rendered * NS // self.rate
-            mono, (level, _) = self.voices.next_block(None, block_ns)
+            mono, level = next_block(self.rendered)
             chunks.append(np.array(self.engine.process(mono), np.float32))
-            self.level = level
+            if level is not None:
+                self.level = level
             self.rendered += self.block
         allsamp = np.concatenate(chunks)
         take = sample_end - start
         out, self.pending = allsamp[:take], allsamp[take:]
         return out
+
+
+class _RoomSound(FrameSound):
+    """Binaural audio of a networked room for a headless participant, block by block."""
+
+    def __init__(self, cfg: Config, state: S.MeetingState, voices, t_origin_ns: int):
+        super().__init__(cfg, state, state.local)
+        self.voices = voices
+        self.t_origin_ns = t_origin_ns
+
+    def render_until(self, state: S.MeetingState, sample_end: int, listener) -> np.ndarray:
+        """The samples since the previous call up to sample_end. Each block is taken from the
+        jitter buffers at its own time on the sample clock."""
+        self.seat = state.local
+        self.place(state, listener)
+        lag = time.monotonic_ns() - (self.t_origin_ns + self.rendered * NS // self.rate)
+        if lag > LAG_RESYNC_NS:
+            # This machine fell behind real time: move the sample clock up to now rather than
+            # ask the jitter buffers for the past (they would overflow and fall silent).
+            self.t_origin_ns += lag
+
+        def next_block(first_sample):
+            mono, (level, _) = self.voices.next_block(None, self.t_origin_ns + first_sample * NS // self.rate)
+            return mono, level
+        return self.blocks_until(sample_end, next_block)

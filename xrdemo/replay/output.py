@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..recording import FrameSound
 from .fileformat import RecordingReader
 from .player import NS, Replayer, scene_for_seat, view_pose
 from ..core import pose as P
@@ -55,47 +56,30 @@ def _check_seat(seat: int | None, replayer: Replayer, path) -> int:
     return seat
 
 
-class _ScriptedSound:
+class _ScriptedSound(FrameSound):
     """Binaural sound of a meeting with no network (scripted voices, as the live run played)."""
 
     def __init__(self, cfg, state: S.MeetingState, listener_seat: int, t_origin_ns: int = 0):
-        from ..audio.engine import SpatialAudioEngine, whisper_gains
         from ..audio.meeting import MeetingVoices
 
-        self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
-        self.engine = SpatialAudioEngine(self.rate, self.block, reflections=cfg.audio.reflections,
-                                         table_height=state.table.height)
+        super().__init__(cfg, state, listener_seat)
         self.voices = MeetingVoices(len(state.people), self.rate, self.block, seed=cfg.meeting.seed,
                                     silent=(listener_seat,))
-        self.whisper_gains = whisper_gains
-        self.seat = listener_seat
-        self.rendered = 0
-        self.pending = np.zeros((0, 2), np.float32)
-        self.level = np.zeros(len(state.people))
 
     def push(self, *_args) -> None:
         """(No network voices in a meeting without a network.)"""
 
     def render_until(self, state, sample_end: int, listener, frame_start: int = 0, frame_t_ns: int = 0):
-        ppl = state.people
-        self.engine.set_sources(S.mouth_positions(ppl))
-        self.engine.set_listener(*listener)
-        self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, self.seat])
-        chunks = [self.pending]
-        start = self.rendered - len(self.pending)
+        self.place(state, listener)
         speaking = S.speaking_now(state)
-        while self.rendered < sample_end:
+
+        def next_block(_first_sample):
             mono, (level, _) = self.voices.next_block(speaking)
-            chunks.append(np.array(self.engine.process(mono), np.float32))
-            self.level = level
-            self.rendered += self.block
-        allsamp = np.concatenate(chunks)
-        take = sample_end - start
-        out, self.pending = allsamp[:take], allsamp[take:]
-        return out
+            return mono, level
+        return self.blocks_until(sample_end, next_block)
 
 
-class _NetSound:
+class _NetSound(FrameSound):
     """Binaural sound of a networked room: the recorded voice frames, for one seat's ears.
 
     The jitter buffers are read on the recording's clock: the blocks of a video frame are taken
@@ -104,17 +88,10 @@ class _NetSound:
     """
 
     def __init__(self, cfg, state: S.MeetingState, listener_seat: int, t_origin_ns: int):
-        from ..audio.engine import SpatialAudioEngine, whisper_gains
         from ..net.room_audio import RemoteVoices
 
-        self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
-        self.engine = SpatialAudioEngine(self.rate, self.block, reflections=cfg.audio.reflections,
-                                         table_height=state.table.height)
+        super().__init__(cfg, state, listener_seat)
         self.voices = RemoteVoices(len(state.people), self.rate, self.block, local=listener_seat)
-        self.whisper_gains = whisper_gains
-        self.seat = listener_seat
-        self.rendered = 0
-        self.pending = np.zeros((0, 2), np.float32)
 
     def push(self, d) -> None:
         self.voices.push(d.seat, d.seq, d.t_ms, d.payload, d.t_ns)
@@ -122,21 +99,12 @@ class _NetSound:
     def render_until(self, state, sample_end: int, listener, frame_start: int = 0, frame_t_ns: int = 0):
         """Samples up to sample_end; a block starting at sample s is read from the jitter buffers
         at frame_t_ns + (s - frame_start) / rate (frame_start: this video frame's first sample)."""
-        ppl = state.people
-        self.engine.set_sources(S.mouth_positions(ppl))
-        self.engine.set_listener(*listener)
-        self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, self.seat])
-        chunks = [self.pending]
-        start = self.rendered - len(self.pending)
-        while self.rendered < sample_end:
-            block_ns = frame_t_ns + (self.rendered - frame_start) * NS // self.rate
-            mono, _ = self.voices.next_block(None, block_ns)
-            chunks.append(np.array(self.engine.process(mono), np.float32))
-            self.rendered += self.block
-        allsamp = np.concatenate(chunks)
-        take = sample_end - start
-        out, self.pending = allsamp[:take], allsamp[take:]
-        return out
+        self.place(state, listener)
+
+        def next_block(first_sample):
+            mono, _ = self.voices.next_block(None, frame_t_ns + (first_sample - frame_start) * NS // self.rate)
+            return mono, None
+        return self.blocks_until(sample_end, next_block)
 
 
 def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s: float = 0.0,
