@@ -24,3 +24,4 @@ def run_xrdemo(xrdemo_cmd, tmp_path):
         return subprocess.run([xrdemo_cmd, *args], cwd=tmp_path, capture_output=True, text=True,
                               timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)
     return run
+

@@ -4,6 +4,7 @@ import re
 import subprocess
 
 import pytest
+from e2eutil import headless_pair
 
 from xrdemo.net.natsd import NatsServerProcess
 from xrdemo.replay.fileformat import RecordingReader
@@ -35,15 +36,9 @@ def nats_room_server(xrdemo_cmd, tmp_path):
 
 
 def test_two_headless_participants_meet_in_a_room_over_nats(xrdemo_cmd, nats_room_server, tmp_path):
-    cmds = [[xrdemo_cmd, "run", "--platform", "headless", "--join", f"{nats_room_server}/e2e",
-             "--name", name, "--seconds", "5", "--recording", f"{name}.mp4", "--record", f"{name}.xrrec"]
-            for name in ("Ada", "Alan")]
-    procs = [subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for c in cmds]
-    outs = [p.communicate(timeout=240)[0] for p in procs]
-    for p, out in zip(procs, outs):
-        assert p.returncode == 0, out
-        assert "saw up to 1 other people" in out, out
+    outs = headless_pair(xrdemo_cmd, f"{nats_room_server}/e2e", tmp_path, 5,
+                         extra=lambda name: ("--record", f"{name}.xrrec"))
+    for out in outs:
         assert re.search(r"joined nats://127\.0\.0\.1:\d+/e2e as .* in seat [0-2]", out), out
         assert (tmp_path / "Ada.mp4").stat().st_size > 10_000
     with RecordingReader(tmp_path / "Ada.xrrec") as reader:       # the room as Ada's seat saw it

@@ -5,7 +5,7 @@ import subprocess
 
 import numpy as np
 import pytest
-
+from e2eutil import headless_pair
 
 @pytest.fixture
 def server(xrdemo_cmd, tmp_path):
@@ -29,14 +29,8 @@ def _audio(path):
 
 
 def test_two_headless_participants_see_and_hear_each_other(xrdemo_cmd, server, tmp_path):
-    cmds = [[xrdemo_cmd, "run", "--platform", "headless", "--join", f"127.0.0.1:{server}/e2e", "--name", name,
-             "--seconds", "7", "--recording", f"{name}.mp4"] for name in ("Ada", "Alan")]
-    procs = [subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-             for c in cmds]
-    outs = [p.communicate(timeout=240)[0] for p in procs]
-    for p, out in zip(procs, outs):
-        assert p.returncode == 0, out
-        assert "saw up to 1 other people" in out, out
+    outs = headless_pair(xrdemo_cmd, f"127.0.0.1:{server}/e2e", tmp_path, 7)
+    for out in outs:
         assert re.search(r"joined .* in seat [0-2]", out), out
     for name in ("Ada", "Alan"):
         audio = _audio(tmp_path / f"{name}.mp4")
