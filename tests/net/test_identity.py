@@ -17,33 +17,11 @@ import pytest
 from netutil import events_until, raw_join, recv_message, sealed, udp_socket, wait_until
 from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
-from xrdemo.net.client import NameTaken, NetClient
+from xrdemo.net.client import NameTaken
 from xrdemo.net.server import ServerThread
 from xrdemo.net.session import NetMeeting
 
-FAST = dict(keepalive_s=0.1, timeout_s=1.0)
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def server():
-    srv = ServerThread(port=0, timeout_s=1.0).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def clients():
-    made = []
-
-    def make(port, name, room="r", **kw):
-        c = NetClient("127.0.0.1", port, room, name, **{**FAST, **kw})
-        made.append(c)
-        return c
-
-    yield make
-    for c in made:
-        c.close()
 
 
 # --- the key file ------------------------------------------------------------------------------
