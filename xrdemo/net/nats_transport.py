@@ -62,13 +62,14 @@ async def connect_nats(servers: list[str], what: str | None, *, name: str, timeo
                        log=None):
     """Connect to a NATS server (trying each of ``servers``), reconnecting by itself for ever
     afterwards. ConnectionError ``"{what}: no NATS server answers (why)"`` (without the
-    ``what:`` when None) when none answers within timeout_s."""
+    ``what:`` when None) when none answers within timeout_s, or ``"{what}: the NATS server
+    refused the user name or password (why)"`` when it answered with a refusal."""
     nats = import_nats(what or f"NATS at {where_of(servers)}")
     last_error = []
 
     async def on_error(exc):
         last_error.append(exc)
-        del last_error[:-1]
+        del last_error[:-16]
 
     holder = []
 
@@ -97,9 +98,13 @@ async def connect_nats(servers: list[str], what: str | None, *, name: str, timeo
             await asyncio.wait_for(nc.close(), 1.0)
         except Exception:
             pass
-        cause = last_error[0] if last_error else exc
+        # The server's own refusal ("Authorization Violation") says more than the connection
+        # reset that may follow it on the next attempt.
+        refusals = [e for e in last_error if "authorization" in str(e).lower()]
+        cause = refusals[-1] if refusals else last_error[-1] if last_error else exc
         text = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
-        text = f"no NATS server answers ({text})"
+        text = (f"the NATS server refused the user name or password ({text})" if refusals
+                else f"no NATS server answers ({text})")
         raise ConnectionError(f"{what}: {text}" if what else text) from None
 
 
