@@ -324,30 +324,39 @@ class _Mp4Writer:
 
 
 class _Progress:
-    """A one-line progress bar on a terminal; a line every 10 % otherwise (logs stay readable)."""
+    """A one-line progress bar on a terminal (redrawn at most 10 times a second); a line every
+    10 % otherwise (logs stay readable). ``label`` names the work; ``seconds`` is the meeting
+    time that ``total`` units stand for."""
 
-    def __init__(self, total: int, seconds: float, enabled: bool = True):
-        self.total, self.seconds, self.enabled = total, seconds, enabled
+    def __init__(self, total: int, seconds: float, enabled: bool = True, label: str = "recording"):
+        self.total, self.seconds, self.enabled, self.label = max(1, total), seconds, enabled, label
         self.tty = sys.stderr.isatty()
         self.last_decile = -1
         self.t0 = time.perf_counter()
+        self.last_drawn = -1.0
 
     def update(self, done: int) -> None:
         if not self.enabled:
             return
-        frac = done / self.total
-        elapsed = time.perf_counter() - self.t0
+        frac = min(max(done / self.total, 0.0), 1.0)
+        now = time.perf_counter()
+        if self.tty:
+            if now - self.last_drawn < 0.1 and done < self.total:
+                return
+        elif int(frac * 10) == self.last_decile:
+            return
+        self.last_drawn, self.last_decile = now, int(frac * 10)
+        elapsed = now - self.t0
         eta = elapsed / frac * (1 - frac) if frac > 0 else 0.0
-        text = (f"recording [{'#' * int(30 * frac):<30}] {100 * frac:5.1f}%  "
+        text = (f"{self.label} [{'#' * int(30 * frac):<30}] {100 * frac:5.1f}%  "
                 f"{frac * self.seconds:5.1f}/{self.seconds:g} s of meeting, {eta:4.0f} s left")
         if self.tty:
             print("\r" + text, end="", file=sys.stderr, flush=True)
-        elif int(frac * 10) != self.last_decile:
-            self.last_decile = int(frac * 10)
+        else:
             print(text, file=sys.stderr, flush=True)
 
     def done(self) -> None:
-        if self.enabled and self.tty:
+        if self.enabled and self.tty and self.last_drawn >= 0:
             print(file=sys.stderr)
 
 

@@ -467,8 +467,9 @@ def test_replay_on_a_live_platform_shows_the_meeting_on_the_wall_clock(gl, live_
 
     def paced_end(frame, draw=None):
         original(frame, draw)
-        shown.append(time.monotonic())
-        time.sleep(0.01)
+        if draw is not None:                                    # (not the fast-forward's empty frames)
+            shown.append(time.monotonic())
+            time.sleep(0.01)
 
     platform.end_frame = paced_end
     summary = replay_live(platform, path, start_s=start, seat=2, audio=False)
@@ -476,6 +477,51 @@ def test_replay_on_a_live_platform_shows_the_meeting_on_the_wall_clock(gl, live_
     assert summary["fast_forwarded"] > 100 and platform.frames_drawn == summary["frames"] > 5
     assert 0.15 < shown[-1] - shown[0] < 1.5                   # played the last ~0.3 s in real time
     assert 0.15 < summary["seconds"] < 0.6
+
+
+def test_a_live_replay_keeps_the_platform_going_while_it_fast_forwards(gl, live_recording, monkeypatch,
+                                                                       capsys):
+    """A long jump takes a while: the window or headset still gets frames (nothing drawn), its
+    status line says how far it is, a progress line goes to stderr, and closing the window then
+    ends the replay."""
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import Timeline
+    from xrdemo.render.renderer import Framebuffer
+    from xrdemo.replay import output
+
+    gl.make_current()
+    path, _calls, _logs = live_recording
+    with F.RecordingReader(path) as r:
+        start = r.duration_s - 0.3
+    monkeypatch.setattr(output, "FAST_FORWARD_FRAME_S", 0.0)   # a frame after every skipped one
+    target = Framebuffer((48, 27), samples=1)
+
+    def platform_with_status():
+        p = SimulatedPlatform(Timeline(), start_ns=0, view_count=1, view_size=(48, 27),
+                              framebuffer_for=lambda i, s: target.draw_fbo)
+        p.status = []
+        p.set_status = p.status.append
+        return p
+
+    platform = platform_with_status()
+    summary = output.replay_live(platform, path, start_s=start, seat=2, audio=False)
+    assert summary["frames"] > 3 and platform.frames_drawn == summary["frames"]
+    assert platform.frames_submitted >= summary["fast_forwarded"] + summary["frames"]
+    ahead = [t for t in platform.status if t.startswith(f"fast-forwarding to {start:g} s")]
+    assert len(ahead) == summary["fast_forwarded"] and ahead[-1].endswith("%")
+    assert f"fast-forwarding to {start:g} s [" in capsys.readouterr().err
+
+    platform = platform_with_status()                 # the window is closed during the jump
+    begin = platform.begin_frame
+
+    def closed_after_three():
+        frame = begin()
+        return replace(frame, exit_requested=True) if platform.frames_submitted >= 3 else frame
+
+    platform.begin_frame = closed_after_three
+    summary = output.replay_live(platform, path, start_s=start, seat=2, audio=False, progress=False)
+    assert summary["stopped"] and summary["frames"] == 0 and platform.frames_drawn == 0
+    assert summary["fast_forwarded"] == 4 and capsys.readouterr().err == ""
 
 
 def test_replay_stays_exact_through_a_reconnect_that_moves_the_seat(gl, tmp_path):

@@ -86,7 +86,10 @@ def run(args) -> int:
 
             print(f"xrdemo: replaying {args.file} on {reason}", flush=True)
             summary = replay_live(platform, args.file, seat=args.seat, start_s=args.start,
-                                  audio=not args.no_audio)
+                                  audio=not args.no_audio, progress=not args.quiet)
+            if summary.get("stopped"):
+                print(f"xrdemo: stopped while fast-forwarding to {args.start:g} s", flush=True)
+                return _report_damage(summary)
             print(f"xrdemo: showed {summary['seconds']:.1f} s of the meeting ({summary['frames']} frames) "
                   f"from seat {summary['seat']}", flush=True)
             return _report_damage(summary)

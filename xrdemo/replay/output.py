@@ -189,6 +189,7 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
     pending = None
     early: list = []                           # voice from just before the start (primes the buffers)
     voice_from = replayer.start_ns - NS // 2
+    ahead = _FastForwardProgress(reader, start_s, enabled=progress)
     try:
         for f in replayer.frames():
             if sound is not None:
@@ -198,8 +199,10 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
                 early.extend(d for d in f.voice if d.t_ns >= voice_from)
             if f.before_start:
                 skipped += 1
+                ahead.update(f)
                 continue
             if state["T0"] is None:
+                ahead.done()
                 setup(f)
                 for d in early if sound is not None else ():
                     sound.push(d)
@@ -227,11 +230,42 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
     return summary
 
 
+class _FastForwardProgress:
+    """Progress of the fast-forward to ``start_s`` (see docs/replay.md, Seeking): a bar on a
+    terminal, a line every 10 % in a log; nothing when there is nothing to skip."""
+
+    def __init__(self, reader, start_s: float, enabled: bool = True):
+        from ..recording import _Progress
+
+        self.t0_ns = reader.t0_ns
+        self.total_ms = max(1, int(start_s * 1000))
+        self.bar = _Progress(self.total_ms, start_s, enabled=enabled and start_s > 0,
+                             label=f"fast-forwarding to {start_s:g} s")
+
+    def fraction(self, f) -> float:
+        return min(max((f.t_ns - self.t0_ns) / 1e6 / self.total_ms, 0.0), 1.0)
+
+    def update(self, f) -> None:
+        self.bar.update(int(self.fraction(f) * self.total_ms))
+
+    def done(self) -> None:
+        if self.bar.last_drawn >= 0:
+            self.bar.update(self.total_ms)
+        self.bar.done()
+
+
+FAST_FORWARD_FRAME_S = 0.1  # a live platform gets an (empty) frame at least this often meanwhile
+
+
 def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0, log=print,
-                max_frames: int | None = None, audio: bool = True) -> dict:
+                max_frames: int | None = None, audio: bool = True, progress: bool = True) -> dict:
     """Play a recording on a live platform (a GL context is current): the meeting as recorded,
     on the wall clock from ``start_s``; the viewer looks around from ``seat`` with their own head
-    and hears the room there (live spatial audio, when there is a sound device)."""
+    and hears the room there (live spatial audio, when there is a sound device).
+
+    While fast-forwarding to ``start_s`` the platform still gets a frame (with nothing drawn)
+    every FAST_FORWARD_FRAME_S, so the window stays responsive (its status line shows how far
+    it is) and a headset session stays alive; closing the window then ends the replay."""
     from ..render.renderer import Renderer
 
     reader = open_recording(path, start_s)
@@ -242,12 +276,27 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
     current = None
     wall0 = rec0 = None
     sound = forwarder = None
+    ahead = _FastForwardProgress(reader, start_s, enabled=progress)
     try:
+        serviced = time.monotonic()
         for f in frames:                                 # fast-forward to the start point
             if not f.before_start:
                 current = f
                 break
             skipped += 1
+            ahead.update(f)
+            if time.monotonic() - serviced >= FAST_FORWARD_FRAME_S:
+                serviced = time.monotonic()
+                frame = platform.begin_frame()
+                platform.end_frame(frame, None)
+                if hasattr(platform, "set_status"):
+                    platform.set_status(f"fast-forwarding to {start_s:g} s: "
+                                        f"{100 * ahead.fraction(f):3.0f} %")
+                if frame.exit_requested:
+                    ahead.done()
+                    return {"frames": 0, "seat": seat, "fast_forwarded": skipped, "damage": None,
+                            "problems": list(reader.problems), "seconds": 0.0, "stopped": True}
+        ahead.done()
         if current is None:
             raise ValueError(f"{path}: no frames at or after --start {start_s:g}")
         seat = _check_seat(seat, replayer, path)
