@@ -108,7 +108,7 @@ def test_random_blends_within_bounds():
 
 
 def test_pairwise_transitions_within_bounds():
-    """Half-way blends (open -> fist bends the last bones ~170 degrees) stay within bounds."""
+    """Quarter, half and three-quarter blends between every pair of poses stay within bounds."""
     rng = np.random.default_rng(3)
     n = len(H.POSE_NAMES)
     pairs = [(a, b, t) for a in range(n) for b in range(n) if a < b for t in (0.25, 0.5, 0.75)]

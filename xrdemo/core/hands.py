@@ -5,9 +5,9 @@ in the wrist frame of a right hand (OpenXR joint convention: -Z toward the finge
 the back of the hand, +X completing a right-handed frame, so the right thumb is on -X); a left hand
 is the mirror image (x -> -x). All lengths are metres, angles radians.
 
-Per frame, scripted hands cost one weighted sum over a pose library plus a bone-length projection
-(`blend_poses`), one rigid transform (`hands_to_stage`), and one vectorised call that turns every
-hand into capsules (`hand_capsules`).
+Per frame, scripted hands cost one weighted sum of the pose library's joint angles and one batched
+forward kinematics (`blend_poses`), one rigid transform (`hands_to_stage`), and one vectorised call
+that turns every hand into capsules (`hand_capsules`).
 """
 
 from __future__ import annotations
@@ -106,11 +106,6 @@ for _f, _chain in enumerate(FINGER_CHAINS):
 _CHAIN_PARENT = np.array(_CHAIN_PARENT)
 _CHAIN_CHILD = np.array(_CHAIN_CHILD)
 _CHAIN_LENGTH = np.array(_CHAIN_LENGTH)
-# Bones grouped by depth along their finger (0 = metacarpal), so a blend can be projected back
-# onto the skeleton one depth at a time, parents before children.
-_CHAIN_DEPTH = np.array([next(ch.index(c) for ch in FINGER_CHAINS if c in ch) - 1
-                         for c in _CHAIN_CHILD])
-_LEVELS = [np.flatnonzero(_CHAIN_DEPTH == d) for d in range(4)]
 
 BONES = np.array(list(zip(_CHAIN_PARENT, _CHAIN_CHILD)))
 """(23, 2) parent/child joint pairs of the finger and thumb bones (metacarpals included)."""
@@ -202,76 +197,123 @@ def pose_index(name: str) -> int:
         raise ValueError(f"unknown hand pose {name!r}; choose from {', '.join(POSE_NAMES)}") from None
 
 
-def _blend_tables(library: np.ndarray):
-    """Constant matrices that turn pose weights into bone-preserving joints (see blend_poses).
+def bone_rotation(flex: np.ndarray, abduction: np.ndarray) -> np.ndarray:
+    """Rx(-flex) @ Ry(abduction): a bone's rotation relative to its parent, in the order
+    forward_kinematics composes them. flex, abduction (...) radians -> (..., 3, 3)."""
+    cf, sf, ca, sa = np.cos(flex), np.sin(flex), np.cos(abduction), np.sin(abduction)
+    m = np.empty(np.shape(flex) + (3, 3))
+    m[..., 0, 0], m[..., 0, 1], m[..., 0, 2] = ca, 0.0, sa
+    m[..., 1, 0], m[..., 1, 1], m[..., 1, 2] = -sf * sa, cf, sf * ca
+    m[..., 2, 0], m[..., 2, 1], m[..., 2, 2] = -cf * sa, -sf, cf * ca
+    return m
 
-    Returns (K_lib, 78 + 57): per library pose, the flattened joints each blended joint starts
-    from (the wrist, the palm and each chain's base keep the blended mean; every other joint is
-    placed by the bones above it) and the 19 raw bone vectors (component-major: 19 x, 19 y,
-    19 z); and (57, 78): where each unit bone vector adds to the flattened joints (every joint
-    below it on its chain, and the palm).
-    """
-    base = np.zeros((JOINT_COUNT, JOINT_COUNT))       # joint j starts from mean joint base[j]
-    below = np.zeros((len(_CHAIN_CHILD), JOINT_COUNT))  # bone b moves joint j
-    for chain in FINGER_CHAINS:
+
+def _assembly() -> np.ndarray:
+    """(26, 25): joints from [5 chain bases, then 5 x 4 bone vectors (finger-major)]; each joint
+    is its chain's base plus the bones before it, the palm halfway along the middle metacarpal,
+    the wrist the origin."""
+    a = np.zeros((JOINT_COUNT, 25))
+    for f, chain in enumerate(FINGER_CHAINS):
         for k, j in enumerate(chain):
-            base[chain[0], j] = 1.0
-            for m in range(k):
-                b = int(np.flatnonzero(_CHAIN_CHILD == chain[m + 1])[0])
-                below[b, j] = 1.0
-    base[WRIST, WRIST] = 1.0
-    mm, mp = JOINT["middle_metacarpal"], JOINT["middle_proximal"]
-    base[:, PALM] = 0.5 * (base[:, mm] + base[:, mp])
-    below[:, PALM] = 0.5 * (below[:, mm] + below[:, mp])
-    eye3 = np.eye(3)
-    start = np.kron(base, eye3)                        # (78, 78) on flattened (joint, xyz)
-    move = np.kron(below, eye3)                        # (69, 78)
-    bones = np.zeros((JOINT_COUNT, len(_CHAIN_CHILD)))
-    bones[_CHAIN_CHILD, np.arange(len(_CHAIN_CHILD))] = 1.0
-    bones[_CHAIN_PARENT, np.arange(len(_CHAIN_CHILD))] -= 1.0
-    lib = library.reshape(library.shape[0], -1)
-    # Bone vectors component-major (all x, then all y, then all z) so each component is a
-    # contiguous run: their lengths are then three products and two sums.
-    nb = len(_CHAIN_CHILD)
-    by_component = np.array([b * 3 + c for c in range(3) for b in range(nb)])
-    return np.concatenate([lib @ start, (lib @ np.kron(bones, eye3))[:, by_component]], axis=1), \
-        move[by_component]
+            a[j, f] = 1.0
+            a[j, 5 + 4 * f:5 + 4 * f + k] = 1.0
+    a[PALM] = 0.5 * (a[JOINT["middle_metacarpal"]] + a[JOINT["middle_proximal"]])
+    return a
 
 
-_BLEND = _blend_tables(POSE_LIBRARY)
-_FLAT = JOINT_COUNT * 3
+_ASSEMBLY = _assembly()
+_BASE_FRAMES = P.quat_to_matrix(_BASE_Q)             # (5, 3, 3) the chains' base frames
+_ABDUCTION_DEPTH = np.array([0, 1, 1, 1, 1])         # the thumb abducts at its CMC, fingers at the knuckle
+_FROM_ABDUCTION = (np.arange(4)[None, :] >= _ABDUCTION_DEPTH[:, None]).astype(np.float64)   # (5, 4)
+# joints (26) = the chain bases' part (constant) + (26, 20) @ unit bone directions (finger, depth),
+# the bone lengths (bones run along -Z) folded into the matrix
+_BONES_TO_JOINTS = _ASSEMBLY[:, 5:] * -_BONE_LENGTHS.reshape(-1)
+_BASES_TO_JOINTS = _ASSEMBLY[:, :5] @ _FINGER_BASE
 
 
-def blend_poses(weights: np.ndarray, library: np.ndarray = POSE_LIBRARY) -> np.ndarray:
-    """Blend named poses with per-hand weights, keeping every bone at its true length.
+def _angle_rows_matrix() -> np.ndarray:
+    """(50, 25): [flex (20, finger-major), abduction (5)] -> the angles joints_from_angles takes
+    the cosine and sine of, all linear in the joint angles: phi (20, flexion so far), psi (20,
+    phi - phi_a), phi_a (5, flexion up to the abducting joint), abduction (5)."""
+    m = np.zeros((50, 25))
+    for f in range(5):
+        for d in range(4):
+            m[4 * f + d, 4 * f:4 * f + d + 1] = 1.0                              # phi
+        m[40 + f] = m[4 * f + _ABDUCTION_DEPTH[f]]                                # phi_a
+        for d in range(4):
+            m[20 + 4 * f + d] = m[4 * f + d] - m[40 + f]                          # psi
+        m[45 + f, 20 + f] = 1.0                                                   # abduction
+    return m
 
-    weights: (K, L) non-negative, rows normalised here (L = library size). Returns (K, 26, 3)
-    right-hand wrist-frame joint positions. The weighted mean of joint positions is projected
-    back onto the skeleton bone by bone (parent first), so blends never stretch fingers.
+
+_ANGLE_ROWS = _angle_rows_matrix()
+
+
+def joints_from_angles(flex: np.ndarray, abduction: np.ndarray) -> np.ndarray:
+    """forward_kinematics' joint positions (K, 26, 3) alone, in closed form for every hand at
+    once: flex (K, 5, 4), abduction (K, 5) radians."""
+    k = np.shape(flex)[0]
+    angles = np.concatenate([np.reshape(flex, (k, 20)), np.reshape(abduction, (k, 5))], axis=1)
+    return _joints_from_angle_rows(_ANGLE_ROWS @ angles.T)
+
+
+def _joints_from_angle_rows(rows: np.ndarray) -> np.ndarray:
+    """Joints (K, 26, 3) from the angle rows (50, K) of _angle_rows_matrix.
+
+    Along a finger every rotation is about the bone's own x axis except the one abduction a (at
+    the knuckle; the thumb's CMC). In its chain's base frame a bone whose flexion so far is phi
+    points along -(0, sin phi, cos phi) before that joint, and from it on along
+    -[(0, sin phi, cos phi) + cos psi (sin a, (cos a - 1) sin phi_a, (cos a - 1) cos phi_a)]
+    (-Z turned by Rx(-phi_a) Ry(a) Rx(-psi), expanded). Laid out (finger, xyz, depth, hand), each
+    step is one call for all hands; the joints are one matrix product over the bones. The trig
+    runs in float32 (numpy's float64 sine is ~8x slower; 1e-7 of a direction is 10 nm at a
+    fingertip).
+    """
+    k = rows.shape[1]
+    v = np.empty((5, 3, 4, k))                                             # directions, base frames
+    phi = rows[:20].reshape(5, 4, k)
+    np.sin(phi, out=v[:, 1], dtype=np.float32)
+    np.cos(phi, out=v[:, 2], dtype=np.float32)
+    cos_psi = np.cos(rows[20:40], dtype=np.float32).reshape(5, 4, k)
+    cos_psi *= _FROM_ABDUCTION[..., None]
+    sin_ends, cos_ends = np.sin(rows[40:], dtype=np.float32), np.cos(rows[40:], dtype=np.float32)
+    u = np.empty((5, 3, 1, k))                                             # (sin a, (cos a - 1) (sin, cos phi_a))
+    u[:, 0, 0] = sin_ends[5:]
+    cos_a1 = cos_ends[5:] - np.float32(1.0)
+    np.multiply(cos_a1, sin_ends[:5], out=u[:, 1, 0])
+    np.multiply(cos_a1, cos_ends[:5], out=u[:, 2, 0])
+    v[:, 0] = 0.0
+    v += cos_psi[:, None] * u
+    directions = _BASE_FRAMES @ v.reshape(5, 3, 4 * k)                    # (5, 3, 4 K)
+    by_bone = directions.reshape(5, 3, 4, k).transpose(0, 2, 1, 3).reshape(20, 3 * k)
+    joints = (_BONES_TO_JOINTS @ by_bone).reshape(JOINT_COUNT, 3, k)
+    joints += _BASES_TO_JOINTS[:, :, None]
+    return np.ascontiguousarray(joints.transpose(2, 0, 1))
+
+
+def _library_angle_rows() -> np.ndarray:
+    """(50, L): the angle rows of each named pose, columns in POSE_NAMES order."""
+    flex = np.stack([_deg(v[0]).reshape(-1) for v in _POSE_TABLE.values()])
+    abd = np.stack([_deg(v[1]) for v in _POSE_TABLE.values()])
+    return _ANGLE_ROWS @ np.concatenate([flex, abd], axis=1).T
+
+
+_LIBRARY_ANGLE_ROWS = _library_angle_rows()
+
+
+def blend_poses(weights: np.ndarray) -> np.ndarray:
+    """Blend named poses with per-hand weights: (K, L) non-negative (rows normalised here; L =
+    len(POSE_NAMES)) -> (K, 26, 3) right-hand wrist-frame joint positions.
+
+    The blend is of joint angles (each joint's flexion and abduction the weighted mean of the
+    poses'), so every in-between hand is a hand: bones keep their lengths and fingers curl
+    smoothly between the poses, never bending backwards (a mean of joint positions would
+    fold the last bones back half way between an open hand and a fist).
     """
     w = np.asarray(weights, dtype=np.float64)
-    k = w.shape[0]
-    w = w / np.maximum(w @ np.ones(w.shape[1]), 1e-12)[:, None]
-    # All bone directions come from the blended positions; each joint is its chain's base plus the
-    # bones above it, each rescaled to its length — linear maps, precomputed per library.
-    tables, move = _BLEND if library is POSE_LIBRARY else _blend_tables(library)
-    mixed = w @ tables                                   # (K, 78 + 57): start joints, raw bones
-    d = mixed[:, _FLAT:].reshape(k, 3, -1)               # (K, xyz, bone)
-    x, y, z = d[:, 0], d[:, 1], d[:, 2]
-    length = np.sqrt(x * x + y * y + z * z)
-    d *= (_CHAIN_LENGTH / np.maximum(length, 1e-12))[:, None, :]
-    d = d.reshape(k, -1)
-    out = np.empty((k, _FLAT))
-    for i in range(0, k, _BLAS_ROWS):
-        # Row blocks keep each product small enough that OpenBLAS stays on this thread (it
-        # switches to worker threads above ~2.6e5 multiply-adds, which costs milliseconds on a
-        # busy machine instead of microseconds).
-        np.matmul(d[i:i + _BLAS_ROWS], move, out=out[i:i + _BLAS_ROWS])
-    out += mixed[:, :_FLAT]
-    return out.reshape(k, JOINT_COUNT, 3)
-
-
-_BLAS_ROWS = 48
+    rows = _LIBRARY_ANGLE_ROWS @ w.T                   # every angle is linear in the weights
+    rows /= np.maximum(w.sum(axis=1), 1e-12)
+    return _joints_from_angle_rows(rows)
 
 
 def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:
@@ -288,8 +330,7 @@ def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.n
     c = curls[:, :, None]
     flex = open_flex[None] * (1 - c) + fist_flex[None] * c
     abd = (open_abd[None] * spread[:, None]) * (1 - curls) + fist_abd[None] * curls
-    pos, _ = forward_kinematics(flex, abd)
-    return pos
+    return joints_from_angles(flex, abd)
 
 
 def mirror_to_left(local: np.ndarray, is_left: np.ndarray) -> np.ndarray:

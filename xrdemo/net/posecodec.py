@@ -66,9 +66,8 @@ _ACTIVE = _CHAIN_BONE >= 0                                     # (5, 4)
 # Quantisation of each bone's direction in its parent bone's frame, degrees: (flex lo, flex hi,
 # flex bits, abd lo, abd hi, abd bits) per finger (thumb, index, middle, ring, little) and depth
 # (metacarpal first). Zero bits: the angle is not sent and decodes as `lo`. Knuckle and thumb
-# bones get anatomical ranges; the last two bones of every chain get the whole sphere, because
-# blended poses (hands.blend_poses between an open hand and a fist) bend them up to ~170 degrees
-# and sideways. Index and middle metacarpals are rigid: the shape's anchors place their knuckles.
+# bones get anatomical ranges; the last two bones of every chain get the whole sphere, so that
+# whatever a tracker reports there (hyperextended, bent sideways, glitched) still round-trips. Index and middle metacarpals are rigid: the shape's anchors place their knuckles.
 _FULL = (-180, 180, 7, -90, 90, 6)
 _PROXIMAL = (-40, 120, 7, -30, 30, 6)
 _NONE = (0, 0, 0, 0, 0, 0)
@@ -287,16 +286,6 @@ def _quat_decode(codes: np.ndarray, bits: int) -> np.ndarray:
 
 # --- fingers --------------------------------------------------------------------------------------
 
-def _bone_rotation(flex: np.ndarray, abd: np.ndarray) -> np.ndarray:
-    """Rx(-flex) @ Ry(abd) (hands.forward_kinematics order). (...), (...) -> (..., 3, 3)."""
-    cf, sf, ca, sa = np.cos(flex), np.sin(flex), np.cos(abd), np.sin(abd)
-    m = np.empty(np.shape(flex) + (3, 3))
-    m[..., 0, 0], m[..., 0, 1], m[..., 0, 2] = ca, 0.0, sa
-    m[..., 1, 0], m[..., 1, 1], m[..., 1, 2] = -sf * sa, cf, sf * ca
-    m[..., 2, 0], m[..., 2, 1], m[..., 2, 2] = -cf * sa, -sf, cf * ca
-    return m
-
-
 def _chain_frames(anchors: np.ndarray, lengths: np.ndarray):
     """Base frames (K, 5, 3, 3) of the finger chains and bone lengths (K, 5, 4) for a shape.
 
@@ -360,7 +349,7 @@ def _measure_codes(target_local: np.ndarray, collected: list):
         codes = np.clip(np.rint((ang - _DEPTH_LO[depth]) * _DEPTH_SCALE[depth]), 0.0, _DEPTH_TOP[depth])
         collected.append(codes)
         ang = _DEPTH_LO[depth] + codes * _DEPTH_STEP[depth]
-        return _bone_rotation(ang[..., 0], ang[..., 1])
+        return H.bone_rotation(ang[..., 0], ang[..., 1])
     return rotation_at
 
 
@@ -514,7 +503,7 @@ def _decode_hands(fields, is_left, shape: HandShape, idx, head_pos) -> np.ndarra
     t_hat = head_pos + _dequantise(fields[:, :3], -_WRIST_POS_RANGE, _WRIST_POS_RANGE, _WRIST_POS_BITS)
     rot_hat = P.quat_to_matrix(_quat_decode(fields[:, 3:7], _WRIST_ROT_BITS))
     angles = (_ANGLE_LO_FLAT + fields[:, 7:] @ _SENT_MATRIX).reshape(k, 5, 4, 2)
-    rotations = _bone_rotation(angles[..., 0], angles[..., 1])          # (K, 5, 4, 3, 3)
+    rotations = H.bone_rotation(angles[..., 0], angles[..., 1])          # (K, 5, 4, 3, 3)
     frames, lengths = shape.chains()
     frame = frames[idx]
     parts = np.empty((k, len(ANCHOR_JOINTS) + 20, 3))                   # anchors, then bones
