@@ -752,3 +752,23 @@ def test_a_headless_recording_without_network_replays_to_the_same_pictures(gl, t
     live, rep = sorted((tmp_path / "live").glob("*.png")), sorted((tmp_path / "rep").glob("*.png"))
     assert len(live) == len(rep) == 20
     assert all(np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))) for a, b in zip(live, rep))
+
+
+def test_info_shows_the_name_tags_the_participant_saw(tmp_path, capsys):
+    """`replay --info` lists each person with the tags shown on their name (✓ verified, ? not,
+    ✗ a known name with a different key), and says what ✗ means; odd VERIFIED values are skipped."""
+    from xrdemo.commands.replay import info
+
+    meta = {"kind": "participant", "t0_ns": 0, "room": "r", "server": "127.0.0.1:4733", "seat": 0,
+            "capacity": 3, "name": "Ada"}
+    path = write(tmp_path / "tags.xrrec", [
+        (R.NAMES, 1, R.encode_json(["Ada", "Bob", ""])),
+        (R.VERIFIED, 2, R.encode_json([1, 0, 0])),
+        (R.VERIFIED, 3, R.encode_json([1, 1, 0])),               # Bob's join checked out later
+        (R.NAMES, 4, R.encode_json(["Ada", "Bob", "Eve"])),
+        (R.VERIFIED, 5, R.encode_json([1, 1, -1, [7], "x"])),    # Eve: a known name, another key
+    ], meta=meta)
+    assert info(path) == 0
+    out = capsys.readouterr().out
+    assert "0: Ada \u2713; 1: Bob ?/\u2713; 2: Eve \u2717" in out, out
+    assert "a name the participant knew arrived with a different key" in out

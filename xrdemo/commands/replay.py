@@ -108,6 +108,7 @@ def run(args) -> int:
 
 
 MAX_PROBLEMS_SHOWN = 5
+IDENTITY_MARKS = {1: "\u2713", 0: "?", -1: "\u2717"}   # the name tags: verified, not verified, flagged
 
 
 def _report_damage(summary: dict) -> int:
@@ -133,6 +134,8 @@ def info(path: Path) -> int:
         m = r.meta
         kinds: Counter = Counter()
         seen: dict = {}                            # seat -> everyone who sat there, in order
+        marks: dict = {}                           # (seat, name) -> the tags the participant saw
+        current: list = []                         # the names by seat as of now
         for rec in r.records(skip_damaged=True):
             kinds[R.TYPE_NAMES.get(rec.rtype, str(rec.rtype))] += 1
             names = None
@@ -142,6 +145,15 @@ def info(path: Path) -> int:
                 names = R.decode_json(rec.body).get("names")
             elif rec.rtype == R.EVENT and m.get("kind") == "server":
                 names = _signed_names(m, R.decode_json(rec.body))
+            elif rec.rtype == R.VERIFIED and m.get("kind") != "server":
+                for seat, flag in enumerate(R.decode_json(rec.body)):
+                    if (isinstance(flag, int) and flag in IDENTITY_MARKS and seat < len(current)
+                            and isinstance(current[seat], str) and current[seat]):
+                        tags = marks.setdefault((seat, current[seat]), [])
+                        if IDENTITY_MARKS[flag] not in tags:
+                            tags.append(IDENTITY_MARKS[flag])
+            if names is not None and rec.rtype != R.EVENT:
+                current = list(names)
             for seat, name in enumerate(names or ()):
                 if name and name not in seen.setdefault(seat, []):
                     if m.get("kind") == "server" and rec.rtype == R.NAMES:
@@ -159,7 +171,14 @@ def info(path: Path) -> int:
         else:
             print(f"  a meeting with no network: {m.get('capacity')} people, recorded from seat {m.get('seat')}")
         if seen:
-            print("  people by seat: " + "; ".join(f"{seat}: {', '.join(who)}" for seat, who in sorted(seen.items())))
+            def tagged(seat, name):
+                tags = marks.get((seat, name))
+                return f"{name} {'/'.join(tags)}" if tags else name
+
+            print("  people by seat: " + "; ".join(f"{seat}: {', '.join(tagged(seat, n) for n in who)}"
+                                                 for seat, who in sorted(seen.items())))
+            if any("\u2717" in tags for tags in marks.values()):
+                print("  \u2717: a name the participant knew arrived with a different key (see docs/identity.md)")
         print(f"  {r.duration_s:.1f} s in {len(r.chunks)} chunks ({'indexed' if r.indexed else 'scanned, no index'}); "
               + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
         for p in r.problems[:MAX_PROBLEMS_SHOWN]:
