@@ -55,3 +55,16 @@ def test_a_bad_join_address_is_refused_in_one_line(run_xrdemo):
     assert r.returncode in (1, 2)
     assert "port" in (r.stderr + r.stdout).lower()
     assert "Traceback" not in r.stderr
+
+
+def test_a_mistyped_identity_file_is_refused_not_made(run_xrdemo, tmp_path):
+    """--identity names a key the user has: a path that does not exist is a typo, not a wish for
+    a new identity (that would quietly make a stranger of them); `xrdemo id --identity` makes one."""
+    missing = tmp_path / "keys" / "me.kye"
+    r = run_xrdemo("run", "--platform", "headless", "--join", "127.0.0.1:9/room", "--identity", str(missing),
+                   timeout=60)
+    assert r.returncode in (1, 2) and "Traceback" not in r.stderr
+    assert f"--identity {missing}: no such file" in r.stderr and f"xrdemo id --identity {missing}" in r.stderr
+    assert not missing.exists() and not missing.parent.exists()
+    made = run_xrdemo("id", "--identity", str(missing), timeout=60)
+    assert made.returncode == 0 and missing.exists(), made.stdout + made.stderr

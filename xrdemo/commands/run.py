@@ -50,8 +50,9 @@ def register(sub) -> None:
                         "headless, this records what your seat sees and hears")
     p.add_argument("--name", default=None, help="your display name in a networked meeting (default: login name)")
     p.add_argument("--identity", type=Path, default=None, metavar="FILE",
-                   help="the identity key to join with (default: your own, see `xrdemo id`; "
-                        "same as XRDEMO_IDENTITY=FILE)")
+                   help="an identity key file to join with (default: your own, made on first use, see "
+                        "`xrdemo id`; same as XRDEMO_IDENTITY=FILE). It must exist: make a new one with "
+                        "`xrdemo id --identity FILE`")
     p.add_argument("--record", type=Path, default=None, metavar="FILE",
                    help="also record the meeting as you see and hear it to FILE (.xrrec); "
                         "play it again with `xrdemo replay FILE`")
@@ -76,6 +77,10 @@ def run(args) -> int:
             import os
 
             from ..net.identity import IDENTITY_ENV
+
+            if not args.identity.exists():             # a typo must not quietly make a new you
+                raise ValueError(f"--identity {args.identity}: no such file. To make a new identity there: "
+                                 f"xrdemo id --identity {args.identity}")
 
             os.environ[IDENTITY_ENV] = str(args.identity)   # read where the meeting is joined
         if args.name is not None and not 0 < len(args.name.strip()) <= 32:
