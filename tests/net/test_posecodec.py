@@ -320,3 +320,19 @@ def test_property_shape_garbage_is_a_value_error(data):
     except ValueError:
         return
     assert np.all(shape.bone_lengths > 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), layout=st.sampled_from(sorted(C._LAYOUTS)))
+def test_property_bit_packing_round_trips_every_layout(seed, layout):
+    """_unpack is the exact inverse of _pack (any field values within their widths), and a set
+    padding bit is refused."""
+    widths = C._LAYOUTS[layout]
+    fields = np.random.default_rng(seed).integers(0, 1 << widths)
+    data = C._pack(fields, widths)
+    assert np.array_equal(C._unpack(data, widths), fields)
+    spare = 8 * len(data) - int(widths.sum())
+    if spare:
+        tampered = data[:-1] + bytes([data[-1] | 1])
+        with pytest.raises(ValueError, match="padding"):
+            C._unpack(tampered, widths)

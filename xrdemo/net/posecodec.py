@@ -379,15 +379,30 @@ def _pack(fields: np.ndarray, widths: np.ndarray) -> bytes:
 
 
 def _unpack(data: bytes, widths: np.ndarray) -> np.ndarray:
-    shifts = np.arange(_MAXW - 1, -1, -1)
-    mask = shifts[None, :] < widths[:, None]
-    total = int(widths.sum())
+    """Fields (N,) int64 of a _pack bit stream; ValueError if its padding bits are not zero."""
+    total, starts, weights = _unpack_table(widths)
     stream = np.unpackbits(np.frombuffer(data, np.uint8))
-    if np.any(stream[total:]):
+    if stream[total:].any():
         raise ValueError("pose payload: non-zero padding")
-    bits = np.zeros(mask.shape, np.int64)
-    bits[mask] = stream[:total]
-    return bits @ (1 << shifts)
+    return np.add.reduceat(stream[:total] * weights, starts)     # each field: its bits x 2^place
+
+
+_UNPACK_TABLES: dict = {}
+
+
+def _unpack_table(widths: np.ndarray):
+    """(total bits, field starts (N,), each bit's place value (total,) int64) of a layout; made
+    once per layout array."""
+    cached = _UNPACK_TABLES.get(id(widths))
+    if cached is not None and cached[0] is widths:
+        return cached[1]
+    w = [int(v) for v in widths]
+    if min(w, default=1) < 1:
+        raise ValueError("pose layout: every field needs at least one bit")
+    table = (sum(w), np.concatenate([[0], np.cumsum(w)[:-1]]).astype(np.intp),
+             np.concatenate([np.left_shift(1, np.arange(v - 1, -1, -1, dtype=np.int64)) for v in w]))
+    _UNPACK_TABLES[id(widths)] = (widths, table)
+    return table
 
 
 def payload_size(valid_left: bool = True, valid_right: bool = True) -> int:
