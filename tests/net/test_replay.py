@@ -519,9 +519,23 @@ def test_a_live_replay_keeps_the_platform_going_while_it_fast_forwards(gl, live_
         return replace(frame, exit_requested=True) if platform.frames_submitted >= 3 else frame
 
     platform.begin_frame = closed_after_three
-    summary = output.replay_live(platform, path, start_s=start, seat=2, audio=False, progress=False)
+    summary = output.replay_live(platform, path, start_s=start, seat=2, audio=False)
     assert summary["stopped"] and summary["frames"] == 0 and platform.frames_drawn == 0
-    assert summary["fast_forwarded"] == 4 and capsys.readouterr().err == ""
+    err = capsys.readouterr().err
+    assert summary["fast_forwarded"] == 4 and "fast-forwarding" in err and "100.0%" not in err, err
+
+
+def test_a_headless_replay_from_after_the_last_frame_says_there_is_nothing(live_recording, tmp_path, capsys):
+    from xrdemo.replay.output import replay_headless
+
+    path, _calls, _logs = live_recording
+    with F.RecordingReader(path) as r:
+        last = max(rec.t_ns for rec in r.records() if rec.rtype == R.FRAME)
+        start = (last - r.t0_ns) / 1e9 + 0.001
+        assert start < r.duration_s
+    with pytest.raises(ValueError, match="no frames at or after --start"):
+        replay_headless(path, tmp_path / "none.mp4", start_s=start, size=(32, 18))
+    assert capsys.readouterr().err.rstrip().endswith("s left")     # the bar ended, nothing after it
 
 
 def test_replay_stays_exact_through_a_reconnect_that_moves_the_seat(gl, tmp_path):
@@ -772,3 +786,24 @@ def test_info_shows_the_name_tags_the_participant_saw(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "0: Ada \u2713; 1: Bob ?/\u2713; 2: Eve \u2717" in out, out
     assert "a name the participant knew arrived with a different key" in out
+
+
+@pytest.mark.parametrize("names, verified", [
+    (b"0", b"[1]"), (b'{"a": 1}', b"[1]"), (b'[["Ada"], 7, "Bob"]', b"[1, 1, -1]"),
+    (b'["Ada", "Bob"]', b"null"), (b'["Ada", "Bob"]', b"3"), (b'["Ada", "Bob"]', b"not json"),
+    (b'["Ada", "Bob"]', b'{"0": 1}'), (b'["Ada", "Bob"]', b"[true, false]"),
+])
+def test_info_describes_a_file_with_odd_names_or_tags_without_crashing(tmp_path, capsys, names, verified):
+    """CRC-valid records with bodies of the wrong shape are skipped by `replay --info`: no traceback,
+    no made-up tags (JSON true is not a ✓)."""
+    from xrdemo.commands.replay import info
+
+    path = write(tmp_path / "odd.xrrec", [(R.NAMES, 1, names), (R.VERIFIED, 2, verified)],
+                 meta={"kind": "participant", "t0_ns": 0, "seat": 0, "capacity": 3})
+    assert info(path) == 0
+    out = capsys.readouterr().out
+    assert "\u2713" not in out, out
+    if names == b'[["Ada"], 7, "Bob"]':
+        assert "2: Bob \u2717" in out and "Ada" not in out, out
+    if verified == b"[true, false]":
+        assert "0: Ada; 1: Bob" in out, out

@@ -146,16 +146,13 @@ def info(path: Path) -> int:
             elif rec.rtype == R.EVENT and m.get("kind") == "server":
                 names = _signed_names(m, R.decode_json(rec.body))
             elif rec.rtype == R.VERIFIED and m.get("kind") != "server":
-                for seat, flag in enumerate(R.decode_json(rec.body)):
-                    if (isinstance(flag, int) and flag in IDENTITY_MARKS and seat < len(current)
-                            and isinstance(current[seat], str) and current[seat]):
-                        tags = marks.setdefault((seat, current[seat]), [])
-                        if IDENTITY_MARKS[flag] not in tags:
-                            tags.append(IDENTITY_MARKS[flag])
-            if names is not None and rec.rtype != R.EVENT:
-                current = list(names)
+                _note_tags(rec.body, current, marks)
+            if not isinstance(names, list):
+                names = None
+            elif rec.rtype != R.EVENT:
+                current = names
             for seat, name in enumerate(names or ()):
-                if name and name not in seen.setdefault(seat, []):
+                if isinstance(name, str) and name and name not in seen.setdefault(seat, []):
                     if m.get("kind") == "server" and rec.rtype == R.NAMES:
                         continue                   # (server recordings: names with their check)
                     seen[seat].append(name)
@@ -187,6 +184,25 @@ def info(path: Path) -> int:
             print("xrdemo replay: the intact parts are described above", file=sys.stderr)
             return 1
     return 0
+
+
+def _note_tags(body: bytes, names: list, marks: dict) -> None:
+    """Add the name tags of one VERIFIED record (a JSON list by seat: 1 / 0 / -1) to marks
+    {(seat, name): [tag, ...]}; a body or value that is none of these is skipped."""
+    from ..replay import records as R
+
+    try:
+        flags = R.decode_json(body)
+    except ValueError:
+        return
+    if not isinstance(flags, list):
+        return
+    for seat, flag in enumerate(flags):
+        if (type(flag) is int and flag in IDENTITY_MARKS and seat < len(names)
+                and isinstance(names[seat], str) and names[seat]):
+            tags = marks.setdefault((seat, names[seat]), [])
+            if IDENTITY_MARKS[flag] not in tags:
+                tags.append(IDENTITY_MARKS[flag])
 
 
 def _signed_names(meta: dict, event: dict) -> list | None:

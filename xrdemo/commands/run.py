@@ -51,8 +51,8 @@ def register(sub) -> None:
     p.add_argument("--name", default=None, help="your display name in a networked meeting (default: login name)")
     p.add_argument("--identity", type=Path, default=None, metavar="FILE",
                    help="an identity key file to join with (default: your own, made on first use, see "
-                        "`xrdemo id`; same as XRDEMO_IDENTITY=FILE). It must exist: make a new one with "
-                        "`xrdemo id --identity FILE`")
+                        "`xrdemo id`). It must exist: make a new one with `xrdemo id --identity FILE`. "
+                        "(XRDEMO_IDENTITY=FILE also picks the file, and makes it when missing, for scripts)")
     p.add_argument("--record", type=Path, default=None, metavar="FILE",
                    help="also record the meeting as you see and hear it to FILE (.xrrec); "
                         "play it again with `xrdemo replay FILE`")

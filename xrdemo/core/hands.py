@@ -94,7 +94,7 @@ def _finger_frames():
 
 _BASE_Q, _BONE_LENGTHS = _finger_frames()
 
-# Bone list used for blending: child joint, parent joint, length. Ordered so parents come first.
+# The bones of every chain: parent joint, child joint, length. Ordered so parents come first.
 _CHAIN_CHILD = []
 _CHAIN_PARENT = []
 _CHAIN_LENGTH = []

@@ -67,7 +67,8 @@ _ACTIVE = _CHAIN_BONE >= 0                                     # (5, 4)
 # flex bits, abd lo, abd hi, abd bits) per finger (thumb, index, middle, ring, little) and depth
 # (metacarpal first). Zero bits: the angle is not sent and decodes as `lo`. Knuckle and thumb
 # bones get anatomical ranges; the last two bones of every chain get the whole sphere, so that
-# whatever a tracker reports there (hyperextended, bent sideways, glitched) still round-trips. Index and middle metacarpals are rigid: the shape's anchors place their knuckles.
+# whatever a tracker reports there (hyperextended, bent sideways, glitched) still round-trips.
+# Index and middle metacarpals are rigid: the shape's anchors place their knuckles.
 _FULL = (-180, 180, 7, -90, 90, 6)
 _PROXIMAL = (-40, 120, 7, -30, 30, 6)
 _NONE = (0, 0, 0, 0, 0, 0)

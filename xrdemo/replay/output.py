@@ -214,6 +214,7 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
         if pending is not None:
             emit(pending, state["k"])
     finally:
+        ahead.done(arrived=written > 0)
         if writer is not None:
             writer.close()
         if platform is not None:
@@ -224,6 +225,8 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
             ctx.release()
         problems = list(reader.problems)
         reader.close()
+    if written == 0 and not problems:
+        raise ValueError(f"{path}: no frames at or after --start {start_s:g}")
     summary.update(frames=written, fps=fps, seat=seat, seconds=written / fps if fps else 0.0,
                    fast_forwarded=skipped, damage=problems[0] if problems else None, problems=problems,
                    kind=replayer.kind, recorded_seat=replayer.seat)
@@ -248,10 +251,12 @@ class _FastForwardProgress:
     def update(self, f) -> None:
         self.bar.update(int(self.fraction(f) * self.total_ms))
 
-    def done(self) -> None:
-        if self.bar.last_drawn >= 0:
+    def done(self, arrived: bool = True) -> None:
+        """End the bar: filled when the jump arrived, left where it was when it was stopped."""
+        if arrived and self.bar.last_drawn >= 0:
             self.bar.update(self.total_ms)
         self.bar.done()
+        self.bar.last_drawn = -1.0              # (a second call adds nothing)
 
 
 FAST_FORWARD_FRAME_S = 0.1  # a live platform gets an (empty) frame at least this often meanwhile
@@ -293,7 +298,7 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
                     platform.set_status(f"fast-forwarding to {start_s:g} s: "
                                         f"{100 * ahead.fraction(f):3.0f} %")
                 if frame.exit_requested:
-                    ahead.done()
+                    ahead.done(arrived=False)
                     return {"frames": 0, "seat": seat, "fast_forwarded": skipped, "damage": None,
                             "problems": list(reader.problems), "seconds": 0.0, "stopped": True}
         ahead.done()
