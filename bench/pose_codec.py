@@ -24,19 +24,16 @@ from xrdemo.core import pose as P
 from xrdemo.net import posecodec as C
 from xrdemo.net.posebuffer import PoseBuffer
 
+# bench/ is on sys.path as the script's folder
+from timing import median_us_per_call
+
 LEFT = np.array([True, False])
 HEADER = 8                      # transport header bytes per datagram (protocol.py)
 
 
 def cpu_us(fn, items, rounds):
     """Median over rounds of the mean CPU µs per call of fn(item) over items."""
-    times = []
-    for _ in range(rounds):
-        t0 = time.process_time()
-        for item in items:
-            fn(item)
-        times.append((time.process_time() - t0) / len(items) * 1e6)
-    return statistics.median(times)
+    return median_us_per_call(fn, items, rounds, clock=time.process_time)
 
 
 def samples(n, rng):

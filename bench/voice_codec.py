@@ -23,20 +23,12 @@ from xrdemo.audio.voices import load_voices
 from xrdemo.net.opus import OpusDecoder, OpusEncoder, version
 from xrdemo.net.voice import VoiceReceiver, VoiceSender
 
+# bench/ is on sys.path as the script's folder
+from timing import median_us_per_call
+
 RATE = 48000
 FRAME = 960
 BLOCK = 256
-
-
-def per_call_us(fn, items, rounds):
-    """Median over rounds of the mean µs per call of fn(item) over items."""
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for item in items:
-            fn(item)
-        times.append((time.perf_counter() - t0) / len(items) * 1e6)
-    return statistics.median(times)
 
 
 def main(argv=None):
@@ -50,7 +42,7 @@ def main(argv=None):
     seconds = len(frames) * FRAME / RATE
 
     rows = []
-    reference = per_call_us(lambda f: float(np.sqrt(np.mean(np.square(f)))), frames, args.rounds)
+    reference = median_us_per_call(lambda f: float(np.sqrt(np.mean(np.square(f)))), frames, args.rounds)
     rows.append(("reference: numpy RMS of a frame", reference, None, None))
 
     packets = {}
@@ -58,16 +50,16 @@ def main(argv=None):
         enc = OpusEncoder(bitrate=args.bitrate, fec=fec)
         packets[fec] = [enc.encode(f) for f in frames]
         enc.reset()
-        us = per_call_us(enc.encode, frames, args.rounds)
+        us = median_us_per_call(enc.encode, frames, args.rounds)
         rate = sum(len(p) for p in packets[fec]) / seconds
         rows.append((f"encode, FEC {'on ' if fec else 'off'}", us, FRAME, rate))
 
     stream = packets[True]
     dec = OpusDecoder()
-    rows.append(("decode", per_call_us(dec.decode, stream, args.rounds), FRAME, None))
-    rows.append(("decode_fec (rebuild the previous frame)", per_call_us(dec.decode_fec, stream, args.rounds),
+    rows.append(("decode", median_us_per_call(dec.decode, stream, args.rounds), FRAME, None))
+    rows.append(("decode_fec (rebuild the previous frame)", median_us_per_call(dec.decode_fec, stream, args.rounds),
                  FRAME, None))
-    rows.append(("conceal (PLC)", per_call_us(lambda _: dec.conceal(), stream, args.rounds), FRAME, None))
+    rows.append(("conceal (PLC)", median_us_per_call(lambda _: dec.conceal(), stream, args.rounds), FRAME, None))
 
     # a steady stream through sender + receiver, pulled in 256-sample blocks; only pull is timed
     sender = VoiceSender(RATE, bitrate=args.bitrate)

@@ -61,3 +61,24 @@ def jack_server():
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@pytest.fixture(scope="module")
+def gl():
+    """A headless GL context (EGL) for the tests of one module; released after them."""
+    from xrdemo.render.context import create_headless_context
+
+    ctx = create_headless_context()
+    yield ctx
+    ctx.release()
+
+
+def quiet_config(people: int = 4):
+    """The default configuration with sound off and ``people`` at the table (for live-loop and
+    replay tests that need no audio device)."""
+    from dataclasses import replace
+
+    from xrdemo.config import Config
+
+    cfg = Config()
+    return replace(cfg, audio=replace(cfg.audio, enabled=False), meeting=replace(cfg.meeting, people=people))

@@ -1,32 +1,15 @@
 """The live frame loop (app.live_loop) on the simulated runtime with a real EGL renderer:
 calibration from touches, haptics on table contact, session loss, and exiting."""
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from xrdemo.config import Config
+from tests.conftest import quiet_config
 from xrdemo.core import hands as H
 from xrdemo.core import pose as P
 from xrdemo.platform.simulated import SimulatedPlatform
 from xrdemo.platform.timeline import ControllerSample, ScriptEvent, Timeline
-
-
-@pytest.fixture(scope="module")
-def gl():
-    from xrdemo.render.context import create_headless_context
-
-    ctx = create_headless_context()
-    yield ctx
-    ctx.release()
-
-
-def quiet_config(people=4):
-    cfg = Config()
-    return replace(cfg, audio=replace(cfg.audio, enabled=False),
-                   meeting=replace(cfg.meeting, people=people))
 
 
 def make_platform(gl, timeline, size=(96, 54)):

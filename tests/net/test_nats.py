@@ -71,6 +71,17 @@ def make():
         (x.close if hasattr(x, "close") else x.stop)()
 
 
+def _served_pair(make, server_url, client_url=None):
+    """A room server on server_url and two connected clients, ann and bob, in room "r" (through
+    client_url, default the same); returns (server, ann, bob)."""
+    server, client = make
+    srv = server(server_url)
+    a, b = client(client_url or server_url, "ann"), client(client_url or server_url, "bob")
+    a.connect()
+    b.connect()
+    return srv, a, b
+
+
 def _traffic(sender, receiver, n=5):
     """Send n poses and n voice frames from sender; wait until receiver has them all."""
     # The server forwards to a member once a datagram of its has arrived (its keepalive binds
@@ -162,14 +173,10 @@ def test_a_networked_meeting_joins_by_nats_url_and_exchanges_poses_and_voice(nat
 
 
 def test_a_client_that_vanishes_is_gone_and_a_room_server_restart_brings_clients_back(natsd, make):
-    server, client = make
-    srv = server(natsd.url)
-    a, b = client(natsd.url, "ann"), client(natsd.url, "bob")
-    a.connect()
-    b.connect()
+    srv, a, b = _served_pair(make, natsd.url)
     first = srv.server.server_id
     srv.stop()                                          # the room server goes away
-    srv2 = server(natsd.url)
+    srv2 = make[0](natsd.url)
     assert srv2.server.server_id != first
     for c in (a, b):
         events_until(c, lambda ev: any(e["type"] == "reconnected" for e in ev), timeout_s=10)
@@ -184,11 +191,7 @@ def test_a_client_that_vanishes_is_gone_and_a_room_server_restart_brings_clients
 
 
 def test_a_nats_server_restart_brings_everyone_back(natsd, make):
-    server, client = make
-    srv = server(natsd.url)
-    a, b = client(natsd.url, "ann"), client(natsd.url, "bob")
-    a.connect()
-    b.connect()
+    srv, a, b = _served_pair(make, natsd.url)
     natsd.restart()                                     # same port, all NATS connections cut
     # Each NATS connection comes back by itself; a client whose control stream stayed silent
     # for longer than its timeout meanwhile also rejoins the room (same seat).
@@ -222,11 +225,7 @@ def test_a_hello_for_another_room_than_the_stream_was_opened_for_is_refused(nats
 
 
 def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
-    server, client = make
-    srv = server(natsd.url)
-    a, b = client(natsd.url, "ann"), client(natsd.url, "bob")
-    a.connect()
-    b.connect()
+    srv, a, b = _served_pair(make, natsd.url)
     nats = import_nats("test")
     sid = srv.server.server_id
     wait_until(lambda: b.stats.get("keepalive_received", 0) > 0)     # bob is reachable
@@ -294,12 +293,9 @@ def test_the_documented_guest_permissions_let_people_meet_and_keep_them_off_serv
         documented_auth, make):
     node, users = documented_auth
     port = node.port
-    server, client = make
-    server(f"nats://room-server:{users['room-server']}@127.0.0.1:{port}")
     guest = f"nats://guest:{users['guest']}@127.0.0.1:{port}"
-    a, b = client(guest, "ann"), client(guest, "bob")
-    a.connect()
-    b.connect()
+    _, a, b = _served_pair(make, f"nats://room-server:{users['room-server']}@127.0.0.1:{port}", guest)
+    client = make[1]
     wait_until(lambda: len(a.roster) == 2 and len(b.roster) == 2)
     _traffic(a, b)
     nats = import_nats("test")

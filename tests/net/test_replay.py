@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import quiet_config
 from xrdemo.config import Config
 from xrdemo.core import pose as P
 from xrdemo.core import scene as S
@@ -125,20 +126,6 @@ def test_not_a_recording_is_refused_clearly(tmp_path):
 
 
 # --- record a live networked meeting, replay it ---------------------------------------------------
-@pytest.fixture(scope="module")
-def gl():
-    from xrdemo.render.context import create_headless_context
-
-    ctx = create_headless_context()
-    yield ctx
-    ctx.release()
-
-
-def quiet_config(people=4):
-    cfg = Config()
-    return replace(cfg, audio=replace(cfg.audio, enabled=False), meeting=replace(cfg.meeting, people=people))
-
-
 class StepSpy:
     """Wraps core.scene.step while installed: keeps (inputs' t, scene) of every call."""
 

@@ -122,9 +122,7 @@ class FrameRecord:
         """A core.scene.LocalInput with this frame's fields (``remote`` still to be filled)."""
         from ..core.scene import LocalInput
 
-        return LocalInput(head_pos=self.head_pos, head_rot=self.head_rot, joints=self.joints,
-                          valid=self.valid, radii=self.radii, eye_dir=self.eye_dir,
-                          voice_level=self.voice_level, mic_level=self.mic_level)
+        return LocalInput(**{name: getattr(self, name) for name in FRAME_FIELDS[:-1]})
 
 
 def _copy(value):
