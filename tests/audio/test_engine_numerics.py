@@ -1,6 +1,8 @@
-"""Numerical properties of the binaural engine (issue 4)."""
+"""Numerical properties of the binaural engine (issue 4), on both of its kernels: the fused loops
+(numba) and the numpy route."""
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings, strategies as st
 from scipy.signal import fftconvolve
 
@@ -13,9 +15,18 @@ RNG = np.random.default_rng(4)
 NOISE = RNG.standard_normal(256 * 48).astype(np.float32) * 0.1
 
 
-def make_engine(hrtf, **kw):
+@pytest.fixture(scope="module", params=["fused", "numpy"])
+def kernel(request):
+    """Every test runs on both kernels (module scope: hypothesis allows it); the set-up installs
+    numba, so the fused kernel is never skipped."""
+    return request.param
+
+
+def make_engine(hrtf, kernel, **kw):
     kw.setdefault("limiter", False)
-    return SpatialAudioEngine(48000, 256, hrtf=hrtf, **kw)
+    engine = SpatialAudioEngine(48000, 256, hrtf=hrtf, kernel=kernel, **kw)
+    assert engine.kernel == kernel
+    return engine
 
 
 def xcorr_lag(left, right, max_lag=48):
@@ -37,8 +48,8 @@ def xcorr_lag(left, right, max_lag=48):
 @example(295.0)
 @example(112.5)
 @example(359.99)
-def test_itd_matches_hrtf_and_ild_has_right_sign(hrtf, azimuth):
-    engine = make_engine(hrtf, near_field=False)
+def test_itd_matches_hrtf_and_ild_has_right_sign(hrtf, kernel, azimuth):
+    engine = make_engine(hrtf, kernel, near_field=False)
     d = direction_from_azimuth(azimuth)
     engine.set_sources([2.0 * d])
     y = render(engine, NOISE)[1024:]
@@ -53,9 +64,9 @@ def test_itd_matches_hrtf_and_ild_has_right_sign(hrtf, azimuth):
         assert abs(ild) < 3.0
 
 
-def test_static_source_equals_offline_convolution(hrtf):
+def test_static_source_equals_offline_convolution(hrtf, kernel):
     for position, reflections in (([1.2, 0.3, -1.0], False), ([-0.4, 0.1, -0.2], True)):  # far; near + image
-        engine = make_engine(hrtf, reflections=reflections, table_height=-0.5)
+        engine = make_engine(hrtf, kernel, reflections=reflections, table_height=-0.5)
         engine.set_sources([position])
         engine.set_listener([0.0, 0.0, 0.0], quat_from_yaw_pitch_roll(0.3))
         y = render(engine, NOISE)
@@ -65,12 +76,12 @@ def test_static_source_equals_offline_convolution(hrtf):
         assert 10 * np.log10(np.sum(err ** 2) / np.sum(ref[256:] ** 2)) < -80.0
 
 
-def test_head_turns_do_not_click(hrtf):
+def test_head_turns_do_not_click(hrtf, kernel):
     t = np.arange(256 * 60) / 48000
     tone = (0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
 
     def run(step_deg, crossfade=True, offset_deg=0.0):
-        engine = make_engine(hrtf)
+        engine = make_engine(hrtf, kernel)
         engine.set_sources([[0.0, 0.0, -1.5]])
         out = []
         for i in range(60):
@@ -95,8 +106,8 @@ def test_head_turns_do_not_click(hrtf):
     assert hf_share(hard) > 1e3 * hf_share(turning)  # the measure does catch a click (~2e-5)
 
 
-def test_smooth_sweep_gives_smooth_itd_track(hrtf):
-    engine = make_engine(hrtf, near_field=False)
+def test_smooth_sweep_gives_smooth_itd_track(hrtf, kernel):
+    engine = make_engine(hrtf, kernel, near_field=False)
     engine.set_sources([[0.0, 0.0, -2.0]])
     noise = RNG.standard_normal(256 * 400).astype(np.float32) * 0.1
     out, yaws = [], np.radians(60.0 * np.arange(400) / 399)  # 0 -> 60 degrees in 2.1 s: source moves right
@@ -113,9 +124,9 @@ def test_smooth_sweep_gives_smooth_itd_track(hrtf):
     assert lags[0] <= 2 and lags[-1] >= 20  # goes from centre to the right (left ear later)
 
 
-def test_yaw_step_changes_output_from_next_block(hrtf):
+def test_yaw_step_changes_output_from_next_block(hrtf, kernel):
     def run(step_at):
-        engine = make_engine(hrtf)
+        engine = make_engine(hrtf, kernel)
         engine.set_sources([[0.0, 0.0, -1.5]])
         engine.set_listener([0, 0, 0], [0, 0, 0, 1])
         blocks = []
@@ -132,11 +143,11 @@ def test_yaw_step_changes_output_from_next_block(hrtf):
     assert changed[7] > 1e-3
 
 
-def test_distance_is_monotonic_and_never_silent(hrtf):
+def test_distance_is_monotonic_and_never_silent(hrtf, kernel):
     distances = np.array([0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0])
     levels = []
     for r in distances:
-        engine = make_engine(hrtf)
+        engine = make_engine(hrtf, kernel)
         engine.set_sources([[0.0, 0.0, -r]])
         y = render(engine, NOISE)[512:]
         levels.append(10 * np.log10(np.mean(y.astype(np.float64) ** 2)))
@@ -148,9 +159,9 @@ def test_distance_is_monotonic_and_never_silent(hrtf):
     assert distance_gain(1e4) > 0
 
 
-def test_near_field_raises_low_frequency_ild(hrtf):
+def test_near_field_raises_low_frequency_ild(hrtf, kernel):
     def low_ild(r):
-        engine = make_engine(hrtf)
+        engine = make_engine(hrtf, kernel)
         engine.set_sources([[-r, 0.0, 0.0]])  # to the left
         y = render(engine, NOISE)[512:].astype(np.float64)
         spec = np.abs(np.fft.rfft(y, axis=0)) ** 2
@@ -161,8 +172,8 @@ def test_near_field_raises_low_frequency_ild(hrtf):
     assert low_ild(0.25) > low_ild(1.5) + 6.0
 
 
-def test_limiter_never_clips(hrtf):
-    engine = make_engine(hrtf, limiter=True)
+def test_limiter_never_clips(hrtf, kernel):
+    engine = make_engine(hrtf, kernel, limiter=True)
     engine.set_sources(np.array([[0.1, 0.0, -0.2]] * 8))
     loud = np.tile(RNG.standard_normal(256 * 20).astype(np.float32) * 4.0, (8, 1))
     peaks = [np.max(np.abs(engine.process(loud[:, i * 256:(i + 1) * 256]))) for i in range(20)]
@@ -170,18 +181,56 @@ def test_limiter_never_clips(hrtf):
     assert engine.limiter.engaged_blocks > 0
 
 
-def test_fast_filter_spectra_equal_time_domain_filters(hrtf):
+def test_fast_filter_spectra_equal_time_domain_filters(hrtf, kernel):
     """process() builds filters from stored spectra; they must equal the time-domain reference."""
     rng = np.random.default_rng(7)
     for reflections in (False, True):
-        engine = make_engine(hrtf, reflections=reflections, table_height=-0.4)
+        engine = make_engine(hrtf, kernel, reflections=reflections, table_height=-0.4)
         positions = rng.uniform(-2.0, 2.0, (6, 3))
         positions[0] = (0.3, 0.05, -0.2)  # near field
         engine.set_sources(positions, rng.uniform(0.2, 1.0, 6))
         engine.set_whisper_gains([1.0, 0.0, 1.0, 0.18, 1.0, 1.41])
         engine.set_listener([0.1, 0.0, 0.2], quat_from_yaw_pitch_roll(1.1, 0.2, -0.1))
-        fast = np.zeros((6, 2, engine.bins), np.complex64)
-        engine._filter_spectra(fast)
+        fast = engine.filter_spectra()
         ref = np.fft.rfft(engine.source_filters(), axis=-1) / engine.fft_size
         err = np.sum(np.abs(fast - ref) ** 2) / np.sum(np.abs(ref) ** 2)
         assert 10 * np.log10(err) < -100.0
+
+
+def test_fused_kernel_renders_what_the_numpy_route_renders(hrtf):
+    """The two kernels on one moving scene with every feature on: near field, whisper gains,
+    reflections, listener moves and turns, blocks with and without a filter change."""
+    rng = np.random.default_rng(11)
+    for reflections in (False, True):
+        engines = [make_engine(hrtf, k, reflections=reflections, table_height=0.3, limiter=True)
+                   for k in ("fused", "numpy")]
+        positions = rng.uniform(-2.0, 2.0, (9, 3))
+        positions[0] = (0.3, 0.05, -0.2)  # near field
+        signals = rng.standard_normal((9, 256 * 30)).astype(np.float32) * 0.3
+        outputs = [[], []]
+        for i in range(30):
+            yaw = 0.05 * (i - i % 3)  # a turn every third block: the others reuse the filters
+            for engine, out in zip(engines, outputs):
+                if i in (0, 12):
+                    engine.set_sources(positions + 0.1 * i, np.linspace(0.3, 1.0, 9))
+                    engine.set_whisper_gains(np.linspace(0.2, 1.4, 9))
+                engine.set_listener([0.0, 0.0, 0.1 * (i > 20)], quat_from_yaw_pitch_roll(yaw, 0.1, 0.0))
+                out.append(engine.process(signals[:, i * 256:(i + 1) * 256]).copy())
+        fused_out, numpy_out = np.concatenate(outputs[0]), np.concatenate(outputs[1])
+        assert np.sum(numpy_out ** 2) > 1.0
+        err = np.sum((fused_out - numpy_out) ** 2) / np.sum(numpy_out ** 2)
+        assert 10 * np.log10(err) < -110.0, reflections
+        assert engines[0].filter_updates == engines[1].filter_updates == 10  # block 0 + 9 turns
+
+
+def test_kernel_choice(hrtf, monkeypatch):
+    monkeypatch.setenv("XRDEMO_AUDIO_KERNEL", "numpy")
+    assert SpatialAudioEngine(48000, 256, hrtf=hrtf).kernel == "numpy"
+    assert SpatialAudioEngine(48000, 256, hrtf=hrtf, kernel="fused").kernel == "fused"
+    monkeypatch.setenv("XRDEMO_AUDIO_KERNEL", "")
+    assert SpatialAudioEngine(48000, 256, hrtf=hrtf).kernel == "fused"  # numba is installed
+    monkeypatch.setenv("XRDEMO_AUDIO_KERNEL", "cuda")
+    with pytest.raises(ValueError, match="XRDEMO_AUDIO_KERNEL must be 'fused' or 'numpy', not 'cuda'"):
+        SpatialAudioEngine(48000, 256, hrtf=hrtf)
+    with pytest.raises(ValueError, match="audio kernel must be"):
+        SpatialAudioEngine(48000, 256, hrtf=hrtf, kernel="fast")

@@ -21,6 +21,9 @@ and world-frame unit vectors (one 3x3 @ 3xM product per block). For tens of sour
 per-call cost (~0.5 us) dominates the fixed part, so buffers and views are made once and every
 step is one whole-array call; the per-source part is bound by memory traffic (~100 kB per source
 and block through the caches: table gather, interpolation, delay spectra, filters, products).
+When numba is installed, ``kernel="auto"`` runs the filter build and the mix as two fused loops
+instead (``fused.py``: the same arithmetic per bin in registers, about half the cost per source);
+the numpy route stays the reference and the fallback.
 
 Units: metres, seconds; positions in the stage/world frame (OpenXR: +y up, -z forward);
 quaternions (x, y, z, w).
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xrdemo.audio import fused
 from xrdemo.audio.hrtf import HrtfSet, load_hrtf
 
 from xrdemo.audio.fft import InverseRealFFT, RealFFT
@@ -132,6 +136,21 @@ def _spectral_tables(hrtf: HrtfSet, fft_size: int):
     low = (np.fft.rfft(hrtf.hrir_low.astype(np.float64), fft_size) * scale).astype(np.complex64)
     floats = np.ascontiguousarray(spectra).reshape(spectra.shape[0], -1).view(np.float32)
     tables = (np.ascontiguousarray(np.concatenate([floats, hrtf.delay.astype(np.float32)], axis=1)), low)
+    _TABLES[key] = (hrtf, tables)
+    return tables
+
+
+def _split_tables(hrtf: HrtfSet, fft_size: int):
+    """``_spectral_tables`` in the fused kernel's layout: (spectra (D, 2, 2, bins), low (D, 2, 2, bins),
+    delays (D, 2)) float32, re/im planes split. Cached per HRTF set."""
+    key = ("split", id(hrtf), fft_size)
+    cached = _TABLES.get(key)
+    if cached is not None and cached[0] is hrtf:
+        return cached[1]
+    table, low = _spectral_tables(hrtf, fft_size)
+    d, bins = low.shape[0], low.shape[2]
+    spectra = table[:, :4 * bins].view(np.complex64).reshape(d, 2, bins)
+    tables = (fused.split(spectra), fused.split(low), np.ascontiguousarray(table[:, 4 * bins:]))
     _TABLES[key] = (hrtf, tables)
     return tables
 
@@ -271,11 +290,13 @@ class SpatialAudioEngine:
     Geometry changes take effect on the next ``process`` call, crossfaded over that block.
     Optional: ``set_whisper_gains(g (N,))`` per-source whisper gain for this listener (see
     ``whisper_gains``); ``reflections=True`` adds the table-plane image source of every voice.
+    ``kernel``: "auto" (fused loops when numba is installed, ``$XRDEMO_AUDIO_KERNEL`` overrides),
+    "fused" or "numpy"; ``engine.kernel`` says which runs. Both give the same output (float32).
     """
 
     def __init__(self, sample_rate=48000, block=256, hrtf: HrtfSet | None = None,
                  reflections=False, table_height=0.75, reflection_gain=0.5,
-                 near_field=True, limiter=True):
+                 near_field=True, limiter=True, kernel="auto"):
         self.hrtf = hrtf if hrtf is not None else load_hrtf()
         if self.hrtf.sample_rate != sample_rate:
             raise ValueError(f"HRTF is {self.hrtf.sample_rate} Hz but the engine runs at {sample_rate} Hz")
@@ -301,6 +322,15 @@ class SpatialAudioEngine:
         max_start = self.block + 1
         # indexed by the integer part of the delay: row k delays by k - 1 (the Lagrange taps start there)
         self._delay_phasors = np.exp(np.outer(np.arange(-1, max_start), omega)).astype(np.complex64)
+        self.kernel = fused.choose(kernel)
+        self._fused = self.kernel == "fused"
+        if self._fused:
+            self._build_kernel, self._mix_kernel = fused.kernels()
+            self._split_table, self._split_low, self._split_delays = _split_tables(self.hrtf, self.fft_size)
+            self._split_poly = fused.split(self._lagrange_poly.view(np.complex64))  # (4, 2, bins)
+            self._split_phasors = fused.split(self._delay_phasors)  # (K, 2, bins)
+            self._both_slots = np.arange(2, dtype=np.intp)
+            self._one_slot = (np.array([0], np.intp), np.array([1], np.intp))
         n = np.arange(self.block)
         self._fade_in = (0.5 - 0.5 * np.cos(np.pi * (n + 1) / self.block)).astype(np.float32)
         self._listener_pose = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)  # position, quaternion (x, y, z, w)
@@ -318,7 +348,9 @@ class SpatialAudioEngine:
         """Preallocate every per-block buffer for ``count`` sources."""
         self._input_fft = RealFFT((count,), self.fft_size, measure=True)  # the overlap-save windows
         # filter spectra, source-major: [slot (old/new alternate), source, ear, bin]
-        self._filters = np.zeros((2, count, 2, self.bins), dtype=np.complex64)
+        self._filters = np.zeros((2, 0 if self._fused else count, 2, self.bins), dtype=np.complex64)
+        # the fused kernel's filters: [slot, source, ear, re/im, bin]
+        self._split_filters = np.zeros((2, count, 2, 2, self.bins) if self._fused else (0,), np.float32)
         self._slot = 0  # the slot holding the filters in use
         self._mix_both = InverseRealFFT((2, 2), self.fft_size, normalised=False)  # [slot, ear]
         self._mix_one = InverseRealFFT((2,), self.fft_size, normalised=False)  # [ear]
@@ -336,6 +368,7 @@ class SpatialAudioEngine:
         self._window_halves = (self._input_fft.input[:, :b], self._input_fft.input[:, b:])
         self._valid_both = (self._mix_both.output[:, :, :b], self._mix_both.output[:, :, b:])  # [half][slot]
         self._valid_one = (self._mix_one.output[:, :b], self._mix_one.output[:, b:])
+        self._mix_one_input = self._mix_one.input[None]  # (1 slot, ear, bins) for the fused mix
         self._spectrum = self._input_fft.output[:, None, :]
         self._filter_slots = (self._filters[0], self._filters[1])
 
@@ -350,6 +383,9 @@ class SpatialAudioEngine:
         width = self._table.shape[1]
         scratch = np.zeros(max(4 * width * m, 2 * 4 * bins * m, 2 * 4 * bins * n), np.float32)
         self._weights32 = np.zeros((m, 1, 4), np.float32)
+        self._near = np.zeros((m, 2))  # near-field low-frequency gain per ear (fused kernel)
+        self._no_extra = np.zeros(m)
+        self._total_gains = np.zeros(m)
         self._gathered = scratch[:4 * width * m].reshape(m, 4, width)
         self._mixed = np.zeros((m, 1, width), np.float32)  # spectra (as floats), delays
         self._delay = np.zeros((m, 2))  # samples
@@ -458,23 +494,52 @@ class SpatialAudioEngine:
         units = None if inside else np.ascontiguousarray(offsets / distance)
         total = gains * distance_gain(distance)
         self._powers[0] = np.repeat(total, 2)  # row 0 of gain x [1, f, f^2, f^3]
+        self._total_gains[:] = total
         near = self.near_field and m > 0 and float(distance.min()) < NEAR_FIELD_ONSET
         self._geometry = (units, distance, extra, near)
+
+    def _head_directions(self) -> np.ndarray:
+        """Head-frame unit directions (3, M) of the (virtual) sources as rows, for the current pose."""
+        if self._geometry is None:
+            self._update_geometry()
+        units = self._geometry[0]
+        if units is None:  # some source inside the head: the general (slower) path
+            positions, _, _ = self._virtual_sources()
+            return np.ascontiguousarray(head_relative(self._listener_position, None, positions,
+                                                      self._rotation).direction.T)
+        return self._rotation_t @ units
+
+    def filter_spectra(self) -> np.ndarray:
+        """Spectra (N, 2, bins) complex64 of ``source_filters()`` / fft_size, as the engine's kernel
+        builds them for the current geometry (for tests: ``process`` uses them in place)."""
+        out = np.zeros((self.source_count, 2, self.bins), np.complex64)
+        if self._fused:
+            spare = 1 - self._slot  # rewritten before its next use
+            self._fused_filters(spare)
+            out.real, out.imag = self._split_filters[spare, :, :, 0], self._split_filters[spare, :, :, 1]
+        else:
+            self._filter_spectra(out)
+        return out
+
+    def _fused_filters(self, slot: int) -> None:
+        """``_filter_spectra`` by the fused kernel, into ``_split_filters[slot]``."""
+        rows = self._head_directions()
+        _, distance, extra, near = self._geometry
+        x, y, z = rows
+        idx, w = self.hrtf.neighbours_rows(x, y, z)  # (4, M)
+        if near:
+            self._near[...] = near_field_low_gain(distance, x, onset=NEAR_FIELD_ONSET)
+        self._build_kernel(self._split_table, self._split_low, self._split_delays, idx, w, self._near, near,
+                           self._total_gains, self._no_extra if extra is None else extra, self._split_poly,
+                           self._split_phasors, self.source_count, self._split_filters, slot)
 
     def _filter_spectra(self, out: np.ndarray) -> None:
         """Spectra (N, 2, bins) of ``source_filters()`` / fft_size into ``out`` (any (N, 2, bins)
         complex64 array or view), built in the frequency domain: weighted sum of the stored HRIR
         spectra of the 4 neighbouring directions x gain x Lagrange fractional delay x integer-delay
         phasor. Every step is one whole-array call into a preallocated buffer."""
-        if self._geometry is None:
-            self._update_geometry()
-        units, distance, extra, near = self._geometry
-        if units is None:  # some source inside the head: the general (slower) path
-            positions, _, _ = self._virtual_sources()
-            rows = np.ascontiguousarray(head_relative(self._listener_position, None, positions,
-                                                      self._rotation).direction.T)
-        else:
-            rows = self._rotation_t @ units  # (3, M) head-frame unit directions
+        rows = self._head_directions()
+        _, distance, extra, near = self._geometry
         x, y, z = rows
         idx, w = self.hrtf.neighbours_rows(x, y, z)  # (4, M)
         np.copyto(self._weights32_rows, w)
@@ -531,10 +596,15 @@ class SpatialAudioEngine:
         old = self._slot
         if self._dirty:
             new = 1 - old
-            self._filter_spectra(self._filter_slots[new])
             # filters x spectra for both slots, summed over sources: (slot, ear, bins)
-            np.multiply(self._filters, spectrum, out=self._products)
-            np.add.reduce(self._products, axis=1, out=self._mix_both.input)
+            if self._fused:
+                self._fused_filters(new)
+                self._mix_kernel(self._input_fft.output, self._split_filters, self._both_slots,
+                                 self._mix_both.input)
+            else:
+                self._filter_spectra(self._filter_slots[new])
+                np.multiply(self._filters, spectrum, out=self._products)
+                np.add.reduce(self._products, axis=1, out=self._mix_both.input)
             self._mix_both()
             y_old, y_new = self._valid_both[half][old], self._valid_both[half][new]  # (ear, block)
             fade = self._crossfade
@@ -545,9 +615,13 @@ class SpatialAudioEngine:
             self._dirty = False
             self.filter_updates += 1
         else:
-            products = self._product_slots[old]
-            np.multiply(self._filter_slots[old], spectrum, out=products)
-            np.add.reduce(products, axis=0, out=self._mix_one.input)
+            if self._fused:
+                self._mix_kernel(self._input_fft.output, self._split_filters, self._one_slot[old],
+                                 self._mix_one_input)
+            else:
+                products = self._product_slots[old]
+                np.multiply(self._filter_slots[old], spectrum, out=products)
+                np.add.reduce(products, axis=0, out=self._mix_one.input)
             self._mix_one()
             out.T[...] = self._valid_one[half]
         if self.limiter is not None:
