@@ -1,4 +1,4 @@
-"""Binaural spatial-audio engine: pure numpy DSP, no I/O, no threads, no clock.
+"""Binaural spatial-audio engine: numpy DSP (two loops optionally compiled by numba), no I/O, no threads, no clock.
 
 N mono sources at world positions are rendered for one listener (head pose) into stereo blocks:
 head-relative direction and distance -> interpolated minimum-phase HRIR pair + fractional per-ear
