@@ -407,7 +407,11 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
         viewer = ScriptedViewer(state, seconds)
         viewer.neighbour = -1                   # real neighbours lean in by themselves, or not
         viewer.present = state.people.present
+        # made before the meeting's clock starts: its first use loads compiled audio loops
+        sound = _RoomSound(cfg, state, voices) if audio and cfg.audio.enabled else None
         t_origin = time.monotonic_ns()
+        if sound is not None:
+            sound.t_origin_ns = t_origin
 
         def head(t_ns):
             return viewer.pose((t_ns - t_origin) / NS)
@@ -422,7 +426,6 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
             target = Framebuffer(size, samples=4)
             platform = SimulatedPlatform(timeline, start_ns=t_origin, view_count=1, view_size=size,
                                          fov_deg=82.0, framebuffer_for=lambda i, s: target.draw_fbo)
-            sound = _RoomSound(cfg, state, voices, t_origin) if audio and cfg.audio.enabled else None
             behind_s = 0.0
             writer = _Mp4Writer(out, size, fps, cfg.audio.sample_rate if sound else None) if out else None
             bar = _Progress(n_frames, seconds, enabled=progress)
@@ -496,8 +499,9 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
             log(f"xrdemo: {recorder.close()}")
 
 
-LAG_RESYNC_NS = 200_000_000
-"""A headless participant whose audio clock falls this far behind real time catches up at once."""
+LAG_SLACK_NS = 100_000_000
+"""How far behind real time a headless participant may ask the voice jitter buffers for a block
+before its audio clock follows real time (more would overflow them and fall silent)."""
 
 
 class FrameSound:
@@ -548,23 +552,26 @@ class FrameSound:
 class _RoomSound(FrameSound):
     """Binaural audio of a networked room for a headless participant, block by block."""
 
-    def __init__(self, cfg: Config, state: S.MeetingState, voices, t_origin_ns: int):
+    def __init__(self, cfg: Config, state: S.MeetingState, voices, t_origin_ns: int = 0):
         super().__init__(cfg, state, state.local)
         self.voices = voices
-        self.t_origin_ns = t_origin_ns
+        self.t_origin_ns = t_origin_ns  # the meeting's start (monotonic ns): set before the first frame
+        self.shift_ns = 0  # how much later than its place in the recording each block is asked for
 
     def render_until(self, state: S.MeetingState, sample_end: int, listener) -> np.ndarray:
         """The samples since the previous call up to sample_end. Each block is taken from the
         jitter buffers at its own time on the sample clock."""
         self.seat = state.local
         self.place(state, listener)
+        # When this machine falls behind real time (a slow start, a stall, a slow renderer), ask the
+        # jitter buffers for "now less the slack", not for the past; as the frames catch up again the
+        # shift shrinks with them. (Jumping the clock once and keeping the jump would run the audio
+        # ahead of real time after the catch-up, into packets that have not come yet: silence.)
         lag = time.monotonic_ns() - (self.t_origin_ns + self.rendered * NS // self.rate)
-        if lag > LAG_RESYNC_NS:
-            # This machine fell behind real time: move the sample clock up to now rather than
-            # ask the jitter buffers for the past (they would overflow and fall silent).
-            self.t_origin_ns += lag
+        self.shift_ns = max(0, lag - LAG_SLACK_NS)
 
         def next_block(first_sample):
-            mono, (level, _) = self.voices.next_block(None, self.t_origin_ns + first_sample * NS // self.rate)
+            t_ns = self.t_origin_ns + self.shift_ns + first_sample * NS // self.rate
+            mono, (level, _) = self.voices.next_block(None, t_ns)
             return mono, level
         return self.blocks_until(sample_end, next_block)
