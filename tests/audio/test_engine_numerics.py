@@ -234,3 +234,24 @@ def test_kernel_choice(hrtf, monkeypatch):
         SpatialAudioEngine(48000, 256, hrtf=hrtf)
     with pytest.raises(ValueError, match="audio kernel must be"):
         SpatialAudioEngine(48000, 256, hrtf=hrtf, kernel="fast")
+
+
+def test_a_broken_numba_falls_back_to_numpy_or_names_the_cause(hrtf, monkeypatch, capsys):
+    from xrdemo.audio import fused
+
+    def broken():
+        raise ImportError("numba needs NumPy 2.3 or less")
+
+    monkeypatch.setattr(fused, "kernels", broken)
+    monkeypatch.setattr(fused, "_FALLBACK_SAID", False)
+    monkeypatch.delenv("XRDEMO_AUDIO_KERNEL", raising=False)
+    assert SpatialAudioEngine(48000, 256, hrtf=hrtf).kernel == "numpy"
+    assert SpatialAudioEngine(48000, 256, hrtf=hrtf).kernel == "numpy"
+    err = capsys.readouterr().err
+    assert err.count("audio: the fused kernel could not be loaded (ImportError: numba needs NumPy") == 1
+    assert "using the numpy route" in err
+    with pytest.raises(ValueError, match="fused audio kernel could not be loaded .ImportError: numba needs"):
+        SpatialAudioEngine(48000, 256, hrtf=hrtf, kernel="fused")
+    monkeypatch.setenv("XRDEMO_AUDIO_KERNEL", "fused")
+    with pytest.raises(ValueError, match="could not be loaded"):
+        SpatialAudioEngine(48000, 256, hrtf=hrtf)

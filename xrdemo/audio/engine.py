@@ -322,10 +322,10 @@ class SpatialAudioEngine:
         max_start = self.block + 1
         # indexed by the integer part of the delay: row k delays by k - 1 (the Lagrange taps start there)
         self._delay_phasors = np.exp(np.outer(np.arange(-1, max_start), omega)).astype(np.complex64)
-        self.kernel = fused.choose(kernel)
-        self._fused = self.kernel == "fused"
+        self.kernel, compiled = fused.load(kernel)
+        self._fused = compiled is not None
         if self._fused:
-            self._build_kernel, self._mix_kernel = fused.kernels()
+            self._build_kernel, self._mix_kernel = compiled
             self._split_table, self._split_low, self._split_delays = _split_tables(self.hrtf, self.fft_size)
             self._split_poly = fused.split(self._lagrange_poly.view(np.complex64))  # (4, 2, bins)
             self._split_phasors = fused.split(self._delay_phasors)  # (K, 2, bins)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import numpy as np
 
@@ -44,6 +45,32 @@ def choose(kernel: str = "auto") -> str:
         raise ValueError("the fused audio kernel needs numba (pip install numba, or .[fast]); "
                          f"set {ENV}=numpy to use the numpy route")
     return kernel
+
+
+_FALLBACK_SAID = False
+
+
+def load(kernel: str = "auto"):
+    """(kernel name, (build, mix) or None) for an engine asked for ``kernel``.
+
+    When "auto" picked the fused loops but numba cannot import or compile them (a broken install),
+    the engine falls back to the numpy route and says so once on stderr; asked explicitly (the
+    argument or ``$XRDEMO_AUDIO_KERNEL=fused``), the failure is an error naming the cause."""
+    global _FALLBACK_SAID
+    name = choose(kernel)
+    if name == "numpy":
+        return name, None
+    try:
+        return name, kernels()
+    except Exception as exc:  # numba raises many kinds (import, typing, LLVM)
+        explicit = kernel == "fused" or os.environ.get(ENV, "").strip().lower() == "fused"
+        cause = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if explicit:
+            raise ValueError(f"the fused audio kernel could not be loaded ({cause})") from exc
+        if not _FALLBACK_SAID:
+            _FALLBACK_SAID = True
+            sys.stderr.write(f"audio: the fused kernel could not be loaded ({cause}); using the numpy route\n")
+        return "numpy", None
 
 
 def split(spectra: np.ndarray) -> np.ndarray:
@@ -139,7 +166,7 @@ def kernels():
     global _COMPILED
     if _COMPILED is None:
         if not AVAILABLE:
-            raise ValueError(choose.__doc__)
+            raise ImportError("numba is not installed")
         import numba
 
         jit = numba.njit(cache=True, fastmath=True, nogil=True, boundscheck=False)
