@@ -407,11 +407,9 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
         viewer = ScriptedViewer(state, seconds)
         viewer.neighbour = -1                   # real neighbours lean in by themselves, or not
         viewer.present = state.people.present
-        # made before the meeting's clock starts: its first use loads compiled audio loops
+        # made before the meeting's clock starts (the engine loads its compiled audio loops)
         sound = _RoomSound(cfg, state, voices) if audio and cfg.audio.enabled else None
-        t_origin = time.monotonic_ns()
-        if sound is not None:
-            sound.t_origin_ns = t_origin
+        t_origin = 0  # the meeting's clock starts after the set-up below (GL can take a while)
 
         def head(t_ns):
             return viewer.pose((t_ns - t_origin) / NS)
@@ -424,6 +422,9 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
 
             renderer = Renderer()
             target = Framebuffer(size, samples=4)
+            t_origin = time.monotonic_ns()
+            if sound is not None:
+                sound.t_origin_ns = t_origin
             platform = SimulatedPlatform(timeline, start_ns=t_origin, view_count=1, view_size=size,
                                          fov_deg=82.0, framebuffer_for=lambda i, s: target.draw_fbo)
             behind_s = 0.0
@@ -489,7 +490,7 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
         if behind_s > 0.5:
             log(f"network: this machine fell up to {behind_s:.1f} s behind real time while recording "
                 "(rendering is slower than the frame rate here); remote motion and voices were "
-                "sampled late, not lost")
+                "sampled late, and voices sped up in places to keep up")
         return {"frames": n_frames, "seconds": seconds, "seat": net.seat, "capacity": net.capacity,
                 "most_people_seen": most_seen, "audio": sound is not None, "voice": voices.stats(),
                 "net": net.stats(), "recorded_frames": recorder.frames if recorder else 0}

@@ -78,18 +78,19 @@ def split(spectra: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.stack([spectra.real, spectra.imag], axis=-2), dtype=np.float32)
 
 
-def build(table, low, delays, idx, weights, near, use_near, gains, extra, poly, phasors, n, filters, slot):
+def build(table, low, delays, idx, weights, near, use_near, gains, extra, poly, phasors, n, filters, slot, scratch):
     """Filter spectra of M = n or 2n virtual sources into ``filters[slot]`` (image sources, the
     second n, are added to their direct source's filters).
 
     idx (4, M) intp and weights (4, M) float64: the neighbouring directions (``neighbours_rows``);
     near (M, 2) float64: near-field low-frequency gain per ear, read when ``use_near``; gains (M,)
-    float64: linear gain; extra (M,) float64: extra delay in samples (reflections)."""
+    float64: linear gain; extra (M,) float64: extra delay in samples (reflections); scratch
+    (3, 2, 2, bins) float32: work rows (no allocation per block)."""
     m_count = idx.shape[1]
     bins = table.shape[3]
     last = phasors.shape[0] - 1
-    h = np.empty((2, bins), np.float32)  # interpolated HRTF spectrum of one ear (re, im)
-    image = np.empty((2, 2, bins), np.float32)  # an image source's filters before they are added
+    h = scratch[0, 0]  # interpolated HRTF spectrum of one ear (re, im)
+    image = scratch[1]  # an image source's filters (ear, re/im, bin) before they are added
     # every inner loop is branch-free so that it vectorises (a test inside one keeps it scalar)
     for m in range(m_count):
         i0, i1, i2, i3 = idx[0, m], idx[1, m], idx[2, m], idx[3, m]
@@ -131,12 +132,13 @@ def build(table, low, delays, idx, weights, near, use_near, gains, extra, poly, 
                     direct[1, b] += image[e, 1, b]
 
 
-def mix(spectra, filters, slots, out):
+def mix(spectra, filters, slots, out, scratch):
     """out[j] (2 ears, bins) complex64 = sum over sources of spectra (N, bins) complex64 x
-    filters[slots[j]] (N, 2, 2, bins), for each slot j listed in ``slots`` (intp)."""
+    filters[slots[j]] (N, 2, 2, bins), for each slot j listed in ``slots`` (intp); scratch as
+    for ``build`` (its last (2, 2, bins) holds the sums)."""
     n = spectra.shape[0]
     bins = spectra.shape[1]
-    acc = np.zeros((2, 2, bins), np.float32)
+    acc = scratch[2]
     for j in range(slots.shape[0]):
         acc[:] = 0.0
         f = filters[slots[j]]
@@ -157,21 +159,30 @@ def mix(spectra, filters, slots, out):
 
 
 _COMPILED = None
+_FAILURE = None  # the exception of a failed load, raised again instead of retrying per engine
 
 
 def kernels():
     """(build, mix) compiled (numba caches the machine code beside this file, or in the user's
     cache when that is read-only) and run once on small arrays, so that no audio callback ever
     waits for the compiler. Call outside the audio callback."""
-    global _COMPILED
+    global _COMPILED, _FAILURE
+    if _FAILURE is not None:
+        raise _FAILURE
     if _COMPILED is None:
         if not AVAILABLE:
             raise ImportError("numba is not installed")
-        import numba
+        try:
+            import numba
 
-        jit = numba.njit(cache=True, fastmath=True, nogil=True, boundscheck=False)
-        compiled = jit(build), jit(mix)
-        _warm_up(*compiled)
+            # fastmath without "nnan"/"ninf": a non-finite delay must still clamp to a phasor row
+            fast = {"nsz", "arcp", "contract", "afn", "reassoc"}
+            jit = numba.njit(cache=True, fastmath=fast, nogil=True, boundscheck=False)
+            compiled = jit(build), jit(mix)
+            _warm_up(*compiled)
+        except Exception as exc:  # numba raises many kinds (import, typing, LLVM)
+            _FAILURE = exc
+            raise
         _COMPILED = compiled
     return _COMPILED
 
@@ -182,8 +193,9 @@ def _warm_up(build_fn, mix_fn):
     table = np.zeros((2, 2, 2, bins), np.float32)
     delays = np.ones((2, 2), np.float32)
     filters = np.zeros((2, n, 2, 2, bins), np.float32)
+    scratch = np.zeros((3, 2, 2, bins), np.float32)
     build_fn(table, table, delays, np.zeros((4, n), np.intp), np.full((4, n), 0.25), np.zeros((n, 2)),
              True, np.ones(n), np.zeros(n), np.zeros((4, 2, bins), np.float32),
-             np.zeros((3, 2, bins), np.float32), n, filters, 1)
+             np.zeros((3, 2, bins), np.float32), n, filters, 1, scratch)
     spectra = np.zeros((n, bins), np.complex64)
-    mix_fn(spectra, filters, np.zeros(2, np.intp), np.zeros((2, 2, bins), np.complex64))
+    mix_fn(spectra, filters, np.zeros(2, np.intp), np.zeros((2, 2, bins), np.complex64), scratch)

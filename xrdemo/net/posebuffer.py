@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from xrdemo.core import pose as P
 
 from .posecodec import PoseSample
 
