@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-
 from .posecodec import PoseSample
 
 STATUSES = ("interpolating", "extrapolating", "holding", "stale")
