@@ -557,7 +557,6 @@ class _RoomSound(FrameSound):
         super().__init__(cfg, state, state.local)
         self.voices = voices
         self.t_origin_ns = t_origin_ns  # the meeting's start (monotonic ns): set before the first frame
-        self.shift_ns = 0  # how much later than its place in the recording each block is asked for
 
     def render_until(self, state: S.MeetingState, sample_end: int, listener) -> np.ndarray:
         """The samples since the previous call up to sample_end. Each block is taken from the
@@ -569,10 +568,10 @@ class _RoomSound(FrameSound):
         # shift shrinks with them. (Jumping the clock once and keeping the jump would run the audio
         # ahead of real time after the catch-up, into packets that have not come yet: silence.)
         lag = time.monotonic_ns() - (self.t_origin_ns + self.rendered * NS // self.rate)
-        self.shift_ns = max(0, lag - LAG_SLACK_NS)
+        shift_ns = max(0, lag - LAG_SLACK_NS)  # how much later than its place in the recording
 
         def next_block(first_sample):
-            t_ns = self.t_origin_ns + self.shift_ns + first_sample * NS // self.rate
+            t_ns = self.t_origin_ns + shift_ns + first_sample * NS // self.rate
             mono, (level, _) = self.voices.next_block(None, t_ns)
             return mono, level
         return self.blocks_until(sample_end, next_block)

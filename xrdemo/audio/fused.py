@@ -30,15 +30,24 @@ AVAILABLE = importlib.util.find_spec("numba") is not None  # imported on first u
 ENV = "XRDEMO_AUDIO_KERNEL"  # "numpy" or "fused": overrides the engine's kernel="auto"
 
 
+def _requested(kernel: str) -> str:
+    """What was asked for: ``kernel``, or for "auto" ``$XRDEMO_AUDIO_KERNEL`` when it is set."""
+    if kernel != "auto":
+        return kernel
+    wish = os.environ.get(ENV, "").strip().lower()
+    if wish and wish not in ("fused", "numpy"):
+        raise ValueError(f"${ENV} must be 'fused' or 'numpy', not {wish!r}")
+    return wish or "auto"
+
+
 def choose(kernel: str = "auto") -> str:
     """The kernel an engine asked for ``kernel`` ("auto", "fused" or "numpy") runs: "fused" or "numpy".
 
     "auto" takes ``$XRDEMO_AUDIO_KERNEL`` when set, else "fused" when numba is installed.
     """
+    kernel = _requested(kernel)
     if kernel == "auto":
-        kernel = os.environ.get(ENV, "").strip().lower() or ("fused" if AVAILABLE else "numpy")
-        if kernel not in ("fused", "numpy"):
-            raise ValueError(f"${ENV} must be 'fused' or 'numpy', not {kernel!r}")
+        kernel = "fused" if AVAILABLE else "numpy"
     if kernel not in ("fused", "numpy"):
         raise ValueError(f"audio kernel must be 'auto', 'fused' or 'numpy', not {kernel!r}")
     if kernel == "fused" and not AVAILABLE:
@@ -63,7 +72,7 @@ def load(kernel: str = "auto"):
     try:
         return name, kernels()
     except Exception as exc:  # numba raises many kinds (import, typing, LLVM)
-        explicit = kernel == "fused" or os.environ.get(ENV, "").strip().lower() == "fused"
+        explicit = _requested(kernel) == "fused"
         cause = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         if explicit:
             raise ValueError(f"the fused audio kernel could not be loaded ({cause})") from exc
