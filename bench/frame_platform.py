@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=60)
     args = ap.parse_args()
 
-    from xrdemo.platform.fake_xr import FakeConfig, FakeXr
+    from xrdemo.testing.fake_xr import FakeConfig, FakeXr
     from xrdemo.platform.openxr import OpenXRPlatform
     from xrdemo.platform.openxr_gl import NullFramebuffers
     from xrdemo.platform.simulated import SimulatedPlatform
@@ -78,7 +78,7 @@ def main() -> None:
     rows.append(("openxr.py on the fake runtime", measure(p, args.frames * 5, fake)))
     p.shutdown()
 
-    from xrdemo.platform.monado_service import MonadoService, build_monado
+    from xrdemo.testing.monado_service import MonadoService, build_monado
     from xrdemo.platform.xr_import import import_xr
     from xrdemo.render.context import create_headless_context
 

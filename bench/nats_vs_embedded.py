@@ -1,7 +1,7 @@
 """Rooms over NATS vs the embedded server: one-way latency and server CPU for 2 to 16 clients.
 
 For each transport and room size, n participants sit in one room: n - 2 full participants
-(``net.simclients``: pose codec at ``--pose-hz``, silent) in worker processes, as on their own
+(``testing.simclients``: pose codec at ``--pose-hz``, silent) in worker processes, as on their own
 machines, and two here: a sender (80-byte poses at ``--pose-hz`` and 100-byte voice frames
 every 20 ms, each stamped inside its payload with time.monotonic_ns() at sending) and a
 receiver, which takes (arrival - stamp) for every one it gets — the one-way latency through the
@@ -32,7 +32,7 @@ from xrdemo.net.nats_server import NatsServerThread
 from xrdemo.net.nats_transport import NatsClient
 from xrdemo.net.natsd import NatsServerProcess
 from xrdemo.net.server import ServerThread
-from xrdemo.net.simclients import run_in_processes
+from xrdemo.testing.simclients import run_in_processes
 
 _STAMP = struct.Struct(">q")
 

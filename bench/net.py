@@ -5,7 +5,7 @@ Every participant is a full NetMeeting (pose codec at ``--pose-hz``, Opus voice)
 run here: a talker, who sends a click every 0.5 s through its voice path, and a listener, who
 plays what arrives through RemoteVoices in real time (256-sample blocks); the click's arrival is
 found in the played samples. The other n - 2 are silent participants in worker processes
-(``net.simclients``), as they would be on their own machines. Bytes are the talker's and the
+(``testing.simclients``), as they would be on their own machines. Bytes are the talker's and the
 listener's own counters (UDP + TCP payload, without IP/UDP headers). The number reported
 adds, on top of that measured path (capture framing + Opus + server + jitter buffer), the live
 output path of this app as configured (render-ahead blocks + one device period) — stated, not
@@ -28,7 +28,7 @@ from xrdemo.core import pose as P
 from xrdemo.net.room_audio import RemoteVoices
 from xrdemo.net.server import ServerThread
 from xrdemo.net.session import NetMeeting
-from xrdemo.net.simclients import run_in_processes
+from xrdemo.testing.simclients import run_in_processes
 
 RATE, BLOCK = 48000, 256
 

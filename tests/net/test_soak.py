@@ -2,14 +2,14 @@
 (5 % loss, 30 ms jitter): no crash, bounded latency, no stuck avatars, voices concealed.
 
 Each participant is a full ``NetMeeting`` (transport, pose codec at 30 Hz, pose buffers, Opus
-voice for four talkers), four per worker process (``net.simclients``). Every 2 s each checks that
+voice for four talkers), four per worker process (``testing.simclients``). Every 2 s each checks that
 everyone in the room is shown, where their sender was a moment ago.
 """
 
 import numpy as np
 
 from xrdemo.net.server import Impairment, ServerThread
-from xrdemo.net.simclients import run_in_processes
+from xrdemo.testing.simclients import run_in_processes
 
 CLIENTS = 16
 SECONDS = 60.0

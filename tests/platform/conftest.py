@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def monado():
-    from xrdemo.platform.monado_service import MonadoService, build_monado
+    from xrdemo.testing.monado_service import MonadoService, build_monado
 
     try:
         prefix = build_monado()

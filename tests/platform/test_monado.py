@@ -6,7 +6,7 @@ import numpy as np
 from OpenGL import GL
 
 from xrdemo.platform.base import SessionState
-from xrdemo.platform.monado_remote import RemoteDriver
+from xrdemo.testing.monado_remote import RemoteDriver
 from xrdemo.platform.openxr import OpenXRPlatform
 from xrdemo.platform.xr_import import import_xr
 

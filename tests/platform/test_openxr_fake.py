@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from xrdemo.platform.base import EventKind, PlatformUnavailable, SessionState
-from xrdemo.platform.fake_xr import ALL_EXTENSIONS, FakeConfig, FakeXr
+from xrdemo.testing.fake_xr import ALL_EXTENSIONS, FakeConfig, FakeXr
 from xrdemo.platform.openxr import OpenXRPlatform
 from xrdemo.platform.openxr_gl import NullFramebuffers
 from xrdemo.platform.timeline import NS, ScriptEvent, Timeline, default_controllers

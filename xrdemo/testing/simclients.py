@@ -69,8 +69,8 @@ def run_participants(url: str, count: int, seconds: float, *, t0_ns: int | None 
     ``sim{first}``, ``sim{first + 1}``, ... (each has its own key: names must differ between
     workers, or the server refuses a name already held by another key)."""
     from ..core import pose as P
-    from .room_audio import RemoteVoices
-    from .session import NetMeeting
+    from ..net.room_audio import RemoteVoices
+    from ..net.session import NetMeeting
 
     clients, voices = [], []
     out = {"errors_m": [], "missing": [], "delay_ms": [], "voice": [], "stats": [], "seats": [],

@@ -1,0 +1,7 @@
+"""Test doubles and test infrastructure — installed with the package (the tests, the benches and
+``xrdemo doctor`` use them), but not part of the product.
+
+- ``fake_xr``: a fake pyopenxr module with fault injection (what no real runtime can do on demand).
+- ``monado_service`` / ``monado_remote``: build, start and drive the real Monado runtime headless.
+- ``simclients``: simulated networked participants in worker processes (soak tests, benches).
+"""
