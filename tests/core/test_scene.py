@@ -143,3 +143,23 @@ def test_leaning_in_makes_the_neighbour_lean_in_face_you_and_whisper():
     assert st.people.gaze[1] @ to_you > 0.99                 # eye contact
     face = P.quat_rotate(st.people.head_rot[1], [0, 0, -1])
     assert face @ to_you > 0.95
+
+
+def test_people_carry_expression_weights_with_blinks_and_speech():
+    from xrdemo.core import expressions as E
+
+    st = S.make_meeting(6, seed=3)
+    assert st.people.expressions.shape == (6, E.EXPRESSION_COUNT)
+    lids, brows_talk, brows_quiet = [], [], []
+    for i in range(600):                                  # 20 s at 30 Hz
+        st, _ = S.step(st, None, i * 33_333_333)
+        w = st.people.expressions
+        assert w.dtype == np.float32 and w.shape == (6, E.EXPRESSION_COUNT)
+        assert np.all((w >= 0) & (w <= 1))
+        lids.append(w[:, E.INDEX["lid_close_left"]].copy())
+        sp = st.frame.speaking
+        brows_talk += list(w[sp, E.INDEX["brow_inner_up"]])
+        brows_quiet += list(w[~sp, E.INDEX["brow_inner_up"]])
+        assert np.allclose(w[:, E.INDEX["lid_close_left"]], st.people.eyelid)
+    assert np.max(lids) > 0.9                              # somebody blinked fully
+    assert np.mean(brows_talk) > np.mean(brows_quiet) + 0.05

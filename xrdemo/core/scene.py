@@ -19,6 +19,7 @@ import numpy as np
 from . import hands as H
 from . import pose as P
 from . import script
+from . import expressions as E
 from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
@@ -80,6 +81,9 @@ class People:
     contact: np.ndarray | None = None
     present: np.ndarray | None = None
     verified: np.ndarray | None = None
+    expressions: np.ndarray | None = None
+    """(N, EXPRESSION_COUNT) float32 0..1 expression weights in core/expressions.py's order (None:
+    neutral faces). The step fills a procedural baseline (see ``procedural_expressions``)."""
 
     def __len__(self) -> int:
         return int(self.head_pos.shape[0])
@@ -208,6 +212,7 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
         names=default_names(n, names),
         eyelid=np.zeros(n), whisper_cue=np.zeros(n), contact=np.zeros((n, 2, 6)),
         present=None if present is None else np.asarray(present, bool).copy(),
+        expressions=E.neutral(n),
     )
     presence = new_presence(PresenceConfig(n=n, seed=seed, local_index=local, table=table_geometry(table),
                                            scripted=None if scripted is None else np.asarray(scripted, bool)),
@@ -291,6 +296,7 @@ class _Derived:
     head_colors: np.ndarray | None  # (N, 7, 4) float32 head colours, eyes still to fill in
     tags: dict                    # hide -> _name_tags(...)
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
+    smile: np.ndarray             # (N,) each person's resting smile 0..1 (seeded)
 
 
 def _derived(state: MeetingState) -> _Derived:
@@ -312,12 +318,42 @@ def _derived(state: MeetingState) -> _Derived:
                  mirror=mirror, hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
                  head_colors=None, tags={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
-                 + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)])
+                 + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)],
+                 smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n))
     state.derived = d
     return d
 
 
 _NO_INPUT = LocalInput()
+_JAW, _SMILE_L, _SMILE_R = E.INDEX["jaw_open"], E.INDEX["smile_left"], E.INDEX["smile_right"]
+_BROW_IN, _BROW_OUT_L, _BROW_OUT_R = (E.INDEX["brow_inner_up"], E.INDEX["brow_outer_up_left"],
+                                      E.INDEX["brow_outer_up_right"])
+_LID_L, _LID_R = E.INDEX["lid_close_left"], E.INDEX["lid_close_right"]
+_CHEEK_L, _CHEEK_R = E.INDEX["cheek_raise_left"], E.INDEX["cheek_raise_right"]
+
+
+def procedural_expressions(pf: PresenceFrame, smile: np.ndarray) -> np.ndarray:
+    """(N, EXPRESSION_COUNT) float32 weights from behaviour alone (the baseline that face
+    tracking and voice visemes replace where they exist): blinks close both lids, the jaw opens
+    with the voice, brows lift with a speaker's emphasis, and everyone keeps a slight resting
+    smile (smile (N,) 0..1, per person) that warms a little while they listen."""
+    n = len(smile)
+    w = np.zeros((n, E.EXPRESSION_COUNT), np.float32)
+    lid = pf.eyelid
+    w[:, _LID_L] = lid
+    w[:, _LID_R] = lid
+    w[:, _JAW] = pf.jaw
+    level = pf.speech_level
+    brow = 0.55 * np.minimum(np.maximum(level, 0.0), 1.0)
+    w[:, _BROW_IN] = brow
+    w[:, _BROW_OUT_L] = 0.7 * brow
+    w[:, _BROW_OUT_R] = 0.7 * brow
+    s = smile * (1.0 - 0.6 * pf.speaking)
+    w[:, _SMILE_L] = s
+    w[:, _SMILE_R] = s
+    w[:, _CHEEK_L] = 0.5 * s
+    w[:, _CHEEK_R] = 0.5 * s
+    return w
 
 
 def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
@@ -432,7 +468,8 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
                     speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
                     names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
                     contact=pf.contact_intensity, present=ppl.present,
-                    verified=_verified(inputs.remote, ppl.verified, n))
+                    verified=_verified(inputs.remote, ppl.verified, n),
+                    expressions=procedural_expressions(pf, der.smile))
     new_state = MeetingState(table=state.table, room=state.room, people=people, seat_pos=state.seat_pos,
                              seat_yaw=state.seat_yaw, static_meshes=state.static_meshes, script=state.script,
                              seat_rot=state.seat_rot, presence=pres, local=state.local, seed=state.seed,
