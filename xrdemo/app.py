@@ -261,7 +261,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                 ppl = state.people
                 k = state.local
                 audio.publish(ppl.head_pos[k], ppl.head_rot[k], S.mouth_positions(ppl), ppl.head_pos,
-                              S.speaking_now(state))
+                              S.speaking_now(state), S.whisper_pairs_now(state))
             frames += 1
             fps_frames += 1
             now = time.perf_counter()

@@ -183,7 +183,7 @@ class _MeetingSound:
     """Binaural audio of the meeting for the recorded person, rendered block by block."""
 
     def __init__(self, cfg: Config, state: S.MeetingState, viewer: ScriptedViewer):
-        from .audio.engine import SpatialAudioEngine, whisper_gains
+        from .audio.engine import SpatialAudioEngine, whisper_gains_from_pairs
         from .audio.meeting import MeetingVoices
 
         self.rate = cfg.audio.sample_rate
@@ -192,7 +192,7 @@ class _MeetingSound:
                                          table_height=state.table.height)
         self.voices = MeetingVoices(len(state.people), self.rate, self.block, seed=cfg.meeting.seed,
                                     silent=(state.local,))
-        self.whisper_gains = whisper_gains
+        self.whisper_gains = whisper_gains_from_pairs
         self.state = state
         self.viewer = viewer
         self.rendered = 0                      # samples rendered so far
@@ -208,13 +208,12 @@ class _MeetingSound:
         speaking = S.speaking_now(self.state)
         ppl = self.state.people
         self.engine.set_sources(S.mouth_positions(ppl))     # the people move once per video frame
-        heads = ppl.head_pos.copy()
+        gains = self.whisper_gains(S.whisper_pairs_now(self.state), len(ppl))[:, self.state.local]
         while have < sample_end:
             t_s = have / self.rate
             head_pos, head_rot = self.viewer.pose(t_s)
-            heads[self.state.local] = head_pos
             self.engine.set_listener(head_pos, head_rot)
-            self.engine.set_whisper_gains(self.whisper_gains(heads)[:, self.state.local])
+            self.engine.set_whisper_gains(gains)
             mono, (level, _) = self.voices.next_block(speaking)
             t0 = time.perf_counter()
             stereo = self.engine.process(mono)
@@ -462,12 +461,12 @@ class FrameSound:
     """
 
     def __init__(self, cfg: Config, state: S.MeetingState, seat: int):
-        from .audio.engine import SpatialAudioEngine, whisper_gains
+        from .audio.engine import SpatialAudioEngine, whisper_gains_from_pairs
 
         self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
         self.engine = SpatialAudioEngine(self.rate, self.block, reflections=cfg.audio.reflections,
                                          table_height=state.table.height)
-        self.whisper_gains = whisper_gains
+        self.whisper_gains = whisper_gains_from_pairs
         self.seat = seat
         self.rendered = 0
         self.pending = np.zeros((0, 2), np.float32)
@@ -479,7 +478,7 @@ class FrameSound:
         ppl = state.people
         self.engine.set_sources(S.mouth_positions(ppl))
         self.engine.set_listener(*listener)
-        self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, self.seat])
+        self.engine.set_whisper_gains(self.whisper_gains(S.whisper_pairs_now(state), len(ppl))[:, self.seat])
 
     def blocks_until(self, sample_end: int, next_block) -> np.ndarray:
         """Exactly the samples since the previous call up to sample_end (stereo float32).

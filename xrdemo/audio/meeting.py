@@ -83,11 +83,11 @@ class LiveMeetingAudio:
                  reflections: bool = False, table_height: float = 0.74, log=print, ahead: int | None = None,
                  device=None, priority: bool = True, render_delay_s: float = 0.0,
                  remote_voices: bool = False):
-        from .engine import whisper_gains
+        from .engine import whisper_gains_from_pairs
         from .realtime import DEFAULT_AHEAD, AudioProcess
 
         self.n, self.local, self.log = n, local, log
-        self._whisper_gains = whisper_gains
+        self._whisper_gains = whisper_gains_from_pairs
         self._publishes = 0
         self.process = AudioProcess(n, local, sample_rate, block, seed=seed, reflections=reflections,
                                     table_height=table_height, ahead=ahead or DEFAULT_AHEAD, device=device,
@@ -118,15 +118,19 @@ class LiveMeetingAudio:
         """Voice level per person (N,) 0..1 (zeros while silent)."""
         return self.process.levels()
 
-    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray):
-        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool."""
+    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray,
+                whisper_pairs=()):
+        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool,
+        whisper_pairs (P, 2) int: who whispers with whom (``scene.whisper_pairs_now``, the core's
+        one decision with hysteresis and dwell)."""
         if not self.process.running:
             return
         self._publishes += 1
         if self._publishes % self.CHECK_EVERY == 0 and not self.process.poll():
             self.log(f"audio: {self.process.reason}; carrying on without sound")
             return
-        col = self._whisper_gains(heads)[:, self.local] if self.local >= 0 else np.ones(len(heads))
+        col = (self._whisper_gains(whisper_pairs, len(heads))[:, self.local] if self.local >= 0
+               else np.ones(len(heads)))
         self.process.publish(head_pos, head_rot, mouths, speaking, col)
 
     def stats(self) -> dict:

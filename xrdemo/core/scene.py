@@ -25,6 +25,7 @@ from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
 from .frame import FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, seat_layout
+from .whisper import InviteConfig, invite_step
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -238,9 +239,30 @@ def default_names(n: int, names=None) -> tuple:
 EMPTY_SEAT_AWAY = np.array([0.0, -1000.0, 0.0])
 """Metres: where the (undrawn, silent) head of an empty seat is kept, out of everyone's reach."""
 
-WHISPER_INVITE_M = 0.80
-"""Metres: when the local head comes this close to a neighbour's head, the neighbour leans in too
-and whispers back (a side conversation, DESIGN.md's whisper rule)."""
+WHISPER_INVITE_M = InviteConfig.enter_m
+"""Metres: when the local head comes this close to a scripted neighbour's seat, the neighbour
+leans in too and whispers back (a side conversation, DESIGN.md's whisper rule); the invitation
+ends beyond InviteConfig.exit_m, with a dwell (core/whisper.py)."""
+LEAN_SHARE = 0.45
+"""Share of the way from their seat to your head an invited neighbour leans."""
+
+
+def _invitable(state: MeetingState) -> np.ndarray:
+    """(N,) bool: who can be invited to whisper — scripted people in taken seats."""
+    e = np.asarray(state.presence.cfg.scripted, bool)
+    if state.people.present is not None:
+        e = e & state.people.present
+    return e
+
+
+def whisper_pairs_now(state: MeetingState) -> np.ndarray:
+    """(P, 2) int pairs whispering after the newest step (core/whisper.py's one decision): what
+    the sound (audio.engine.whisper_gains_from_pairs) and the network follow."""
+    if state.frame is not None:
+        return np.asarray(state.frame.whisper_pairs, int).reshape(-1, 2)
+    if state.partner >= 0 and state.local >= 0:
+        return np.array([sorted((state.local, state.partner))], int)
+    return np.zeros((0, 2), int)
 
 
 def mouth_positions(people: People) -> np.ndarray:
@@ -255,8 +277,9 @@ def set_present(state: MeetingState, present) -> None:
 
 
 def whisper_partner(state: MeetingState, local_head_pos) -> int:
-    """The scripted neighbour the local person leans toward (-1 for none). Real people (local or
-    remote) lean in by themselves; only scripted ones are invited."""
+    """The scripted neighbour a head at local_head_pos would invite (-1 for none), ignoring the
+    invitation's hysteresis and dwell (a query; step() keeps the steady decision in
+    ``state.partner``). Real people (local or remote) lean in by themselves."""
     k = state.local
     if local_head_pos is None or not 0 <= k < len(state.people):
         return -1
@@ -393,13 +416,16 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
         # ever reaches for them (each apart from the others, so they never "whisper" either).
         away = ~ppl.present
         head_pos[away] = EMPTY_SEAT_AWAY + np.outer(np.flatnonzero(away), [10.0, 0.0, 0.0])
-    partner = whisper_partner(state, head_pos[k] if local_tracked else None)
-    if partner >= 0:
-        # The neighbour you lean toward leans in to meet you and turns to you.
-        head_pos[partner] = state.seat_pos[partner] + 0.45 * (head_pos[k] - state.seat_pos[partner])
-        y, p = P.yaw_pitch_toward(head_pos[k] - head_pos[partner])
-        base_rot[partner] = P.quat_from_yaw_pitch_roll(y, p)
-        R_base[partner] = P.quat_to_matrix(base_rot[partner])
+    partner, leaner, lean = invite_step(state.presence.whisper.invite, k, head_pos[k] if local_tracked else None,
+                                        state.seat_pos, _invitable(state), t_s)
+    if leaner >= 0:
+        # The neighbour you lean toward leans in to meet you and turns to you, over lean_s.
+        head_pos[leaner] = state.seat_pos[leaner] + (LEAN_SHARE * lean) * (head_pos[k] - state.seat_pos[leaner])
+        y, p = P.yaw_pitch_toward(head_pos[k] - head_pos[leaner])
+        base_rot[leaner] = P.quat_slerp(base_rot[leaner], P.quat_from_yaw_pitch_roll(y, p), lean)
+        if R_base is der.R_seat:
+            R_base = R_base.copy()
+        R_base[leaner] = P.quat_to_matrix(base_rot[leaner])
 
     hand_tracked = None                                  # every hand tracked
     local_hands = 0 <= k < n and inputs.joints is not None
@@ -434,12 +460,13 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     if local_tracked:
         head_rot[k] = base_rot[k]
     gaze = pf.eye_dir
-    if partner >= 0:
-        # Whispering is intimate: the neighbour faces you and holds your eyes.
-        head_rot[partner] = base_rot[partner]
+    if leaner >= 0:
+        # Whispering is intimate: the neighbour faces you and holds your eyes (as far as leaned).
+        head_rot[leaner] = P.quat_slerp(head_rot[leaner], base_rot[leaner], lean)
         gaze = gaze.copy()
-        to_you = head_pos[k] - head_pos[partner]
-        gaze[partner] = to_you / np.linalg.norm(to_you)
+        to_you = head_pos[k] - head_pos[leaner]
+        g = (1.0 - lean) * gaze[leaner] + lean * to_you / np.linalg.norm(to_you)
+        gaze[leaner] = g / np.linalg.norm(g)
 
     # Hands: gesture weights and lift from presence, placed by the script's wrist model.
     raised = np.minimum(np.maximum(pf.hand_lift, 0.0), 1.0)

@@ -346,7 +346,8 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
                         pos, rot = P.pose_compose(T_view[0], T_view[1], pos, rot)
                 else:
                     pos, rot = view_pose(current, seat)
-                sound.publish(pos, rot, S.mouth_positions(ppl), ppl.head_pos, S.speaking_now(current.state))
+                sound.publish(pos, rot, S.mouth_positions(ppl), ppl.head_pos, S.speaking_now(current.state),
+                              S.whisper_pairs_now(current.state))
             shown += 1
             if hasattr(platform, "set_status"):
                 platform.set_status(f"replay {(current.t_ns - reader.t0_ns) / NS:6.1f} / "
