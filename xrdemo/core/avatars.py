@@ -1,0 +1,138 @@
+"""What people look like: skin tones, hair, heads with eyes that converge, seated bodies, contact
+shadows. Pure numpy; builds the instance arrays of a FrameScene from the people's state.
+
+- Faces (``face_instances``): one instance per drawn head (frame.FaceInstances): the head pose,
+  skin and hair colours, each eye's yaw and pitch in the head (both converge on what the person
+  looks at: another head, or 1.5 m along the gaze), and the 20 expression weights.
+- Bodies (``body_instances``): shoulders and chest as two ellipsoids (unit-sphere instances),
+  seated: the hips stay in the chair, the spine runs from them to the base of the neck, so the
+  chest leans and turns with the head (a share of the head's turn, as the spine takes up part of
+  it); clothing is the person's UI colour. No arms: guessed arms break presence.
+- Skin tones (``skin_tones``): seeded per person from a range of natural skin colours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .frame import FaceInstances
+
+# sRGB skin tones spanning light to deep (values in the range of published skin-colour
+# measurements, e.g. the Monk skin tone scale's swatches; our own pick, no data copied), hair
+# colours and iris darkness. Converted to linear below.
+_SKIN_SRGB = np.array([
+    [246, 222, 203], [237, 200, 170], [226, 182, 148], [208, 158, 120], [186, 133, 98],
+    [160, 108, 76], [130, 84, 58], [100, 64, 44], [78, 50, 36],
+], float) / 255.0
+_HAIR_LINEAR = np.array([
+    [0.012, 0.010, 0.009], [0.030, 0.018, 0.010], [0.080, 0.045, 0.020], [0.40, 0.28, 0.13],
+    [0.20, 0.06, 0.025], [0.30, 0.29, 0.28], [0.05, 0.035, 0.025],
+])
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    c = np.asarray(c, float)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+SKIN_TONES = srgb_to_linear(_SKIN_SRGB)
+"""(9, 3) linear RGB skin tones, light to deep."""
+
+
+def skin_tones(n: int, seed: int):
+    """Seeded looks for n people: (skin (n, 4) float32 [rgb, iris darkness], hair (n, 4) float32
+    [rgb, opacity 1]). Each person gets a skin tone from SKIN_TONES (slightly varied), a hair
+    colour that goes with it, and an iris from light to dark."""
+    rng = np.random.default_rng([int(seed), 1400])
+    # Tones go round a shuffled list, so a meeting shows the range rather than a cluster.
+    tone = rng.permutation(len(SKIN_TONES))[np.arange(n) % len(SKIN_TONES)]
+    skin = SKIN_TONES[tone] * rng.uniform(0.93, 1.07, (n, 1)) * rng.uniform(0.97, 1.03, (n, 3))
+    deep = tone / (len(SKIN_TONES) - 1)
+    light_hair = rng.random(n) < 0.45 * (1.0 - deep)
+    hair_idx = np.where(light_hair, rng.integers(2, 6, n), rng.integers(0, 3, n))
+    hair = _HAIR_LINEAR[hair_idx] * rng.uniform(0.85, 1.15, (n, 1))
+    iris = np.clip(deep + rng.uniform(-0.4, 0.6, n), 0.0, 1.0)
+    s = np.concatenate([skin, iris[:, None]], axis=1).astype(np.float32)
+    h = np.concatenate([hair, np.ones((n, 1))], axis=1).astype(np.float32)
+    return s, h
+
+
+GAZE_DEFAULT_M = 1.5
+"""Metres along the gaze the eyes converge on when the person looks at nobody in particular."""
+
+
+def eye_angles(head_pos, R_head, gaze, target, eye_offsets) -> np.ndarray:
+    """(M, 4) float32 yaw, pitch of each eye (left, right) in its head, converging.
+
+    head_pos (M, 3), R_head (M, 3, 3), gaze (M, 3) unit stage direction, target (M,) distance to
+    what is looked at in metres (<= 0: GAZE_DEFAULT_M), eye_offsets (2, 3) eye centres in the head.
+    """
+    dist = np.where(target > 0.05, target, GAZE_DEFAULT_M)
+    point = head_pos + gaze * dist[:, None]
+    # In the head frame: p_h = R^T (point - head)
+    rel = np.einsum("mji,mj->mi", R_head, point - head_pos)               # (M, 3)
+    d = rel[:, None, :] - eye_offsets[None]                               # (M, 2, 3)
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    out = np.empty((len(head_pos), 4), np.float32)
+    out[:, 0::2] = np.arctan2(-d[..., 0], -d[..., 2])
+    out[:, 1::2] = np.arcsin(np.clip(d[..., 1], -1.0, 1.0))
+    return out
+
+
+def face_instances(keep, head_pos, R_head, skin, hair, eyes, expressions) -> FaceInstances:
+    """FaceInstances for the people ``keep`` (indices or a bool mask) of (N, ...) arrays."""
+    m = head_pos[keep]
+    t = np.zeros((len(m), 4, 4), np.float32)
+    t[:, :3, :3] = R_head[keep]
+    t[:, :3, 3] = m
+    t[:, 3, 3] = 1.0
+    return FaceInstances(transforms=t, skin=skin[keep], hair=hair[keep], eyes=eyes[keep],
+                         expressions=np.asarray(expressions, np.float32)[keep])
+
+
+HIP_IN_SEAT = np.array([0.0, -0.60, 0.13])
+"""Where the hips sit in the seat's frame, relative to the seated eye point (metres)."""
+NECK_BASE_IN_HEAD = np.array([0.0, -0.165, 0.075])
+"""The base of the neck in the head frame (metres): where the spine meets the head."""
+CHEST_RADII = np.array([0.138, 0.0, 0.098])
+"""Half width and half depth of the chest (its half height follows the spine's length)."""
+SHOULDER_RADII = np.array([0.195, 0.075, 0.098])
+SPINE_TURN_SHARE = 0.35
+"""Share of the head's turn (away from the seat's facing) the chest takes."""
+BODY_SPHERES = 2
+
+
+def body_instances(seat_pos, R_seat, head_pos, R_head, clothing):
+    """Seated shoulders and chest: (transforms (N, 2, 4, 4) float32, colours (N, 2, 4) float32).
+
+    seat_pos (N, 3) seated eye points, R_seat (N, 3, 3) seat-facing rotations, head_pos (N, 3),
+    R_head (N, 3, 3), clothing (N, 3) linear RGB. Instance 0 is the chest, 1 the
+    shoulders.
+    """
+    n = len(seat_pos)
+    hip = seat_pos + R_seat @ HIP_IN_SEAT
+    neck = head_pos + R_head @ NECK_BASE_IN_HEAD
+    spine = neck - hip
+    length = np.linalg.norm(spine, axis=1)
+    up = spine / length[:, None]
+    seat_fwd = -R_seat[:, :, 2]
+    head_fwd = -R_head[:, :, 2]
+    fwd = seat_fwd + SPINE_TURN_SHARE * (head_fwd - seat_fwd)
+    back = -fwd
+    x = np.cross(up, back)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    z = np.cross(x, up)
+    rot = np.stack([x, up, z], axis=-1)                                   # columns
+    t = np.zeros((n, BODY_SPHERES, 4, 4), np.float32)
+    t[..., 3, 3] = 1.0
+    chest = CHEST_RADII.copy()
+    r_chest = np.broadcast_to(chest, (n, 3)).copy()
+    r_chest[:, 1] = 0.5 * length
+    t[:, 0, :3, :3] = rot * r_chest[:, None, :]
+    t[:, 0, :3, 3] = hip + 0.5 * spine
+    t[:, 1, :3, :3] = rot * SHOULDER_RADII
+    t[:, 1, :3, 3] = neck - 0.06 * up + 0.012 * z
+    c = np.ones((n, BODY_SPHERES, 4), np.float32)
+    c[:, 0, :3] = clothing
+    c[:, 1, :3] = clothing * 0.92
+    return t, c
