@@ -90,10 +90,12 @@ def test_frame_scene_counts_and_local_inputs():
     # the local left hand is invalid -> not drawn; the right is drawn where the tracker says
     assert len(fs.capsules) == 7 * H.CAPSULES_PER_HAND
     assert np.sum(np.all(np.isclose(fs.capsules.a, 5.0), axis=1)) == H.CAPSULES_PER_HAND
-    # 3 other people's heads are drawn (skull, 2 eyes, 2 pupils, nose, mouth), not the viewer's own
-    heads, _ = S.head_meshes(st.people, hide=1)
-    assert len(heads) == 3 * S.SPHERES_PER_HEAD
-    assert np.allclose(fs.meshes["sphere"].transforms[:len(heads)], heads)
+    # 3 other people's faces are drawn where their heads are, not the viewer's own
+    assert len(fs.faces) == 3
+    others = [0, 2, 3]
+    assert np.allclose(fs.faces.transforms[:, :3, 3], st.people.head_pos[others])
+    assert np.allclose(fs.faces.transforms[:, :3, :3], P.quat_to_matrix(st.people.head_rot[others]), atol=1e-6)
+    assert np.allclose(fs.faces.expressions, st.people.expressions[others])
 
 
 def test_bad_meetings_are_refused_clearly():
