@@ -59,10 +59,13 @@ def layer_table(text: str):
 
 
 def layer_of(module: str, rows) -> str | None:
+    """The layer whose module prefix matches longest (the package itself, ``xrdemo``, matches
+    only its own ``__init__``)."""
     best, best_len = None, -1
     for layer, prefixes, _ in rows:
         for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and len(p) > best_len:
+            covers = module == p or ("." in p and module.startswith(p + "."))
+            if covers and len(p) > best_len:
                 best, best_len = layer, len(p)
     return best
 
