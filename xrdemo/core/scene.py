@@ -79,6 +79,11 @@ class People:
     contact: np.ndarray | None = None
     present: np.ndarray | None = None
     verified: np.ndarray | None = None
+    skin: np.ndarray | None = None
+    """(N, 4) float32 linear RGB skin (faces and hands) + iris darkness (avatars.skin_tones;
+    None: seeded from the meeting's seed). Replace the array to change it, don't edit in place."""
+    hair: np.ndarray | None = None
+    """(N, 4) float32 linear RGB hair (and brows) + opacity; None as for skin."""
     expressions: np.ndarray | None = None
     """(N, EXPRESSION_COUNT) float32 0..1 expression weights in core/expressions.py's order (None:
     neutral faces). The step fills a procedural baseline (see ``procedural_expressions``)."""
@@ -214,6 +219,7 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
         present=None if present is None else np.asarray(present, bool).copy(),
         expressions=E.neutral(n),
     )
+    people.skin, people.hair = skin_tones(n, seed)
     presence = new_presence(PresenceConfig(n=n, seed=seed, local_index=local, table=table_geometry(table),
                                            scripted=None if scripted is None else np.asarray(scripted, bool)),
                             t_ns=t0_ns)
@@ -308,7 +314,7 @@ class _Derived:
     """What step() would otherwise recompute every frame from things that only change with the
     meeting: seat rotation matrices, the wrist model, hand colours and instance templates."""
 
-    key: tuple                    # (seat_pos, seat_rot, script, table, color, names), by identity
+    key: tuple                    # (seat_pos, seat_rot, script, table, color, names, skin, hair), by identity
     R_seat: np.ndarray            # (N, 3, 3)
     breath_phase: np.ndarray      # (N,)
     wrist: script.WristModel
@@ -323,12 +329,12 @@ class _Derived:
 
 
 def _derived(state: MeetingState) -> _Derived:
-    key = (state.seat_pos, state.seat_rot, state.script, state.table, state.people.color, state.people.names)
+    key = (state.seat_pos, state.seat_rot, state.script, state.table, state.people.color, state.people.names,
+           state.people.skin, state.people.hair)
     d = state.derived
     if d is not None:
         k = d.key
-        if (k[0] is key[0] and k[1] is key[1] and k[2] is key[2] and k[3] is key[3] and k[4] is key[4]
-                and k[5] is key[5]):
+        if all(a is b for a, b in zip(k, key)):
             return d
     n = len(state.seat_pos)
     mirror = np.ones((n, 2, 3, 1))
@@ -336,6 +342,10 @@ def _derived(state: MeetingState) -> _Derived:
     hand_rgba = np.ones((2 * n, 4), np.float32)
     slot = np.arange(n * 2 * len(CONTACT_JOINTS))
     skin, hair = skin_tones(n, state.seed)
+    if state.people.skin is not None:
+        skin = np.asarray(state.people.skin, np.float32)
+    if state.people.hair is not None:
+        hair = np.asarray(state.people.hair, np.float32)
     hand_rgba[:, :3] = np.repeat(skin[:, :3], 2, axis=0)
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
                  wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height),
@@ -496,7 +506,7 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
                     speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
                     names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
                     contact=pf.contact_intensity, present=ppl.present,
-                    verified=_verified(inputs.remote, ppl.verified, n),
+                    verified=_verified(inputs.remote, ppl.verified, n), skin=ppl.skin, hair=ppl.hair,
                     expressions=procedural_expressions(pf, der.smile))
     new_state = MeetingState(table=state.table, room=state.room, people=people, seat_pos=state.seat_pos,
                              seat_yaw=state.seat_yaw, static_meshes=state.static_meshes, script=state.script,
