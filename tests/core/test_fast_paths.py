@@ -14,13 +14,15 @@ from presence_sim import seats
 
 
 def test_wrist_model_matches_wrist_poses():
-    for n in (1, 5, 16):
+    for n, table in ((1, None), (5, None), (16, None), (5, "table"), (16, "table")):
         st = S.make_meeting(n, seed=n)
-        model = script.WristModel.make(st.script, st.seat_pos, st.seat_rot, st.table.height)
+        table = st.table if table else None
+        model = script.WristModel.make(st.script, st.seat_pos, st.seat_rot, st.table.height, table)
         rng = np.random.default_rng(n)
         for t in (0.0, 1.7, 93.25):
             raised = rng.random((n, 2))
-            p0, q0 = script.wrist_poses(st.script, st.seat_pos, st.seat_rot, st.table.height, raised, t)
+            p0, q0 = script.wrist_poses(st.script, st.seat_pos, st.seat_rot, st.table.height, raised, t,
+                                        table=table)
             p1, R1 = script.wrist_frames(model, raised, t)
             assert np.allclose(p1, p0, atol=1e-12)
             assert np.allclose(R1, P.quat_to_matrix(q0), atol=1e-12)

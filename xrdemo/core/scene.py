@@ -348,7 +348,8 @@ def _derived(state: MeetingState) -> _Derived:
         hair = np.asarray(state.people.hair, np.float32)
     hand_rgba[:, :3] = np.repeat(skin[:, :3], 2, axis=0)
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
-                 wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height),
+                 wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height,
+                                             state.table),
                  mirror=mirror, hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
                  skin=skin, hair=hair, tags={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
