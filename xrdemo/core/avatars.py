@@ -94,9 +94,9 @@ HIP_IN_SEAT = np.array([0.0, -0.60, 0.13])
 """Where the hips sit in the seat's frame, relative to the seated eye point (metres)."""
 NECK_BASE_IN_HEAD = np.array([0.0, -0.165, 0.075])
 """The base of the neck in the head frame (metres): where the spine meets the head."""
-CHEST_RADII = np.array([0.138, 0.0, 0.098])
+CHEST_RADII = np.array([0.125, 0.0, 0.105])
 """Half width and half depth of the chest (its half height follows the spine's length)."""
-SHOULDER_RADII = np.array([0.195, 0.075, 0.098])
+SHOULDER_RADII = np.array([0.215, 0.068, 0.090])
 SPINE_TURN_SHARE = 0.35
 """Share of the head's turn (away from the seat's facing) the chest takes."""
 BODY_SPHERES = 2
@@ -127,11 +127,11 @@ def body_instances(seat_pos, R_seat, head_pos, R_head, clothing):
     t[..., 3, 3] = 1.0
     chest = CHEST_RADII.copy()
     r_chest = np.broadcast_to(chest, (n, 3)).copy()
-    r_chest[:, 1] = 0.5 * length
+    r_chest[:, 1] = 0.52 * length
     t[:, 0, :3, :3] = rot * r_chest[:, None, :]
-    t[:, 0, :3, 3] = hip + 0.5 * spine
+    t[:, 0, :3, 3] = hip + 0.44 * spine
     t[:, 1, :3, :3] = rot * SHOULDER_RADII
-    t[:, 1, :3, 3] = neck - 0.06 * up + 0.012 * z
+    t[:, 1, :3, 3] = neck - 0.082 * up + 0.01 * z
     c = np.ones((n, BODY_SPHERES, 4), np.float32)
     c[:, 0, :3] = clothing
     c[:, 1, :3] = clothing * 0.92
