@@ -10,7 +10,7 @@ layout(location = 7) in vec2 a_part_aux;     // part id, aux (lids: 0 at the edg
 layout(location = 2) in mat4 i_model;        // locations 2..5: rotation * uniform scale + translation
 layout(location = 6) in vec4 i_skin;         // linear RGB skin, a = iris darkness 0..1
 layout(location = 8) in vec4 i_hair;         // linear RGB hair, a = opacity of the whole head
-layout(location = 9) in vec4 i_eyes;         // yaw, pitch of the left eye, then the right (head frame, rad)
+layout(location = 9) in vec4 i_eyes;         // gaze in the head frame (unit xyz), w = metres to its target
 layout(location = 10) in vec4 i_w0;          // expression weights 0..3
 layout(location = 11) in vec4 i_w1;
 layout(location = 12) in vec4 i_w2;
@@ -44,8 +44,10 @@ void main() {
     if (part >= 5 && part <= 10) {
         int side = (part == 5 || part == 7 || part == 8) ? 0 : 1;
         vec3 c = u_eye_center[side];
-        float yaw = side == 0 ? i_eyes.x : i_eyes.z;
-        float pitch = side == 0 ? i_eyes.y : i_eyes.w;
+        // Each eye turns to the point the gaze rests on: both converge (vergence).
+        vec3 d = normalize(i_eyes.xyz * i_eyes.w - c);
+        float yaw = atan(-d.x, -d.z);
+        float pitch = asin(clamp(d.y, -1.0, 1.0));
         mat3 r;
         if (part <= 6) {
             r = rot_y(yaw) * rot_x(pitch);

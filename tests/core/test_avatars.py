@@ -5,7 +5,7 @@ import numpy as np
 from xrdemo.config import config_from_dict
 from xrdemo.core import pose as P
 from xrdemo.core import scene as S
-from xrdemo.core.avatars import BODY_SPHERES, SKIN_TONES, eye_angles, skin_tones
+from xrdemo.core.avatars import BODY_SPHERES, SKIN_TONES, eye_angles, eye_gaze, skin_tones
 
 
 def _bodies(fs, people):
@@ -59,10 +59,16 @@ def test_skin_tones_span_the_range_and_are_seeded():
 
 def test_eyes_converge_on_a_near_target():
     R = np.eye(3)[None]
-    head = np.zeros((1, 3))
     eyes_off = np.array([[-0.031, 0.0, 0.0], [0.031, 0.0, 0.0]])
-    near = eye_angles(head, R, np.array([[0.0, 0.0, -1.0]]), np.array([0.3]), eyes_off)[0]
-    far = eye_angles(head, R, np.array([[0.0, 0.0, -1.0]]), np.array([5.0]), eyes_off)[0]
+    ahead = np.array([[0.0, 0.0, -1.0]])
+    g_near = eye_gaze(R, ahead, np.array([0.3]))
+    g_none = eye_gaze(R, ahead, np.array([0.0]))
+    assert g_none[0, 3] > 1.0                                   # nobody in particular: far
+    near = eye_angles(g_near, eyes_off)[0]
+    far = eye_angles(g_none, eyes_off)[0]
     # left eye turns right (yaw < 0), right eye turns left (yaw > 0); more when near
     assert near[0] < far[0] <= 0.0 <= far[2] < near[2]
     assert np.degrees(near[2] - near[0]) > 10
+    # the gaze goes into the head frame: a head turned 90° left sees "ahead" on its right
+    turned = P.quat_to_matrix(P.quat_from_yaw_pitch_roll(np.pi / 2))[None]
+    assert np.allclose(eye_gaze(turned, ahead, np.array([1.0]))[0, :3], [1.0, 0.0, 0.0], atol=1e-6)

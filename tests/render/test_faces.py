@@ -15,7 +15,7 @@ from xrdemo.render.renderer import project_points
 SIZE = (240, 240)
 
 
-def _one_face(expr=None, eyes=(0.0, 0.0, 0.0, 0.0), skin=(0.45, 0.25, 0.16, 0.5)):
+def _one_face(expr=None, eyes=(0.0, 0.0, -1.0, 1.5), skin=(0.45, 0.25, 0.16, 0.5)):
     t = np.eye(4, dtype=np.float32)[None].copy()
     t[0, :3, 3] = [0.0, 1.2, 0.0]
     w = E.neutral(1) if expr is None else np.asarray(expr, np.float32)[None]
@@ -63,8 +63,9 @@ def test_jaw_open_shows_a_dark_mouth_below_the_nose(renderer):
 
 def test_eyes_turn_to_their_gaze(renderer):
     """The dark pupil moves across the eye when the eyes turn left then right."""
-    left = _render(renderer, _one_face(eyes=(0.35, 0.0, 0.35, 0.0)))
-    right = _render(renderer, _one_face(eyes=(-0.35, 0.0, -0.35, 0.0)))
+    a = np.radians(20.0)
+    left = _render(renderer, _one_face(eyes=(-np.sin(a), 0.0, -np.cos(a), 1.5)))
+    right = _render(renderer, _one_face(eyes=(np.sin(a), 0.0, -np.cos(a), 1.5)))
     view = _front_view()
     eye_c = project_points(view, SIZE, [[0.031, 1.2, -0.01]])[0]
     row = int(round(eye_c[1]))
@@ -102,3 +103,25 @@ def test_far_name_tags_keep_a_readable_height(renderer):
     assert rows.size and rows[-1] - rows[0] + 1 >= 15, rows
     metric_px = 0.055 / 6.0 / (2 * np.tan(np.radians(40)) * 9 / 16) * 360
     assert metric_px < 8                                              # what it would have been
+
+
+def test_eyes_converge_on_a_near_point(renderer):
+    """Looking at a point 0.12 m ahead, the pupils sit nearer the nose than looking 5 m away."""
+    near = _render(renderer, _one_face(eyes=(0.0, 0.0, -1.0, 0.12)))
+    far = _render(renderer, _one_face(eyes=(0.0, 0.0, -1.0, 5.0)))
+    view = _front_view()
+    centres = project_points(view, SIZE, [[-0.031, 1.2, -0.01], [0.031, 1.2, -0.01]])
+
+    def pupil_cols(img):
+        """Darkness-weighted centre column of each eye's iris and pupil (the darkest pixels)."""
+        cols = []
+        for cx, cy in centres:
+            c = np.arange(int(cx) - 7, int(cx) + 8)
+            r = int(round(cy))
+            dark = img[r - 1:r + 2, c].sum(axis=-1).mean(axis=0)
+            w = np.maximum(dark.max() - dark - 0.5 * np.ptp(dark), 0.0)
+            cols.append(float((w * c).sum() / w.sum()))
+        return cols
+
+    (nl, nr), (fl, fr) = pupil_cols(near), pupil_cols(far)
+    assert abs(nr - nl) < abs(fr - fl) - 2, (nl, nr, fl, fr)   # closer together: converged

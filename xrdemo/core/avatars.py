@@ -2,8 +2,9 @@
 shadows. Pure numpy; builds the instance arrays of a FrameScene from the people's state.
 
 - Faces (``face_instances``): one instance per drawn head (frame.FaceInstances): the head pose,
-  skin and hair colours, each eye's yaw and pitch in the head (both converge on what the person
-  looks at: another head, or 1.5 m along the gaze), and the 20 expression weights.
+  skin and hair colours, the gaze in the head with the distance of what it rests on (another
+  head, or 1.5 m; the vertex shader turns each eye there, so they converge), and the 20
+  expression weights.
 - Bodies (``body_instances``): shoulders and chest as two ellipsoids (unit-sphere instances),
   seated: the hips stay in the chair, the spine runs from them to the base of the neck, so the
   chest leans and turns with the head (a share of the head's turn, as the spine takes up part of
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import pose as P
 from .frame import FaceInstances
 
 # sRGB skin tones spanning light to deep (values in the range of published skin-colour
@@ -61,19 +63,28 @@ GAZE_DEFAULT_M = 1.5
 """Metres along the gaze the eyes converge on when the person looks at nobody in particular."""
 
 
-def eye_angles(head_pos, R_head, gaze, target, eye_offsets) -> np.ndarray:
-    """(M, 4) float32 yaw, pitch of each eye (left, right) in its head, converging.
+def eye_gaze(R_head, gaze, target) -> np.ndarray:
+    """(M, 4) float32: the gaze in the head frame (unit x, y, z) and how far away what it rests on
+    is (w, metres; GAZE_DEFAULT_M when the person looks at nothing in particular). The vertex
+    shader turns each eye toward that point, so both converge (vergence) on the GPU.
 
-    head_pos (M, 3), R_head (M, 3, 3), gaze (M, 3) unit stage direction, target (M,) distance to
-    what is looked at in metres (<= 0: GAZE_DEFAULT_M), eye_offsets (2, 3) eye centres in the head.
-    """
-    dist = np.where(target > 0.05, target, GAZE_DEFAULT_M)
-    point = head_pos + gaze * dist[:, None]
-    # In the head frame: p_h = R^T (point - head)
-    rel = np.einsum("mji,mj->mi", R_head, point - head_pos)               # (M, 3)
-    d = rel[:, None, :] - eye_offsets[None]                               # (M, 2, 3)
+    R_head (M, 3, 3), gaze (M, 3) unit stage direction, target (M,) distance in metres (<= 0.05:
+    none)."""
+    out = np.empty((len(gaze), 4), np.float32)
+    out[:, :3] = (gaze[:, None, :] @ R_head)[:, 0]                    # R^T g
+    out[:, 3] = np.where(target > 0.05, target, GAZE_DEFAULT_M)
+    return out
+
+
+def eye_angles(eye_gaze_rows, eye_offsets) -> np.ndarray:
+    """(M, 4) yaw, pitch of the left and right eye in the head (radians; yaw > 0 to the left, pitch
+    > 0 up), as shaders/head.vert computes them from ``eye_gaze`` rows (M, 4) and the eye centres
+    (2, 3): each eye turns to the point the gaze rests on."""
+    g = np.asarray(eye_gaze_rows, float)
+    point = g[:, None, :3] * g[:, None, 3:4]                           # (M, 1, 3)
+    d = point - eye_offsets[None]
     d /= np.linalg.norm(d, axis=-1, keepdims=True)
-    out = np.empty((len(head_pos), 4), np.float32)
+    out = np.empty((len(g), 4))
     out[:, 0::2] = np.arctan2(-d[..., 0], -d[..., 2])
     out[:, 1::2] = np.arcsin(np.clip(d[..., 1], -1.0, 1.0))
     return out
@@ -106,33 +117,43 @@ def body_instances(seat_pos, R_seat, head_pos, R_head, clothing):
     """Seated shoulders and chest: (transforms (N, 2, 4, 4) float32, colours (N, 2, 4) float32).
 
     seat_pos (N, 3) seated eye points, R_seat (N, 3, 3) seat-facing rotations, head_pos (N, 3),
-    R_head (N, 3, 3), clothing (N, 3) linear RGB. Instance 0 is the chest, 1 the
-    shoulders.
+    R_head (N, 3, 3), clothing (N, 3) linear RGB. Instance 0 is the chest, 1 the shoulders.
     """
-    n = len(seat_pos)
-    hip = seat_pos + R_seat @ HIP_IN_SEAT
+    return body_transforms(seat_pos + R_seat @ HIP_IN_SEAT, R_seat[:, :, 2], head_pos, R_head), body_colors(clothing)
+
+
+def body_colors(clothing) -> np.ndarray:
+    """(N, 2, 4) float32 colours of the chest and shoulders (clothing (N, 3) linear RGB)."""
+    c = np.ones((len(clothing), BODY_SPHERES, 4), np.float32)
+    c[:, 0, :3] = clothing
+    c[:, 1, :3] = np.asarray(clothing) * 0.92
+    return c
+
+
+_RADII_SCALE = np.array([[[CHEST_RADII[0], 0.0, CHEST_RADII[2]]], [SHOULDER_RADII]])   # (2, 1, 3)
+
+
+def body_transforms(hip, seat_back, head_pos, R_head) -> np.ndarray:
+    """(N, 2, 4, 4) float32 chest and shoulder transforms. hip (N, 3): where the hips sit
+    (constant per seat); seat_back (N, 3): the seat's +Z (backward) axis; head as in body_instances."""
+    n = len(hip)
     neck = head_pos + R_head @ NECK_BASE_IN_HEAD
     spine = neck - hip
-    length = np.linalg.norm(spine, axis=1)
+    length = np.sqrt((spine * spine).sum(axis=1))
     up = spine / length[:, None]
-    seat_fwd = -R_seat[:, :, 2]
-    head_fwd = -R_head[:, :, 2]
-    fwd = seat_fwd + SPINE_TURN_SHARE * (head_fwd - seat_fwd)
-    back = -fwd
-    x = np.cross(up, back)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    z = np.cross(x, up)
-    rot = np.stack([x, up, z], axis=-1)                                   # columns
+    back = (1.0 - SPINE_TURN_SHARE) * seat_back + SPINE_TURN_SHARE * R_head[:, :, 2]
+    rot = np.empty((n, 3, 3))                     # columns: x (right), up, z (back)
+    rot[:, :, 1] = up
+    x = P._cross(up, back)
+    x /= np.sqrt((x * x).sum(axis=1))[:, None]
+    rot[:, :, 0] = x
+    rot[:, :, 2] = P._cross(x, up)
+    radii = np.empty((n, BODY_SPHERES, 1, 3))
+    radii[:] = _RADII_SCALE
+    radii[:, 0, 0, 1] = 0.52 * length
     t = np.zeros((n, BODY_SPHERES, 4, 4), np.float32)
     t[..., 3, 3] = 1.0
-    chest = CHEST_RADII.copy()
-    r_chest = np.broadcast_to(chest, (n, 3)).copy()
-    r_chest[:, 1] = 0.52 * length
-    t[:, 0, :3, :3] = rot * r_chest[:, None, :]
+    t[:, :, :3, :3] = rot[:, None] * radii
     t[:, 0, :3, 3] = hip + 0.44 * spine
-    t[:, 1, :3, :3] = rot * SHOULDER_RADII
-    t[:, 1, :3, 3] = neck - 0.082 * up + 0.01 * z
-    c = np.ones((n, BODY_SPHERES, 4), np.float32)
-    c[:, 0, :3] = clothing
-    c[:, 1, :3] = clothing * 0.92
-    return t, c
+    t[:, 1, :3, 3] = neck - 0.082 * up + 0.01 * rot[:, :, 2]
+    return t

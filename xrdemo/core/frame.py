@@ -92,8 +92,8 @@ class FaceInstances:
 
     transforms: (M, 4, 4) float32 T_stage_head (rotation, uniform scale, translation).
     skin: (M, 4) float32 linear RGB skin, a = iris darkness 0..1. hair: (M, 4) float32 linear RGB
-    hair, a = opacity. eyes: (M, 4) float32 yaw, pitch of the left then the right eye in the head
-    frame, radians (yaw > 0 to the left, pitch > 0 up; they converge on what is looked at).
+    hair, a = opacity. eyes: (M, 4) float32 the gaze in the head frame (unit x, y, z; -z ahead)
+    and w = metres to what it rests on: each eye turns to that point (they converge), on the GPU.
     expressions: (M, EXPRESSION_COUNT) float32 weights 0..1, core/expressions.py's order.
     """
 

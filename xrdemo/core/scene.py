@@ -26,7 +26,7 @@ from .table import CONTACT_JOINTS, TableGeometry
 from .frame import FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, seat_layout
 from .whisper import InviteConfig, invite_step
-from .avatars import body_instances, eye_angles, face_instances, skin_tones
+from .avatars import HIP_IN_SEAT, body_colors, body_transforms, eye_gaze, face_instances, skin_tones
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -326,6 +326,8 @@ class _Derived:
     tags: dict                    # hide -> _name_tags(...)
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
     smile: np.ndarray             # (N,) each person's resting smile 0..1 (seeded)
+    hip: np.ndarray               # (N, 3) where each person's hips sit in their chair
+    body_colors: np.ndarray       # (N, 2, 4) float32 chest and shoulder colours (avatars)
 
 
 def _derived(state: MeetingState) -> _Derived:
@@ -354,7 +356,9 @@ def _derived(state: MeetingState) -> _Derived:
                  skin=skin, hair=hair, tags={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
                  + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)],
-                 smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n))
+                 smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n),
+                 hip=state.seat_pos + P.quat_to_matrix(state.seat_rot) @ HIP_IN_SEAT,
+                 body_colors=body_colors(state.people.color))
     state.derived = d
     return d
 
@@ -637,14 +641,14 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
         has = tgt >= 0
         if has.any():
             target_d[has] = np.linalg.norm(ppl.head_pos[tgt[has]] - ppl.head_pos[has], axis=1)
-    eyes = eye_angles(ppl.head_pos, R_head, ppl.gaze, target_d, EYE_OFFSETS)
+    eyes = eye_gaze(R_head, ppl.gaze, target_d)
     expr = ppl.expressions if ppl.expressions is not None else E.neutral(n)
     faces = face_instances(keep, ppl.head_pos, R_head, der.skin, der.hair, eyes, expr)
     # Bodies seated in their chairs (unless the meeting draws heads and hands only).
     joint, intensity = _contact_spots(ppl, der.contact_joint)
     if state.torso:
-        body_m, body_c = body_instances(state.seat_pos, der.R_seat, ppl.head_pos, R_head, ppl.color)
-        body_m, body_c = body_m[keep].reshape(-1, 4, 4), body_c[keep].reshape(-1, 4)
+        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head)
+        body_m, body_c = body_m[keep].reshape(-1, 4, 4), der.body_colors[keep].reshape(-1, 4)
     else:
         body_m, body_c = np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32)
     b = len(body_m)
