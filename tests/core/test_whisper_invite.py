@@ -62,3 +62,31 @@ def test_neighbour_leans_in_over_half_a_second_and_out_again():
     assert (lean_in[-1] - lean_in[0]) / FPS >= 0.5
     assert pos[-1] < 0.02                                    # back in their seat
     assert np.abs(np.diff(pos)).max() < 0.02
+
+
+def test_whisperers_tags_say_so_and_speakers_tags_light_up_but_stay_readable():
+    st = S.make_meeting(6, local=0, seed=2)
+    seat0, seat1 = st.seat_pos[0], st.seat_pos[1]
+    u = (seat0 - seat1) / np.linalg.norm(seat0 - seat1)
+    texts = []
+    for i in range(int(3 * FPS)):
+        head = seat0 if i < FPS else seat1 + 0.6 * u            # sit for a second, then lean in
+        st, fs = S.step(st, S.LocalInput(head_pos=head, head_rot=st.seat_rot[0]), int(i * 1e9 / FPS))
+        texts.append(fs.labels.texts)
+        assert fs.labels.colors[:, :3].max() <= S.TAG_MAX_LINEAR + 1e-6     # white text reads
+    assert f"{st.people.names[1]} \u00b7 {S.WHISPER_TAG}" in texts[-1]
+    assert not any(S.WHISPER_TAG in t for t in texts[FPS - 1])
+    # a speaker's tag is brighter than a quiet listener's
+    st = S.make_meeting(6, local=-1, seed=3)
+    for i in range(150):
+        st, fs = S.step(st, None, i * 33_333_333)
+        sp = st.frame.speaking
+        if sp.any() and (~sp).any() and st.people.speaking[sp].max() > 0.3:
+            k, q = int(np.flatnonzero(sp)[0]), int(np.flatnonzero(~sp)[0])
+            lum = fs.labels.colors[:, :3].sum(axis=1)
+            ratio = lum[k] / lum[q]
+            base = S._name_tags(st.people, -1)[2][:, :3].sum(axis=1)
+            assert ratio > 1.1 * base[k] / base[q]
+            break
+    else:
+        raise AssertionError("nobody spoke")

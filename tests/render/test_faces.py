@@ -85,8 +85,10 @@ def test_scene_faces_use_skin_tones_and_clothes_carry_the_ui_colour():
     assert not np.allclose(skin, st.people.color[1:8].astype(np.float32), atol=0.1)
     assert skin.min(axis=0)[0] < 0.2 < skin.max(axis=0)[0]           # a range of tones
     assert np.all(skin[:, 0] >= skin[:, 1]) and np.all(skin[:, 1] >= skin[:, 2])
-    body = fs.meshes["sphere"].colors[:2 * 7, :3]
-    assert np.allclose(body[0::2], st.people.color[1:8], atol=1e-6)  # chests in the UI colour
+    from xrdemo.core.avatars import BODY_SPHERES
+
+    body = fs.meshes["sphere"].colors[:BODY_SPHERES * 7, :3]
+    assert np.allclose(body[0::BODY_SPHERES], st.people.color[1:8], atol=1e-6)  # chests: UI colour
 
 
 def test_far_name_tags_keep_a_readable_height(renderer):

@@ -105,37 +105,43 @@ HIP_IN_SEAT = np.array([0.0, -0.60, 0.13])
 """Where the hips sit in the seat's frame, relative to the seated eye point (metres)."""
 NECK_BASE_IN_HEAD = np.array([0.0, -0.165, 0.075])
 """The base of the neck in the head frame (metres): where the spine meets the head."""
-CHEST_RADII = np.array([0.125, 0.0, 0.105])
+CHEST_RADII = np.array([0.138, 0.0, 0.105])
 """Half width and half depth of the chest (its half height follows the spine's length)."""
-SHOULDER_RADII = np.array([0.215, 0.068, 0.090])
+SHOULDER_RADII = np.array([0.205, 0.085, 0.098])
+LAP_RADII = np.array([0.15, 0.07, 0.23])
+"""Hips and thighs, reaching forward from the chair (under the table)."""
 SPINE_TURN_SHARE = 0.35
 """Share of the head's turn (away from the seat's facing) the chest takes."""
-BODY_SPHERES = 2
+BODY_SPHERES = 3
 
 
 def body_instances(seat_pos, R_seat, head_pos, R_head, clothing):
-    """Seated shoulders and chest: (transforms (N, 2, 4, 4) float32, colours (N, 2, 4) float32).
+    """Seated chest, shoulders and lap: (transforms (N, 3, 4, 4) float32, colours (N, 3, 4) float32).
 
     seat_pos (N, 3) seated eye points, R_seat (N, 3, 3) seat-facing rotations, head_pos (N, 3),
-    R_head (N, 3, 3), clothing (N, 3) linear RGB. Instance 0 is the chest, 1 the shoulders.
+    R_head (N, 3, 3), clothing (N, 3) linear RGB. Instance 0 is the chest, 1 the shoulders,
+    2 the lap (hips and thighs).
     """
     return body_transforms(seat_pos + R_seat @ HIP_IN_SEAT, R_seat[:, :, 2], head_pos, R_head), body_colors(clothing)
 
 
 def body_colors(clothing) -> np.ndarray:
-    """(N, 2, 4) float32 colours of the chest and shoulders (clothing (N, 3) linear RGB)."""
+    """(N, 3, 4) float32 colours of the chest, shoulders and lap (clothing (N, 3) linear RGB)."""
     c = np.ones((len(clothing), BODY_SPHERES, 4), np.float32)
     c[:, 0, :3] = clothing
     c[:, 1, :3] = np.asarray(clothing) * 0.92
+    c[:, 2, :3] = 0.2 * np.asarray(clothing) + (0.035, 0.04, 0.055)   # trousers: dark, muted
     return c
 
 
-_RADII_SCALE = np.array([[[CHEST_RADII[0], 0.0, CHEST_RADII[2]]], [SHOULDER_RADII]])   # (2, 1, 3)
+_RADII_SCALE = np.array([[[CHEST_RADII[0], 0.0, CHEST_RADII[2]]], [SHOULDER_RADII], [LAP_RADII]])   # (3, 1, 3)
 
 
 def body_transforms(hip, seat_back, head_pos, R_head) -> np.ndarray:
-    """(N, 2, 4, 4) float32 chest and shoulder transforms. hip (N, 3): where the hips sit
-    (constant per seat); seat_back (N, 3): the seat's +Z (backward) axis; head as in body_instances."""
+    """(N, 3, 4, 4) float32 chest, shoulder and lap transforms. hip (N, 3): where the hips sit
+    (constant per seat); seat_back (N, 3): the seat's +Z (backward) axis, level; head as in
+    body_instances."""
+    seat_right = np.stack([seat_back[:, 2], np.zeros(len(hip)), -seat_back[:, 0]], axis=1)
     n = len(hip)
     neck = head_pos + R_head @ NECK_BASE_IN_HEAD
     spine = neck - hip
@@ -155,5 +161,10 @@ def body_transforms(hip, seat_back, head_pos, R_head) -> np.ndarray:
     t[..., 3, 3] = 1.0
     t[:, :, :3, :3] = rot[:, None] * radii
     t[:, 0, :3, 3] = hip + 0.44 * spine
-    t[:, 1, :3, 3] = neck - 0.082 * up + 0.01 * rot[:, :, 2]
+    t[:, 1, :3, 3] = neck - 0.10 * up + 0.012 * rot[:, :, 2]
+    # The lap: level, along the seat's forward axis (the seat's rotation, not the spine's).
+    t[:, 2, :3, 0] = seat_right * LAP_RADII[0]
+    t[:, 2, :3, 1] = (0.0, LAP_RADII[1], 0.0)
+    t[:, 2, :3, 2] = seat_back * LAP_RADII[2]
+    t[:, 2, :3, 3] = hip - 0.16 * seat_back + (0.0, 0.015, 0.0)
     return t

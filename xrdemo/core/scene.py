@@ -550,6 +550,8 @@ NAME_TAG_HEIGHT = 0.20
 WHISPER_TAG = "whispering"
 """The small second tag under the name of someone whispering (with their lean, the cue)."""
 WHISPER_TAG_RGB = (0.20, 0.22, 0.30)
+TAG_MAX_LINEAR = 0.42
+"""Brightest a lit tag's background gets (linear; ~0.68 sRGB), so its white name still reads."""
 
 _GLOW_SCALE = np.diag([0.012, 0.0008, 0.012, 1.0]).astype(np.float32)
 _GLOW_RGB = np.array(CONTACT_SHADOW_RGB, np.float32)
@@ -610,7 +612,7 @@ def tag_text(name: str, verified: int | None) -> str:
 def _name_tags(people: People, hide: int):
     """(shown people (M,), their tag texts (M,), tag colours (M, 4) float32) for the drawn heads."""
     shown = np.flatnonzero(_drawn(people, hide))
-    tag_color = np.concatenate([people.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
+    tag_color = np.concatenate([np.minimum(people.color[shown] * 0.42, 0.22), np.full((len(shown), 1), 0.88)], axis=1)
     v = people.verified
     if v is None:
         return shown, tuple(people.names[i] for i in shown), tag_color.astype(np.float32)
@@ -669,12 +671,13 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     if ppl.verified is not None:
         tag_key = (tag_key, ppl.verified.tobytes())
     shown, texts, tag_color = der.tags.get(tag_key) or der.tags.setdefault(tag_key, _name_tags(ppl, hide))
-    # A speaker's tag lights up with their voice: who is talking reads at a glance.
+    # A speaker's tag lights up with their voice (and their mouth moves): who is talking reads at
+    # a glance. The tag stays dark enough for its white text to read.
     colors = tag_color.copy()
     level = np.asarray(ppl.speaking, np.float32)[shown]
     if state.frame is not None:        # hold the light through the gaps between syllables
         level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking, np.float32)[shown])
-    colors[:, :3] = np.minimum(colors[:, :3] * (1.0 + 1.3 * level[:, None]) + 0.25 * level[:, None], 1.0)
+    colors[:, :3] = np.minimum(colors[:, :3] * (1.0 + 1.2 * level[:, None]) + 0.05 * level[:, None], TAG_MAX_LINEAR)
     cue = ppl.whisper_cue
     if cue is not None and (np.asarray(cue)[shown] > 0.5).any():
         # Whisperers' tags say so (with their lean, that is the whole cue).

@@ -151,18 +151,18 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     np.fill_diagonal(enter, False)
     if governed:
         # The local person's pairs with scripted neighbours follow the invitation alone.
-        k, e = inv.local, inv.eligible
+        me, e = inv.local, inv.eligible
         want = np.zeros(n, bool)
         if inv.partner >= 0:
             want[inv.partner] = True
         for m in (enter, leave):
-            m[k, e] = False
-            m[e, k] = False
-        row = e & (want != ws.active[k])
-        enter[k, row & want] = True
-        enter[row & want, k] = True
-        leave[k, row & ~want] = True
-        leave[row & ~want, k] = True
+            m[me, e] = False
+            m[e, me] = False
+        row = e & (want != ws.active[me])
+        enter[me, row & want] = True
+        enter[row & want, me] = True
+        leave[me, row & ~want] = True
+        leave[row & ~want, me] = True
     flip = enter | leave
     if flip.any():
         ws.active ^= flip

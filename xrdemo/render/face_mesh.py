@@ -108,8 +108,8 @@ def _parts():
         _ellipsoid(eye_r, [EYE_RADIUS] * 3, 6, 10, PART["eye_right"]),
         _lid(eye_l, True, PART["lid_upper_left"]), _lid(eye_l, False, PART["lid_lower_left"]),
         _lid(eye_r, True, PART["lid_upper_right"]), _lid(eye_r, False, PART["lid_lower_right"]),
-        _ellipsoid(np.array([-0.032, 0.024, -0.006]), [0.017, 0.0032, 0.0045], 3, 6, PART["brow"]),
-        _ellipsoid(np.array([0.032, 0.024, -0.006]), [0.017, 0.0032, 0.0045], 3, 6, PART["brow"]),
+        _ellipsoid(np.array([-0.032, 0.024, -0.006]), [0.018, 0.0042, 0.0048], 3, 6, PART["brow"]),
+        _ellipsoid(np.array([0.032, 0.024, -0.006]), [0.018, 0.0042, 0.0048], 3, 6, PART["brow"]),
         _ellipsoid(*UPPER_LIP, 4, 10, PART["lip"], aux=0.0),
         _ellipsoid(*LOWER_LIP, 4, 10, PART["lip"], aux=1.0),
         _disc(MOUTH_CENTER, 0.0175, 0.0048, 12, PART["mouth"]),
@@ -210,10 +210,10 @@ def _deltas(pos, part, aux):
     brow = part == PART["brow"]
     inner = np.clip(1.0 - (np.abs(x) - 0.015) / 0.034, 0.0, 1.0)
     k = E.INDEX["brow_inner_up"]
-    d[k, brow, 1] = 0.0065 * inner[brow] ** 1.5
+    d[k, brow, 1] = 0.009 * inner[brow] ** 1.2
     for name, sgn in (("brow_outer_up_left", -1.0), ("brow_outer_up_right", 1.0)):
         sel = brow & (x * sgn > 0)
-        d[E.INDEX[name], sel, 1] = 0.0065 * (1.0 - inner[sel]) ** 1.2
+        d[E.INDEX[name], sel, 1] = 0.008 * (1.0 - inner[sel]) ** 1.0
     for name, sgn in (("brow_down_left", -1.0), ("brow_down_right", 1.0)):
         sel = brow & (x * sgn > 0)
         k = E.INDEX[name]
