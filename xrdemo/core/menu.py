@@ -1,0 +1,498 @@
+"""The in-headset menu: a small panel of meeting controls beside the left hand.
+
+Open it by turning the left palm toward your face (held for a moment), or with a controller's menu
+button. Press a button by poking it with the right index fingertip, or by pointing a controller at
+it and pulling the trigger. ``menu_step`` is the whole logic, pure: arrays in, a new ``MenuState``,
+the actions asked for, the controller hands to tick and a ``PanelScene`` (numpy, nothing GL) out.
+Time is an argument (``t_ns``). The menu decides nothing about the meeting: the app applies each
+returned MenuAction, and passes the resulting on/off states back in as ``toggles``.
+
+Frames: every position is in one space, the room's (metres, +Y up); quaternions are x, y, z, w.
+The panel frame (T_room_panel) has its origin at the panel's centre, +X to the wearer's right,
++Y up, +Z out of the face of the panel toward the wearer's eyes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import pose as P
+
+
+class MenuAction(enum.Enum):
+    """What a button (or a desktop key) asks the app to do."""
+
+    MUTE = "mute"                    # toggle: the microphone's audio stops leaving the machine
+    WHISPER = "whisper"              # toggle: whisper to my nearest neighbour (as leaning in does)
+    PASSTHROUGH = "passthrough"      # toggle: show the real room around the table
+    RECENTER = "recenter"            # put me back in my seat, facing the table
+    VOLUME_DOWN = "volume_down"      # master volume one step down
+    VOLUME_UP = "volume_up"          # master volume one step up
+    RAISE_HAND = "raise_hand"        # toggle: a raised hand everyone sees
+    SEAT_NEXT = "seat_next"          # move to the next free seat
+    LEAVE = "leave"                  # leave the meeting (the panel asks to confirm first)
+
+
+TOGGLES = (MenuAction.MUTE, MenuAction.WHISPER, MenuAction.PASSTHROUGH, MenuAction.RAISE_HAND)
+"""Actions whose button shows an on/off state (from menu_step's ``toggles``)."""
+
+BUTTONS = (
+    (MenuAction.MUTE, MenuAction.WHISPER, MenuAction.PASSTHROUGH),
+    (MenuAction.VOLUME_DOWN, MenuAction.VOLUME_UP, MenuAction.RAISE_HAND),
+    (MenuAction.RECENTER, MenuAction.SEAT_NEXT, MenuAction.LEAVE),
+)
+"""The panel's grid of buttons, top row first, left to right."""
+
+LABELS = {
+    # action: (label when off, label when on)
+    MenuAction.MUTE: ("Mute", "Muted"),
+    MenuAction.WHISPER: ("Whisper", "Whispering"),
+    MenuAction.PASSTHROUGH: ("Passthrough", "Room: real"),
+    MenuAction.RECENTER: ("Recenter", "Recenter"),
+    MenuAction.VOLUME_DOWN: ("Vol -", "Vol -"),
+    MenuAction.VOLUME_UP: ("Vol +", "Vol +"),
+    MenuAction.RAISE_HAND: ("Raise hand", "Lower hand"),
+    MenuAction.SEAT_NEXT: ("Next seat", "Next seat"),
+    MenuAction.LEAVE: ("Leave", "Leave"),
+}
+LEAVE_CONFIRM_LABEL = "Sure? Leave"
+
+# -- tuning: metres, seconds, degrees ----------------------------------------------------------
+OPEN_CONE_DEG = 35.0        # the palm's normal within this of the direction to the eyes opens ...
+CLOSE_CONE_DEG = 55.0       # ... and beyond this (hysteresis) closes
+OPEN_DWELL_S = 0.25         # facing must hold this long before the panel opens
+CLOSE_DWELL_S = 0.20        # turning away must hold this long before it closes
+LOST_GRACE_S = 1.0          # the left hand may vanish this long (hidden by the poking hand)
+PALM_RANGE_M = (0.15, 0.80) # palm-to-eyes distance for the gesture to count
+FOLLOW_TAU_S = 0.05         # the panel follows the hand with this time constant
+
+BUTTON_W, BUTTON_H = 0.066, 0.036
+GAP = 0.006                 # between buttons and around them
+TITLE_H = 0.020
+BUTTON_RAISE = 0.004        # button faces stand this far in front of the back plate ...
+PRESSED_SINK = 0.003        # ... and sink this far when pressed
+ROWS, COLS = len(BUTTONS), len(BUTTONS[0])
+PANEL_W = COLS * BUTTON_W + (COLS + 1) * GAP
+PANEL_H = ROWS * BUTTON_H + (ROWS + 2) * GAP + TITLE_H
+HAND_GAP = 0.05             # from the left palm's centre to the panel's near edge (little-finger side)
+AHEAD_M, BELOW_M = 0.42, 0.16   # a button-opened panel: this far ahead of and below the eyes
+REANCHOR_M, REANCHOR_DEG = 0.9, 70.0  # ... re-placed when the head is further / turned away more
+
+PRESS_Z = 0.003             # the fingertip joint's centre crossing this far in front of a face presses
+RELEASE_Z = 0.015           # back out this far in front of the panel before another press
+HOVER_Z = 0.06              # a fingertip this close in front of a button highlights it
+MAX_POKE_STEP_M = 0.08      # a fingertip that moved further in one frame jumped (tracking): no press
+LATCH_MARGIN = 0.03         # a pressed fingertip may wander this far outside the panel and stay pressed
+PRESSED_SHOW_S = 0.20       # a pressed button looks pressed at least this long
+LEAVE_CONFIRM_S = 3.0       # Leave must be pressed again within this to take effect
+TRIGGER_ON, TRIGGER_OFF = 0.7, 0.35   # trigger pull / release thresholds (hysteresis)
+RAY_LENGTH_M = 1.2          # a ray that hits nothing is drawn this long
+RAY_WIDTH_M = 0.003
+
+NS = 1_000_000_000
+_LEFT, _RIGHT = 0, 1
+_INDEX_TIP = 10
+_PALM_JOINTS = np.array([0, 1, 7, 12, 22])   # palm, wrist, index / middle / little proximal
+
+# Colours: linear RGBA.
+PLATE_COLOR = np.array([0.010, 0.012, 0.016, 0.92], np.float32)
+BUTTON_COLOR = np.array([0.045, 0.055, 0.075, 1.0], np.float32)
+HOVER_COLOR = np.array([0.10, 0.14, 0.22, 1.0], np.float32)
+PRESSED_COLOR = np.array([0.30, 0.50, 0.95, 1.0], np.float32)
+ON_COLOR = np.array([0.80, 0.42, 0.03, 1.0], np.float32)
+LEAVE_COLOR = np.array([0.35, 0.03, 0.02, 1.0], np.float32)
+CONFIRM_COLOR = np.array([0.75, 0.05, 0.03, 1.0], np.float32)
+TEXT_LIGHT = np.array([0.92, 0.93, 0.95, 1.0], np.float32)
+TEXT_DARK = np.array([0.005, 0.005, 0.008, 1.0], np.float32)
+TITLE_TEXT = np.array([0.55, 0.60, 0.68, 1.0], np.float32)
+RAY_COLOR = np.array([0.55, 0.75, 1.0, 0.85], np.float32)
+RAY_HIT_COLOR = np.array([1.0, 1.0, 1.0, 1.0], np.float32)
+
+
+def _button_layout():
+    """Per button (in BUTTONS order, row-major): action, centre (x, y) in the panel frame."""
+    actions, centres = [], []
+    top = PANEL_H / 2 - GAP - TITLE_H - GAP
+    for r, row in enumerate(BUTTONS):
+        for c, action in enumerate(row):
+            x = -PANEL_W / 2 + GAP + BUTTON_W / 2 + c * (BUTTON_W + GAP)
+            y = top - BUTTON_H / 2 - r * (BUTTON_H + GAP)
+            actions.append(action)
+            centres.append((x, y))
+    return tuple(actions), np.array(centres)
+
+
+BUTTON_ACTIONS, BUTTON_CENTRES = _button_layout()
+"""(B,) MenuActions and (B, 2) metres: each button's centre in the panel frame."""
+BUTTON_COUNT = len(BUTTON_ACTIONS)
+_HALF = np.array([BUTTON_W / 2, BUTTON_H / 2])
+
+
+@dataclass(frozen=True)
+class MenuState:
+    """Everything the menu remembers between frames. Start with ``MenuState()``.
+
+    is_open: the panel is shown. opened_by: "palm", "button" or "" (closed). panel_pos (3,) and
+    panel_rot (4,): T_room_panel. facing_since_ns / away_since_ns: when the palm started facing
+    the eyes (closed) / stopped facing them or vanished (open), or None. palm_blocked: a menu
+    button closed the panel while the palm faced the eyes; the palm must turn away before it can
+    open the panel again. prev_tip (3,) or None: the right index tip last frame (room).
+    latched: the button a fingertip pressed and has not yet backed out of (-1: none).
+    trigger_down (2,) / menu_down (2,): each controller's trigger / menu button state last frame.
+    pressed_until_ns (B,): a button looks pressed until then. leave_armed_until_ns: Leave was
+    pressed once; a second press before then leaves. last_t_ns: the previous step's time.
+    """
+
+    is_open: bool = False
+    opened_by: str = ""
+    panel_pos: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    panel_rot: np.ndarray = field(default_factory=lambda: P.IDENTITY_QUAT.copy())
+    facing_since_ns: int | None = None
+    away_since_ns: int | None = None
+    palm_blocked: bool = False
+    prev_tip: np.ndarray | None = None
+    latched: int = -1
+    trigger_down: tuple[bool, bool] = (False, False)
+    menu_down: tuple[bool, bool] = (False, False)
+    pressed_until_ns: tuple[int, ...] = (0,) * BUTTON_COUNT
+    leave_armed_until_ns: int = 0
+    last_t_ns: int | None = None
+
+
+@dataclass
+class PanelScene:
+    """What to draw this frame, as numpy (nothing GL). Q quads: the back plate, the title, then the
+    B buttons in BUTTON_ACTIONS order; none when the panel is closed.
+
+    transforms: (Q, 4, 4) float32, row-major, room space: each maps the unit quad (x, y in -0.5..0.5,
+    z = 0, facing +Z) to its place and size. colors: (Q, 4) float32 linear RGBA of each quad;
+    text_colors: (Q, 4) float32 of its label; labels: Q strings ("" for no text). actions: Q
+    MenuActions (None for the plate and title). pressed, hover, on: (Q,) bool. ray_start,
+    ray_end: (2, 3) float32 room metres, one per controller (0 left, 1 right); ray_visible: (2,)
+    bool; ray_hit: (2,) bool, that ray ends on the panel.
+    """
+
+    transforms: np.ndarray
+    colors: np.ndarray
+    text_colors: np.ndarray
+    labels: tuple
+    actions: tuple
+    pressed: np.ndarray
+    hover: np.ndarray
+    on: np.ndarray
+    ray_start: np.ndarray
+    ray_end: np.ndarray
+    ray_visible: np.ndarray
+    ray_hit: np.ndarray
+
+    @staticmethod
+    def empty() -> "PanelScene":
+        z = np.zeros(0, bool)
+        return PanelScene(np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32),
+                          np.zeros((0, 4), np.float32), (), (), z, z.copy(), z.copy(),
+                          np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32),
+                          np.zeros(2, bool), np.zeros(2, bool))
+
+    def __len__(self) -> int:
+        return int(self.transforms.shape[0])
+
+    def button_index(self, action: MenuAction) -> int:
+        """Quad index of an action's button."""
+        return self.actions.index(action)
+
+
+# -- geometry ----------------------------------------------------------------------------------
+def palm_normal(joints: np.ndarray, left: bool) -> np.ndarray:
+    """Unit normal out of the palm (3,) from one hand's joints (26, 3) (XR_EXT_hand_tracking order).
+
+    From the knuckle line (index to little proximal) and the wrist-to-middle-knuckle line, so it
+    depends on joint positions only, not on a runtime's joint-orientation convention. A left hand
+    is the mirror image, so its cross product flips.
+    """
+    across = joints[7] - joints[22]
+    along = joints[12] - joints[1]
+    n = np.cross(across, along)
+    return P.normalize(-n if left else n)
+
+
+def palm_facing_angle(joints: np.ndarray, head_pos: np.ndarray, left: bool = True) -> tuple[float, float]:
+    """(degrees between the palm's normal and the direction from the palm to the eyes, metres from
+    the palm to the eyes) for one hand's joints (26, 3)."""
+    to_head = np.asarray(head_pos, float) - joints[0]
+    dist = float(np.linalg.norm(to_head))
+    c = float(np.dot(palm_normal(joints, left), to_head / max(dist, 1e-9)))
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))), dist
+
+
+def facing_rotation(center: np.ndarray, head_pos: np.ndarray) -> np.ndarray:
+    """(4,) T_room_panel rotation for a panel at ``center`` turned to face the eyes, upright."""
+    away = np.asarray(center, float) - np.asarray(head_pos, float)
+    return P.look_rotation(away)          # -Z away from the eyes, so +Z (the face) toward them
+
+
+def hand_anchor(joints: np.ndarray, head_pos: np.ndarray) -> np.ndarray:
+    """(3,) panel centre beside a left hand (26, 3): past the little-finger side of the palm."""
+    ulnar = P.normalize(joints[22] - joints[7])
+    return joints[0] + ulnar * (HAND_GAP + PANEL_W / 2)
+
+
+def head_anchor(head_pos: np.ndarray, head_rot: np.ndarray) -> np.ndarray:
+    """(3,) panel centre for a button-opened panel: ahead of the eyes (by the head's yaw), lower."""
+    yaw = float(P.yaw_of(np.asarray(head_rot, float)))
+    ahead = P.quat_rotate(P.quat_from_yaw_pitch_roll(yaw), np.array([0.0, 0.0, -AHEAD_M]))
+    return np.asarray(head_pos, float) + ahead - np.array([0.0, BELOW_M, 0.0])
+
+
+def to_panel(state: MenuState, points: np.ndarray) -> np.ndarray:
+    """Room points (..., 3) in the panel frame (..., 3) (x right, y up, z toward the eyes)."""
+    return P.quat_rotate(P.quat_conj(state.panel_rot), np.asarray(points, float) - state.panel_pos)
+
+
+def button_centres_room(state: MenuState) -> np.ndarray:
+    """(B, 3) room metres: the centre of each button's face, BUTTON_ACTIONS order."""
+    local = np.concatenate([BUTTON_CENTRES, np.full((BUTTON_COUNT, 1), BUTTON_RAISE)], axis=1)
+    return state.panel_pos + P.quat_rotate(state.panel_rot, local)
+
+
+def panel_normal(state: MenuState) -> np.ndarray:
+    """(3,) unit normal of the panel's face, room space (toward the wearer)."""
+    return P.quat_rotate(state.panel_rot, np.array([0.0, 0.0, 1.0]))
+
+
+def _button_at(xy: np.ndarray, margin: float = 0.0) -> int:
+    """Index of the button under a panel-frame point (x, y), or -1."""
+    inside = np.all(np.abs(np.asarray(xy)[None, :2] - BUTTON_CENTRES) <= _HALF + margin, axis=1)
+    hits = np.nonzero(inside)[0]
+    return int(hits[0]) if len(hits) else -1
+
+
+def _on_panel(xy: np.ndarray, margin: float) -> bool:
+    return bool(abs(xy[0]) <= PANEL_W / 2 + margin and abs(xy[1]) <= PANEL_H / 2 + margin)
+
+
+# -- the step ----------------------------------------------------------------------------------
+def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np.ndarray,
+              joints: np.ndarray, joints_valid: np.ndarray, aim_pos: np.ndarray, aim_rot: np.ndarray,
+              aim_valid: np.ndarray, trigger: np.ndarray, menu_button: np.ndarray,
+              toggles: dict | None = None, volume: float | None = None,
+              ) -> tuple[MenuState, list[MenuAction], list[int], PanelScene]:
+    """Advance the menu to display time ``t_ns`` (int ns).
+
+    head_pos (3,), head_rot (4,): the eyes' pose. joints (2, 26, 3) metres, joints_valid (2, 26)
+    bool: tracked hands (0 left, 1 right). aim_pos (2, 3), aim_rot (2, 4), aim_valid (2,) bool:
+    each controller's aim pose (pass aim_valid False where there is no controller). trigger (2,)
+    0..1; menu_button (2,) bool. toggles: {MenuAction: bool} the app's current on/off state of
+    MUTE, WHISPER, PASSTHROUGH, RAISE_HAND. volume: 0..1 (or more) master volume, shown in the
+    title, or None.
+    Returns (state, actions to apply in order, controller hands that should get a haptic tick,
+    the PanelScene to draw).
+    """
+    toggles = toggles or {}
+    head_pos = np.asarray(head_pos, float)
+    head_rot = np.asarray(head_rot, float)
+    joints = np.asarray(joints, float)
+    joints_valid = np.asarray(joints_valid, bool)
+    t_ns = int(t_ns)
+    dt = 0.0 if state.last_t_ns is None else max(0.0, (t_ns - state.last_t_ns) / NS)
+    s = _open_close(state, t_ns, dt, head_pos, head_rot, joints, joints_valid, menu_button)
+    actions: list[MenuAction] = []
+    haptics: list[int] = []
+    pressed_until = list(s.pressed_until_ns)
+    leave_until = s.leave_armed_until_ns
+
+    def activate(b: int) -> None:
+        nonlocal leave_until
+        pressed_until[b] = t_ns + int(PRESSED_SHOW_S * NS)
+        action = BUTTON_ACTIONS[b]
+        if action is MenuAction.LEAVE and t_ns >= leave_until:
+            leave_until = t_ns + int(LEAVE_CONFIRM_S * NS)
+            return
+        if action is MenuAction.LEAVE:
+            leave_until = 0
+        actions.append(action)
+
+    # Poke with the right index fingertip.
+    tip_ok = bool(joints_valid[_RIGHT, _INDEX_TIP]) and np.all(np.isfinite(joints[_RIGHT, _INDEX_TIP]))
+    tip = joints[_RIGHT, _INDEX_TIP].copy() if tip_ok else None
+    latched = s.latched if (s.is_open and tip is not None) else -1
+    poke_hover = -1
+    if s.is_open and tip is not None:
+        cur = to_panel(s, tip)
+        if latched >= 0:
+            if cur[2] > RELEASE_Z or cur[2] < -0.08 or not _on_panel(cur, LATCH_MARGIN):
+                latched = -1                              # backed out: the next poke may press
+        elif s.prev_tip is not None:
+            prev = to_panel(s, s.prev_tip)
+            jumped = np.linalg.norm(cur - prev) > MAX_POKE_STEP_M
+            if prev[2] > PRESS_Z >= cur[2] and not jumped:  # crossed the face, from the front
+                f = (prev[2] - PRESS_Z) / (prev[2] - cur[2])
+                b = _button_at(prev + f * (cur - prev))
+                if b >= 0:
+                    latched = b
+                    activate(b)
+        if latched < 0 and 0.0 < cur[2] < HOVER_Z:
+            poke_hover = _button_at(cur)
+
+    # Point with a controller and pull the trigger.
+    aim_pos = np.asarray(aim_pos, float)
+    aim_rot = np.asarray(aim_rot, float)
+    aim_valid = np.asarray(aim_valid, bool)
+    trigger = np.asarray(trigger, float)
+    ray_start = np.zeros((2, 3))
+    ray_end = np.zeros((2, 3))
+    ray_visible = np.zeros(2, bool)
+    ray_hit = np.zeros(2, bool)
+    ray_hover = [-1, -1]
+    down = list(s.trigger_down)
+    n = panel_normal(s)
+    for h in (_LEFT, _RIGHT):
+        was = down[h]
+        down[h] = bool(trigger[h] > (TRIGGER_OFF if was else TRIGGER_ON))
+        if not (s.is_open and aim_valid[h] and np.all(np.isfinite(aim_pos[h]))):
+            continue
+        origin = aim_pos[h]
+        direction = P.quat_rotate(aim_rot[h], np.array([0.0, 0.0, -1.0]))
+        ray_visible[h] = True
+        ray_start[h] = origin
+        ray_end[h] = origin + direction * RAY_LENGTH_M
+        denom = float(np.dot(direction, n))
+        if denom < -1e-6:                                 # pointing at the panel's face
+            dist = float(np.dot(s.panel_pos + n * BUTTON_RAISE - origin, n)) / denom   # the buttons' faces
+            if 0.0 < dist < RAY_LENGTH_M:
+                hit = origin + direction * dist
+                local = to_panel(s, hit)
+                if _on_panel(local, 0.0):
+                    ray_end[h], ray_hit[h] = hit, True
+                    ray_hover[h] = _button_at(local)
+        if down[h] and not was and ray_hover[h] >= 0:
+            activate(ray_hover[h])
+            haptics.append(h)
+
+    s = replace(s, prev_tip=tip, latched=latched, trigger_down=tuple(down),
+                pressed_until_ns=tuple(pressed_until), leave_armed_until_ns=leave_until, last_t_ns=t_ns)
+    if not s.is_open:
+        return s, actions, haptics, PanelScene.empty()
+    hover = {b for b in (poke_hover, *ray_hover) if b >= 0}
+    panel = _panel_scene(s, t_ns, toggles, hover, volume, ray_start, ray_end, ray_visible, ray_hit)
+    return s, actions, haptics, panel
+
+
+def _open_close(s: MenuState, t_ns: int, dt: float, head_pos, head_rot, joints, joints_valid,
+                menu_button) -> MenuState:
+    """Open, close and place the panel: the palm gesture (dwell + hysteresis) and the menu button."""
+    left_ok = bool(np.all(joints_valid[_LEFT, _PALM_JOINTS])) and np.all(np.isfinite(joints[_LEFT, _PALM_JOINTS]))
+    angle, dist = palm_facing_angle(joints[_LEFT], head_pos) if left_ok else (180.0, 0.0)
+    in_range = PALM_RANGE_M[0] <= dist <= PALM_RANGE_M[1]
+    facing = left_ok and in_range and angle <= OPEN_CONE_DEG
+    still_facing = left_ok and in_range and angle <= CLOSE_CONE_DEG
+
+    menu_now = tuple(bool(v) for v in np.asarray(menu_button, bool)[:2])
+    pressed = any(m and not was for m, was in zip(menu_now, s.menu_down))
+    s = replace(s, menu_down=menu_now)
+    if pressed:
+        if s.is_open:
+            return _closed(s, palm_blocked=still_facing)
+        pos = head_anchor(head_pos, head_rot)
+        return replace(s, is_open=True, opened_by="button", panel_pos=pos,
+                       panel_rot=facing_rotation(pos, head_pos), facing_since_ns=None,
+                       away_since_ns=None, prev_tip=None, latched=-1)
+
+    if s.opened_by == "button":
+        off = s.panel_pos - head_pos
+        look = P.quat_rotate(head_rot, np.array([0.0, 0.0, -1.0]))
+        cosang = float(np.dot(P.normalize(off), look))
+        if np.linalg.norm(off) > REANCHOR_M or cosang < np.cos(np.radians(REANCHOR_DEG)):
+            pos = head_anchor(head_pos, head_rot)      # lazy follow after a recenter or reseat
+            return replace(s, panel_pos=pos, panel_rot=facing_rotation(pos, head_pos), prev_tip=None)
+        return s
+
+    if not s.is_open:
+        if s.palm_blocked:
+            return replace(s, palm_blocked=still_facing, facing_since_ns=None)
+        if not facing:
+            return replace(s, facing_since_ns=None)
+        since = t_ns if s.facing_since_ns is None else s.facing_since_ns
+        if t_ns - since < OPEN_DWELL_S * NS:
+            return replace(s, facing_since_ns=since)
+        pos = hand_anchor(joints[_LEFT], head_pos)
+        return replace(s, is_open=True, opened_by="palm", panel_pos=pos,
+                       panel_rot=facing_rotation(pos, head_pos), facing_since_ns=None,
+                       away_since_ns=None, prev_tip=None, latched=-1)
+
+    # Open by the palm: follow the hand while it faces the eyes; close after a dwell away.
+    if still_facing:
+        target = hand_anchor(joints[_LEFT], head_pos)
+        a = 1.0 - float(np.exp(-dt / FOLLOW_TAU_S))
+        pos = s.panel_pos + a * (target - s.panel_pos)
+        return replace(s, panel_pos=pos, panel_rot=facing_rotation(pos, head_pos), away_since_ns=None)
+    since = t_ns if s.away_since_ns is None else s.away_since_ns
+    wait = CLOSE_DWELL_S if left_ok else LOST_GRACE_S
+    if t_ns - since >= wait * NS:
+        return _closed(s, palm_blocked=False)
+    return replace(s, away_since_ns=since)
+
+
+def _closed(s: MenuState, palm_blocked: bool) -> MenuState:
+    return replace(s, is_open=False, opened_by="", facing_since_ns=None, away_since_ns=None,
+                   palm_blocked=palm_blocked, latched=-1, leave_armed_until_ns=0)
+
+
+def _panel_scene(s: MenuState, t_ns: int, toggles: dict, hover: set, volume, ray_start, ray_end,
+                 ray_visible, ray_hit) -> PanelScene:
+    q = 2 + BUTTON_COUNT
+    centres = np.zeros((q, 3))
+    sizes = np.ones((q, 2))
+    sizes[0] = (PANEL_W, PANEL_H)
+    centres[1] = (0.0, PANEL_H / 2 - GAP - TITLE_H / 2, BUTTON_RAISE / 2)
+    sizes[1] = (PANEL_W - 2 * GAP, TITLE_H)
+    centres[2:, :2] = BUTTON_CENTRES
+    sizes[2:] = (BUTTON_W, BUTTON_H)
+    pressed = np.zeros(q, bool)
+    pressed[2:] = np.asarray(s.pressed_until_ns) > t_ns
+    if s.latched >= 0:
+        pressed[2 + s.latched] = True
+    hov = np.zeros(q, bool)
+    for b in hover:
+        hov[2 + b] = True
+    on = np.zeros(q, bool)
+    colors = np.zeros((q, 4), np.float32)
+    text = np.zeros((q, 4), np.float32)
+    colors[0], colors[1] = PLATE_COLOR, PLATE_COLOR
+    text[0], text[1] = TEXT_LIGHT, TITLE_TEXT
+    title = "Menu" if volume is None else f"Menu   volume {round(100 * float(volume))}%"
+    labels = ["", title]
+    armed = s.leave_armed_until_ns > t_ns
+    for b, action in enumerate(BUTTON_ACTIONS):
+        i = 2 + b
+        on[i] = bool(toggles.get(action, False)) and action in TOGGLES
+        label = LABELS[action][int(on[i])]
+        color, tcol = BUTTON_COLOR, TEXT_LIGHT
+        if action is MenuAction.LEAVE:
+            color = CONFIRM_COLOR if armed else LEAVE_COLOR
+            label = LEAVE_CONFIRM_LABEL if armed else label
+        elif on[i]:
+            color, tcol = ON_COLOR, TEXT_DARK
+        if hov[i] and not on[i] and action is not MenuAction.LEAVE:
+            color = HOVER_COLOR
+        if pressed[i]:
+            color, tcol = PRESSED_COLOR, TEXT_DARK
+        colors[i], text[i] = color, tcol
+        labels.append(label)
+    centres[2:, 2] = np.where(pressed[2:], BUTTON_RAISE - PRESSED_SINK, BUTTON_RAISE)
+    m = np.zeros((q, 4, 4))
+    R = P.quat_to_matrix(s.panel_rot)
+    m[:, :3, 0] = R[:, 0] * sizes[:, :1]
+    m[:, :3, 1] = R[:, 1] * sizes[:, 1:]
+    m[:, :3, 2] = R[:, 2]
+    m[:, :3, 3] = s.panel_pos + centres @ R.T
+    m[:, 3, 3] = 1.0
+    return PanelScene(m.astype(np.float32), colors, text, tuple(labels),
+                      (None, None) + BUTTON_ACTIONS, pressed, hov, on,
+                      ray_start.astype(np.float32), ray_end.astype(np.float32), ray_visible, ray_hit)
+
+
+__all__ = ["MenuAction", "MenuState", "PanelScene", "menu_step", "BUTTON_ACTIONS", "TOGGLES",
+           "palm_normal", "palm_facing_angle", "button_centres_room", "panel_normal", "to_panel"]
