@@ -69,7 +69,7 @@ LOST_GRACE_S = 1.0          # the left hand may vanish this long (hidden by the 
 PALM_RANGE_M = (0.15, 0.80) # palm-to-eyes distance for the gesture to count
 FOLLOW_TAU_S = 0.05         # the panel follows the hand with this time constant
 
-BUTTON_W, BUTTON_H = 0.066, 0.036
+BUTTON_W, BUTTON_H = 0.078, 0.042
 GAP = 0.006                 # between buttons and around them
 TITLE_H = 0.020
 BUTTON_RAISE = 0.004        # button faces stand this far in front of the back plate ...
@@ -100,9 +100,9 @@ _PALM_JOINTS = np.array([0, 1, 7, 12, 22])   # palm, wrist, index / middle / lit
 # Colours: linear RGBA.
 PLATE_COLOR = np.array([0.010, 0.012, 0.016, 0.92], np.float32)
 BUTTON_COLOR = np.array([0.045, 0.055, 0.075, 1.0], np.float32)
-HOVER_COLOR = np.array([0.10, 0.14, 0.22, 1.0], np.float32)
+HOVER_COLOR = np.array([0.10, 0.20, 0.42, 1.0], np.float32)
 PRESSED_COLOR = np.array([0.30, 0.50, 0.95, 1.0], np.float32)
-ON_COLOR = np.array([0.80, 0.42, 0.03, 1.0], np.float32)
+ON_COLOR = np.array([0.62, 0.20, 0.0, 1.0], np.float32)
 LEAVE_COLOR = np.array([0.35, 0.03, 0.02, 1.0], np.float32)
 CONFIRM_COLOR = np.array([0.75, 0.05, 0.03, 1.0], np.float32)
 TEXT_LIGHT = np.array([0.92, 0.93, 0.95, 1.0], np.float32)
@@ -474,7 +474,7 @@ def _panel_scene(s: MenuState, t_ns: int, toggles: dict, hover: set, volume, ray
             color = CONFIRM_COLOR if armed else LEAVE_COLOR
             label = LEAVE_CONFIRM_LABEL if armed else label
         elif on[i]:
-            color, tcol = ON_COLOR, TEXT_DARK
+            color = ON_COLOR
         if hov[i] and not on[i] and action is not MenuAction.LEAVE:
             color = HOVER_COLOR
         if pressed[i]:
