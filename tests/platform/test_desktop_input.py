@@ -172,3 +172,27 @@ def test_text_panel_draws_light_text_on_a_dark_translucent_panel():
     cols = [np.nonzero(bright[r * line_h:(r + 1) * line_h].any(0))[0] for r in (1, 2)]
     assert cols[0].max() == pytest.approx(cols[1].max(), abs=3)
     assert render_text_panel([]).shape == (1, 1, 4)
+
+
+def test_menu_keys_ask_for_every_menu_action_once_per_press():
+    from xrdemo.core.menu import MenuAction
+    from xrdemo.platform.desktop_input import ACTION_KEYS
+
+    assert set(ACTION_KEYS.values()) == set(MenuAction)          # every menu action has a key
+    keys = [k for keys, _, _ in KEYMAP for k in keys]
+    assert len(keys) == len(set(keys)), "a key is bound twice in KEYMAP"
+    c = DesktopControls()
+    for key, action in ACTION_KEYS.items():
+        tap(c, key)
+        tap(c, key)
+        assert c.take_actions() == [action, action]
+        assert c.take_actions() == []
+    # ordinary keys ask for nothing; R still resets the body as well as asking to recenter
+    c.key("w", True)
+    settle(c, 10)
+    c.key("w", False)
+    tap(c, "2")
+    assert c.take_actions() == []
+    tap(c, "r")
+    assert c.take_actions() == [MenuAction.RECENTER]
+    np.testing.assert_allclose(c.head_pose()[0], c.seat.position)

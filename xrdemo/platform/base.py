@@ -49,6 +49,7 @@ class EventKind(enum.Enum):
     INTERACTION_PROFILE = "interaction_profile"  # detail: {"left": str, "right": str}
     HAND_TRACKING_LOST = "hand_lost"       # detail: {"hand": 0|1}
     HAND_TRACKING_FOUND = "hand_found"     # detail: {"hand": 0|1}
+    ACTION = "action"                      # detail: {"action": core.menu.MenuAction name, e.g. "MUTE"}
 
 
 @dataclass(frozen=True)
