@@ -4,10 +4,10 @@ scripted controllers: open by palm and by menu button, poke each button, ray + t
 import numpy as np
 import pytest
 
-from xrdemo.core import hands as H
 from xrdemo.core import menu as M
 from xrdemo.core import pose as P
 from xrdemo.core.menu import MenuAction, MenuState, menu_step
+from xrdemo.testing import menu_hands as MH
 
 HZ = 72
 FRAME_NS = round(1e9 / HZ)
@@ -17,41 +17,12 @@ PALM_AT = HEAD + np.array([-0.10, -0.28, -0.28])     # in front of the chest, a 
 FAR = np.array([0.40, 0.75, 0.60])                   # the right hand resting, away from the panel
 
 
-def _local(pose_name: str, left: bool) -> np.ndarray:
-    w = np.zeros((1, len(H.POSE_NAMES)))
-    w[0, H.pose_index(pose_name)] = 1.0
-    local = H.blend_poses(w)
-    return H.mirror_to_left(local, np.array([left]))[0]
-
-
-LEFT_OPEN = _local("open", True)
-RIGHT_POINT = _local("point", False)
-
-
-def _frame(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Orthonormal frame (3, 3) whose columns are a, b (made perpendicular), a x b."""
-    a = P.normalize(a)
-    b = P.normalize(b - a * np.dot(a, b))
-    return np.stack([a, b, np.cross(a, b)], axis=1)
-
-
 def left_hand(palm_at=PALM_AT, head=HEAD, away_deg=0.0) -> np.ndarray:
-    """(26, 3) left hand, open, palm centre at palm_at, its normal ``away_deg`` from the eyes."""
-    n_local = M.palm_normal(LEFT_OPEN, left=True)
-    f_local = LEFT_OPEN[12] - LEFT_OPEN[1]                  # toward the fingers
-    to_head = head - palm_at
-    R = _frame(to_head, np.array([0.0, 1.0, 0.0])) @ _frame(n_local, f_local).T
-    up = P.normalize(np.cross(to_head, np.cross(np.array([0.0, 1.0, 0.0]), to_head)))
-    tilt = P.quat_to_matrix(P.quat_from_axis_angle(up, np.radians(away_deg)))
-    R = tilt @ R
-    return palm_at + (LEFT_OPEN - LEFT_OPEN[0]) @ R.T
+    return MH.left_hand(palm_at, head, away_deg)
 
 
 def right_hand(tip_at=FAR, toward=np.array([0.0, 0.0, -1.0])) -> np.ndarray:
-    """(26, 3) right hand pointing its index along ``toward`` with the tip at tip_at."""
-    d_local = RIGHT_POINT[10] - RIGHT_POINT[7]
-    R = _frame(toward, np.array([0.0, 1.0, 0.0])) @ _frame(d_local, np.array([0.0, 1.0, 0.0])).T
-    return tip_at + (RIGHT_POINT - RIGHT_POINT[10]) @ R.T
+    return MH.right_hand(tip_at, toward)
 
 
 class Driver:
