@@ -391,3 +391,20 @@ def test_a_button_opened_panel_follows_when_the_wearer_is_moved():
     d.head = HEAD + np.array([1.5, 0.0, 0.0])                 # reseated one chair over
     d.step()
     np.testing.assert_allclose(d.state.panel_pos, first + [1.5, 0, 0], atol=1e-9)
+
+
+def test_bad_input_is_named_and_a_lost_head_freezes_the_panel():
+    d = Driver().open_by_palm()
+    kw = dict(t_ns=d.t + FRAME_NS, head_pos=HEAD, head_rot=HEAD_ROT, joints=np.zeros((2, 26, 3)),
+              joints_valid=np.zeros((2, 26), bool), aim_pos=np.zeros((2, 3)),
+              aim_rot=np.tile(P.IDENTITY_QUAT, (2, 1)), aim_valid=np.zeros(2, bool), trigger=np.zeros(2),
+              menu_button=np.zeros(2, bool))
+    with pytest.raises(ValueError, match=r"joints must have shape \(2, 26, 3\), not \(26, 3\)"):
+        menu_step(d.state, **{**kw, "joints": np.zeros((26, 3))})
+    with pytest.raises(ValueError, match="trigger"):
+        menu_step(d.state, **{**kw, "trigger": 0.5})
+    pos = d.state.panel_pos.copy()
+    d.head = np.full(3, np.nan)
+    d.step(HZ)                                         # an invalid head pose for a second
+    assert d.state.is_open and np.array_equal(d.state.panel_pos, pos)
+    assert np.all(np.isfinite(d.panel.transforms))

@@ -14,51 +14,17 @@ The panel frame (T_room_panel) has its origin at the panel's centre, +X to the w
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from . import pose as P
-
-
-class MenuAction(enum.Enum):
-    """What a button (or a desktop key) asks the app to do."""
-
-    MUTE = "mute"                    # toggle: the microphone's audio stops leaving the machine
-    WHISPER = "whisper"              # toggle: whisper to my nearest neighbour (as leaning in does)
-    PASSTHROUGH = "passthrough"      # toggle: show the real room around the table
-    RECENTER = "recenter"            # put me back in my seat, facing the table
-    VOLUME_DOWN = "volume_down"      # master volume one step down
-    VOLUME_UP = "volume_up"          # master volume one step up
-    RAISE_HAND = "raise_hand"        # toggle: a raised hand everyone sees
-    SEAT_NEXT = "seat_next"          # move to the next free seat
-    LEAVE = "leave"                  # leave the meeting (the panel asks to confirm first)
-
-
-TOGGLES = (MenuAction.MUTE, MenuAction.WHISPER, MenuAction.PASSTHROUGH, MenuAction.RAISE_HAND)
-"""Actions whose button shows an on/off state (from menu_step's ``toggles``)."""
-
-BUTTONS = (
-    (MenuAction.MUTE, MenuAction.WHISPER, MenuAction.PASSTHROUGH),
-    (MenuAction.VOLUME_DOWN, MenuAction.VOLUME_UP, MenuAction.RAISE_HAND),
-    (MenuAction.RECENTER, MenuAction.SEAT_NEXT, MenuAction.LEAVE),
+from .menu_panel import (  # noqa: F401 - re-exported: the menu's API in one place
+    BUTTON_ACTIONS, BUTTON_CENTRES, BUTTON_COUNT, BUTTON_H, BUTTON_RAISE, BUTTON_W, BUTTONS, LABELS,
+    LEAVE_CONFIRM_LABEL, PANEL_H, PANEL_W, RAY_COLOR, RAY_WIDTH_M, TOGGLES, MenuAction, PanelScene,
+    panel_scene,
 )
-"""The panel's grid of buttons, top row first, left to right."""
 
-LABELS = {
-    # action: (label when off, label when on)
-    MenuAction.MUTE: ("Mute", "Muted"),
-    MenuAction.WHISPER: ("Whisper", "Whispering"),
-    MenuAction.PASSTHROUGH: ("Passthrough", "Room: real"),
-    MenuAction.RECENTER: ("Recenter", "Recenter"),
-    MenuAction.VOLUME_DOWN: ("Vol -", "Vol -"),
-    MenuAction.VOLUME_UP: ("Vol +", "Vol +"),
-    MenuAction.RAISE_HAND: ("Raise hand", "Lower hand"),
-    MenuAction.SEAT_NEXT: ("Next seat", "Next seat"),
-    MenuAction.LEAVE: ("Leave", "Leave"),
-}
-LEAVE_CONFIRM_LABEL = "Sure? Leave"
 
 # -- tuning: metres, seconds, degrees ----------------------------------------------------------
 OPEN_CONE_DEG = 35.0        # the palm's normal within this of the direction to the eyes opens ...
@@ -69,14 +35,6 @@ LOST_GRACE_S = 1.0          # the left hand may vanish this long (hidden by the 
 PALM_RANGE_M = (0.15, 0.80) # palm-to-eyes distance for the gesture to count
 FOLLOW_TAU_S = 0.05         # the panel follows the hand with this time constant
 
-BUTTON_W, BUTTON_H = 0.078, 0.042
-GAP = 0.006                 # between buttons and around them
-TITLE_H = 0.020
-BUTTON_RAISE = 0.004        # button faces stand this far in front of the back plate ...
-PRESSED_SINK = 0.003        # ... and sink this far when pressed
-ROWS, COLS = len(BUTTONS), len(BUTTONS[0])
-PANEL_W = COLS * BUTTON_W + (COLS + 1) * GAP
-PANEL_H = ROWS * BUTTON_H + (ROWS + 2) * GAP + TITLE_H
 HAND_GAP = 0.05             # from the left palm's centre to the panel's near edge (little-finger side)
 AHEAD_M, BELOW_M = 0.42, 0.16   # a button-opened panel: this far ahead of and below the eyes
 REANCHOR_M, REANCHOR_DEG = 0.9, 70.0  # ... re-placed when the head is further / turned away more
@@ -90,46 +48,12 @@ PRESSED_SHOW_S = 0.20       # a pressed button looks pressed at least this long
 LEAVE_CONFIRM_S = 3.0       # Leave must be pressed again within this to take effect
 TRIGGER_ON, TRIGGER_OFF = 0.7, 0.35   # trigger pull / release thresholds (hysteresis)
 RAY_LENGTH_M = 1.2          # a ray that hits nothing is drawn this long
-RAY_WIDTH_M = 0.003
 
 NS = 1_000_000_000
 _LEFT, _RIGHT = 0, 1
 _INDEX_TIP = 10
 _PALM_JOINTS = np.array([0, 1, 7, 12, 22])   # palm, wrist, index / middle / little proximal
-
-# Colours: linear RGBA.
-PLATE_COLOR = np.array([0.010, 0.012, 0.016, 0.92], np.float32)
-BUTTON_COLOR = np.array([0.045, 0.055, 0.075, 1.0], np.float32)
-HOVER_COLOR = np.array([0.10, 0.20, 0.42, 1.0], np.float32)
-PRESSED_COLOR = np.array([0.30, 0.50, 0.95, 1.0], np.float32)
-ON_COLOR = np.array([0.62, 0.20, 0.0, 1.0], np.float32)
-LEAVE_COLOR = np.array([0.35, 0.03, 0.02, 1.0], np.float32)
-CONFIRM_COLOR = np.array([0.75, 0.05, 0.03, 1.0], np.float32)
-TEXT_LIGHT = np.array([0.92, 0.93, 0.95, 1.0], np.float32)
-TEXT_DARK = np.array([0.005, 0.005, 0.008, 1.0], np.float32)
-TITLE_TEXT = np.array([0.55, 0.60, 0.68, 1.0], np.float32)
-RAY_COLOR = np.array([0.55, 0.75, 1.0, 0.85], np.float32)
-RAY_HIT_COLOR = np.array([1.0, 1.0, 1.0, 1.0], np.float32)
-
-
-def _button_layout():
-    """Per button (in BUTTONS order, row-major): action, centre (x, y) in the panel frame."""
-    actions, centres = [], []
-    top = PANEL_H / 2 - GAP - TITLE_H - GAP
-    for r, row in enumerate(BUTTONS):
-        for c, action in enumerate(row):
-            x = -PANEL_W / 2 + GAP + BUTTON_W / 2 + c * (BUTTON_W + GAP)
-            y = top - BUTTON_H / 2 - r * (BUTTON_H + GAP)
-            actions.append(action)
-            centres.append((x, y))
-    return tuple(actions), np.array(centres)
-
-
-BUTTON_ACTIONS, BUTTON_CENTRES = _button_layout()
-"""(B,) MenuActions and (B, 2) metres: each button's centre in the panel frame."""
-BUTTON_COUNT = len(BUTTON_ACTIONS)
 _HALF = np.array([BUTTON_W / 2, BUTTON_H / 2])
-
 
 @dataclass(frozen=True)
 class MenuState:
@@ -160,48 +84,6 @@ class MenuState:
     pressed_until_ns: tuple[int, ...] = (0,) * BUTTON_COUNT
     leave_armed_until_ns: int = 0
     last_t_ns: int | None = None
-
-
-@dataclass
-class PanelScene:
-    """What to draw this frame, as numpy (nothing GL). Q quads: the back plate, the title, then the
-    B buttons in BUTTON_ACTIONS order; none when the panel is closed.
-
-    transforms: (Q, 4, 4) float32, row-major, room space: each maps the unit quad (x, y in -0.5..0.5,
-    z = 0, facing +Z) to its place and size. colors: (Q, 4) float32 linear RGBA of each quad;
-    text_colors: (Q, 4) float32 of its label; labels: Q strings ("" for no text). actions: Q
-    MenuActions (None for the plate and title). pressed, hover, on: (Q,) bool. ray_start,
-    ray_end: (2, 3) float32 room metres, one per controller (0 left, 1 right); ray_visible: (2,)
-    bool; ray_hit: (2,) bool, that ray ends on the panel.
-    """
-
-    transforms: np.ndarray
-    colors: np.ndarray
-    text_colors: np.ndarray
-    labels: tuple
-    actions: tuple
-    pressed: np.ndarray
-    hover: np.ndarray
-    on: np.ndarray
-    ray_start: np.ndarray
-    ray_end: np.ndarray
-    ray_visible: np.ndarray
-    ray_hit: np.ndarray
-
-    @staticmethod
-    def empty() -> "PanelScene":
-        z = np.zeros(0, bool)
-        return PanelScene(np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32),
-                          np.zeros((0, 4), np.float32), (), (), z, z.copy(), z.copy(),
-                          np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32),
-                          np.zeros(2, bool), np.zeros(2, bool))
-
-    def __len__(self) -> int:
-        return int(self.transforms.shape[0])
-
-    def button_index(self, action: MenuAction) -> int:
-        """Quad index of an action's button."""
-        return self.actions.index(action)
 
 
 # -- geometry ----------------------------------------------------------------------------------
@@ -290,6 +172,9 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
     Returns (state, actions to apply in order, controller hands that should get a haptic tick,
     the PanelScene to draw).
     """
+    _check_shapes(head_pos=(head_pos, (3,)), head_rot=(head_rot, (4,)), joints=(joints, (2, 26, 3)),
+                  joints_valid=(joints_valid, (2, 26)), aim_pos=(aim_pos, (2, 3)), aim_rot=(aim_rot, (2, 4)),
+                  aim_valid=(aim_valid, (2,)), trigger=(trigger, (2,)), menu_button=(menu_button, (2,)))
     toggles = toggles or {}
     head_pos = np.asarray(head_pos, float)
     head_rot = np.asarray(head_rot, float)
@@ -375,9 +260,26 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
                 pressed_until_ns=tuple(pressed_until), leave_armed_until_ns=leave_until, last_t_ns=t_ns)
     if not s.is_open:
         return s, actions, haptics, PanelScene.empty()
-    hover = {b for b in (poke_hover, *ray_hover) if b >= 0}
-    panel = _panel_scene(s, t_ns, toggles, hover, volume, ray_start, ray_end, ray_visible, ray_hit)
+    hover = np.zeros(BUTTON_COUNT, bool)
+    for b in (poke_hover, *ray_hover):
+        if b >= 0:
+            hover[b] = True
+    pressed = np.asarray(s.pressed_until_ns) > t_ns
+    if s.latched >= 0:
+        pressed[s.latched] = True
+    on = np.array([bool(toggles.get(a, False)) and a in TOGGLES for a in BUTTON_ACTIONS])
+    panel = panel_scene(s.panel_pos, s.panel_rot, pressed=pressed, on=on, hover=hover,
+                        leave_armed=s.leave_armed_until_ns > t_ns, volume=volume, ray_start=ray_start,
+                        ray_end=ray_end, ray_visible=ray_visible, ray_hit=ray_hit)
     return s, actions, haptics, panel
+
+
+def _check_shapes(**arrays) -> None:
+    """ValueError naming the first argument whose shape is not the expected one."""
+    for name, (value, shape) in arrays.items():
+        got = np.shape(value)
+        if got != shape:
+            raise ValueError(f"menu_step: {name} must have shape {shape}, not {got}")
 
 
 def _open_close(s: MenuState, t_ns: int, dt: float, head_pos, head_rot, joints, joints_valid,
@@ -392,6 +294,8 @@ def _open_close(s: MenuState, t_ns: int, dt: float, head_pos, head_rot, joints, 
     menu_now = tuple(bool(v) for v in np.asarray(menu_button, bool)[:2])
     pressed = any(m and not was for m, was in zip(menu_now, s.menu_down))
     s = replace(s, menu_down=menu_now)
+    if not (np.all(np.isfinite(head_pos)) and np.all(np.isfinite(head_rot))):
+        return s                          # no eyes to face this frame: leave the panel as it is
     if pressed:
         if s.is_open:
             return _closed(s, palm_blocked=still_facing)
@@ -438,60 +342,6 @@ def _open_close(s: MenuState, t_ns: int, dt: float, head_pos, head_rot, joints, 
 def _closed(s: MenuState, palm_blocked: bool) -> MenuState:
     return replace(s, is_open=False, opened_by="", facing_since_ns=None, away_since_ns=None,
                    palm_blocked=palm_blocked, latched=-1, leave_armed_until_ns=0)
-
-
-def _panel_scene(s: MenuState, t_ns: int, toggles: dict, hover: set, volume, ray_start, ray_end,
-                 ray_visible, ray_hit) -> PanelScene:
-    q = 2 + BUTTON_COUNT
-    centres = np.zeros((q, 3))
-    sizes = np.ones((q, 2))
-    sizes[0] = (PANEL_W, PANEL_H)
-    centres[1] = (0.0, PANEL_H / 2 - GAP - TITLE_H / 2, BUTTON_RAISE / 2)
-    sizes[1] = (PANEL_W - 2 * GAP, TITLE_H)
-    centres[2:, :2] = BUTTON_CENTRES
-    sizes[2:] = (BUTTON_W, BUTTON_H)
-    pressed = np.zeros(q, bool)
-    pressed[2:] = np.asarray(s.pressed_until_ns) > t_ns
-    if s.latched >= 0:
-        pressed[2 + s.latched] = True
-    hov = np.zeros(q, bool)
-    for b in hover:
-        hov[2 + b] = True
-    on = np.zeros(q, bool)
-    colors = np.zeros((q, 4), np.float32)
-    text = np.zeros((q, 4), np.float32)
-    colors[0], colors[1] = PLATE_COLOR, PLATE_COLOR
-    text[0], text[1] = TEXT_LIGHT, TITLE_TEXT
-    title = "Menu" if volume is None else f"Menu   volume {round(100 * float(volume))}%"
-    labels = ["", title]
-    armed = s.leave_armed_until_ns > t_ns
-    for b, action in enumerate(BUTTON_ACTIONS):
-        i = 2 + b
-        on[i] = bool(toggles.get(action, False)) and action in TOGGLES
-        label = LABELS[action][int(on[i])]
-        color, tcol = BUTTON_COLOR, TEXT_LIGHT
-        if action is MenuAction.LEAVE:
-            color = CONFIRM_COLOR if armed else LEAVE_COLOR
-            label = LEAVE_CONFIRM_LABEL if armed else label
-        elif on[i]:
-            color = ON_COLOR
-        if hov[i] and not on[i] and action is not MenuAction.LEAVE:
-            color = HOVER_COLOR
-        if pressed[i]:
-            color, tcol = PRESSED_COLOR, TEXT_DARK
-        colors[i], text[i] = color, tcol
-        labels.append(label)
-    centres[2:, 2] = np.where(pressed[2:], BUTTON_RAISE - PRESSED_SINK, BUTTON_RAISE)
-    m = np.zeros((q, 4, 4))
-    R = P.quat_to_matrix(s.panel_rot)
-    m[:, :3, 0] = R[:, 0] * sizes[:, :1]
-    m[:, :3, 1] = R[:, 1] * sizes[:, 1:]
-    m[:, :3, 2] = R[:, 2]
-    m[:, :3, 3] = s.panel_pos + centres @ R.T
-    m[:, 3, 3] = 1.0
-    return PanelScene(m.astype(np.float32), colors, text, tuple(labels),
-                      (None, None) + BUTTON_ACTIONS, pressed, hov, on,
-                      ray_start.astype(np.float32), ray_end.astype(np.float32), ray_visible, ray_hit)
 
 
 __all__ = ["MenuAction", "MenuState", "PanelScene", "menu_step", "BUTTON_ACTIONS", "TOGGLES",

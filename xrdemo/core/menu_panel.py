@@ -1,0 +1,192 @@
+"""What the in-headset menu looks like, as data: its actions, the grid of buttons, their labels,
+sizes and colours, and the PanelScene (numpy, nothing GL) that render/panel.py draws.
+
+The behaviour (opening, pressing) is core/menu.py. Panel frame: origin at the panel's centre, +X
+to the wearer's right, +Y up, +Z out of the panel's face toward the eyes; metres.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import pose as P
+
+
+class MenuAction(enum.Enum):
+    """What a button (or a desktop key) asks the app to do."""
+
+    MUTE = "mute"                    # toggle: the microphone's audio stops leaving the machine
+    WHISPER = "whisper"              # toggle: whisper to my nearest neighbour (as leaning in does)
+    PASSTHROUGH = "passthrough"      # toggle: show the real room around the table
+    RECENTER = "recenter"            # put me back in my seat, facing the table
+    VOLUME_DOWN = "volume_down"      # master volume one step down
+    VOLUME_UP = "volume_up"          # master volume one step up
+    RAISE_HAND = "raise_hand"        # toggle: a raised hand everyone sees
+    SEAT_NEXT = "seat_next"          # move to the next free seat
+    LEAVE = "leave"                  # leave the meeting (the panel asks to confirm first)
+
+
+TOGGLES = (MenuAction.MUTE, MenuAction.WHISPER, MenuAction.PASSTHROUGH, MenuAction.RAISE_HAND)
+"""Actions whose button shows an on/off state (from menu_step's ``toggles``)."""
+
+BUTTONS = (
+    (MenuAction.MUTE, MenuAction.WHISPER, MenuAction.PASSTHROUGH),
+    (MenuAction.VOLUME_DOWN, MenuAction.VOLUME_UP, MenuAction.RAISE_HAND),
+    (MenuAction.RECENTER, MenuAction.SEAT_NEXT, MenuAction.LEAVE),
+)
+"""The panel's grid of buttons, top row first, left to right."""
+
+LABELS = {
+    # action: (label when off, label when on)
+    MenuAction.MUTE: ("Mute", "Muted"),
+    MenuAction.WHISPER: ("Whisper", "Whispering"),
+    MenuAction.PASSTHROUGH: ("Passthrough", "Room: real"),
+    MenuAction.RECENTER: ("Recenter", "Recenter"),
+    MenuAction.VOLUME_DOWN: ("Vol -", "Vol -"),
+    MenuAction.VOLUME_UP: ("Vol +", "Vol +"),
+    MenuAction.RAISE_HAND: ("Raise hand", "Lower hand"),
+    MenuAction.SEAT_NEXT: ("Next seat", "Next seat"),
+    MenuAction.LEAVE: ("Leave", "Leave"),
+}
+LEAVE_CONFIRM_LABEL = "Sure? Leave"
+
+BUTTON_W, BUTTON_H = 0.078, 0.042
+GAP = 0.006                 # between buttons and around them
+TITLE_H = 0.020
+BUTTON_RAISE = 0.004        # button faces stand this far in front of the back plate ...
+PRESSED_SINK = 0.003        # ... and sink this far when pressed
+ROWS, COLS = len(BUTTONS), len(BUTTONS[0])
+PANEL_W = COLS * BUTTON_W + (COLS + 1) * GAP
+PANEL_H = ROWS * BUTTON_H + (ROWS + 2) * GAP + TITLE_H
+RAY_WIDTH_M = 0.003
+
+# Colours: linear RGBA.
+PLATE_COLOR = np.array([0.010, 0.012, 0.016, 0.92], np.float32)
+BUTTON_COLOR = np.array([0.045, 0.055, 0.075, 1.0], np.float32)
+HOVER_COLOR = np.array([0.10, 0.20, 0.42, 1.0], np.float32)
+PRESSED_COLOR = np.array([0.30, 0.50, 0.95, 1.0], np.float32)
+ON_COLOR = np.array([0.62, 0.20, 0.0, 1.0], np.float32)
+LEAVE_COLOR = np.array([0.35, 0.03, 0.02, 1.0], np.float32)
+CONFIRM_COLOR = np.array([0.75, 0.05, 0.03, 1.0], np.float32)
+TEXT_LIGHT = np.array([0.92, 0.93, 0.95, 1.0], np.float32)
+TEXT_DARK = np.array([0.005, 0.005, 0.008, 1.0], np.float32)
+TITLE_TEXT = np.array([0.55, 0.60, 0.68, 1.0], np.float32)
+RAY_COLOR = np.array([0.55, 0.75, 1.0, 0.85], np.float32)
+
+
+def _button_layout():
+    """Per button (in BUTTONS order, row-major): action, centre (x, y) in the panel frame."""
+    actions, centres = [], []
+    top = PANEL_H / 2 - GAP - TITLE_H - GAP
+    for r, row in enumerate(BUTTONS):
+        for c, action in enumerate(row):
+            x = -PANEL_W / 2 + GAP + BUTTON_W / 2 + c * (BUTTON_W + GAP)
+            y = top - BUTTON_H / 2 - r * (BUTTON_H + GAP)
+            actions.append(action)
+            centres.append((x, y))
+    return tuple(actions), np.array(centres)
+
+
+BUTTON_ACTIONS, BUTTON_CENTRES = _button_layout()
+"""(B,) MenuActions and (B, 2) metres: each button's centre in the panel frame."""
+BUTTON_COUNT = len(BUTTON_ACTIONS)
+_HALF = np.array([BUTTON_W / 2, BUTTON_H / 2])
+
+
+@dataclass
+class PanelScene:
+    """What to draw this frame, as numpy (nothing GL). Q quads: the back plate, the title, then the
+    B buttons in BUTTON_ACTIONS order; none when the panel is closed.
+
+    transforms: (Q, 4, 4) float32, row-major, room space: each maps the unit quad (x, y in -0.5..0.5,
+    z = 0, facing +Z) to its place and size. colors: (Q, 4) float32 linear RGBA of each quad;
+    text_colors: (Q, 4) float32 of its label; labels: Q strings ("" for no text). actions: Q
+    MenuActions (None for the plate and title). pressed, hover, on: (Q,) bool. ray_start,
+    ray_end: (2, 3) float32 room metres, one per controller (0 left, 1 right); ray_visible: (2,)
+    bool; ray_hit: (2,) bool, that ray ends on the panel.
+    """
+
+    transforms: np.ndarray
+    colors: np.ndarray
+    text_colors: np.ndarray
+    labels: tuple
+    actions: tuple
+    pressed: np.ndarray
+    hover: np.ndarray
+    on: np.ndarray
+    ray_start: np.ndarray
+    ray_end: np.ndarray
+    ray_visible: np.ndarray
+    ray_hit: np.ndarray
+
+    @staticmethod
+    def empty() -> "PanelScene":
+        z = np.zeros(0, bool)
+        return PanelScene(np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32),
+                          np.zeros((0, 4), np.float32), (), (), z, z.copy(), z.copy(),
+                          np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32),
+                          np.zeros(2, bool), np.zeros(2, bool))
+
+    def __len__(self) -> int:
+        return int(self.transforms.shape[0])
+
+    def button_index(self, action: MenuAction) -> int:
+        """Quad index of an action's button."""
+        return self.actions.index(action)
+
+
+def panel_scene(panel_pos: np.ndarray, panel_rot: np.ndarray, *, pressed: np.ndarray, on: np.ndarray,
+                hover: np.ndarray, leave_armed: bool, volume: float | None, ray_start: np.ndarray,
+                ray_end: np.ndarray, ray_visible: np.ndarray, ray_hit: np.ndarray) -> PanelScene:
+    """The PanelScene of an open panel at T_room_panel (panel_pos (3,), panel_rot (4,)).
+
+    pressed, on, hover: (B,) bool per button (BUTTON_ACTIONS order). leave_armed: Leave asks to be
+    confirmed. volume: shown in the title (None: not shown). Rays as in PanelScene.
+    """
+    q = 2 + BUTTON_COUNT
+    centres = np.zeros((q, 3))
+    sizes = np.empty((q, 2))
+    sizes[0] = (PANEL_W, PANEL_H)
+    centres[1] = (0.0, PANEL_H / 2 - GAP - TITLE_H / 2, BUTTON_RAISE / 2)
+    sizes[1] = (PANEL_W - 2 * GAP, TITLE_H)
+    centres[2:, :2] = BUTTON_CENTRES
+    sizes[2:] = (BUTTON_W, BUTTON_H)
+    flags = {}
+    for name, per_button in (("pressed", pressed), ("on", on), ("hover", hover)):
+        flags[name] = np.zeros(q, bool)
+        flags[name][2:] = np.asarray(per_button, bool)
+    colors = np.zeros((q, 4), np.float32)
+    text = np.zeros((q, 4), np.float32)
+    colors[:2] = PLATE_COLOR
+    text[0], text[1] = TEXT_LIGHT, TITLE_TEXT
+    labels = ["", "Menu" if volume is None else f"Menu   volume {round(100 * float(volume))}%"]
+    for b, action in enumerate(BUTTON_ACTIONS):
+        i = 2 + b
+        is_on, label = flags["on"][i], LABELS[action][int(flags["on"][i])]
+        color, tcol = BUTTON_COLOR, TEXT_LIGHT
+        if action is MenuAction.LEAVE:
+            color = CONFIRM_COLOR if leave_armed else LEAVE_COLOR
+            label = LEAVE_CONFIRM_LABEL if leave_armed else label
+        elif is_on:
+            color = ON_COLOR
+        elif flags["hover"][i]:
+            color = HOVER_COLOR
+        if flags["pressed"][i]:
+            color, tcol = PRESSED_COLOR, TEXT_DARK
+        colors[i], text[i] = color, tcol
+        labels.append(label)
+    centres[2:, 2] = np.where(flags["pressed"][2:], BUTTON_RAISE - PRESSED_SINK, BUTTON_RAISE)
+    R = P.quat_to_matrix(np.asarray(panel_rot, float))
+    m = np.zeros((q, 4, 4))
+    m[:, :3, 0] = R[:, 0] * sizes[:, :1]
+    m[:, :3, 1] = R[:, 1] * sizes[:, 1:]
+    m[:, :3, 2] = R[:, 2]
+    m[:, :3, 3] = np.asarray(panel_pos, float) + centres @ R.T
+    m[:, 3, 3] = 1.0
+    return PanelScene(m.astype(np.float32), colors, text, tuple(labels), (None, None) + BUTTON_ACTIONS,
+                      flags["pressed"], flags["hover"], flags["on"], np.asarray(ray_start, np.float32),
+                      np.asarray(ray_end, np.float32), np.asarray(ray_visible, bool),
+                      np.asarray(ray_hit, bool))
