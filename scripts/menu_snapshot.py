@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         if menu.is_open:
             b = M.BUTTON_ACTIONS.index(M.MenuAction.VOLUME_UP)
             c, n = M.button_centres_room(menu)[b], M.panel_normal(menu)
-            from_side = P.quat_rotate(menu.panel_rot, np.array([-0.6, 0.5, 0.0]))
+            from_side = menu.panel_R @ np.array([-0.6, 0.5, 0.0])
             right = right_hand(c + n * 0.012, P.normalize(-n + from_side))   # about to press
             joints = np.stack([left, right])
         menu, _, _, panel = M.menu_step(menu, t_ns=t, head_pos=head, head_rot=body, joints=joints,

@@ -129,7 +129,7 @@ def test_no_menu_when_the_palm_faces_away_or_the_hand_is_too_far():
     d.valid[0] = True
     d.left = left_hand(away_deg=100.0)
     d.state = MenuState(panel_pos=PALM_AT + np.array([0.16, 0, 0]),
-                        panel_rot=M.facing_rotation(PALM_AT + np.array([0.16, 0, 0]), HEAD))
+                        panel_R=M.facing_matrix(PALM_AT + np.array([0.16, 0, 0]), HEAD))
     for b in range(M.BUTTON_COUNT):
         d.poke(b)
     assert d.actions == [] and not any(d.opened)

@@ -28,7 +28,7 @@ def expected_panel() -> MenuState:
     """Where the panel settles beside the still left hand (the menu's own placement rule)."""
     left = left_hand(PALM, HEAD)
     pos = M.hand_anchor(left, HEAD)
-    return MenuState(panel_pos=pos, panel_rot=M.facing_rotation(pos, HEAD))
+    return MenuState(panel_pos=pos, panel_R=M.facing_matrix(pos, HEAD))
 
 
 def scripted_hands(t_ns):
@@ -96,7 +96,7 @@ def scripted_controllers(t_ns):
     k, phase = divmod(t - 0.5, 0.4)
     if 0 <= k < M.BUTTON_COUNT:
         pos = M.head_anchor(HEAD, HEAD_ROT)
-        panel = MenuState(panel_pos=pos, panel_rot=M.facing_rotation(pos, HEAD))
+        panel = MenuState(panel_pos=pos, panel_R=M.facing_matrix(pos, HEAD))
         aim_q[1] = P.look_rotation(M.button_centres_room(panel)[int(k)] - grip[1])
         trigger[1] = 1.0 if 0.1 < phase < 0.25 else 0.0
     return ControllerSample(grip, q, grip, aim_q, trigger, np.zeros(2), np.zeros((2, 2)),

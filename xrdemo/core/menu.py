@@ -14,7 +14,9 @@ The panel frame (T_room_panel) has its origin at the panel's centre, +X to the w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import copy
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,27 +55,32 @@ NS = 1_000_000_000
 _LEFT, _RIGHT = 0, 1
 _INDEX_TIP = 10
 _PALM_JOINTS = np.array([0, 1, 7, 12, 22])   # palm, wrist, index / middle / little proximal
-_HALF = np.array([BUTTON_W / 2, BUTTON_H / 2])
+_UP = np.array([0.0, 1.0, 0.0])
+_REANCHOR_COS = math.cos(math.radians(REANCHOR_DEG))
+_CENTRES = BUTTON_CENTRES.tolist()
+_BUTTON_FACES = np.concatenate([BUTTON_CENTRES, np.full((BUTTON_COUNT, 1), BUTTON_RAISE)], axis=1)
 
-@dataclass(frozen=True)
+@dataclass
 class MenuState:
-    """Everything the menu remembers between frames. Start with ``MenuState()``.
+    """Everything the menu remembers between frames. Start with ``MenuState()``; menu_step returns
+    a new one and never changes the one it is given.
 
     is_open: the panel is shown. opened_by: "palm", "button" or "" (closed). panel_pos (3,) and
-    panel_rot (4,): T_room_panel. facing_since_ns / away_since_ns: when the palm started facing
-    the eyes (closed) / stopped facing them or vanished (open), or None. palm_blocked: a menu
-    button closed the panel while the palm faced the eyes; the palm must turn away before it can
-    open the panel again. prev_tip (3,) or None: the right index tip last frame (room).
-    latched: the button a fingertip pressed and has not yet backed out of (-1: none).
-    trigger_down (2,) / menu_down (2,): each controller's trigger / menu button state last frame.
-    pressed_until_ns (B,): a button looks pressed until then. leave_armed_until_ns: Leave was
-    pressed once; a second press before then leaves. last_t_ns: the previous step's time.
+    panel_R (3, 3): T_room_panel (R's columns: the panel's x, y and z axes in the room).
+    facing_since_ns / away_since_ns: when the palm started facing the eyes (closed) / stopped
+    facing them or vanished (open), or None. palm_blocked: a menu button closed the panel while
+    the palm faced the eyes; the palm must turn away before it can open the panel again.
+    prev_tip (3,) or None: the right index tip last frame (room). latched: the button a fingertip
+    pressed and has not yet backed out of (-1: none). trigger_down / menu_down: each controller's
+    trigger / menu button state last frame. pressed_until_ns (B,): a button looks pressed until
+    then. leave_armed_until_ns: Leave was pressed once; a second press before then leaves.
+    last_t_ns: the previous step's time.
     """
 
     is_open: bool = False
     opened_by: str = ""
     panel_pos: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    panel_rot: np.ndarray = field(default_factory=lambda: P.IDENTITY_QUAT.copy())
+    panel_R: np.ndarray = field(default_factory=lambda: np.eye(3))
     facing_since_ns: int | None = None
     away_since_ns: int | None = None
     palm_blocked: bool = False
@@ -85,8 +92,30 @@ class MenuState:
     leave_armed_until_ns: int = 0
     last_t_ns: int | None = None
 
+    @property
+    def panel_rot(self) -> np.ndarray:
+        """(4,) T_room_panel's rotation as a quaternion x, y, z, w."""
+        return P.matrix_to_quat(self.panel_R)
 
-# -- geometry ----------------------------------------------------------------------------------
+
+# -- geometry (single 3-vectors: plain float arithmetic, numpy's per-call overhead dominates) ---
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a0, a1, a2 = a.tolist()
+    b0, b1, b2 = b.tolist()
+    return np.array((a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = math.sqrt(float(v @ v))
+    return v / n if n > 1e-12 else np.zeros(3)
+
+
+def _forward(q: np.ndarray) -> np.ndarray:
+    """(3,) the -Z axis of a rotation given as a quaternion (4,) x, y, z, w."""
+    x, y, z, w = q.tolist()
+    return np.array((-2.0 * (x * z + w * y), -2.0 * (y * z - w * x), -(1.0 - 2.0 * (x * x + y * y))))
+
+
 def palm_normal(joints: np.ndarray, left: bool) -> np.ndarray:
     """Unit normal out of the palm (3,) from one hand's joints (26, 3) (XR_EXT_hand_tracking order).
 
@@ -94,65 +123,68 @@ def palm_normal(joints: np.ndarray, left: bool) -> np.ndarray:
     depends on joint positions only, not on a runtime's joint-orientation convention. A left hand
     is the mirror image, so its cross product flips.
     """
-    across = joints[7] - joints[22]
-    along = joints[12] - joints[1]
-    n = np.cross(across, along)
-    return P.normalize(-n if left else n)
+    n = _cross(joints[7] - joints[22], joints[12] - joints[1])
+    return _unit(-n if left else n)
 
 
 def palm_facing_angle(joints: np.ndarray, head_pos: np.ndarray, left: bool = True) -> tuple[float, float]:
     """(degrees between the palm's normal and the direction from the palm to the eyes, metres from
     the palm to the eyes) for one hand's joints (26, 3)."""
     to_head = np.asarray(head_pos, float) - joints[0]
-    dist = float(np.linalg.norm(to_head))
-    c = float(np.dot(palm_normal(joints, left), to_head / max(dist, 1e-9)))
-    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))), dist
+    dist = math.sqrt(float(to_head @ to_head))
+    c = float(palm_normal(joints, left) @ to_head) / max(dist, 1e-9)
+    return math.degrees(math.acos(min(1.0, max(-1.0, c)))), dist
 
 
-def facing_rotation(center: np.ndarray, head_pos: np.ndarray) -> np.ndarray:
-    """(4,) T_room_panel rotation for a panel at ``center`` turned to face the eyes, upright."""
-    away = np.asarray(center, float) - np.asarray(head_pos, float)
-    return P.look_rotation(away)          # -Z away from the eyes, so +Z (the face) toward them
+def facing_matrix(center: np.ndarray, head_pos: np.ndarray) -> np.ndarray:
+    """(3, 3) R_room_panel for a panel at ``center`` turned to face the eyes, upright: +Z toward
+    the eyes, +X level."""
+    z = _unit(np.asarray(head_pos, float) - np.asarray(center, float))
+    x = _cross(_UP, z)
+    x = _unit(x) if float(x @ x) > 1e-12 else np.array([1.0, 0.0, 0.0])
+    return np.stack([x, _cross(z, x), z], axis=1)
 
 
 def hand_anchor(joints: np.ndarray, head_pos: np.ndarray) -> np.ndarray:
     """(3,) panel centre beside a left hand (26, 3): past the little-finger side of the palm."""
-    ulnar = P.normalize(joints[22] - joints[7])
-    return joints[0] + ulnar * (HAND_GAP + PANEL_W / 2)
+    return joints[0] + _unit(joints[22] - joints[7]) * (HAND_GAP + PANEL_W / 2)
 
 
 def head_anchor(head_pos: np.ndarray, head_rot: np.ndarray) -> np.ndarray:
-    """(3,) panel centre for a button-opened panel: ahead of the eyes (by the head's yaw), lower."""
-    yaw = float(P.yaw_of(np.asarray(head_rot, float)))
-    ahead = P.quat_rotate(P.quat_from_yaw_pitch_roll(yaw), np.array([0.0, 0.0, -AHEAD_M]))
-    return np.asarray(head_pos, float) + ahead - np.array([0.0, BELOW_M, 0.0])
+    """(3,) panel centre for a button-opened panel: ahead of the eyes (where the head faces, kept
+    level), lower."""
+    f = _forward(np.asarray(head_rot, float))
+    f[1] = 0.0
+    f = _unit(f) if float(f @ f) > 1e-9 else np.array([0.0, 0.0, -1.0])
+    return np.asarray(head_pos, float) + f * AHEAD_M - np.array([0.0, BELOW_M, 0.0])
 
 
 def to_panel(state: MenuState, points: np.ndarray) -> np.ndarray:
     """Room points (..., 3) in the panel frame (..., 3) (x right, y up, z toward the eyes)."""
-    return P.quat_rotate(P.quat_conj(state.panel_rot), np.asarray(points, float) - state.panel_pos)
+    return (np.asarray(points, float) - state.panel_pos) @ state.panel_R
 
 
 def button_centres_room(state: MenuState) -> np.ndarray:
     """(B, 3) room metres: the centre of each button's face, BUTTON_ACTIONS order."""
-    local = np.concatenate([BUTTON_CENTRES, np.full((BUTTON_COUNT, 1), BUTTON_RAISE)], axis=1)
-    return state.panel_pos + P.quat_rotate(state.panel_rot, local)
+    return state.panel_pos + _BUTTON_FACES @ state.panel_R.T
 
 
 def panel_normal(state: MenuState) -> np.ndarray:
     """(3,) unit normal of the panel's face, room space (toward the wearer)."""
-    return P.quat_rotate(state.panel_rot, np.array([0.0, 0.0, 1.0]))
+    return state.panel_R[:, 2].copy()
 
 
-def _button_at(xy: np.ndarray, margin: float = 0.0) -> int:
-    """Index of the button under a panel-frame point (x, y), or -1."""
-    inside = np.all(np.abs(np.asarray(xy)[None, :2] - BUTTON_CENTRES) <= _HALF + margin, axis=1)
-    hits = np.nonzero(inside)[0]
-    return int(hits[0]) if len(hits) else -1
+def _button_at(p: np.ndarray) -> int:
+    """Index of the button under a panel-frame point (x, y, ...), or -1."""
+    x, y = float(p[0]), float(p[1])
+    for b, (cx, cy) in enumerate(_CENTRES):
+        if abs(x - cx) <= BUTTON_W / 2 and abs(y - cy) <= BUTTON_H / 2:
+            return b
+    return -1
 
 
-def _on_panel(xy: np.ndarray, margin: float) -> bool:
-    return bool(abs(xy[0]) <= PANEL_W / 2 + margin and abs(xy[1]) <= PANEL_H / 2 + margin)
+def _on_panel(p: np.ndarray, margin: float) -> bool:
+    return abs(float(p[0])) <= PANEL_W / 2 + margin and abs(float(p[1])) <= PANEL_H / 2 + margin
 
 
 # -- the step ----------------------------------------------------------------------------------
@@ -182,70 +214,68 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
     joints_valid = np.asarray(joints_valid, bool)
     t_ns = int(t_ns)
     dt = 0.0 if state.last_t_ns is None else max(0.0, (t_ns - state.last_t_ns) / NS)
-    s = _open_close(state, t_ns, dt, head_pos, head_rot, joints, joints_valid, menu_button)
+    s = copy.copy(state)                  # fields are replaced below, never changed in place
+    _open_close(s, t_ns, dt, head_pos, head_rot, joints, joints_valid, menu_button)
     actions: list[MenuAction] = []
     haptics: list[int] = []
     pressed_until = list(s.pressed_until_ns)
-    leave_until = s.leave_armed_until_ns
 
     def activate(b: int) -> None:
-        nonlocal leave_until
         pressed_until[b] = t_ns + int(PRESSED_SHOW_S * NS)
         action = BUTTON_ACTIONS[b]
-        if action is MenuAction.LEAVE and t_ns >= leave_until:
-            leave_until = t_ns + int(LEAVE_CONFIRM_S * NS)
+        if action is MenuAction.LEAVE and t_ns >= s.leave_armed_until_ns:
+            s.leave_armed_until_ns = t_ns + int(LEAVE_CONFIRM_S * NS)     # ask to confirm
             return
         if action is MenuAction.LEAVE:
-            leave_until = 0
+            s.leave_armed_until_ns = 0
         actions.append(action)
 
     # Poke with the right index fingertip.
-    tip_ok = bool(joints_valid[_RIGHT, _INDEX_TIP]) and np.all(np.isfinite(joints[_RIGHT, _INDEX_TIP]))
-    tip = joints[_RIGHT, _INDEX_TIP].copy() if tip_ok else None
-    latched = s.latched if (s.is_open and tip is not None) else -1
+    tip = joints[_RIGHT, _INDEX_TIP]
+    tip = tip.copy() if joints_valid[_RIGHT, _INDEX_TIP] and math.isfinite(float(tip.sum())) else None
+    if not (s.is_open and tip is not None):
+        s.latched = -1
     poke_hover = -1
     if s.is_open and tip is not None:
         cur = to_panel(s, tip)
-        if latched >= 0:
+        if s.latched >= 0:
             if cur[2] > RELEASE_Z or cur[2] < -0.08 or not _on_panel(cur, LATCH_MARGIN):
-                latched = -1                              # backed out: the next poke may press
+                s.latched = -1                            # backed out: the next poke may press
         elif s.prev_tip is not None:
             prev = to_panel(s, s.prev_tip)
-            jumped = np.linalg.norm(cur - prev) > MAX_POKE_STEP_M
+            step = cur - prev
+            jumped = float(step @ step) > MAX_POKE_STEP_M ** 2
             if prev[2] > PRESS_Z >= cur[2] and not jumped:  # crossed the face, from the front
-                f = (prev[2] - PRESS_Z) / (prev[2] - cur[2])
-                b = _button_at(prev + f * (cur - prev))
+                b = _button_at(prev + step * ((prev[2] - PRESS_Z) / (prev[2] - cur[2])))
                 if b >= 0:
-                    latched = b
+                    s.latched = b
                     activate(b)
-        if latched < 0 and 0.0 < cur[2] < HOVER_Z:
+        if s.latched < 0 and 0.0 < cur[2] < HOVER_Z:
             poke_hover = _button_at(cur)
+    s.prev_tip = tip
 
     # Point with a controller and pull the trigger.
-    aim_pos = np.asarray(aim_pos, float)
-    aim_rot = np.asarray(aim_rot, float)
-    aim_valid = np.asarray(aim_valid, bool)
-    trigger = np.asarray(trigger, float)
     ray_start = np.zeros((2, 3))
     ray_end = np.zeros((2, 3))
-    ray_visible = np.zeros(2, bool)
-    ray_hit = np.zeros(2, bool)
+    ray_visible = [False, False]
+    ray_hit = [False, False]
     ray_hover = [-1, -1]
     down = list(s.trigger_down)
-    n = panel_normal(s)
+    n = s.panel_R[:, 2]
+    face = s.panel_pos + n * BUTTON_RAISE                 # a point on the buttons' faces
     for h in (_LEFT, _RIGHT):
         was = down[h]
-        down[h] = bool(trigger[h] > (TRIGGER_OFF if was else TRIGGER_ON))
-        if not (s.is_open and aim_valid[h] and np.all(np.isfinite(aim_pos[h]))):
+        down[h] = float(trigger[h]) > (TRIGGER_OFF if was else TRIGGER_ON)
+        origin = np.asarray(aim_pos[h], float)
+        if not (s.is_open and aim_valid[h] and math.isfinite(float(origin.sum()))):
             continue
-        origin = aim_pos[h]
-        direction = P.quat_rotate(aim_rot[h], np.array([0.0, 0.0, -1.0]))
+        direction = _forward(np.asarray(aim_rot[h], float))
         ray_visible[h] = True
         ray_start[h] = origin
         ray_end[h] = origin + direction * RAY_LENGTH_M
-        denom = float(np.dot(direction, n))
+        denom = float(direction @ n)
         if denom < -1e-6:                                 # pointing at the panel's face
-            dist = float(np.dot(s.panel_pos + n * BUTTON_RAISE - origin, n)) / denom   # the buttons' faces
+            dist = float((face - origin) @ n) / denom
             if 0.0 < dist < RAY_LENGTH_M:
                 hit = origin + direction * dist
                 local = to_panel(s, hit)
@@ -255,20 +285,20 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
         if down[h] and not was and ray_hover[h] >= 0:
             activate(ray_hover[h])
             haptics.append(h)
-
-    s = replace(s, prev_tip=tip, latched=latched, trigger_down=tuple(down),
-                pressed_until_ns=tuple(pressed_until), leave_armed_until_ns=leave_until, last_t_ns=t_ns)
+    s.trigger_down = (down[0], down[1])
+    s.pressed_until_ns = tuple(pressed_until)
+    s.last_t_ns = t_ns
     if not s.is_open:
         return s, actions, haptics, PanelScene.empty()
     hover = np.zeros(BUTTON_COUNT, bool)
     for b in (poke_hover, *ray_hover):
         if b >= 0:
             hover[b] = True
-    pressed = np.asarray(s.pressed_until_ns) > t_ns
+    pressed = np.array(pressed_until) > t_ns
     if s.latched >= 0:
         pressed[s.latched] = True
-    on = np.array([bool(toggles.get(a, False)) and a in TOGGLES for a in BUTTON_ACTIONS])
-    panel = panel_scene(s.panel_pos, s.panel_rot, pressed=pressed, on=on, hover=hover,
+    on = np.array([a in TOGGLES and bool(toggles.get(a, False)) for a in BUTTON_ACTIONS])
+    panel = panel_scene(s.panel_pos, s.panel_R, pressed=pressed, on=on, hover=hover,
                         leave_armed=s.leave_armed_until_ns > t_ns, volume=volume, ray_start=ray_start,
                         ray_end=ray_end, ray_visible=ray_visible, ray_hit=ray_hit)
     return s, actions, haptics, panel
@@ -282,67 +312,81 @@ def _check_shapes(**arrays) -> None:
             raise ValueError(f"menu_step: {name} must have shape {shape}, not {got}")
 
 
+def _place(s: MenuState, pos: np.ndarray, head_pos: np.ndarray) -> None:
+    s.panel_pos = pos
+    s.panel_R = facing_matrix(pos, head_pos)
+
+
 def _open_close(s: MenuState, t_ns: int, dt: float, head_pos, head_rot, joints, joints_valid,
-                menu_button) -> MenuState:
-    """Open, close and place the panel: the palm gesture (dwell + hysteresis) and the menu button."""
-    left_ok = bool(np.all(joints_valid[_LEFT, _PALM_JOINTS])) and np.all(np.isfinite(joints[_LEFT, _PALM_JOINTS]))
+                menu_button) -> None:
+    """Open, close and place the panel (in s): the palm gesture (dwell + hysteresis) and the menu
+    button."""
+    palm = joints[_LEFT, _PALM_JOINTS]
+    left_ok = bool(joints_valid[_LEFT, _PALM_JOINTS].all()) and math.isfinite(float(palm.sum()))
     angle, dist = palm_facing_angle(joints[_LEFT], head_pos) if left_ok else (180.0, 0.0)
     in_range = PALM_RANGE_M[0] <= dist <= PALM_RANGE_M[1]
     facing = left_ok and in_range and angle <= OPEN_CONE_DEG
     still_facing = left_ok and in_range and angle <= CLOSE_CONE_DEG
 
-    menu_now = tuple(bool(v) for v in np.asarray(menu_button, bool)[:2])
-    pressed = any(m and not was for m, was in zip(menu_now, s.menu_down))
-    s = replace(s, menu_down=menu_now)
-    if not (np.all(np.isfinite(head_pos)) and np.all(np.isfinite(head_rot))):
-        return s                          # no eyes to face this frame: leave the panel as it is
+    menu_now = (bool(menu_button[0]), bool(menu_button[1]))
+    pressed = (menu_now[0] and not s.menu_down[0]) or (menu_now[1] and not s.menu_down[1])
+    s.menu_down = menu_now
+    if not (math.isfinite(float(head_pos.sum())) and math.isfinite(float(head_rot.sum()))):
+        return                            # no eyes to face this frame: leave the panel as it is
     if pressed:
         if s.is_open:
-            return _closed(s, palm_blocked=still_facing)
-        pos = head_anchor(head_pos, head_rot)
-        return replace(s, is_open=True, opened_by="button", panel_pos=pos,
-                       panel_rot=facing_rotation(pos, head_pos), facing_since_ns=None,
-                       away_since_ns=None, prev_tip=None, latched=-1)
+            _close(s, palm_blocked=still_facing)
+        else:
+            _place(s, head_anchor(head_pos, head_rot), head_pos)
+            _open(s, "button")
+        return
 
     if s.opened_by == "button":
         off = s.panel_pos - head_pos
-        look = P.quat_rotate(head_rot, np.array([0.0, 0.0, -1.0]))
-        cosang = float(np.dot(P.normalize(off), look))
-        if np.linalg.norm(off) > REANCHOR_M or cosang < np.cos(np.radians(REANCHOR_DEG)):
-            pos = head_anchor(head_pos, head_rot)      # lazy follow after a recenter or reseat
-            return replace(s, panel_pos=pos, panel_rot=facing_rotation(pos, head_pos), prev_tip=None)
-        return s
+        d = math.sqrt(float(off @ off))
+        cosang = float(off @ _forward(head_rot)) / max(d, 1e-9)
+        if d > REANCHOR_M or cosang < _REANCHOR_COS:
+            _place(s, head_anchor(head_pos, head_rot), head_pos)   # lazy follow: recenter, reseat
+            s.prev_tip = None
+        return
 
     if not s.is_open:
         if s.palm_blocked:
-            return replace(s, palm_blocked=still_facing, facing_since_ns=None)
-        if not facing:
-            return replace(s, facing_since_ns=None)
-        since = t_ns if s.facing_since_ns is None else s.facing_since_ns
-        if t_ns - since < OPEN_DWELL_S * NS:
-            return replace(s, facing_since_ns=since)
-        pos = hand_anchor(joints[_LEFT], head_pos)
-        return replace(s, is_open=True, opened_by="palm", panel_pos=pos,
-                       panel_rot=facing_rotation(pos, head_pos), facing_since_ns=None,
-                       away_since_ns=None, prev_tip=None, latched=-1)
+            s.palm_blocked, s.facing_since_ns = still_facing, None
+        elif not facing:
+            s.facing_since_ns = None
+        else:
+            if s.facing_since_ns is None:
+                s.facing_since_ns = t_ns
+            if t_ns - s.facing_since_ns >= OPEN_DWELL_S * NS:
+                _place(s, hand_anchor(joints[_LEFT], head_pos), head_pos)
+                _open(s, "palm")
+        return
 
     # Open by the palm: follow the hand while it faces the eyes; close after a dwell away.
     if still_facing:
-        target = hand_anchor(joints[_LEFT], head_pos)
-        a = 1.0 - float(np.exp(-dt / FOLLOW_TAU_S))
-        pos = s.panel_pos + a * (target - s.panel_pos)
-        return replace(s, panel_pos=pos, panel_rot=facing_rotation(pos, head_pos), away_since_ns=None)
-    since = t_ns if s.away_since_ns is None else s.away_since_ns
-    wait = CLOSE_DWELL_S if left_ok else LOST_GRACE_S
-    if t_ns - since >= wait * NS:
-        return _closed(s, palm_blocked=False)
-    return replace(s, away_since_ns=since)
+        a = 1.0 - math.exp(-dt / FOLLOW_TAU_S)
+        _place(s, s.panel_pos + a * (hand_anchor(joints[_LEFT], head_pos) - s.panel_pos), head_pos)
+        s.away_since_ns = None
+        return
+    if s.away_since_ns is None:
+        s.away_since_ns = t_ns
+    if t_ns - s.away_since_ns >= (CLOSE_DWELL_S if left_ok else LOST_GRACE_S) * NS:
+        _close(s, palm_blocked=False)
 
 
-def _closed(s: MenuState, palm_blocked: bool) -> MenuState:
-    return replace(s, is_open=False, opened_by="", facing_since_ns=None, away_since_ns=None,
-                   palm_blocked=palm_blocked, latched=-1, leave_armed_until_ns=0)
+def _open(s: MenuState, by: str) -> None:
+    s.is_open, s.opened_by = True, by
+    s.facing_since_ns = s.away_since_ns = None
+    s.prev_tip, s.latched = None, -1
+
+
+def _close(s: MenuState, palm_blocked: bool) -> None:
+    s.is_open, s.opened_by = False, ""
+    s.facing_since_ns = s.away_since_ns = None
+    s.palm_blocked, s.latched, s.leave_armed_until_ns = palm_blocked, -1, 0
 
 
 __all__ = ["MenuAction", "MenuState", "PanelScene", "menu_step", "BUTTON_ACTIONS", "TOGGLES",
-           "palm_normal", "palm_facing_angle", "button_centres_room", "panel_normal", "to_panel"]
+           "palm_normal", "palm_facing_angle", "facing_matrix", "button_centres_room", "panel_normal",
+           "to_panel"]

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import pose as P
 
 
 class MenuAction(enum.Enum):
@@ -138,55 +137,59 @@ class PanelScene:
         return self.actions.index(action)
 
 
-def panel_scene(panel_pos: np.ndarray, panel_rot: np.ndarray, *, pressed: np.ndarray, on: np.ndarray,
+def panel_scene(panel_pos: np.ndarray, panel_R: np.ndarray, *, pressed: np.ndarray, on: np.ndarray,
                 hover: np.ndarray, leave_armed: bool, volume: float | None, ray_start: np.ndarray,
                 ray_end: np.ndarray, ray_visible: np.ndarray, ray_hit: np.ndarray) -> PanelScene:
-    """The PanelScene of an open panel at T_room_panel (panel_pos (3,), panel_rot (4,)).
+    """The PanelScene of an open panel at T_room_panel (panel_pos (3,), rotation panel_R (3, 3)).
 
     pressed, on, hover: (B,) bool per button (BUTTON_ACTIONS order). leave_armed: Leave asks to be
     confirmed. volume: shown in the title (None: not shown). Rays as in PanelScene.
     """
-    q = 2 + BUTTON_COUNT
-    centres = np.zeros((q, 3))
-    sizes = np.empty((q, 2))
-    sizes[0] = (PANEL_W, PANEL_H)
-    centres[1] = (0.0, PANEL_H / 2 - GAP - TITLE_H / 2, BUTTON_RAISE / 2)
-    sizes[1] = (PANEL_W - 2 * GAP, TITLE_H)
-    centres[2:, :2] = BUTTON_CENTRES
-    sizes[2:] = (BUTTON_W, BUTTON_H)
-    flags = {}
-    for name, per_button in (("pressed", pressed), ("on", on), ("hover", hover)):
-        flags[name] = np.zeros(q, bool)
-        flags[name][2:] = np.asarray(per_button, bool)
-    colors = np.zeros((q, 4), np.float32)
-    text = np.zeros((q, 4), np.float32)
-    colors[:2] = PLATE_COLOR
-    text[0], text[1] = TEXT_LIGHT, TITLE_TEXT
+    pressed, on, hover = (np.asarray(v, bool) for v in (pressed, on, hover))
+    is_leave = _IS_LEAVE
+    colors = _BASE_COLORS.copy()
+    b = colors[2:]
+    b[is_leave] = CONFIRM_COLOR if leave_armed else LEAVE_COLOR
+    b[on & ~is_leave] = ON_COLOR
+    b[hover & ~on & ~is_leave] = HOVER_COLOR
+    b[pressed] = PRESSED_COLOR
+    text = _BASE_TEXT.copy()
+    text[2:][pressed] = TEXT_DARK
     labels = ["", "Menu" if volume is None else f"Menu   volume {round(100 * float(volume))}%"]
-    for b, action in enumerate(BUTTON_ACTIONS):
-        i = 2 + b
-        is_on, label = flags["on"][i], LABELS[action][int(flags["on"][i])]
-        color, tcol = BUTTON_COLOR, TEXT_LIGHT
-        if action is MenuAction.LEAVE:
-            color = CONFIRM_COLOR if leave_armed else LEAVE_COLOR
-            label = LEAVE_CONFIRM_LABEL if leave_armed else label
-        elif is_on:
-            color = ON_COLOR
-        elif flags["hover"][i]:
-            color = HOVER_COLOR
-        if flags["pressed"][i]:
-            color, tcol = PRESSED_COLOR, TEXT_DARK
-        colors[i], text[i] = color, tcol
-        labels.append(label)
-    centres[2:, 2] = np.where(flags["pressed"][2:], BUTTON_RAISE - PRESSED_SINK, BUTTON_RAISE)
-    R = P.quat_to_matrix(np.asarray(panel_rot, float))
-    m = np.zeros((q, 4, 4))
-    m[:, :3, 0] = R[:, 0] * sizes[:, :1]
-    m[:, :3, 1] = R[:, 1] * sizes[:, 1:]
-    m[:, :3, 2] = R[:, 2]
+    labels += [LEAVE_CONFIRM_LABEL if (leave_armed and a is MenuAction.LEAVE) else LABELS[a][int(o)]
+               for a, o in zip(BUTTON_ACTIONS, on.tolist())]
+    centres = _QUAD_CENTRES.copy()
+    centres[2:, 2] -= pressed * PRESSED_SINK
+    R = np.asarray(panel_R, float)
+    m = np.zeros((2 + BUTTON_COUNT, 4, 4))
+    m[:, :3, :3] = R[None] * _QUAD_SCALE[:, None, :]          # columns scaled by width, height, 1
     m[:, :3, 3] = np.asarray(panel_pos, float) + centres @ R.T
     m[:, 3, 3] = 1.0
+    no = np.zeros(2, bool)
     return PanelScene(m.astype(np.float32), colors, text, tuple(labels), (None, None) + BUTTON_ACTIONS,
-                      flags["pressed"], flags["hover"], flags["on"], np.asarray(ray_start, np.float32),
-                      np.asarray(ray_end, np.float32), np.asarray(ray_visible, bool),
-                      np.asarray(ray_hit, bool))
+                      np.concatenate([no, pressed]), np.concatenate([no, hover]), np.concatenate([no, on]),
+                      np.asarray(ray_start, np.float32), np.asarray(ray_end, np.float32),
+                      np.asarray(ray_visible, bool), np.asarray(ray_hit, bool))
+
+
+def _static_quads():
+    """Per quad (plate, title, buttons): scale (Q, 3) and resting centre (Q, 3) in the panel frame,
+    and the base background and text colours (Q, 4)."""
+    q = 2 + BUTTON_COUNT
+    scale = np.ones((q, 3))
+    centres = np.zeros((q, 3))
+    scale[0, :2] = (PANEL_W, PANEL_H)
+    scale[1, :2] = (PANEL_W - 2 * GAP, TITLE_H)
+    scale[2:, :2] = (BUTTON_W, BUTTON_H)
+    centres[1] = (0.0, PANEL_H / 2 - GAP - TITLE_H / 2, BUTTON_RAISE / 2)
+    centres[2:, :2] = BUTTON_CENTRES
+    centres[2:, 2] = BUTTON_RAISE
+    colors = np.tile(BUTTON_COLOR, (q, 1))
+    colors[:2] = PLATE_COLOR
+    text = np.tile(TEXT_LIGHT, (q, 1))
+    text[1] = TITLE_TEXT
+    return scale, centres, colors, text
+
+
+_QUAD_SCALE, _QUAD_CENTRES, _BASE_COLORS, _BASE_TEXT = _static_quads()
+_IS_LEAVE = np.array([a is MenuAction.LEAVE for a in BUTTON_ACTIONS])

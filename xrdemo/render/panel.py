@@ -15,7 +15,7 @@ import numpy as np
 from OpenGL import GL
 
 from ..core.frame import View
-from ..core.menu import RAY_COLOR, RAY_WIDTH_M
+from ..core.menu_panel import RAY_COLOR, RAY_WIDTH_M
 
 ATLAS_FONT_PX = 44
 TEXT_HEIGHT = {"button": 0.54, "title": 0.75}
