@@ -41,8 +41,8 @@ HAND_GAP = 0.05             # from the left palm's centre to the panel's near ed
 AHEAD_M, BELOW_M = 0.42, 0.16   # a button-opened panel: this far ahead of and below the eyes
 REANCHOR_M, REANCHOR_DEG = 0.9, 70.0  # ... re-placed when the head is further / turned away more
 
-PRESS_Z = 0.003             # the fingertip joint's centre crossing this far in front of a face presses
-RELEASE_Z = 0.015           # back out this far in front of the panel before another press
+PRESS_Z = 0.003             # the fingertip joint's centre crossing this far in front of a button's face presses
+RELEASE_Z = 0.015           # ... and must back out this far in front of it before another press
 HOVER_Z = 0.06              # a fingertip this close in front of a button highlights it
 MAX_POKE_STEP_M = 0.08      # a fingertip that moved further in one frame jumped (tracking): no press
 LATCH_MARGIN = 0.03         # a pressed fingertip may wander this far outside the panel and stay pressed
@@ -238,11 +238,13 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
     poke_hover = -1
     if s.is_open and tip is not None:
         cur = to_panel(s, tip)
+        cur[2] -= BUTTON_RAISE                            # z from the buttons' faces
         if s.latched >= 0:
             if cur[2] > RELEASE_Z or cur[2] < -0.08 or not _on_panel(cur, LATCH_MARGIN):
                 s.latched = -1                            # backed out: the next poke may press
         elif s.prev_tip is not None:
             prev = to_panel(s, s.prev_tip)
+            prev[2] -= BUTTON_RAISE
             step = cur - prev
             jumped = float(step @ step) > MAX_POKE_STEP_M ** 2
             if prev[2] > PRESS_Z >= cur[2] and not jumped:  # crossed the face, from the front
@@ -250,7 +252,7 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
                 if b >= 0:
                     s.latched = b
                     activate(b)
-        if s.latched < 0 and 0.0 < cur[2] < HOVER_Z:
+        if s.latched < 0 and 0.0 < cur[2] < HOVER_Z:     # in front of the faces
             poke_hover = _button_at(cur)
     s.prev_tip = tip
 
