@@ -41,6 +41,7 @@ class Driver:
         self.trigger = np.zeros(2)
         self.menu = np.zeros(2, bool)
         self.toggles = {}
+        self.available = None
         self.actions, self.haptics = [], []
         self.opened = []                                # is_open after each frame
         self.panel = None
@@ -53,7 +54,7 @@ class Driver:
                 self.state, t_ns=self.t, head_pos=self.head, head_rot=HEAD_ROT, joints=joints,
                 joints_valid=self.valid, aim_pos=self.aim_pos, aim_rot=self.aim_rot,
                 aim_valid=self.aim_valid, trigger=self.trigger, menu_button=self.menu,
-                toggles=self.toggles, volume=0.8)
+                toggles=self.toggles, volume=0.8, available=self.available)
             self.actions += actions
             self.haptics += haptics
             self.opened.append(self.state.is_open)
@@ -423,3 +424,23 @@ def test_bad_input_is_named_and_a_lost_head_freezes_the_panel():
     d.step(HZ)                                         # an invalid head pose for a second
     assert d.state.is_open and np.array_equal(d.state.panel_pos, pos)
     assert np.all(np.isfinite(d.panel.transforms))
+
+
+def test_buttons_for_actions_the_app_cannot_do_are_dimmed_and_press_nothing():
+    can = {MenuAction.MUTE, MenuAction.PASSTHROUGH, MenuAction.RECENTER, MenuAction.LEAVE}
+    d = Driver().open_by_palm()
+    d.available = can
+    for b, action in enumerate(M.BUTTON_ACTIONS):
+        d.poke(b)
+        assert d.panel.enabled[2 + b] == (action in can)
+    assert d.actions == [MenuAction.MUTE, MenuAction.PASSTHROUGH, MenuAction.RECENTER]
+    dim = d.panel.colors[2 + M.BUTTON_ACTIONS.index(MenuAction.WHISPER)]
+    lit = d.panel.colors[2 + M.BUTTON_ACTIONS.index(MenuAction.RECENTER)]
+    assert dim[:3].sum() < lit[:3].sum()
+    # a controller pull on a dimmed button: no hover, no action, no tick
+    aim_at(d, M.BUTTON_ACTIONS.index(MenuAction.VOLUME_UP))
+    d.step()
+    assert d.panel.ray_hit[1] and not d.panel.hover.any()
+    d.trigger[1] = 1.0
+    d.step()
+    assert d.haptics == [] and MenuAction.VOLUME_UP not in d.actions

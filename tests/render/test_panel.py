@@ -145,7 +145,7 @@ def synthetic_panel(n):
     return PanelScene(m, np.tile([0.5, 0.1, 0.1, 1.0], (n, 1)).astype(np.float32),
                       np.ones((n, 4), np.float32), labels, (MenuAction.MUTE,) * n, z, z.copy(), z.copy(),
                       np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32),
-                      np.zeros(2, bool), np.zeros(2, bool))
+                      np.zeros(2, bool), np.zeros(2, bool), np.ones(n, bool))
 
 
 def test_draw_calls_stay_constant_as_buttons_are_added(renderer):

@@ -191,7 +191,7 @@ def _on_panel(p: np.ndarray, margin: float) -> bool:
 def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np.ndarray,
               joints: np.ndarray, joints_valid: np.ndarray, aim_pos: np.ndarray, aim_rot: np.ndarray,
               aim_valid: np.ndarray, trigger: np.ndarray, menu_button: np.ndarray,
-              toggles: dict | None = None, volume: float | None = None,
+              toggles: dict | None = None, volume: float | None = None, available=None,
               ) -> tuple[MenuState, list[MenuAction], list[int], PanelScene]:
     """Advance the menu to display time ``t_ns`` (int ns).
 
@@ -200,7 +200,8 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
     each controller's aim pose (pass aim_valid False where there is no controller). trigger (2,)
     0..1; menu_button (2,) bool. toggles: {MenuAction: bool} the app's current on/off state of
     MUTE, WHISPER, PASSTHROUGH, RAISE_HAND. volume: 0..1 (or more) master volume, shown in the
-    title, or None.
+    title, or None. available: the MenuActions this app can do (None: all); the other buttons are
+    drawn dimmed and press nothing.
     Returns (state, actions to apply in order, controller hands that should get a haptic tick,
     the PanelScene to draw).
     """
@@ -220,15 +221,21 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
     haptics: list[int] = []
     pressed_until = list(s.pressed_until_ns)
 
-    def activate(b: int) -> None:
+    enabled = [available is None or a in available for a in BUTTON_ACTIONS]
+
+    def activate(b: int) -> bool:
+        """Press button b; False when it is disabled (nothing happens)."""
+        if not enabled[b]:
+            return False
         pressed_until[b] = t_ns + int(PRESSED_SHOW_S * NS)
         action = BUTTON_ACTIONS[b]
         if action is MenuAction.LEAVE and t_ns >= s.leave_armed_until_ns:
             s.leave_armed_until_ns = t_ns + int(LEAVE_CONFIRM_S * NS)     # ask to confirm
-            return
+            return True
         if action is MenuAction.LEAVE:
             s.leave_armed_until_ns = 0
         actions.append(action)
+        return True
 
     # Poke with the right index fingertip.
     tip = joints[_RIGHT, _INDEX_TIP]
@@ -249,11 +256,11 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
             jumped = float(step @ step) > MAX_POKE_STEP_M ** 2
             if prev[2] > PRESS_Z >= cur[2] and not jumped:  # crossed the face, from the front
                 b = _button_at(prev + step * ((prev[2] - PRESS_Z) / (prev[2] - cur[2])))
-                if b >= 0:
+                if b >= 0 and activate(b):
                     s.latched = b
-                    activate(b)
         if s.latched < 0 and 0.0 < cur[2] < HOVER_Z:     # in front of the faces
             poke_hover = _button_at(cur)
+            poke_hover = poke_hover if poke_hover >= 0 and enabled[poke_hover] else -1
     s.prev_tip = tip
 
     # Point with a controller and pull the trigger.
@@ -283,9 +290,9 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
                 local = to_panel(s, hit)
                 if _on_panel(local, 0.0):
                     ray_end[h], ray_hit[h] = hit, True
-                    ray_hover[h] = _button_at(local)
-        if down[h] and not was and ray_hover[h] >= 0:
-            activate(ray_hover[h])
+                    b = _button_at(local)
+                    ray_hover[h] = b if b >= 0 and enabled[b] else -1
+        if down[h] and not was and ray_hover[h] >= 0 and activate(ray_hover[h]):
             haptics.append(h)
     s.trigger_down = (down[0], down[1])
     s.pressed_until_ns = tuple(pressed_until)
@@ -302,7 +309,7 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
     on = np.array([a in TOGGLES and bool(toggles.get(a, False)) for a in BUTTON_ACTIONS])
     panel = panel_scene(s.panel_pos, s.panel_R, pressed=pressed, on=on, hover=hover,
                         leave_armed=s.leave_armed_until_ns > t_ns, volume=volume, ray_start=ray_start,
-                        ray_end=ray_end, ray_visible=ray_visible, ray_hit=ray_hit)
+                        ray_end=ray_end, ray_visible=ray_visible, ray_hit=ray_hit, enabled=enabled)
     return s, actions, haptics, panel
 
 

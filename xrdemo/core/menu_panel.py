@@ -70,6 +70,8 @@ PRESSED_COLOR = np.array([0.30, 0.50, 0.95, 1.0], np.float32)
 ON_COLOR = np.array([0.62, 0.20, 0.0, 1.0], np.float32)
 LEAVE_COLOR = np.array([0.35, 0.03, 0.02, 1.0], np.float32)
 CONFIRM_COLOR = np.array([0.75, 0.05, 0.03, 1.0], np.float32)
+DISABLED_COLOR = np.array([0.025, 0.027, 0.030, 1.0], np.float32)
+DISABLED_TEXT = np.array([0.16, 0.17, 0.19, 1.0], np.float32)
 TEXT_LIGHT = np.array([0.92, 0.93, 0.95, 1.0], np.float32)
 TEXT_DARK = np.array([0.005, 0.005, 0.008, 1.0], np.float32)
 TITLE_TEXT = np.array([0.55, 0.60, 0.68, 1.0], np.float32)
@@ -103,7 +105,8 @@ class PanelScene:
     transforms: (Q, 4, 4) float32, row-major, room space: each maps the unit quad (x, y in -0.5..0.5,
     z = 0, facing +Z) to its place and size. colors: (Q, 4) float32 linear RGBA of each quad;
     text_colors: (Q, 4) float32 of its label; labels: Q strings ("" for no text). actions: Q
-    MenuActions (None for the plate and title). pressed, hover, on: (Q,) bool. ray_start,
+    MenuActions (None for the plate and title). pressed, hover, on: (Q,) bool; enabled: (Q,)
+    bool, False for a button whose action this app cannot do (drawn dimmed, presses nothing). ray_start,
     ray_end: (2, 3) float32 room metres, one per controller (0 left, 1 right); ray_visible: (2,)
     bool; ray_hit: (2,) bool, that ray ends on the panel.
     """
@@ -120,6 +123,7 @@ class PanelScene:
     ray_end: np.ndarray
     ray_visible: np.ndarray
     ray_hit: np.ndarray
+    enabled: np.ndarray
 
     @staticmethod
     def empty() -> "PanelScene":
@@ -127,7 +131,7 @@ class PanelScene:
         return PanelScene(np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32),
                           np.zeros((0, 4), np.float32), (), (), z, z.copy(), z.copy(),
                           np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32),
-                          np.zeros(2, bool), np.zeros(2, bool))
+                          np.zeros(2, bool), np.zeros(2, bool), z.copy())
 
     def __len__(self) -> int:
         return int(self.transforms.shape[0])
@@ -139,13 +143,15 @@ class PanelScene:
 
 def panel_scene(panel_pos: np.ndarray, panel_R: np.ndarray, *, pressed: np.ndarray, on: np.ndarray,
                 hover: np.ndarray, leave_armed: bool, volume: float | None, ray_start: np.ndarray,
-                ray_end: np.ndarray, ray_visible: np.ndarray, ray_hit: np.ndarray) -> PanelScene:
+                ray_end: np.ndarray, ray_visible: np.ndarray, ray_hit: np.ndarray,
+                enabled: np.ndarray | None = None) -> PanelScene:
     """The PanelScene of an open panel at T_room_panel (panel_pos (3,), rotation panel_R (3, 3)).
 
-    pressed, on, hover: (B,) bool per button (BUTTON_ACTIONS order). leave_armed: Leave asks to be
-    confirmed. volume: shown in the title (None: not shown). Rays as in PanelScene.
+    pressed, on, hover, enabled: (B,) bool per button (BUTTON_ACTIONS order; enabled None: all).
+    leave_armed: Leave asks to be confirmed. volume: shown in the title (None: not shown). Rays as in PanelScene.
     """
     pressed, on, hover = (np.asarray(v, bool) for v in (pressed, on, hover))
+    enabled = np.ones(BUTTON_COUNT, bool) if enabled is None else np.asarray(enabled, bool)
     is_leave = _IS_LEAVE
     colors = _BASE_COLORS.copy()
     b = colors[2:]
@@ -153,8 +159,10 @@ def panel_scene(panel_pos: np.ndarray, panel_R: np.ndarray, *, pressed: np.ndarr
     b[on & ~is_leave] = ON_COLOR
     b[hover & ~on & ~is_leave] = HOVER_COLOR
     b[pressed] = PRESSED_COLOR
+    b[~enabled] = DISABLED_COLOR
     text = _BASE_TEXT.copy()
     text[2:][pressed] = TEXT_DARK
+    text[2:][~enabled] = DISABLED_TEXT
     labels = ["", "Menu" if volume is None else f"Menu   volume {round(100 * float(volume))}%"]
     labels += [LEAVE_CONFIRM_LABEL if (leave_armed and a is MenuAction.LEAVE) else LABELS[a][int(o)]
                for a, o in zip(BUTTON_ACTIONS, on.tolist())]
@@ -169,7 +177,8 @@ def panel_scene(panel_pos: np.ndarray, panel_R: np.ndarray, *, pressed: np.ndarr
     return PanelScene(m.astype(np.float32), colors, text, tuple(labels), (None, None) + BUTTON_ACTIONS,
                       np.concatenate([no, pressed]), np.concatenate([no, hover]), np.concatenate([no, on]),
                       np.asarray(ray_start, np.float32), np.asarray(ray_end, np.float32),
-                      np.asarray(ray_visible, bool), np.asarray(ray_hit, bool))
+                      np.asarray(ray_visible, bool), np.asarray(ray_hit, bool),
+                      np.concatenate([no, enabled]))
 
 
 def _static_quads():
