@@ -11,7 +11,8 @@ from xrdemo.core.menu import MenuAction, MenuState, menu_step
 from xrdemo.platform.base import SessionState
 from xrdemo.platform.simulated import SimulatedPlatform
 from xrdemo.platform.timeline import NS, ControllerSample, Timeline
-from xrdemo.testing.menu_hands import left_hand, menu_inputs, right_hand
+from xrdemo.loop.menu import menu_inputs
+from xrdemo.testing.menu_hands import left_hand, right_hand
 
 HEAD = np.array([0.3, 1.15, 1.1])
 HEAD_ROT = P.quat_from_yaw_pitch_roll(0.2, np.radians(-15.0))

@@ -3,7 +3,7 @@ palm turned a given angle from the eyes, and a right hand pointing its index fin
 
 Built with the core hand model (core/hands.py: the "open" and "point" poses), placed rigidly, so
 they are the same 26-joint hands (XR_EXT_hand_tracking order, metres) a runtime or the desktop
-simulator reports. Also ``menu_inputs``: the menu_step arguments a platform FrameInput gives.
+simulator reports.
 """
 
 from __future__ import annotations
@@ -54,20 +54,3 @@ def right_hand(tip_at: np.ndarray, toward: np.ndarray = (0.0, 0.0, -1.0)) -> np.
     d_local = RIGHT_POINT[10] - RIGHT_POINT[7]
     R = _frame(np.asarray(toward, float), _UP) @ _frame(d_local, _UP).T
     return np.asarray(tip_at, float) + (RIGHT_POINT - RIGHT_POINT[10]) @ R.T
-
-
-def menu_inputs(frame) -> dict:
-    """menu_step's keyword arguments (all but state, toggles, volume) from a platform FrameInput,
-    with stage space taken as the room (compose T_room_stage first where they differ). Controller
-    aim poses count only while a controller is active."""
-    c = frame.controllers
-    active = np.asarray(c.active, bool)
-    return dict(
-        t_ns=frame.predicted_display_time_ns,
-        head_pos=np.asarray(frame.head.position, float), head_rot=np.asarray(frame.head.orientation, float),
-        joints=np.asarray(frame.hands.positions, float), joints_valid=np.asarray(frame.hands.valid, bool),
-        aim_pos=np.asarray(c.aim_position, float), aim_rot=np.asarray(c.aim_orientation, float),
-        aim_valid=np.asarray(c.aim_valid, bool) & active,
-        trigger=np.where(active, np.asarray(c.trigger, float), 0.0),
-        menu_button=np.asarray(c.menu, bool) & active,
-    )
