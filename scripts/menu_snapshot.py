@@ -1,16 +1,24 @@
+#!/usr/bin/env python3
 """Render the in-headset menu as the wearer sees it (docs/menu.png): a meeting seen from seat 0,
 the left palm turned to the face with the panel beside it, the right index finger about to press
 Vol +, the wearer's hand raised. Headless (EGL, Mesa), 640x360 unless --size says otherwise.
 
-    python scripts/menu_snapshot.py --out docs/menu.png
+    scripts/menu_snapshot.py --out docs/menu.png
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
+
+# Run as written in the docs (`scripts/NAME.py ...`): re-run with the project's .venv Python
+# when this one is not it.
+_VENV_PYTHON = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.parent.resolve():
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), __file__, *sys.argv[1:]])
+
+import argparse  # noqa: E402
 
 import numpy as np
 
