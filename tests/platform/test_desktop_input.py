@@ -196,3 +196,25 @@ def test_menu_keys_ask_for_every_menu_action_once_per_press():
     tap(c, "r")
     assert c.take_actions() == [MenuAction.RECENTER]
     np.testing.assert_allclose(c.head_pose()[0], c.seat.position)
+
+
+@pytest.mark.parametrize("key", list("123456"))
+def test_no_desktop_gesture_opens_the_in_headset_menu_by_accident(key):
+    from xrdemo.core import menu as M
+    from xrdemo.core.menu import MenuState, menu_step
+
+    c, _ = meeting_controls()
+    tap(c, key)
+    state = MenuState()
+    q = np.tile([0.0, 0.0, 0.0, 1.0], (2, 1))
+    for i in range(90):
+        c.advance(DT)
+        head, head_rot = c.head_pose()
+        joints, _, _ = c.hands()
+        angle, _ = M.palm_facing_angle(joints[0], head)
+        assert angle > M.CLOSE_CONE_DEG
+        state, actions, _, _ = menu_step(
+            state, t_ns=(i + 1) * 16_666_667, head_pos=head, head_rot=head_rot, joints=joints,
+            joints_valid=np.ones((2, 26), bool), aim_pos=np.zeros((2, 3)), aim_rot=q,
+            aim_valid=np.zeros(2, bool), trigger=np.zeros(2), menu_button=np.zeros(2, bool))
+        assert not state.is_open and actions == []
