@@ -53,10 +53,14 @@ def window_length(rate_hz: float) -> int:
 
 
 def band_matrix(rate_hz: float, window: int) -> np.ndarray:
-    """(window // 2 + 1, BANDS) float64: 1 where an rfft bin falls in a band (log-spaced edges)."""
+    """(window // 2 + 1, BANDS) float64: 1 where an rfft bin falls in a band (log-spaced edges); a band
+    narrower than a bin takes the bin nearest its centre."""
     freqs = np.fft.rfftfreq(window, 1.0 / rate_hz)
     edges = np.geomspace(BAND_LO_HZ, BAND_HI_HZ, BANDS + 1)
     m = (freqs[:, None] >= edges[None, :-1]) & (freqs[:, None] < edges[None, 1:])
+    centres = np.sqrt(edges[:-1] * edges[1:])
+    for band in np.flatnonzero(~m.any(axis=0)):          # narrower than a bin: take the nearest bin
+        m[np.argmin(np.abs(freqs - centres[band])), band] = True
     return m.astype(np.float64)
 
 
