@@ -29,6 +29,7 @@ def combine_expressions(baseline: np.ndarray, *, local: int = -1, local_face=Non
 
     baseline: (N, EXPRESSION_COUNT) behaviour-driven weights (not modified). local: the local
     person's row (-1: none); local_face: (EXPRESSION_COUNT,) their face tracker's weights or None.
+    NaN columns of local_face keep what voice and behaviour give.
     remote: a RemoteInput or None (rows with present & face_valid take its face). mouth: (N, 5)
     voice mouth weights in VISEME_GROUPS order, mouth_valid (N,) bool the rows that have them
     (default: all rows of mouth): their lip columns are replaced and the jaw is the larger of the
@@ -49,8 +50,9 @@ def combine_expressions(baseline: np.ndarray, *, local: int = -1, local_face=Non
         source[rows] = SOURCE_TRACKER
     if local_face is not None and 0 <= local < n:
         f = np.asarray(local_face, np.float32).reshape(EXPRESSION_COUNT)
-        if np.all(np.isfinite(f)):
-            w[local] = f
+        seen = np.isfinite(f)                   # NaN: a column this tracker cannot see
+        if seen.any():
+            w[local, seen] = f[seen]
             source[local] = SOURCE_TRACKER
     np.clip(w, 0.0, 1.0, out=w)
     return w, source
