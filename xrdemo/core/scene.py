@@ -109,7 +109,11 @@ class LocalInput:
     """People on other machines (a networked meeting), at this frame's display time."""
     face: np.ndarray | None = None
     """(EXPRESSION_COUNT,) float32 0..1: the local person's face tracker mapped onto
-    core/expressions.py (platform FrameInput.face when valid; None: no face tracking)."""
+    core/expressions.py (platform FrameInput.face when valid, NaN in columns it cannot see;
+    None: no face tracking)."""
+    voice_mouth: np.ndarray | None = None
+    """(N, 5) mouth weights per person from the voice as heard (core/visemes.py, VISEME_GROUPS
+    order), sampled for this display time like voice_level; None: no viseme analysis."""
 
 
 @dataclass
