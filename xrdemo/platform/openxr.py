@@ -18,6 +18,7 @@ import numpy as np
 from xrdemo.core.frame import View
 from xrdemo.core.expressions import EXPRESSION_COUNT
 from xrdemo.platform.base import (
+    PlatformBase,
     Capabilities, ControllersInput, DrawView, EventKind, FaceInput, FrameInput, HandsInput, PlatformEvent,
     PlatformUnavailable, Pose, SessionState, state_change_events,
 )
@@ -86,7 +87,7 @@ class _Swapchain:
     textures: list[int]
 
 
-class OpenXRPlatform:
+class OpenXRPlatform(PlatformBase):
     """A headset through OpenXR. ``gl_context`` must be current on this thread and stay so.
 
     xr: the pyopenxr module (or a fake of it). gl_context: an EGL, GLX or WGL context object
