@@ -126,6 +126,9 @@ def test_the_platform_reports_face_weights_and_per_eye_gaze():
     d = (target - eyes) / np.linalg.norm(target - eyes, axis=1, keepdims=True)
     assert f.gaze_vergence_deg == pytest.approx(np.degrees(np.arccos(d[0] @ d[1])), abs=0.01)
     assert 5.5 < f.gaze_vergence_deg < 6.1
+    # the frame loop hands the face to the core (LocalInput.face)
+    from xrdemo.loop.drivers import local_input
+    np.testing.assert_array_equal(local_input(f).face, f.face.weights)
     p.shutdown()
     assert fx.live_handles() == []
 
