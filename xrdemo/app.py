@@ -24,11 +24,13 @@ DEFAULT_RECORDING = Path("xrdemo-recording.mp4")
 def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         recording: Path = DEFAULT_RECORDING, calibrate_table: float = 0.0,
         table_alignment: Path | None = None, log=print, join: str | None = None,
-        name: str | None = None, want_seat: int | None = None, record: Path | None = None) -> int:
+        name: str | None = None, want_seat: int | None = None, record: Path | None = None,
+        mirror_to: Path | None = None) -> int:
     """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless).
 
     join: ``HOST:PORT/ROOM`` of a networked meeting (``xrdemo serve``) to sit in, as ``name``.
-    record: also write a meeting recording there (``xrdemo replay`` plays it).
+    record: also write a meeting recording there (``xrdemo replay`` plays it). mirror_to: an MP4
+    of what the wearer (or the window) sees, with sound.
     """
     import os
 
@@ -63,7 +65,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
     log(f"xrdemo: running the meeting on {reason}")
     status = live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
                        table_alignment=table_alignment, join=join, name=name, want_seat=want_seat,
-                       record=record)
+                       record=record, mirror_to=mirror_to)
     if status == SESSION_LOST and platform_name == "auto" and kind == "openxr":
         # The headset went away mid-meeting: carry on in the desktop simulator if there is one.
         from .platform.base import PlatformUnavailable
@@ -88,13 +90,15 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
 def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
               max_frames: int | None = None, calibrate_table: float = 0.0,
               table_alignment: Path | None = None, join: str | None = None,
-              name: str | None = None, want_seat: int | None = None, record: Path | None = None) -> int:
+              name: str | None = None, want_seat: int | None = None, record: Path | None = None,
+              mirror_to: Path | None = None) -> int:
     """The frame loop on a live platform (a GL context is current). Returns an exit status.
 
     calibrate_table: seconds at the start during which index-fingertip touches on the real
     table are collected; the fit then moves the meeting onto that table and is saved for later
     runs (table_alignment, default in the user's config directory). record: write a meeting
     recording there as the meeting goes (``xrdemo replay``; see xrdemo/replay/capture.py).
+    mirror_to: an MP4 of the left eye with the meeting's sound (``loop.mirror``).
     """
     from .loop.live_audio import LiveAudio, Microphone
     from .loop.parts import Haptics, MeetingRecording, Passthrough, SessionWatch, StatusLine, StopAfter
@@ -138,7 +142,12 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             parts += [audio, mic]
         if cfg.display.refresh_rate:
             platform.set_refresh_rate(cfg.display.refresh_rate)
-        parts += [Passthrough(platform, cfg.display.passthrough, log=log), Haptics(platform),
+        if mirror_to is not None:
+            from .loop.mirror import Mirror
+
+            parts.append(Mirror(mirror_to, cfg, room=room, log=log))
+        passthrough = Passthrough(platform, cfg.display.passthrough, log=log)
+        parts += [passthrough, _menu(platform, seating, passthrough, log), Haptics(platform),
                   StatusLine(platform, audio, mic), SessionWatch(log)]
         if seconds is not None:
             parts.append(StopAfter(seconds=seconds))
@@ -154,6 +163,20 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
         platform.shutdown()
     log(f"xrdemo: ended after {result.frames} frames")
     return result.status
+
+
+def _menu(platform, seating, passthrough, log):
+    """The in-headset menu (and the desktop's action keys) with what each action does here."""
+    from .core.menu import MenuAction
+    from .loop.menu import Menu
+
+    def leave(tick):
+        tick.stop = "you left the meeting"
+
+    actions = {MenuAction.PASSTHROUGH: lambda tick: passthrough.toggle(),
+               MenuAction.RECENTER: lambda tick: seating.recenter(),
+               MenuAction.LEAVE: leave}
+    return Menu(platform, actions, toggles=lambda: {MenuAction.PASSTHROUGH: passthrough.on}, log=log)
 
 
 def default_name() -> str:

@@ -120,8 +120,9 @@ class FrameScene:
     """Everything drawn in one frame.
 
     capsules: hands (bones and joints). meshes: unit-mesh instances by kind (MESH_KINDS): bodies,
-    table, chairs, room. faces: people's heads with their expressions. labels: name tags. light_dir: (3,) unit vector toward the key light. clear_color: (4,) linear
-    RGBA; alpha 0 lets passthrough show. ids: optional labels for tests and metrics.
+    table, chairs, room. faces: people's heads with their expressions. labels: name tags.
+    light_dir: (3,) unit vector toward the key light. clear_color: (4,) linear RGBA. stats: counts
+    for tests and metrics. shell: see the field.
     """
 
     capsules: Capsules = field(default_factory=Capsules.empty)
@@ -133,3 +134,6 @@ class FrameScene:
     light_dir: np.ndarray = field(default_factory=lambda: np.array([0.3, 0.9, 0.4]))
     clear_color: np.ndarray = field(default_factory=lambda: np.array([0.02, 0.025, 0.03, 1.0]))
     stats: dict = field(default_factory=dict)
+    shell: dict = field(default_factory=dict)
+    """Mesh kind -> how many of its first instances are the room shell (walls, floor, ceiling,
+    window, lamp): left out when passthrough shows the real room instead."""
