@@ -162,6 +162,7 @@ def test_people_carry_expression_weights_with_blinks_and_speech():
         sp = st.frame.speaking
         brows_talk += list(w[sp, E.INDEX["brow_inner_up"]])
         brows_quiet += list(w[~sp, E.INDEX["brow_inner_up"]])
-        assert np.allclose(w[:, E.INDEX["lid_close_left"]], st.people.eyelid)
+        # blinks close the lids (plus a few per cent of resting movement)
+        assert np.abs(w[:, E.INDEX["lid_close_left"]] - st.people.eyelid).max() <= 0.035
     assert np.max(lids) > 0.9                              # somebody blinked fully
     assert np.mean(brows_talk) > np.mean(brows_quiet) + 0.05

@@ -145,3 +145,44 @@ def test_empty_seats_never_count_in_the_whisper_rule_or_gaze():
     assert g[2, 0] == 1.0                       # the local person hears them at full level
     assert st.people.whisper_cue[2] < 0.05      # and no whisper cue for a whisper to nobody
     assert st.frame.gaze_target[2] != 3         # nor eyes resting on an empty chair
+
+
+def test_remote_face_and_eye_trackers_reach_the_drawn_face():
+    from xrdemo.core import expressions as E
+
+    st = _networked()
+    rem = _remote_at(st, 2)
+    face = E.neutral(6)
+    face[2, E.INDEX["smile_left"]] = 0.9
+    face[2, E.INDEX["jaw_open"]] = 0.7
+    rem.face = face
+    rem.face_valid = np.zeros(6, bool)
+    rem.face_valid[2] = True
+    rem.gaze = np.tile([0.0, 0.0, -1.0], (6, 1))
+    rem.gaze[2] = P.normalize(np.array([0.5, 0.0, -1.0]))        # to their right, head frame
+    rem.gaze_valid = np.zeros(6, bool)
+    rem.gaze_valid[2] = True
+    for i in range(5):
+        st, fs = S.step(st, S.LocalInput(remote=rem), i * FRAME)
+    assert np.allclose(st.people.expressions[2], face[2], atol=1e-6)
+    row = list(np.flatnonzero(S._drawn(st.people, st.local))).index(2)
+    assert np.allclose(fs.faces.expressions[row], face[2], atol=1e-6)
+    # the drawn eyes look where their tracker says (in the head frame)
+    assert np.allclose(fs.faces.eyes[row, :3], rem.gaze[2], atol=1e-5)
+
+
+def test_local_face_tracker_and_voice_mouths_drive_the_faces():
+    from xrdemo.core import expressions as E
+
+    st = S.make_meeting(4, local=0, seed=1)
+    st.draw_local_head = True
+    face = np.full(E.EXPRESSION_COUNT, np.nan, np.float32)
+    face[E.INDEX["brow_down_left"]] = 0.8                      # a tracker that sees the brows only
+    mouth = np.zeros((4, 5), np.float32)
+    mouth[1, E.VISEME_GROUPS.index("round")] = 0.9
+    for i in range(5):
+        st, fs = S.step(st, S.LocalInput(face=face, voice_mouth=mouth), i * FRAME)
+    w = st.people.expressions
+    assert w[0, E.INDEX["brow_down_left"]] == pytest.approx(0.8)
+    assert w[1, E.INDEX["lip_funnel"]] == pytest.approx(0.9)
+    assert w[2, E.INDEX["lip_funnel"]] == pytest.approx(0.0)

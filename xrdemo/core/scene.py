@@ -26,6 +26,8 @@ from .table import CONTACT_JOINTS, TableGeometry
 from .frame import FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 from .whisper import InviteConfig, invite_step
+from .face_behaviour import FaceBehaviour, apply as apply_layer
+from .face_sources import combine_expressions, remote_gaze
 from .avatars import HIP_IN_SEAT, body_colors, body_transforms, eye_gaze, face_instances, skin_tones
 
 MAX_PEOPLE = 64
@@ -184,6 +186,9 @@ class MeetingState:
     t_ns: int | None = None
     draw_local_head: bool = False
     frame: PresenceFrame | None = None
+    face_behaviour: FaceBehaviour | None = None
+    """Procedural face layer (brows on stresses, greeting smiles, resting movement), advanced in
+    place by step (made on the first step)."""
     partner: int = -1
     torso: bool = True
     """Draw seated shoulders and chests (config [avatars] torso); False: heads and hands only."""
@@ -383,28 +388,21 @@ def _derived(state: MeetingState) -> _Derived:
 
 _NO_INPUT = LocalInput()
 _JAW, _SMILE_L, _SMILE_R = E.INDEX["jaw_open"], E.INDEX["smile_left"], E.INDEX["smile_right"]
-_BROW_IN, _BROW_OUT_L, _BROW_OUT_R = (E.INDEX["brow_inner_up"], E.INDEX["brow_outer_up_left"],
-                                      E.INDEX["brow_outer_up_right"])
 _LID_L, _LID_R = E.INDEX["lid_close_left"], E.INDEX["lid_close_right"]
 _CHEEK_L, _CHEEK_R = E.INDEX["cheek_raise_left"], E.INDEX["cheek_raise_right"]
 
 
 def procedural_expressions(pf: PresenceFrame, smile: np.ndarray) -> np.ndarray:
-    """(N, EXPRESSION_COUNT) float32 weights from behaviour alone (the baseline that face
-    tracking and voice visemes replace where they exist): blinks close both lids, the jaw opens
-    with the voice, brows lift with a speaker's emphasis, and everyone keeps a slight resting
-    smile (smile (N,) 0..1, per person) that warms a little while they listen."""
+    """(N, EXPRESSION_COUNT) float32 weights from the presence frame (the baseline that the face
+    layer, voice visemes and face tracking add to or replace): blinks close both lids, the jaw
+    opens with the voice, and everyone keeps a slight resting smile (smile (N,) 0..1, per person)
+    that relaxes while they talk. Brows: core/face_behaviour.py (on stressed syllables)."""
     n = len(smile)
     w = np.zeros((n, E.EXPRESSION_COUNT), np.float32)
     lid = pf.eyelid
     w[:, _LID_L] = lid
     w[:, _LID_R] = lid
     w[:, _JAW] = pf.jaw
-    level = pf.speech_level
-    brow = 0.55 * np.minimum(np.maximum(level, 0.0), 1.0)
-    w[:, _BROW_IN] = brow
-    w[:, _BROW_OUT_L] = 0.7 * brow
-    w[:, _BROW_OUT_R] = 0.7 * brow
     s = smile * (1.0 - 0.6 * pf.speaking)
     w[:, _SMILE_L] = s
     w[:, _SMILE_R] = s
@@ -494,6 +492,8 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     if local_tracked:
         head_rot[k] = base_rot[k]
     gaze = pf.eye_dir
+    if rm is not None and inputs.remote.gaze_valid is not None:
+        gaze = remote_gaze(gaze, inputs.remote, head_rot)           # their eye trackers
     if leaner >= 0:
         # Whispering is intimate: the neighbour faces you and holds your eyes (as far as leaned).
         head_rot[leaner] = P.quat_slerp(head_rot[leaner], base_rot[leaner], lean)
@@ -524,18 +524,29 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
             radii = radii.copy()
             radii[k] = inputs.radii
 
+    # Faces: behaviour (blinks, jaw, resting smile, brows on stresses, greetings, micro-movement),
+    # then the voice's mouth shapes and face trackers over it (core/face_sources.py).
+    fb = state.face_behaviour
+    if fb is None or fb.n != n:
+        fb = FaceBehaviour(n, state.seed)
+    expr = apply_layer(procedural_expressions(pf, der.smile),
+                       fb.step(t_s, pf.speech_level, pf.beat, ppl.present))
+    if inputs.face is not None or inputs.voice_mouth is not None or rm is not None:
+        expr, _ = combine_expressions(expr, local=k, local_face=inputs.face,
+                                      remote=inputs.remote if rm is not None else None,
+                                      mouth=inputs.voice_mouth)
     people = People(head_pos=head_pos, head_rot=head_rot, gaze=gaze, joints=joints, radii=radii,
                     valid=valid, hand_alpha=pf.hand_alpha.copy(), color=ppl.color, seat=ppl.seat,
                     speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
                     names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
                     contact=pf.contact_intensity, present=ppl.present,
                     verified=_verified(inputs.remote, ppl.verified, n), skin=ppl.skin, hair=ppl.hair,
-                    expressions=procedural_expressions(pf, der.smile))
+                    expressions=expr)
     new_state = MeetingState(table=state.table, room=state.room, people=people, seat_pos=state.seat_pos,
                              seat_yaw=state.seat_yaw, static_meshes=state.static_meshes, script=state.script,
                              seat_rot=state.seat_rot, presence=pres, local=state.local, seed=state.seed,
                              t_ns=t_ns, draw_local_head=state.draw_local_head, frame=pf, partner=partner,
-                             torso=state.torso, derived=der)
+                             torso=state.torso, face_behaviour=fb, derived=der)
     return new_state, _frame_scene(new_state, der, P.quat_to_matrix(head_rot), lids_in_range=True)
 
 
