@@ -137,11 +137,25 @@ def body_colors(clothing) -> np.ndarray:
 _RADII_SCALE = np.array([[[CHEST_RADII[0], 0.0, CHEST_RADII[2]]], [SHOULDER_RADII], [LAP_RADII]])   # (3, 1, 3)
 
 
-def body_transforms(hip, seat_back, head_pos, R_head) -> np.ndarray:
+def lap_transforms(hip, seat_back) -> np.ndarray:
+    """(N, 4, 4) the lap (hips and thighs) of each seat: level, along the seat's forward axis,
+    reaching from the hips toward the table. Constant per seat (computed once per meeting)."""
+    n = len(hip)
+    seat_back = np.asarray(seat_back, float)
+    seat_right = np.stack([seat_back[:, 2], np.zeros(n), -seat_back[:, 0]], axis=1)
+    t = np.zeros((n, 4, 4))
+    t[:, 3, 3] = 1.0
+    t[:, :3, 0] = seat_right * LAP_RADII[0]
+    t[:, :3, 1] = (0.0, LAP_RADII[1], 0.0)
+    t[:, :3, 2] = seat_back * LAP_RADII[2]
+    t[:, :3, 3] = hip - 0.16 * seat_back + (0.0, 0.015, 0.0)
+    return t
+
+
+def body_transforms(hip, seat_back, head_pos, R_head, lap=None) -> np.ndarray:
     """(N, 3, 4, 4) float32 chest, shoulder and lap transforms. hip (N, 3): where the hips sit
     (constant per seat); seat_back (N, 3): the seat's +Z (backward) axis, level; head as in
-    body_instances."""
-    seat_right = np.stack([seat_back[:, 2], np.zeros(len(hip)), -seat_back[:, 0]], axis=1)
+    body_instances; lap: lap_transforms(hip, seat_back) when the caller keeps it."""
     n = len(hip)
     neck = head_pos + R_head @ NECK_BASE_IN_HEAD
     spine = neck - hip
@@ -154,17 +168,13 @@ def body_transforms(hip, seat_back, head_pos, R_head) -> np.ndarray:
     x /= np.sqrt((x * x).sum(axis=1))[:, None]
     rot[:, :, 0] = x
     rot[:, :, 2] = P._cross(x, up)
-    radii = np.empty((n, BODY_SPHERES, 1, 3))
-    radii[:] = _RADII_SCALE
+    radii = np.empty((n, 2, 1, 3))
+    radii[:] = _RADII_SCALE[:2]
     radii[:, 0, 0, 1] = 0.52 * length
-    t = np.zeros((n, BODY_SPHERES, 4, 4), np.float32)
-    t[..., 3, 3] = 1.0
-    t[:, :, :3, :3] = rot[:, None] * radii
+    t = np.empty((n, BODY_SPHERES, 4, 4), np.float32)
+    t[:, 2] = lap_transforms(hip, seat_back) if lap is None else lap
+    t[:, :2, 3] = (0.0, 0.0, 0.0, 1.0)
+    t[:, :2, :3, :3] = rot[:, None] * radii
     t[:, 0, :3, 3] = hip + 0.44 * spine
-    t[:, 1, :3, 3] = neck - 0.10 * up + 0.012 * rot[:, :, 2]
-    # The lap: level, along the seat's forward axis (the seat's rotation, not the spine's).
-    t[:, 2, :3, 0] = seat_right * LAP_RADII[0]
-    t[:, 2, :3, 1] = (0.0, LAP_RADII[1], 0.0)
-    t[:, 2, :3, 2] = seat_back * LAP_RADII[2]
-    t[:, 2, :3, 3] = hip - 0.16 * seat_back + (0.0, 0.015, 0.0)
+    t[:, 1, :3, 3] = neck + (0.012 * rot[:, :, 2] - 0.10 * up)
     return t

@@ -28,7 +28,7 @@ from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 from .whisper import InviteConfig, invite_step
 from .face_behaviour import FaceBehaviour, apply as apply_layer
 from .face_sources import combine_expressions, remote_gaze
-from .avatars import HIP_IN_SEAT, body_colors, body_transforms, eye_gaze, face_instances, skin_tones
+from .avatars import HIP_IN_SEAT, body_colors, body_transforms, lap_transforms, eye_gaze, face_instances, skin_tones
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -350,7 +350,8 @@ class _Derived:
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
     smile: np.ndarray             # (N,) each person's resting smile 0..1 (seeded)
     hip: np.ndarray               # (N, 3) where each person's hips sit in their chair
-    body_colors: np.ndarray       # (N, 2, 4) float32 chest and shoulder colours (avatars)
+    body_colors: np.ndarray       # (N, 3, 4) float32 chest, shoulder and lap colours (avatars)
+    lap: np.ndarray | None = None  # (N, 4, 4) each seat's lap transform (avatars.lap_transforms)
 
 
 def _derived(state: MeetingState) -> _Derived:
@@ -382,6 +383,7 @@ def _derived(state: MeetingState) -> _Derived:
                  smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n),
                  hip=state.seat_pos + P.quat_to_matrix(state.seat_rot) @ HIP_IN_SEAT,
                  body_colors=body_colors(state.people.color))
+    d.lap = lap_transforms(d.hip, d.R_seat[:, :, 2])
     state.derived = d
     return d
 
@@ -678,7 +680,7 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     # Bodies seated in their chairs (unless the meeting draws heads and hands only).
     joint, intensity = _contact_spots(ppl, der.contact_joint)
     if state.torso:
-        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head)
+        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head, der.lap)
         body_m, body_c = body_m[keep].reshape(-1, 4, 4), der.body_colors[keep].reshape(-1, 4)
     else:
         body_m, body_c = np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32)
