@@ -15,7 +15,7 @@ lower lids (spherical shells the vertex shader rotates about the eye: blinks, fo
 pitch, widening and the cheek raise), brows, lips and the mouth's inside (with teeth). Lids and
 eyes are moved by the shader from the weights and eye angles; every other expression is a blend
 shape computed here from the rest geometry (regions and a jaw hinge), so no asset file is needed.
-About 1,000 triangles: llvmpipe is vertex-bound.
+697 vertices, 982 triangles (many of them degenerate at the poles): llvmpipe is vertex-bound.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _ellipsoid(center, radii, rings, segs, part, theta=(0.0, np.pi), aux=None):
     return pos, nrm, np.full(len(pos), part, float), aux, idx
 
 
-def _lid(center, upper: bool, part: int, rings=3, segs=7):
+def _lid(center, upper: bool, part: int, rings=2, segs=6):
     """A spherical shell patch over the front of an eye, its edge on the eye's horizon (elevation
     0) and reaching 80° up (upper) or down (lower), ±75° to the sides. aux = 0 at the edge."""
     el = np.linspace(0.0, np.radians(80.0), rings + 1) * (1 if upper else -1)
@@ -96,22 +96,22 @@ def _smooth(e0, e1, x):
 def _parts():
     eye_l, eye_r = EYE_OFFSETS[0] + [0, 0, 0.006], EYE_OFFSETS[1] + [0, 0, 0.006]
     parts = [
-        _ellipsoid(np.array([0.0, 0.030, 0.075]), [0.075, 0.090, 0.090], 9, 14, PART["skull"]),
-        _ellipsoid(np.array([0.0, -0.045, 0.030]), [0.058, 0.055, 0.060], 8, 14, PART["face"]),
-        _ellipsoid(np.array([0.0, -0.017, -0.024]), [0.0075, 0.019, 0.011], 4, 6, PART["nose"]),
-        _ellipsoid(np.array([0.0, -0.033, -0.034]), [0.0125, 0.0085, 0.0095], 4, 8, PART["nose"]),
-        _ellipsoid(np.array([-0.072, -0.008, 0.078]), [0.010, 0.027, 0.017], 4, 6, PART["ear"]),
-        _ellipsoid(np.array([0.072, -0.008, 0.078]), [0.010, 0.027, 0.017], 4, 6, PART["ear"]),
-        _ellipsoid(np.array([0.0, -0.125, 0.085]), [0.050, 0.085, 0.048], 4, 10, PART["neck"],
+        _ellipsoid(np.array([0.0, 0.030, 0.075]), [0.075, 0.090, 0.090], 8, 12, PART["skull"]),
+        _ellipsoid(np.array([0.0, -0.045, 0.030]), [0.058, 0.055, 0.060], 7, 12, PART["face"]),
+        _ellipsoid(np.array([0.0, -0.017, -0.024]), [0.0075, 0.019, 0.011], 3, 5, PART["nose"]),
+        _ellipsoid(np.array([0.0, -0.033, -0.034]), [0.0125, 0.0085, 0.0095], 4, 6, PART["nose"]),
+        _ellipsoid(np.array([-0.072, -0.008, 0.078]), [0.010, 0.027, 0.017], 3, 5, PART["ear"]),
+        _ellipsoid(np.array([0.072, -0.008, 0.078]), [0.010, 0.027, 0.017], 3, 5, PART["ear"]),
+        _ellipsoid(np.array([0.0, -0.125, 0.085]), [0.050, 0.085, 0.048], 3, 8, PART["neck"],
                    theta=(0.25 * np.pi, 0.9 * np.pi)),
-        _ellipsoid(eye_l, [EYE_RADIUS] * 3, 6, 10, PART["eye_left"]),
-        _ellipsoid(eye_r, [EYE_RADIUS] * 3, 6, 10, PART["eye_right"]),
+        _ellipsoid(eye_l, [EYE_RADIUS] * 3, 5, 8, PART["eye_left"]),
+        _ellipsoid(eye_r, [EYE_RADIUS] * 3, 5, 8, PART["eye_right"]),
         _lid(eye_l, True, PART["lid_upper_left"]), _lid(eye_l, False, PART["lid_lower_left"]),
         _lid(eye_r, True, PART["lid_upper_right"]), _lid(eye_r, False, PART["lid_lower_right"]),
         _ellipsoid(np.array([-0.032, 0.024, -0.006]), [0.018, 0.0042, 0.0048], 3, 6, PART["brow"]),
         _ellipsoid(np.array([0.032, 0.024, -0.006]), [0.018, 0.0042, 0.0048], 3, 6, PART["brow"]),
-        _ellipsoid(*UPPER_LIP, 4, 10, PART["lip"], aux=0.0),
-        _ellipsoid(*LOWER_LIP, 4, 10, PART["lip"], aux=1.0),
+        _ellipsoid(*UPPER_LIP, 3, 8, PART["lip"], aux=0.0),
+        _ellipsoid(*LOWER_LIP, 3, 8, PART["lip"], aux=1.0),
         _disc(MOUTH_CENTER, 0.0175, 0.0048, 12, PART["mouth"]),
     ]
     return parts, (eye_l, eye_r)
