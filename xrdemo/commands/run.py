@@ -7,6 +7,9 @@ from pathlib import Path
 
 from .record import config_with_overrides
 
+HEADLESS_SECONDS = 20.0
+"""How long a headless run records when --seconds is not given (app.run's default)."""
+
 HELP = "join the meeting: headset if there is one, else a desktop window, else a headless recording"
 DESCRIPTION = """\
 Run the meeting on the best platform here, and say which and why:
@@ -34,9 +37,11 @@ def register(sub) -> None:
                    help="where to run (default auto)")
     p.add_argument("--people", type=int, default=None, help="people at the table (default: config or 6)")
     p.add_argument("--seat", type=int, default=None,
-                   help="your seat (default 0; with --join the seat to ask for, else the lowest free one)")
+                   help="your seat (default: config or 0; with --join the seat to ask for, else the lowest "
+                        "free one)")
     p.add_argument("--seconds", type=float, default=None,
-                   help="stop after this long (default: until you quit; 20 for a headless recording)")
+                   help=f"stop after this long (default: until you quit; {HEADLESS_SECONDS:g} for a headless "
+                        f"recording)")
     p.add_argument("--recording", type=Path, default=None, metavar="OUT.mp4",
                    help="where a headless run writes its MP4 (default: xrdemo-<name>-<date>-<hhmm>.mp4 "
                         "here, numbered -2, -3 ... if taken)")
@@ -45,7 +50,8 @@ def register(sub) -> None:
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
     p.add_argument("--calibrate-table", type=float, default=0.0, metavar="SECONDS",
                    help="headset only: first touch your real table for SECONDS (index fingertips, corners "
-                        "and edges); the virtual table then lies on it, and later runs reuse the fit")
+                        "and edges); the virtual table then lies on it, and later runs reuse the fit "
+                        "(default 0: use the saved fit, if any)")
     p.add_argument("--table-alignment", type=Path, default=None, metavar="FILE",
                    help="where the table fit is kept (default: ~/.config/xrdemo/table-alignment.json)")
     p.add_argument("--join", metavar="HOST[:PORT]/ROOM", default=None,
