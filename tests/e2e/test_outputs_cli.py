@@ -56,3 +56,29 @@ def test_a_failed_run_leaves_no_empty_file(run_xrdemo, tmp_path):
 def test_calibrate_table_without_a_headset_says_it_needs_one(run_xrdemo):
     res = run_xrdemo("run", "--platform", "desktop", "--calibrate-table", "5")
     assert res.returncode == 1 and "--calibrate-table needs a headset" in res.stderr
+
+
+def test_readme_headless_participants_in_one_folder_write_two_good_files(xrdemo_cmd, tmp_path):
+    """README's example as written (no --name, no --recording), twice in one folder: two files,
+    both good, named after the login name; both joined under it."""
+    from xrdemo.outputs import file_safe, login_name
+
+    server = subprocess.Popen([xrdemo_cmd, "serve", "--host", "127.0.0.1", "--port", "0", "--capacity", "3"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        port = re.search(r":(\d+) ", server.stdout.readline()).group(1)
+        cmd = [xrdemo_cmd, "run", "--platform", "headless", "--join", f"127.0.0.1:{port}/team", "--seconds", "3"]
+        procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for _ in range(2)]
+        outs = [p.communicate(timeout=240)[0] for p in procs]
+    finally:
+        server.send_signal(2)
+        server.communicate(timeout=20)
+    assert all(p.returncode == 0 for p in procs), outs
+    me = file_safe(login_name())
+    written = sorted(tmp_path.glob(f"xrdemo-{me}-*.mp4"))
+    assert len(written) == 2, outs
+    for path in written:
+        assert frame_count(path) >= 3 * 30 - 1
+    for out in outs:
+        assert f"as {login_name()!r}" in out, out
