@@ -185,6 +185,11 @@ class FrameChunker:
         self._buf = np.zeros(self.frame, np.float32)
         self._fill = 0
 
+    @property
+    def held(self) -> int:
+        """Samples of an incomplete frame waiting for the next push."""
+        return self._fill
+
     def push(self, x: np.ndarray) -> list[np.ndarray]:
         x = np.asarray(x, np.float32).reshape(-1)
         out, pos = [], 0
