@@ -1,7 +1,8 @@
+#!/usr/bin/env python3
 """Run the desktop simulator on a scripted meeting and save screenshots (docs/desktop.png).
 
 Needs a display: run it under Xvfb, e.g.
-    xvfb-run -a -s "-screen 0 1280x800x24" python scripts/desktop_screenshot.py --out docs/desktop.png
+    xvfb-run -a -s "-screen 0 1280x800x24" scripts/desktop_screenshot.py --out docs/desktop.png
 With no --script, it raises both hands (wave with the right, open left), shows the help panel and
 saves the window as it looks after --frames frames. The tests drive the same loop with their own
 input scripts (--script), record every frame's FrameInput (--record) and take screenshots
@@ -9,6 +10,17 @@ input scripts (--script), record every frame's FrameInput (--record) and take sc
 """
 
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Run as written in the docs (`scripts/NAME.py ...`): re-run with the project's .venv Python
+# when this one is not it.
+_VENV_PYTHON = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.parent.resolve():
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), __file__, *sys.argv[1:]])
+
 
 import argparse
 import itertools

@@ -21,8 +21,9 @@ Run the meeting on the best platform here, and say which and why:
 examples:
   xrdemo                                   # same as: xrdemo run --platform auto
   xrdemo run --platform desktop --people 8
-  xrdemo run --platform headless --seconds 10 --recording meeting.mp4
+  xrdemo run --platform headless --seconds 10 --video meeting.mp4
   xrdemo run --platform headless --join 192.168.1.20/team     # a headless participant, recorded
+  xrdemo run --platform openxr --mirror-to headset.mp4          # what the wearer sees, with sound
   xrdemo run --config meeting.toml
   xrdemo run --join meet.example.org:4733/standup --name Ada    # a networked meeting (xrdemo serve)
   xrdemo run --join nats://nats.example.org:4222/standup        # a room served over NATS
@@ -42,11 +43,14 @@ def register(sub) -> None:
     p.add_argument("--seconds", type=float, default=None,
                    help=f"stop after this long (default: until you quit; {HEADLESS_SECONDS:g} for a headless "
                         f"recording)")
-    p.add_argument("--recording", type=Path, default=None, metavar="OUT.mp4",
+    p.add_argument("--video", "--recording", dest="recording", type=Path, default=None, metavar="FILE.mp4",
                    help="where a headless run writes its MP4 (default: xrdemo-<name>-<date>-<hhmm>.mp4 "
-                        "here, numbered -2, -3 ... if taken)")
+                        "here, numbered -2, -3 ... if taken; --recording is the old name)")
+    p.add_argument("--mirror-to", type=Path, default=None, metavar="FILE.mp4",
+                   help="on a headset or in a window, also record what you see (the left eye) with the "
+                        "sound you hear to FILE.mp4: for a spectator, a bug report or a stream")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace --recording / --record if it exists (else: refuse)")
+                   help="replace --video, --mirror-to or --record if it exists (else: refuse)")
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
     p.add_argument("--calibrate-table", type=float, default=0.0, metavar="SECONDS",
                    help="headset only: first touch your real table for SECONDS (index fingertips, corners "
@@ -83,6 +87,11 @@ def run(args) -> int:
                          f"--platform {args.platform} has none")
     if args.record is not None and args.record.suffix.lower() != ".xrrec":
         raise ValueError(f"--record {args.record} must end in .xrrec")
+    if args.mirror_to is not None:
+        if args.mirror_to.suffix.lower() != ".mp4":
+            raise ValueError(f"--mirror-to {args.mirror_to} must end in .mp4")
+        if not args.mirror_to.parent.exists():
+            raise ValueError(f"--mirror-to {args.mirror_to}: folder {args.mirror_to.parent} does not exist")
     if args.join is not None:
         from ..net.protocol import check_join_url
 
@@ -106,16 +115,18 @@ def run(args) -> int:
 
     name = args.name.strip() if args.name is not None else login_name()
     if args.recording is not None and args.recording.suffix.lower() != ".mp4":
-        raise ValueError(f"--recording {args.recording} must end in .mp4")
+        raise ValueError(f"--video {args.recording} must end in .mp4")
     made = args.recording is None
     recording = claim_output(default_output(".mp4", person=name) if made else args.recording,
-                             default=made, overwrite=args.overwrite, flag="--recording")
+                             default=made, overwrite=args.overwrite, flag="--video")
     record = None if args.record is None else claim_output(args.record, default=False, overwrite=args.overwrite,
                                                            flag="--record")
+    mirror_to = None if args.mirror_to is None else claim_output(args.mirror_to, default=False,
+                                                                 overwrite=args.overwrite, flag="--mirror-to")
     # the default MP4 is claimed now (so two programs started together never pick the same
     # name) and removed at the end if nothing was written to it (a headset or a window ran)
     with claimed(recording if made else None):
         return run_app(args.platform, cfg, seconds=args.seconds, recording=recording,
                        calibrate_table=args.calibrate_table, table_alignment=args.table_alignment,
                        join=args.join, name=name, want_seat=args.seat if args.join else None,
-                       record=record)
+                       record=record, mirror_to=mirror_to)

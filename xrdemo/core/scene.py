@@ -23,7 +23,7 @@ from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
 from .frame import FrameScene, Labels, MeshInstances
-from .room import Room, Table, fit_table, room_meshes, seat_layout
+from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -743,5 +743,5 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     labels = Labels(positions=(ppl.head_pos[shown] + _NAME_TAG_OFFSET).astype(np.float32),
                     texts=texts, colors=colors)
     return FrameScene(capsules=caps, meshes=meshes, labels=labels,
-                      stats={"people": n, "hand_capsules": len(caps)})
+                      stats={"people": n, "hand_capsules": len(caps)}, shell=room_shell(state.table))
 

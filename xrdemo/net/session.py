@@ -48,7 +48,7 @@ class NetMeeting:
     the network thread; must be cheap); None lets them go (no sound here). pose_hz: most pose
     updates sent per second.
     identity / known_people: this user's ``identity.Identity`` and ``KnownPeople`` (default: a
-    new key and trust in memory only; ``netloop.join_room`` passes the user's own).
+    new key and trust in memory only; ``net.room_link.join_room`` passes the user's own).
     """
 
     def __init__(self, url: str, name: str, *, log=print, voice_sink=None, pose_hz: float = 60.0,
@@ -104,16 +104,12 @@ class NetMeeting:
         self.log(f"network: joined {self.url} as {self.name!r} in seat {self.seat} "
                  f"({len(self.client.roster)} of {self.capacity} seats taken)")
 
-    def make_state(self, cfg) -> S.MeetingState:
-        """The meeting for this room: ``capacity`` seats, this person in theirs, nobody scripted."""
-        from ..recording import make_meeting_from_config
-        from dataclasses import replace
+    def room_shape(self):
+        """This room as ``meetings.RoomShape`` (capacity, this seat, names, who is present), for
+        ``meetings.meeting_state(cfg, room)``."""
+        from ..meetings import RoomShape
 
-        cfg = replace(cfg, meeting=replace(cfg.meeting, people=self.capacity, seat=self.seat,
-                                           names=list(self.names())))
-        state = make_meeting_from_config(cfg, scripted=np.zeros(self.capacity, bool))
-        S.set_present(state, self.present())
-        return state
+        return RoomShape(self.capacity, self.seat, tuple(self.names()), self.present())
 
     def names(self) -> tuple:
         """Display names by seat ("" for empty seats)."""

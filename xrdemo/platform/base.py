@@ -49,6 +49,7 @@ class EventKind(enum.Enum):
     INTERACTION_PROFILE = "interaction_profile"  # detail: {"left": str, "right": str}
     HAND_TRACKING_LOST = "hand_lost"       # detail: {"hand": 0|1}
     HAND_TRACKING_FOUND = "hand_found"     # detail: {"hand": 0|1}
+    RECENTER = "recenter"                  # the user recentred (the runtime's reference space changed)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,8 @@ class Capabilities:
     passthrough: bool = False
     refresh_rates: tuple[float, ...] = ()       # choosable rates in Hz; empty when fixed
     blend_modes: tuple[str, ...] = ("opaque",)  # "opaque", "additive", "alpha_blend"
-    reference_space: str = "stage"              # "stage", "local_floor" or "local"
+    reference_space: str = "stage"              # "stage", "local_floor", "local": the runtime's space;
+                                                # "room": poses already in the meeting room (set_seat)
     swapchain_format: str = ""                  # e.g. "GL_SRGB8_ALPHA8"
     missing: dict[str, str] = field(default_factory=dict)
 
@@ -248,5 +250,36 @@ class Platform(Protocol):
     def set_refresh_rate(self, hz: float) -> bool:
         """Ask for a display refresh rate; returns False where it cannot be chosen."""
 
+    def set_seat(self, seat) -> None:
+        """Where the local person sits (``desktop_input.SeatFrame``: eye point, yaw, table height,
+        neighbours). A platform that tracks in the room itself (``capabilities.reference_space ==
+        "room"``: the desktop window) puts its camera there; a headset ignores it (the app's
+        seat transform carries its stage poses into the seat, see ``loop.seating``)."""
+
+    def set_status(self, text: str) -> None:
+        """One line of status (fps, people, audio) where the platform can show it (a window's
+        title or status bar); ignored elsewhere."""
+
     def shutdown(self) -> None:
         """End the session and free everything; safe to call twice."""
+
+
+class PlatformBase:
+    """Defaults for the optional parts of the Platform contract: every platform subclasses it, so
+    the app calls every method on every platform and never probes for one."""
+
+    def haptic_pulse(self, hand: int, amplitude: float = 0.5, duration_s: float = 0.05,
+                     frequency_hz: float | None = None) -> bool:
+        return False
+
+    def set_passthrough(self, enabled: bool) -> bool:
+        return False
+
+    def set_refresh_rate(self, hz: float) -> bool:
+        return False
+
+    def set_seat(self, seat) -> None:
+        return None
+
+    def set_status(self, text: str) -> None:
+        return None

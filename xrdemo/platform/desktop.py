@@ -19,6 +19,7 @@ import numpy as np
 
 from xrdemo.core.views import eye_views
 from xrdemo.platform.base import (
+    PlatformBase,
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent,
     PlatformUnavailable, Pose, SessionState, state_change_events,
 )
@@ -103,7 +104,7 @@ def _glfw_problem(caught) -> str:
     return msgs[-1] if msgs else "no reason given"
 
 
-class DesktopPlatform:
+class DesktopPlatform(PlatformBase):
     """A Platform in a desktop window. Creating it makes the window's GL context current.
 
     size: window (width, height) in screen units. stereo: start in side-by-side stereo. vsync:
@@ -190,7 +191,7 @@ class DesktopPlatform:
             system=f"window, {self.gl_info['renderer'].split(' (')[0]}",
             view_count=2 if self.stereo else 1, view_size=(0, 0), hand_tracking=True,
             controllers=False, haptics=False, eye_gaze=False, passthrough=False, refresh_rates=(),
-            blend_modes=("opaque",), reference_space="stage",
+            blend_modes=("opaque",), reference_space="room",
             swapchain_format="GL_SRGB8_ALPHA8 offscreen views, copied into the window",
             missing={"controllers": "keyboard and mouse only (hands are simulated from keys)",
                      "haptics": "no motion controllers to vibrate",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from xrdemo.core.frame import View
 from xrdemo.platform.base import (
+    PlatformBase,
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent,
     PlatformUnavailable, Pose, SessionState, state_change_events,
 )
@@ -82,7 +83,7 @@ class _Swapchain:
     textures: list[int]
 
 
-class OpenXRPlatform:
+class OpenXRPlatform(PlatformBase):
     """A headset through OpenXR. ``gl_context`` must be current on this thread and stay so.
 
     xr: the pyopenxr module (or a fake of it). gl_context: an EGL, GLX or WGL context object

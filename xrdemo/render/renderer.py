@@ -13,7 +13,7 @@ import numpy as np
 from OpenGL import GL
 
 from ..core import pose as P
-from ..core.frame import MESH_KINDS, FrameScene, View
+from ..core.frame import MESH_KINDS, FrameScene, MeshInstances, View
 from ..core.room import PENDANT_HEIGHT
 from ..resources import read_shader
 from . import meshes
@@ -130,6 +130,8 @@ class Renderer:
 
         self.labels = LabelRenderer(_compile)
         self.stats = {"draw_calls_per_view": 0, "views": 0}
+        self.passthrough = False
+        """Passthrough shows the real room: views clear to alpha 0 and the room shell is left out."""
         self._targets: dict[tuple, "Framebuffer"] = {}
         check_gl("renderer set-up")
 
@@ -138,6 +140,9 @@ class Renderer:
         """Send this frame's instances to the GPU (once per frame, shared by every view)."""
         for kind in MESH_KINDS:
             inst = scene.meshes.get(kind)
+            skip = scene.shell.get(kind, 0) if self.passthrough and inst is not None else 0
+            if skip:
+                inst = MeshInstances(inst.transforms[skip:], inst.colors[skip:])
             if inst is None or len(inst) == 0:
                 self.meshes[kind].upload(np.zeros((0, 20), np.float32))
                 continue
@@ -165,8 +170,10 @@ class Renderer:
         GL.glCullFace(GL.GL_BACK)
         GL.glFrontFace(GL.GL_CCW)
         GL.glEnable(GL.GL_BLEND)
-        GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
-        cc = scene.clear_color
+        # Colour blends "over"; alpha accumulates coverage, so with passthrough (cleared to 0) the
+        # image is premultiplied: alpha says how much of the real room each pixel covers.
+        GL.glBlendFuncSeparate(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA, GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
+        cc = (0.0, 0.0, 0.0, 0.0) if self.passthrough else scene.clear_color
         GL.glClearColor(float(cc[0]), float(cc[1]), float(cc[2]), float(cc[3]))
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
         view_proj = view_projection(view).astype(np.float32)
