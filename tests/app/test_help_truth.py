@@ -82,7 +82,7 @@ def check_login_name(monkeypatch, tmp_path):
 PROSE = {
     ("run", "--seat"): "config",   # "config or 0; with --join ..."
     ("run", "--seconds"): "headless_seconds",
-    ("run", "--recording"): "default_output_name",
+    ("run", "--video"): "default_output_name",
     ("run", "--table-alignment"): "alignment",
     ("run", "--join"): "port",
     ("run", "--name"): "login",
@@ -92,7 +92,7 @@ PROSE = {
     ("record", "--out"): "default_output_login",
     ("id", "--identity"): None,
     ("replay", "--seat"): None,
-    ("replay", "--recording"): "replay_name",
+    ("replay", "--video"): "replay_name",
     ("replay", "--size"): "replay_size",
     ("replay", "--fps"): None,
     ("serve", "--host"): "value",
