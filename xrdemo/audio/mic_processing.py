@@ -56,6 +56,15 @@ class FarEndRing:
         self.read_index = int(self._written[0])
         self.overruns = 0
 
+    def initialise(self) -> None:
+        """Creator only, before either side runs: nothing written yet."""
+        self._written[0] = 0
+        self.read_index = 0
+
+    def release(self) -> None:
+        """Drop the views of the buffer (so a shared-memory segment can be closed)."""
+        self._written = self._data = None
+
     # --- writer (the output path) ----------------------------------------------------------------
     def write(self, block: np.ndarray) -> None:
         """Append (n, channels) float32 samples (n <= capacity); mono (n,) is copied to every channel."""
