@@ -142,3 +142,44 @@ def test_nothing_is_drawn_until_the_wearer_is_seated(gl):
     assert tick.room.should_render and seating.transform is not None
     platform.end_frame(frame, None)
     platform.shutdown()
+
+
+def test_carrying_a_frame_moves_every_pose_the_same_rigid_way():
+    from xrdemo.platform.base import FrameInput, HandsInput, ControllersInput, Pose, SessionState
+    from xrdemo.core.frame import View
+    from xrdemo.platform.carry import carry_frame
+
+    rng = np.random.default_rng(2)
+
+    def quats(n):
+        q = rng.normal(size=(n, 4))
+        return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+    hands = HandsInput.untracked()
+    hands.positions[:] = rng.normal(size=hands.positions.shape)
+    hands.orientations[:] = quats(52).reshape(2, 26, 4)
+    c = ControllersInput.idle()
+    c.grip_position[:], c.aim_position[:] = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    c.grip_orientation[:], c.aim_orientation[:] = quats(2), quats(2)
+    views = [View(rng.normal(size=3), quats(1)[0], (-0.8, 0.8, 0.7, -0.7)) for _ in range(2)]
+    frame = FrameInput(5, 11_111_111, views, Pose(rng.normal(size=3), quats(1)[0], True), hands, c,
+                       Pose(rng.normal(size=3), quats(1)[0], True), SessionState.FOCUSED, True)
+    t, q = rng.normal(size=3), quats(1)[0]
+    g = carry_frame(frame, t, q)
+
+    def same(a, b, pos):
+        want = P.transform_points(t, q, a) if pos else P.quat_mul(np.broadcast_to(q, np.shape(a)), a)
+        np.testing.assert_allclose(b, want, atol=2e-6)
+    for a, b in zip(frame.views, g.views):
+        same(a.position, b.position, True)
+        same(a.orientation, b.orientation, False)
+        assert a.fov == b.fov
+    for name in ("head", "gaze"):
+        same(getattr(frame, name).position, getattr(g, name).position, True)
+        same(getattr(frame, name).orientation, getattr(g, name).orientation, False)
+    same(frame.hands.positions, g.hands.positions, True)
+    same(frame.hands.orientations, g.hands.orientations, False)
+    for field in ("grip", "aim"):
+        same(getattr(c, f"{field}_position"), getattr(g.controllers, f"{field}_position"), True)
+        same(getattr(c, f"{field}_orientation"), getattr(g.controllers, f"{field}_orientation"), False)
+    assert g.frame_index == frame.frame_index and frame.hands.positions is not g.hands.positions
