@@ -102,7 +102,8 @@ def main(argv=None) -> int:
     shots = {int(s) for s in args.shots.split(",") if s.strip()}
     rec: dict[str, list] = {k: [] for k in ("head_pos", "head_rot", "hand_pos", "hand_valid", "view_pos",
                                             "view_rot", "view_fov", "view_count", "t_ns", "help",
-                                            "stereo", "exit", "gesture_left", "gesture_right", "lean")}
+                                            "stereo", "exit", "gesture_left", "gesture_right", "lean",
+                                            "actions")}
     screenshots = {}
     deadline = time.monotonic() + (args.live or 0)
     for i in itertools.count():
@@ -136,7 +137,9 @@ def main(argv=None) -> int:
                            ("help", platform.show_help), ("stereo", platform.stereo),
                            ("exit", frame.exit_requested), ("gesture_left", platform.controls.gestures[0]),
                            ("gesture_right", platform.controls.gestures[1]),
-                           ("lean", platform.controls.lean_in)):
+                           ("lean", platform.controls.lean_in),
+                           ("actions", " ".join(e.detail["action"] for e in frame.events
+                                                if e.kind.value == "action"))):
             rec[key].append(value)
         if i == 0 and args.live:
             print(f"READY {args.size[0]}x{args.size[1]}", flush=True)

@@ -146,7 +146,8 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             from .loop.mirror import Mirror
 
             parts.append(Mirror(mirror_to, cfg, room=room, log=log))
-        parts += [Passthrough(platform, cfg.display.passthrough, log=log), Haptics(platform),
+        passthrough = Passthrough(platform, cfg.display.passthrough, log=log)
+        parts += [passthrough, _menu(platform, seating, passthrough, log), Haptics(platform),
                   StatusLine(platform, audio, mic), SessionWatch(log)]
         if seconds is not None:
             parts.append(StopAfter(seconds=seconds))
@@ -162,6 +163,20 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
         platform.shutdown()
     log(f"xrdemo: ended after {result.frames} frames")
     return result.status
+
+
+def _menu(platform, seating, passthrough, log):
+    """The in-headset menu (and the desktop's action keys) with what each action does here."""
+    from .core.menu import MenuAction
+    from .loop.menu import Menu
+
+    def leave(tick):
+        tick.stop = "you left the meeting"
+
+    actions = {MenuAction.PASSTHROUGH: lambda tick: passthrough.toggle(),
+               MenuAction.RECENTER: lambda tick: seating.recenter(),
+               MenuAction.LEAVE: leave}
+    return Menu(platform, actions, toggles=lambda: {MenuAction.PASSTHROUGH: passthrough.on}, log=log)
 
 
 def default_name() -> str:

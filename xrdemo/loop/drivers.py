@@ -1,6 +1,6 @@
 """What drives the people in the loop: the core step (live and recorded meetings), or a replay.
 
-``local_input(frame)`` is the core's view of a frame's tracking: the head, the eyes, and the hands
+``local_input(frame)`` is the core's view of a frame's tracking: the head, the eyes, the face, and the hands
 (articulated, else synthesised from controllers, else none — then the scripted hands stand in).
 """
 
@@ -23,6 +23,9 @@ def local_input(frame) -> S.LocalInput:
         inp.head_pos, inp.head_rot = np.asarray(head.position, float), np.asarray(head.orientation, float)
     if frame.gaze is not None and frame.gaze.valid:
         inp.eye_dir = P.quat_rotate(frame.gaze.orientation, np.array([0.0, 0.0, -1.0]))
+    face = getattr(frame, "face", None)
+    if face is not None and face.valid:                 # a face tracker (platform/openxr_face.py)
+        inp.face = np.array(face.weights, np.float32)
     hands = frame.hands
     if hands.valid.any():
         inp.joints = hands.positions.astype(np.float64)

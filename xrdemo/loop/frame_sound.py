@@ -5,7 +5,8 @@ for one listener seat on the recording's own clock.
 begin the next one); each subclass says where a block's voices come from:
 ``ScriptedSound`` (the built-in voices of a local meeting), ``RoomSound`` (a networked room's
 jitter buffers, read in real time) and ``NetSound`` (recorded voice frames, read on the
-recording's clock). ``level`` (N,) is the newest voice level per person (lips follow it).
+recording's clock). ``level`` (N,) is the newest voice level per person (lips follow it), and
+``mouth`` (N, 5) the newest mouth shapes from the same sound (``audio/visemes.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 
 import numpy as np
 
+from ..audio.visemes import VisemeAnalyser
 from ..config import Config
 from ..core import scene as S
 
@@ -37,6 +39,9 @@ class FrameSound:
         self.rendered = 0
         self.pending = np.zeros((0, 2), np.float32)
         self.level = np.zeros(len(state.people))
+        self.visemes = VisemeAnalyser(len(state.people), self.rate, self.block)
+        self.mouth = np.zeros((len(state.people), 5))
+        """(N, 5) newest mouth weights per person from the voices as rendered (core/visemes.py)."""
         self.block_us: list[float] = []
         """CPU microseconds of each engine block (metrics)."""
 
@@ -60,6 +65,7 @@ class FrameSound:
             self.block_us.append((time.perf_counter() - t0) * 1e6)
             if level is not None:
                 self.level = level
+            self.mouth = self.visemes.update(mono).copy()
             self.rendered += self.block
         allsamp = np.concatenate(chunks)
         take = sample_end - start

@@ -94,6 +94,7 @@ class FrameSoundPart(FramePart):
             return
         if self.levels == "voice":
             tick.inputs.voice_level = self.sound.level
+            tick.inputs.voice_mouth = getattr(self.sound, "mouth", None)
         elif tick.inputs.remote is not None:
             tick.inputs.remote.level[:] = self.sound.level
 

@@ -144,9 +144,11 @@ class NetMeeting:
 
     # --- sending ---------------------------------------------------------------------------
     def send_pose(self, head_pos, head_rot, joints, hand_valid, level: float, whisper: int,
-                  now_ns: int | None = None) -> bool:
+                  now_ns: int | None = None, gaze=None, vergence_deg: float = 0.0, face=None) -> bool:
         """Send this person's pose (at most pose_hz a second). joints (2, 26, 3) metres stage,
-        hand_valid (2,) bool, level 0..1, whisper: seat whispered to or -1. True when sent."""
+        hand_valid (2,) bool, level 0..1, whisper: seat whispered to or -1. gaze: (3,) unit line of
+        sight in the head frame from an eye tracker, or None; vergence_deg: angle between the eyes'
+        lines of sight; face: (20,) face-tracker expression weights, or None. True when sent."""
         now_ns = time.monotonic_ns() if now_ns is None else now_ns
         # A credit of updates that grows at pose_hz (at most 1.5 banked): a 72 Hz frame loop
         # sends 60 of its 72 frames at 60 Hz, not every other one.
@@ -163,7 +165,8 @@ class NetMeeting:
             self._shape_sent = shape
             self.client.set_profile({"shape": base64.b64encode(PC.encode_shape(shape)).decode("ascii")})
         sample = PC.PoseSample(head_pos=np.asarray(head_pos, float), head_rot=np.asarray(head_rot, float),
-                               joints=joints, hand_valid=valid, level=float(level), whisper=int(whisper))
+                               joints=joints, hand_valid=valid, level=float(level), whisper=int(whisper),
+                               gaze=gaze, vergence_deg=float(vergence_deg), face=face)
         self.client.send_pose(PC.encode_pose(sample, self._shape_sent), now_ms(now_ns))
         return True
 
@@ -267,6 +270,14 @@ class NetMeeting:
             rem.joints[seat] = sample.joints
             rem.hand_valid[seat] = sample.hand_valid
             rem.level[seat] = sample.level
+            if rem.gaze_valid is not None:
+                rem.gaze_valid[seat] = sample.gaze is not None
+                rem.face_valid[seat] = sample.face is not None
+                if sample.gaze is not None:
+                    rem.gaze[seat] = sample.gaze
+                    rem.vergence_deg[seat] = sample.vergence_deg
+                if sample.face is not None:
+                    rem.face[seat] = sample.face
         return rem
 
     def stats(self) -> dict:

@@ -50,6 +50,7 @@ class EventKind(enum.Enum):
     HAND_TRACKING_LOST = "hand_lost"       # detail: {"hand": 0|1}
     HAND_TRACKING_FOUND = "hand_found"     # detail: {"hand": 0|1}
     RECENTER = "recenter"                  # the user recentred (the runtime's reference space changed)
+    ACTION = "action"                      # detail: {"action": core.menu.MenuAction name, e.g. "MUTE"}
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,20 @@ class ControllersInput:
 
 
 @dataclass
+class FaceInput:
+    """A face tracker's reading mapped onto core/expressions.py (platform/openxr_face.py).
+
+    weights: (EXPRESSION_COUNT,) float32 0..1, NaN in columns this tracker cannot see (e.g. brows
+    on HTC); valid: the tracker saw the face this frame (weights are meaningless otherwise);
+    source: the extension it came from.
+    """
+
+    weights: np.ndarray
+    valid: bool = False
+    source: str = ""
+
+
+@dataclass
 class FrameInput:
     """Everything the app needs for one frame, predicted for ``predicted_display_time_ns``.
 
@@ -163,7 +178,9 @@ class FrameInput:
     should_render: False when the runtime will not show this frame (draw nothing, still end it).
     events: what changed since the previous frame. exit_requested: the session is over (EXITING,
     lost, or the user asked to quit); stop the loop and call shutdown(). frame_index: counts frames
-    from 0.
+    from 0. face: the face tracker's weights (None: no face tracking on this platform).
+    gaze_vergence_deg: the angle between the two eyes' lines of sight when a per-eye tracker gives
+    it (XR_FB_eye_tracking_social), else None.
     """
 
     predicted_display_time_ns: int
@@ -178,6 +195,8 @@ class FrameInput:
     events: list[PlatformEvent] = field(default_factory=list)
     exit_requested: bool = False
     frame_index: int = 0
+    face: FaceInput | None = None
+    gaze_vergence_deg: float | None = None
 
 
 DrawView = Callable[[int, View, int, tuple[int, int]], None]
@@ -198,6 +217,7 @@ class Capabilities:
     controllers: bool = False
     haptics: bool = False
     eye_gaze: bool = False
+    face_tracking: bool = False                 # XR_FB_face_tracking2 or XR_HTC_facial_tracking
     passthrough: bool = False
     refresh_rates: tuple[float, ...] = ()       # choosable rates in Hz; empty when fixed
     blend_modes: tuple[str, ...] = ("opaque",)  # "opaque", "additive", "alpha_blend"

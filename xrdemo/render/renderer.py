@@ -17,6 +17,7 @@ from ..core.frame import MESH_KINDS, FrameScene, MeshInstances, View
 from ..core.room import PENDANT_HEIGHT
 from ..resources import read_shader
 from . import meshes
+from .panel import PanelRenderer
 
 NEAR, FAR = 0.05, 50.0
 DRAW_ORDER = ("box", "cylinder", "sphere")
@@ -129,6 +130,7 @@ class Renderer:
         from .labels import LabelRenderer
 
         self.labels = LabelRenderer(_compile)
+        self.panel = None               # render/panel.PanelRenderer, made by the first upload_panel
         self.stats = {"draw_calls_per_view": 0, "views": 0}
         self.passthrough = False
         """Passthrough shows the real room: views clear to alpha 0 and the room shell is left out."""
@@ -156,6 +158,15 @@ class Renderer:
         self.labels.upload(scene.labels)
         self._scene = scene
         check_gl("instance upload")
+
+    def upload_panel(self, panel) -> None:
+        """This frame's in-headset menu (a core.menu.PanelScene, or None for none), drawn in every
+        view after the scene. Call once per frame, like upload()."""
+        if self.panel is None and panel is not None:
+            self.panel = PanelRenderer(_compile)
+        if self.panel is not None:
+            self.panel.upload(panel)
+            check_gl("panel upload")
 
     def draw_view(self, view: View, framebuffer: int, size: tuple[int, int]) -> int:
         """Draw the uploaded scene for one view into a framebuffer object. Returns draw calls."""
@@ -190,6 +201,8 @@ class Renderer:
             for d in drawables:
                 calls += d.draw()
         calls += self.labels.draw(view, view_proj)
+        if self.panel is not None:
+            calls += self.panel.draw(view, view_proj)
         GL.glBindVertexArray(0)
         check_gl("drawing a view")
         self.stats["draw_calls_per_view"] = calls
