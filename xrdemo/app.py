@@ -16,7 +16,6 @@ from .config import Config
 from .loop.drivers import CoreDriver, local_input  # noqa: F401  (local_input: the core's view of a frame)
 from .loop.frame_loop import SESSION_LOST, FrameLoop
 from .loop.live_audio import mic_to_level  # noqa: F401
-from .loop.parts import status_line  # noqa: F401
 
 DEFAULT_RECORDING = Path("xrdemo-recording.mp4")
 
@@ -138,7 +137,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
         audio = mic = None
         if cfg.audio.enabled:
             audio = LiveAudio(cfg, log, room)
-            mic = Microphone(cfg, log, room)
+            mic = Microphone(cfg, log, room, audio)
             parts += [audio, mic]
         if cfg.display.refresh_rate:
             platform.set_refresh_rate(cfg.display.refresh_rate)
@@ -147,8 +146,9 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
 
             parts.append(Mirror(mirror_to, cfg, room=room, log=log))
         passthrough = Passthrough(platform, cfg.display.passthrough, log=log)
-        parts += [passthrough, _menu(platform, seating, passthrough, log), Haptics(platform),
-                  StatusLine(platform, audio, mic), SessionWatch(log)]
+        parts += [passthrough, _menu(platform, seating, passthrough, mic, log), Haptics(platform),
+                  StatusLine(platform, audio, mic, room=source.room.room if source.room else None),
+                  SessionWatch(log)]
         if seconds is not None:
             parts.append(StopAfter(seconds=seconds))
         loop = FrameLoop(platform, CoreDriver(source.build()), parts)
@@ -165,7 +165,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     return result.status
 
 
-def _menu(platform, seating, passthrough, log):
+def _menu(platform, seating, passthrough, mic, log):
     """The in-headset menu (and the desktop's action keys) with what each action does here."""
     from .core.menu import MenuAction
     from .loop.menu import Menu
@@ -176,7 +176,13 @@ def _menu(platform, seating, passthrough, log):
     actions = {MenuAction.PASSTHROUGH: lambda tick: passthrough.toggle(),
                MenuAction.RECENTER: lambda tick: seating.recenter(),
                MenuAction.LEAVE: leave}
-    return Menu(platform, actions, toggles=lambda: {MenuAction.PASSTHROUGH: passthrough.on}, log=log)
+    toggles = {MenuAction.PASSTHROUGH: lambda: passthrough.on}
+    if mic is not None and mic.mic is not None:
+        def mute(tick):
+            log(f"microphone: {'muted' if mic.gate.toggle_mute() else 'on'}")
+        actions[MenuAction.MUTE] = mute
+        toggles[MenuAction.MUTE] = lambda: mic.gate.muted
+    return Menu(platform, actions, toggles=lambda: {a: f() for a, f in toggles.items()}, log=log)
 
 
 def default_name() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-from ..core import scene as S
 from ..platform.base import EventKind
 from .frame_loop import SESSION_LOST, FramePart
 
@@ -72,33 +71,25 @@ class Haptics(FramePart):
 
 
 class StatusLine(FramePart):
-    """The window's status line, redrawn after every frame: fps, people present, audio device,
-    microphone, whisper state (``text(tick)`` gives it; ``extra`` parts add to it)."""
+    """The window's status line, redrawn after every frame (``xrdemo.status.status_line``): fps,
+    the room, the people present, the audio device, the microphone (muted, "YOU ARE MUTED", or a
+    level), the whisper state. audio / mic: the LiveAudio and Microphone parts (or None)."""
 
-    def __init__(self, platform, audio=None, mic=None):
-        self.platform, self.audio, self.mic = platform, audio, mic
+    def __init__(self, platform, audio=None, mic=None, room: str | None = None):
+        self.platform, self.audio, self.mic, self.room = platform, audio, mic, room
         self.fps, self._t0, self._frames = 0.0, time.perf_counter(), 0
 
     def after_frame(self, tick) -> None:
+        from ..status import status_line
+
         self._frames += 1
         now = time.perf_counter()
         if now - self._t0 >= 1.0:
             self.fps, self._t0, self._frames = self._frames / (now - self._t0), now, 0
+        mic = self.mic.mic if self.mic is not None else None
+        gate = self.mic.gate if self.mic is not None and mic is not None else None
         self.platform.set_status(status_line(self.fps, tick.state, self.audio and self.audio.audio,
-                                             tick.state.partner, self.mic and self.mic.mic))
-
-
-def status_line(fps: float, state: S.MeetingState, audio, whisper: int, mic=None) -> str:
-    """fps, people present, audio device, microphone level, whisper state."""
-    from ..audio.io import level_meter
-
-    dev = audio.device if audio is not None and audio.device else "none"
-    who = state.people.names[whisper] if whisper >= 0 else "off"
-    mic_text = level_meter(mic.level_db, width=8) if mic is not None else "none"
-    present = state.people.present
-    n = len(state.people) if present is None else int(present.sum())
-    return (f"{fps:5.1f} fps | {n} {'person' if n == 1 else 'people'} | audio: {dev} | "
-            f"mic: {mic_text} | whisper: {who}")
+                                             tick.state.partner, mic, gate=gate, room=self.room))
 
 
 class Passthrough(FramePart):
