@@ -27,9 +27,9 @@ LOOK_RAMP_S = 3.5
 """Seconds the gaze takes to come round to the neighbour before leaning in (and back after)."""
 LEAN_SPEED_M_S = 0.4
 """Mean speed of the lean itself, in and out (the ramp takes gap / this, at least 0.8 s)."""
-MAX_LEAN_M = 1.0
-"""No leaning toward a neighbour whose seat would take more than this to reach (across a table
-of two, the "neighbour" sits opposite)."""
+MAX_LEAN_M = 1.5
+"""No leaning toward a neighbour whose seat would take more than this to reach (at a table of
+two or three the "neighbour" sits across it)."""
 
 
 def _min_jerk(x: float) -> float:
@@ -59,9 +59,11 @@ class ScriptedViewer:
             reach = float(np.linalg.norm(state.seat_pos[self.neighbour] - self.seat)) - LEAN_STOP_M
             if reach > MAX_LEAN_M:
                 self.neighbour = -1
-        self.lean_ramp = max(0.8, reach / LEAN_SPEED_M_S)
-        self.look_start = 0.55 * seconds - 2.0
         self.lean_start = 0.55 * seconds
+        # A short recording still shows the whole lean (in, a moment close, out), faster.
+        room = 0.9 * seconds - self.lean_start
+        self.lean_ramp = min(max(0.8, reach / LEAN_SPEED_M_S), max(0.5, (room - 1.0) / 2.0))
+        self.look_start = 0.55 * seconds - 2.0
         self.lean_end = min(self.lean_start + 2.0 * self.lean_ramp + 1.5, 0.9 * seconds)
         self.look_end = self.lean_end + 2.0
         self.present = None
