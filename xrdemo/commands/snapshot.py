@@ -77,7 +77,7 @@ def register(sub) -> None:
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
     p.add_argument("--portrait", type=int, default=None, metavar="K",
                    help="render person K's face close up instead of a seat's view")
-    p.add_argument("--expression", type=parse_expression, action="append", default=[], metavar="NAME=W",
+    p.add_argument("--expression", type=parse_expression, action="append", default=None, metavar="NAME=W",
                    help="set one expression weight 0..1 on the portrayed person (repeatable; see "
                         "core/expressions.py for the names)")
     p.set_defaults(func=run)
@@ -115,7 +115,7 @@ def run(args) -> int:
         image, info = render_snapshot(people, size, stereo=args.stereo, seat=seat,
                                       table_shape=table.shape, t_s=args.time, seed=seed,
                                       config=replace(cfg, table=table), portrait=args.portrait,
-                                      expressions=dict(args.expression))
+                                      expressions=dict(args.expression or ()))
         save_png(image, out)
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {people} people, "
           f"seat {seat}, {info['draw_calls_per_view']} draw calls per view, "
