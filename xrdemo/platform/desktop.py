@@ -424,17 +424,7 @@ class DesktopPlatform(PlatformBase):
             self._overlay.set_text("help", help_lines(self.controls), title=True)
             self._overlay.draw("help", margin, 2 * margin + sh, size)
 
-    # -- the rest of the Platform protocol --------------------------------------------------
-    def haptic_pulse(self, hand: int, amplitude: float = 0.5, duration_s: float = 0.05,
-                     frequency_hz: float | None = None) -> bool:
-        return False
-
-    def set_passthrough(self, enabled: bool) -> bool:
-        return False
-
-    def set_refresh_rate(self, hz: float) -> bool:
-        return False
-
+    # -- the rest of the Platform protocol (no haptics, passthrough or refresh choice: PlatformBase)
     def shutdown(self) -> None:
         """Close the window and end GLFW; safe to call twice."""
         self._ended = True
