@@ -145,9 +145,14 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             from .loop.mirror import Mirror
 
             parts.append(Mirror(mirror_to, cfg, room=room, log=log))
+        from .loop.roster import MeetingStatus
+
         passthrough = Passthrough(platform, cfg.display.passthrough, log=log)
-        parts += [passthrough, _menu(platform, seating, passthrough, mic, log), Haptics(platform),
-                  StatusLine(platform, audio, mic, room=source.room.room if source.room else None),
+        status = MeetingStatus(platform, room, mic, recording=record is not None)
+        parts += [passthrough, _menu(platform, seating, passthrough, mic, status, log), status,
+                  Haptics(platform),
+                  StatusLine(platform, audio, mic, room=source.room.room if source.room else None,
+                             roster=status),
                   SessionWatch(log)]
         if seconds is not None:
             parts.append(StopAfter(seconds=seconds))
@@ -165,7 +170,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     return result.status
 
 
-def _menu(platform, seating, passthrough, mic, log):
+def _menu(platform, seating, passthrough, mic, status, log):
     """The in-headset menu (and the desktop's action keys) with what each action does here."""
     from .core.menu import MenuAction
     from .loop.menu import Menu
@@ -176,7 +181,8 @@ def _menu(platform, seating, passthrough, mic, log):
     actions = {MenuAction.PASSTHROUGH: lambda tick: passthrough.toggle(),
                MenuAction.RECENTER: lambda tick: seating.recenter(),
                MenuAction.LEAVE: leave}
-    toggles = {MenuAction.PASSTHROUGH: lambda: passthrough.on}
+    toggles = {MenuAction.PASSTHROUGH: lambda: passthrough.on, MenuAction.RAISE_HAND: lambda: status.hand.up}
+    actions[MenuAction.RAISE_HAND] = lambda tick: log(f"your hand is {'up' if status.hand.toggle() else 'down'}")
     if mic is not None and mic.mic is not None:
         def mute(tick):
             log(f"microphone: {'muted' if mic.gate.toggle_mute() else 'on'}")

@@ -73,10 +73,11 @@ class Haptics(FramePart):
 class StatusLine(FramePart):
     """The window's status line, redrawn after every frame (``xrdemo.status.status_line``): fps,
     the room, the people present, the audio device, the microphone (muted, "YOU ARE MUTED", or a
-    level), the whisper state. audio / mic: the LiveAudio and Microphone parts (or None)."""
+    level), the whisper state; under it, one line per person present (roster: a MeetingStatus
+    part, or None). audio / mic: the LiveAudio and Microphone parts (or None)."""
 
-    def __init__(self, platform, audio=None, mic=None, room: str | None = None):
-        self.platform, self.audio, self.mic, self.room = platform, audio, mic, room
+    def __init__(self, platform, audio=None, mic=None, room: str | None = None, roster=None):
+        self.platform, self.audio, self.mic, self.room, self.roster = platform, audio, mic, room, roster
         self.fps, self._t0, self._frames = 0.0, time.perf_counter(), 0
 
     def after_frame(self, tick) -> None:
@@ -88,8 +89,10 @@ class StatusLine(FramePart):
             self.fps, self._t0, self._frames = self._frames / (now - self._t0), now, 0
         mic = self.mic.mic if self.mic is not None else None
         gate = self.mic.gate if self.mic is not None and mic is not None else None
-        self.platform.set_status(status_line(self.fps, tick.state, self.audio and self.audio.audio,
-                                             tick.state.partner, mic, gate=gate, room=self.room))
+        line = status_line(self.fps, tick.state, self.audio and self.audio.audio, tick.state.partner, mic,
+                           gate=gate, room=self.room)
+        roster = self.roster.lines if self.roster is not None else []
+        self.platform.set_status("\n".join([line, *roster]))
 
 
 class Passthrough(FramePart):
