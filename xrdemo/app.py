@@ -134,9 +134,13 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             parts.insert(1, TableCalibration(calibrate_table, table_alignment, seating, source, log=log))
         if room is not None:
             parts.insert(0, room)        # closed first: leave the room before the sound stops
+        from .loop.volume import Volume
+
         audio = mic = None
+        volume = Volume(log=log, room=room)
         if cfg.audio.enabled:
-            audio = LiveAudio(cfg, log, room)
+            parts.append(volume)
+            audio = LiveAudio(cfg, log, room, volume)
             mic = Microphone(cfg, log, room, audio)
             parts += [audio, mic]
         if cfg.display.refresh_rate:
@@ -149,10 +153,10 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
 
         passthrough = Passthrough(platform, cfg.display.passthrough, log=log)
         status = MeetingStatus(platform, room, mic, recording=record is not None)
-        parts += [passthrough, _menu(platform, seating, passthrough, mic, status, log), status,
+        parts += [passthrough, _menu(platform, seating, passthrough, mic, status, audio and volume, log), status,
                   Haptics(platform),
                   StatusLine(platform, audio, mic, room=source.room.room if source.room else None,
-                             roster=status),
+                             roster=status, volume=volume),
                   SessionWatch(log)]
         if seconds is not None:
             parts.append(StopAfter(seconds=seconds))
@@ -170,7 +174,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     return result.status
 
 
-def _menu(platform, seating, passthrough, mic, status, log):
+def _menu(platform, seating, passthrough, mic, status, volume, log):
     """The in-headset menu (and the desktop's action keys) with what each action does here."""
     from .core.menu import MenuAction
     from .loop.menu import Menu
@@ -183,12 +187,16 @@ def _menu(platform, seating, passthrough, mic, status, log):
                MenuAction.LEAVE: leave}
     toggles = {MenuAction.PASSTHROUGH: lambda: passthrough.on, MenuAction.RAISE_HAND: lambda: status.hand.up}
     actions[MenuAction.RAISE_HAND] = lambda tick: log(f"your hand is {'up' if status.hand.toggle() else 'down'}")
+    if volume:
+        actions[MenuAction.VOLUME_UP] = lambda tick: volume.change(tick, True)
+        actions[MenuAction.VOLUME_DOWN] = lambda tick: volume.change(tick, False)
     if mic is not None and mic.mic is not None:
         def mute(tick):
             log(f"microphone: {'muted' if mic.gate.toggle_mute() else 'on'}")
         actions[MenuAction.MUTE] = mute
         toggles[MenuAction.MUTE] = lambda: mic.gate.muted
-    return Menu(platform, actions, toggles=lambda: {a: f() for a, f in toggles.items()}, log=log)
+    level = (lambda: 10 ** (volume.master_db / 20)) if volume else (lambda: None)
+    return Menu(platform, actions, toggles=lambda: {a: f() for a, f in toggles.items()}, volume=level, log=log)
 
 
 def default_name() -> str:

@@ -84,8 +84,10 @@ class LiveMeetingAudio:
         """Voice level per person (N,) 0..1 (zeros while silent)."""
         return self.process.levels()
 
-    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray):
-        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool."""
+    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray,
+                volume: np.ndarray | None = None):
+        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool;
+        volume: (N,) linear gain per person (master x person), or None for 1."""
         if not self.process.running:
             return
         self._publishes += 1
@@ -93,6 +95,8 @@ class LiveMeetingAudio:
             self.log(f"audio: {self.process.reason}; carrying on without sound")
             return
         col = self._whisper_gains(heads)[:, self.local] if self.local >= 0 else np.ones(len(heads))
+        if volume is not None:
+            col = col * volume
         self.process.publish(head_pos, head_rot, mouths, speaking, col)
 
     def stats(self) -> dict:
@@ -185,8 +189,8 @@ class LiveAudio(FramePart):
     the listener's pose out after every frame; reopened when the meeting is rebuilt with another
     local seat. room: the loop's RoomPart in a networked meeting (voices come from there)."""
 
-    def __init__(self, cfg, log, room=None):
-        self.cfg, self.log, self.room = cfg, log, room
+    def __init__(self, cfg, log, room=None, volume=None):
+        self.cfg, self.log, self.room, self.volume = cfg, log, room, volume
         self.audio = self.forwarder = None
         self._seat = None
 
@@ -231,7 +235,7 @@ class LiveAudio(FramePart):
         ppl = state.people
         k = state.local
         self.audio.publish(ppl.head_pos[k], ppl.head_rot[k], S.mouth_positions(ppl), ppl.head_pos,
-                           S.speaking_now(state))
+                           S.speaking_now(state), None if self.volume is None else self.volume.gains())
 
     def _close_audio(self) -> None:
         if self.forwarder is not None:
