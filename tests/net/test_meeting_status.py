@@ -103,3 +103,50 @@ def test_raise_hand_in_the_live_loop_is_seen_by_the_others(gl):
     finally:
         bob.close()
         srv.stop()
+
+
+def test_change_seat_leave_and_rejoin_without_restarting(gl):
+    """N moves you to the next free seat, L leaves the room (the session goes on), N rejoins;
+    the others see each step."""
+    from xrdemo.app import live_loop
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import ScriptEvent, Timeline
+    from xrdemo.render.renderer import Framebuffer
+
+    srv = ServerThread(port=0, capacity=4).start()
+    bob = NetMeeting(f"127.0.0.1:{srv.port}/seats", "Bob", log=lambda *_: None)
+    try:
+        bob.connect()                                        # Bob sits in seat 0
+        seen = []
+        target = Framebuffer((32, 18), samples=1)
+        head = lambda t: (np.array([0.0, 1.2, 1.3]), P.IDENTITY_QUAT.copy())
+        ms = 1_000_000
+        events = [ScriptEvent(700 * ms, "action", "SEAT_NEXT"), ScriptEvent(1500 * ms, "action", "LEAVE"),
+                  ScriptEvent(2300 * ms, "action", "SEAT_NEXT")]
+        platform = SimulatedPlatform(Timeline(head=head, hands=None, refresh_hz=30.0, events=events),
+                                     start_ns=0, view_count=1, view_size=(32, 18),
+                                     framebuffer_for=lambda i, s: target.draw_fbo)
+        real_begin = platform.begin_frame
+
+        def begin():
+            time.sleep(0.025)
+            bob.poll()
+            names = bob.names()
+            seen.append(names.index("Ada") if "Ada" in names else -1)
+            return real_begin()
+        platform.begin_frame = begin
+        logs = []
+        status = live_loop(platform, quiet_config(), log=logs.append, max_frames=100,
+                           table_alignment=Path("/nonexistent/a.json"), join=f"127.0.0.1:{srv.port}/seats",
+                           name="Ada")
+        assert status == 0, logs
+        runs = [seen[0]]
+        for s in seen[1:]:
+            if s != runs[-1]:
+                runs.append(s)
+        # Ada in seat 1, then seat 2, then gone, then back (in the lowest free seat, 1)
+        assert runs[:4] == [1, 2, -1, 1] or runs[:5] == [-1, 1, 2, -1, 1], (runs, logs)
+        assert any("you left the room" in line for line in logs), logs
+    finally:
+        bob.close()
+        srv.stop()
