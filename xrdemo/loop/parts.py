@@ -41,17 +41,30 @@ class SessionWatch(FramePart):
 
 class RealTimePacer(FramePart):
     """Holds each tick until its display time on the monotonic clock (a simulated platform in a
-    networked meeting, which runs on real time); ``behind_s`` is the most it fell behind."""
+    networked meeting, which runs on real time). A tick that comes more than ``skip_behind``
+    frame periods late is not drawn (``tick.room.should_render`` False: a video output repeats
+    its last picture), so a machine that renders slower than the frame rate keeps real time;
+    ``skipped`` counts those, ``behind_s`` is the most it fell behind."""
 
-    def __init__(self):
+    def __init__(self, skip_behind: float = 2.0):
         self.behind_s = 0.0
+        self.skip_behind = skip_behind
+        self.skipped = 0
+        self.ticks = 0
 
     def on_frame(self, tick) -> None:
+        from dataclasses import replace
+
         display = tick.frame.predicted_display_time_ns
         left = display - time.monotonic_ns()
         if left > 0:
             time.sleep(left / 1e9)
-        self.behind_s = max(self.behind_s, (time.monotonic_ns() - display) / NS)
+        late = time.monotonic_ns() - display
+        self.behind_s = max(self.behind_s, late / NS)
+        self.ticks += 1
+        if self.skip_behind and late > self.skip_behind * tick.frame.predicted_display_period_ns:
+            tick.room = replace(tick.room, should_render=False)
+            self.skipped += 1
 
 
 class Haptics(FramePart):
