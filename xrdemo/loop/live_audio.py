@@ -85,10 +85,11 @@ class LiveMeetingAudio:
         return self.process.levels()
 
     def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray,
-                whisper_pairs=()):
+                whisper_pairs=(), volume: np.ndarray | None = None):
         """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool,
         whisper_pairs (P, 2) int: who whispers with whom (``scene.whisper_pairs_now``, the core's
-        one decision with hysteresis and dwell)."""
+        one decision with hysteresis and dwell); volume: (N,) linear gain per person (master x
+        person), or None for 1."""
         if not self.process.running:
             return
         self._publishes += 1
@@ -97,6 +98,8 @@ class LiveMeetingAudio:
             return
         col = (self._whisper_gains(whisper_pairs, len(heads))[:, self.local] if self.local >= 0
                else np.ones(len(heads)))
+        if volume is not None:
+            col = col * volume
         self.process.publish(head_pos, head_rot, mouths, speaking, col)
 
     def stats(self) -> dict:
@@ -189,8 +192,8 @@ class LiveAudio(FramePart):
     the listener's pose out after every frame; reopened when the meeting is rebuilt with another
     local seat. room: the loop's RoomPart in a networked meeting (voices come from there)."""
 
-    def __init__(self, cfg, log, room=None):
-        self.cfg, self.log, self.room = cfg, log, room
+    def __init__(self, cfg, log, room=None, volume=None):
+        self.cfg, self.log, self.room, self.volume = cfg, log, room, volume
         self.audio = self.forwarder = None
         self._seat = None
 
@@ -235,7 +238,8 @@ class LiveAudio(FramePart):
         ppl = state.people
         k = state.local
         self.audio.publish(ppl.head_pos[k], ppl.head_rot[k], S.mouth_positions(ppl), ppl.head_pos,
-                           S.speaking_now(state), S.whisper_pairs_now(state))
+                           S.speaking_now(state), S.whisper_pairs_now(state),
+                           None if self.volume is None else self.volume.gains())
 
     def _close_audio(self) -> None:
         if self.forwarder is not None:
