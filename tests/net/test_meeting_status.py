@@ -150,3 +150,16 @@ def test_change_seat_leave_and_rejoin_without_restarting(gl):
     finally:
         bob.close()
         srv.stop()
+
+
+def test_name_tags_say_muted_and_hand_up_through_the_step():
+    from xrdemo.core import scene as S
+
+    state = meeting_state(Config())
+    state.people.notes = ("", "muted", "", "hand up", "muted, hand up", "")
+    state, scene = S.step(state, None, 1_000_000_000)
+    state, scene = S.step(state, None, 1_050_000_000)             # kept from step to step
+    texts = scene.labels.texts
+    names = state.people.names
+    assert f"{names[1]} \u00b7 muted" in texts and f"{names[3]} \u00b7 hand up" in texts, texts
+    assert any(t.startswith(names[4]) and t.endswith("muted, hand up") for t in texts), texts

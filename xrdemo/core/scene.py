@@ -76,6 +76,9 @@ class People:
     speaking: np.ndarray
     mouth_open: np.ndarray
     names: tuple = ()
+    notes: tuple = ()
+    """Per person, a few words their name tag adds ("muted", "hand up"; "" for none; may be
+    empty): what the room says about them (networked meetings)."""
     eyelid: np.ndarray | None = None
     whisper_cue: np.ndarray | None = None
     contact: np.ndarray | None = None
@@ -540,7 +543,7 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     people = People(head_pos=head_pos, head_rot=head_rot, gaze=gaze, joints=joints, radii=radii,
                     valid=valid, hand_alpha=pf.hand_alpha.copy(), color=ppl.color, seat=ppl.seat,
                     speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
-                    names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
+                    names=ppl.names, notes=ppl.notes, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
                     contact=pf.contact_intensity, present=ppl.present,
                     verified=_verified(inputs.remote, ppl.verified, n), skin=ppl.skin, hair=ppl.hair,
                     expressions=expr)
@@ -715,6 +718,9 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
         wh = np.asarray(cue)[shown] > 0.5
         texts = tuple(f"{t} \u00b7 {WHISPER_TAG}" if w else t for t, w in zip(texts, wh))
         colors[wh, :3] = 0.5 * colors[wh, :3] + 0.5 * np.asarray(WHISPER_TAG_RGB, np.float32)
+    if any(ppl.notes):
+        texts = tuple(f"{t} \u00b7 {ppl.notes[i]}" if i < len(ppl.notes) and ppl.notes[i] else t
+                      for t, i in zip(texts, shown))
     labels = Labels(positions=(ppl.head_pos[shown] + _NAME_TAG_OFFSET).astype(np.float32),
                     texts=texts, colors=colors)
     return FrameScene(capsules=caps, meshes=meshes, labels=labels, faces=faces,

@@ -64,4 +64,9 @@ class MeetingStatus(FramePart):
         from ..core import scene as S
         from ..status import roster_lines
 
-        self.lines = roster_lines(tick.state, net.statuses(), S.speaking_now(tick.state))
+        statuses = net.statuses()
+        self.lines = roster_lines(tick.state, statuses, S.speaking_now(tick.state))
+        notes = tuple(", ".join(w for key, w in (("muted", "muted"), ("hand", "hand up")) if st.get(key))
+                      for st in statuses)
+        if notes != tick.state.people.notes:       # the name tags say it for everyone to see
+            tick.state.people.notes = notes
