@@ -107,7 +107,6 @@ class OpenXRPlatform:
         self._running = False
         self._exit = False
         self._exit_reason = ""
-        self._instance_lost = False
         self._frame_index = 0
         self._open: _OpenFrame | None = None
         self._last_views: list[View] = []
@@ -263,8 +262,6 @@ class OpenXRPlatform:
             why = f"the OpenXR runtime went away ({gone.call}: instance lost)"
         else:
             why = f"the XR session was lost, headset disconnected? ({gone.call}: {type(err).__name__})"
-        if isinstance(err, self.xr.InstanceLostError):
-            self._instance_lost = True
         self._lost(why, events)
 
     # -- events and life cycle ---------------------------------------------------------------
@@ -456,8 +453,8 @@ class OpenXRPlatform:
                     with self._guard():
                         projection_views = []
                         for i, (chain, view) in enumerate(zip(self.swapchains, opened.views)):
+                            acquired, waited = chain, False   # LOSS_PENDING from acquire still acquires
                             index = xr.acquire_swapchain_image(chain.handle, xr.SwapchainImageAcquireInfo())
-                            acquired, waited = chain, False
                             xr.wait_swapchain_image(chain.handle, xr.SwapchainImageWaitInfo(
                                 timeout=int(SWAPCHAIN_WAIT_S * 1e9)))
                             waited = True
@@ -472,15 +469,21 @@ class OpenXRPlatform:
                     self._gone(gone, events)
                     layers = []
         finally:
-            if acquired is not None:      # drawing raised with an image held: give it back
-                if waited:                # (an image whose wait failed cannot be released)
-                    _quietly(xr, xr.release_swapchain_image, acquired.handle, xr.SwapchainImageReleaseInfo())
+            if acquired is not None:      # drawing raised, or the runtime went, with an image held
+                self._give_back(acquired, waited)
                 layers = []
             self._submit(opened.time_ns, layers, events)
             self._pending_events.extend(events)
         if not matches:
             raise ValueError(f"end_frame got frame {frame.frame_index}, but frame {opened.index} is open "
                              "(pass the frame begin_frame returned, or a copy of it)")
+
+    def _give_back(self, chain: _Swapchain, waited: bool) -> None:
+        """Release a held swapchain image (a release must follow a successful wait), quietly."""
+        xr = self.xr
+        wait = xr.SwapchainImageWaitInfo(timeout=int(SWAPCHAIN_WAIT_S * 1e9))
+        if waited or _succeeded(xr, xr.wait_swapchain_image, chain.handle, wait):
+            _succeeded(xr, xr.release_swapchain_image, chain.handle, xr.SwapchainImageReleaseInfo())
 
     def _projection_view(self, xr_view, chain: _Swapchain):
         pv = self.xr.CompositionLayerProjectionView(pose=xr_view.pose, fov=xr_view.fov)
@@ -500,17 +503,16 @@ class OpenXRPlatform:
     def _submit(self, t: int, layers: list, events: list[PlatformEvent]) -> None:
         """xrEndFrame for the begun frame (guarded), then the GL clean-up some runtimes need."""
         xr = self.xr
-        if not self._instance_lost:
-            try:
-                with self._guard():
-                    xr.end_frame(self.session, xr.FrameEndInfo(
-                        display_time=t, environment_blend_mode=self.passthrough.blend_mode(), layers=layers))
-            except _RuntimeGone as gone:
-                self._gone(gone, events)
-            except xr.XrException as exc:
-                if not self._exit:
-                    raise
-                self.log(f"openxr: xrEndFrame after the session ended: {type(exc).__name__}")
+        try:
+            with self._guard():
+                xr.end_frame(self.session, xr.FrameEndInfo(
+                    display_time=t, environment_blend_mode=self.passthrough.blend_mode(), layers=layers))
+        except _RuntimeGone as gone:
+            self._gone(gone, events)
+        except xr.XrException as exc:
+            if not self._exit:
+                raise
+            self.log(f"openxr: xrEndFrame after the session ended: {type(exc).__name__}")
         self.fbos.after_submit()
 
     def _end_empty(self, t: int) -> None:
@@ -649,9 +651,20 @@ def _failing_call(exc: BaseException) -> str:
     """The name of the innermost xr function the exception came out of (for the message)."""
     names = [f.name for f in traceback.extract_tb(exc.__traceback__)]
     for name in reversed(names):
-        if not name.startswith("_") and name not in ("check", "__exit__", "__enter__"):
+        if not name.startswith("_") and name != "check":
             return name
     return names[-1] if names else "?"
+
+
+def _succeeded(xr, fn, *args) -> bool:
+    """Call fn; True when it did its work (SUCCESS or the qualified XR_SESSION_LOSS_PENDING)."""
+    try:
+        fn(*args)
+    except xr.SessionLossPending:
+        return True
+    except xr.XrException:
+        return False
+    return True
 
 
 def _quietly(xr, fn, *args) -> None:

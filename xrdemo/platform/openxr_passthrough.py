@@ -12,11 +12,25 @@ With passthrough on, the projection layer blends by its texture's alpha
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 
 OPAQUE, ADDITIVE, ALPHA_BLEND = 1, 2, 3
 NOT_OFFERED = ("the runtime offers neither XR_FB_passthrough nor the alpha-blend environment mode "
                "(Quest Link: turn on Developer Runtime Features and Passthrough over Meta Horizon Link)")
+
+
+@contextlib.contextmanager
+def qualified_success_returns(xr):
+    """pyopenxr raises qualified successes (XR_SESSION_LOSS_PENDING) as exceptions, which loses
+    the handle a create call made; inside this block they return normally instead (the loss
+    still arrives as a LOSS_PENDING event)."""
+    module = xr.exception
+    saved, module.raise_on_qualified_success = module.raise_on_qualified_success, False
+    try:
+        yield
+    finally:
+        module.raise_on_qualified_success = saved
 
 
 class Passthrough:
@@ -49,9 +63,10 @@ class Passthrough:
         if self.mode == "fb_layer":
             if enabled and self.handle is None:
                 flags = xr.PassthroughFlagsFB.IS_RUNNING_AT_CREATION_BIT
-                self.handle = xr.create_passthrough_fb(session, xr.PassthroughCreateInfoFB(flags=flags))
-                self.layer = xr.create_passthrough_layer_fb(session, xr.PassthroughLayerCreateInfoFB(
-                    passthrough=self.handle, flags=flags, purpose=xr.PassthroughLayerPurposeFB.RECONSTRUCTION))
+                with qualified_success_returns(xr):   # a LOSS_PENDING must not lose the handle
+                    self.handle = xr.create_passthrough_fb(session, xr.PassthroughCreateInfoFB(flags=flags))
+                    self.layer = xr.create_passthrough_layer_fb(session, xr.PassthroughLayerCreateInfoFB(
+                        passthrough=self.handle, flags=flags, purpose=xr.PassthroughLayerPurposeFB.RECONSTRUCTION))
             elif enabled:
                 xr.passthrough_start_fb(self.handle)
                 xr.passthrough_layer_resume_fb(self.layer)
