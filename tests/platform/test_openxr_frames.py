@@ -162,7 +162,7 @@ def test_standing_up_and_turning_around_is_seen_in_stage_space():
     tl = stand_turn_recenter_timeline(T0)
     fx, p = make(tl)
     frames = []
-    for _ in range(int(3.5 * 72)):
+    for _ in range(int(3.3 * 72)):             # the recentre comes at 3.5 s
         f = p.begin_frame()
         p.end_frame(f, lambda *a: None)
         frames.append(f)
