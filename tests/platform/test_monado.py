@@ -1,8 +1,11 @@
 """platform/openxr.py against a real OpenXR runtime nobody here wrote: Monado, headless, EGL."""
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 from OpenGL import GL
 
 from xrdemo.platform.base import SessionState
@@ -97,7 +100,7 @@ def _remote_state(driver, x, curl):
     return data
 
 
-def test_remote_driver_hand_joints_are_valid_and_move(openxr):
+def test_remote_driver_hand_joints_are_valid_and_move(openxr, monado):
     assert openxr.capabilities.hand_tracking, openxr.capabilities.missing
     frames_until_focused(openxr)
 
@@ -113,7 +116,7 @@ def test_remote_driver_hand_joints_are_valid_and_move(openxr):
                 break
         return f
 
-    with RemoteDriver(port=4242, host="127.0.0.1") as driver:
+    with RemoteDriver(port=monado.remote_port, host="127.0.0.1") as driver:
         driver.send(_remote_state(driver, 0.0, 0.0))
         a = settle(lambda f: f.hands.valid.all())
         start = a.hands.positions[:, 1].copy()
@@ -127,3 +130,28 @@ def test_remote_driver_hand_joints_are_valid_and_move(openxr):
     tips = [10, 15, 20, 25]
     reach = lambda f: np.linalg.norm(f.hands.positions[:, tips] - f.hands.positions[:, 1:2], axis=-1)
     assert np.all(reach(b) < reach(a) - 0.005)
+
+
+def test_the_service_answering_is_the_one_we_started(monado):
+    from xrdemo.testing.monado_service import listening_pids, socket_inodes, unix_socket_inodes
+
+    assert monado.remote_port != 4242 or listening_pids(4242) == {monado.proc.pid}
+    assert listening_pids(monado.remote_port) == {monado.proc.pid}
+    ipc = unix_socket_inodes(str(Path(monado.env["XDG_RUNTIME_DIR"]) / "monado_comp_ipc"))
+    assert ipc & socket_inodes(monado.proc.pid)
+
+
+def test_a_taken_remote_port_is_a_clear_failure():
+    import socket
+
+    from xrdemo.testing.monado_service import MonadoService
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    port = squatter.getsockname()[1]
+    try:
+        with pytest.raises(RuntimeError, match=rf"port {port} is already held by pid {os.getpid()}"):
+            MonadoService(remote=True, remote_port=port).start()
+    finally:
+        squatter.close()
