@@ -145,9 +145,10 @@ def test_recentre_is_an_event_and_later_poses_are_in_the_new_space():
         frames.append(f)
     t_re = tl.recenter_times()[0]
     events = [(f, e) for f in frames for e in f.events if e.kind == EventKind.RECENTER]
-    assert len(events) == 1, "one recentre for the app's own space (STAGE), not for LOCAL"
+    assert len(events) == 1, "one recentre event, though both LOCAL and STAGE moved"
     f_re, e = events[0]
-    assert e.detail["space"] == "stage" and e.detail["pose_valid"] and e.detail["change_time_ns"] == t_re
+    assert e.detail["space"] == "stage" and e.detail["app_space_moved"] and e.detail["pose_valid"]
+    assert e.detail["change_time_ns"] == t_re
     head_p, head_q = tl.head(t_re)
     np.testing.assert_allclose(e.detail["position"], [head_p[0], 0.0, head_p[2]], atol=1e-5)
     before = [f for f in frames if f.predicted_display_time_ns < t_re][-1]

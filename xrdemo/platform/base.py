@@ -49,11 +49,12 @@ class EventKind(enum.Enum):
     INTERACTION_PROFILE = "interaction_profile"  # detail: {"left": str, "right": str}
     HAND_TRACKING_LOST = "hand_lost"       # detail: {"hand": 0|1}
     HAND_TRACKING_FOUND = "hand_found"     # detail: {"hand": 0|1}
-    RECENTER = "recenter"                  # the runtime moved the app's reference space (the user
-    #   recentred): detail {"space": "stage"|"local_floor"|"local", "change_time_ns": int,
-    #   "pose_valid": bool, "position": (3,), "orientation": (4,)} = T_previous_new, the new
-    #   origin in the old space (identity when not pose_valid). Poses from this frame on are in
-    #   the new space: re-seat the wearer.
+    RECENTER = "recenter"                  # the wearer recentred (the runtime moved LOCAL and/or
+    #   the app's space): re-seat the wearer from their current head pose. detail {"space":
+    #   "stage"|"local_floor"|"local" (the space that moved), "app_space_moved": bool (poses
+    #   from now on are in a moved space), "change_time_ns": int, "pose_valid": bool,
+    #   "position": (3,), "orientation": (4,)} = T_previous_new of the app's space (identity
+    #   when not pose_valid or when only LOCAL moved).
 
 
 @dataclass(frozen=True)

@@ -298,15 +298,7 @@ class OpenXRPlatform:
             events.append(PlatformEvent(EventKind.INTERACTION_PROFILE, {"left": left, "right": right},
                                         f"input profiles: left {left or 'none'}, right {right or 'none'}"))
         elif kind == xr.StructureType.EVENT_DATA_REFERENCE_SPACE_CHANGE_PENDING:
-            ev = cast(xr.EventDataReferenceSpaceChangePending)
-            if int(ev.reference_space_type) == self._app_space_type:
-                p, q = pose_arrays(ev.pose_in_previous_space)
-                valid = bool(ev.pose_valid) and bool(np.isfinite(p).all() and np.isfinite(q).all())
-                if not valid:
-                    p, q = np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0])
-                events.append(PlatformEvent(EventKind.RECENTER, {
-                    "space": self.reference_space, "change_time_ns": int(ev.change_time),
-                    "pose_valid": valid, "position": p, "orientation": q}, "the wearer recentred"))
+            self._on_space_change(cast(xr.EventDataReferenceSpaceChangePending), events)
         elif kind == xr.StructureType.EVENT_DATA_DISPLAY_REFRESH_RATE_CHANGED_FB:
             ev = cast(xr.EventDataDisplayRefreshRateChangedFB)
             a, b = float(ev.from_display_refresh_rate), float(ev.to_display_refresh_rate)
@@ -314,6 +306,30 @@ class OpenXRPlatform:
                                         f"display refresh rate {a:g} -> {b:g} Hz"))
         elif kind == xr.StructureType.EVENT_DATA_EVENTS_LOST:
             self.log("openxr: the runtime dropped some events")
+
+    def _on_space_change(self, ev, events: list[PlatformEvent]) -> None:
+        """A user's recentre moves LOCAL (and on some runtimes STAGE): one RECENTER event per
+        recentre, carrying T_previous_new of the app's own space when that is what moved."""
+        xr = self.xr
+        space_type = int(ev.reference_space_type)
+        local = int(xr.ReferenceSpaceType.LOCAL)
+        if space_type not in (self._app_space_type, local):
+            return
+        own = space_type == self._app_space_type
+        p, q = pose_arrays(ev.pose_in_previous_space)
+        valid = own and bool(ev.pose_valid) and bool(np.isfinite(p).all() and np.isfinite(q).all())
+        if not valid:
+            p, q = np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0])
+        name = SPACE_NAMES.get(xr.ReferenceSpaceType(space_type).name, "local")
+        event = PlatformEvent(EventKind.RECENTER, {
+            "space": name, "app_space_moved": own, "change_time_ns": int(ev.change_time),
+            "pose_valid": valid, "position": p, "orientation": q}, "the wearer recentred")
+        for i, e in enumerate(events):
+            if e.kind == EventKind.RECENTER and e.detail["change_time_ns"] == int(ev.change_time):
+                if own:
+                    events[i] = event     # the same recentre: keep the app space's version
+                return
+        events.append(event)
 
     def _on_state(self, state: SessionState, events: list[PlatformEvent]) -> None:
         xr = self.xr

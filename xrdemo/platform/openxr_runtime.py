@@ -72,7 +72,9 @@ def probe_runtime(xr) -> dict:
 
 
 class DebugMessenger:
-    """XR_EXT_debug_utils messages to ``sink(line)``: "SEVERITY function: message [id]".
+    """XR_EXT_debug_utils messages to ``sink(line)``: "SEVERITY TYPE function: message [id]", e.g.
+    "WARNING VALIDATION xrCreateReferenceSpace: ... [VUID-...]"; ``is_problem(line)`` says whether
+    a line is more than the loader's own VERBOSE/INFO chatter.
 
     ``create_info()`` is chained into XrInstanceCreateInfo (messages from xrCreateInstance and
     xrDestroyInstance); ``attach(instance)`` creates the messenger for everything in between.
@@ -99,11 +101,12 @@ class DebugMessenger:
     def _on_message(self, severity, types, data_ptr, user_data):
         try:
             data = data_ptr.contents
-            severity_name = _severity_name(self.xr, int(severity))
+            severity_name = _flag_names(self.xr.DebugUtilsMessageSeverityFlagsEXT, int(severity))
+            type_name = _flag_names(self.xr.DebugUtilsMessageTypeFlagsEXT, int(types))
             function = text(data.function_name or b"?")
             message = text(data.message or b"")
             ident = text(data.message_id or b"")
-            self.sink(f"{severity_name} {function}: {message} [{ident}]")
+            self.sink(f"{severity_name} {type_name} {function}: {message} [{ident}]")
         except Exception as exc:     # never let Python raise into the loader
             self.sink(f"ERROR (unreadable debug message: {exc})")
         return 0   # XR_FALSE: do not abort the call
@@ -120,9 +123,13 @@ class DebugMessenger:
             self.handle = None
 
 
-def _severity_name(xr, severity: int) -> str:
-    S = xr.DebugUtilsMessageSeverityFlagsEXT
-    for name in ("ERROR_BIT", "WARNING_BIT", "INFO_BIT", "VERBOSE_BIT"):
-        if severity & int(getattr(S, name)):
-            return name[:-4]
-    return str(severity)
+def _flag_names(flags, value: int) -> str:
+    names = [name[:-4] for name, member in flags.__members__.items()
+             if name.endswith("_BIT") and value & int(member)]
+    return "|".join(names) or str(value)
+
+
+def is_problem(line: str) -> bool:
+    """A debug message that matters: a warning or error, or any validation/conformance report."""
+    severity, kinds = line.split(" ", 2)[:2]
+    return any(s in severity for s in ("WARNING", "ERROR")) or any(k in kinds for k in ("VALIDATION", "CONFORMANCE"))
