@@ -190,7 +190,7 @@ class DesktopPlatform:
             system=f"window, {self.gl_info['renderer'].split(' (')[0]}",
             view_count=2 if self.stereo else 1, view_size=(0, 0), hand_tracking=True,
             controllers=False, haptics=False, eye_gaze=False, passthrough=False, refresh_rates=(),
-            blend_modes=("opaque",), reference_space="stage",
+            blend_modes=("opaque",), reference_space="room",
             swapchain_format="GL_SRGB8_ALPHA8 offscreen views, copied into the window",
             missing={"controllers": "keyboard and mouse only (hands are simulated from keys)",
                      "haptics": "no motion controllers to vibrate",
