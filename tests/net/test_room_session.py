@@ -5,11 +5,12 @@ import time
 import numpy as np
 import pytest
 
+from xrdemo.meetings import meeting_state
 from xrdemo.config import Config
 from xrdemo.core import scene as S
 from xrdemo.net.server import ServerThread
 from xrdemo.net.session import NetMeeting
-from xrdemo.netloop import RoomLink, join_room
+from xrdemo.net.room_link import RoomLink, join_room
 
 
 def _wait(cond, timeout_s=8.0):
@@ -27,7 +28,7 @@ def test_a_participant_whose_seat_was_taken_during_a_restart_sits_down_elsewhere
     ada = NetMeeting(f"127.0.0.1:{port}/r", "Ada", log=lambda *_: None)
     ada.connect()
     link = RoomLink(ada, log=lambda *_: None)
-    state = ada.make_state(Config())
+    state = meeting_state(Config(), ada.room_shape())
     assert state.local == ada.seat == 0
     srv.stop()
     srv = ServerThread(port=port, timeout_s=1.0).start()     # forgot everything
@@ -38,7 +39,7 @@ def test_a_participant_whose_seat_was_taken_during_a_restart_sits_down_elsewhere
         assert _wait(lambda: ada.client.connected)
         link.before_step(state)
         assert link.reseated(state)
-        state = ada.make_state(Config())
+        state = meeting_state(Config(), ada.room_shape())
         link.reset()
         assert state.local == ada.seat != 0
         # Both see each other in their own seats.

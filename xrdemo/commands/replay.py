@@ -29,7 +29,7 @@ newer xrdemo says so. --info describes a recording (and checks it) without playi
 
 examples:
   xrdemo replay standup.xrrec --info
-  xrdemo replay standup.xrrec --platform headless --recording standup.mp4
+  xrdemo replay standup.xrrec --platform headless --video standup.mp4
   xrdemo replay standup.xrrec --seat 2 --start 60 --platform desktop
 """
 
@@ -45,8 +45,9 @@ def register(sub) -> None:
                    help="start this many seconds into the recording (default 0)")
     p.add_argument("--platform", choices=("auto", "openxr", "desktop", "headless"), default="auto",
                    help="where to play it (default auto)")
-    p.add_argument("--recording", type=Path, default=None, metavar="OUT.mp4",
-                   help="where a headless replay writes its MP4 (default: FILE's name + -replay.mp4, here)")
+    p.add_argument("--video", "--recording", dest="recording", type=Path, default=None, metavar="OUT.mp4",
+                   help="where a headless replay writes its MP4 (default: FILE's name + -replay.mp4, here; "
+                        "--recording is the old name)")
     p.add_argument("--frames-dir", type=Path, default=None, help="headless: also write every frame as PNG here")
     p.add_argument("--size", type=parse_size, default=None, metavar="WxH",
                    help="headless video size (default: the recorded configuration's, 640x360)")
@@ -68,7 +69,7 @@ def run(args) -> int:
     if args.info:
         return info(args.file)
     if args.recording is not None and args.recording.suffix.lower() != ".mp4":
-        raise ValueError(f"--recording {args.recording} must end in .mp4")
+        raise ValueError(f"--video {args.recording} must end in .mp4")
     from ..replay.output import open_recording
 
     open_recording(args.file, args.start).close()      # a bad file or --start fails here, in one line

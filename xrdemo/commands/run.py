@@ -18,7 +18,8 @@ Run the meeting on the best platform here, and say which and why:
 examples:
   xrdemo                                   # same as: xrdemo run --platform auto
   xrdemo run --platform desktop --people 8
-  xrdemo run --platform headless --seconds 10 --recording meeting.mp4
+  xrdemo run --platform headless --seconds 10 --video meeting.mp4
+  xrdemo run --platform openxr --mirror-to headset.mp4          # what the wearer sees, with sound
   xrdemo run --config meeting.toml
   xrdemo run --join meet.example.org:4733/standup --name Ada    # a networked meeting (xrdemo serve)
   xrdemo run --join nats://nats.example.org:4222/standup        # a room served over NATS
@@ -36,8 +37,13 @@ def register(sub) -> None:
                    help="your seat (default 0; with --join the seat to ask for, else the lowest free one)")
     p.add_argument("--seconds", type=float, default=None,
                    help="stop after this long (default: until you quit; 20 for a headless recording)")
-    p.add_argument("--recording", type=Path, default=Path("xrdemo-recording.mp4"),
-                   help="where a headless run writes its MP4 (default ./xrdemo-recording.mp4)")
+    p.add_argument("--video", "--recording", dest="recording", type=Path,
+                   default=Path("xrdemo-recording.mp4"), metavar="FILE.mp4",
+                   help="where a headless run writes its MP4 (default ./xrdemo-recording.mp4; "
+                        "--recording is the old name)")
+    p.add_argument("--mirror-to", type=Path, default=None, metavar="FILE.mp4",
+                   help="on a headset or in a window, also record what you see (the left eye) with the "
+                        "sound you hear to FILE.mp4: for a spectator, a bug report or a stream")
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
     p.add_argument("--calibrate-table", type=float, default=0.0, metavar="SECONDS",
                    help="first touch your real table for SECONDS (index fingertips, corners and edges); "
@@ -69,6 +75,11 @@ def run(args) -> int:
         raise ValueError(f"--calibrate-table must be between 0 and 600 seconds, not {args.calibrate_table}")
     if args.record is not None and args.record.suffix.lower() != ".xrrec":
         raise ValueError(f"--record {args.record} must end in .xrrec")
+    if args.mirror_to is not None:
+        if args.mirror_to.suffix.lower() != ".mp4":
+            raise ValueError(f"--mirror-to {args.mirror_to} must end in .mp4")
+        if not args.mirror_to.parent.exists():
+            raise ValueError(f"--mirror-to {args.mirror_to}: folder {args.mirror_to.parent} does not exist")
     if args.join is not None:
         from ..net.protocol import check_join_url
 
@@ -91,4 +102,4 @@ def run(args) -> int:
     return run_app(args.platform, cfg, seconds=args.seconds, recording=args.recording,
                    calibrate_table=args.calibrate_table, table_alignment=args.table_alignment,
                    join=args.join, name=args.name, want_seat=args.seat if args.join else None,
-                   record=args.record)
+                   record=args.record, mirror_to=args.mirror_to)

@@ -20,6 +20,7 @@ import numpy as np
 from xrdemo.core.frame import View
 from xrdemo.core import pose as P
 from xrdemo.platform.base import (
+    PlatformBase,
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent, Pose,
     SessionState, state_change_events,
 )
@@ -32,7 +33,7 @@ FramebufferFor = Callable[[int, tuple[int, int]], int]
 """framebuffer_for(view_index, (width, height)) -> GL framebuffer object to draw that view into."""
 
 
-class SimulatedPlatform:
+class SimulatedPlatform(PlatformBase):
     """A Platform with no device: views, hands and controllers come from a Timeline.
 
     timeline: the script. start_ns: the first predicted display time. view_count: 2 (stereo, like a

@@ -1,9 +1,9 @@
-"""Wiring of a networked meeting into the frame loops (live and headless).
+"""A networked meeting, frame by frame: joining a room, and the link a frame loop calls around
+``core.step``.
 
-``RoomLink`` is what a frame loop calls around ``core.step`` when the meeting is networked:
-``before_step`` applies who joined or left (seats, names) and returns the remote people for
-this frame; ``after_step`` sends this person's pose. ``BotVoice`` gives a headless participant
-a voice (a built-in clip, in turns) so the people it meets hear someone from its seat.
+``join_room(url, name)`` joins as this user (their identity key). ``RoomLink.before_step``
+applies who joined or left (seats, names) to the meeting state and returns the remote people for
+this frame; ``after_step`` sends this person's pose.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import time
 
 import numpy as np
 
-from .core import scene as S
-from .net.session import NetMeeting
+from ..core import scene as S
+from .session import NetMeeting
 
-BOT_TALK_S, BOT_PAUSE_S = 3.0, 3.0
 VOICE_RATE = 48000
 """Hz: voice over the network is Opus at 48 kHz; a networked meeting's audio runs at this rate."""
 
@@ -34,7 +33,7 @@ class RoomLink:
 
     def reseated(self, state: S.MeetingState) -> bool:
         """True when the room moved this person to another seat (a reconnect found the old seat
-        taken): the caller rebuilds its meeting (``net.make_state``), audio and camera seat."""
+        taken): the caller rebuilds its meeting (``meetings.meeting_state(cfg, net.room_shape())``), audio and camera seat."""
         return self.net.seat != state.local
 
     def before_step(self, state: S.MeetingState, now_ns: int | None = None,
@@ -91,39 +90,6 @@ def _describe(ev) -> str:
     return str(ev)
 
 
-class BotVoice:
-    """A headless participant's voice: a built-in clip spoken in turns (talk, pause), sent as
-    20 ms Opus frames in real time. ``level`` is its current speech level 0..1."""
-
-    def __init__(self, seat: int, sample_rate: int = 48000):
-        from .audio.voices import load_voices
-
-        clips = load_voices(sample_rate)
-        self.clip = clips[seat % len(clips)]
-        self.rate = sample_rate
-        self.phase = (seat % 2) * BOT_TALK_S          # neighbours take turns
-        self.sent = 0                                 # samples produced
-        self.t0_ns = None
-        self.level = 0.0
-
-    def due(self, now_ns: int) -> tuple[np.ndarray, int]:
-        """The samples from the last call up to now_ns, and the wire time of the first one."""
-        if self.t0_ns is None:
-            self.t0_ns = now_ns
-        end = int((now_ns - self.t0_ns) * self.rate // 1_000_000_000)
-        n = max(end - self.sent, 0)
-        idx = self.sent + np.arange(n)
-        t = idx / self.rate + self.phase
-        talking = (t % (BOT_TALK_S + BOT_PAUSE_S)) < BOT_TALK_S
-        x = np.where(talking, self.clip[idx % len(self.clip)], 0.0).astype(np.float32)
-        t_ms = ((self.t0_ns + self.sent * 1_000_000_000 // self.rate) // 1_000_000) & 0xFFFFFFFF
-        self.sent = end
-        if n:
-            rms = float(np.sqrt(np.mean(x * x)))
-            self.level = float(np.clip((20 * np.log10(max(rms, 1e-6)) + 55.0) / 40.0, 0.0, 1.0))
-        return x, t_ms
-
-
 def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None,
               want_seat: int | None = None, sample_rate: int = 48000, make_meeting=None) -> NetMeeting:
     """Join ``HOST:PORT/ROOM`` as this user (their identity key, made on first use, see
@@ -131,7 +97,7 @@ def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink
     server is not there, the room is full or the name belongs to another key; nothing is left
     open then. want_seat: the seat to ask for (the lowest free one otherwise). make_meeting: the
     NetMeeting class (or a factory taking its arguments) to use, e.g. one that records."""
-    from .net.identity import KnownPeople, load_or_create_identity
+    from .identity import KnownPeople, load_or_create_identity
 
     if sample_rate != VOICE_RATE:
         raise ValueError(f"networked meetings need [audio] sample_rate = {VOICE_RATE} (Opus voice); "
@@ -146,8 +112,3 @@ def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink
     return net
 
 
-def sleep_until(deadline_ns: int) -> None:
-    """Sleep until the monotonic clock reaches deadline_ns (a paced loop)."""
-    left = deadline_ns - time.monotonic_ns()
-    if left > 0:
-        time.sleep(left / 1e9)
