@@ -234,3 +234,19 @@ def test_passthrough_choice_for_each_runtime(extensions, blend_modes, mode):
         assert [k for k, _ in fx.submitted[-1]["layers"]] == ["passthrough", "projection"]
     p.shutdown()
     assert fx.live_handles() == []
+
+
+def test_the_hidden_windows_messages_are_pumped_every_frame():
+    class PumpedContext(FakeEglContext):
+        pumped = 0
+
+        def pump_events(self):
+            PumpedContext.pumped += 1
+
+    fx = FakeXr(Timeline(), FakeConfig(start_ns=T0))
+    p = OpenXRPlatform(fx, PumpedContext(), framebuffers=NullFramebuffers(), sleep=lambda s: None,
+                       log=lambda m: None)
+    for _ in range(6):
+        p.end_frame(p.begin_frame(), None)
+    assert PumpedContext.pumped == 6
+    p.shutdown()
