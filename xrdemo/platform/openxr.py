@@ -23,27 +23,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xrdemo.core.frame import View
 from xrdemo.core.expressions import EXPRESSION_COUNT
+from xrdemo.core.frame import View
 from xrdemo.platform.base import (
-    PlatformBase,
-    Capabilities, ControllersInput, DrawView, EventKind, FaceInput, FrameInput, HandsInput, PlatformEvent,
-    PlatformUnavailable, Pose, SessionState, state_change_events,
+    ControllersInput, DrawView, EventKind, FaceInput, FrameInput, HandsInput, PlatformBase, PlatformEvent,
+    PlatformUnavailable, Pose, SessionState,
 )
-from xrdemo.platform.openxr_gl import (
-    GL_FORMAT_NAMES, PREFERRED_COLOR_FORMATS, SwapchainFramebuffers, binding_kind, make_graphics_binding,
-    required_extension,
-)
-from xrdemo.platform.openxr_face import EXTENSIONS as FACE_EXTENSIONS
+from xrdemo.platform.openxr_events import SessionEvents
 from xrdemo.platform.openxr_face import FaceTracking
-from xrdemo.platform.openxr_input import XrInput, check, location_valid, pose_arrays, sanitize_frame_input
-from xrdemo.platform.openxr_passthrough import NOT_OFFERED, Passthrough
-from xrdemo.platform.openxr_runtime import (  # noqa: F401  (probe_* re-exported for callers)
-    DEBUG_UTILS, OPTIONAL_EXTENSIONS, REQUIRED_EXTENSION, DebugMessenger, probe_extensions, probe_runtime,
-    text as _text,
+from xrdemo.platform.openxr_gl import SwapchainFramebuffers
+from xrdemo.platform.openxr_input import XrInput, location_valid, pose_arrays, sanitize_frame_input
+from xrdemo.platform.openxr_passthrough import Passthrough
+from xrdemo.platform.openxr_runtime import (  # noqa: F401  (probe_*, extension tables re-exported)
+    OPTIONAL_EXTENSIONS, REQUIRED_EXTENSION, DebugMessenger, probe_extensions, probe_runtime,
 )
+from xrdemo.platform.openxr_setup import BLEND_NAMES, SPACE_NAMES, SessionSetup, _Swapchain  # noqa: F401
 
-BLEND_NAMES = {1: "opaque", 2: "additive", 3: "alpha_blend"}
 IDLE_POLL_S = 0.05
 """How long begin_frame waits between event polls while the session is not running."""
 SWAPCHAIN_WAIT_S = 3.0
@@ -52,7 +47,6 @@ SWAPCHAIN_WAIT_S = 3.0
 SHUTDOWN_FRAMES = 200
 """At most this many empty frames are submitted while shutdown waits for STOPPING (the runtime
 paces them: ~3 s at 72 Hz, 10 s on Monado's 20 Hz null compositor)."""
-SPACE_NAMES = {"STAGE": "stage", "LOCAL_FLOOR_EXT": "local_floor", "LOCAL_FLOOR": "local_floor", "LOCAL": "local"}
 
 
 class _RuntimeGone(Exception):
@@ -61,13 +55,6 @@ class _RuntimeGone(Exception):
     def __init__(self, call: str, exc: Exception):
         super().__init__(f"{call}: {type(exc).__name__}")
         self.call, self.error = call, exc
-
-
-@dataclass
-class _Swapchain:
-    handle: object
-    size: tuple[int, int]
-    textures: list[int]
 
 
 @dataclass
@@ -82,7 +69,7 @@ class _OpenFrame:
     xr_views: list       # xr.View per eye, for the projection layer
 
 
-class OpenXRPlatform(PlatformBase):
+class OpenXRPlatform(SessionSetup, SessionEvents, PlatformBase):
     """A headset through OpenXR. ``gl_context`` must be current on this thread and stay so.
 
     xr: the pyopenxr module (or a fake of it). gl_context: an EGL, GLX or WGL context object
@@ -129,130 +116,6 @@ class OpenXRPlatform(PlatformBase):
             self.shutdown()
             raise PlatformUnavailable(f"OpenXR setup failed: {type(exc).__name__} {exc}".strip()) from exc
 
-    # -- creation ----------------------------------------------------------------------------
-    def _create(self, app_name: str) -> None:
-        xr = self.xr
-        available = probe_extensions(xr)
-        missing: dict[str, str] = {}
-        if REQUIRED_EXTENSION not in available:
-            raise PlatformUnavailable(f"the OpenXR runtime lacks {REQUIRED_EXTENSION} (OpenGL rendering)")
-        kind = binding_kind(self.gl_context)
-        need = required_extension(kind)
-        if need and need not in available:
-            raise PlatformUnavailable(f"the OpenXR runtime lacks {need}, needed for {kind} rendering")
-        enabled = [REQUIRED_EXTENSION] + [e for e in {**OPTIONAL_EXTENSIONS, **FACE_EXTENSIONS} if e in available]
-        for ext, feature in OPTIONAL_EXTENSIONS.items():
-            if ext not in available:
-                missing[feature.split(" (")[0]] = f"the runtime does not offer {ext}"
-        chain = None
-        if self._messenger is not None:
-            if DEBUG_UTILS not in available:
-                raise PlatformUnavailable(f"debug messages asked for, but the runtime lacks {DEBUG_UTILS}")
-            enabled.append(DEBUG_UTILS)
-            chain = self._messenger.create_info_pointer()
-        self.enabled_extensions = set(enabled)
-        self.instance = xr.create_instance(xr.InstanceCreateInfo(
-            next=chain,
-            application_info=xr.ApplicationInfo(application_name=app_name, application_version=1,
-                                                engine_name="xrdemo", engine_version=1),
-            enabled_extension_names=enabled))
-        if self._messenger is not None:
-            self._messenger.attach(self.instance)
-        props = xr.get_instance_properties(self.instance)
-        runtime = f"{_text(props.runtime_name)} {props.runtime_version}"
-        try:
-            self.system_id = xr.get_system(self.instance, xr.SystemGetInfo(
-                form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
-        except xr.FormFactorUnavailableError as exc:
-            raise PlatformUnavailable(f"{runtime}: no headset connected (is Quest Link on?)") from exc
-        system_name, hands_ok, gaze_ok = self._system_properties()
-        if "XR_EXT_hand_tracking" in enabled and not hands_ok:
-            missing["hand tracking"] = "the headset does not track hands (Quest Link: enable it in Developer Runtime Features)"
-        if "XR_EXT_eye_gaze_interaction" in enabled and not gaze_ok:
-            missing["eye gaze"] = "the headset has no eye tracking"
-        self.view_config = xr.ViewConfigurationType.PRIMARY_STEREO
-        config_views = xr.enumerate_view_configuration_views(self.instance, self.system_id, self.view_config)
-        blend = [int(b) for b in xr.enumerate_environment_blend_modes(self.instance, self.system_id, self.view_config)]
-        self.passthrough = Passthrough(xr, self.enabled_extensions, blend)
-        if self.passthrough.mode:
-            missing.pop("passthrough", None)
-        else:
-            missing["passthrough"] = NOT_OFFERED
-        # Must precede xrCreateSession (else XR_ERROR_GRAPHICS_REQUIREMENTS_CALL_MISSING).
-        xr.get_opengl_graphics_requirements_khr(self.instance, self.system_id)
-        binding = make_graphics_binding(xr, self.gl_context)
-        self.session = xr.create_session(self.instance, xr.SessionCreateInfo(
-            system_id=self.system_id, next=ctypes.cast(ctypes.pointer(binding), ctypes.c_void_p)))
-        self._binding = binding
-        self.reference_space = self._create_app_space()
-        self.view_space = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(
-            reference_space_type=xr.ReferenceSpaceType.VIEW))
-        color_format = self._create_swapchains(config_views)
-        self.input = XrInput(xr, self.instance, self.session,
-                             hand_tracking="XR_EXT_hand_tracking" in enabled and hands_ok,
-                             eye_gaze="XR_EXT_eye_gaze_interaction" in enabled and gaze_ok)
-        self.face = FaceTracking(xr, self.instance, self.session, self.enabled_extensions)
-        missing.update(self.face.missing)
-        self.capabilities = Capabilities(
-            name="openxr", runtime=runtime, system=system_name, view_count=len(self.swapchains),
-            view_size=self.swapchains[0].size, hand_tracking=bool(self.input.hand_trackers),
-            controllers=True, haptics=True,
-            eye_gaze=self.input.gaze_space is not None or self.face.fb_eyes is not None,
-            face_tracking=self.face.face,
-            passthrough=bool(self.passthrough.mode), passthrough_mode=self.passthrough.mode,
-            refresh_rates=(), blend_modes=tuple(BLEND_NAMES.get(b, str(b)) for b in blend),
-            reference_space=self.reference_space,
-            swapchain_format=GL_FORMAT_NAMES.get(color_format, hex(color_format)), missing=missing)
-
-    def _system_properties(self) -> tuple[str, bool, bool]:
-        """System name and hand/eye support, through the raw call so the `next` chain works."""
-        xr = self.xr
-        hands = xr.SystemHandTrackingPropertiesEXT()
-        gaze = xr.SystemEyeGazeInteractionPropertiesEXT()
-        chain = None
-        if "XR_EXT_eye_gaze_interaction" in self.enabled_extensions:
-            chain = ctypes.cast(ctypes.pointer(gaze), ctypes.c_void_p)
-        if "XR_EXT_hand_tracking" in self.enabled_extensions:
-            hands.next = chain
-            chain = ctypes.cast(ctypes.pointer(hands), ctypes.c_void_p)
-        props = xr.SystemProperties(next=chain)
-        check(xr, xr.raw_functions.xrGetSystemProperties(self.instance, self.system_id, ctypes.byref(props)))
-        return (_text(props.system_name), bool(hands.supports_hand_tracking),
-                bool(gaze.supports_eye_gaze_interaction))
-
-    def _create_app_space(self) -> str:
-        """Stage if offered, else local-floor, else local shifted down to a guessed floor."""
-        xr = self.xr
-        offered = set(int(s) for s in xr.enumerate_reference_spaces(self.session))
-        choice, pose = xr.ReferenceSpaceType.LOCAL, xr.Posef()
-        if int(xr.ReferenceSpaceType.STAGE) in offered:
-            choice = xr.ReferenceSpaceType.STAGE
-        elif (int(xr.ReferenceSpaceType.LOCAL_FLOOR_EXT) in offered
-              and "XR_EXT_local_floor" in self.enabled_extensions):
-            choice = xr.ReferenceSpaceType.LOCAL_FLOOR_EXT
-        else:
-            pose.position = xr.Vector3f(0.0, -1.2, 0.0)   # eyes of a seated person ~1.2 m up
-        self.app_space = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(
-            reference_space_type=choice, pose_in_reference_space=pose))
-        self._app_space_type = int(choice)
-        return SPACE_NAMES[xr.ReferenceSpaceType(choice).name]
-
-    def _create_swapchains(self, config_views) -> int:
-        xr = self.xr
-        offered = list(xr.enumerate_swapchain_formats(self.session))
-        fmt = next((f for f in PREFERRED_COLOR_FORMATS if f in offered), None)
-        if fmt is None:
-            raise PlatformUnavailable(f"the runtime offers no colour swapchain format we draw to ({offered})")
-        for v in config_views:
-            size = (int(v.recommended_image_rect_width), int(v.recommended_image_rect_height))
-            handle = xr.create_swapchain(self.session, xr.SwapchainCreateInfo(
-                usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT | xr.SwapchainUsageFlags.SAMPLED_BIT,
-                format=fmt, sample_count=1, width=size[0], height=size[1], face_count=1,
-                array_size=1, mip_count=1))
-            images = xr.enumerate_swapchain_images(handle, xr.SwapchainImageOpenGLKHR)
-            self.swapchains.append(_Swapchain(handle, size, [int(i.image) for i in images]))
-        return fmt
-
     # -- losing the runtime: the one place -----------------------------------------------------
     @contextlib.contextmanager
     def _guard(self):
@@ -272,107 +135,6 @@ class OpenXRPlatform(PlatformBase):
         else:
             why = f"the XR session was lost, headset disconnected? ({gone.call}: {type(err).__name__})"
         self._lost(why, events)
-
-    # -- events and life cycle ---------------------------------------------------------------
-    @property
-    def session_state(self) -> SessionState:
-        return self._state
-
-    def _poll_events(self, events: list[PlatformEvent]) -> None:
-        """Drain the runtime's event queue into ``events`` (may raise _RuntimeGone)."""
-        xr = self.xr
-        events.extend(self._pending_events)
-        self._pending_events = []
-        with self._guard():
-            while True:
-                try:
-                    buf = xr.poll_event(self.instance)
-                except xr.EventUnavailable:
-                    break
-                self._on_event(buf, events)
-
-    def _on_event(self, buf, events: list[PlatformEvent]) -> None:
-        xr = self.xr
-        kind = xr.StructureType(buf.type)
-
-        def cast(struct):
-            return ctypes.cast(ctypes.byref(buf), ctypes.POINTER(struct)).contents
-
-        if kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
-            self._on_state(SessionState(int(cast(xr.EventDataSessionStateChanged).state)), events)
-        elif kind == xr.StructureType.EVENT_DATA_INSTANCE_LOSS_PENDING:
-            self._lost("the OpenXR runtime is going away (instance loss pending)", events)
-        elif kind == xr.StructureType.EVENT_DATA_INTERACTION_PROFILE_CHANGED:
-            left, right = self.input.refresh_profiles()
-            events.append(PlatformEvent(EventKind.INTERACTION_PROFILE, {"left": left, "right": right},
-                                        f"input profiles: left {left or 'none'}, right {right or 'none'}"))
-        elif kind == xr.StructureType.EVENT_DATA_REFERENCE_SPACE_CHANGE_PENDING:
-            self._on_space_change(cast(xr.EventDataReferenceSpaceChangePending), events)
-        elif kind == xr.StructureType.EVENT_DATA_DISPLAY_REFRESH_RATE_CHANGED_FB:
-            ev = cast(xr.EventDataDisplayRefreshRateChangedFB)
-            a, b = float(ev.from_display_refresh_rate), float(ev.to_display_refresh_rate)
-            events.append(PlatformEvent(EventKind.REFRESH_RATE_CHANGED, {"from_hz": a, "to_hz": b},
-                                        f"display refresh rate {a:g} -> {b:g} Hz"))
-        elif kind == xr.StructureType.EVENT_DATA_EVENTS_LOST:
-            self.log("openxr: the runtime dropped some events")
-
-    def _on_space_change(self, ev, events: list[PlatformEvent]) -> None:
-        """A user's recentre moves LOCAL (and on some runtimes STAGE): one RECENTER event per
-        recentre, carrying T_previous_new of the app's own space when that is what moved."""
-        xr = self.xr
-        space_type = int(ev.reference_space_type)
-        local = int(xr.ReferenceSpaceType.LOCAL)
-        if space_type not in (self._app_space_type, local):
-            return
-        own = space_type == self._app_space_type
-        p, q = pose_arrays(ev.pose_in_previous_space)
-        valid = own and bool(ev.pose_valid) and bool(np.isfinite(p).all() and np.isfinite(q).all())
-        if not valid:
-            p, q = np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0])
-        name = SPACE_NAMES.get(xr.ReferenceSpaceType(space_type).name, "local")
-        event = PlatformEvent(EventKind.RECENTER, {
-            "space": name, "app_space_moved": own, "change_time_ns": int(ev.change_time),
-            "pose_valid": valid, "position": p, "orientation": q}, "the wearer recentred")
-        for i, e in enumerate(events):
-            if e.kind == EventKind.RECENTER and e.detail["change_time_ns"] == int(ev.change_time):
-                if own:
-                    events[i] = event     # the same recentre: keep the app space's version
-                return
-        events.append(event)
-
-    def _on_state(self, state: SessionState, events: list[PlatformEvent]) -> None:
-        xr = self.xr
-        previous, self._state = self._state, state
-        events.extend(state_change_events(previous, state))
-        if state == SessionState.READY:
-            xr.begin_session(self.session, xr.SessionBeginInfo(primary_view_configuration_type=self.view_config))
-            self._running = True
-            self._after_begin()
-        elif state == SessionState.STOPPING:
-            self._running = False
-            xr.end_session(self.session)
-        elif state == SessionState.EXITING:
-            self._exit = True
-            self._exit_reason = self._exit_reason or "the runtime ended the session"
-            events.append(PlatformEvent(EventKind.EXITING, message=self._exit_reason))
-        elif state == SessionState.LOSS_PENDING:
-            self._lost("the XR session was lost (headset disconnected?)", events)
-
-    def _lost(self, why: str, events: list[PlatformEvent]) -> None:
-        if not self._exit:
-            self._exit, self._exit_reason = True, why
-            events.append(PlatformEvent(EventKind.SESSION_LOST, message=why))
-            self.log(f"openxr: {why}")
-        self._running = False
-
-    def _after_begin(self) -> None:
-        """Things that need a running session: refresh rates."""
-        xr = self.xr
-        if "XR_FB_display_refresh_rate" in self.enabled_extensions:
-            rates = tuple(float(r) for r in xr.enumerate_display_refresh_rates_fb(self.session))
-            self.capabilities.refresh_rates = rates
-            if self._wanted_refresh:
-                self.set_refresh_rate(self._wanted_refresh)
 
     # -- frame -------------------------------------------------------------------------------
     def begin_frame(self) -> FrameInput:
