@@ -7,6 +7,13 @@ pyopenxr's typed errors on misuse (xrBeginFrame without xrWaitFrame, xrEndFrame 
 xrBeginFrame, a swapchain image not released before xrEndFrame, a pose located at a time that is
 not the predicted display time, sync without attached action sets ...), so the code that runs on a
 headset is the code under test. Time advances by one display period per xrWaitFrame; nothing sleeps.
+It is as unkind as real runtimes where asked (FakeConfig): loss from any call (FAULT_CALLS x
+FAULT_KINDS), invalid or NaN views, late frames; the Timeline scripts recentres, tracking loss and
+hands/controllers swapping.
+
+Why one long module: it is one object standing in for one API (pyopenxr's functions), and every
+call shares the fake runtime's state machine (session state, frame, swapchains, faults); split,
+that state would be scattered across files that each need all of it.
 """
 
 from __future__ import annotations
