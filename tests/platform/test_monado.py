@@ -155,3 +155,65 @@ def test_a_taken_remote_port_is_a_clear_failure():
             MonadoService(remote=True, remote_port=port).start()
     finally:
         squatter.close()
+
+
+def test_derived_frames_keep_the_session_running(openxr):
+    """A copy of the frame (what the seat transform and the table alignment pass back) ends the
+    frame begun; draw still gets the platform's own stage-space views."""
+    import dataclasses
+
+    from xrdemo.core.frame import View
+
+    frames_until_focused(openxr)
+    seen = []
+    for _ in range(6):
+        f = openxr.begin_frame()
+        moved = dataclasses.replace(f, views=[View(v.position + 3.0, v.orientation, v.fov) for v in f.views])
+        openxr.end_frame(moved, lambda i, view, fbo, size: seen.append((view.position, f.views[i].position)))
+        assert f.session_state == SessionState.FOCUSED and not f.exit_requested
+    assert len(seen) == 12
+    for got, own in seen:
+        np.testing.assert_array_equal(got, own)
+
+
+@pytest.mark.parametrize("when", ["between frames", "while drawing"])
+def test_the_runtime_dying_ends_the_session_cleanly(egl, when):
+    """Like Quest Link's cable pulled: monado-service is killed; every later call fails with
+    XR_ERROR_INSTANCE_LOST, and the platform ends the session with one line, no traceback."""
+    import signal
+
+    from xrdemo.platform.base import EventKind
+    from xrdemo.testing.monado_service import MonadoService, default_prefix
+
+    service = MonadoService(default_prefix(), remote=False).start()
+    old = service.apply_env()
+    logged = []
+    try:
+        egl.make_current()
+        p = OpenXRPlatform(import_xr(), egl, log=logged.append)
+        frames_until_focused(p)
+
+        def kill(*_):
+            if service.proc.poll() is None:
+                service.proc.send_signal(signal.SIGKILL)
+                service.proc.wait(timeout=10)
+
+        if when == "between frames":
+            kill()
+        frames = []
+        for _ in range(20):
+            f = p.begin_frame()
+            p.end_frame(f, kill)
+            frames.append(f)
+            if f.exit_requested:
+                break
+        assert frames[-1].exit_requested and not frames[-1].should_render
+        lost = [e for f in frames for e in f.events if e.kind == EventKind.SESSION_LOST]
+        assert len(lost) == 1 and "lost" in lost[0].message
+        p.shutdown()
+        p.shutdown()
+        assert p.session is None and p.instance is None
+        assert logged == [f"openxr: {lost[0].message}"]
+    finally:
+        service.restore_env(old)
+        service.stop()
