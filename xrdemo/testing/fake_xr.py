@@ -752,7 +752,15 @@ class FakeXr(types.SimpleNamespace):
         if name == "gaze_pose":
             return name, None, focused and self.timeline.gaze is not None, None
         active = focused and t is not None and hand is not None and self.timeline.controllers_on(t)
-        return name, hand, active, (self.timeline.controllers(t) if active else None)
+        return name, hand, active, (self._controllers_at(t) if active else None)
+
+    def _controllers_at(self, t: int):
+        """The scripted controller sample at t, computed once per synced time (every action
+        state of a frame reads the same sample, as a runtime's xrSyncActions snapshot does)."""
+        cached = getattr(self, "_controller_sample", None)
+        if cached is None or cached[0] != t:
+            cached = self._controller_sample = (t, self.timeline.controllers(t))
+        return cached[1]
 
     def get_action_state_pose(self, session, get_info):
         name, hand, active, _ = self._action_state(get_info, self._real.ActionType.POSE_INPUT)
