@@ -159,6 +159,26 @@ def test_recentre_is_an_event_and_later_poses_are_in_the_new_space():
     p.shutdown()
 
 
+def test_a_local_only_recentre_still_asks_to_reseat_the_wearer():
+    """Runtimes whose stage is the guardian move only LOCAL on a recentre: the app's stage poses do
+    not jump, but the wearer asked to be recentred, so a RECENTER event says so."""
+    tl = stand_turn_recenter_timeline(T0)
+    fx, p = make(tl, recenter_moves_stage=False)
+    frames = []
+    for _ in range(int(4 * 72)):
+        f = p.begin_frame()
+        p.end_frame(f, lambda *a: None)
+        frames.append(f)
+    events = [e for f in frames for e in f.events if e.kind == EventKind.RECENTER]
+    assert len(events) == 1
+    e = events[0]
+    assert e.detail["space"] == "local" and not e.detail["app_space_moved"] and not e.detail["pose_valid"]
+    np.testing.assert_array_equal(e.detail["orientation"], [0.0, 0.0, 0.0, 1.0])
+    head_p, _ = tl.head(frames[-1].predicted_display_time_ns)
+    np.testing.assert_allclose(frames[-1].head.position, head_p, atol=1e-5)   # stage unchanged
+    p.shutdown()
+
+
 def test_standing_up_and_turning_around_is_seen_in_stage_space():
     tl = stand_turn_recenter_timeline(T0)
     fx, p = make(tl)

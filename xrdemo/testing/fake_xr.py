@@ -69,6 +69,8 @@ class FakeConfig:
     #   NaN while the flags claim valid (a buggy runtime)
     late_frames: tuple[int, ...] = ()              # xrWaitFrame call numbers (from 0) where the app
     #   was late and the runtime skips a display period
+    recenter_moves_stage: bool = True              # a recentre moves STAGE too (else LOCAL only,
+    #   as on runtimes whose stage is the guardian)
 
     face_fb2: object = None        # t_ns -> (70,) XR_FB_face_tracking2 weights; None: no face tracker
     face_htc: object = None        # t_ns -> (eye (14,), lip (37,)) XR_HTC_facial_tracking weights, or None
@@ -511,6 +513,12 @@ class FakeXr(types.SimpleNamespace):
         old = self._stage_origin
         head_p, head_q = self.timeline.head(t_ns)
         new = recentred_origin(head_p, head_q)
+        if not self.config.recenter_moves_stage:
+            self._local_origin = new        # LOCAL only: STAGE stays where the guardian is
+            self._events.append(self._real.EventDataReferenceSpaceChangePending(
+                session=self._session, reference_space_type=self._real.ReferenceSpaceType.LOCAL,
+                change_time=t_ns, pose_valid=0, pose_in_previous_space=self._posef(np.zeros(3), [0, 0, 0, 1])))
+            return
         self._stage_origin = new
         inv = P.pose_invert(*old)
         rel_p, rel_q = P.pose_compose(inv[0], inv[1], new[0], new[1])
@@ -621,7 +629,8 @@ class FakeXr(types.SimpleNamespace):
             if ref == "VIEW":
                 base = self.timeline.head(t)
             elif ref == "LOCAL":
-                base = P.pose_compose(origin[0], origin[1], np.array([0.0, self.config.local_origin_y, 0.0]),
+                local = getattr(self, "_local_origin", None) or origin
+                base = P.pose_compose(local[0], local[1], np.array([0.0, self.config.local_origin_y, 0.0]),
                                       np.array([0.0, 0.0, 0.0, 1.0]))
             else:   # STAGE, LOCAL_FLOOR_EXT
                 base = origin
