@@ -137,7 +137,7 @@ def old_loop(n, frames, server_port, target):
     from xrdemo.config import Config
     from xrdemo.core import scene as S
     from xrdemo.loop.drivers import local_input
-    from xrdemo.loop.parts import status_line
+    from xrdemo.status import status_line
     from xrdemo.meetings import meeting_state
     from xrdemo.net.room_link import RoomLink
     from xrdemo.render.renderer import Renderer

@@ -50,12 +50,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def status(fps: float, state) -> str:
-    """The status line as the app writes it (xrdemo/app.py), with no audio device."""
+    """The status line as the app writes it (xrdemo/status.py), with no audio device."""
     from xrdemo.core import scene as S
+    from xrdemo.status import status_line
 
-    k = S.whisper_partner(state, state.people.head_pos[state.local])
-    who = state.people.names[k] if k >= 0 else "off"
-    return f"{fps:.0f} fps | {len(state.people)} people | audio: none | mic: none | whisper: {who}"
+    return status_line(fps, state, None, S.whisper_partner(state, state.people.head_pos[state.local]))
 
 
 def main(argv=None) -> int:

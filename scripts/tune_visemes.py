@@ -1,13 +1,27 @@
+#!/usr/bin/env python3
 """Fit the voice -> viseme discriminant on the tuning sentences and write xrdemo/core/viseme_model.py.
 
 Development time only (needs libespeak-ng: see xrdemo/testing/espeak.py). Uses only the TUNING
 sentences of xrdemo/testing/viseme_truth.py; the held-out ones are for tests/audio/test_visemes_espeak.py.
 Linear discriminant analysis: class means of the stacked feature rows (core/visemes.py), a pooled
 covariance with a small ridge, the class priors of the tuning frames. Prints the tuning-set score.
-Run: PYTHONPATH=. .venv/bin/python scripts/tune_visemes.py
+Run: scripts/tune_visemes.py
 """
 
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Run as written in the docs (`scripts/NAME.py ...`): re-run with the project's .venv Python
+# when this one is not it.
+_VENV_PYTHON = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.parent.resolve():
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), __file__, *sys.argv[1:]])
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
 
 import pathlib
 import sys
@@ -75,4 +89,7 @@ def main():
 
 
 if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()

@@ -113,7 +113,13 @@ def run_audio_process(channel_name: str, settings: dict, conn) -> None:
             conn.send(("no-device", f"{type(exc).__name__}: {exc}".splitlines()[0]))
             return
         priority = raise_thread_priority() if settings["priority"] else "normal"
-        feeder = RenderAheadFeeder(stream, block, rate, renderer.render, ahead=settings["ahead"],
+        far_end = channel.far_end
+
+        def render_played(out):                # what goes to the device, also to the echo canceller
+            renderer.render(out)
+            far_end.write(out)
+            return out
+        feeder = RenderAheadFeeder(stream, block, rate, render_played, ahead=settings["ahead"],
                                    counters=channel.control, underrun_at=channel.underrun_at)
         scratch = np.zeros((block, 2), np.float32)
         for _ in range(WARM_UP_BLOCKS):
@@ -234,6 +240,13 @@ class AudioProcess:
             self.final_stats = self.final_stats or self._live_stats()
             self._shutdown()
         return self.state == "running"
+
+    @property
+    def far_end(self):
+        """The blocks handed to the sound device, in order (a ``mic_processing.FarEndRing`` to read;
+        one reader): the reference for the microphone's echo canceller (``MicProcessor(far_ring=)``).
+        Warm-up renders are not in it; nothing is written while no device plays."""
+        return self.channel.far_end
 
     def levels(self) -> np.ndarray:
         """Voice level per person (N,) 0..1 as rendered by the audio process (zeros when silent)."""

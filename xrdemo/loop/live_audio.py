@@ -84,8 +84,10 @@ class LiveMeetingAudio:
         """Voice level per person (N,) 0..1 (zeros while silent)."""
         return self.process.levels()
 
-    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray):
-        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool."""
+    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray,
+                volume: np.ndarray | None = None):
+        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool;
+        volume: (N,) linear gain per person (master x person), or None for 1."""
         if not self.process.running:
             return
         self._publishes += 1
@@ -93,6 +95,8 @@ class LiveMeetingAudio:
             self.log(f"audio: {self.process.reason}; carrying on without sound")
             return
         col = self._whisper_gains(heads)[:, self.local] if self.local >= 0 else np.ones(len(heads))
+        if volume is not None:
+            col = col * volume
         self.process.publish(head_pos, head_rot, mouths, speaking, col)
 
     def stats(self) -> dict:
@@ -125,29 +129,48 @@ SEND_EVERY_S = 0.01
 """How often the sender thread takes the microphone's new samples (seconds)."""
 
 
-class MicSender:
-    """Takes what the microphone captured and sends it (``send(mono float32 (M,))``) from a thread
-    of its own, every SEND_EVERY_S. ``gate()``, when given, is asked before each send: False keeps
-    the samples on this machine (muted). ``lost`` counts samples the thread fell too far behind for."""
+class LevelVad:
+    """A stand-in for MicProcessor where WebRTC's audio processing cannot load: no cleaning, voice
+    activity from the level alone (-45 dBFS)."""
 
-    def __init__(self, mic, send, gate=None):
-        self.mic, self.send, self.gate = mic, send, gate
+    def process(self, frame: np.ndarray):
+        rms = float(np.sqrt(np.mean(np.square(frame, dtype=np.float64))))
+        return frame, rms > 10 ** (-45 / 20)
+
+
+class MicSender:
+    """The microphone's sender thread: every SEND_EVERY_S it takes what the capture ring holds and
+    runs ``chain.push(samples, t_ms)`` (audio.mic_chain.MicChain: echo cancellation, noise
+    suppression, gain, the mute gate, Opus); the packets it returns go to ``send(seq, t_ms,
+    payload)`` (the room's client; None with no room). Nothing here runs on the PortAudio thread.
+    ``lost`` counts samples the thread fell more than the ring behind for."""
+
+    def __init__(self, mic, chain, send=None):
+        self.mic, self.chain, self.send = mic, chain, send
         self.index = mic.write_index
         self.lost = 0
-        self.sent = 0
+        self.packets = 0
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="xrdemo-mic-sender", daemon=True)
         self._thread.start()
 
     def pump(self) -> int:
-        """Send what is new now; returns the samples sent."""
-        x, self.index, lost = self.mic.read_since(self.index)
-        self.lost += lost
-        if len(x) == 0 or (self.gate is not None and not self.gate()):
-            return 0
-        self.send(x)
-        self.sent += len(x)
-        return len(x)
+        """Process and send what is new now; returns the packets sent."""
+        from ..net.session import now_ms
+
+        with self._lock:
+            x, self.index, lost = self.mic.read_since(self.index)
+            self.lost += lost
+            if len(x) == 0:
+                return 0
+            t_ms = (now_ms() - len(x) * 1000 // self.mic.sample_rate) & 0xFFFFFFFF
+            packets = self.chain.push(x, t_ms)
+            if self.send is not None:
+                for seq, t, payload in packets:
+                    self.send(seq, t, payload)
+            self.packets += len(packets)
+            return len(packets)
 
     def _run(self) -> None:
         while not self._stop.wait(SEND_EVERY_S):
@@ -166,8 +189,8 @@ class LiveAudio(FramePart):
     the listener's pose out after every frame; reopened when the meeting is rebuilt with another
     local seat. room: the loop's RoomPart in a networked meeting (voices come from there)."""
 
-    def __init__(self, cfg, log, room=None):
-        self.cfg, self.log, self.room = cfg, log, room
+    def __init__(self, cfg, log, room=None, volume=None):
+        self.cfg, self.log, self.room, self.volume = cfg, log, room, volume
         self.audio = self.forwarder = None
         self._seat = None
 
@@ -212,7 +235,7 @@ class LiveAudio(FramePart):
         ppl = state.people
         k = state.local
         self.audio.publish(ppl.head_pos[k], ppl.head_rot[k], S.mouth_positions(ppl), ppl.head_pos,
-                           S.speaking_now(state))
+                           S.speaking_now(state), None if self.volume is None else self.volume.gains())
 
     def _close_audio(self) -> None:
         if self.forwarder is not None:
@@ -229,21 +252,65 @@ class LiveAudio(FramePart):
 
 
 class Microphone(FramePart):
-    """The local microphone: its level into the core's inputs, and in a networked meeting its
-    samples to the room from a sender thread (see MicSender)."""
+    """The local microphone: captured by PortAudio into a ring, processed and (in a networked
+    meeting) sent by a MicSender thread; its voice level and "speaking" into the core's inputs.
+    ``gate`` (audio.mic_gate.MicGate) is the mute / push-to-talk switch the menu and keys use:
+    muted audio never leaves the machine (it is never encoded). audio: the LiveAudio part, whose
+    audio process reports what it plays (the echo canceller's far end)."""
 
-    def __init__(self, cfg, log, room=None):
-        self.mic = open_microphone(cfg, log)
-        self.sender = None
-        if self.mic is not None and room is not None:
-            self.sender = MicSender(self.mic, room.net.send_voice)
+    def __init__(self, cfg, log, room=None, audio=None, mic=None):
+        from ..audio.mic_gate import MicGate
+
+        self.cfg, self.log, self.room, self.audio = cfg, log, room, audio
+        self.gate = MicGate(cfg.audio.start_muted, cfg.audio.push_to_talk)
+        self.mic = mic if mic is not None else open_microphone(cfg, log)
+        self.chain = self.sender = None
+        self._far = None
+        if self.gate.muted:
+            log("microphone: muted ([audio] start_muted); unmute with M or the menu")
+
+    def on_meeting(self, loop, state) -> None:
+        if self.mic is None:
+            return
+        process = getattr(self.audio.audio, "process", None) if self.audio is not None else None
+        far = process.far_end if process is not None and process.running else None
+        if self.chain is not None and far is self._far:
+            return
+        self._close_sender()
+        self._far = far
+        self.chain = self._make_chain(far)
+        send = None
+        if self.room is not None:
+            net = self.room.net
+            self.chain.sender = net._voice
+            send = net.client.send_voice
+        self.sender = MicSender(self.mic, self.chain, send)
+
+    def _make_chain(self, far):
+        from ..audio.mic_chain import MicChain
+        from ..audio.realtime import DEFAULT_AHEAD
+
+        try:
+            from ..audio.mic_processing import MicProcessor
+
+            delay_ms = int(1000 * (DEFAULT_AHEAD + 1) * self.cfg.audio.block / self.cfg.audio.sample_rate)
+            processor = MicProcessor(far_ring=far, delay_ms=delay_ms,
+                                     echo_cancellation=far is not None)
+        except ImportError as exc:
+            self.log(f"microphone: no echo cancellation or noise suppression ({exc})")
+            processor = LevelVad()
+        return MicChain(processor, self.gate)
 
     def on_inputs(self, tick) -> None:
-        if self.mic is not None and tick.inputs is not None:
-            tick.inputs.mic_level = mic_to_level(self.mic.level_db)
+        if self.mic is not None and tick.inputs is not None and self.chain is not None:
+            tick.inputs.mic_level = self.chain.level
 
-    def close(self, error) -> None:
+    def _close_sender(self) -> None:
         if self.sender is not None:
             self.sender.close()
+            self.sender = None
+
+    def close(self, error) -> None:
+        self._close_sender()
         if self.mic is not None:
             self.mic.stop()

@@ -46,10 +46,13 @@ class RoomLink:
         """
         net = self.net
         now_ns = display_time_on_monotonic(display_ns, period_ns) if now_ns is None else now_ns
+        # who was there, for "X left" (the roster may already have forgotten them)
+        known = tuple(a or b for a, b in zip(net.names(), self._names or ("",) * net.capacity))
         for ev in net.poll():
             kind = ev.get("type") if isinstance(ev, dict) else getattr(ev, "type", "")
-            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full", "name_taken"):
-                self.log(f"network: {_describe(ev)}")
+            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full", "name_taken",
+                        "identity_mismatch"):
+                self.log(f"network: {describe_event(ev, known, getattr(net, 'host', '') or '')}")
         names = net.names()
         if names != self._names:
             self._names = names
@@ -84,10 +87,44 @@ def display_time_on_monotonic(display_ns: int | None, period_ns: int | None) -> 
     return now + int(period_ns or 16_666_667)
 
 
-def _describe(ev) -> str:
-    if isinstance(ev, dict):
-        return ", ".join(f"{k}={v}" for k, v in ev.items())
-    return str(ev)
+LEFT_REASONS = {
+    "leave": "left the meeting", "closed": "left: lost connection", "timeout": "left: lost connection",
+    "error": "left: their connection broke a rule", "server_stopped": "left: the server stopped",
+    "gone_while_reconnecting": "left while we were reconnecting", "replaced": "rejoined from elsewhere",
+    "slow": "left: their connection was too slow",
+}
+
+
+def _verified_mark(verified) -> str:
+    return {1: " \u2713", 0: " ?", -1: " \u2717"}.get(verified if verified is None else int(verified), "")
+
+
+def describe_event(ev, names=(), server: str = "") -> str:
+    """A room event in plain words: "Bob joined \u2713 in seat 2", "Bob left: lost connection",
+    "reconnecting to 192.168.1.20 (the server went quiet)\u2026". names: display names by seat."""
+    if not isinstance(ev, dict):
+        return str(ev)
+    kind = ev.get("type", "")
+    seat = ev.get("seat")
+    who = ev.get("name") or (names[seat] if isinstance(seat, int) and 0 <= seat < len(names) and names[seat]
+                             else f"the person in seat {seat if isinstance(seat, int) else '?'}")
+    if kind == "joined":
+        return f"{who} joined{_verified_mark(ev.get('verified'))} in seat {seat if isinstance(seat, int) else '?'}"
+    if kind == "left":
+        reason = str(ev.get("reason", ""))
+        return f"{who} {LEFT_REASONS.get(reason, 'left' + (f' ({reason})' if reason else ''))}"
+    if kind == "reconnecting":
+        return f"reconnecting to {server or 'the server'} (it stopped answering)\u2026"
+    if kind == "reconnected":
+        return f"reconnected to {server or 'the server'}; you are in seat {seat if isinstance(seat, int) else '?'}"
+    if kind == "room_full":
+        return f"reconnecting: the room on {server or 'the server'} is full; still trying\u2026"
+    if kind == "name_taken":
+        return f"reconnecting: {ev.get('reason') or 'your name is taken by someone else'}; still trying\u2026"
+    if kind == "identity_mismatch":
+        return f"{who} arrived with a different key than before (\u2717: it may not be them)"
+    return ", ".join(f"{k}={v}" for k, v in ev.items())
+
 
 
 def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None,

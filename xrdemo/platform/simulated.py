@@ -172,6 +172,8 @@ class SimulatedPlatform(PlatformBase):
             events.append(PlatformEvent(EventKind.SESSION_LOST,
                                         message="the XR session was lost (device disconnected)"))
             self._ended = True
+        elif e.kind == "action":
+            events.append(PlatformEvent(EventKind.ACTION, {"action": str(e.value)}))
         elif e.kind == "exit":
             for s in (SessionState.STOPPING, SessionState.IDLE, SessionState.EXITING):
                 self._set_state(s, events)

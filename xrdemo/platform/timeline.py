@@ -163,6 +163,7 @@ EVENT_KINDS = {
     "tracking_lost": None,     # the headset loses positional tracking: views not valid
     "tracking_found": None,    # tracking is back
     "recenter": None,          # the wearer recentres: the reference space moves under their head
+    "action": str,             # a menu action asked for by a key (value: a core.menu.MenuAction name)
 }
 
 
@@ -170,7 +171,7 @@ EVENT_KINDS = {
 class ScriptEvent:
     t_ns: int
     kind: str
-    value: float | int | None = None
+    value: float | int | str | None = None
 
     def __post_init__(self):
         if self.kind not in EVENT_KINDS:
