@@ -170,6 +170,12 @@ def test_passthrough_shows_the_room_where_alpha_is_zero_and_keeps_what_is_drawn(
     p.shutdown()
 
 
+def test_a_simulated_runtime_without_a_camera_refuses_passthrough():
+    p = SimulatedPlatform(passthrough=False)
+    assert not p.capabilities.passthrough and "passthrough" in p.capabilities.missing
+    assert not p.set_passthrough(True)
+
+
 def test_passthrough_under_an_opaque_frame_changes_nothing(target):
     """Today's renderer clears with alpha 1: the room must not bleed through a single pixel."""
     from OpenGL import GL

@@ -40,12 +40,14 @@ class SimulatedPlatform(PlatformBase):
     headset) or 1 (a single camera, for recordings). view_size: pixels per view. fov_deg:
     horizontal field of view per view. framebuffer_for: where ``draw`` renders each view (None: draw
     is not called, frames are only counted). reference_space: "room" or "stage" (module
-    docstring). The caller advances time by calling begin_frame.
+    docstring). passthrough: whether the synthetic camera is there (False: a runtime without
+    passthrough, set_passthrough refuses). The caller advances time by calling begin_frame.
     """
 
     def __init__(self, timeline: Timeline | None = None, *, start_ns: int = NS, view_count: int = 2,
                  view_size: tuple[int, int] = (320, 240), fov_deg: float = 90.0,
-                 framebuffer_for: FramebufferFor | None = None, reference_space: str = "room"):
+                 framebuffer_for: FramebufferFor | None = None, reference_space: str = "room",
+                 passthrough: bool = True):
         if view_count not in (1, 2):
             raise ValueError(f"view_count must be 1 or 2, not {view_count}")
         if reference_space not in REFERENCE_SPACES:
@@ -74,9 +76,11 @@ class SimulatedPlatform(PlatformBase):
             hand_tracking=self.timeline.hands is not None,
             controllers=self.timeline.controllers is not None,
             haptics=self.timeline.controllers is not None,
-            eye_gaze=self.timeline.gaze is not None, passthrough=True, passthrough_mode="simulated",
+            eye_gaze=self.timeline.gaze is not None, passthrough=bool(passthrough),
+            passthrough_mode="simulated" if passthrough else "",
             refresh_rates=tuple(self.timeline.refresh_rates), blend_modes=("opaque", "alpha_blend"),
             reference_space=reference_space, swapchain_format="none (simulated)",
+            missing={} if passthrough else {"passthrough": "this simulated runtime has no camera"},
         )
         self._controllers_were_on = self.timeline.controllers_on(start_ns)
 
@@ -250,7 +254,7 @@ class SimulatedPlatform(PlatformBase):
 
     def set_passthrough(self, enabled: bool) -> bool:
         """Composite the synthetic camera under drawn views from the next end_frame on."""
-        self._passthrough = bool(enabled)
+        self._passthrough = bool(enabled) and self.capabilities.passthrough
         return self._passthrough
 
     def _composite_camera(self, fbo: int, size: tuple[int, int]) -> None:
