@@ -14,13 +14,14 @@ NO_ALIGNMENT = Path("/nonexistent/xrdemo-test/align.json")
 MS = 1_000_000
 
 
-def platform_with(gl, events, stage=False):
+def platform_with(gl, events, stage=False, passthrough=True):
     from xrdemo.render.renderer import Framebuffer
 
     target = Framebuffer((48, 27), samples=1)
     head = lambda t: (np.array([0.0, 1.15, 0.0] if stage else [0.0, 1.2, 1.3]), P.IDENTITY_QUAT.copy())
     p = SimulatedPlatform(Timeline(head=head, hands=None, refresh_hz=30.0, events=events), start_ns=0,
-                          view_count=1, view_size=(48, 27), framebuffer_for=lambda i, s: target.draw_fbo)
+                          view_count=1, view_size=(48, 27), framebuffer_for=lambda i, s: target.draw_fbo,
+                          passthrough=passthrough)
     if stage:
         p.capabilities.reference_space = "stage"
     return p
@@ -43,7 +44,7 @@ def test_passthrough_key_on_a_platform_without_it_says_so(gl):
     from xrdemo.app import live_loop
 
     logs = []
-    live_loop(platform_with(gl, [ScriptEvent(100 * MS, "action", "PASSTHROUGH")]), quiet_config(),
+    live_loop(platform_with(gl, [ScriptEvent(100 * MS, "action", "PASSTHROUGH")], passthrough=False), quiet_config(),
               log=logs.append, max_frames=8, table_alignment=NO_ALIGNMENT)
     assert any("passthrough: not available" in line for line in logs), logs
 

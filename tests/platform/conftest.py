@@ -2,7 +2,9 @@
 directory, built by scripts/build_monado.sh (cached outside the repository; seconds when built).
 
 One service runs the whole session in the "remote" configuration (a Remote HMD with controllers and
-26-joint hand tracking driven over TCP 127.0.0.1:4242) and is always stopped at the end.
+26-joint hand tracking driven over TCP 127.0.0.1 on a free port of its own, ``monado.remote_port``;
+the service checks the port and its IPC socket are held by the process it started) and is always
+stopped at the end.
 """
 
 import pytest

@@ -122,7 +122,7 @@ def test_headset_window_and_headless_meet_in_their_seats_and_the_neighbours_whis
                 time.sleep(0.05)
 
         egl.make_current()
-        with RemoteDriver(port=4242, host="127.0.0.1") as driver:
+        with RemoteDriver(port=monado.remote_port, host="127.0.0.1") as driver:
             thread = threading.Thread(target=wearer, args=(driver,), daemon=True)
             thread.start()
             platform = OpenXRPlatform(import_xr(), egl, log=lambda m: None)

@@ -1,8 +1,11 @@
 """platform/openxr.py against a real OpenXR runtime nobody here wrote: Monado, headless, EGL."""
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
+import pytest
 from OpenGL import GL
 
 from xrdemo.platform.base import SessionState
@@ -97,7 +100,7 @@ def _remote_state(driver, x, curl):
     return data
 
 
-def test_remote_driver_hand_joints_are_valid_and_move(openxr):
+def test_remote_driver_hand_joints_are_valid_and_move(openxr, monado):
     assert openxr.capabilities.hand_tracking, openxr.capabilities.missing
     frames_until_focused(openxr)
 
@@ -113,7 +116,7 @@ def test_remote_driver_hand_joints_are_valid_and_move(openxr):
                 break
         return f
 
-    with RemoteDriver(port=4242, host="127.0.0.1") as driver:
+    with RemoteDriver(port=monado.remote_port, host="127.0.0.1") as driver:
         driver.send(_remote_state(driver, 0.0, 0.0))
         a = settle(lambda f: f.hands.valid.all())
         start = a.hands.positions[:, 1].copy()
@@ -127,3 +130,90 @@ def test_remote_driver_hand_joints_are_valid_and_move(openxr):
     tips = [10, 15, 20, 25]
     reach = lambda f: np.linalg.norm(f.hands.positions[:, tips] - f.hands.positions[:, 1:2], axis=-1)
     assert np.all(reach(b) < reach(a) - 0.005)
+
+
+def test_the_service_answering_is_the_one_we_started(monado):
+    from xrdemo.testing.monado_service import listening_pids, socket_inodes, unix_socket_inodes
+
+    assert monado.remote_port != 4242 or listening_pids(4242) == {monado.proc.pid}
+    assert listening_pids(monado.remote_port) == {monado.proc.pid}
+    ipc = unix_socket_inodes(str(Path(monado.env["XDG_RUNTIME_DIR"]) / "monado_comp_ipc"))
+    assert ipc & socket_inodes(monado.proc.pid)
+
+
+def test_a_taken_remote_port_is_a_clear_failure():
+    import socket
+
+    from xrdemo.testing.monado_service import MonadoService
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    port = squatter.getsockname()[1]
+    try:
+        with pytest.raises(RuntimeError, match=rf"port {port} is already held by pid {os.getpid()}"):
+            MonadoService(remote=True, remote_port=port).start()
+    finally:
+        squatter.close()
+
+
+def test_derived_frames_keep_the_session_running(openxr):
+    """A copy of the frame (what the seat transform and the table alignment pass back) ends the
+    frame begun; draw still gets the platform's own stage-space views."""
+    import dataclasses
+
+    from xrdemo.core.frame import View
+
+    frames_until_focused(openxr)
+    seen = []
+    for _ in range(6):
+        f = openxr.begin_frame()
+        moved = dataclasses.replace(f, views=[View(v.position + 3.0, v.orientation, v.fov) for v in f.views])
+        openxr.end_frame(moved, lambda i, view, fbo, size: seen.append((view.position, f.views[i].position)))
+        assert f.session_state == SessionState.FOCUSED and not f.exit_requested
+    assert len(seen) == 12
+    for got, own in seen:
+        np.testing.assert_array_equal(got, own)
+
+
+@pytest.mark.parametrize("when", ["between frames", "while drawing"])
+def test_the_runtime_dying_ends_the_session_cleanly(egl, when):
+    """Like Quest Link's cable pulled: monado-service is killed; every later call fails with
+    XR_ERROR_INSTANCE_LOST, and the platform ends the session with one line, no traceback."""
+    import signal
+
+    from xrdemo.platform.base import EventKind
+    from xrdemo.testing.monado_service import MonadoService, default_prefix
+
+    service = MonadoService(default_prefix(), remote=False).start()
+    old = service.apply_env()
+    logged = []
+    try:
+        egl.make_current()
+        p = OpenXRPlatform(import_xr(), egl, log=logged.append)
+        frames_until_focused(p)
+
+        def kill(*_):
+            if service.proc.poll() is None:
+                service.proc.send_signal(signal.SIGKILL)
+                service.proc.wait(timeout=10)
+
+        if when == "between frames":
+            kill()
+        frames = []
+        for _ in range(20):
+            f = p.begin_frame()
+            p.end_frame(f, kill)
+            frames.append(f)
+            if f.exit_requested:
+                break
+        assert frames[-1].exit_requested and not frames[-1].should_render
+        lost = [e for f in frames for e in f.events if e.kind == EventKind.SESSION_LOST]
+        assert len(lost) == 1 and "lost" in lost[0].message
+        p.shutdown()
+        p.shutdown()
+        assert p.session is None and p.instance is None
+        assert logged == [f"openxr: {lost[0].message}"]
+    finally:
+        service.restore_env(old)
+        service.stop()

@@ -61,7 +61,7 @@ def test_the_mirror_shows_the_wearer_in_their_seat_facing_the_table(monado, egl,
         return original(platform, driver, [*parts, spy], **kw)
     monkeypatch.setattr(app, "FrameLoop", with_spy)
     out = tmp_path / "mirror.mp4"
-    with RemoteDriver(port=4242, host="127.0.0.1") as driver:
+    with RemoteDriver(port=monado.remote_port, host="127.0.0.1") as driver:
         if where == "stage origin":
             set_head(driver, (0.0, 1.6, 0.0), 0.0)
         else:

@@ -178,7 +178,7 @@ def test_no_runtime_and_no_headset_are_one_line_reasons():
 
 def test_missing_extensions_turn_features_off_with_reasons():
     exts = ("XR_KHR_opengl_enable", "XR_MNDX_egl_enable")
-    fx, p = make(extensions=exts)
+    fx, p = make(extensions=exts, blend_modes=(1,))
     caps = p.capabilities
     assert not caps.hand_tracking and not caps.passthrough and not caps.eye_gaze
     assert "hand tracking" in caps.missing and "XR_EXT_hand_tracking" in caps.missing["hand tracking"]

@@ -111,7 +111,7 @@ def test_draw_called_per_view_with_framebuffer_and_haptics_logged():
     p.end_frame(f, lambda i, view, fbo, size: calls.append((i, fbo, size)))
     assert calls == [(0, 40, (320, 240)), (1, 41, (320, 240))]
     assert p.haptic_pulse(1, 0.8, 0.02) and p.haptic_log[-1][1:] == (1, 0.8, 0.02)
-    assert not p.set_passthrough(True) and "passthrough" in p.capabilities.missing
+    assert p.capabilities.passthrough and p.capabilities.passthrough_mode == "simulated"
 
 
 def test_end_frame_runs_even_when_draw_raises():

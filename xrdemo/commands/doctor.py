@@ -63,6 +63,20 @@ def _openxr_report(out) -> tuple[bool, str]:
 
 
 def _gl_report(out) -> None:
+    """The GL renderer xrdemo would use: headless EGL on Linux, the hidden window's WGL context on
+    Windows (with a warning when it is the integrated GPU of a laptop)."""
+    if sys.platform.startswith("win"):
+        try:
+            from xrdemo.platform.openxr_window import hidden_window_context, log_gl_renderer
+
+            ctx = hidden_window_context("xrdemo doctor")
+            try:
+                log_gl_renderer(lambda line: out(line.replace("xrdemo: ", "OpenGL:      ", 1)))
+            finally:
+                ctx.release()
+        except Exception as exc:
+            out(f"OpenGL:      no window context ({type(exc).__name__}: {exc})")
+        return
     try:
         from xrdemo.render.context import create_headless_context, gl_info
 

@@ -49,7 +49,12 @@ class EventKind(enum.Enum):
     INTERACTION_PROFILE = "interaction_profile"  # detail: {"left": str, "right": str}
     HAND_TRACKING_LOST = "hand_lost"       # detail: {"hand": 0|1}
     HAND_TRACKING_FOUND = "hand_found"     # detail: {"hand": 0|1}
-    RECENTER = "recenter"                  # the user recentred (the runtime's reference space changed)
+    RECENTER = "recenter"                  # the wearer recentred (the runtime moved LOCAL and/or
+    #   the app's space): re-seat the wearer from their current head pose. detail {"space":
+    #   "stage"|"local_floor"|"local" (the space that moved), "app_space_moved": bool (poses
+    #   from now on are in a moved space), "change_time_ns": int, "pose_valid": bool,
+    #   "position": (3,), "orientation": (4,)} = T_previous_new of the app's space (identity
+    #   when not pose_valid or when only LOCAL moved).
     ACTION = "action"                      # detail: {"action": core.menu.MenuAction name, e.g. "MUTE"}
 
 
@@ -175,7 +180,11 @@ class FrameInput:
     head: T_stage_head. hands: articulated hands (untracked when the runtime has none).
     controllers: motion controllers. gaze: T_stage_gaze (origin between the eyes, -Z along the
     gaze) or None where there is no eye tracking. session_state: the runtime's session state.
-    should_render: False when the runtime will not show this frame (draw nothing, still end it).
+    should_render: False when the runtime will not show this frame (draw nothing, still end it);
+    also False when the views are not valid this frame (views_valid False). views_valid: the
+    runtime reported both position and orientation valid for the views and every number is
+    finite (False on a headset's first frames and on tracking loss: no projection layer is
+    submitted that frame; the views then hold the last valid values, or identity).
     events: what changed since the previous frame. exit_requested: the session is over (EXITING,
     lost, or the user asked to quit); stop the loop and call shutdown(). frame_index: counts frames
     from 0. face: the face tracker's weights (None: no face tracking on this platform).
@@ -195,6 +204,7 @@ class FrameInput:
     events: list[PlatformEvent] = field(default_factory=list)
     exit_requested: bool = False
     frame_index: int = 0
+    views_valid: bool = True
     face: FaceInput | None = None
     gaze_vergence_deg: float | None = None
 
@@ -221,8 +231,11 @@ class Capabilities:
     passthrough: bool = False
     refresh_rates: tuple[float, ...] = ()       # choosable rates in Hz; empty when fixed
     blend_modes: tuple[str, ...] = ("opaque",)  # "opaque", "additive", "alpha_blend"
-    reference_space: str = "stage"              # "stage", "local_floor", "local": the runtime's space;
-                                                # "room": poses already in the meeting room (set_seat)
+    reference_space: str = "stage"              # where poses are: "room" (already in the meeting
+    #   room: desktop window, headless recordings) or a headset's "stage", "local_floor", "local"
+    #   (the app carries the wearer to a seat)
+    passthrough_mode: str = ""                  # "fb_layer" (XR_FB_passthrough), "alpha_blend"
+    #   (environment blend mode), "simulated" (synthetic camera) or "" (none)
     swapchain_format: str = ""                  # e.g. "GL_SRGB8_ALPHA8"
     missing: dict[str, str] = field(default_factory=dict)
 
@@ -258,7 +271,11 @@ class Platform(Protocol):
     def end_frame(self, frame: FrameInput, draw: DrawView | None = None) -> None:
         """Render the views through ``draw`` (if should_render) and submit the frame.
 
-        Always submits, also when ``draw`` raises (then re-raises)."""
+        ``frame`` is the FrameInput begin_frame returned or any copy of it (dataclasses.replace,
+        e.g. with views moved into the room): platforms match it by frame_index and always end
+        the frame they began. What is submitted to the runtime uses the platform's own views;
+        ``draw`` receives the platform's view too (the app may draw with its own). Always
+        submits, also when ``draw`` raises (then re-raises)."""
 
     def haptic_pulse(self, hand: int, amplitude: float = 0.5, duration_s: float = 0.05,
                      frequency_hz: float | None = None) -> bool:

@@ -47,6 +47,10 @@ def create_openxr(**options) -> Platform:
             gl_context = _openxr_gl_context()
         except Exception as exc:
             raise PlatformUnavailable(f"no OpenGL context for OpenXR ({exc})") from exc
+        if sys.platform.startswith("win"):   # laptops: say when Python landed on the integrated GPU
+            from xrdemo.platform.openxr_window import log_gl_renderer
+
+            log_gl_renderer(options.get("log", print))
     try:
         return OpenXRPlatform(xr, gl_context, **options)
     except PlatformUnavailable:

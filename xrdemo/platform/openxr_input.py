@@ -241,3 +241,30 @@ def _unpack_joints(xr, raw: np.ndarray):
                                  "offsets": [0, 8, 24, 36], "itemsize": size})
     rec = raw.view(_JOINT_DTYPE)
     return rec["flags"].astype(np.int64), rec["p"].copy(), rec["q"].copy(), rec["r"].copy()
+
+
+def _finite(*arrays) -> bool:
+    return all(np.isfinite(a).all() for a in arrays)
+
+
+def sanitize_frame_input(frame) -> None:
+    """A pose with any NaN or infinity is not valid: mark it so (in place) and zero its numbers,
+    so nothing non-finite reaches the core even where a caller ignores the validity flags."""
+    for pose in (frame.head, frame.gaze):
+        if pose is not None and not _finite(pose.position, pose.orientation):
+            pose.position, pose.orientation, pose.valid = np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]), False
+    h = frame.hands
+    bad = ~(np.isfinite(h.positions).all(-1) & np.isfinite(h.orientations).all(-1) & np.isfinite(h.radii))
+    if bad.any():
+        h.valid &= ~bad
+        h.positions[bad] = 0.0
+        h.orientations[bad] = (0.0, 0.0, 0.0, 1.0)
+        h.radii[bad] = 0.01
+    c = frame.controllers
+    for pos, rot, valid in ((c.grip_position, c.grip_orientation, c.grip_valid),
+                            (c.aim_position, c.aim_orientation, c.aim_valid)):
+        bad = ~(np.isfinite(pos).all(-1) & np.isfinite(rot).all(-1))
+        if bad.any():
+            valid &= ~bad
+            pos[bad] = 0.0
+            rot[bad] = (0.0, 0.0, 0.0, 1.0)

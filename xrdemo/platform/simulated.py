@@ -3,6 +3,12 @@
 Frames are ``1 / refresh_hz`` apart in simulated time and nothing sleeps, so a test (or a headless
 recording) runs as fast as the CPU allows and replays exactly. It goes through the same session
 states as OpenXR (IDLE, READY, SYNCHRONIZED, VISIBLE, FOCUSED, STOPPING, LOSS_PENDING, EXITING).
+
+reference_space "room": the timeline's poses are already in the meeting room (headless
+recordings). "stage": like a headset, poses are in a stage whose origin is wherever the script
+puts it (not at a seat); a scripted "recenter" moves that origin under the head (a RECENTER
+event), "tracking_lost" makes the views invalid. Passthrough composites a synthetic camera image
+under each drawn view by its alpha (simulated_camera.py), as a passthrough compositor does.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from xrdemo.platform.base import (
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent, Pose,
     SessionState, state_change_events,
 )
-from xrdemo.platform.timeline import NS, Timeline
+from xrdemo.platform.timeline import NS, Timeline, recentred_origin
+
+REFERENCE_SPACES = ("room", "stage")
+TOUCH_PROFILE = "/interaction_profiles/oculus/touch_controller"
 
 FramebufferFor = Callable[[int, tuple[int, int]], int]
 """framebuffer_for(view_index, (width, height)) -> GL framebuffer object to draw that view into."""
@@ -30,14 +39,23 @@ class SimulatedPlatform(PlatformBase):
     timeline: the script. start_ns: the first predicted display time. view_count: 2 (stereo, like a
     headset) or 1 (a single camera, for recordings). view_size: pixels per view. fov_deg:
     horizontal field of view per view. framebuffer_for: where ``draw`` renders each view (None: draw
-    is not called, frames are only counted). The caller advances time by calling begin_frame.
+    is not called, frames are only counted). reference_space: "room" or "stage" (module
+    docstring). passthrough: whether the synthetic camera is there (False: a runtime without
+    passthrough, set_passthrough refuses). The caller advances time by calling begin_frame.
     """
 
     def __init__(self, timeline: Timeline | None = None, *, start_ns: int = NS, view_count: int = 2,
                  view_size: tuple[int, int] = (320, 240), fov_deg: float = 90.0,
-                 framebuffer_for: FramebufferFor | None = None):
+                 framebuffer_for: FramebufferFor | None = None, reference_space: str = "room",
+                 passthrough: bool = True):
         if view_count not in (1, 2):
             raise ValueError(f"view_count must be 1 or 2, not {view_count}")
+        if reference_space not in REFERENCE_SPACES:
+            raise ValueError(f"reference_space must be one of {', '.join(REFERENCE_SPACES)}, not {reference_space!r}")
+        self._T_track_stage = (np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]))   # moves on a recentre
+        self._camera = None
+        self._in_frame_views: list[View] = []
+        self._in_frame_should_render = False
         self.timeline = timeline or Timeline()
         self.framebuffer_for = framebuffer_for
         self._t_ns = int(start_ns)
@@ -58,11 +76,13 @@ class SimulatedPlatform(PlatformBase):
             hand_tracking=self.timeline.hands is not None,
             controllers=self.timeline.controllers is not None,
             haptics=self.timeline.controllers is not None,
-            eye_gaze=self.timeline.gaze is not None, passthrough=False,
-            refresh_rates=tuple(self.timeline.refresh_rates), blend_modes=("opaque",),
-            reference_space="room", swapchain_format="none (simulated)",
-            missing={"passthrough": "the simulated runtime has no camera"},
+            eye_gaze=self.timeline.gaze is not None, passthrough=bool(passthrough),
+            passthrough_mode="simulated" if passthrough else "",
+            refresh_rates=tuple(self.timeline.refresh_rates), blend_modes=("opaque", "alpha_blend"),
+            reference_space=reference_space, swapchain_format="none (simulated)",
+            missing={} if passthrough else {"passthrough": "this simulated runtime has no camera"},
         )
+        self._controllers_were_on = self.timeline.controllers_on(start_ns)
 
     # -- time -------------------------------------------------------------------------------
     @property
@@ -94,26 +114,38 @@ class SimulatedPlatform(PlatformBase):
             self._apply(e, events)
         running = self._state in (SessionState.SYNCHRONIZED, SessionState.VISIBLE, SessionState.FOCUSED)
         focused = self._state == SessionState.FOCUSED
+        tracked = self.timeline.head_tracked(t)
+        on = self.timeline.controllers_on(t)
+        if on != self._controllers_were_on and not self._ended:
+            self._controllers_were_on = on
+            profile = TOUCH_PROFILE if on else ""
+            events.append(PlatformEvent(EventKind.INTERACTION_PROFILE, {"left": profile, "right": profile}))
         frame = FrameInput(
             predicted_display_time_ns=t, predicted_display_period_ns=self.period_ns,
-            views=self._views(t), head=self._head(t),
+            views=self._views(t), head=self._head(t, tracked),
             hands=self._hands(t, focused, events), controllers=self._controllers(t, focused),
             gaze=self._gaze(t, focused), session_state=self._state,
-            should_render=running and self._state != SessionState.SYNCHRONIZED,
+            should_render=running and self._state != SessionState.SYNCHRONIZED and tracked,
             events=events, exit_requested=self._ended, frame_index=self._frame_index,
+            views_valid=tracked,
         )
         self._frame_index += 1
         self._in_frame = running
+        self._in_frame_views = frame.views            # the platform's own, whatever copy comes back
+        self._in_frame_should_render = frame.should_render
         return frame
 
     def end_frame(self, frame: FrameInput, draw: DrawView | None = None) -> None:
         if not self._in_frame:
             return   # nothing began (session not running): nothing to submit
         try:
-            if frame.should_render and draw is not None and self.framebuffer_for is not None:
-                for i, view in enumerate(frame.views):
-                    size = self.capabilities.view_size
-                    draw(i, view, self.framebuffer_for(i, size), size)
+            if self._in_frame_should_render and draw is not None and self.framebuffer_for is not None:
+                size = self.capabilities.view_size
+                for i, view in enumerate(self._in_frame_views):
+                    fbo = self.framebuffer_for(i, size)
+                    draw(i, view, fbo, size)
+                    if self._passthrough:
+                        self._composite_camera(fbo, size)
                 self.frames_drawn += 1
         finally:
             self._in_frame = False
@@ -126,6 +158,14 @@ class SimulatedPlatform(PlatformBase):
             self._set_state(SessionState.VISIBLE, events)
         elif e.kind == "focus_gained" and self._state == SessionState.VISIBLE:
             self._set_state(SessionState.FOCUSED, events)
+        elif e.kind == "recenter" and self.capabilities.reference_space == "stage":
+            old = self._T_track_stage
+            self._T_track_stage = recentred_origin(*self.timeline.head(e.t_ns))
+            inv = P.pose_invert(*old)
+            rel_p, rel_q = P.pose_compose(inv[0], inv[1], *self._T_track_stage)
+            events.append(PlatformEvent(EventKind.RECENTER, {
+                "space": "stage", "app_space_moved": True, "change_time_ns": int(e.t_ns), "pose_valid": True,
+                "position": rel_p, "orientation": rel_q}, "the wearer recentred"))
         elif e.kind == "refresh_rate":
             old, self._refresh_hz = self._refresh_hz, float(e.value)
             events.append(PlatformEvent(EventKind.REFRESH_RATE_CHANGED,
@@ -144,16 +184,24 @@ class SimulatedPlatform(PlatformBase):
             events.append(PlatformEvent(EventKind.EXITING, message="the runtime ended the session"))
             self._ended = True
 
+    def _to_stage(self, p, q):
+        """Timeline (tracking) poses -> the reported space: identity until a recentre moves it."""
+        inv_p, inv_q = P.pose_invert(*self._T_track_stage)
+        p, q = np.asarray(p, float), np.asarray(q, float)
+        if not inv_p.any() and inv_q[3] == 1.0:
+            return p, q
+        return P.transform_points(inv_p, inv_q, p), P.quat_mul(np.broadcast_to(inv_q, q.shape), q)
+
     def _views(self, t: int) -> list[View]:
-        p, q = self.timeline.eye_poses(t)
         if self.capabilities.view_count == 1:
-            hp, hq = self.timeline.head(t)
-            return [View(np.asarray(hp, float), np.asarray(hq, float), self._fov)]
+            hp, hq = self._to_stage(*self.timeline.head(t))
+            return [View(hp, hq, self._fov)]
+        p, q = self._to_stage(*self.timeline.eye_poses(t))
         return [View(p[i], q[i], self._fov) for i in range(2)]
 
-    def _head(self, t: int) -> Pose:
-        p, q = self.timeline.head(t)
-        return Pose(np.asarray(p, float), np.asarray(q, float), True)
+    def _head(self, t: int, tracked: bool = True) -> Pose:
+        p, q = self._to_stage(*self.timeline.head(t))
+        return Pose(p, q, tracked)
 
     def _hands(self, t: int, focused: bool, events: list[PlatformEvent]) -> HandsInput:
         pos, rot, rad, valid = self.timeline.sample_hands(t)
@@ -165,6 +213,7 @@ class SimulatedPlatform(PlatformBase):
                 kind = EventKind.HAND_TRACKING_FOUND if active[hand] else EventKind.HAND_TRACKING_LOST
                 events.append(PlatformEvent(kind, {"hand": hand}))
         self._hand_was_tracked = active.copy()
+        pos, rot = self._to_stage(pos, rot)
         return HandsInput(pos.astype(np.float32), rot.astype(np.float32), rad.astype(np.float32),
                           valid.astype(bool), active)
 
@@ -174,8 +223,10 @@ class SimulatedPlatform(PlatformBase):
             return c
         s = self.timeline.controllers(t)
         yes = np.ones(2, bool)
-        c.grip_position, c.grip_orientation, c.grip_valid = s.grip_position, s.grip_orientation, yes
-        c.aim_position, c.aim_orientation, c.aim_valid = s.aim_position, s.aim_orientation, yes.copy()
+        grip = self._to_stage(s.grip_position, s.grip_orientation)
+        aim = self._to_stage(s.aim_position, s.aim_orientation)
+        c.grip_position, c.grip_orientation, c.grip_valid = grip[0], grip[1], yes
+        c.aim_position, c.aim_orientation, c.aim_valid = aim[0], aim[1], yes.copy()
         c.trigger = np.asarray(s.trigger, np.float32)
         c.squeeze = np.asarray(s.squeeze, np.float32)
         c.thumbstick = np.asarray(s.thumbstick, np.float32)
@@ -184,14 +235,14 @@ class SimulatedPlatform(PlatformBase):
             if name in s.buttons:
                 setattr(c, name, np.asarray(s.buttons[name], bool))
         c.active = yes.copy()
-        c.profile = ("/interaction_profiles/oculus/touch_controller",) * 2
+        c.profile = (TOUCH_PROFILE,) * 2
         return c
 
     def _gaze(self, t: int, focused: bool) -> Pose | None:
         if self.timeline.gaze is None:
             return None
-        p, q = self.timeline.gaze(t)
-        return Pose(np.asarray(p, float), np.asarray(q, float), focused)
+        p, q = self._to_stage(*self.timeline.gaze(t))
+        return Pose(p, q, focused)
 
     # -- output -----------------------------------------------------------------------------
     def haptic_pulse(self, hand: int, amplitude: float = 0.5, duration_s: float = 0.05,
@@ -202,7 +253,16 @@ class SimulatedPlatform(PlatformBase):
         return True
 
     def set_passthrough(self, enabled: bool) -> bool:
-        return False
+        """Composite the synthetic camera under drawn views from the next end_frame on."""
+        self._passthrough = bool(enabled) and self.capabilities.passthrough
+        return self._passthrough
+
+    def _composite_camera(self, fbo: int, size: tuple[int, int]) -> None:
+        if self._camera is None:
+            from xrdemo.platform.simulated_camera import CameraCompositor
+
+            self._camera = CameraCompositor()
+        self._camera.composite(fbo, size)
 
     def set_refresh_rate(self, hz: float) -> bool:
         if float(hz) not in self.capabilities.refresh_rates:
@@ -213,3 +273,9 @@ class SimulatedPlatform(PlatformBase):
     def shutdown(self) -> None:
         self._ended = True
         self._in_frame = False
+        if self._camera is not None:
+            try:
+                self._camera.destroy()
+            except Exception:   # the GL context may already be gone at exit
+                pass
+            self._camera = None

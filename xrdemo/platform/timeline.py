@@ -160,6 +160,9 @@ EVENT_KINDS = {
     "hand_found": int,         # hand value is tracked again
     "controllers_off": None,   # controllers put down (inactive)
     "controllers_on": None,
+    "tracking_lost": None,     # the headset loses positional tracking: views not valid
+    "tracking_found": None,    # tracking is back
+    "recenter": None,          # the wearer recentres: the reference space moves under their head
     "action": str,             # a menu action asked for by a key (value: a core.menu.MenuAction name)
 }
 
@@ -196,6 +199,8 @@ class Timeline:
     refresh_hz: float = 72.0
     refresh_rates: tuple[float, ...] = (72.0, 90.0, 120.0)
     ipd_m: float = 0.063
+    hands_need_free_hands: bool = False   # like a Quest: hands are tracked only while the
+    #   controllers are off (put down), so picking them up swaps hands for controllers
 
     def events_in(self, t0_ns: int, t1_ns: int) -> list[ScriptEvent]:
         """Events with t0_ns < t_ns <= t1_ns, in time order."""
@@ -210,6 +215,22 @@ class Timeline:
             if e.kind in ("hand_lost", "hand_found"):
                 tracked[int(e.value)] = e.kind == "hand_found" and self.hands is not None
         return tracked
+
+    def head_tracked(self, t_ns: int) -> bool:
+        """Whether the headset has positional tracking at t_ns (tracking_lost / tracking_found)."""
+        return self._latest(t_ns, ("tracking_lost", "tracking_found"), "tracking_found", True)
+
+    def recenter_times(self) -> list[int]:
+        return sorted(e.t_ns for e in self.events if e.kind == "recenter")
+
+    def _latest(self, t_ns: int, kinds: tuple[str, str], on_kind: str, default: bool) -> bool:
+        state = default
+        for e in sorted(self.events, key=lambda e: e.t_ns):
+            if e.t_ns > t_ns:
+                break
+            if e.kind in kinds:
+                state = e.kind == on_kind
+        return state
 
     def controllers_on(self, t_ns: int) -> bool:
         on = self.controllers is not None
@@ -234,6 +255,8 @@ class Timeline:
             pos, rot, rad = out
             valid = np.ones((2, HAND_JOINT_COUNT), bool)
         valid = valid & self.hand_tracked(t_ns)[:, None]
+        if self.hands_need_free_hands and self.controllers_on(t_ns):
+            valid = np.zeros_like(valid)
         return pos, rot, rad, valid
 
     def eye_poses(self, t_ns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -241,3 +264,48 @@ class Timeline:
         p, q = self.head(t_ns)
         offsets = np.array([[-self.ipd_m / 2, 0.0, 0.0], [self.ipd_m / 2, 0.0, 0.0]])
         return P.transform_points(p, q, offsets), np.stack([q, q])
+
+
+def recentred_origin(head_position: np.ndarray, head_orientation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a recentre puts a reference space's origin (in the old space): on the floor under
+    the head, turned to the head's yaw (a runtime's recentre is yaw only). Returns (p (3,), q (4,))."""
+    p = np.array([head_position[0], 0.0, head_position[2]], float)
+    return p, P.quat_from_yaw_pitch_roll(float(P.yaw_of(np.asarray(head_orientation, float))), 0.0)
+
+
+def seated_off_origin_head(position=(1.1, 1.22, 0.7), yaw_deg: float = 35.0) -> HeadFn:
+    """A seated wearer nowhere near the stage origin, facing yaw_deg (left of -Z), breathing a
+    little: what a Quest's guardian-centred stage looks like from a chair in the corner."""
+    base = np.asarray(position, float)
+    yaw = np.deg2rad(yaw_deg)
+
+    def head(t_ns: int):
+        t = t_ns / NS
+        p = base + np.array([0.0, 0.005 * np.sin(1.3 * t), 0.0])
+        return p, P.quat_from_yaw_pitch_roll(yaw + np.deg2rad(5.0) * np.sin(0.4 * t), np.deg2rad(-8.0))
+    return head
+
+
+def stand_turn_head(t_stand_ns: int, t_turn_ns: int, *, start=(0.8, 1.2, -0.5), yaw_deg: float = 20.0,
+                    standing_eye_height: float = 1.65, rise_s: float = 0.8, turn_s: float = 1.0) -> HeadFn:
+    """A wearer who sits at ``start`` facing yaw_deg, stands up at t_stand_ns (eyes rise to
+    standing_eye_height over rise_s, stepping 0.3 m back) and turns around (180°) from t_turn_ns
+    over turn_s. T_stage_head as (position (3,), quaternion (4,))."""
+    start = np.asarray(start, float)
+    yaw0 = np.deg2rad(yaw_deg)
+    back = P.quat_rotate(P.quat_from_yaw_pitch_roll(yaw0, 0.0), np.array([0.0, 0.0, 0.3]))
+
+    def head(t_ns: int):
+        rise = np.clip((t_ns - t_stand_ns) / (rise_s * NS), 0.0, 1.0)
+        turn = np.clip((t_ns - t_turn_ns) / (turn_s * NS), 0.0, 1.0)
+        p = start + rise * back
+        p[1] = start[1] + rise * (standing_eye_height - start[1])
+        return p, P.quat_from_yaw_pitch_roll(yaw0 + np.pi * turn, np.deg2rad(-5.0) * (1 - rise))
+    return head
+
+
+def stand_turn_recenter_timeline(t0_ns: int, **head_options) -> Timeline:
+    """Sit 1 s, stand up, turn around 1 s later, recentre 1.5 s after that (events in the script)."""
+    t_stand, t_turn = t0_ns + NS, t0_ns + 2 * NS
+    return Timeline(head=stand_turn_head(t_stand, t_turn, **head_options),
+                    events=[ScriptEvent(t_turn + 3 * NS // 2, "recenter")])

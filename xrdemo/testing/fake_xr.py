@@ -7,6 +7,13 @@ pyopenxr's typed errors on misuse (xrBeginFrame without xrWaitFrame, xrEndFrame 
 xrBeginFrame, a swapchain image not released before xrEndFrame, a pose located at a time that is
 not the predicted display time, sync without attached action sets ...), so the code that runs on a
 headset is the code under test. Time advances by one display period per xrWaitFrame; nothing sleeps.
+It is as unkind as real runtimes where asked (FakeConfig): loss from any call (FAULT_CALLS x
+FAULT_KINDS), invalid or NaN views, late frames; the Timeline scripts recentres, tracking loss and
+hands/controllers swapping.
+
+Why one long module: it is one object standing in for one API (pyopenxr's functions), and every
+call shares the fake runtime's state machine (session state, frame, swapchains, faults); split,
+that state would be scattered across files that each need all of it.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xrdemo.core import pose as P
-from xrdemo.platform.timeline import NS, Timeline
+from xrdemo.platform.timeline import NS, Timeline, recentred_origin
 from xrdemo.platform.xr_import import import_xr
 
 GL_SRGB8_ALPHA8, GL_RGBA8 = 0x8C43, 0x8058
@@ -55,9 +62,39 @@ class FakeConfig:
     local_origin_y: float = 1.2                    # LOCAL space origin above the stage floor
     system_name: str = "Fake HMD"
     instance_lost_at_ns: int | None = None         # poll_event raises InstanceLostError from then
+    fault: tuple[str, str, int] | None = None      # (call, kind, at_ns): the first ``call`` (a name
+    #   in FAULT_CALLS) made at or after at_ns fails with kind (a key of FAULT_KINDS)
+    invalid_view_frames: int = 0                   # the first N xrLocateViews report no valid bits
+    nan_view_frames: tuple[int, ...] = ()          # xrLocateViews call numbers (from 0) whose poses are
+    #   NaN while the flags claim valid (a buggy runtime)
+    late_frames: tuple[int, ...] = ()              # xrWaitFrame call numbers (from 0) where the app
+    #   was late and the runtime skips a display period
+    recenter_moves_stage: bool = True              # a recentre moves STAGE too (else LOCAL only,
+    #   as on runtimes whose stage is the guardian)
+
     face_fb2: object = None        # t_ns -> (70,) XR_FB_face_tracking2 weights; None: no face tracker
     face_htc: object = None        # t_ns -> (eye (14,), lip (37,)) XR_HTC_facial_tracking weights, or None
     fixation_m: float = 0.6        # XR_FB_eye_tracking_social: both eyes fixate this far along the gaze
+
+FAULT_KINDS = {
+    "loss_pending": "XR_SESSION_LOSS_PENDING: this call and every later session call succeed "
+                    "but return the qualified success; LOSS_PENDING is queued",
+    "session_lost": "XR_ERROR_SESSION_LOST from this call on",
+    "instance_lost": "XR_ERROR_INSTANCE_LOST from this call on (destroy calls still work)",
+    "timeout": "XR_TIMEOUT_EXPIRED (only xrWaitSwapchainImage can time out)",
+}
+FAULT_CALLS = (
+    "poll_event", "wait_frame", "begin_frame", "locate_views", "locate_space", "sync_actions",
+    "get_action_state_pose", "get_action_state_float", "get_action_state_vector2f",
+    "get_action_state_boolean", "locate_hand_joints", "acquire_swapchain_image",
+    "wait_swapchain_image", "release_swapchain_image", "end_frame", "get_current_interaction_profile",
+    "apply_haptic_feedback", "request_display_refresh_rate_fb", "create_passthrough_fb",
+    "create_passthrough_layer_fb", "passthrough_start_fb", "passthrough_pause_fb",
+    "passthrough_layer_resume_fb", "passthrough_layer_pause_fb", "request_exit_session", "end_session",
+)
+"""Every call the OpenXR platform makes while a session exists, each of which a real runtime
+may answer with session loss or instance loss."""
+_NOT_SESSION_CALLS = ("poll_event",)   # instance-level: never returns XR_SESSION_LOSS_PENDING
 
 
 @dataclass
@@ -97,6 +134,65 @@ class FakeXr(types.SimpleNamespace):
         self._lost = False
         self._callbacks = []
         self.raw_functions = types.SimpleNamespace(xrGetSystemProperties=self._raw_get_system_properties)
+        self._loss_pending = False
+        self._instance_gone = False
+        self.fault_fired: str | None = None      # "call kind" once the scripted fault happened
+        self.frame_open = False                  # xrBeginFrame succeeded and xrEndFrame was not tried
+        self.stopping_delay_frames = 0           # xrRequestExitSession: STOPPING after this many frames
+        self._stop_after: int | None = None
+        self._view_calls = 0
+        self._wait_calls = 0
+        self._stage_origin = (np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]))   # T_tracking_stage
+        for name in FAULT_CALLS:
+            if name != "locate_hand_joints":
+                object.__setattr__(self, name, self._faulty(name, getattr(self, name)))
+
+    # -- fault injection ---------------------------------------------------------------------
+    def _faulty(self, name: str, call):
+        R = self._real
+
+        def wrapped(*args, **kwargs):
+            if name == "end_frame":
+                self.frame_open = False          # xrEndFrame was attempted for the begun frame
+            self._before(name)
+            out = call(*args, **kwargs)
+            if name == "begin_frame":
+                self.frame_open = True
+            if (self._loss_pending and name not in _NOT_SESSION_CALLS
+                    and R.exception.raise_on_qualified_success):   # pyopenxr's switch, honoured
+                raise R.SessionLossPending()
+            return out
+        # name the wrapper's code after the call, so a traceback (and the platform's message)
+        # says "wait_frame", as it does with pyopenxr
+        wrapped.__code__ = wrapped.__code__.replace(co_name=name, co_qualname=name)
+        wrapped.__name__ = name
+        return wrapped
+
+    def _before(self, name: str) -> None:
+        """Raise what the scripted fault says for this call, or InstanceLost once it is gone."""
+        R = self._real
+        if self._instance_gone:
+            raise R.InstanceLostError()
+        fault = self.config.fault
+        if fault is None or self.fault_fired or fault[0] != name or self._t < fault[2]:
+            return
+        kind = fault[1]
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
+        self.fault_fired = f"{name} {kind}"
+        if kind == "loss_pending":
+            self._loss_pending = True
+            self._queue_state("LOSS_PENDING")
+        elif kind == "session_lost":
+            self._lost = True
+            raise R.SessionLostError()
+        elif kind == "instance_lost":
+            self._instance_gone = True
+            raise R.InstanceLostError()
+        elif kind == "timeout":
+            if name != "wait_swapchain_image":
+                raise ValueError("only wait_swapchain_image can time out")
+            raise R.TimeoutExpired()
 
     # -- the module facade ------------------------------------------------------------------
     def __getattr__(self, name):
@@ -299,7 +395,10 @@ class FakeXr(types.SimpleNamespace):
         self._require_session(session)
         if not self._running():
             raise self._real.SessionNotRunningError()
-        self._queue_state("STOPPING")
+        if self.stopping_delay_frames:          # like a compositor: STOPPING after a few more frames
+            self._stop_after = self._frames_ended + self.stopping_delay_frames
+        else:
+            self._queue_state("STOPPING")
 
     def end_session(self, session):
         self._log("end_session")
@@ -398,11 +497,37 @@ class FakeXr(types.SimpleNamespace):
                 self._lost = True
             elif e.kind == "exit" and self._running():
                 self._queue_state("STOPPING")
+            elif e.kind == "recenter":
+                self._recenter(e.t_ns)
+            elif e.kind in ("controllers_on", "controllers_off") and self._attached:
+                self._events.append(self._real.EventDataInteractionProfileChanged(session=self._session))
             elif e.kind == "refresh_rate":
                 old, self._refresh = self._refresh, float(e.value)
                 self._events.append(self._real.EventDataDisplayRefreshRateChangedFB(
                     from_display_refresh_rate=old, to_display_refresh_rate=self._refresh))
         self._processed_until = self._t
+
+    def _recenter(self, t_ns: int) -> None:
+        """The runtime recentres: STAGE (and LOCAL, LOCAL_FLOOR) move under the head, yaw only;
+        a REFERENCE_SPACE_CHANGE_PENDING event per space type says where the new origin is."""
+        old = self._stage_origin
+        head_p, head_q = self.timeline.head(t_ns)
+        new = recentred_origin(head_p, head_q)
+        if not self.config.recenter_moves_stage:
+            self._local_origin = new        # LOCAL only: STAGE stays where the guardian is
+            self._events.append(self._real.EventDataReferenceSpaceChangePending(
+                session=self._session, reference_space_type=self._real.ReferenceSpaceType.LOCAL,
+                change_time=t_ns, pose_valid=0, pose_in_previous_space=self._posef(np.zeros(3), [0, 0, 0, 1])))
+            return
+        self._stage_origin = new
+        inv = P.pose_invert(*old)
+        rel_p, rel_q = P.pose_compose(inv[0], inv[1], new[0], new[1])
+        for name in self.config.reference_spaces:
+            if name == "VIEW":
+                continue
+            self._events.append(self._real.EventDataReferenceSpaceChangePending(
+                session=self._session, reference_space_type=self._real.ReferenceSpaceType[name],
+                change_time=t_ns, pose_valid=1, pose_in_previous_space=self._posef(rel_p, rel_q)))
 
     def wait_frame(self, session, frame_wait_info=None):
         self._log("wait_frame")
@@ -411,7 +536,9 @@ class FakeXr(types.SimpleNamespace):
             raise self._real.SessionNotRunningError()
         if self._waited is not None:
             raise self._real.CallOrderInvalidError("xrWaitFrame twice without xrBeginFrame")
-        self._t += self.period_ns
+        late = self._wait_calls in self.config.late_frames
+        self._wait_calls += 1
+        self._t += self.period_ns * (2 if late else 1)
         self._advance_script()
         if self._lost:
             raise self._real.SessionLossPending()
@@ -476,6 +603,9 @@ class FakeXr(types.SimpleNamespace):
         self._frames_ended += 1
         self.submitted.append({"time": t, "layers": layers,
                                "blend": int(frame_end_info.environment_blend_mode)})
+        if self._stop_after is not None and self._frames_ended >= self._stop_after:
+            self._stop_after = None
+            self._queue_state("STOPPING")
         S = self._real.SessionState
         if self._frames_ended == 1 and self._queued_state() == int(S.READY):
             for s in ("SYNCHRONIZED", "VISIBLE", "FOCUSED"):
@@ -495,12 +625,15 @@ class FakeXr(types.SimpleNamespace):
         d = obj.data
         if "ref" in d:
             ref = d["ref"]
+            origin = self._stage_origin   # T_tracking_stage (moves on a recentre)
             if ref == "VIEW":
                 base = self.timeline.head(t)
             elif ref == "LOCAL":
-                base = (np.array([0.0, self.config.local_origin_y, 0.0]), np.array([0.0, 0.0, 0.0, 1.0]))
+                local = getattr(self, "_local_origin", None) or origin
+                base = P.pose_compose(local[0], local[1], np.array([0.0, self.config.local_origin_y, 0.0]),
+                                      np.array([0.0, 0.0, 0.0, 1.0]))
             else:   # STAGE, LOCAL_FLOOR_EXT
-                base = (np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0]))
+                base = origin
             return P.pose_compose(base[0], base[1], *d["offset"])
         action, hand = d["action"], d["hand"]
         if action == "gaze_pose":
@@ -530,6 +663,8 @@ class FakeXr(types.SimpleNamespace):
         if rel is None:
             return self._real.SpaceLocation(location_flags=F.NONE)
         flags = F.POSITION_VALID_BIT | F.ORIENTATION_VALID_BIT | F.POSITION_TRACKED_BIT | F.ORIENTATION_TRACKED_BIT
+        if self._obj(space, "space").data.get("ref") == "VIEW" and not self.timeline.head_tracked(t):
+            flags = F.ORIENTATION_VALID_BIT | F.ORIENTATION_TRACKED_BIT
         return self._real.SpaceLocation(location_flags=flags, pose=self._posef(*rel))
 
     def locate_views(self, session, view_locate_info):
@@ -544,8 +679,17 @@ class FakeXr(types.SimpleNamespace):
             p, q = P.pose_compose(inv[0], inv[1], eye_p[i], eye_q[i])
             views.append(self._real.View(pose=self._posef(p, q), fov=self._real.Fovf(*fov)))
         F = self._real.ViewStateFlags
-        state = self._real.ViewState(view_state_flags=F.POSITION_VALID_BIT | F.ORIENTATION_VALID_BIT)
-        return state, views
+        call, self._view_calls = self._view_calls, self._view_calls + 1
+        flags = F.POSITION_VALID_BIT | F.ORIENTATION_VALID_BIT | F.POSITION_TRACKED_BIT | F.ORIENTATION_TRACKED_BIT
+        if call < self.config.invalid_view_frames:
+            flags = F.NONE                  # a headset waking up: nothing known yet
+            views = [self._real.View(pose=self._posef(np.zeros(3), [0, 0, 0, 1]), fov=v.fov) for v in views]
+        elif not self.timeline.head_tracked(t):
+            flags = F.ORIENTATION_VALID_BIT | F.ORIENTATION_TRACKED_BIT   # 3DoF: position lost
+        elif call in self.config.nan_view_frames:
+            nan = float("nan")
+            views = [self._real.View(pose=self._posef([nan] * 3, [nan] * 4), fov=v.fov) for v in views]
+        return self._real.ViewState(view_state_flags=flags), views
 
     # -- actions ----------------------------------------------------------------------------
     def create_action_set(self, instance, create_info=None):
@@ -617,7 +761,15 @@ class FakeXr(types.SimpleNamespace):
         if name == "gaze_pose":
             return name, None, focused and self.timeline.gaze is not None, None
         active = focused and t is not None and hand is not None and self.timeline.controllers_on(t)
-        return name, hand, active, (self.timeline.controllers(t) if active else None)
+        return name, hand, active, (self._controllers_at(t) if active else None)
+
+    def _controllers_at(self, t: int):
+        """The scripted controller sample at t, computed once per synced time (every action
+        state of a frame reads the same sample, as a runtime's xrSyncActions snapshot does)."""
+        cached = getattr(self, "_controller_sample", None)
+        if cached is None or cached[0] != t:
+            cached = self._controller_sample = (t, self.timeline.controllers(t))
+        return cached[1]
 
     def get_action_state_pose(self, session, get_info):
         name, hand, active, _ = self._action_state(get_info, self._real.ActionType.POSE_INPUT)
@@ -677,6 +829,18 @@ class FakeXr(types.SimpleNamespace):
         self._destroy(hand_tracker, "hand_tracker")
 
     def _locate_hand_joints(self, tracker, info_ptr, locations_ptr):
+        """xrLocateHandJointsEXT through its function pointer: answers with a result code."""
+        R = self._real.Result
+        try:
+            self._before("locate_hand_joints")
+        except self._real.XrException as exc:
+            return int(exc.get_result_enum())
+        result = self._locate_hand_joints_now(tracker, info_ptr, locations_ptr)
+        if self._loss_pending and result == int(R.SUCCESS):
+            return int(R.SESSION_LOSS_PENDING)
+        return result
+
+    def _locate_hand_joints_now(self, tracker, info_ptr, locations_ptr):
         R = self._real.Result
         try:
             hand = self._obj(tracker, "hand_tracker").data["hand"]

@@ -1,6 +1,7 @@
 """Drive Monado's "remote" driver (P_OVERRIDE_ACTIVE_CONFIG=remote) over TCP, for tests.
 
-Monado listens on port 4242 and reads ``struct r_remote_data`` records (its
+Monado listens on a TCP port (4242 unless its config file says otherwise; MonadoService gives each
+service a free port of its own: pass ``service.remote_port``) and reads ``struct r_remote_data`` records (its
 src/xrt/drivers/remote/r_interface.h): head pose and per-hand controller pose, finger curls and
 buttons. Its hand tracker simulates 26 joints from the controller pose and curls. We only ever
 connect to 127.0.0.1.
@@ -64,7 +65,7 @@ class RemoteData(ctypes.Structure):
 class RemoteDriver:
     """A TCP client of Monado's remote driver. ``send(data)`` replaces the whole device state."""
 
-    def __init__(self, port: int = 4242, host: str = "127.0.0.1", timeout_s: float = 10.0):
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout_s: float = 10.0):
         deadline = time.monotonic() + timeout_s
         while True:
             try:

@@ -1,0 +1,132 @@
+"""The app's OpenXR path on Monado with the Khronos core validation layer on (issue 13 item 7).
+
+pyopenxr's wheel ships XR_APILAYER_LUNARG_core_validation (OpenXR 1.1) and puts its folder on
+XR_API_LAYER_PATH; XR_ENABLE_API_LAYERS turns it on for instances created from then on. Every
+message reaches the test through an XR_EXT_debug_utils messenger, naming the call. A session runs
+start, frames, hands and controllers through the remote driver, haptics, passthrough requested, a
+recentre (monado-ctl -c), shutdown and a second session; any validation message fails the test.
+"""
+
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from OpenGL import GL
+
+from xrdemo.platform.base import EventKind, SessionState
+from xrdemo.platform.openxr import OpenXRPlatform
+from xrdemo.platform.openxr_runtime import is_problem
+from xrdemo.platform.xr_import import import_xr
+from xrdemo.testing.monado_remote import RemoteDriver
+
+LAYER = "XR_APILAYER_LUNARG_core_validation"
+
+
+@pytest.fixture
+def validation(monado):
+    """The core validation layer on for instances created in this test; its messages collected."""
+    xr = import_xr()
+    old = os.environ.get("XR_ENABLE_API_LAYERS")
+    os.environ["XR_ENABLE_API_LAYERS"] = LAYER
+    os.environ.setdefault("XR_CORE_VALIDATION_EXPORT_TYPE", "text")   # the layer also prints
+    try:
+        layers = [_name(layer.layer_name) for layer in xr.enumerate_api_layer_properties()]
+        assert LAYER in layers, f"pyopenxr's bundled validation layer is not found ({layers})"
+        yield []
+    finally:
+        if old is None:
+            os.environ.pop("XR_ENABLE_API_LAYERS", None)
+        else:
+            os.environ["XR_ENABLE_API_LAYERS"] = old
+
+
+def _name(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def clear_draw(i, view, fbo, size):
+    """What the renderer does with passthrough on, at its simplest: clear to alpha 0."""
+    GL.glClearColor(0.2, 0.3, 0.4, 0.0)
+    GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
+
+
+def run(p, n, draw=clear_draw, until=None):
+    f = None
+    for _ in range(n):
+        f = p.begin_frame()
+        p.end_frame(f, draw)
+        if until is not None and until(f):
+            return f
+    if until is not None:
+        raise AssertionError(f"condition not met in {n} frames (state {p.session_state.name})")
+    return f
+
+
+def hands_state(driver, x):
+    data = type(driver.latest).from_buffer_copy(bytes(driver.latest))
+    for side, hand in ((-1, data.left), (1, data.right)):
+        hand.active = True
+        hand.hand_tracking_active = True
+        hand.pose.orientation.w = 1.0
+        hand.pose.position.x = side * 0.2 + x
+        hand.pose.position.y = 1.0
+        hand.pose.position.z = -0.3
+        hand.trigger_value = 0.7
+    return data
+
+
+def problems(messages):
+    return [m for m in messages if is_problem(m)]
+
+
+def test_the_app_openxr_path_gives_no_validation_message(monado, egl, validation):
+    egl.make_current()
+    xr = import_xr()
+    for session in (1, 2):                      # shutdown, then a second session on the same runtime
+        p = OpenXRPlatform(xr, egl, log=lambda m: None, debug_messages=validation.append)
+        try:
+            assert any("xrCreateInstance" in m and "1 layers enabled" in m for m in validation), \
+                "the validation layer did not load"
+            run(p, 80, until=lambda f: f.session_state == SessionState.FOCUSED and f.should_render)
+            requested = p.set_passthrough(True)   # Monado offers neither way: refused, cleanly
+            assert requested == p.capabilities.passthrough
+            run(p, 3)
+            with RemoteDriver(port=monado.remote_port, host="127.0.0.1") as driver:
+                driver.send(hands_state(driver, 0.05 * session))
+                f = run(p, 80, until=lambda f: f.hands.valid.all() and f.controllers.active.all())
+            assert np.isfinite(f.hands.positions).all() and f.controllers.grip_valid.all()
+            assert p.haptic_pulse(1, 0.5, 0.02)
+            if session == 1:
+                out = subprocess.run([str(monado.prefix / "bin" / "monado-ctl"), "-c"],
+                                     env={**os.environ, **monado.env}, capture_output=True, text=True, timeout=20)
+                assert out.returncode == 0, out.stderr
+                f = run(p, 80, until=lambda f: any(e.kind == EventKind.RECENTER for e in f.events))
+                recentre = next(e for e in f.events if e.kind == EventKind.RECENTER)
+                assert recentre.detail["space"] in ("local", "stage", "local_floor")
+            p.set_passthrough(False)
+            run(p, 3)
+        finally:
+            p.shutdown()
+        assert p.session is None and p.instance is None
+    assert problems(validation) == []
+
+
+def test_the_messenger_catches_a_real_misuse(monado, egl, validation):
+    """The same set-up sees a deliberate mistake: an invalid enum value the runtime alone would
+    only answer with an error code; the layer's message names xrCreateReferenceSpace."""
+    egl.make_current()
+    xr = import_xr()
+    p = OpenXRPlatform(xr, egl, log=lambda m: None, debug_messages=validation.append)
+    try:
+        run(p, 80, until=lambda f: f.session_state == SessionState.FOCUSED)
+        assert problems(validation) == []
+        info = xr.ReferenceSpaceCreateInfo(reference_space_type=xr.ReferenceSpaceType.STAGE)
+        info._reference_space_type = 0x7FFF0000       # not an XrReferenceSpaceType
+        with pytest.raises(xr.XrException):
+            xr.create_reference_space(p.session, info)
+    finally:
+        p.shutdown()
+    found = problems(validation)
+    assert found and all("xrCreateReferenceSpace" in m for m in found), found
+    assert any("VUID-XrReferenceSpaceCreateInfo-referenceSpaceType-parameter" in m for m in found)
