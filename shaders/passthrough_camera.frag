@@ -1,7 +1,7 @@
 #version 330 core
 // The simulated runtime's "camera": a recognisable pattern (u_cell-pixel checkerboard of two
 // colours) standing in for the real room. Blending (set by the platform) puts it UNDER what the
-// app drew: out = camera * (1 - dst.a) + drawn * dst.a, alpha 1.
+// app drew (premultiplied): out = camera * (1 - dst.a) + drawn, alpha 1.
 uniform vec3 u_color_a;
 uniform vec3 u_color_b;
 uniform float u_cell;

@@ -130,3 +130,28 @@ def test_the_messenger_catches_a_real_misuse(monado, egl, validation):
     found = problems(validation)
     assert found and all("xrCreateReferenceSpace" in m for m in found), found
     assert any("VUID-XrReferenceSpaceCreateInfo-referenceSpaceType-parameter" in m for m in found)
+
+
+def test_the_whole_app_loop_gives_no_validation_message(monado, egl, validation, tmp_path):
+    """app.live_loop itself — seat transform, menu, passthrough asked for, haptics on table
+    contact, the mirror — on Monado with the layer on, with tracked hands through the remote
+    driver: no validation message."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from tests.conftest import quiet_config
+    from xrdemo.app import live_loop
+
+    egl.make_current()
+    cfg = quiet_config(5)
+    cfg = replace(cfg, display=replace(cfg.display, passthrough=True))
+    p = OpenXRPlatform(import_xr(), egl, log=lambda m: None, debug_messages=validation.append)
+    logs = []
+    with RemoteDriver(port=monado.remote_port, host="127.0.0.1") as driver:
+        driver.send(hands_state(driver, 0.0))
+        status = live_loop(p, cfg, log=logs.append, max_frames=60, mirror_to=tmp_path / "m.mp4",
+                           table_alignment=Path("/nonexistent/xrdemo/align.json"))
+    assert status == 0, logs
+    assert any("mirror: wrote" in line for line in logs), logs
+    assert any("xrCreateInstance" in m and "1 layers enabled" in m for m in validation)
+    assert problems(validation) == []

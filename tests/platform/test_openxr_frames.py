@@ -244,7 +244,7 @@ def test_passthrough_choice_for_each_runtime(extensions, blend_modes, mode):
     else:
         assert last["layers"] == [("projection", 0)] and "passthrough" in p.capabilities.missing
     if mode:
-        assert last["layers"][-1][1] == SOURCE_ALPHA | UNPREMULTIPLIED
+        assert last["layers"][-1][1] == SOURCE_ALPHA          # premultiplied: no UNPREMULTIPLIED bit
     assert not p.set_passthrough(False)                   # toggles while running
     focused(p)
     assert fx.submitted[-1]["layers"] == [("projection", 0)] and fx.submitted[-1]["blend"] == OPAQUE

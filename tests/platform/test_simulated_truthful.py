@@ -95,7 +95,7 @@ def test_a_derived_frame_is_accepted_and_draw_gets_the_platforms_views():
 
 SIZE = (64, 48)
 DRAWN = (0.9, 0.6, 0.1)             # the "virtual thing": an orange quad with alpha 1
-CLEAR = (0.1, 0.1, 0.4)             # the clear colour, alpha 0 with passthrough on
+CLEAR = (0.1, 0.1, 0.4)             # an opaque clear colour (passthrough off)
 
 
 @pytest.fixture
@@ -123,13 +123,13 @@ def target(egl):
 
 
 def draw_quad_over_nothing(i, view, fbo, size):
-    """What the renderer does with passthrough on, by hand: clear to alpha 0, then a quad
-    (the middle third) with alpha 1."""
+    """What the renderer does with passthrough on, by hand: clear to (0, 0, 0, 0) — premultiplied,
+    nothing there — then a quad (the middle third) with alpha 1."""
     from OpenGL import GL
 
     GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
     GL.glViewport(0, 0, *size)
-    GL.glClearColor(*CLEAR, 0.0)
+    GL.glClearColor(0.0, 0.0, 0.0, 0.0)
     GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
     GL.glEnable(GL.GL_SCISSOR_TEST)
     GL.glScissor(size[0] // 3, size[1] // 3, size[0] // 3, size[1] // 3)
@@ -162,11 +162,11 @@ def test_passthrough_shows_the_room_where_alpha_is_zero_and_keeps_what_is_drawn(
     assert (img[..., 3] == 1.0).all()                                               # opaque result
     assert {tuple(c) for c in np.round(img[~inside][:, :3])} == {tuple(c) for c in CAMERA_COLORS}
 
-    assert not p.set_passthrough(False)                # toggled off: alpha 0 stays the clear colour
+    assert not p.set_passthrough(False)                # toggled off: nothing under the frame
     f = p.begin_frame()
     p.end_frame(f, draw_quad_over_nothing)
     img = read(target)
-    np.testing.assert_allclose(img[~inside][:, :3], np.broadcast_to(CLEAR, ((~inside).sum(), 3)), atol=1 / 255)
+    np.testing.assert_allclose(img[~inside][:, :3], 0.0, atol=1 / 255)
     p.shutdown()
 
 

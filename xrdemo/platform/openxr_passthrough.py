@@ -6,8 +6,9 @@ environment blend mode, or not at all.
 - No XR_FB_passthrough but XR_ENVIRONMENT_BLEND_MODE_ALPHA_BLEND offered (video see-through
   runtimes): passthrough on = ALPHA_BLEND, off = OPAQUE.
 With passthrough on, the projection layer blends by its texture's alpha
-(BLEND_TEXTURE_SOURCE_ALPHA_BIT) and says that alpha is not premultiplied
-(UNPREMULTIPLIED_ALPHA_BIT): the renderer clears to alpha 0 and draws plain colours with alpha 1.
+(BLEND_TEXTURE_SOURCE_ALPHA_BIT), premultiplied (the OpenXR default, no UNPREMULTIPLIED bit): the
+renderer clears to (0, 0, 0, 0) and blends colour "over" with coverage alpha, so where a fading
+hand or an antialiased edge is partly drawn, its colour is already multiplied by its alpha.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class Passthrough:
         if not self.on:
             return 0
         F = self.xr.CompositionLayerFlags
-        return int(F.BLEND_TEXTURE_SOURCE_ALPHA_BIT) | int(F.UNPREMULTIPLIED_ALPHA_BIT)
+        return int(F.BLEND_TEXTURE_SOURCE_ALPHA_BIT)
 
     def destroy(self) -> None:
         xr = self.xr

@@ -1,8 +1,8 @@
 """The simulated runtime's passthrough: a synthetic camera image composited UNDER what the app drew.
 
 A compositor with passthrough (XR_FB_passthrough, or ALPHA_BLEND) shows the real room wherever the
-app's layer is transparent: out = room * (1 - a) + drawn * a, with unpremultiplied alpha, as
-xrdemo submits it. Here the "room" is a checkerboard of CAMERA_COLORS, CAMERA_CELL_PX pixels per
+app's layer is transparent: out = room * (1 - a) + drawn, with premultiplied alpha, as xrdemo
+submits it (the renderer clears to (0, 0, 0, 0) and blends with coverage alpha). Here the "room" is a checkerboard of CAMERA_COLORS, CAMERA_CELL_PX pixels per
 square, fixed to the view's pixels, so a test can tell it from anything the app draws.
 """
 
@@ -48,8 +48,8 @@ class CameraCompositor:
             GL.glDisable(GL.GL_SCISSOR_TEST)
             GL.glEnable(GL.GL_BLEND)
             GL.glBlendEquation(GL.GL_FUNC_ADD)
-            # colour: camera * (1 - dst.a) + drawn * dst.a; alpha: 1 (the room is opaque)
-            GL.glBlendFuncSeparate(GL.GL_ONE_MINUS_DST_ALPHA, GL.GL_DST_ALPHA, GL.GL_ONE, GL.GL_ZERO)
+            # colour: camera * (1 - dst.a) + drawn (premultiplied); alpha: 1 (the room is opaque)
+            GL.glBlendFuncSeparate(GL.GL_ONE_MINUS_DST_ALPHA, GL.GL_ONE, GL.GL_ONE, GL.GL_ZERO)
             GL.glUseProgram(self.program)
             GL.glUniform3f(self._uniforms["u_color_a"], *CAMERA_COLORS[0])
             GL.glUniform3f(self._uniforms["u_color_b"], *CAMERA_COLORS[1])
