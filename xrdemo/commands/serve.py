@@ -147,9 +147,19 @@ def _totals(stats: dict) -> tuple[int, int]:
 
 
 def status_line(stats: dict, in_per_s: float, out_per_s: float) -> str:
-    """One line: rooms, members, packet rates, drops by reason."""
+    """One line: rooms, members, packet rates, drops by reason, what went over fair shares (by
+    kind, and the members who sent most over theirs)."""
     drops = stats.get("drops", {})
     detail = ", ".join(f"{k} {v}" for k, v in sorted(drops.items())) if drops else "none"
     rooms, members = stats["rooms"], stats["members"]
-    return (f"{rooms} room{'s' if rooms != 1 else ''}, {members} member{'s' if members != 1 else ''}, "
+    line = (f"{rooms} room{'s' if rooms != 1 else ''}, {members} member{'s' if members != 1 else ''}, "
             f"{in_per_s:.0f} packets/s in, {out_per_s:.0f} out, drops: {sum(drops.values())} ({detail})")
+    limited = {k: v for k, v in stats.get("rate_limited", {}).items() if v}
+    if limited:
+        worst = sorted(stats.get("limited_members", {}).items(), key=lambda kv: -sum(kv[1].values()))[:3]
+        line += ("; over fair share: " + ", ".join(f"{k} {v}" for k, v in sorted(limited.items()))
+                 + (" (most: " + "; ".join(f"{who} {sum(c.values())}" for who, c in worst) + ")" if worst else ""))
+    refused = {k: v for k, v in stats.get("refused", {}).items() if v}
+    if refused:
+        line += "; refused: " + ", ".join(f"{k} {v}" for k, v in sorted(refused.items()))
+    return line

@@ -41,16 +41,19 @@ import time
 from dataclasses import dataclass, field
 
 from . import identity as I
+from . import limits as L
 from . import protocol as P
 
 HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
 SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
 SEAT_HOLD_S = 30.0              # a seat whose member dropped out is offered to others last, this long
 REMEMBERED_SEATS = 1024         # (room, client_id) -> seat kept for reconnects after leaving
-UDP_BUFFER_BYTES = 1 << 20      # socket send/receive buffers asked of the OS
+UDP_BUFFER_BYTES = 8 << 20      # socket buffers asked of the OS (capped by net.core.rmem_max/wmem_max):
+                                # room for a flood's backlog while the server is descheduled
 UDP_BATCH = 256                 # datagrams read per wake-up before yielding to other work
 WELCOME_BUDGET = 12 * 1024      # bytes of profiles and signed joins inside a welcome (frames max 16 KiB)
 NAME_REGISTRY_MAX = 65536       # display names remembered with their key (oldest forgotten first)
+LIMITED_KEPT = 64               # members who went over their fair share, kept in the stats after leaving
 
 
 @dataclass
@@ -93,6 +96,8 @@ class _Member:
     keys: I.SessionKeys | None = None      # datagram MAC keys of this session
     signed_join: dict = field(default_factory=dict)   # what peers need to check the join
     windows: dict = field(default_factory=dict)       # kind -> ReplayWindow
+    buckets: dict = field(default_factory=dict)       # kind name -> limits.TokenBucket (fair share)
+    limited: collections.Counter = field(default_factory=collections.Counter)  # kind -> dropped over the share
 
 
 @dataclass(frozen=True)
@@ -116,12 +121,13 @@ class Server:
     host, port: where to listen (TCP and UDP on the same port; port 0 lets the OS choose; the
     chosen one is ``self.port`` after ``start()``). capacity: seats per room (1..32).
     timeout_s: silence after which a member is removed. impairment: optional ``Impairment``.
-    log: ``f(str)`` for one-line notices (joins, leaves), or None.
+    log: ``f(str)`` for one-line notices (joins, leaves), or None. rates: overrides of
+    ``limits.RATES`` (kind -> (per second, burst)), each member's fair share.
     """
 
     def __init__(self, host: str = "0.0.0.0", port: int = P.DEFAULT_PORT, capacity: int = 8,
                  timeout_s: float = 3.0, impairment: Impairment | None = None, log=None,
-                 hello_timeout_s: float = HELLO_TIMEOUT_S):
+                 hello_timeout_s: float = HELLO_TIMEOUT_S, rates: dict | None = None):
         if not 1 <= capacity <= P.MAX_SEATS:
             raise ValueError(f"capacity must be 1..{P.MAX_SEATS}, got {capacity}")
         if timeout_s <= 0:
@@ -129,6 +135,8 @@ class Server:
         self.host, self.port, self.capacity, self.timeout_s = host, port, capacity, timeout_s
         self.impairment = impairment
         self.hello_timeout_s = hello_timeout_s
+        self.rates = dict(L.RATES, **(rates or {}))   # kind -> (per second, burst): fair shares
+        self._limited_left: collections.OrderedDict = collections.OrderedDict()  # who -> kind counts, after leaving
         self.log = log or (lambda _msg: None)
         self.rooms: dict[str, _Room] = {}
         self._sessions: dict[int, _Member] = {}
@@ -219,10 +227,20 @@ class Server:
         datagram received, valid or not), ``packets_out``, ``bytes_out``, ``drops`` (invalid
         datagrams by reason), ``control`` (connections, joins, room_full, ...), ``control_errors``
         (by reason), ``leaves`` (by reason), ``impaired``; flat: ``dropped_by_impairment``,
+        ``rate_limited`` (datagrams and control messages over a member's fair share, by kind),
+        ``limited_members`` (who -> kind -> count, members now here and the last few who left),
         ``rooms``, ``members``, ``process_cpu_s``, and ``thread_cpu_s`` when called on the
         server's loop (``ServerThread.stats()`` does)."""
         out = {name: dict(c) for name, c in self.counters.items()}
+        for name in ("drops", "rate_limited", "refused", "packets_in", "packets_out", "bytes_in", "bytes_out"):
+            out.setdefault(name, {})
         out["dropped_by_impairment"] = self.counters["impaired"]["lost"]
+        limited = dict(self._limited_left)
+        for room in self.rooms.values():
+            for m in room.members.values():
+                if m.limited:
+                    limited[_who(m)] = dict(m.limited)
+        out["limited_members"] = limited
         out["rooms"] = len(self.rooms)
         out["members"] = sum(len(r.members) for r in self.rooms.values())
         out["process_cpu_s"] = time.process_time()
@@ -254,15 +272,22 @@ class Server:
                 return
             while member.active:
                 msg = await self._read_message(reader)
-                member.last_seen = self._loop.time()
+                now = member.last_seen = self._loop.time()
                 msg = P.validate_client_message(msg)
                 kind = msg["type"]
+                if kind != "leave" and not self._within_share(member, "control", now):
+                    # A flood: dropped, and the connection is not read again until the share
+                    # allows (TCP pushes back on the sender).
+                    await asyncio.sleep(member.buckets["control"].wait_s(now))
+                    continue
                 if kind == "ping":
                     self._send(member, {"type": "pong", "server_time_ms": self._now_ms()})
                 elif kind == "leave":
                     reason = "leave"
                     break
                 elif kind == "profile":
+                    if not self._within_share(member, "profile", now):
+                        continue
                     member.profile = msg["profile"]
                     self._broadcast(member.room, {"type": "profile", "seat": member.seat,
                                                   "profile": member.profile}, skip=member)
@@ -288,6 +313,14 @@ class Server:
                 self._remove(member, reason)
             self._close_writer(writer)
             self._conn_tasks.discard(task)
+
+    def _within_share(self, member: _Member, kind: str, now: float) -> bool:
+        """Spend one of the member's ``kind`` tokens; False (counted) when its share is used up."""
+        if member.buckets[kind].take(now):
+            return True
+        self.counters["rate_limited"][kind] += 1
+        member.limited[kind] += 1
+        return False
 
     async def _read_message(self, reader: asyncio.StreamReader) -> dict:
         n = P.frame_length(await reader.readexactly(4))
@@ -352,8 +385,10 @@ class Server:
             return None
         seat = replaced_seat if replaced_seat is not None else self._choose_seat(room, hello)
         session = self._new_session()
+        now = self._loop.time()
         member = _Member(room, seat, hello.name, hello.client_id, hello.profile, session, writer,
-                         self._loop.time(), key=hello.key, keys=auth.keys, signed_join=auth.signed_join)
+                         now, key=hello.key, keys=auth.keys, signed_join=auth.signed_join,
+                         buckets=L.buckets(now, self.rates))
         self._claim_name(hello.name, hello.key)
         room.members[seat] = member
         self._sessions[session] = member
@@ -430,6 +465,10 @@ class Server:
             while len(self._dropped) > REMEMBERED_SEATS:
                 self._dropped.pop(next(iter(self._dropped)))
         self._count("leaves", reason)
+        if member.limited:                       # who went over their share stays in the stats a while
+            self._limited_left[_who(member)] = dict(member.limited)
+            while len(self._limited_left) > LIMITED_KEPT:
+                self._limited_left.popitem(last=False)
         self._close_writer(member.writer)
         if tell_room:
             self._broadcast(room, {"type": "left", "seat": member.seat, "reason": reason})
@@ -511,6 +550,15 @@ class Server:
         if member is None:
             c["drops"]["bad_session"] += 1
             return
+        name = P.KIND_NAMES[kind]
+        now = self._loop.time()
+        bucket = member.buckets[name]
+        if addr == member.addr and not bucket.ready(now):
+            # Over the member's share: dropped before any MAC work. Only datagrams that passed
+            # the MAC spend tokens, so forged ones cannot use up someone else's share.
+            c["rate_limited"][name] += 1
+            member.limited[name] += 1
+            return
         if not P.mac_ok(member.keys.up, body, tag):      # forged, or another session's token
             c["drops"]["bad_mac"] += 1
             return
@@ -525,10 +573,13 @@ class Server:
             return
         if member.addr is None:        # bound only by a fresh datagram: a replayed one cannot bind
             member.addr = addr
-        name = P.KIND_NAMES[kind]
+        member.last_seen = now
+        if not bucket.take(now):                   # over this member's fair share
+            c["rate_limited"][name] += 1
+            member.limited[name] += 1
+            return
         c["packets_in"][name] += 1
         c["bytes_in"][name] += len(data)
-        member.last_seen = self._loop.time()
         if kind == P.KIND_KEEPALIVE:
             self._sendto_now(P.seal(member.keys.down, P.pack_server_datagram(kind, member.seat, seq, t_ms)),
                              addr, name)
@@ -582,6 +633,12 @@ class Server:
             return
         self.counters["packets_out"][name] += 1
         self.counters["bytes_out"][name] += len(packet)
+
+
+def _who(member: _Member) -> str:
+    """A member as the stats name it: ``room/seat 'name' FINGERPRINT-PREFIX``."""
+    fp = I.fingerprint(member.key)[:9] if member.key else "-"
+    return f"{member.room.name}/{member.seat} {member.name!r} {fp}"
 
 
 def _udp_socket(family: int, addr: tuple) -> socket.socket:
