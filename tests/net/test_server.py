@@ -380,7 +380,8 @@ def test_impairment_plan_is_seeded_and_shaped():
 
 
 def test_impaired_relay_loses_and_reorders(clients):
-    with ServerThread(port=0, impairment=Impairment(loss=0.3, jitter_ms=20, seed=2)) as srv:
+    with ServerThread(port=0, impairment=Impairment(loss=0.3, jitter_ms=20, seed=2),
+                      rates={"pose": (2000.0, 400.0)}) as srv:
         a, b = clients(srv.port, "a"), clients(srv.port, "b")
         a.connect(), b.connect()
         wait_until(lambda: srv.stats()["packets_in"].get("keepalive", 0) >= 2)
