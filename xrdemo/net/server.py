@@ -142,7 +142,7 @@ class Server:
         self._sessions: dict[int, _Member] = {}
         self._remembered: collections.OrderedDict = collections.OrderedDict()
         self._name_keys: collections.OrderedDict = collections.OrderedDict()   # normalized name -> key
-        self._dropped: dict = {}           # (room, seat) -> monotonic time its member dropped out
+        self._dropped: dict = {}           # (room, seat) -> (monotonic time its member dropped out, client_id, key)
         self._tcp: asyncio.base_events.Server | None = None
         self._udp_sock: socket.socket | None = None     # non-blocking; read by _read_udp
         self._delayed: dict[int, list] = {}               # impairment: due ms -> [(packet, addr, kind)]
@@ -437,14 +437,19 @@ class Server:
             self._send(member, {"type": "profile", "seat": m.seat, "profile": m.profile})
 
     def _choose_seat(self, room: _Room, hello: P.Hello) -> int:
+        """The seat for a newcomer: its wish, else its seat from before, else the lowest free
+        one. Seats whose member dropped out less than SEAT_HOLD_S ago are held for that member
+        (same client id and key): nobody else gets one, asked for or not, while another is free."""
         free = [s for s in range(room.capacity) if s not in room.members]
-        for wish in (hello.want_seat, self._remembered.get((room.name, hello.client_id))):
-            if wish is not None and wish in free:
-                return wish
-        # Seats of people who dropped out a moment ago are kept for their reconnect.
         now = time.monotonic()
-        held = {seat for (name, seat), t in self._dropped.items() if name == room.name and now - t < SEAT_HOLD_S}
-        return next((s for s in free if s not in held), free[0])
+        held = {seat for (name, seat), (t, cid, key) in self._dropped.items()
+                if name == room.name and now - t < SEAT_HOLD_S
+                and not (cid == hello.client_id and key == hello.key)}
+        open_seats = [s for s in free if s not in held] or free    # held seats go last
+        for wish in (hello.want_seat, self._remembered.get((room.name, hello.client_id))):
+            if wish is not None and wish in open_seats:
+                return wish
+        return open_seats[0]
 
     def _new_session(self) -> int:
         while True:
@@ -461,7 +466,7 @@ class Server:
             del room.members[member.seat]
         self._sessions.pop(member.session, None)
         if reason != "leave":                  # dropped out, not a goodbye: hold the seat a while
-            self._dropped[(room.name, member.seat)] = time.monotonic()
+            self._dropped[(room.name, member.seat)] = (time.monotonic(), member.client_id, member.key)
             while len(self._dropped) > REMEMBERED_SEATS:
                 self._dropped.pop(next(iter(self._dropped)))
         self._count("leaves", reason)
