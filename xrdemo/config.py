@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from .validate import video_size
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -92,6 +94,8 @@ def load_config(path: str | Path | None) -> Config:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder; give the TOML file in it")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -112,6 +116,11 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
             raise ConfigError(f"{source}: [{name}] must be a table of keys, not a {type(value).__name__}")
         section_default = getattr(out, name)
         out = replace(out, **{name: _section(section_default, name, value, source)})
+    d = out.display
+    try:
+        video_size(d.width, d.height, f"{source}: [display] width x height =")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     m = out.meeting
     if not 0 <= m.seat < m.people:
         raise ConfigError(f"{source}: [meeting].seat = {m.seat} does not exist with people = {m.people} "

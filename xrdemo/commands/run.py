@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..validate import finite_float
 from .record import config_with_overrides
 
 HELP = "join the meeting: headset if there is one, else a desktop window, else a headless recording"
@@ -34,12 +35,12 @@ def register(sub) -> None:
     p.add_argument("--people", type=int, default=None, help="people at the table (default: config or 6)")
     p.add_argument("--seat", type=int, default=None,
                    help="your seat (default 0; with --join the seat to ask for, else the lowest free one)")
-    p.add_argument("--seconds", type=float, default=None,
+    p.add_argument("--seconds", type=finite_float, default=None,
                    help="stop after this long (default: until you quit; 20 for a headless recording)")
     p.add_argument("--recording", type=Path, default=Path("xrdemo-recording.mp4"),
                    help="where a headless run writes its MP4 (default ./xrdemo-recording.mp4)")
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
-    p.add_argument("--calibrate-table", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--calibrate-table", type=finite_float, default=0.0, metavar="SECONDS",
                    help="first touch your real table for SECONDS (index fingertips, corners and edges); "
                         "the virtual table then lies on it, and later runs reuse the fit")
     p.add_argument("--table-alignment", type=Path, default=None, metavar="FILE",

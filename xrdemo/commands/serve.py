@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..net.protocol import DEFAULT_PORT, MAX_SEATS
+from ..validate import finite_float
 
 HELP = "run a meeting server that people join with `xrdemo run --join HOST:PORT/ROOM`"
 DESCRIPTION = f"""\
@@ -55,9 +56,9 @@ def register(sub) -> None:
                         "nodes of one cluster; needs the nats-py package); --host/--port are unused")
     p.add_argument("--capacity", type=int, default=8, metavar="K",
                    help=f"seats per room, 1..{MAX_SEATS} (default 8)")
-    p.add_argument("--timeout", type=float, default=3.0, metavar="S",
+    p.add_argument("--timeout", type=finite_float, default=3.0, metavar="S",
                    help="seconds of silence after which a member is removed (default 3)")
-    p.add_argument("--status-every", type=float, default=10.0, metavar="S",
+    p.add_argument("--status-every", type=finite_float, default=10.0, metavar="S",
                    help="seconds between status lines (default 10)")
     p.add_argument("--record", type=Path, default=None, metavar="DIR",
                    help="record every room session into this folder (one .xrrec file each; "

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validate import finite_float
+
 HELP = "render a headless picture of a meeting from one seat (PNG)"
 DESCRIPTION = """\
 Render one frame of a meeting to a PNG with no display and no GPU (OpenGL on Mesa's software
@@ -44,7 +46,7 @@ def register(sub) -> None:
     p.add_argument("--seat", type=int, default=0,
                    help="whose eyes to look through (default 0; -1 = an observer above the table)")
     p.add_argument("--table", choices=("round", "rect"), default="round", help="table shape")
-    p.add_argument("--time", type=float, default=6.0, metavar="SECONDS",
+    p.add_argument("--time", type=finite_float, default=6.0, metavar="SECONDS",
                    help="moment of the scripted meeting to show (default 3.0)")
     p.add_argument("--seed", type=int, default=1, help="seed of the scripted meeting (default 1)")
     p.set_defaults(func=run)
@@ -53,6 +55,8 @@ def register(sub) -> None:
 def run(args) -> int:
     if not 1 <= args.people <= 64:
         raise ValueError(f"--people must be between 1 and 64, not {args.people}")
+    if not 0 <= args.seed < 2**63:
+        raise ValueError(f"--seed must be a whole number from 0 to 2**63-1, not {args.seed}")
     if not 0 <= args.time <= 600:
         raise ValueError(f"--time must be between 0 and 600 seconds, not {args.time}")
     if not -1 <= args.seat < args.people:

@@ -165,9 +165,16 @@ def load_identity(path: Path) -> Identity:
         raise FileNotFoundError(f"identity file {path} does not exist")
     _check_private_mode(path)
     data = path.read_bytes()
+    if b"ENCRYPTED" in data[:200]:
+        raise ValueError(f"identity file {path} is encrypted with a passphrase, which xrdemo cannot "
+                         "ask for; use an unencrypted key (openssl pkey -in FILE -out NEW, then "
+                         "chmod 600 NEW), or move it away to make a new identity")
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
+    except TypeError:             # encrypted in a form without the PEM marker
+        raise ValueError(f"identity file {path} is encrypted with a passphrase, which xrdemo cannot "
+                         "ask for; use an unencrypted key") from None
+    except ValueError:
         raise ValueError(f"identity file {path} is damaged or not an xrdemo identity (no readable "
                          "PEM private key in it); "
                          "it was left as it is: move it away to make a new identity "

@@ -49,6 +49,7 @@ URL_SCHEME = "xrdemo://"
 MAX_CONTROL = 16 * 1024             # bytes of JSON in one control message
 MAX_PROFILE = 8 * 1024              # bytes of a profile object, as compact JSON
 MAX_NAME = 64                       # characters of a display name
+MAX_HOST = 253                      # characters of a host name (DNS)
 MAX_SEATS = 32                      # the largest room capacity (seats fit in the u8 of the header)
 ROOM_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 CLIENT_ID_RE = re.compile(r"[0-9a-fA-F]{8,64}")
@@ -121,6 +122,9 @@ def parse_join_url(url: str) -> tuple[str, int, str]:
             raise ValueError(f"join address {url!r}: an IPv6 host needs brackets: [addr]:port/room")
     if not host:
         raise ValueError(f"join address {url!r} has no host: expected HOST[:PORT]/ROOM")
+    if len(host) > MAX_HOST:
+        raise ValueError(f"join address: the host name is {len(host)} characters long "
+                         f"(at most {MAX_HOST}): {host[:40]}...")
     if not re.fullmatch(r"[A-Za-z0-9.\-_:%]+", host):
         raise ValueError(f"join address {url!r}: bad host name {host!r}")
     port = DEFAULT_PORT
@@ -161,6 +165,9 @@ def parse_nats_url(url: str, need_room: bool = True) -> tuple[list[str], str]:
     servers = []
     for part in where.split(","):
         part = part.strip()
+        if len(part.rpartition("@")[2]) > MAX_HOST + 6:
+            raise ValueError(f"NATS address: a host of {len(part)} characters is too long "
+                             f"(at most {MAX_HOST}): {part[:40]}...")
         if not part or not _NATS_HOST_RE.fullmatch(part):
             raise ValueError(f"NATS address {url!r}: bad host {part!r} (expected HOST[:PORT])")
         hostport = part.rpartition("@")[2]
