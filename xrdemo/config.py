@@ -102,7 +102,13 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    return config_from_dict(data, source=str(path))
+    cfg = config_from_dict(data, source=str(path))
+    try:               # a file a person wrote: its video size must suit the encoder (recordings
+        video_size(cfg.display.width, cfg.display.height,   # of PNG frames may hold odd ones)
+                   f"{path}: [display] width x height =")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return cfg
 
 
 def config_from_dict(data: dict, source: str = "config") -> Config:
@@ -116,11 +122,6 @@ def config_from_dict(data: dict, source: str = "config") -> Config:
             raise ConfigError(f"{source}: [{name}] must be a table of keys, not a {type(value).__name__}")
         section_default = getattr(out, name)
         out = replace(out, **{name: _section(section_default, name, value, source)})
-    d = out.display
-    try:
-        video_size(d.width, d.height, f"{source}: [display] width x height =")
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
     m = out.meeting
     if not 0 <= m.seat < m.people:
         raise ConfigError(f"{source}: [meeting].seat = {m.seat} does not exist with people = {m.people} "
