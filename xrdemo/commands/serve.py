@@ -60,6 +60,9 @@ def register(sub) -> None:
                    help="seconds of silence after which a member is removed (default 3)")
     p.add_argument("--status-every", type=finite_float, default=10.0, metavar="S",
                    help="seconds between status lines (default 10)")
+    p.add_argument("--names", type=Path, default=None, metavar="FILE",
+                   help="keep who owns which display name in FILE (appended to, read at start), so a "
+                        "restart forgets nobody (default: in memory while the server runs)")
     p.add_argument("--record", type=Path, default=None, metavar="DIR",
                    help="record every room session into this folder (one .xrrec file each; "
                         "play with `xrdemo replay`)")
@@ -85,6 +88,12 @@ def run(args) -> int:
         if room:
             parser.error(f"--nats takes the NATS server, not a room: nats://HOST[:PORT], not {args.nats!r}")
         args.nats = servers
+    if args.names is not None:
+        from ..validate import folder_parent_exists
+
+        folder_parent_exists(args.names, "--names")
+        if args.names.is_dir():
+            raise ValueError(f"--names {args.names} is a folder; give a file name")
     if args.record is not None and not args.record.is_dir():
         raise FileNotFoundError(f"--record {args.record}: no such folder (create it first)")
     try:
@@ -102,14 +111,15 @@ async def _serve(args) -> None:
     if args.nats:
         from ..net.nats_server import NatsServer
 
-        server = NatsServer(args.nats, capacity=args.capacity, timeout_s=args.timeout, log=log)
+        server = NatsServer(args.nats, capacity=args.capacity, timeout_s=args.timeout, log=log,
+                            names_path=args.names)
         await server.start()          # ConnectionError (an OSError) names the NATS address
         print(f"xrdemo server {server.server_id} serving rooms over NATS at {server.where}, "
               f"{args.capacity} seats per room; join with: xrdemo run --join "
               f"nats://{args.nats[0].rpartition('@')[2].removeprefix('nats://')}/ROOM", flush=True)
     else:
         server = Server(host=args.host, port=args.port, capacity=args.capacity,
-                        timeout_s=args.timeout, log=log)
+                        timeout_s=args.timeout, log=log, names_path=args.names)
         try:
             await server.start()
         except OSError as exc:

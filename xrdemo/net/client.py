@@ -46,7 +46,8 @@ class RoomFull(ConnectionError):
 
 
 class NameTaken(ConnectionError):
-    """The server knows this display name with another identity key."""
+    """The server refuses this display name: another identity key owns it (or one that looks
+    like it), the tags cannot draw it, or this key or address made too many new names."""
 
 
 class Datagram(NamedTuple):
@@ -356,7 +357,7 @@ class NetClient:
         code = msg.get("code")
         if code == "room_full":
             raise RoomFull(f"cannot join {self.where}/{self.room}: the room is full ({text})")
-        if code == "name_taken":
+        if code in ("name_taken", "bad_name", "name_rate", "name_limit"):
             raise NameTaken(f"cannot join {self.where}/{self.room} as {self.name!r}: {text}")
         raise ConnectionError(f"cannot join {self.where}/{self.room}: server said {code}: {text}")
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 from . import identity as I
 from . import limits as L
+from . import names as N
 from . import protocol as P
 
 HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
@@ -52,7 +53,10 @@ UDP_BUFFER_BYTES = 8 << 20      # socket buffers asked of the OS (capped by net.
                                 # room for a flood's backlog while the server is descheduled
 UDP_BATCH = 256                 # datagrams read per wake-up before yielding to other work
 WELCOME_BUDGET = 12 * 1024      # bytes of profiles and signed joins inside a welcome (frames max 16 KiB)
-NAME_REGISTRY_MAX = 65536       # display names remembered with their key (oldest forgotten first)
+NAME_REGISTRY_MAX = 400_000     # name keys the registry holds; then new names are refused, none forgotten
+NAME_RATES = {"key": (10 / 3600, 10.0),         # new names per identity key: 10, then one per 6 min
+              "address": (60 / 3600, 60.0)}     # per IP address (IPv6: per /64): 60, then one a minute
+NAME_BUCKETS_MAX = 65536        # keys and addresses whose new-name buckets are kept
 LIMITED_KEPT = 64               # members who went over their fair share, kept in the stats after leaving
 
 
@@ -122,12 +126,16 @@ class Server:
     chosen one is ``self.port`` after ``start()``). capacity: seats per room (1..32).
     timeout_s: silence after which a member is removed. impairment: optional ``Impairment``.
     log: ``f(str)`` for one-line notices (joins, leaves), or None. rates: overrides of
-    ``limits.RATES`` (kind -> (per second, burst)), each member's fair share.
+    ``limits.RATES`` (kind -> (per second, burst)), each member's fair share. names_path: a file
+    that keeps who owns which display name across restarts (None: in memory while running);
+    max_names: name keys held (then new names are refused); name_rates: overrides of
+    ``NAME_RATES`` (new names per key and per address).
     """
 
     def __init__(self, host: str = "0.0.0.0", port: int = P.DEFAULT_PORT, capacity: int = 8,
                  timeout_s: float = 3.0, impairment: Impairment | None = None, log=None,
-                 hello_timeout_s: float = HELLO_TIMEOUT_S, rates: dict | None = None):
+                 hello_timeout_s: float = HELLO_TIMEOUT_S, rates: dict | None = None,
+                 names_path=None, max_names: int = NAME_REGISTRY_MAX, name_rates: dict | None = None):
         if not 1 <= capacity <= P.MAX_SEATS:
             raise ValueError(f"capacity must be 1..{P.MAX_SEATS}, got {capacity}")
         if timeout_s <= 0:
@@ -141,7 +149,10 @@ class Server:
         self.rooms: dict[str, _Room] = {}
         self._sessions: dict[int, _Member] = {}
         self._remembered: collections.OrderedDict = collections.OrderedDict()
-        self._name_keys: collections.OrderedDict = collections.OrderedDict()   # normalized name -> key
+        self.names = N.NameRegistry(names_path, max_names)
+        self._name_keys = self.names.by_key          # name key -> owner (NatsServer shares it)
+        self.name_rates = dict(NAME_RATES, **(name_rates or {}))
+        self._name_buckets: collections.OrderedDict = collections.OrderedDict()   # ("key"|"address", who) -> bucket
         self._dropped: dict = {}           # (room, seat) -> (monotonic time its member dropped out, client_id, key)
         self._tcp: asyncio.base_events.Server | None = None
         self._udp_sock: socket.socket | None = None     # non-blocking; read by _read_udp
@@ -344,27 +355,56 @@ class Server:
         return _Auth(keys, eph.public, signed)
 
     def _name_owner(self, name: str, room: _Room | None) -> bytes | None:
-        """The key this name belongs to: someone in the room using it, else the registry."""
-        norm = I.normalize_name(name)
+        """The key this name (or a look-alike) belongs to: someone in the room, else the registry."""
+        keys = N.name_keys(name)
         for m in room.members.values() if room else ():
-            if I.normalize_name(m.name) == norm:
+            if keys & N.name_keys(m.name):
                 return m.key
-        return self._name_keys.get(norm)
+        return self.names.owner(name)
 
     def _claim_name(self, name: str, key: bytes) -> None:
-        norm = I.normalize_name(name)
-        self._name_keys[norm] = key
-        self._name_keys.move_to_end(norm)
-        while len(self._name_keys) > NAME_REGISTRY_MAX:
-            self._name_keys.popitem(last=False)
+        self.names.claim(name, key)
 
-    def _join(self, hello: P.Hello, writer, auth: _Auth) -> _Member | None:
+    def _name_refusal(self, hello: P.Hello, peer) -> tuple[str, str] | None:
+        """(code, message) when this hello may not use its name, else None. A name new to this
+        server costs a token of the key's and of the address's new-name buckets."""
+        problem = N.name_problem(hello.name)
+        if problem is not None:
+            return "bad_name", f"the name {hello.name!r} cannot be used: {problem}"
         owner = self._name_owner(hello.name, self.rooms.get(hello.room))
         if owner is not None and owner != hello.key:
-            self._count("control", "name_taken")
-            self._write(writer, {"type": "error", "code": "name_taken", "message":
-                                 f"the name {hello.name!r} belongs to someone else here (key "
-                                 f"{I.fingerprint(owner)[:9]}...); join with another --name"})
+            return "name_taken", (f"the name {hello.name!r} (or one that looks like it) belongs to "
+                                  f"someone else here (key {I.fingerprint(owner)[:9]}...); join with "
+                                  "another --name")
+        if owner is not None:
+            return None
+        if self.names.full:
+            return "name_limit", ("this server knows too many names to take a new one; "
+                                  "join with a name you used here before")
+        now = self._loop.time()
+        for kind, who in (("key", hello.key), ("address", peer)):
+            if who is None:
+                continue
+            bucket = self._name_buckets.get((kind, who))
+            if bucket is None:
+                bucket = self._name_buckets[(kind, who)] = L.TokenBucket(*self.name_rates[kind], now)
+                while len(self._name_buckets) > NAME_BUCKETS_MAX:
+                    self._name_buckets.popitem(last=False)
+            if not bucket.ready(now):
+                return "name_rate", (f"too many new names from this {'identity' if kind == 'key' else 'address'}"
+                                     f"; try again in {bucket.wait_s(now):.0f} s or use a name you had")
+        for kind, who in (("key", hello.key), ("address", peer)):
+            if who is not None:
+                self._name_buckets[(kind, who)].take(now)
+        return None
+
+    def _join(self, hello: P.Hello, writer, auth: _Auth) -> _Member | None:
+        refusal = self._name_refusal(hello, _address_group(writer.get_extra_info("peername")))
+        if refusal is not None:
+            code, message = refusal
+            self._count("control", code)
+            self._count("refused", code)
+            self._write(writer, {"type": "error", "code": code, "message": message})
             return None
         room = self.rooms.get(hello.room)
         replaced_seat = None
@@ -638,6 +678,22 @@ class Server:
             return
         self.counters["packets_out"][name] += 1
         self.counters["bytes_out"][name] += len(packet)
+
+
+def _address_group(peername) -> str | None:
+    """Who an address is for per-address limits: the IPv4 address, or the /64 of an IPv6 one
+    (one home or host usually holds a whole /64); None when there is no IP address."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(peername[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _who(member: _Member) -> str:
