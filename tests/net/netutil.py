@@ -81,3 +81,19 @@ def events_until(client, predicate, timeout_s: float = 5.0) -> list:
 
     wait_until(check, timeout_s)
     return seen
+
+
+def bind_udp(sock, keys, session: int, port: int, seq: int = 0) -> None:
+    """Bind a raw client's UDP address at the server: send a keepalive, answer the probe the
+    server sends back (``protocol.KIND_PROBE``) with its nonce, and wait for the keepalive echo."""
+    import time as _time
+
+    t_ms = int(_time.monotonic() * 1000) & 0xFFFFFFFF
+    sock.sendto(sealed(keys, P.KIND_KEEPALIVE, session, seq, t_ms), ("127.0.0.1", port))
+    data, _ = sock.recvfrom(2048)
+    kind, _seat, pseq, pt, nonce = P.parse_server_datagram(data[:-P.MAC_BYTES])
+    assert kind == P.KIND_PROBE, kind
+    sock.sendto(sealed(keys, P.KIND_PROBE, session, pseq, pt, nonce), ("127.0.0.1", port))
+    sock.sendto(sealed(keys, P.KIND_KEEPALIVE, session, seq + 1, t_ms), ("127.0.0.1", port))
+    data, _ = sock.recvfrom(2048)
+    assert data[0] == P.KIND_KEEPALIVE, data[0]

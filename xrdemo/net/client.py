@@ -584,6 +584,10 @@ class NetClient:
         if not window.accept(seq, t_ms):
             c["rx_dropped_replay"] += 1
             return
+        if kind == P.KIND_PROBE:          # the server checks this address: answer from here
+            c["probe_received"] += 1
+            self._send(P.KIND_PROBE, seq, t_ms, payload)
+            return
         if kind == P.KIND_KEEPALIVE:
             c["rtt_ms"] = P.ms_diff(arrival_ns // 1_000_000, t_ms)
             c["keepalive_received"] += 1

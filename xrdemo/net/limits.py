@@ -57,6 +57,7 @@ RATES = {
     "pose": (90.0, 45.0),         # 60 Hz at most from NetMeeting, 1.5 banked
     "voice": (75.0, 50.0),        # 50 frames a second; a second's worth may bunch after a stall
     "keepalive": (5.0, 10.0),     # one a second
+    "probe": (8.0, 8.0),          # address checks: sent to a new address / answered by the client
     "control": (20.0, 40.0),      # one ping a second, a profile now and then
     "profile": (0.5, 4.0),        # a new hand shape: rare; each costs a broadcast of up to 8 KiB
 }

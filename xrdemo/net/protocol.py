@@ -27,7 +27,10 @@ see ``identity.py`` and docs/identity.md). A pose is 10 + 80 + 8 = 98 bytes clie
 8 + 80 + 8 = 96 bytes server -> client. The server re-authenticates what it forwards with each
 recipient's key.
 
-``kind``: 1 pose, 2 voice, 3 keepalive (never forwarded; the server echoes it to its sender).
+``kind``: 1 pose, 2 voice, 3 keepalive (never forwarded; the server echoes it to its sender),
+4 probe (a source address's check: the server sends a random 16-byte nonce to an address it has
+not bound for the session; the client sends it back from there, under its MAC, and only then
+does that address become the session's).
 ``seq`` counts the sender's datagrams of that kind (uint16, wraps). ``t_ms`` is the sender's
 monotonic clock in milliseconds (uint32, wraps; compare with ``ms_diff``).
 """
@@ -58,8 +61,10 @@ CLIENT_ID_RE = re.compile(r"[0-9a-fA-F]{8,64}")
 KIND_POSE = 1
 KIND_VOICE = 2
 KIND_KEEPALIVE = 3
-KIND_NAMES = {KIND_POSE: "pose", KIND_VOICE: "voice", KIND_KEEPALIVE: "keepalive"}
-MAX_PAYLOAD = {KIND_POSE: 128, KIND_VOICE: 400, KIND_KEEPALIVE: 0}   # payload bytes per kind
+KIND_PROBE = 4                      # address check: server -> client a nonce, client -> server it back
+KIND_NAMES = {KIND_POSE: "pose", KIND_VOICE: "voice", KIND_KEEPALIVE: "keepalive", KIND_PROBE: "probe"}
+PROBE_BYTES = 16
+MAX_PAYLOAD = {KIND_POSE: 128, KIND_VOICE: 400, KIND_KEEPALIVE: 0, KIND_PROBE: PROBE_BYTES}   # payload bytes per kind
 MAC_BYTES = 8                       # the MAC ending every datagram
 SESSION_BITS = 24
 SESSION_MASK = (1 << SESSION_BITS) - 1

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hmac
 import random
 import secrets
 import socket
@@ -57,6 +58,9 @@ NAME_REGISTRY_MAX = 400_000     # name keys the registry holds; then new names a
 NAME_RATES = {"key": (10 / 3600, 10.0),         # new names per identity key: 10, then one per 6 min
               "address": (60 / 3600, 60.0)}     # per IP address (IPv6: per /64): 60, then one a minute
 NAME_BUCKETS_MAX = 65536        # keys and addresses whose new-name buckets are kept
+PROBE_TTL_S = 5.0               # a probe's answer counts this long
+PROBE_REPEAT_S = 0.2            # an unbound address is asked again after this
+PROBES_PENDING = 4              # addresses being checked at once per member
 LIMITED_KEPT = 64               # members who went over their fair share, kept in the stats after leaving
 
 
@@ -102,6 +106,8 @@ class _Member:
     windows: dict = field(default_factory=dict)       # kind -> ReplayWindow
     buckets: dict = field(default_factory=dict)       # kind name -> limits.TokenBucket (fair share)
     limited: collections.Counter = field(default_factory=collections.Counter)  # kind -> dropped over the share
+    probes: dict = field(default_factory=dict)        # address -> (nonce, loop time sent): not yet bound
+    probe_seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -607,8 +613,10 @@ class Server:
         if not P.mac_ok(member.keys.up, body, tag):      # forged, or another session's token
             c["drops"]["bad_mac"] += 1
             return
-        if member.addr is not None and member.addr != addr:
-            c["drops"]["wrong_addr"] += 1
+        if addr != member.addr:          # not (yet) this session's address: check it, never trust it
+            self._address_check(member, kind, payload, addr, now)
+            return
+        if kind == P.KIND_PROBE:          # a late or repeated answer from the bound address
             return
         window = member.windows.get(kind)
         if window is None:
@@ -616,8 +624,6 @@ class Server:
         if not window.accept(seq, t_ms):
             c["drops"]["replay"] += 1
             return
-        if member.addr is None:        # bound only by a fresh datagram: a replayed one cannot bind
-            member.addr = addr
         member.last_seen = now
         if not bucket.take(now):                   # over this member's fair share
             c["rate_limited"][name] += 1
@@ -648,6 +654,40 @@ class Server:
                 c["drops"]["send_error"] += 1
         c["packets_out"][name] += sent
         c["bytes_out"][name] += sent * (len(packet) + P.MAC_BYTES)
+
+    def _address_check(self, member: _Member, kind: int, payload: bytes, addr, now: float) -> None:
+        """An authentic datagram of member's session from an address that is not its bound one
+        (the first of a session, or after a NAT gave the client a new port). A probe with the
+        nonce sent to this very address binds it; anything else makes the server send that
+        address a probe (a few a second at most). A copy of someone's datagram raced from
+        another address only earns that address a probe it cannot answer: the answer needs the
+        session's key."""
+        c = self.counters
+        if kind == P.KIND_PROBE:
+            pending = member.probes.get(addr)
+            if pending is not None and now - pending[1] < PROBE_TTL_S and hmac.compare_digest(payload, pending[0]):
+                rebound = member.addr is not None
+                member.addr = addr
+                member.probes.clear()
+                member.last_seen = now
+                self._count("control", "rebound" if rebound else "bound")
+            else:
+                c["drops"]["bad_probe"] += 1
+            return
+        c["drops"]["wrong_addr" if member.addr is not None else "unbound"] += 1
+        pending = member.probes.get(addr)
+        if pending is not None and now - pending[1] < PROBE_REPEAT_S:
+            return                       # asked this address a moment ago
+        if not member.buckets["probe"].take(now):
+            c["rate_limited"]["probe"] += 1
+            return
+        nonce = secrets.token_bytes(P.PROBE_BYTES)
+        member.probes[addr] = (nonce, now)
+        while len(member.probes) > PROBES_PENDING:
+            member.probes.pop(next(iter(member.probes)))
+        member.probe_seq = (member.probe_seq + 1) & 0xFFFF
+        self._sendto_now(P.seal(member.keys.down, P.pack_server_datagram(
+            P.KIND_PROBE, member.seat, member.probe_seq, self._now_ms(), nonce)), addr, "probe")
 
     def _send_impaired(self, packet: bytes, addr, name: str) -> None:
         """Drop or delay one forwarded datagram. Delays are grouped per millisecond, so one
