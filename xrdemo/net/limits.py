@@ -76,7 +76,7 @@ class ServerLimits:
     connections in all; rooms: rooms at once; fd_reserve: file handles kept free (below it new
     connections are refused, ``busy``). Members per room is the room's capacity.
     """
-    per_address: int = 32
+    per_address: int = 64
     connections: int = 2000
     rooms: int = 500
     fd_reserve: int = 64

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import hmac
+import os
 import random
 import secrets
 import socket
@@ -58,6 +60,7 @@ NAME_REGISTRY_MAX = 400_000     # name keys the registry holds; then new names a
 NAME_RATES = {"key": (10 / 3600, 10.0),         # new names per identity key: 10, then one per 6 min
               "address": (60 / 3600, 60.0)}     # per IP address (IPv6: per /64): 60, then one a minute
 NAME_BUCKETS_MAX = 65536        # keys and addresses whose new-name buckets are kept
+BUSY_LOG_S = 10.0               # at most one log line this often about refused connections
 PROBE_TTL_S = 5.0               # a probe's answer counts this long
 PROBE_REPEAT_S = 0.2            # an unbound address is asked again after this
 PROBES_PENDING = 4              # addresses being checked at once per member
@@ -135,13 +138,15 @@ class Server:
     ``limits.RATES`` (kind -> (per second, burst)), each member's fair share. names_path: a file
     that keeps who owns which display name across restarts (None: in memory while running);
     max_names: name keys held (then new names are refused); name_rates: overrides of
-    ``NAME_RATES`` (new names per key and per address).
+    ``NAME_RATES`` (new names per key and per address). limits: ``limits.ServerLimits``
+    (connections per address and in all, rooms; each refusal has its own error code).
     """
 
     def __init__(self, host: str = "0.0.0.0", port: int = P.DEFAULT_PORT, capacity: int = 8,
                  timeout_s: float = 3.0, impairment: Impairment | None = None, log=None,
                  hello_timeout_s: float = HELLO_TIMEOUT_S, rates: dict | None = None,
-                 names_path=None, max_names: int = NAME_REGISTRY_MAX, name_rates: dict | None = None):
+                 names_path=None, max_names: int = NAME_REGISTRY_MAX, name_rates: dict | None = None,
+                 limits: L.ServerLimits | None = None):
         if not 1 <= capacity <= P.MAX_SEATS:
             raise ValueError(f"capacity must be 1..{P.MAX_SEATS}, got {capacity}")
         if timeout_s <= 0:
@@ -150,6 +155,11 @@ class Server:
         self.impairment = impairment
         self.hello_timeout_s = hello_timeout_s
         self.rates = dict(L.RATES, **(rates or {}))   # kind -> (per second, burst): fair shares
+        self.limits = limits or L.ServerLimits()
+        self.max_connections = self.limits.connections   # lowered at start() to fit the file handles
+        self._per_address: dict = {}                     # address group -> open control connections
+        self._busy_count, self._busy_logged = 0, -1e9
+        self._previous_handler = None
         self._limited_left: collections.OrderedDict = collections.OrderedDict()  # who -> kind counts, after leaving
         self.log = log or (lambda _msg: None)
         self.rooms: dict[str, _Room] = {}
@@ -176,6 +186,9 @@ class Server:
     async def start(self) -> None:
         """Listen on TCP and UDP (same port number)."""
         self._loop = asyncio.get_running_loop()
+        self._previous_handler = self._loop.get_exception_handler()
+        self._loop.set_exception_handler(self._on_loop_error)
+        self.max_connections = _connection_budget(self.limits)
         last_error = None
         for _attempt in range(20):
             tcp = await asyncio.start_server(self._on_connection, self.host, self.port,
@@ -201,6 +214,8 @@ class Server:
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
+        if self._loop is not None and self._loop.get_exception_handler() == self._on_loop_error:
+            self._loop.set_exception_handler(self._previous_handler)
         if self._sweeper:
             self._sweeper.cancel()
         if self._tcp:
@@ -270,9 +285,50 @@ class Server:
         return out
 
     # --- control channel ---------------------------------------------------------------------
+    def _admission(self, peer) -> tuple[str, str] | None:
+        """(code, message) when a new connection must be refused, else None."""
+        if len(self._conn_tasks) >= self.max_connections:
+            self._note_busy(f"{len(self._conn_tasks)} connections open, the most this server takes")
+            return "busy", "the server is full (too many connections); try again in a minute"
+        if peer is not None and self._per_address.get(peer, 0) >= self.limits.per_address:
+            return "too_many_connections", (f"{self.limits.per_address} connections from your "
+                                            "address are open already")
+        return None
+
+    def _note_busy(self, why: str) -> None:
+        """One log line per BUSY_LOG_S about refusing connections, never a flood."""
+        self._busy_count += 1
+        now = time.monotonic()
+        if now - self._busy_logged >= BUSY_LOG_S:
+            self.log(f"refusing new connections: {why} ({self._busy_count} refused so far)")
+            self._busy_logged = now
+
+    def _on_loop_error(self, loop, context) -> None:
+        """The event loop's error handler: running out of file handles while accepting is one
+        line per BUSY_LOG_S (asyncio pauses accepting and retries by itself), not a traceback
+        per attempt; anything else goes to the handler that was there before."""
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            self._count("refused", "out_of_file_handles")
+            self._note_busy("the process is out of file handles")
+            return
+        if self._previous_handler is not None:
+            self._previous_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         task = asyncio.current_task()
+        peer = _address_group(writer.get_extra_info("peername"))
+        refusal = self._admission(peer)
+        if refusal is not None:
+            self._count("refused", refusal[0])
+            self._write(writer, {"type": "error", "code": refusal[0], "message": refusal[1]})
+            self._close_writer(writer)
+            return
         self._conn_tasks.add(task)
+        if peer is not None:
+            self._per_address[peer] = self._per_address.get(peer, 0) + 1
         member = None
         reason = "closed"
         self._count("control", "connections")
@@ -330,6 +386,12 @@ class Server:
                 self._remove(member, reason)
             self._close_writer(writer)
             self._conn_tasks.discard(task)
+            if peer is not None:
+                left = self._per_address.get(peer, 1) - 1
+                if left > 0:
+                    self._per_address[peer] = left
+                else:
+                    self._per_address.pop(peer, None)
 
     def _within_share(self, member: _Member, kind: str, now: float) -> bool:
         """Spend one of the member's ``kind`` tokens; False (counted) when its share is used up."""
@@ -421,9 +483,16 @@ class Server:
                 self._count("control", "replaced")
         room = self.rooms.get(hello.room)              # (it vanished if that was its only member)
         if room is None:
+            if len(self.rooms) >= self.limits.rooms:
+                self._count("refused", "too_many_rooms")
+                self._write(writer, {"type": "error", "code": "too_many_rooms", "message":
+                                     f"this server holds {len(self.rooms)} rooms, its most; join a "
+                                     "room that exists or try again later"})
+                return None
             room = self.rooms[hello.room] = _Room(hello.room, self.capacity)
         if len(room.members) >= room.capacity:
             self._count("control", "room_full")
+            self._count("refused", "room_full")
             self._write(writer, {"type": "error", "code": "room_full",
                                  "message": f"room {room.name!r} is full ({room.capacity} seats)"})
             if not room.members:
@@ -718,6 +787,26 @@ class Server:
             return
         self.counters["packets_out"][name] += 1
         self.counters["bytes_out"][name] += len(packet)
+
+
+def _connection_budget(limits: L.ServerLimits) -> int:
+    """How many control connections fit: the configured most, and never more than the file
+    handles left (the soft RLIMIT_NOFILE less those open now, less a reserve for datagrams,
+    recordings and the like), so the server refuses with a message before the OS refuses it."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return limits.connections
+    if soft == resource.RLIM_INFINITY:
+        return limits.connections
+    try:
+        used = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        used = 64
+    reserve = min(limits.fd_reserve, max(8, soft // 4))
+    return max(1, min(limits.connections, soft - used - reserve))
 
 
 def _address_group(peername) -> str | None:
