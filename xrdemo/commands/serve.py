@@ -60,6 +60,9 @@ def register(sub) -> None:
                    help="seconds of silence after which a member is removed (default 3)")
     p.add_argument("--status-every", type=finite_float, default=10.0, metavar="S",
                    help="seconds between status lines (default 10)")
+    p.add_argument("--metrics", metavar="[HOST:]PORT", default=None,
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics (joins, refusals, "
+                        "rate-limited drops, members, rooms, bytes; HOST defaults to 127.0.0.1)")
     p.add_argument("--names", type=Path, default=None, metavar="FILE",
                    help="keep who owns which display name in FILE (appended to, read at start), so a "
                         "restart forgets nobody (default: in memory while the server runs)")
@@ -88,6 +91,11 @@ def run(args) -> int:
         if room:
             parser.error(f"--nats takes the NATS server, not a room: nats://HOST[:PORT], not {args.nats!r}")
         args.nats = servers
+    if args.metrics is not None:
+        host, _, port_text = args.metrics.rpartition(":")
+        if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            parser.error(f"--metrics takes [HOST:]PORT, e.g. 9473 or 0.0.0.0:9473, not {args.metrics!r}")
+        args.metrics = (host.strip("[]") or "127.0.0.1", int(port_text))
     if args.names is not None:
         from ..validate import folder_parent_exists
 
@@ -127,6 +135,16 @@ async def _serve(args) -> None:
         print(f"xrdemo server listening on {args.host}:{server.port} (TCP + UDP), "
               f"{args.capacity} seats per room; join with: xrdemo run --join HOST:{server.port}/ROOM",
               flush=True)
+    if args.metrics is not None:
+        from ..net.metrics import snapshot_on_loop, start_metrics_server
+
+        try:
+            _httpd, mport = start_metrics_server(snapshot_on_loop(server, asyncio.get_running_loop()),
+                                                 *args.metrics)
+        except OSError as exc:
+            raise OSError(f"--metrics: cannot listen on {args.metrics[0]}:{args.metrics[1]}: "
+                          f"{exc.strerror or exc}") from None
+        print(f"metrics at http://{args.metrics[0]}:{mport}/metrics", flush=True)
     if args.record is not None:
         from ..replay.server_record import ServerRecorder
 
@@ -163,7 +181,9 @@ def status_line(stats: dict, in_per_s: float, out_per_s: float) -> str:
     drops = stats.get("drops", {})
     detail = ", ".join(f"{k} {v}" for k, v in sorted(drops.items())) if drops else "none"
     rooms, members = stats["rooms"], stats["members"]
+    joins = stats.get("control", {}).get("joins", 0)
     line = (f"{rooms} room{'s' if rooms != 1 else ''}, {members} member{'s' if members != 1 else ''}, "
+            f"{joins} join{'s' if joins != 1 else ''}, "
             f"{in_per_s:.0f} packets/s in, {out_per_s:.0f} out, drops: {sum(drops.values())} ({detail})")
     limited = {k: v for k, v in stats.get("rate_limited", {}).items() if v}
     if limited:

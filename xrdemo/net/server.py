@@ -274,6 +274,7 @@ class Server:
                     limited[_who(m)] = dict(m.limited)
         out["limited_members"] = limited
         out["rooms"] = len(self.rooms)
+        out["connections"] = len(self._conn_tasks)
         out["members"] = sum(len(r.members) for r in self.rooms.values())
         out["process_cpu_s"] = time.process_time()
         try:
