@@ -26,7 +26,13 @@ machine vanishes, is removed after --timeout seconds of silence; clients reconne
 
 Joins are signed: each person's identity key (`xrdemo id`) signs the server's challenge, every
 datagram carries a MAC under a per-session key, and a display name belongs to the first key that
-used it here (another key asking for it is refused) while the server runs.
+used it here (another key asking for it, or for a look-alike, is refused) while the server runs,
+or for good with --names FILE.
+
+Every member has a fair share of poses, voice, control messages and profile changes; what goes
+beyond it is dropped and counted. Connections per address and in all, rooms and seats are
+limited, each refusal with its own message. --metrics [HOST:]PORT serves the counters for
+Prometheus (http://HOST:PORT/metrics).
 
 Rooms beyond one server: with --nats nats://HOST:4222 the server takes its traffic from a NATS
 server (or cluster) instead of a port, and people join with
@@ -39,8 +45,9 @@ With --record DIR, every room session is recorded (what the server forwarded: po
 who came and went) to DIR/<room>-<start time>.xrrec; `xrdemo replay FILE --seat K` plays it
 from any seat.
 
-Every ~10 s it prints one status line: rooms, members, packets per second in and out, and
-dropped datagrams (malformed, unknown session, bad MAC, wrong address, replayed). Ctrl-C stops it.
+Every ~10 s it prints one status line: rooms, members, joins, packets per second in and out,
+dropped datagrams (malformed, unknown session, bad MAC, wrong address, replayed), what went over
+members' fair shares and who sent most, and refusals by reason. Ctrl-C stops it.
 """
 
 
