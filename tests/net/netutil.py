@@ -56,6 +56,7 @@ def raw_join(port: int, room: str = "r", name: str = "raw", client_id: str = "fe
     if answer.get("type") == "welcome":
         server_eph = I.unb64(answer["eph"], I.KEY_BYTES)
         answer["keys"] = eph.session_keys(server_eph, challenge, eph.public, server_eph)
+        answer["eph_obj"] = eph          # this session's X25519 key pair (whisper keys)
     return sock, answer
 
 

@@ -49,6 +49,7 @@ CHALLENGE_BYTES = 32
 SESSION_KEY_BYTES = 32    # per direction
 STATEMENT_TAG = "xrdemo-join"
 HKDF_INFO = b"xrdemo session keys v2"
+PAIR_INFO = b"xrdemo whisper pair v1"   # HKDF info prefix of the keys two members share
 
 VERIFIED, UNVERIFIED, FLAGGED = 1, 0, -1
 """Trust of a person in the room: their join is signed and their name matches what this user
@@ -248,6 +249,20 @@ class Ephemeral:
         self._private = X25519PrivateKey.generate()
         self.public = self._private.public_key().public_bytes(serialization.Encoding.Raw,
                                                               serialization.PublicFormat.Raw)
+
+    def pair_keys(self, peer_public: bytes, context: bytes) -> tuple[bytes, bytes]:
+        """(send, receive) 32-byte keys shared with one peer whose session X25519 key is
+        ``peer_public`` (from its signed join, so bound to its identity): X25519 between the two
+        session keys, HKDF-SHA256 with both public keys (in byte order) and ``context`` (the room)
+        in the info, one key per direction. The server, which knows neither private key, cannot
+        derive them. ValueError for a malformed or degenerate peer key."""
+        if peer_public == self.public:
+            raise ValueError("a pair key needs two different session keys")
+        shared = self._private.exchange(X25519PublicKey.from_public_bytes(peer_public))
+        low, high = sorted((self.public, peer_public))
+        okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
+                   info=PAIR_INFO + low + high + context).derive(shared)
+        return (okm[:32], okm[32:]) if self.public == low else (okm[32:], okm[:32])
 
     def session_keys(self, peer_public: bytes, challenge: bytes, client_public: bytes,
                      server_public: bytes) -> SessionKeys:

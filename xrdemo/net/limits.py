@@ -55,7 +55,8 @@ class TokenBucket:
 # message (pings, profiles, rebinds); "profile" profile changes on top of that.
 RATES = {
     "pose": (90.0, 45.0),         # 60 Hz at most from NetMeeting, 1.5 banked
-    "voice": (75.0, 50.0),        # 50 frames a second; a second's worth may bunch after a stall
+    "voice": (75.0, 150.0),       # 50 frames a second; up to 3 s of them may bunch after a stall
+    "whisper": (75.0, 150.0),     # voice for one partner (sent instead of voice while whispering)
     "keepalive": (5.0, 10.0),     # one a second
     "probe": (8.0, 8.0),          # address checks: sent to a new address / answered by the client
     "control": (20.0, 40.0),      # one ping a second, a profile now and then

@@ -30,7 +30,9 @@ recipient's key.
 ``kind``: 1 pose, 2 voice, 3 keepalive (never forwarded; the server echoes it to its sender),
 4 probe (a source address's check: the server sends a random 16-byte nonce to an address it has
 not bound for the session; the client sends it back from there, under its MAC, and only then
-does that address become the session's).
+does that address become the session's), 5 whisper (``target u8 | counter u64 | ciphertext``:
+an Opus frame encrypted for the member in seat ``target`` alone; the server forwards it to that
+member only and never records it).
 ``seq`` counts the sender's datagrams of that kind (uint16, wraps). ``t_ms`` is the sender's
 monotonic clock in milliseconds (uint32, wraps; compare with ``ms_diff``).
 """
@@ -62,9 +64,14 @@ KIND_POSE = 1
 KIND_VOICE = 2
 KIND_KEEPALIVE = 3
 KIND_PROBE = 4                      # address check: server -> client a nonce, client -> server it back
-KIND_NAMES = {KIND_POSE: "pose", KIND_VOICE: "voice", KIND_KEEPALIVE: "keepalive", KIND_PROBE: "probe"}
+KIND_WHISPER = 5                    # voice for one partner only, end-to-end encrypted (identity.py)
+KIND_NAMES = {KIND_POSE: "pose", KIND_VOICE: "voice", KIND_KEEPALIVE: "keepalive", KIND_PROBE: "probe",
+              KIND_WHISPER: "whisper"}
 PROBE_BYTES = 16
-MAX_PAYLOAD = {KIND_POSE: 128, KIND_VOICE: 400, KIND_KEEPALIVE: 0, KIND_PROBE: PROBE_BYTES}   # payload bytes per kind
+WHISPER_HEAD = 9                    # whisper payload: target seat u8 | counter u64 | ciphertext
+WHISPER_TAG = 16                    # ChaCha20-Poly1305 tag
+MAX_PAYLOAD = {KIND_POSE: 128, KIND_VOICE: 400, KIND_KEEPALIVE: 0, KIND_PROBE: PROBE_BYTES,
+               KIND_WHISPER: WHISPER_HEAD + 400 + WHISPER_TAG}   # payload bytes per kind
 MAC_BYTES = 8                       # the MAC ending every datagram
 SESSION_BITS = 24
 SESSION_MASK = (1 << SESSION_BITS) - 1

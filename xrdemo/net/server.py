@@ -706,10 +706,17 @@ class Server:
                              addr, name)
             return
         packet = P.server_header(kind, member.seat, seq, t_ms) + payload
-        if self.observer is not None:
-            self._tell("datagram", member.room.name, kind, member.seat, seq, t_ms, payload)
-        targets = [(m.addr, m.keys.down) for m in member.room.members.values()
-                   if m is not member and m.addr is not None]
+        if kind == P.KIND_WHISPER:        # for one partner only, never recorded (end-to-end encrypted)
+            partner = member.room.members.get(payload[0]) if payload else None
+            if partner is None or partner is member or partner.addr is None:
+                c["drops"]["whisper_no_partner"] += 1
+                return
+            targets = [(partner.addr, partner.keys.down)]
+        else:
+            if self.observer is not None:
+                self._tell("datagram", member.room.name, kind, member.seat, seq, t_ms, payload)
+            targets = [(m.addr, m.keys.down) for m in member.room.members.values()
+                       if m is not member and m.addr is not None]
         if self.impairment is not None:
             for addr, key in targets:
                 self._send_impaired(P.seal(key, packet), addr, name)
