@@ -189,7 +189,8 @@ class NetClient:
         eph = self._eph
         with self._lock:
             member = self._roster.get(seat)
-        if eph is None or member is None or not member.eph or seat == self._seat:
+        if eph is None or member is None or not member.eph or seat == self._seat \
+                or member.verified != I.VERIFIED:     # no whispers to a flagged (known-name, other key) member
             return None
         key = (seat, member.eph)
         pair = self._pair_cache.get(key)
