@@ -107,7 +107,40 @@ def main(argv=None) -> int:
         print(f"{hz} Hz: {(size + HEADER) * hz} B/s per sender per receiver; CPU: sender "
               f"{enc * hz / 1e4:.2f} %, receiver of 15 people "
               f"{(15 * hz * (dec + push) + 15 * 90 * at) / 1e4:.2f} % of one core")
+    face_table(poses, rng, args.rounds)
     return 0
+
+
+def face_table(poses, rng, rounds):
+    """Gaze and expressions on the wire (issue 14): in the pose update at 60 Hz, or the face in its
+    own datagram at a lower rate; whole datagrams (header, payload, MAC) up (client -> server)."""
+    from xrdemo.core.expressions import EXPRESSION_COUNT
+    from xrdemo.net import facecodec as F
+    from xrdemo.net import protocol as PR
+
+    for s in poses:
+        s.gaze = P.normalize(np.array([rng.uniform(-0.4, 0.4), rng.uniform(-0.3, 0.3), -1.0]))
+        s.vergence_deg = float(rng.uniform(0, 12))
+        s.face = rng.random(EXPRESSION_COUNT).astype(np.float32)
+    full = [C.encode_pose(s) for s in poses]
+    enc = cpu_us(C.encode_pose, poses, rounds)
+    dec = cpu_us(C.decode_pose, full, rounds)
+    wrap = PR.CLIENT_HEADER + PR.MAC_BYTES
+    pose = C.payload_size(True, True) + wrap
+    gaze = C.payload_size(True, True, True, False) + wrap
+    both = C.payload_size(True, True, True, True) + wrap
+    own = (8 + sum(F.FACE_WIDTHS) + 7) // 8 + wrap        # a version byte + the weights, own datagram
+    print()
+    print(f"{'gaze + 20 expressions (both hands)':44s} {'datagram B':>10s} {'B/s':>7s} {'pkt/s':>6s} "
+          f"{'+IPv4/UDP B/s':>13s}")
+    rows = [("pose only (format 1 size), 60 Hz", pose, pose * 60, 60),
+            ("pose + gaze, 60 Hz", gaze, gaze * 60, 60),
+            ("pose + gaze + face in one, 60 Hz (chosen)", both, both * 60, 60),
+            ("pose + gaze 60 Hz, face own datagram 30 Hz", f"{gaze}+{own}", gaze * 60 + own * 30, 90),
+            ("pose + gaze 60 Hz, face own datagram 15 Hz", f"{gaze}+{own}", gaze * 60 + own * 15, 75)]
+    for name, b, bps, pps in rows:
+        print(f"{name:44s} {b!s:>10s} {bps:7d} {pps:6d} {bps + 28 * pps:13d}")
+    print(f"encode / decode with gaze + face: {enc:.1f} / {dec:.1f} µs per update")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from xrdemo.core import hands as H
 from xrdemo.core import pose as P
 from xrdemo.core import scene as S
 from xrdemo.net import posecodec as PC
-from xrdemo.recording import make_meeting_from_config
+from xrdemo.meetings import RoomShape, meeting_state
 from xrdemo.replay import records as R
 from xrdemo.replay.capture import Recorder, base_meta
 from xrdemo.replay.fileformat import RecordingReader
@@ -40,7 +40,7 @@ def synthesise(path: Path, n: int, seconds: float) -> tuple[float, int]:
     the writer thread's compressing and writing, as process CPU time — and frames)."""
     rng = np.random.default_rng(n)
     cfg = replace(Config(), meeting=replace(Config().meeting, people=n, seat=0))
-    state = make_meeting_from_config(cfg, scripted=np.zeros(n, bool))
+    state = meeting_state(cfg, RoomShape(n, 0))
     rec = Recorder(path)
     t0 = 1_000 * NS
     rec.open(base_meta("participant", room="bench", server="synthetic", seat=0, capacity=n, t0_ns=t0))

@@ -1,7 +1,19 @@
+#!/usr/bin/env python3
 """Make a contact sheet (a grid of evenly spaced frames) from an MP4, for the README.
 
-Usage: .venv/bin/python scripts/contact_sheet.py meeting.mp4 docs/recording-contact-sheet.png [--frames 12] [--cols 4]
+Usage: scripts/contact_sheet.py meeting.mp4 docs/recording-contact-sheet.png [--frames 12] [--cols 4]
 """
+
+import os
+import sys
+from pathlib import Path
+
+# Run as written in the docs (`scripts/NAME.py ...`): re-run with the project's .venv Python
+# when this one is not it.
+_VENV_PYTHON = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.parent.resolve():
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), __file__, *sys.argv[1:]])
+
 
 import argparse
 

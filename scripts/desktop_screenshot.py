@@ -1,7 +1,8 @@
+#!/usr/bin/env python3
 """Run the desktop simulator on a scripted meeting and save screenshots (docs/desktop.png).
 
 Needs a display: run it under Xvfb, e.g.
-    xvfb-run -a -s "-screen 0 1280x800x24" python scripts/desktop_screenshot.py --out docs/desktop.png
+    xvfb-run -a -s "-screen 0 1280x800x24" scripts/desktop_screenshot.py --out docs/desktop.png
 With no --script, it raises both hands (wave with the right, open left), shows the help panel and
 saves the window as it looks after --frames frames. The tests drive the same loop with their own
 input scripts (--script), record every frame's FrameInput (--record) and take screenshots
@@ -9,6 +10,17 @@ input scripts (--script), record every frame's FrameInput (--record) and take sc
 """
 
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Run as written in the docs (`scripts/NAME.py ...`): re-run with the project's .venv Python
+# when this one is not it.
+_VENV_PYTHON = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.parent.resolve():
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), __file__, *sys.argv[1:]])
+
 
 import argparse
 import itertools
@@ -38,12 +50,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def status(fps: float, state) -> str:
-    """The status line as the app writes it (xrdemo/app.py), with no audio device."""
+    """The status line as the app writes it (xrdemo/status.py), with no audio device."""
     from xrdemo.core import scene as S
+    from xrdemo.status import status_line
 
-    k = S.whisper_partner(state, state.people.head_pos[state.local])
-    who = state.people.names[k] if k >= 0 else "off"
-    return f"{fps:.0f} fps | {len(state.people)} people | audio: none | mic: none | whisper: {who}"
+    return status_line(fps, state, None, S.whisper_partner(state, state.people.head_pos[state.local]))
 
 
 def main(argv=None) -> int:
@@ -90,7 +101,8 @@ def main(argv=None) -> int:
     shots = {int(s) for s in args.shots.split(",") if s.strip()}
     rec: dict[str, list] = {k: [] for k in ("head_pos", "head_rot", "hand_pos", "hand_valid", "view_pos",
                                             "view_rot", "view_fov", "view_count", "t_ns", "help",
-                                            "stereo", "exit", "gesture_left", "gesture_right", "lean")}
+                                            "stereo", "exit", "gesture_left", "gesture_right", "lean",
+                                            "actions")}
     screenshots = {}
     deadline = time.monotonic() + (args.live or 0)
     for i in itertools.count():
@@ -124,7 +136,9 @@ def main(argv=None) -> int:
                            ("help", platform.show_help), ("stereo", platform.stereo),
                            ("exit", frame.exit_requested), ("gesture_left", platform.controls.gestures[0]),
                            ("gesture_right", platform.controls.gestures[1]),
-                           ("lean", platform.controls.lean_in)):
+                           ("lean", platform.controls.lean_in),
+                           ("actions", " ".join(e.detail["action"] for e in frame.events
+                                                if e.kind.value == "action"))):
             rec[key].append(value)
         if i == 0 and args.live:
             print(f"READY {args.size[0]}x{args.size[1]}", flush=True)

@@ -1,3 +1,4 @@
+#!/usr/bin/env python3
 """Convert the MIT KEMAR HRTF set (SOFA) into the compact asset the audio engine ships.
 
 Run once at development time (needs h5py and scipy; the runtime loader needs only numpy):
@@ -21,6 +22,17 @@ The asset stores direction grid, minimum-phase HRIRs (D, 2, taps), per-ear delay
 """
 
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Run as written in the docs (`scripts/NAME.py ...`): re-run with the project's .venv Python
+# when this one is not it.
+_VENV_PYTHON = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+if _VENV_PYTHON.exists() and Path(sys.prefix).resolve() != _VENV_PYTHON.parent.parent.resolve():
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), __file__, *sys.argv[1:]])
+
 
 import argparse
 import sys

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # nats-server (rooms over NATS, and the tests that start a real one).
 PACKAGES=(python3-venv libegl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libopengl0 libosmesa6
           libportaudio2 jackd2 xvfb xauth xdotool libopenal1 libvulkan1 mesa-vulkan-drivers libcjson1 libopus0
-          nats-server)
+          nats-server espeak-ng libespeak-ng1)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -33,6 +33,29 @@ With no command, xrdemo runs its main job (shown at the end of this help).
 # What `xrdemo` with no arguments runs.
 DEFAULT_COMMAND = ["run", "--platform", "auto"]
 
+EXAMPLES = """\
+examples:
+  xrdemo                                        # the main job: headset, else a window, else a recording
+  xrdemo doctor                                 # what this machine can run, and why
+  xrdemo run --platform desktop --people 8      # a window with mouse look and simulated hands
+  xrdemo record --seconds 20 --people 6         # headless MP4 with binaural sound
+  xrdemo snapshot --people 6 --out meeting.png  # one headless picture
+  xrdemo audio-demo --out demo.wav              # voices around you, on headphones
+  xrdemo config --example > meeting.toml        # every setting, commented
+  xrdemo run --config meeting.toml
+  xrdemo run --calibrate-table 20               # headset: touch your real table first
+  xrdemo serve                                  # a meeting server for other machines (port 4733)
+  xrdemo run --join 192.168.1.20/team --name Ada              # sit in a networked meeting
+  xrdemo run --platform headless --join 192.168.1.20/team     # a headless participant, recorded
+  xrdemo run --join 192.168.1.20/team --record standup.xrrec  # keep the meeting as you lived it
+  xrdemo replay standup.xrrec                   # ... and live it again
+  xrdemo id --known                             # your identity and the people you have met
+
+Files a command writes by default are named after you and the time
+(xrdemo-<name>-<date>-<hhmm>.mp4), numbered if taken; a name you give is never replaced unless you
+add --overwrite. Each command's --help has more (xrdemo run --help).
+"""
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: 'xrdemo snapshot: error: ...' and exit status 2."""
@@ -43,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="xrdemo", description=DESCRIPTION,
-                     epilog="with no arguments: xrdemo " + " ".join(DEFAULT_COMMAND),
+                     epilog=EXAMPLES + "\nwith no arguments: xrdemo " + " ".join(DEFAULT_COMMAND),
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from xrdemo import __version__
 

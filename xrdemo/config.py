@@ -55,6 +55,8 @@ class AudioConfig:
     block: int = 256            # samples per block (5.33 ms at 48 kHz)
     reflections: bool = False   # early reflection off the table plane
     output: str = "auto"        # "auto" (sound card, else silent), "null", or a device name
+    start_muted: bool = False   # join with the microphone muted (its audio never leaves the machine)
+    push_to_talk: bool = False  # the microphone is open only while the talk key is held
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,8 @@ sample_rate = 48000
 block = 256
 reflections = false  # early reflection off the table
 output = "auto"      # "auto", "null" or a sound device name
+start_muted = false  # join muted: the microphone's audio never leaves this machine
+push_to_talk = false # the microphone is open only while the talk key is held
 
 [display]
 refresh_rate = 0     # 72/90/120 on headsets that allow it; 0 = runtime default

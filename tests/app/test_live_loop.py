@@ -103,7 +103,7 @@ def test_auto_carries_on_in_the_desktop_when_the_headset_session_is_lost(gl, mon
 
     made = []
 
-    def fake_create(name, log=None, options=None):
+    def fake_create(name, log=None, options=None, build_headless=True):
         if name == "auto":
             tl = Timeline(hands=None, refresh_hz=30.0, events=[ScriptEvent(300_000_000, "loss_pending")])
             p, _ = make_platform(gl, tl)
@@ -131,7 +131,7 @@ def test_the_live_loop_joins_a_networked_meeting_and_sees_and_is_seen(gl, monkey
     import threading
     import time
 
-    from xrdemo import netloop
+    from xrdemo.net import room_link as netloop
     from xrdemo.app import live_loop
     from xrdemo.net.server import ServerThread
     from xrdemo.net.session import NetMeeting
@@ -189,3 +189,20 @@ def test_the_live_loop_joins_a_networked_meeting_and_sees_and_is_seen(gl, monkey
     live = [s for s in range(4) if s != peer.seat and their_present[s]]
     assert len(live) == 1
     assert np.linalg.norm(their_heads[live[0]] - [0.0, 1.2, 0.9]) < 0.01
+
+
+def test_audio_output_null_keeps_the_meeting_silent_and_says_so(gl):
+    """[audio] output = "null" is read: no audio process is started, in one line."""
+    from dataclasses import replace
+
+    from xrdemo.app import live_loop
+    from xrdemo.config import Config
+
+    cfg = Config()
+    cfg = replace(cfg, audio=replace(cfg.audio, output="null"), meeting=replace(cfg.meeting, people=3))
+    head = lambda t: (np.array([0.0, 1.2, 1.3]), P.IDENTITY_QUAT.copy())
+    platform, _ = make_platform(gl, Timeline(head=head, hands=None, refresh_hz=30.0))
+    logs = []
+    assert live_loop(platform, cfg, log=logs.append, max_frames=3, table_alignment=NO_ALIGNMENT) == 0
+    assert any('audio: off ([audio] output = "null")' in line for line in logs), logs
+    assert not any("audio: playing" in line or "no sound device" in line for line in logs), logs

@@ -110,7 +110,7 @@ class InProcessMeeting:
 
 
 def main() -> int:
-    from xrdemo.audio.meeting import LiveMeetingAudio
+    from xrdemo.loop.live_audio import LiveMeetingAudio
     from xrdemo.audio.realtime import DEFAULT_AHEAD
     from xrdemo.core.pose import quat_from_yaw_pitch_roll
 

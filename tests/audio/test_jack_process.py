@@ -61,7 +61,7 @@ def test_seqlock_between_processes_never_tears_and_only_moves_forward():
 
 
 def test_no_sound_device_gives_one_clear_line_and_a_silent_meeting():
-    from xrdemo.audio.meeting import LiveMeetingAudio
+    from xrdemo.loop.live_audio import LiveMeetingAudio
 
     lines = []
     audio = LiveMeetingAudio(3, 0, device="xrdemo-no-such-device", log=lines.append)

@@ -82,7 +82,7 @@ def test_ctrl_c_stops_the_app_and_its_audio_process_cleanly(jack_server):
 
 
 def test_audio_process_death_is_reported_once_and_the_meeting_carries_on(jack_server, monkeypatch):
-    from xrdemo.audio.meeting import LiveMeetingAudio
+    from xrdemo.loop.live_audio import LiveMeetingAudio
 
     monkeypatch.setenv("JACK_DEFAULT_SERVER", jack_server["JACK_DEFAULT_SERVER"])
     lines = []

@@ -68,8 +68,9 @@ def test_run_auto_without_headset_or_display_records(run_xrdemo, tmp_path):
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "no headset and no display" in out and "openxr:" in out and "desktop:" in out
-    assert (tmp_path / "xrdemo-recording.mp4").exists()
-    frames, fps, *_ = probe(tmp_path / "xrdemo-recording.mp4")
+    written = list(tmp_path.glob("xrdemo-*.mp4"))        # xrdemo-<login>-<date>-<hhmm>.mp4
+    assert len(written) == 1 and f"wrote {written[0].name}" in out
+    frames, fps, *_ = probe(written[0])
     assert len(frames) == 30
 
 

@@ -20,7 +20,7 @@ def recorded(xrdemo_cmd, tmp_path_factory):
         m = re.search(r":(\d+) ", server.stdout.readline())
         assert m
         r = subprocess.run([xrdemo_cmd, "run", "--platform", "headless", "--join", f"127.0.0.1:{m.group(1)}/rec",
-                            "--name", "Ada", "--seconds", "3", "--recording", "live.mp4", "--record", "meeting.xrrec"],
+                            "--name", "Ada", "--seconds", "3", "--video", "live.mp4", "--record", "meeting.xrrec"],
                            cwd=folder, capture_output=True, text=True, timeout=240)
         assert r.returncode == 0, r.stdout + r.stderr
     finally:
@@ -110,7 +110,7 @@ def test_the_server_recorded_the_room_and_it_replays(recorded, xrdemo_cmd):
     assert r.returncode == 0 and "server recording" in r.stdout, r.stdout + r.stderr
     assert re.search(r"0: Ada \u2713 [0-9A-Z]{4}", r.stdout), r.stdout      # signed join checked
     r = subprocess.run([xrdemo_cmd, "replay", str(files[0]), "--platform", "headless", "--seat", "1",
-                        "--recording", "srv.mp4", "--quiet", "--size", "96x54"], cwd=recorded,
+                        "--video", "srv.mp4", "--quiet", "--size", "96x54"], cwd=recorded,
                        capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "from seat 1" in r.stdout and _frames(recorded / "srv.mp4") >= 60

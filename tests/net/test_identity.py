@@ -337,7 +337,7 @@ def test_xrdemo_id_makes_then_shows_the_identity(tmp_path):
 
 
 def test_joining_from_the_app_uses_the_users_key_and_makes_it_once(server, tmp_path, monkeypatch):
-    from xrdemo.netloop import join_room
+    from xrdemo.net.room_link import join_room
 
     key = tmp_path / "cfg" / "identity.key"
     monkeypatch.setenv("XRDEMO_IDENTITY", str(key))

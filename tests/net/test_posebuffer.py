@@ -296,3 +296,19 @@ def test_property_any_timing_never_breaks_it(events, seed):
                 assert np.all(np.isfinite(s.head_pos)) and np.all(np.isfinite(s.joints))
                 assert np.linalg.norm(s.head_rot) == pytest.approx(1.0)
         assert 30.0 <= buf.stats.delay_ms <= 250.0
+
+
+def test_gaze_and_face_are_interpolated_and_absent_ones_stay_absent():
+    def sample(gaze, face):
+        return PoseSample(np.zeros(3), np.array([0.0, 0, 0, 1]), np.zeros((2, 26, 3)), np.zeros(2, bool),
+                          gaze=None if gaze is None else np.array(gaze, float), vergence_deg=4.0,
+                          face=None if face is None else np.full(20, face, np.float32))
+    a, b = sample([0, 0, -1], 0.2), sample([1, 0, 0], 0.6)
+    mid = interpolate(a, b, 0.5)
+    np.testing.assert_allclose(mid.gaze, [np.sqrt(0.5), 0, -np.sqrt(0.5)], atol=1e-12)
+    np.testing.assert_allclose(mid.face, 0.4, atol=1e-6)
+    none = interpolate(sample(None, None), sample(None, None), 0.3)
+    assert none.gaze is None and none.face is None
+    late = extrapolate(a, b, 0.016, 0.03)
+    np.testing.assert_allclose(late.face, 0.6)
+    np.testing.assert_allclose(late.gaze, [1, 0, 0])

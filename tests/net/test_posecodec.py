@@ -283,7 +283,7 @@ def test_truncated_or_extended_payloads_are_value_errors():
     with pytest.raises(ValueError):
         C.decode_pose("not bytes")
     with pytest.raises(ValueError, match="format"):
-        C.decode_pose(bytes([data[0] ^ 0xC0]) + data[1:])
+        C.decode_pose(bytes([(data[0] & 0x3F) | 0xC0]) + data[1:])     # format 3: unknown
 
 
 # --- hand shapes ------------------------------------------------------------------------------------
@@ -336,3 +336,92 @@ def test_property_bit_packing_round_trips_every_layout(seed, layout):
         tampered = data[:-1] + bytes([data[-1] | 1])
         with pytest.raises(ValueError, match="padding"):
             C._unpack(tampered, widths)
+
+
+# --- gaze and face (issue 14) -----------------------------------------------------------------------
+
+from xrdemo.core import expressions as E                                       # noqa: E402
+from xrdemo.net import protocol as PR                                          # noqa: E402
+
+# A format-1 payload made by the codec before gaze and face (main at f071f9f): head (0.1, 1.2, -0.4),
+# turned 45 degrees about +Y, left hand flat at (-0.2, 1.0, -0.3), right untracked, level 0.5,
+# whispering to seat 3. Old recordings hold payloads like this.
+FORMAT_1_PAYLOAD = bytes.fromhex(
+    "6120818f257de70700314c006006ab8aae00802007b6d4be0c08298103f7d04101f7d01a062040f9f34084081f3e")
+
+
+def face_sample(rng, gaze=True, face=True):
+    sample, _ = next(random_frames(rng, H.POSE_LIBRARY))
+    if gaze:
+        yaw, pitch = np.radians(rng.uniform(-45, 45, 2))
+        sample.gaze = np.array([np.sin(yaw) * np.cos(pitch), np.sin(pitch), -np.cos(yaw) * np.cos(pitch)])
+        sample.vergence_deg = float(rng.uniform(0, 15))
+    if face:
+        sample.face = rng.random(E.EXPRESSION_COUNT).astype(np.float32)
+    return sample
+
+
+def test_gaze_and_face_round_trip_within_their_steps():
+    rng = np.random.default_rng(40)
+    for _ in range(200):
+        s = face_sample(rng)
+        out = C.decode_pose(C.encode_pose(s))
+        angle = np.degrees(np.arccos(np.clip(out.gaze @ s.gaze, -1, 1)))
+        assert angle <= 0.5, angle                      # half of 0.47-degree steps in yaw and pitch
+        assert abs(out.vergence_deg - s.vergence_deg) <= 0.5 * 16 / 31 + 1e-9
+        assert out.face.shape == (E.EXPRESSION_COUNT,) and out.face.dtype == np.float32
+        assert np.abs(out.face - s.face).max() <= 0.5 / 31 + 1e-6
+        assert out.whisper == s.whisper                 # the rest of the pose is untouched
+        assert np.abs(out.head_pos - s.head_pos).max() <= HEAD_POS_MM / 1000
+
+
+def test_without_trackers_nothing_is_sent_and_nothing_is_made_up():
+    rng = np.random.default_rng(41)
+    for gaze, face in ((False, False), (True, False), (False, True)):
+        s = face_sample(rng, gaze, face)
+        data = C.encode_pose(s)
+        assert len(data) == C.payload_size(True, True, gaze, face)
+        out = C.decode_pose(data)
+        assert (out.gaze is not None) == gaze and (out.face is not None) == face
+    s = face_sample(rng)
+    s.gaze = np.array([np.nan, 0.0, -1.0])               # a tracker that lost the eyes
+    s.face = np.full(E.EXPRESSION_COUNT, np.nan)
+    out = C.decode_pose(C.encode_pose(s))
+    assert out.gaze is None and out.face is None
+
+
+def test_the_whole_datagram_with_gaze_and_face_fits_128_bytes():
+    full = C.payload_size(True, True, True, True)
+    assert full <= C.MAX_PAYLOAD <= PR.MAX_PAYLOAD[PR.KIND_POSE]
+    up = PR.CLIENT_HEADER + full + PR.MAC_BYTES
+    down = PR.SERVER_HEADER + full + PR.MAC_BYTES
+    assert up <= 128 and down <= 128, (up, down)
+    assert C.payload_size(True, True) == 80             # without trackers: as before (98 B up)
+
+
+def test_format_1_payloads_still_decode():
+    out = C.decode_pose(FORMAT_1_PAYLOAD)
+    np.testing.assert_allclose(out.head_pos, [0.1, 1.2, -0.4], atol=3e-4)
+    assert out.hand_valid.tolist() == [True, False] and out.whisper == 3
+    assert out.gaze is None and out.face is None
+    flat = H.hands_to_stage(np.array([[-0.2, 1.0, -0.3], [0.2, 1.0, -0.3]]), np.tile([0, 0, 0, 1.0], (2, 1)),
+                            H.POSE_LIBRARY[[0, 1]], LEFT)
+    assert np.abs(out.joints[0] - flat[0]).max() < CLEAN_MAX_MM / 1000
+    assert C.encode_pose(out)[0] >> 6 == C.FORMAT_VERSION == 2
+
+
+@given(seed=st.integers(0, 2 ** 32 - 1), flips=st.lists(st.integers(0, 8 * C.MAX_PAYLOAD - 1), max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_corrupted_gaze_and_face_payloads_are_values_or_value_errors(seed, flips):
+    data = bytearray(C.encode_pose(face_sample(np.random.default_rng(seed))))
+    for bit in flips:
+        if bit < 8 * len(data):
+            data[bit // 8] ^= 0x80 >> (bit % 8)
+    try:
+        out = C.decode_pose(bytes(data))
+    except ValueError:
+        return
+    if out.face is not None:
+        assert np.all((out.face >= 0) & (out.face <= 1))
+    if out.gaze is not None:
+        assert abs(np.linalg.norm(out.gaze) - 1) < 1e-9 and 0 <= out.vergence_deg <= 16

@@ -5,11 +5,12 @@ import time
 import numpy as np
 import pytest
 
+from xrdemo.meetings import meeting_state
 from xrdemo.config import Config
 from xrdemo.core import scene as S
 from xrdemo.net.server import ServerThread
 from xrdemo.net.session import NetMeeting
-from xrdemo.netloop import RoomLink, join_room
+from xrdemo.net.room_link import RoomLink, join_room
 
 
 def _wait(cond, timeout_s=8.0):
@@ -27,7 +28,7 @@ def test_a_participant_whose_seat_was_taken_during_a_restart_sits_down_elsewhere
     ada = NetMeeting(f"127.0.0.1:{port}/r", "Ada", log=lambda *_: None)
     ada.connect()
     link = RoomLink(ada, log=lambda *_: None)
-    state = ada.make_state(Config())
+    state = meeting_state(Config(), ada.room_shape())
     assert state.local == ada.seat == 0
     srv.stop()
     srv = ServerThread(port=port, timeout_s=1.0).start()     # forgot everything
@@ -38,7 +39,7 @@ def test_a_participant_whose_seat_was_taken_during_a_restart_sits_down_elsewhere
         assert _wait(lambda: ada.client.connected)
         link.before_step(state)
         assert link.reseated(state)
-        state = ada.make_state(Config())
+        state = meeting_state(Config(), ada.room_shape())
         link.reset()
         assert state.local == ada.seat != 0
         # Both see each other in their own seats.
@@ -91,3 +92,35 @@ def test_a_failed_join_leaves_nothing_running():
 def test_networked_voice_needs_48_khz_audio():
     with pytest.raises(ValueError, match="sample_rate = 48000"):
         join_room("127.0.0.1:9/r", "x", sample_rate=44100)
+
+
+def test_room_events_are_said_in_plain_words():
+    from xrdemo.net.room_link import describe_event
+
+    assert describe_event({"type": "joined", "seat": 1, "name": "Bob", "verified": 1}) == "Bob joined \u2713 in seat 1"
+    assert describe_event({"type": "joined", "seat": 2, "name": "Eve", "verified": -1}) == "Eve joined \u2717 in seat 2"
+    assert describe_event({"type": "left", "seat": 1, "reason": "timeout"}, ("Ada", "Bob")) == \
+        "Bob left: lost connection"
+    assert describe_event({"type": "left", "seat": 1, "reason": "leave"}, ("Ada", "Bob")) == "Bob left the meeting"
+    assert describe_event({"type": "reconnecting", "seat": 0}, (), "192.168.1.20") == \
+        "reconnecting to 192.168.1.20 (it stopped answering)\u2026"
+    assert "=" not in describe_event({"type": "name_taken", "seat": 0, "reason": "Ada belongs to another key"})
+
+
+def test_a_participant_hears_in_plain_words_who_joined_and_left():
+    srv = ServerThread(port=0).start()
+    logs = []
+    ada = NetMeeting(f"127.0.0.1:{srv.port}/w", "Ada", log=lambda *_: None)
+    try:
+        ada.connect()
+        link = RoomLink(ada, log=logs.append)
+        state = meeting_state(Config(), ada.room_shape())
+        bob = NetMeeting(f"127.0.0.1:{srv.port}/w", "Bob", log=lambda *_: None)
+        bob.connect()
+        assert _wait(lambda: link.before_step(state) is not None and any("Bob joined" in m for m in logs))
+        bob.close()
+        assert _wait(lambda: link.before_step(state) is not None and any("Bob left" in m for m in logs))
+        assert not any("type=" in m for m in logs), logs
+    finally:
+        ada.close()
+        srv.stop()

@@ -1,11 +1,11 @@
-"""The audio clock of a headless networked participant (``recording._RoomSound``): after the
+"""The audio clock of a headless networked participant (``recording.RoomSound``): after the
 machine falls behind real time and the frames catch up, voices are asked for at about real time,
 never from the future (whose packets have not come: the recording fell silent for good)."""
 
 import numpy as np
 
 from tests.conftest import quiet_config
-from xrdemo import recording
+from xrdemo.loop import frame_sound as recording
 from xrdemo.core import scene as S
 
 NS = 1_000_000_000
@@ -28,7 +28,7 @@ def test_blocks_follow_real_time_through_a_stall_and_the_catch_up(monkeypatch):
     cfg = quiet_config(people=3)
     state = S.make_meeting(3, local=0)
     voices = _AskedTimes(3, cfg.audio.block)
-    sound = recording._RoomSound(cfg, state, voices)
+    sound = recording.RoomSound(cfg, state, voices)
     t0 = 10 * NS
     sound.t_origin_ns = t0
     clock = {"now": t0}

@@ -5,13 +5,14 @@ import time
 
 import numpy as np
 
+from xrdemo.meetings import meeting_state
 from xrdemo.audio.engine import SpatialAudioEngine, whisper_gains
 from xrdemo.config import Config
 from xrdemo.core import scene as S
 from xrdemo.net.room_audio import RemoteVoices
 from xrdemo.net.server import ServerThread
 from xrdemo.net.session import NetMeeting
-from xrdemo.netloop import RoomLink
+from xrdemo.net.room_link import RoomLink
 
 RATE, BLOCK = 48000, 256
 
@@ -31,7 +32,7 @@ def test_a_lean_in_whisper_reaches_the_neighbour_loud_and_the_table_faint():
             nets.append(n)
         ada, bea, cy, dee = nets
         cfg = Config()
-        states = [n.make_state(cfg) for n in nets]
+        states = [meeting_state(cfg, n.room_shape()) for n in nets]
         links = [RoomLink(n, log=lambda *_: None) for n in nets]
         voices = [RemoteVoices(n.capacity, RATE, BLOCK, local=n.seat) for n in nets]
         for n, v in zip(nets, voices):
@@ -85,7 +86,7 @@ def test_a_lean_in_whisper_reaches_the_neighbour_loud_and_the_table_faint():
 
 
 def test_display_times_on_the_monotonic_clock_are_used_as_they_are():
-    from xrdemo.netloop import display_time_on_monotonic
+    from xrdemo.net.room_link import display_time_on_monotonic
 
     now = time.monotonic_ns()
     assert display_time_on_monotonic(now + 20_000_000, 11_111_111) == now + 20_000_000

@@ -283,6 +283,37 @@ def test_real_x_input_reaches_the_glfw_callbacks(xvfb, tmp_path):
     assert r["help"][0] and not r["help"][-1]
 
 
+def test_menu_keys_reach_the_app_as_action_events(xvfb, tmp_path):
+    """Real X key presses (xdotool) become EventKind.ACTION events naming the menu action."""
+    if not shutil.which("xdotool"):
+        pytest.fail("xdotool is not installed (apt-get install xdotool)")
+    rec = tmp_path / "keys.npz"
+    cmd = [sys.executable, str(DRIVER), "--live", "60", "--record", str(rec), "--people", "3",
+           "--size", "320x180"]
+    proc = subprocess.Popen(cmd, env=child_env(xvfb), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    keys = ["m", "b", "p", "equal", "minus", "j", "n", "l", "r", "KP_Add", "KP_Subtract", "w"]
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60.0)
+        assert ready and proc.stdout.readline().startswith("READY"), "the window did not open"
+        win = xdo(xvfb, "search", "--sync", "--name", "xrdemo").split()[0]
+        xdo(xvfb, "windowfocus", "--sync", win)
+        for key in keys:
+            xdo(xvfb, "key", key)
+            time.sleep(0.1)
+        time.sleep(0.3)
+        xdo(xvfb, "key", "Escape")
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err[-3000:]
+    got = " ".join(a for a in np.load(rec)["actions"] if a).split()
+    assert got == ["MUTE", "WHISPER", "PASSTHROUGH", "VOLUME_UP", "VOLUME_DOWN", "RAISE_HAND",
+                   "SEAT_NEXT", "LEAVE", "RECENTER", "VOLUME_UP", "VOLUME_DOWN"]
+
+
 # -- no display --------------------------------------------------------------------------------
 def test_without_a_display_the_platform_says_why_in_one_line(monkeypatch):
     from xrdemo.platform.desktop import DesktopPlatform

@@ -172,3 +172,49 @@ def test_text_panel_draws_light_text_on_a_dark_translucent_panel():
     cols = [np.nonzero(bright[r * line_h:(r + 1) * line_h].any(0))[0] for r in (1, 2)]
     assert cols[0].max() == pytest.approx(cols[1].max(), abs=3)
     assert render_text_panel([]).shape == (1, 1, 4)
+
+
+def test_menu_keys_ask_for_every_menu_action_once_per_press():
+    from xrdemo.core.menu import MenuAction
+    from xrdemo.platform.desktop_input import ACTION_KEYS
+
+    assert set(ACTION_KEYS.values()) == set(MenuAction)          # every menu action has a key
+    keys = [k for keys, _, _ in KEYMAP for k in keys]
+    assert len(keys) == len(set(keys)), "a key is bound twice in KEYMAP"
+    c = DesktopControls()
+    for key, action in ACTION_KEYS.items():
+        tap(c, key)
+        tap(c, key)
+        assert c.take_actions() == [action, action]
+        assert c.take_actions() == []
+    # ordinary keys ask for nothing; R still resets the body as well as asking to recenter
+    c.key("w", True)
+    settle(c, 10)
+    c.key("w", False)
+    tap(c, "2")
+    assert c.take_actions() == []
+    tap(c, "r")
+    assert c.take_actions() == [MenuAction.RECENTER]
+    np.testing.assert_allclose(c.head_pose()[0], c.seat.position)
+
+
+@pytest.mark.parametrize("key", list("123456"))
+def test_no_desktop_gesture_opens_the_in_headset_menu_by_accident(key):
+    from xrdemo.core import menu as M
+    from xrdemo.core.menu import MenuState, menu_step
+
+    c, _ = meeting_controls()
+    tap(c, key)
+    state = MenuState()
+    q = np.tile([0.0, 0.0, 0.0, 1.0], (2, 1))
+    for i in range(90):
+        c.advance(DT)
+        head, head_rot = c.head_pose()
+        joints, _, _ = c.hands()
+        angle, _ = M.palm_facing_angle(joints[0], head)
+        assert angle > M.CLOSE_CONE_DEG
+        state, actions, _, _ = menu_step(
+            state, t_ns=(i + 1) * 16_666_667, head_pos=head, head_rot=head_rot, joints=joints,
+            joints_valid=np.ones((2, 26), bool), aim_pos=np.zeros((2, 3)), aim_rot=q,
+            aim_valid=np.zeros(2, bool), trigger=np.zeros(2), menu_button=np.zeros(2, bool))
+        assert not state.is_open and actions == []

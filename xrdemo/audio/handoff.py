@@ -127,6 +127,8 @@ class MeetingChannel:
     per person, for lips and the speaking indicator. ``control`` (int64, CONTROL_SLOTS): the stop
     flag (app writes) and counters (audio writes, single writer each, aligned int64: no tearing);
     ``underrun_at`` (int64, 64): block numbers of the first underruns, -1 = none.
+    Audio -> app (``far_end``, a ``mic_processing.FarEndRing`` of FAR_END_SECONDS, stereo): every
+    block exactly as it was handed to the sound device, for the microphone's echo canceller.
 
     ``MeetingChannel(n)`` creates a segment named ``xrdemo-audio-<pid>-<random>``; the creator
     must ``close()`` and ``unlink()`` it. ``MeetingChannel(n, name=...)`` attaches (audio process).
@@ -134,14 +136,19 @@ class MeetingChannel:
 
     CONTROL_SLOTS = 16
     UNDERRUN_LOG = 64
+    FAR_END_SECONDS = 0.5
 
     def __init__(self, n: int, name: str | None = None):
         from multiprocessing import shared_memory
 
+        from .mic_processing import SAMPLE_RATE, FarEndRing
+
         self.n = int(n)
         self.input_len = POSE_LEN + 5 * self.n
+        far_capacity = int(self.FAR_END_SECONDS * SAMPLE_RATE)
         sizes = [8 * self.CONTROL_SLOTS, 8 * self.UNDERRUN_LOG,
-                 SeqlockSlots.nbytes(self.input_len), SeqlockSlots.nbytes(self.n)]
+                 SeqlockSlots.nbytes(self.input_len), SeqlockSlots.nbytes(self.n),
+                 FarEndRing.nbytes(far_capacity, 2)]
         self.creator = name is None
         if self.creator:
             name = f"xrdemo-audio-{os.getpid()}-{secrets.token_hex(4)}"
@@ -155,8 +162,10 @@ class MeetingChannel:
         self.underrun_at = np.ndarray(self.UNDERRUN_LOG, np.int64, buf, int(offsets[1]))
         self.inputs = SeqlockSlots(buf, self.input_len, int(offsets[2]))
         self.levels = SeqlockSlots(buf, self.n, int(offsets[3]))
+        self.far_end = FarEndRing(far_capacity, 2, buffer=buf, offset=int(offsets[4]))
         self._packed = np.zeros(self.input_len)
         if self.creator:
+            self.far_end.initialise()
             self.control[:] = 0
             self.underrun_at[:] = -1
             initial = np.zeros(self.input_len)
@@ -187,6 +196,7 @@ class MeetingChannel:
             return
         self.inputs.release()
         self.levels.release()
+        self.far_end.release()
         self.control = self.underrun_at = None
         self._shm.close()
 

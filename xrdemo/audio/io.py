@@ -9,6 +9,7 @@ device period. The feeder reads the newest head pose through a lock-free handoff
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -19,10 +20,35 @@ import numpy as np
 
 from xrdemo.audio.engine import SpatialAudioEngine
 from xrdemo.audio.handoff import PoseHandoff
-from xrdemo.audio.realtime import DEFAULT_AHEAD, raise_thread_priority
 
 SWITCH_INTERVAL_S = 0.0001  # GIL hand-over interval while live audio runs
 SourceProvider = Callable[[np.ndarray], None]  # fills (N, block) float32 in place
+
+
+# 3 blocks (16 ms) + 1 device period + 1 crossfade block = 26.7 ms < the 30 ms budget (DESIGN.md).
+# 2 blocks leave the feeder only ~3 ms of slack (one period minus a 1-2.5 ms render): on the
+# loaded 2-core dev machine that ran dry in about 1 of 4 three-second runs, even at SCHED_FIFO.
+DEFAULT_AHEAD = 3
+
+
+def raise_thread_priority(fifo_priority: int = 5, nice: int = -10) -> str:
+    """Ask the OS to favour the calling thread (audio must not wait behind busy threads).
+
+    Tries SCHED_FIFO at a low real-time priority (below JACK's own threads), then a negative nice
+    value; both need privileges (CAP_SYS_NICE or an rtprio/nice limit, as audio users usually
+    have), so failing is fine. Returns what was granted: "fifo", "nice" or "normal". Linux applies
+    both per thread.
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(fifo_priority))
+        return "fifo"
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        return "nice"
+    except (AttributeError, OSError):
+        return "normal"
 
 
 class BlockRenderer:
@@ -277,46 +303,82 @@ def open_live_output(renderer: BlockRenderer, fallback_wav=None, device=None, ah
 
 
 class MicInput:
-    """Microphone capture for the local voice, with a level meter (``level_db``, ``peak_db``).
+    """Microphone capture into a preallocated ring buffer (the newest ``seconds`` of audio).
 
-    The callback keeps the newest ``seconds`` of audio in a preallocated ring buffer.
+    Real-time rule (the same as the output side): the PortAudio callback only copies the block into
+    the ring and advances ``write_index`` (samples captured so far); it calls nothing else. Readers
+    on other threads take what is new with ``read_since(index)`` (the network sender encodes and
+    sends from there, see ``xrdemo.loop.live_audio.MicSender``); ``level_db`` is measured on
+    demand from the newest block.
     """
 
-    def __init__(self, sample_rate=48000, block=256, seconds=2.0, device=None):
-        import sounddevice as sd
-
+    def __init__(self, sample_rate=48000, block=256, seconds=2.0, device=None, stream=True):
+        self.sample_rate, self.block = int(sample_rate), int(block)
         self.ring = np.zeros(int(seconds * sample_rate), dtype=np.float32)
         self.write_index = 0
-        self.level_db = -120.0
-        self.peak_db = -120.0
         self.overflows = 0
-        self.listener = None
-        """Optional f(mono float32 (frames,)): every captured block (e.g. the network voice)."""
-        self._stream = sd.InputStream(samplerate=sample_rate, blocksize=block, channels=1, dtype="float32",
-                                      device=device, callback=self._callback)
+        self._peak_db = -120.0
+        self._stream = None
+        if stream:
+            import sounddevice as sd
+
+            self._stream = sd.InputStream(samplerate=sample_rate, blocksize=block, channels=1,
+                                          dtype="float32", device=device, callback=self._callback)
 
     def _callback(self, indata, frames, time_info, status):
         if status.input_overflow:
             self.overflows += 1
-        x = indata[:, 0]
+        self.capture(indata[:, 0])
+
+    def capture(self, x: np.ndarray) -> None:
+        """Copy captured samples (frames,) float32 into the ring (the callback's whole job)."""
+        frames = len(x)
         n = self.ring.size
         i = self.write_index % n
         first = min(frames, n - i)
         self.ring[i:i + first] = x[:first]
         self.ring[:frames - first] = x[first:]
         self.write_index += frames
-        rms = float(np.sqrt(np.mean(x * x))) if frames else 0.0
-        self.level_db = 20.0 * np.log10(max(rms, 1e-6))
-        self.peak_db = max(self.level_db, self.peak_db - 0.5)
-        if self.listener is not None:
-            self.listener(x.copy())
+
+    def read_since(self, index: int) -> tuple[np.ndarray, int, int]:
+        """(samples captured since ``index``, the new index, samples lost because the reader
+        fell more than the ring behind)."""
+        end = self.write_index
+        lost = max(0, end - index - self.ring.size)
+        start = index + lost
+        count = end - start
+        if count <= 0:
+            return np.zeros(0, np.float32), end, lost
+        i = start % self.ring.size
+        first = min(count, self.ring.size - i)
+        out = np.empty(count, np.float32)
+        out[:first] = self.ring[i:i + first]
+        out[first:] = self.ring[:count - first]
+        return out, end, lost
+
+    @property
+    def level_db(self) -> float:
+        """RMS level of the newest block, dBFS (-120 when nothing was captured)."""
+        if self.write_index == 0:
+            return -120.0
+        x, _, _ = self.read_since(self.write_index - min(self.block, self.write_index))
+        rms = float(np.sqrt(np.mean(x * x))) if len(x) else 0.0
+        return 20.0 * float(np.log10(max(rms, 1e-6)))
+
+    @property
+    def peak_db(self) -> float:
+        """A slowly falling peak of level_db (for meters)."""
+        self._peak_db = max(self.level_db, self._peak_db - 0.5)
+        return self._peak_db
 
     def start(self):
-        self._stream.start()
+        if self._stream is not None:
+            self._stream.start()
 
     def stop(self):
-        self._stream.stop()
-        self._stream.close()
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
 
 
 def level_meter(level_db: float, width=30, floor_db=-60.0) -> str:

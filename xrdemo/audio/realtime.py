@@ -29,35 +29,13 @@ import time
 
 import numpy as np
 
-# 3 blocks (16 ms) + 1 device period + 1 crossfade block = 26.7 ms < the 30 ms budget (DESIGN.md).
-# 2 blocks leave the feeder only ~3 ms of slack (one period minus a 1-2.5 ms render): on the
-# loaded 2-core dev machine that ran dry in about 1 of 4 three-second runs, even at SCHED_FIFO.
-DEFAULT_AHEAD = 3
+from .io import DEFAULT_AHEAD, RenderAheadFeeder, feeder_stats, raise_thread_priority
+
 WARM_UP_BLOCKS = 4       # rendered before the stream starts: first-call costs are paid off-line
 START_TIMEOUT_S = 30.0   # engine + voices + device; generous for a loaded machine
 STOP_TIMEOUT_S = 5.0
 STOP = 0                 # MeetingChannel.control[0]: the app asks the audio process to stop
 PRIORITIES = ("fifo", "nice", "normal")
-
-
-def raise_thread_priority(fifo_priority: int = 5, nice: int = -10) -> str:
-    """Ask the OS to favour the calling thread (audio must not wait behind busy threads).
-
-    Tries SCHED_FIFO at a low real-time priority (below JACK's own threads), then a negative nice
-    value; both need privileges (CAP_SYS_NICE or an rtprio/nice limit, as audio users usually
-    have), so failing is fine. Returns what was granted: "fifo", "nice" or "normal". Linux applies
-    both per thread.
-    """
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(fifo_priority))
-        return "fifo"
-    except (AttributeError, OSError):
-        pass
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        return "nice"
-    except (AttributeError, OSError):
-        return "normal"
 
 
 @contextlib.contextmanager
@@ -108,7 +86,6 @@ def run_audio_process(channel_name: str, settings: dict, conn) -> None:
     parent = os.getppid()
     from .engine import SpatialAudioEngine
     from .handoff import MeetingChannel
-    from .io import RenderAheadFeeder
     from .meeting import MeetingVoices
 
     channel = MeetingChannel(settings["n"], name=channel_name)
@@ -117,10 +94,9 @@ def run_audio_process(channel_name: str, settings: dict, conn) -> None:
         rate, block, local = settings["sample_rate"], settings["block"], settings["local"]
         engine = SpatialAudioEngine(rate, block, reflections=settings["reflections"],
                                     table_height=settings["table_height"])
-        if settings.get("remote_voices"):      # a networked room: voices arrive over the network
-            from ..net.room_audio import InboxVoices
-
-            voices = InboxVoices(settings["n"], rate, block, local=local)
+        make_voices = settings.get("voices")   # e.g. network voices (net.room_audio.InboxVoices)
+        if make_voices is not None:
+            voices = make_voices(settings["n"], rate, block, local=local)
         else:
             voices = MeetingVoices(settings["n"], rate, block, seed=settings["seed"],
                                    silent=(local,) if local >= 0 else ())
@@ -137,7 +113,13 @@ def run_audio_process(channel_name: str, settings: dict, conn) -> None:
             conn.send(("no-device", f"{type(exc).__name__}: {exc}".splitlines()[0]))
             return
         priority = raise_thread_priority() if settings["priority"] else "normal"
-        feeder = RenderAheadFeeder(stream, block, rate, renderer.render, ahead=settings["ahead"],
+        far_end = channel.far_end
+
+        def render_played(out):                # what goes to the device, also to the echo canceller
+            renderer.render(out)
+            far_end.write(out)
+            return out
+        feeder = RenderAheadFeeder(stream, block, rate, render_played, ahead=settings["ahead"],
                                    counters=channel.control, underrun_at=channel.underrun_at)
         scratch = np.zeros((block, 2), np.float32)
         for _ in range(WARM_UP_BLOCKS):
@@ -187,7 +169,7 @@ class AudioProcess:
     def __init__(self, n: int, local: int, sample_rate: int = 48000, block: int = 256, seed: int = 0,
                  reflections: bool = False, table_height: float = 0.74, ahead: int = DEFAULT_AHEAD,
                  device=None, priority: bool = True, render_delay_s: float = 0.0,
-                 start_timeout_s: float = START_TIMEOUT_S, remote_voices: bool = False):
+                 start_timeout_s: float = START_TIMEOUT_S, voices=None):
         from .handoff import MeetingChannel
 
         if ahead < 1:
@@ -200,7 +182,7 @@ class AudioProcess:
         settings = {"n": n, "local": local, "sample_rate": sample_rate, "block": block, "seed": seed,
                     "reflections": reflections, "table_height": table_height, "ahead": self.ahead,
                     "device": device, "priority": priority, "render_delay_s": render_delay_s,
-                    "remote_voices": remote_voices}
+                    "voices": voices}
         ctx = multiprocessing.get_context("spawn")
         self._conn, child_conn = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=run_audio_process, name="xrdemo-audio", daemon=True,
@@ -259,6 +241,13 @@ class AudioProcess:
             self._shutdown()
         return self.state == "running"
 
+    @property
+    def far_end(self):
+        """The blocks handed to the sound device, in order (a ``mic_processing.FarEndRing`` to read;
+        one reader): the reference for the microphone's echo canceller (``MicProcessor(far_ring=)``).
+        Warm-up renders are not in it; nothing is written while no device plays."""
+        return self.channel.far_end
+
     def levels(self) -> np.ndarray:
         """Voice level per person (N,) 0..1 as rendered by the audio process (zeros when silent)."""
         if self.state == "running":
@@ -268,7 +257,6 @@ class AudioProcess:
         return self._levels
 
     def _live_stats(self) -> dict:
-        from .io import feeder_stats
 
         if self.channel.control is None:
             return {}

@@ -38,7 +38,8 @@ class TableScene:
         return self.seats[0], quat_from_yaw_pitch_roll(yaw)
 
     def speaker_heads(self, t: float) -> np.ndarray:
-        """(5, 3) head positions; in the last third, the person at seat 4 leans in to whisper to us."""
+        """(5, 3) head positions; from 60 % of the way on, the person at seat 4 (on our left) leans in to
+        whisper to us."""
         heads = self.seats.copy()
         lean = np.clip((t / self.seconds - 0.6) * 8.0, 0.0, 1.0)
         heads[4] += lean * 0.75 * (self.seats[0] - self.seats[4])
@@ -130,7 +131,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "audio-demo", help="render (or play) binaural voices around the table while the head turns",
         description="Four scripted voices sit around the table; your head turns left and right, and "
-                    "the voices stay where the people sit. Near the end, the person on your right "
+                    "the voices stay where the people sit. Near the end, the person on your left "
                     "leans in and whispers. Listen on headphones.")
     p.add_argument("--out", metavar="FILE.wav", help="write a stereo 48 kHz WAV (headless)")
     p.add_argument("--seconds", type=float, default=10.0, help="length in seconds (default 10)")

@@ -30,7 +30,7 @@ newer xrdemo says so. --info describes a recording (and checks it) without playi
 
 examples:
   xrdemo replay standup.xrrec --info
-  xrdemo replay standup.xrrec --platform headless --recording standup.mp4
+  xrdemo replay standup.xrrec --platform headless --video standup.mp4
   xrdemo replay standup.xrrec --seat 2 --start 60 --platform desktop
 """
 
@@ -46,8 +46,10 @@ def register(sub) -> None:
                    help="start this many seconds into the recording (default 0)")
     p.add_argument("--platform", choices=("auto", "openxr", "desktop", "headless"), default="auto",
                    help="where to play it (default auto)")
-    p.add_argument("--recording", type=Path, default=None, metavar="OUT.mp4",
-                   help="where a headless replay writes its MP4 (default: FILE's name + -replay.mp4, here)")
+    p.add_argument("--video", "--recording", dest="recording", type=Path, default=None, metavar="OUT.mp4",
+                   help="where a headless replay writes its MP4 (default: FILE's name + -replay.mp4, here; "
+                        "numbered -2, -3 ... if taken; --recording is the old name)")
+    p.add_argument("--overwrite", action="store_true", help="replace --video if it exists (else: refuse)")
     p.add_argument("--frames-dir", type=Path, default=None, help="headless: also write every frame as PNG here")
     p.add_argument("--size", type=parse_size, default=None, metavar="WxH",
                    help="headless video size (default: the recorded configuration's, 640x360)")
@@ -73,7 +75,7 @@ def run(args) -> int:
     if args.info:
         return info(args.file)
     if args.recording is not None and args.recording.suffix.lower() != ".mp4":
-        raise ValueError(f"--recording {args.recording} must end in .mp4")
+        raise ValueError(f"--video {args.recording} must end in .mp4")
     from ..replay.output import open_recording
 
     open_recording(args.file, args.start).close()      # a bad file or --start fails here, in one line
@@ -102,9 +104,14 @@ def run(args) -> int:
         print(f"xrdemo: no headset and no display, so replaying headless ({reason})", flush=True)
     from ..replay.output import replay_headless
 
-    out = args.recording or Path(args.file.stem + "-replay.mp4")
-    summary = replay_headless(args.file, out, seat=args.seat, start_s=args.start, frames_dir=args.frames_dir,
-                              audio=not args.no_audio, size=args.size, fps=args.fps, progress=not args.quiet)
+    from ..outputs import claim_output, claimed
+
+    made = args.recording is None
+    out = claim_output(Path(args.file.stem + "-replay.mp4") if made else args.recording, default=made,
+                       overwrite=args.overwrite, flag="--video")
+    with claimed(out if made else None):
+        summary = replay_headless(args.file, out, seat=args.seat, start_s=args.start, frames_dir=args.frames_dir,
+                                  audio=not args.no_audio, size=args.size, fps=args.fps, progress=not args.quiet)
     print(f"xrdemo: wrote {out}: {summary['frames']} frames ({summary['seconds']:.1f} s at {summary['fps']} fps) "
           f"from seat {summary['seat']}"
           + (f", after fast-forwarding {summary['fast_forwarded']} frames" if summary["fast_forwarded"] else ""),

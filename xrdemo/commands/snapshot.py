@@ -10,6 +10,9 @@ import numpy as np
 
 from ..validate import finite_float
 
+DEFAULT_TIME_S = 6.0
+"""The moment of the scripted meeting a snapshot shows by default (seconds)."""
+
 HELP = "render a headless picture of a meeting from one seat (PNG)"
 DESCRIPTION = """\
 Render one frame of a meeting to a PNG with no display and no GPU (OpenGL on Mesa's software
@@ -21,6 +24,7 @@ examples:
   xrdemo snapshot --people 12 --table rect --size 1280x720 --out wide.png
   xrdemo snapshot --stereo --out stereo.png        # left and right eye side by side
   xrdemo snapshot --seat -1 --out overview.png     # an observer's view from above
+  xrdemo snapshot --config meeting.toml            # the room, table and people of a config file
 """
 
 
@@ -38,42 +42,66 @@ def parse_size(text: str) -> tuple[int, int]:
 def register(sub) -> None:
     p = sub.add_parser("snapshot", help=HELP, description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--people", type=int, default=6, help="people at the table, 1-64 (default 6)")
-    p.add_argument("--out", type=Path, default=Path("meeting.png"), help="PNG to write (default meeting.png)")
-    p.add_argument("--size", type=parse_size, default=(640, 360), metavar="WxH",
-                   help="image size per eye in pixels (default 640x360)")
+    p.add_argument("--people", type=int, default=None, help="people at the table, 1-64 (default: config or 6)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="PNG to write (default: xrdemo-<login name>-<date>-<hhmm>.png here, "
+                        "numbered -2, -3 ... if taken)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists (else: refuse)")
+    p.add_argument("--size", type=parse_size, default=None, metavar="WxH",
+                   help="image size per eye in pixels (default: config or 640x360)")
     p.add_argument("--stereo", action="store_true", help="render both eyes, side by side")
-    p.add_argument("--seat", type=int, default=0,
-                   help="whose eyes to look through (default 0; -1 = an observer above the table)")
-    p.add_argument("--table", choices=("round", "rect"), default="round", help="table shape")
-    p.add_argument("--time", type=finite_float, default=6.0, metavar="SECONDS",
-                   help="moment of the scripted meeting to show (default 3.0)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the scripted meeting (default 1)")
+    p.add_argument("--seat", type=int, default=None,
+                   help="whose eyes to look through (default: config or 0; -1 = an observer above the table)")
+    p.add_argument("--table", choices=("round", "rect"), default=None, help="table shape (default: config or round)")
+    p.add_argument("--time", type=finite_float, default=DEFAULT_TIME_S, metavar="SECONDS",
+                   help=f"moment of the scripted meeting to show (default {DEFAULT_TIME_S:g})")
+    p.add_argument("--seed", type=int, default=None, help="seed of the scripted meeting (default: config or 1)")
+    p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    if not 1 <= args.people <= 64:
-        raise ValueError(f"--people must be between 1 and 64, not {args.people}")
-    if not 0 <= args.seed < 2**63:
-        raise ValueError(f"--seed must be a whole number from 0 to 2**63-1, not {args.seed}")
+    from dataclasses import replace
+
+    from ..config import load_config
+    from ..outputs import claim_output, claimed, default_output
+
+    cfg = load_config(args.config)
+    people = args.people if args.people is not None else cfg.meeting.people
+    seat = args.seat if args.seat is not None else cfg.meeting.seat
+    seed = args.seed if args.seed is not None else cfg.meeting.seed
+    size = args.size or (cfg.display.width, cfg.display.height)
+    table = replace(cfg.table, shape=args.table) if args.table else cfg.table
+    if not 1 <= people <= 64:
+        raise ValueError(f"--people must be between 1 and 64, not {people}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"--seed must be a whole number from 0 to 2**63-1, not {seed}")
     if not 0 <= args.time <= 600:
         raise ValueError(f"--time must be between 0 and 600 seconds, not {args.time}")
-    if not -1 <= args.seat < args.people:
-        raise ValueError(f"--seat {args.seat} does not exist with {args.people} people "
-                         f"(use 0..{args.people - 1}, or -1 for an observer)")
-    image, info = render_snapshot(args.people, args.size, stereo=args.stereo, seat=args.seat,
-                                  table_shape=args.table, t_s=args.time, seed=args.seed)
-    save_png(image, args.out)
-    print(f"wrote {args.out} ({image.shape[1]}x{image.shape[0]}, {args.people} people, "
-          f"seat {args.seat}, {info['draw_calls_per_view']} draw calls per view, "
+    if not -1 <= seat < people:
+        raise ValueError(f"--seat {seat} does not exist with {people} people "
+                         f"(use 0..{people - 1}, or -1 for an observer)")
+    if args.out is not None and args.out.suffix.lower() != ".png":
+        raise ValueError(f"--out {args.out} must end in .png")
+    made = args.out is None
+    out = claim_output(default_output(".png") if made else args.out, default=made, overwrite=args.overwrite)
+    with claimed(out if made else None):
+        image, info = render_snapshot(people, size, stereo=args.stereo, seat=seat,
+                                      table_shape=table.shape, t_s=args.time, seed=seed,
+                                      config=replace(cfg, table=table))
+        save_png(image, out)
+    print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {people} people, "
+          f"seat {seat}, {info['draw_calls_per_view']} draw calls per view, "
           f"{info['render_ms']:.0f} ms on {info['renderer']})")
     return 0
 
 
-def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round", t_s=6.0,
-                    seed=1):
-    """Render a scripted meeting headless. Returns ((H, W*eyes, 3) uint8 image, info dict)."""
+def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round", t_s=DEFAULT_TIME_S,
+                    seed=1, config=None):
+    """Render a scripted meeting headless. Returns ((H, W*eyes, 3) uint8 image, info dict).
+
+    config: a Config whose room, table sizes and names to use (people, seat, seed and the table's
+    shape still come from the arguments)."""
     from ..render.context import create_headless_context, gl_info
 
     with create_headless_context():
@@ -83,7 +111,16 @@ def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round"
         from ..core.views import eye_views
         from ..render.renderer import Renderer
 
-        state = S.make_meeting(people, table=Table(shape=table_shape), local=seat, seed=seed)
+        if config is None:
+            state = S.make_meeting(people, table=Table(shape=table_shape), local=seat, seed=seed)
+        else:
+            from ..core.room import Room
+
+            t, r = config.table, config.room
+            state = S.make_meeting(people, table=Table(shape=table_shape, radius=t.radius, width=t.width,
+                                                       depth=t.depth, height=t.height),
+                                   room=Room(width=r.width, depth=r.depth, height=r.height),
+                                   local=seat, seed=seed, names=config.meeting.names[:people])
         state, frame = run_meeting_until(state, t_s)
         if seat >= 0:
             eye = state.people.head_pos[seat]

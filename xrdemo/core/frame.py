@@ -92,7 +92,7 @@ class FrameScene:
 
     capsules: hands (bones and joints). meshes: unit-mesh instances by kind (MESH_KINDS): heads,
     eyes, table, room. labels: name tags. light_dir: (3,) unit vector toward the key light. clear_color: (4,) linear
-    RGBA; alpha 0 lets passthrough show. ids: optional labels for tests and metrics.
+    RGBA. stats: counts for tests and metrics. shell: see the field.
     """
 
     capsules: Capsules = field(default_factory=Capsules.empty)
@@ -103,3 +103,6 @@ class FrameScene:
     light_dir: np.ndarray = field(default_factory=lambda: np.array([0.3, 0.9, 0.4]))
     clear_color: np.ndarray = field(default_factory=lambda: np.array([0.02, 0.025, 0.03, 1.0]))
     stats: dict = field(default_factory=dict)
+    shell: dict = field(default_factory=dict)
+    """Mesh kind -> how many of its first instances are the room shell (walls, floor, ceiling,
+    window, lamp): left out when passthrough shows the real room instead."""

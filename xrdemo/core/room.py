@@ -122,8 +122,16 @@ def _scaled(t, q, s):
     return m
 
 
+def room_shell(table: Table) -> dict[str, int]:
+    """How many of room_meshes' first instances of each kind are the room shell (floor, walls,
+    ceiling, window, whiteboard, picture, skirting, rug, lamp): what passthrough leaves out,
+    keeping the table and the chairs."""
+    return {"box": 14 + (table.shape != "round"), "cylinder": 2 + (table.shape == "round")}
+
+
 def room_meshes(table: Table, room: Room, seat_pos: np.ndarray, seat_yaw: np.ndarray):
-    """Static instances (by mesh kind) for floor, walls, table and chairs.
+    """Static instances (by mesh kind) for floor, walls, table and chairs; the room shell comes
+    first in each kind (``room_shell``).
 
     Returns {"box": MeshInstances, "cylinder": MeshInstances}; built once per meeting.
     """
@@ -159,6 +167,11 @@ def room_meshes(table: Table, room: Room, seat_pos: np.ndarray, seat_yaw: np.nda
     rug = np.array([0.10, 0.13, 0.17])
     top_y = table.height - table.thickness / 2
     tcol = np.array(table.color)
+    # The pendant lamp over the table (the renderer's warm light sits at its shade).
+    cyl_m.append(_scaled([0, PENDANT_HEIGHT + 0.06, 0], ident, [0.22, 0.06, 0.22]))
+    cyl_c.append(np.array([0.95, 0.85, 0.65]))
+    cyl_m.append(_scaled([0, (PENDANT_HEIGHT + h) / 2, 0], ident, [0.006, (h - PENDANT_HEIGHT) / 2, 0.006]))
+    cyl_c.append(np.array([0.05, 0.05, 0.05]))
     if table.shape == "round":
         cyl_m.append(_scaled([0, 0.003, 0], ident, [table.radius + 1.0, 0.003, table.radius + 1.0]))
         cyl_c.append(rug)
@@ -178,11 +191,6 @@ def room_meshes(table: Table, room: Room, seat_pos: np.ndarray, seat_yaw: np.nda
                 boxes_m.append(_scaled([sx * (table.width / 2 - 0.1), top_y / 2, sz * (table.depth / 2 - 0.1)],
                                        ident, [0.035, top_y / 2, 0.035]))
                 boxes_c.append(tcol * 0.6)
-    # The pendant lamp over the table (the renderer's warm light sits at its shade).
-    cyl_m.append(_scaled([0, PENDANT_HEIGHT + 0.06, 0], ident, [0.22, 0.06, 0.22]))
-    cyl_c.append(np.array([0.95, 0.85, 0.65]))
-    cyl_m.append(_scaled([0, (PENDANT_HEIGHT + h) / 2, 0], ident, [0.006, (h - PENDANT_HEIGHT) / 2, 0.006]))
-    cyl_c.append(np.array([0.05, 0.05, 0.05]))
     chair = np.array(room.chair_color)
     for p, yaw in zip(seat_pos, seat_yaw):
         q = P.quat_from_yaw_pitch_roll(yaw)

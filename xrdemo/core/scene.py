@@ -19,11 +19,12 @@ import numpy as np
 from . import hands as H
 from . import pose as P
 from . import script
+from . import expressions as E
 from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
 from .frame import FrameScene, Labels, MeshInstances
-from .room import Room, Table, fit_table, room_meshes, seat_layout
+from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -106,6 +107,13 @@ class LocalInput:
     conversation: scripted speakers wait while they talk)."""
     remote: RemoteInput | None = None
     """People on other machines (a networked meeting), at this frame's display time."""
+    face: np.ndarray | None = None
+    """(EXPRESSION_COUNT,) float32 0..1: the local person's face tracker mapped onto
+    core/expressions.py (platform FrameInput.face when valid, NaN in columns it cannot see;
+    None: no face tracking)."""
+    voice_mouth: np.ndarray | None = None
+    """(N, 5) mouth weights per person from the voice as heard (core/visemes.py, VISEME_GROUPS
+    order), sampled for this display time like voice_level; None: no viseme analysis."""
 
 
 @dataclass
@@ -118,6 +126,10 @@ class RemoteInput:
     tracked (an untracked hand fades out). level (N,) 0..1: their voice level (drives the jaw, the
     speaking indicator and who holds the floor). Rows of absent seats are ignored.
     verified (N,) int8 or None: who is verified (see ``People.verified``), for the name tags.
+    gaze (N, 3) unit line of sight in each person's head frame (-Z ahead) and gaze_valid (N,) bool:
+    from their eye tracker (rows not valid: infer the gaze). vergence_deg (N,): the angle between
+    their two eyes' lines of sight. face (N, EXPRESSION_COUNT) float32 0..1 and face_valid (N,)
+    bool: their face tracker's expression weights (rows not valid: voice and behaviour drive the face).
     """
 
     present: np.ndarray
@@ -127,6 +139,11 @@ class RemoteInput:
     hand_valid: np.ndarray
     level: np.ndarray
     verified: np.ndarray | None = None
+    gaze: np.ndarray | None = None
+    gaze_valid: np.ndarray | None = None
+    vergence_deg: np.ndarray | None = None
+    face: np.ndarray | None = None
+    face_valid: np.ndarray | None = None
 
     @staticmethod
     def empty(n: int) -> "RemoteInput":
@@ -134,7 +151,9 @@ class RemoteInput:
         return RemoteInput(present=np.zeros(n, bool), head_pos=np.zeros((n, 3)),
                            head_rot=np.tile([0.0, 0.0, 0.0, 1.0], (n, 1)),
                            joints=np.zeros((n, 2, H.JOINT_COUNT, 3)), hand_valid=np.zeros((n, 2), bool),
-                           level=np.zeros(n))
+                           level=np.zeros(n), gaze=np.tile([0.0, 0.0, -1.0], (n, 1)),
+                           gaze_valid=np.zeros(n, bool), vergence_deg=np.zeros(n),
+                           face=E.neutral(n), face_valid=np.zeros(n, bool))
 
 
 @dataclass
@@ -743,5 +762,5 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     labels = Labels(positions=(ppl.head_pos[shown] + _NAME_TAG_OFFSET).astype(np.float32),
                     texts=texts, colors=colors)
     return FrameScene(capsules=caps, meshes=meshes, labels=labels,
-                      stats={"people": n, "hand_capsules": len(caps)})
+                      stats={"people": n, "hand_capsules": len(caps)}, shell=room_shell(state.table))
 

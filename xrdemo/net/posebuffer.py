@@ -113,6 +113,21 @@ def _lerp_hands(a: PoseSample, b: PoseSample, k: float, base: PoseSample) -> np.
     return joints
 
 
+def _blend_face(a: PoseSample, b: PoseSample, u: float) -> dict:
+    """Gaze (normalised lerp), vergence and face weights (lerp) between a and b when both carry
+    them; otherwise the nearer sample's (None stays None: the receiver infers them)."""
+    near = a if u < 0.5 else b
+    out = {"gaze": near.gaze, "vergence_deg": near.vergence_deg, "face": near.face}
+    if a.gaze is not None and b.gaze is not None:
+        g = a.gaze + u * (b.gaze - a.gaze)
+        n = float(np.linalg.norm(g))
+        out["gaze"] = g / n if n > 1e-9 else near.gaze
+        out["vergence_deg"] = a.vergence_deg + u * (b.vergence_deg - a.vergence_deg)
+    if a.face is not None and b.face is not None:
+        out["face"] = (a.face + np.float32(u) * (b.face - a.face)).astype(np.float32)
+    return out
+
+
 def interpolate(a: PoseSample, b: PoseSample, u: float) -> PoseSample:
     """Pose between a (u=0) and b (u=1): lerp positions, joints and level, slerp the head rotation.
 
@@ -124,14 +139,15 @@ def interpolate(a: PoseSample, b: PoseSample, u: float) -> PoseSample:
     return PoseSample(head_pos=a.head_pos + u * (b.head_pos - a.head_pos),
                       head_rot=_qnormalize(_qmul(turn, qa)),
                       joints=_lerp_hands(a, b, u, a), hand_valid=np.array(a.hand_valid, bool),
-                      level=a.level + u * (b.level - a.level), whisper=a.whisper)
+                      level=a.level + u * (b.level - a.level), whisper=a.whisper,
+                      **_blend_face(a, b, u))
 
 
 def extrapolate(a: PoseSample, b: PoseSample, dt_ab_s: float, ahead_s: float) -> PoseSample:
     """Pose `ahead_s` seconds of (already damped) motion after b, at the velocity from a to b.
 
     dt_ab_s: seconds from a to b (> 0). Positions and tracked joints move linearly, the head turns
-    at the a->b angular velocity; level and whisper stay b's.
+    at the a->b angular velocity; level, whisper, gaze and face stay b's.
     """
     k = ahead_s / dt_ab_s
     qb = b.head_rot.tolist()
@@ -139,7 +155,8 @@ def extrapolate(a: PoseSample, b: PoseSample, dt_ab_s: float, ahead_s: float) ->
     return PoseSample(head_pos=b.head_pos + k * (b.head_pos - a.head_pos),
                       head_rot=_qnormalize(_qmul(turn, qb)),
                       joints=_lerp_hands(a, b, k, b), hand_valid=np.array(b.hand_valid, bool),
-                      level=b.level, whisper=b.whisper)
+                      level=b.level, whisper=b.whisper, gaze=b.gaze, vergence_deg=b.vergence_deg,
+                      face=b.face)
 
 
 class PoseBuffer:
@@ -317,7 +334,9 @@ class PoseBuffer:
 
 def _copy(s: PoseSample) -> PoseSample:
     return PoseSample(np.array(s.head_pos, np.float64), np.array(s.head_rot, np.float64),
-                      np.array(s.joints, np.float64), np.array(s.hand_valid, bool), s.level, s.whisper)
+                      np.array(s.joints, np.float64), np.array(s.hand_valid, bool), s.level, s.whisper,
+                      None if s.gaze is None else np.array(s.gaze, np.float64), s.vergence_deg,
+                      None if s.face is None else np.array(s.face, np.float32))
 
 
 def _apply_correction(raw: PoseSample, prev_out: PoseSample, prev_raw: PoseSample, keep: float) -> PoseSample:

@@ -1,11 +1,14 @@
-"""Pose codec: a person's head, both 26-joint hands, speaking level and whisper seat in <= 80 bytes.
+"""Pose codec: a person's head, both hands, gaze, face, speaking level and whisper seat in <= 96 bytes.
 
 Every packet is a keyframe (no deltas, so a lost packet costs nothing but itself). The payload is a
 big-endian bit stream, zero-padded to whole bytes:
 
-- header: format version (2 bits), hand valid left/right (2), whisper seat + 1 (6), level (6);
+- header: format version (2 bits), hand valid left/right (2), whisper seat + 1 (6), level (6),
+  and from format 2 on: gaze sent (1), face sent (1);
 - head position: 3 x 15 bits, 0.5 mm steps over +-8.192 m of stage space;
 - head rotation: smallest-three quaternion, 2 + 3 x 11 bits;
+- gaze, when sent (format 2): head-frame yaw and pitch and the vergence angle, 8 + 8 + 5 bits;
+- face, when sent (format 2): the 20 expression weights, 5 bits each (``facecodec.py``);
 - per valid hand (left first; an untracked hand costs nothing):
   wrist-frame origin relative to the decoded head position (3 x 12 bits over +-1.2 m),
   wrist-frame rotation (smallest-three, 2 + 3 x 10 bits),
@@ -31,10 +34,15 @@ import numpy as np
 from xrdemo.core import hands as H
 from xrdemo.core import pose as P
 
-MAX_PAYLOAD = 80
-"""Bytes; every encode_pose result fits (the transport adds its own header)."""
+from . import facecodec as F
 
-FORMAT_VERSION = 1
+MAX_PAYLOAD = 96
+"""Bytes; every encode_pose result fits (the transport adds its own header). 80 without gaze
+and face; with both, 96 (a 114-byte datagram up, 112 down, MAC included)."""
+
+FORMAT_VERSION = 2
+"""Written by encode_pose. Format 1 (no gaze or face flags) is still decoded: recordings keep the
+payloads as sent."""
 WHISPER_MAX = 62
 """Highest seat a whisper can name (whisper is -1 for none, else 0..WHISPER_MAX)."""
 
@@ -141,6 +149,9 @@ class PoseSample:
     hand_valid: np.ndarray    # (2,) bool; joints of an untracked hand are ignored
     level: float = 0.0        # 0..1 speaking level (voice energy)
     whisper: int = -1         # seat the sender whispers to (-1: none)
+    gaze: np.ndarray | None = None   # (3,) unit line of sight, head frame (-Z ahead); None: no eye tracker
+    vergence_deg: float = 0.0        # angle between the two eyes' lines of sight (0: parallel)
+    face: np.ndarray | None = None   # (20,) 0..1 core/expressions.py weights; None: no face tracker
 
 
 @dataclass(frozen=True)
@@ -356,18 +367,26 @@ def _measure_codes(target_local: np.ndarray, collected: list):
 
 # --- bit layout -----------------------------------------------------------------------------------
 
-_HEADER_WIDTHS = [2, 2, _WHISPER_BITS, _LEVEL_BITS]
+_HEADER_WIDTHS = [2, 2, _WHISPER_BITS, _LEVEL_BITS]            # format 1
+_HEADER_WIDTHS_2 = _HEADER_WIDTHS + [1, 1]                        # format 2: + gaze, face flags
 _HEAD_WIDTHS = [_HEAD_POS_BITS] * 3 + [2] + [_HEAD_ROT_BITS] * 3
 _FINGER_WIDTHS = [int(b) for b in _ANGLE_BITS[_ANGLE_SENT]]        # finger-major, depth, flex/abd
 _HAND_WIDTHS = [_WRIST_POS_BITS] * 3 + [2] + [_WRIST_ROT_BITS] * 3 + _FINGER_WIDTHS
 
 
-def _layout(valid_left: bool, valid_right: bool) -> np.ndarray:
+def _layout(valid_left: bool, valid_right: bool, gaze: bool = False, face: bool = False,
+            version: int = FORMAT_VERSION) -> np.ndarray:
     hands = int(valid_left) + int(valid_right)
-    return np.array(_HEADER_WIDTHS + _HEAD_WIDTHS + _HAND_WIDTHS * hands, np.int64)
+    if version == 1:
+        return np.array(_HEADER_WIDTHS + _HEAD_WIDTHS + _HAND_WIDTHS * hands, np.int64)
+    return np.array(_HEADER_WIDTHS_2 + _HEAD_WIDTHS + F.GAZE_WIDTHS * gaze + F.FACE_WIDTHS * face
+                    + _HAND_WIDTHS * hands, np.int64)
 
 
-_LAYOUTS = {(a, b): _layout(a, b) for a in (False, True) for b in (False, True)}
+_FLAGS = [(a, b, g, f) for a in (False, True) for b in (False, True) for g in (False, True)
+          for f in (False, True)]
+_LAYOUTS = {key: _layout(*key) for key in _FLAGS}                # format 2
+_LAYOUTS_1 = {(a, b): _layout(a, b, version=1) for a in (False, True) for b in (False, True)}
 _MAXW = 16
 
 
@@ -406,12 +425,13 @@ def _unpack_table(widths: np.ndarray):
     return table
 
 
-def payload_size(valid_left: bool = True, valid_right: bool = True) -> int:
-    """Bytes of an encoded pose with the given hands tracked."""
-    return (int(_LAYOUTS[bool(valid_left), bool(valid_right)].sum()) + 7) // 8
+def payload_size(valid_left: bool = True, valid_right: bool = True, gaze: bool = False,
+                 face: bool = False) -> int:
+    """Bytes of an encoded pose with the given hands tracked, gaze and face sent or not."""
+    return (int(_LAYOUTS[bool(valid_left), bool(valid_right), bool(gaze), bool(face)].sum()) + 7) // 8
 
 
-assert payload_size(True, True) <= MAX_PAYLOAD, payload_size(True, True)
+assert payload_size(True, True, True, True) <= MAX_PAYLOAD, payload_size(True, True, True, True)
 
 
 # --- encode / decode ------------------------------------------------------------------------------
@@ -428,8 +448,9 @@ def encode_pose(sample: PoseSample, shape: HandShape | None = None) -> bytes:
     """Quantise one PoseSample into at most MAX_PAYLOAD bytes.
 
     shape: the sender's HandShape (TYPICAL_SHAPE when None; the receiver must decode with the
-    same shape). A hand whose joints are not all finite is sent as untracked. The level is
-    clamped to 0..1 (NaN -> 0). ValueError if the head pose is not finite or whisper is outside
+    same shape). A hand whose joints are not all finite is sent as untracked; a gaze that is not a
+    finite non-zero direction, or face weights that are not 20 numbers without NaN, are not sent
+    (the receiver then infers them). The level and the weights are clamped to 0..1 (NaN -> 0). ValueError if the head pose is not finite or whisper is outside
     -1..WHISPER_MAX.
     """
     shape = TYPICAL_SHAPE if shape is None else shape
@@ -446,15 +467,21 @@ def encode_pose(sample: PoseSample, shape: HandShape | None = None) -> bytes:
     level = float(sample.level)
     level = 0.0 if not math.isfinite(level) else min(max(level, 0.0), 1.0)
 
+    gaze = F.gaze_ok(sample.gaze, sample.vergence_deg)
+    face = F.face_ok(sample.face)
     pos_codes = _head_pos_codes(head_pos)
     fields = [np.array([FORMAT_VERSION, valid[0] * 2 + valid[1], whisper + 1,
-                        round(level * ((1 << _LEVEL_BITS) - 1))], np.int64),
+                        round(level * ((1 << _LEVEL_BITS) - 1)), gaze, face], np.int64),
               pos_codes, _quat_codes(head_rot[None], _HEAD_ROT_BITS)[0]]
+    if gaze:
+        fields.append(np.array(F.gaze_codes(sample.gaze, sample.vergence_deg), np.int64))
+    if face:
+        fields.append(F.face_codes(sample.face))
     idx = np.flatnonzero(valid)
     if len(idx):
         fields.append(_encode_hands(joints[idx], idx == 0, shape, idx,
                                     _head_pos_value(pos_codes)).reshape(-1))
-    return _pack(np.concatenate(fields), _LAYOUTS[bool(valid[0]), bool(valid[1])])
+    return _pack(np.concatenate(fields), _LAYOUTS[bool(valid[0]), bool(valid[1]), gaze, face])
 
 
 def _encode_hands(joints, is_left, shape: HandShape, idx, head_pos) -> np.ndarray:
@@ -479,7 +506,8 @@ def decode_pose(payload: bytes, shape: HandShape | None = None) -> PoseSample:
     """Rebuild a PoseSample from encode_pose bytes (with the sender's shape, or TYPICAL_SHAPE).
 
     ValueError on anything that is not a pose payload of this format (wrong length, version,
-    padding or impossible values). Untracked hands decode as zeros.
+    padding or impossible values). Untracked hands decode as zeros; gaze and face are None when
+    not sent (always in format 1).
     """
     shape = TYPICAL_SHAPE if shape is None else shape
     if not isinstance(payload, (bytes, bytearray, memoryview)):
@@ -488,25 +516,42 @@ def decode_pose(payload: bytes, shape: HandShape | None = None) -> PoseSample:
     if len(data) < 1:
         raise ValueError("pose payload is empty")
     version, valid_bits = data[0] >> 6, (data[0] >> 4) & 3
-    if version != FORMAT_VERSION:
-        raise ValueError(f"pose payload: format {version}, expected {FORMAT_VERSION}")
     valid = np.array([bool(valid_bits & 2), bool(valid_bits & 1)])
-    widths = _LAYOUTS[bool(valid[0]), bool(valid[1])]
+    if version == 1:
+        gaze = face = False
+        widths = _LAYOUTS_1[bool(valid[0]), bool(valid[1])]
+    elif version == 2:
+        if len(data) < 3:
+            raise ValueError(f"pose payload: {len(data)} bytes, too short for a format-2 header")
+        gaze, face = bool(data[2] & 0x80), bool(data[2] & 0x40)
+        widths = _LAYOUTS[bool(valid[0]), bool(valid[1]), gaze, face]
+    else:
+        raise ValueError(f"pose payload: format {version}, expected 1 or {FORMAT_VERSION}")
     expected = (int(widths.sum()) + 7) // 8
     if len(data) != expected:
         raise ValueError(f"pose payload: {len(data)} bytes, expected {expected}")
     fields = _unpack(data, widths)
-    n_head = len(_HEADER_WIDTHS) + len(_HEAD_WIDTHS)
-    _, _, whisper_code, level_code = fields[:4]
-    head_pos = _head_pos_value(fields[4:7])
-    head_rot = _quat_decode(fields[None, 7:11], _HEAD_ROT_BITS)[0]
+    at = len(_HEADER_WIDTHS) + (2 if version >= 2 else 0)
+    whisper_code, level_code = fields[2:4]
+    head_pos = _head_pos_value(fields[at:at + 3])
+    head_rot = _quat_decode(fields[None, at + 3:at + 7], _HEAD_ROT_BITS)[0]
+    at += len(_HEAD_WIDTHS)
+    gaze_dir, vergence, weights = None, 0.0, None
+    if gaze:
+        gaze_dir, vergence = F.gaze_value(fields[at:at + 3])
+        at += 3
+    if face:
+        weights = F.face_value(fields[at:at + len(F.FACE_WIDTHS)])
+        at += len(F.FACE_WIDTHS)
+    n_head = at
     joints = np.zeros((2, H.JOINT_COUNT, 3))
     idx = np.flatnonzero(valid)
     if len(idx):
         per_hand = fields[n_head:].reshape(len(idx), len(_HAND_WIDTHS))
         joints[idx] = _decode_hands(per_hand, idx == 0, shape, idx, head_pos)
     return PoseSample(head_pos=head_pos, head_rot=head_rot, joints=joints, hand_valid=valid,
-                      level=float(level_code) / ((1 << _LEVEL_BITS) - 1), whisper=int(whisper_code) - 1)
+                      level=float(level_code) / ((1 << _LEVEL_BITS) - 1), whisper=int(whisper_code) - 1,
+                      gaze=gaze_dir, vergence_deg=float(vergence), face=weights)
 
 
 def _decode_hands(fields, is_left, shape: HandShape, idx, head_pos) -> np.ndarray:

@@ -24,7 +24,8 @@ Real-time datagrams (UDP), big-endian, one header then an opaque payload:
 Every datagram ends with an 8-byte MAC (``MAC_BYTES``): keyed BLAKE2b over header + payload
 under the session key of its direction (``datagram_mac``; the keys come from the signed join,
 see ``identity.py`` and docs/identity.md). A pose is 10 + 80 + 8 = 98 bytes client -> server and
-8 + 80 + 8 = 96 bytes server -> client. The server re-authenticates what it forwards with each
+8 + 80 + 8 = 96 bytes server -> client; with gaze and the 20 expression weights (posecodec
+format 2) 10 + 96 + 8 = 114 and 112. The server re-authenticates what it forwards with each
 recipient's key.
 
 ``kind``: 1 pose, 2 voice, 3 keepalive (never forwarded; the server echoes it to its sender),

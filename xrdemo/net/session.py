@@ -48,7 +48,7 @@ class NetMeeting:
     the network thread; must be cheap); None lets them go (no sound here). pose_hz: most pose
     updates sent per second.
     identity / known_people: this user's ``identity.Identity`` and ``KnownPeople`` (default: a
-    new key and trust in memory only; ``netloop.join_room`` passes the user's own).
+    new key and trust in memory only; ``net.room_link.join_room`` passes the user's own).
     """
 
     def __init__(self, url: str, name: str, *, log=print, voice_sink=None, pose_hz: float = 60.0,
@@ -104,16 +104,12 @@ class NetMeeting:
         self.log(f"network: joined {self.url} as {self.name!r} in seat {self.seat} "
                  f"({len(self.client.roster)} of {self.capacity} seats taken)")
 
-    def make_state(self, cfg) -> S.MeetingState:
-        """The meeting for this room: ``capacity`` seats, this person in theirs, nobody scripted."""
-        from ..recording import make_meeting_from_config
-        from dataclasses import replace
+    def room_shape(self):
+        """This room as ``meetings.RoomShape`` (capacity, this seat, names, who is present), for
+        ``meetings.meeting_state(cfg, room)``."""
+        from ..meetings import RoomShape
 
-        cfg = replace(cfg, meeting=replace(cfg.meeting, people=self.capacity, seat=self.seat,
-                                           names=list(self.names())))
-        state = make_meeting_from_config(cfg, scripted=np.zeros(self.capacity, bool))
-        S.set_present(state, self.present())
-        return state
+        return RoomShape(self.capacity, self.seat, tuple(self.names()), self.present())
 
     def names(self) -> tuple:
         """Display names by seat ("" for empty seats)."""
@@ -148,9 +144,11 @@ class NetMeeting:
 
     # --- sending ---------------------------------------------------------------------------
     def send_pose(self, head_pos, head_rot, joints, hand_valid, level: float, whisper: int,
-                  now_ns: int | None = None) -> bool:
+                  now_ns: int | None = None, gaze=None, vergence_deg: float = 0.0, face=None) -> bool:
         """Send this person's pose (at most pose_hz a second). joints (2, 26, 3) metres stage,
-        hand_valid (2,) bool, level 0..1, whisper: seat whispered to or -1. True when sent."""
+        hand_valid (2,) bool, level 0..1, whisper: seat whispered to or -1. gaze: (3,) unit line of
+        sight in the head frame from an eye tracker, or None; vergence_deg: angle between the eyes'
+        lines of sight; face: (20,) face-tracker expression weights, or None. True when sent."""
         now_ns = time.monotonic_ns() if now_ns is None else now_ns
         # A credit of updates that grows at pose_hz (at most 1.5 banked): a 72 Hz frame loop
         # sends 60 of its 72 frames at 60 Hz, not every other one.
@@ -167,7 +165,8 @@ class NetMeeting:
             self._shape_sent = shape
             self.client.set_profile({"shape": base64.b64encode(PC.encode_shape(shape)).decode("ascii")})
         sample = PC.PoseSample(head_pos=np.asarray(head_pos, float), head_rot=np.asarray(head_rot, float),
-                               joints=joints, hand_valid=valid, level=float(level), whisper=int(whisper))
+                               joints=joints, hand_valid=valid, level=float(level), whisper=int(whisper),
+                               gaze=gaze, vergence_deg=float(vergence_deg), face=face)
         self.client.send_pose(PC.encode_pose(sample, self._shape_sent), now_ms(now_ns))
         return True
 
@@ -275,6 +274,14 @@ class NetMeeting:
             rem.joints[seat] = sample.joints
             rem.hand_valid[seat] = sample.hand_valid
             rem.level[seat] = sample.level
+            if rem.gaze_valid is not None:
+                rem.gaze_valid[seat] = sample.gaze is not None
+                rem.face_valid[seat] = sample.face is not None
+                if sample.gaze is not None:
+                    rem.gaze[seat] = sample.gaze
+                    rem.vergence_deg[seat] = sample.vergence_deg
+                if sample.face is not None:
+                    rem.face[seat] = sample.face
         return rem
 
     def stats(self) -> dict:

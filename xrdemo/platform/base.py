@@ -49,6 +49,8 @@ class EventKind(enum.Enum):
     INTERACTION_PROFILE = "interaction_profile"  # detail: {"left": str, "right": str}
     HAND_TRACKING_LOST = "hand_lost"       # detail: {"hand": 0|1}
     HAND_TRACKING_FOUND = "hand_found"     # detail: {"hand": 0|1}
+    RECENTER = "recenter"                  # the user recentred (the runtime's reference space changed)
+    ACTION = "action"                      # detail: {"action": core.menu.MenuAction name, e.g. "MUTE"}
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,20 @@ class ControllersInput:
 
 
 @dataclass
+class FaceInput:
+    """A face tracker's reading mapped onto core/expressions.py (platform/openxr_face.py).
+
+    weights: (EXPRESSION_COUNT,) float32 0..1, NaN in columns this tracker cannot see (e.g. brows
+    on HTC); valid: the tracker saw the face this frame (weights are meaningless otherwise);
+    source: the extension it came from.
+    """
+
+    weights: np.ndarray
+    valid: bool = False
+    source: str = ""
+
+
+@dataclass
 class FrameInput:
     """Everything the app needs for one frame, predicted for ``predicted_display_time_ns``.
 
@@ -162,7 +178,9 @@ class FrameInput:
     should_render: False when the runtime will not show this frame (draw nothing, still end it).
     events: what changed since the previous frame. exit_requested: the session is over (EXITING,
     lost, or the user asked to quit); stop the loop and call shutdown(). frame_index: counts frames
-    from 0.
+    from 0. face: the face tracker's weights (None: no face tracking on this platform).
+    gaze_vergence_deg: the angle between the two eyes' lines of sight when a per-eye tracker gives
+    it (XR_FB_eye_tracking_social), else None.
     """
 
     predicted_display_time_ns: int
@@ -177,6 +195,8 @@ class FrameInput:
     events: list[PlatformEvent] = field(default_factory=list)
     exit_requested: bool = False
     frame_index: int = 0
+    face: FaceInput | None = None
+    gaze_vergence_deg: float | None = None
 
 
 DrawView = Callable[[int, View, int, tuple[int, int]], None]
@@ -197,10 +217,12 @@ class Capabilities:
     controllers: bool = False
     haptics: bool = False
     eye_gaze: bool = False
+    face_tracking: bool = False                 # XR_FB_face_tracking2 or XR_HTC_facial_tracking
     passthrough: bool = False
     refresh_rates: tuple[float, ...] = ()       # choosable rates in Hz; empty when fixed
     blend_modes: tuple[str, ...] = ("opaque",)  # "opaque", "additive", "alpha_blend"
-    reference_space: str = "stage"              # "stage", "local_floor" or "local"
+    reference_space: str = "stage"              # "stage", "local_floor", "local": the runtime's space;
+                                                # "room": poses already in the meeting room (set_seat)
     swapchain_format: str = ""                  # e.g. "GL_SRGB8_ALPHA8"
     missing: dict[str, str] = field(default_factory=dict)
 
@@ -248,5 +270,36 @@ class Platform(Protocol):
     def set_refresh_rate(self, hz: float) -> bool:
         """Ask for a display refresh rate; returns False where it cannot be chosen."""
 
+    def set_seat(self, seat) -> None:
+        """Where the local person sits (``desktop_input.SeatFrame``: eye point, yaw, table height,
+        neighbours). A platform that tracks in the room itself (``capabilities.reference_space ==
+        "room"``: the desktop window) puts its camera there; a headset ignores it (the app's
+        seat transform carries its stage poses into the seat, see ``loop.seating``)."""
+
+    def set_status(self, text: str) -> None:
+        """One line of status (fps, people, audio) where the platform can show it (a window's
+        title or status bar); ignored elsewhere."""
+
     def shutdown(self) -> None:
         """End the session and free everything; safe to call twice."""
+
+
+class PlatformBase:
+    """Defaults for the optional parts of the Platform contract: every platform subclasses it, so
+    the app calls every method on every platform and never probes for one."""
+
+    def haptic_pulse(self, hand: int, amplitude: float = 0.5, duration_s: float = 0.05,
+                     frequency_hz: float | None = None) -> bool:
+        return False
+
+    def set_passthrough(self, enabled: bool) -> bool:
+        return False
+
+    def set_refresh_rate(self, hz: float) -> bool:
+        return False
+
+    def set_seat(self, seat) -> None:
+        return None
+
+    def set_status(self, text: str) -> None:
+        return None

@@ -19,6 +19,7 @@ import numpy as np
 
 from xrdemo.core.views import eye_views
 from xrdemo.platform.base import (
+    PlatformBase,
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent,
     PlatformUnavailable, Pose, SessionState, state_change_events,
 )
@@ -103,7 +104,7 @@ def _glfw_problem(caught) -> str:
     return msgs[-1] if msgs else "no reason given"
 
 
-class DesktopPlatform:
+class DesktopPlatform(PlatformBase):
     """A Platform in a desktop window. Creating it makes the window's GL context current.
 
     size: window (width, height) in screen units. stereo: start in side-by-side stereo. vsync:
@@ -190,7 +191,7 @@ class DesktopPlatform:
             system=f"window, {self.gl_info['renderer'].split(' (')[0]}",
             view_count=2 if self.stereo else 1, view_size=(0, 0), hand_tracking=True,
             controllers=False, haptics=False, eye_gaze=False, passthrough=False, refresh_rates=(),
-            blend_modes=("opaque",), reference_space="stage",
+            blend_modes=("opaque",), reference_space="room",
             swapchain_format="GL_SRGB8_ALPHA8 offscreen views, copied into the window",
             missing={"controllers": "keyboard and mouse only (hands are simulated from keys)",
                      "haptics": "no motion controllers to vibrate",
@@ -340,6 +341,10 @@ class DesktopPlatform:
                 self._set_state(s, events)
             events.append(PlatformEvent(EventKind.EXITING, message="the window was closed"))
             self._ended = True
+        actions = self.controls.take_actions()
+        if not self._ended:
+            events.extend(PlatformEvent(EventKind.ACTION, {"action": a.name}, f"key: {a.value}")
+                          for a in actions)
         self.controls.advance(dt)
         views = self._views()
         head_p, head_q = self.controls.head_pose()
@@ -446,7 +451,7 @@ def help_lines(controls: DesktopControls | None = None) -> list[str]:
     def label(keys):
         names = {"right_mouse": "right drag", "left_mouse": "left drag", "wheel": "wheel",
                  "left_shift": "Shift", "left_control": "Ctrl", "escape": "Esc", "space": "Space",
-                 "left": "arrows"}
+                 "left": "arrows", "equal": "+", "minus": "-"}
         keys = [k for k in keys if k not in ("right", "up", "down")]
         return " ".join(names.get(k, k.upper()) for k in keys)
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from xrdemo.core import hands as H
 from xrdemo.core import pose as P
+from xrdemo.core.menu import MenuAction
 from xrdemo.core.room import SEATED_EYE_HEIGHT, SEAT_CLEARANCE
 
 # -- tuning (metres, seconds, radians) ---------------------------------------------------------
@@ -54,11 +55,26 @@ KEYMAP = (
     (("left_shift", "left_control"), "gesture_one_hand", "with 1-6: Shift = left hand only, Ctrl = right only"),
     (("left_mouse",), "reach", "hold and drag: move your right hand (Shift: left hand)"),
     (("wheel",), "reach_depth", "mouse wheel: move that hand nearer / further"),
-    (("r",), "reset", "reset head, look and hands"),
+    (("r",), "reset", "reset head, look and hands (and recenter: back to your seat)"),
+    (("m",), "menu:MUTE", "mute / unmute your microphone"),
+    (("b",), "menu:WHISPER", "whisper to your nearest neighbour on / off"),
+    (("p",), "menu:PASSTHROUGH", "passthrough on / off (headsets with a camera view)"),
+    (("equal", "minus"), "menu:VOLUME", "volume up / down (also keypad + and -)"),
+    (("j",), "menu:RAISE_HAND", "raise / lower your hand"),
+    (("n",), "menu:SEAT_NEXT", "move to the next free seat"),
+    (("l",), "menu:LEAVE", "leave the meeting"),
     (("v",), "toggle_stereo", "single view / side-by-side stereo"),
     (("h",), "toggle_help", "show / hide this help"),
     (("escape",), "quit", "quit"),
 )
+ACTION_KEYS = {
+    "m": MenuAction.MUTE, "b": MenuAction.WHISPER, "p": MenuAction.PASSTHROUGH,
+    "r": MenuAction.RECENTER, "equal": MenuAction.VOLUME_UP, "kp_add": MenuAction.VOLUME_UP,
+    "minus": MenuAction.VOLUME_DOWN, "kp_subtract": MenuAction.VOLUME_DOWN,
+    "j": MenuAction.RAISE_HAND, "n": MenuAction.SEAT_NEXT, "l": MenuAction.LEAVE,
+}
+"""Keys that ask for a menu action (the same actions as the in-headset menu, core/menu.py); the
+window reports each press as an EventKind.ACTION event. R also resets the simulated body."""
 WINDOW_ACTIONS = {"toggle_capture": "c", "toggle_stereo": "v", "toggle_help": "h", "quit": "escape"}
 """Actions the window itself handles (the controls below ignore these keys)."""
 
@@ -170,6 +186,7 @@ class DesktopControls:
         self._cursor: tuple[float, float] | None = None
         self.captured = False            # the window captured the cursor: motion looks around
         self.reach_hand = 1              # the hand a left-drag / wheel moves
+        self.actions: list[MenuAction] = []   # menu actions asked for by keys, oldest first
         self.t_s = 0.0
         self.reset()
         n = len(H.POSE_NAMES)
@@ -195,6 +212,8 @@ class DesktopControls:
             self.held.discard(name)
             return
         self.held.add(name)
+        if name in ACTION_KEYS:
+            self.actions.append(ACTION_KEYS[name])
         if name in "123456" and len(name) == 1:
             gesture = GESTURES[int(name) - 1]
             hands = [0] if self.held & set(_SHIFT) else [1] if self.held & set(_CTRL) else [0, 1]
@@ -204,6 +223,11 @@ class DesktopControls:
             self.reset()
         elif name == "space":
             self.lean_target = self._pick_neighbour()
+
+    def take_actions(self) -> list[MenuAction]:
+        """The menu actions keys asked for since the last call, oldest first (and forget them)."""
+        actions, self.actions = self.actions, []
+        return actions
 
     def mouse_button(self, button: str, pressed: bool) -> None:
         """"left", "right" or "middle" went down or up."""

@@ -81,10 +81,13 @@ CREATORS: dict[str, Callable[..., Platform]] = {
 
 
 def create_platform(name: str = "auto", *, log: Callable[[str], None] | None = print,
-                    options: dict[str, dict] | None = None) -> tuple[Platform, str]:
+                    options: dict[str, dict] | None = None,
+                    build_headless: bool = True) -> tuple[Platform | None, str]:
     """Create the named platform, or under ``auto`` the first that works.
 
     options: per-platform keyword arguments, e.g. {"headless": {"timeline": t}}.
+    build_headless: False returns (None, reason) where the headless platform would be chosen —
+    for a caller that makes its own headless set-up (the headless recording) instead.
     Returns (platform, reason): reason says in one line why this one was picked. Raises
     PlatformUnavailable naming the cause when the named platform (not auto) cannot run.
     """
@@ -92,6 +95,8 @@ def create_platform(name: str = "auto", *, log: Callable[[str], None] | None = p
         raise ValueError(f"unknown platform {name!r}; choose one of {', '.join(PLATFORM_NAMES)}")
     options = options or {}
     if name != "auto":
+        if name == "headless" and not build_headless:
+            return None, f"{name}: requested"
         platform = CREATORS[name](**dict(options.get(name, {})))
         return platform, f"{name}: requested"
     reasons = []
@@ -99,6 +104,8 @@ def create_platform(name: str = "auto", *, log: Callable[[str], None] | None = p
         if candidate == "desktop" and os.environ.get("XRDEMO_NO_WINDOW"):
             reasons.append("desktop: XRDEMO_NO_WINDOW is set")
             continue
+        if candidate == "headless" and not build_headless:
+            return None, "platform headless" + (f" ({'; '.join(reasons)})" if reasons else "")
         try:
             platform = CREATORS[candidate](**dict(options.get(candidate, {})))
         except PlatformUnavailable as exc:

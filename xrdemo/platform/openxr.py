@@ -13,16 +13,21 @@ import ctypes
 import time
 from dataclasses import dataclass
 
+import numpy as np
 
 from xrdemo.core.frame import View
+from xrdemo.core.expressions import EXPRESSION_COUNT
 from xrdemo.platform.base import (
-    Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent,
+    PlatformBase,
+    Capabilities, ControllersInput, DrawView, EventKind, FaceInput, FrameInput, HandsInput, PlatformEvent,
     PlatformUnavailable, Pose, SessionState, state_change_events,
 )
 from xrdemo.platform.openxr_gl import (
     GL_FORMAT_NAMES, PREFERRED_COLOR_FORMATS, SwapchainFramebuffers, binding_kind, make_graphics_binding,
     required_extension,
 )
+from xrdemo.platform.openxr_face import EXTENSIONS as FACE_EXTENSIONS
+from xrdemo.platform.openxr_face import FaceTracking
 from xrdemo.platform.openxr_input import XrInput, check, location_valid, pose_arrays
 
 REQUIRED_EXTENSION = "XR_KHR_opengl_enable"
@@ -82,7 +87,7 @@ class _Swapchain:
     textures: list[int]
 
 
-class OpenXRPlatform:
+class OpenXRPlatform(PlatformBase):
     """A headset through OpenXR. ``gl_context`` must be current on this thread and stay so.
 
     xr: the pyopenxr module (or a fake of it). gl_context: an EGL, GLX or WGL context object
@@ -100,6 +105,7 @@ class OpenXRPlatform:
         self.log = log
         self.instance = self.session = self.app_space = self.view_space = None
         self.input: XrInput | None = None
+        self.face: FaceTracking | None = None
         self.swapchains: list[_Swapchain] = []
         self._passthrough = self._passthrough_layer = None
         self._passthrough_on = False
@@ -133,7 +139,7 @@ class OpenXRPlatform:
         need = required_extension(kind)
         if need and need not in available:
             raise PlatformUnavailable(f"the OpenXR runtime lacks {need}, needed for {kind} rendering")
-        enabled = [REQUIRED_EXTENSION] + [e for e in OPTIONAL_EXTENSIONS if e in available]
+        enabled = [REQUIRED_EXTENSION] + [e for e in {**OPTIONAL_EXTENSIONS, **FACE_EXTENSIONS} if e in available]
         for ext, feature in OPTIONAL_EXTENSIONS.items():
             if ext not in available:
                 missing[feature.split(" (")[0]] = f"the runtime does not offer {ext}"
@@ -172,10 +178,14 @@ class OpenXRPlatform:
         self.input = XrInput(xr, self.instance, self.session,
                              hand_tracking="XR_EXT_hand_tracking" in enabled and hands_ok,
                              eye_gaze="XR_EXT_eye_gaze_interaction" in enabled and gaze_ok)
+        self.face = FaceTracking(xr, self.instance, self.session, self.enabled_extensions)
+        missing.update(self.face.missing)
         self.capabilities = Capabilities(
             name="openxr", runtime=runtime, system=system_name, view_count=len(self.swapchains),
             view_size=self.swapchains[0].size, hand_tracking=bool(self.input.hand_trackers),
-            controllers=True, haptics=True, eye_gaze=self.input.gaze_space is not None,
+            controllers=True, haptics=True,
+            eye_gaze=self.input.gaze_space is not None or self.face.fb_eyes is not None,
+            face_tracking=self.face.face,
             passthrough=passthrough, refresh_rates=(),
             blend_modes=tuple(BLEND_NAMES.get(b, str(b)) for b in blend),
             reference_space=self.reference_space, swapchain_format=GL_FORMAT_NAMES.get(color_format, hex(color_format)),
@@ -359,12 +369,22 @@ class OpenXRPlatform:
             if hands.active[hand] != was_active[hand]:
                 kind = EventKind.HAND_TRACKING_FOUND if hands.active[hand] else EventKind.HAND_TRACKING_LOST
                 events.append(PlatformEvent(kind, {"hand": hand}))
+        gaze = self.input.gaze(self.app_space, t, synced)
+        eyes = self.face.read_eyes(self.app_space, t) if focused else None
+        if eyes is not None:                       # per-eye tracking: gaze from both eyes, and vergence
+            gaze = eyes[0]
+        face = None
+        if self.face.face:
+            weights = self.face.read_face(t) if focused else None
+            face = FaceInput(weights if weights is not None else np.full(EXPRESSION_COUNT, np.nan, np.float32),
+                             weights is not None, self.face.source)
         frame = FrameInput(
             predicted_display_time_ns=t, predicted_display_period_ns=self._last_period, views=views,
             head=head, hands=_copy_hands(hands), controllers=self.input.controllers(self.app_space, t, synced),
-            gaze=self.input.gaze(self.app_space, t, synced), session_state=self._state,
+            gaze=gaze, session_state=self._state,
             should_render=should_render, events=events, exit_requested=self._exit,
-            frame_index=self._frame_index)
+            frame_index=self._frame_index, face=face,
+            gaze_vergence_deg=None if eyes is None else eyes[1])
         self._frame_index += 1
         return frame
 
@@ -490,6 +510,9 @@ class OpenXRPlatform:
         if self.input is not None:
             _quietly(xr, self.input.destroy)
             self.input = None
+        if self.face is not None:
+            self.face.destroy()
+            self.face = None
         for handle, destroy in ((self._passthrough_layer, "destroy_passthrough_layer_fb"),
                                 (self._passthrough, "destroy_passthrough_fb")):
             if handle is not None:

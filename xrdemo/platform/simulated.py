@@ -14,6 +14,7 @@ import numpy as np
 from xrdemo.core.frame import View
 from xrdemo.core import pose as P
 from xrdemo.platform.base import (
+    PlatformBase,
     Capabilities, ControllersInput, DrawView, EventKind, FrameInput, HandsInput, PlatformEvent, Pose,
     SessionState, state_change_events,
 )
@@ -23,7 +24,7 @@ FramebufferFor = Callable[[int, tuple[int, int]], int]
 """framebuffer_for(view_index, (width, height)) -> GL framebuffer object to draw that view into."""
 
 
-class SimulatedPlatform:
+class SimulatedPlatform(PlatformBase):
     """A Platform with no device: views, hands and controllers come from a Timeline.
 
     timeline: the script. start_ns: the first predicted display time. view_count: 2 (stereo, like a
@@ -59,7 +60,7 @@ class SimulatedPlatform:
             haptics=self.timeline.controllers is not None,
             eye_gaze=self.timeline.gaze is not None, passthrough=False,
             refresh_rates=tuple(self.timeline.refresh_rates), blend_modes=("opaque",),
-            reference_space="stage", swapchain_format="none (simulated)",
+            reference_space="room", swapchain_format="none (simulated)",
             missing={"passthrough": "the simulated runtime has no camera"},
         )
 
@@ -135,6 +136,8 @@ class SimulatedPlatform:
             events.append(PlatformEvent(EventKind.SESSION_LOST,
                                         message="the XR session was lost (device disconnected)"))
             self._ended = True
+        elif e.kind == "action":
+            events.append(PlatformEvent(EventKind.ACTION, {"action": str(e.value)}))
         elif e.kind == "exit":
             for s in (SessionState.STOPPING, SessionState.IDLE, SessionState.EXITING):
                 self._set_state(s, events)

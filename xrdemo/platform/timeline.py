@@ -160,6 +160,7 @@ EVENT_KINDS = {
     "hand_found": int,         # hand value is tracked again
     "controllers_off": None,   # controllers put down (inactive)
     "controllers_on": None,
+    "action": str,             # a menu action asked for by a key (value: a core.menu.MenuAction name)
 }
 
 
@@ -167,7 +168,7 @@ EVENT_KINDS = {
 class ScriptEvent:
     t_ns: int
     kind: str
-    value: float | int | None = None
+    value: float | int | str | None = None
 
     def __post_init__(self):
         if self.kind not in EVENT_KINDS:

@@ -13,10 +13,11 @@ import numpy as np
 from OpenGL import GL
 
 from ..core import pose as P
-from ..core.frame import MESH_KINDS, FrameScene, View
+from ..core.frame import MESH_KINDS, FrameScene, MeshInstances, View
 from ..core.room import PENDANT_HEIGHT
 from ..resources import read_shader
 from . import meshes
+from .panel import PanelRenderer
 
 NEAR, FAR = 0.05, 50.0
 DRAW_ORDER = ("box", "cylinder", "sphere")
@@ -129,7 +130,10 @@ class Renderer:
         from .labels import LabelRenderer
 
         self.labels = LabelRenderer(_compile)
+        self.panel = None               # render/panel.PanelRenderer, made by the first upload_panel
         self.stats = {"draw_calls_per_view": 0, "views": 0}
+        self.passthrough = False
+        """Passthrough shows the real room: views clear to alpha 0 and the room shell is left out."""
         self._targets: dict[tuple, "Framebuffer"] = {}
         check_gl("renderer set-up")
 
@@ -138,6 +142,9 @@ class Renderer:
         """Send this frame's instances to the GPU (once per frame, shared by every view)."""
         for kind in MESH_KINDS:
             inst = scene.meshes.get(kind)
+            skip = scene.shell.get(kind, 0) if self.passthrough and inst is not None else 0
+            if skip:
+                inst = MeshInstances(inst.transforms[skip:], inst.colors[skip:])
             if inst is None or len(inst) == 0:
                 self.meshes[kind].upload(np.zeros((0, 20), np.float32))
                 continue
@@ -152,6 +159,15 @@ class Renderer:
         self._scene = scene
         check_gl("instance upload")
 
+    def upload_panel(self, panel) -> None:
+        """This frame's in-headset menu (a core.menu.PanelScene, or None for none), drawn in every
+        view after the scene. Call once per frame, like upload()."""
+        if self.panel is None and panel is not None:
+            self.panel = PanelRenderer(_compile)
+        if self.panel is not None:
+            self.panel.upload(panel)
+            check_gl("panel upload")
+
     def draw_view(self, view: View, framebuffer: int, size: tuple[int, int]) -> int:
         """Draw the uploaded scene for one view into a framebuffer object. Returns draw calls."""
         scene = self._scene
@@ -165,8 +181,10 @@ class Renderer:
         GL.glCullFace(GL.GL_BACK)
         GL.glFrontFace(GL.GL_CCW)
         GL.glEnable(GL.GL_BLEND)
-        GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
-        cc = scene.clear_color
+        # Colour blends "over"; alpha accumulates coverage, so with passthrough (cleared to 0) the
+        # image is premultiplied: alpha says how much of the real room each pixel covers.
+        GL.glBlendFuncSeparate(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA, GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA)
+        cc = (0.0, 0.0, 0.0, 0.0) if self.passthrough else scene.clear_color
         GL.glClearColor(float(cc[0]), float(cc[1]), float(cc[2]), float(cc[3]))
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
         view_proj = view_projection(view).astype(np.float32)
@@ -183,6 +201,8 @@ class Renderer:
             for d in drawables:
                 calls += d.draw()
         calls += self.labels.draw(view, view_proj)
+        if self.panel is not None:
+            calls += self.panel.draw(view, view_proj)
         GL.glBindVertexArray(0)
         check_gl("drawing a view")
         self.stats["draw_calls_per_view"] = calls

@@ -195,6 +195,11 @@ class RecordingNetMeeting(NetMeeting):
             rec.add(R.NETSTATE, now, R.encode_json(change))
         return events
 
+    def close(self) -> None:
+        """Leave the room; the recording notes when (so it ends after the last frame it holds)."""
+        self.recorder.add(R.EVENT, time.monotonic_ns(), R.encode_json({"type": "closed"}))
+        super().close()
+
     def verified(self):
         verified = super().verified()
         as_list = [int(v) for v in verified]

@@ -9,6 +9,9 @@ that seat's head, block by block on the recording's clock.
 
 Live: the replay runs on the wall clock from the start point; the platform's own head (headset
 or mouse look) looks around from the chosen seat, whose recorded head is hidden.
+
+Both run the one frame loop (``loop.frame_loop``) with a ``ReplayDriver``: the people move as
+recorded, the newest replayed frame at each tick's time.
 """
 
 from __future__ import annotations
@@ -18,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..recording import FrameSound
-from .fileformat import RecordingReader
-from .player import NS, Replayer, scene_for_seat, view_pose
 from ..core import pose as P
 from ..core import scene as S
-
-REPLAY_FOV_DEG = 82.0
-"""Horizontal field of view of headless replays (the same as headless participants record)."""
+from ..loop.frame_loop import Driver, FrameLoop, FramePart
+from ..loop.headless import HEADLESS_FOV_DEG as REPLAY_FOV_DEG
+from .fileformat import RecordingReader
+from .player import NS, Replayer, scene_for_seat, view_pose
 
 
 def open_recording(path, start_s: float = 0.0) -> RecordingReader:
@@ -56,55 +57,49 @@ def _check_seat(seat: int | None, replayer: Replayer, path) -> int:
     return seat
 
 
-class _ScriptedSound(FrameSound):
-    """Binaural sound of a meeting with no network (scripted voices, as the live run played)."""
+class ReplayDriver(Driver):
+    """The people as recorded: at each tick, the newest replayed frame whose time (``key``:
+    ``step_t_ns`` headless, ``t_ns`` live) is at most the tick's; the loop stops after the last
+    one is shown. on_frame(f) hears every frame as it is read (its voice goes to the sound)."""
 
-    def __init__(self, cfg, state: S.MeetingState, listener_seat: int, t_origin_ns: int = 0):
-        from ..audio.meeting import MeetingVoices
+    def __init__(self, frames, first, seat: int, key: str = "step_t_ns", on_frame=None):
+        self.frames, self.seat, self.key = frames, seat, key
+        self.on_frame = on_frame or (lambda f: None)
+        self.current = first
+        self.state = first.state
+        self.next = self._read()
 
-        super().__init__(cfg, state, listener_seat)
-        self.voices = MeetingVoices(len(state.people), self.rate, self.block, seed=cfg.meeting.seed,
-                                    silent=(listener_seat,))
+    def _read(self):
+        f = next(self.frames, None)
+        if f is not None:
+            self.on_frame(f)
+        return f
 
-    def push(self, *_args) -> None:
-        """(No network voices in a meeting without a network.)"""
+    def advance(self, t_ns: int):
+        """Move to the newest frame at or before t_ns; returns it."""
+        while self.next is not None and getattr(self.next, self.key) <= t_ns:
+            self.current, self.next = self.next, None
+            self.next = self._read()
+        self.state = self.current.state
+        return self.current
 
-    def render_until(self, state, sample_end: int, listener, frame_start: int = 0, frame_t_ns: int = 0):
-        self.place(state, listener)
-        speaking = S.speaking_now(state)
-
-        def next_block(_first_sample):
-            mono, (level, _) = self.voices.next_block(speaking)
-            return mono, level
-        return self.blocks_until(sample_end, next_block)
+    def step(self, tick):
+        f = self.advance(tick.t_ns)
+        if self.next is None:
+            tick.stop = "the end of the recording"
+        return scene_for_seat(f, self.seat)
 
 
-class _NetSound(FrameSound):
-    """Binaural sound of a networked room: the recorded voice frames, for one seat's ears.
+class _ReplaySound(FramePart):
+    """The recorded room's sound for one seat, frame by frame (headless replays)."""
 
-    The jitter buffers are read on the recording's clock: the blocks of a video frame are taken
-    at that frame's recorded time plus their offset in it, so a recording whose frame loop fell
-    behind real time still plays its voices as they arrived.
-    """
+    def __init__(self, sound, driver: ReplayDriver, fps: int):
+        self.sound, self.driver, self.fps = sound, driver, fps
 
-    def __init__(self, cfg, state: S.MeetingState, listener_seat: int, t_origin_ns: int):
-        from ..net.room_audio import RemoteVoices
-
-        super().__init__(cfg, state, listener_seat)
-        self.voices = RemoteVoices(len(state.people), self.rate, self.block, local=listener_seat)
-
-    def push(self, d) -> None:
-        self.voices.push(d.seat, d.seq, d.t_ms, d.payload, d.t_ns)
-
-    def render_until(self, state, sample_end: int, listener, frame_start: int = 0, frame_t_ns: int = 0):
-        """Samples up to sample_end; a block starting at sample s is read from the jitter buffers
-        at frame_t_ns + (s - frame_start) / rate (frame_start: this video frame's first sample)."""
-        self.place(state, listener)
-
-        def next_block(first_sample):
-            mono, _ = self.voices.next_block(None, frame_t_ns + (first_sample - frame_start) * NS // self.rate)
-            return mono, None
-        return self.blocks_until(sample_end, next_block)
+    def after_frame(self, tick) -> None:
+        f, k, rate = self.driver.current, tick.index, self.sound.rate
+        tick.samples = self.sound.render_until(f.state, (k + 1) * rate // self.fps, view_pose(f, self.driver.seat),
+                                               frame_start=k * rate // self.fps, frame_t_ns=f.t_ns)
 
 
 def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s: float = 0.0,
@@ -115,122 +110,64 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
     Returns a summary: frames written, seconds, seat, damage (the problem that ended the intact
     part, or None), and frames fast-forwarded before ``start_s``.
     """
-    from ..platform.simulated import SimulatedPlatform
-    from ..platform.timeline import Timeline
-    from ..recording import _Mp4Writer, _Progress
-    from ..render.context import create_headless_context
+    from ..loop.frame_sound import NetSound, ScriptedSound
+    from ..loop.headless import HeadlessView, VideoOutput
 
     if out is None and frames_dir is None:
         raise ValueError("nothing to write: give an output file or --frames-dir")
-    for p in (out,):
-        if p is not None and not Path(p).parent.exists():
-            raise FileNotFoundError(f"folder {Path(p).parent} does not exist (for {p})")
+    if out is not None and not Path(out).parent.exists():
+        raise FileNotFoundError(f"folder {Path(out).parent} does not exist (for {out})")
     reader = open_recording(path, start_s)
-    fps_tick = fps or 30
-    replayer = Replayer(reader, start_s=start_s, tick_hz=fps_tick)
-    ctx = None
-    writer = platform = renderer = target = sound = bar = None
-    pose = [np.zeros(3), np.array([0.0, 0.0, 0.0, 1.0])]
+    replayer = Replayer(reader, start_s=start_s, tick_hz=fps or 30)
+    frames = replayer.frames()
+    view = sound = None
     written = skipped = 0
-    state = {"k": 0, "T0": None, "period": None}
-    summary: dict = {}
-
-    def setup(first):
-        nonlocal ctx, writer, platform, renderer, target, sound, bar, fps, size, seat
-        cfg = replayer.cfg
-        seat = _check_seat(seat, replayer, path)
-        fps = fps or cfg.display.fps
-        size = tuple(size or (cfg.display.width, cfg.display.height))
-        from ..render.renderer import Framebuffer, Renderer
-
-        ctx = create_headless_context()
-        renderer = Renderer()
-        target = Framebuffer(size, samples=4)
-        platform = SimulatedPlatform(Timeline(head=lambda t: (pose[0], pose[1]), refresh_hz=float(fps),
-                                              refresh_rates=(float(fps),)),
-                                     start_ns=0, view_count=1, view_size=size, fov_deg=REPLAY_FOV_DEG,
-                                     framebuffer_for=lambda i, s: target.draw_fbo)
-        if audio and cfg.audio.enabled:
-            sound = (_NetSound if replayer.room is not None else _ScriptedSound)(cfg, first.state, seat,
-                                                                                 first.t_ns)
-        writer = _Mp4Writer(out, size, fps, cfg.audio.sample_rate if sound else None) if out else None
-        if frames_dir is not None:
-            Path(frames_dir).mkdir(parents=True, exist_ok=True)
-        total = max(1, int((reader.duration_s - start_s) * fps))
-        bar = _Progress(total, reader.duration_s - start_s, enabled=progress)
-        state["period"] = int(round(NS / fps))
-        state["T0"] = first.step_t_ns
-
-    def emit(f, k):
-        nonlocal written
-        pose[0], pose[1] = view_pose(f, seat)
-        frame = platform.begin_frame()
-        scene = scene_for_seat(f, seat)
-
-        def draw(i, view, fbo, fb_size):
-            renderer.draw_view(view, fbo, fb_size)
-
-        renderer.upload(scene)
-        platform.end_frame(frame, draw)
-        image = target.read_rgba()[..., :3]
-        samples = None
-        if sound is not None:
-            samples = sound.render_until(f.state, (k + 1) * sound.rate // fps, (pose[0], pose[1]),
-                                         k * sound.rate // fps, f.t_ns)
-        if writer is not None:
-            writer.add(image, samples)
-        if frames_dir is not None:
-            from PIL import Image
-
-            Image.fromarray(image).save(Path(frames_dir) / f"frame_{k:05d}.png")
-        written += 1
-        bar.update(min(written, bar.total))
-
-    pending = None
     early: list = []                           # voice from just before the start (primes the buffers)
     voice_from = replayer.start_ns - NS // 2
     ahead = _FastForwardProgress(reader, start_s, enabled=progress)
     try:
-        for f in replayer.frames():
-            if sound is not None:
-                for d in f.voice:
+        first = None
+        for f in frames:                                 # fast-forward to the start point
+            if not f.before_start:
+                first = f
+                break
+            early.extend(d for d in f.voice if d.t_ns >= voice_from)
+            skipped += 1
+            ahead.update(f)
+        ahead.done(arrived=first is not None)
+        if first is not None:
+            cfg = replayer.cfg
+            seat = _check_seat(seat, replayer, path)
+            fps = fps or cfg.display.fps
+            size = tuple(size or (cfg.display.width, cfg.display.height))
+            if audio and cfg.audio.enabled:
+                sound = (NetSound if replayer.room is not None else ScriptedSound)(cfg, first.state, seat)
+                for d in early + list(first.voice):
                     sound.push(d)
-            elif state["T0"] is None:
-                early.extend(d for d in f.voice if d.t_ns >= voice_from)
-            if f.before_start:
-                skipped += 1
-                ahead.update(f)
-                continue
-            if state["T0"] is None:
-                ahead.done()
-                setup(f)
-                for d in early if sound is not None else ():
-                    sound.push(d)
-                early = []
-            while pending is not None and f.step_t_ns > state["T0"] + state["k"] * state["period"]:
-                emit(pending, state["k"])
-                state["k"] += 1
-            pending = f
-        if pending is not None:
-            emit(pending, state["k"])
+            driver = ReplayDriver(frames, first, seat,
+                                  on_frame=(lambda f: [sound.push(d) for d in f.voice]) if sound else None)
+            T0, period = first.step_t_ns, int(round(NS / fps))
+            view = HeadlessView(size, fps, head=lambda t_ns: view_pose(driver.advance(T0 + t_ns), seat),
+                                fov_deg=REPLAY_FOV_DEG)
+            parts = [_ReplaySound(sound, driver, fps)] if sound is not None else []
+            total = max(1, int((reader.duration_s - start_s) * fps))
+            video = VideoOutput(view, out, fps, cfg.audio.sample_rate if sound else None, frames_dir,
+                                total, reader.duration_s - start_s, progress=progress, log=log)
+            parts.append(video)
+            FrameLoop(view.platform, driver, parts, renderer=view.renderer,
+                      clock=lambda frame: T0 + (frame.predicted_display_time_ns - view.start_ns)).run()
+            written = video.written
     finally:
         ahead.done(arrived=written > 0)
-        if writer is not None:
-            writer.close()
-        if platform is not None:
-            platform.shutdown()
-        if bar is not None:
-            bar.done()
-        if ctx is not None:
-            ctx.release()
+        if view is not None:
+            view.release()
         problems = list(reader.problems)
         reader.close()
     if written == 0 and not problems:
         raise ValueError(f"{path}: no frames at or after --start {start_s:g}")
-    summary.update(frames=written, fps=fps, seat=seat, seconds=written / fps if fps else 0.0,
-                   fast_forwarded=skipped, damage=problems[0] if problems else None, problems=problems,
-                   kind=replayer.kind, recorded_seat=replayer.seat)
-    return summary
+    return dict(frames=written, fps=fps, seat=seat, seconds=written / fps if fps else 0.0,
+                fast_forwarded=skipped, damage=problems[0] if problems else None, problems=problems,
+                kind=replayer.kind, recorded_seat=replayer.seat)
 
 
 class _FastForwardProgress:
@@ -238,11 +175,11 @@ class _FastForwardProgress:
     terminal, a line every 10 % in a log; nothing when there is nothing to skip."""
 
     def __init__(self, reader, start_s: float, enabled: bool = True):
-        from ..recording import _Progress
+        from ..media import ProgressBar
 
         self.t0_ns = reader.t0_ns
         self.total_ms = max(1, int(start_s * 1000))
-        self.bar = _Progress(self.total_ms, start_s, enabled=enabled and start_s > 0,
+        self.bar = ProgressBar(self.total_ms, start_s, enabled=enabled and start_s > 0,
                              label=f"fast-forwarding to {start_s:g} s")
 
     def fraction(self, f) -> float:
@@ -262,26 +199,43 @@ class _FastForwardProgress:
 FAST_FORWARD_FRAME_S = 0.1  # a live platform gets an (empty) frame at least this often meanwhile
 
 
+class _LiveReplay(FramePart):
+    """A live replay's sound (the viewer's own head in the chosen seat) and status line."""
+
+    def __init__(self, platform, driver: ReplayDriver, reader, sound, seat: int):
+        self.platform, self.driver, self.reader, self.sound, self.seat = platform, driver, reader, sound, seat
+
+    def after_frame(self, tick) -> None:
+        current = self.driver.current
+        if self.sound is not None:
+            ppl = current.state.people
+            head = tick.room.head
+            pos, rot = (head.position, head.orientation) if head.valid else view_pose(current, self.seat)
+            self.sound.publish(pos, rot, S.mouth_positions(ppl), ppl.head_pos, S.speaking_now(current.state))
+        self.platform.set_status(f"replay {(current.t_ns - self.reader.t0_ns) / NS:6.1f} / "
+                                 f"{self.reader.duration_s:.1f} s | seat {self.seat}")
+
+
 def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0, log=print,
                 max_frames: int | None = None, audio: bool = True, progress: bool = True) -> dict:
     """Play a recording on a live platform (a GL context is current): the meeting as recorded,
     on the wall clock from ``start_s``; the viewer looks around from ``seat`` with their own head
-    and hears the room there (live spatial audio, when there is a sound device).
+    (a headset wearer is carried into that seat) and hears the room there (live spatial audio,
+    when there is a sound device).
 
     While fast-forwarding to ``start_s`` the platform still gets a frame (with nothing drawn)
     every FAST_FORWARD_FRAME_S, so the window stays responsive (its status line shows how far
     it is) and a headset session stays alive; closing the window then ends the replay."""
-    from ..render.renderer import Renderer
+    from ..loop.seating import Seating
 
     reader = open_recording(path, start_s)
     replayer = Replayer(reader, start_s=start_s)
-    renderer = Renderer()
     frames = replayer.frames()
-    shown = skipped = 0
+    skipped = 0
     current = None
-    wall0 = rec0 = None
     sound = forwarder = None
     ahead = _FastForwardProgress(reader, start_s, enabled=progress)
+    result = None
     try:
         serviced = time.monotonic()
         for f in frames:                                 # fast-forward to the start point
@@ -294,9 +248,7 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
                 serviced = time.monotonic()
                 frame = platform.begin_frame()
                 platform.end_frame(frame, None)
-                if hasattr(platform, "set_status"):
-                    platform.set_status(f"fast-forwarding to {start_s:g} s: "
-                                        f"{100 * ahead.fraction(f):3.0f} %")
+                platform.set_status(f"fast-forwarding to {start_s:g} s: {100 * ahead.fraction(f):3.0f} %")
                 if frame.exit_requested:
                     ahead.done(arrived=False)
                     return {"frames": 0, "seat": seat, "fast_forwarded": skipped, "damage": None,
@@ -305,54 +257,24 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
         if current is None:
             raise ValueError(f"{path}: no frames at or after --start {start_s:g}")
         seat = _check_seat(seat, replayer, path)
-        T_view = None
-        if hasattr(platform, "set_seat"):                # the desktop simulator sits there
-            from dataclasses import replace
-
-            from ..platform.desktop_input import seat_of
-
-            platform.set_seat(seat_of(replace(replayer.state, local=seat)))
-        else:                                            # a headset: carry the wearer over
-            T_view = seat_transform(replayer.state, max(replayer.state.local, 0), seat)
         if audio and replayer.cfg.audio.enabled:
             sound, forwarder = _live_sound(replayer, seat, log)
-        nxt = next(frames, None)
-        while True:
-            frame = platform.begin_frame()
-            draw = None
-            try:
-                now = time.monotonic_ns()
-                if wall0 is None:
-                    wall0, rec0 = now, current.t_ns
-                t_rec = rec0 + (now - wall0)
-                while nxt is not None and nxt.t_ns <= t_rec:
-                    current, nxt = nxt, next(frames, None)
-                    if forwarder is not None:       # voice "arrives" now, on this machine's clock
-                        for d in current.voice:
-                            forwarder.send(d.seat, d.seq, d.t_ms, d.payload, time.monotonic_ns())
-                if frame.should_render:
-                    renderer.upload(scene_for_seat(current, seat))
 
-                    def draw(i, view, fbo, size):
-                        renderer.draw_view(moved_view(T_view, view), fbo, size)
-            finally:
-                platform.end_frame(frame, draw)
-            if sound is not None:
-                ppl = current.state.people
-                head = frame.head
-                if head.valid:
-                    pos, rot = head.position, head.orientation
-                    if T_view is not None:
-                        pos, rot = P.pose_compose(T_view[0], T_view[1], pos, rot)
-                else:
-                    pos, rot = view_pose(current, seat)
-                sound.publish(pos, rot, S.mouth_positions(ppl), ppl.head_pos, S.speaking_now(current.state))
-            shown += 1
-            if hasattr(platform, "set_status"):
-                platform.set_status(f"replay {(current.t_ns - reader.t0_ns) / NS:6.1f} / "
-                                    f"{reader.duration_s:.1f} s | seat {seat}")
-            if frame.exit_requested or nxt is None or (max_frames is not None and shown >= max_frames):
-                break
+        def forward(f):                    # voice "arrives" now, on this machine's clock
+            if forwarder is not None:
+                for d in f.voice:
+                    forwarder.send(d.seat, d.seq, d.t_ms, d.payload, time.monotonic_ns())
+        driver = ReplayDriver(frames, current, seat, key="t_ns", on_frame=forward)
+        wall = []
+
+        def clock(frame):
+            now = time.monotonic_ns()
+            if not wall:
+                wall.append((now, current.t_ns))
+            return wall[0][1] + (now - wall[0][0])
+        parts = [Seating(platform, log=log, seat=seat), _LiveReplay(platform, driver, reader, sound, seat)]
+        result = FrameLoop(platform, driver, parts, clock=clock).run(max_frames=max_frames)
+        current = driver.current
     finally:
         if forwarder is not None:
             forwarder.close()
@@ -361,9 +283,10 @@ def replay_live(platform, path, *, seat: int | None = None, start_s: float = 0.0
         platform.shutdown()
         problems = list(reader.problems)
         reader.close()
-    return {"frames": shown, "seat": seat, "fast_forwarded": skipped,
+    rec0 = wall[0][1] if wall else current.t_ns
+    return {"frames": result.frames, "seat": seat, "fast_forwarded": skipped,
             "damage": problems[0] if problems else None, "problems": problems,
-            "seconds": (current.t_ns - rec0) / NS if current is not None and rec0 is not None else 0.0}
+            "seconds": (current.t_ns - rec0) / NS}
 
 
 def seat_transform(state: S.MeetingState, from_seat: int, to_seat: int):
@@ -390,7 +313,7 @@ def moved_view(T, view):
 def _live_sound(replayer: Replayer, seat: int, log):
     """(LiveMeetingAudio, VoiceForwarder or None) for hearing the replay from ``seat``, or
     (None, None) when there is no sound here (said in one line)."""
-    from ..audio.meeting import LiveMeetingAudio
+    from ..loop.live_audio import LiveMeetingAudio
     from ..net.room_audio import VoiceForwarder
 
     cfg, state = replayer.cfg, replayer.state

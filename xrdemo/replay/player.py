@@ -148,18 +148,15 @@ def _b64(text: str) -> bytes:
 
 def state_from_record(doc: dict) -> tuple:
     """(MeetingState, Config) as the STATE record says the live run built it."""
-    cfg = config_from_dict(doc["config"], source="the recording's config")
-    from ..recording import make_meeting_from_config
+    from ..meetings import RoomShape, meeting_state
 
+    cfg = config_from_dict(doc["config"], source="the recording's config")
     if not doc.get("networked"):
-        return make_meeting_from_config(cfg), cfg
-    capacity, seat = int(doc["capacity"]), int(doc["seat"])
-    room_cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=seat,
-                                            names=list(doc.get("names") or [])))
-    state = make_meeting_from_config(room_cfg, scripted=np.zeros(capacity, bool))
+        return meeting_state(cfg), cfg
     present = doc.get("present")
-    S.set_present(state, None if present is None else np.asarray(present, bool))
-    return state, cfg
+    room = RoomShape(int(doc["capacity"]), int(doc["seat"]), tuple(doc.get("names") or ()),
+                     None if present is None else np.asarray(present, bool))
+    return meeting_state(cfg, room), cfg
 
 
 class Replayer:
@@ -192,7 +189,7 @@ class Replayer:
         return -1 if self.state is None else int(self.state.local)
 
     def _on_state(self, doc: dict) -> None:
-        from ..netloop import RoomLink
+        from ..net.room_link import RoomLink
 
         self.state, self.cfg = state_from_record(doc)
         if doc.get("networked"):

@@ -45,10 +45,13 @@ _F64, _F32, _BOOL, _NARROW = 1, 2, 3, 4
 _DTYPES = {_F64: np.dtype("<f8"), _F32: np.dtype("<f4"), _BOOL: np.dtype("u1"), _NARROW: np.dtype("<f4")}
 
 FRAME_FIELDS = ("head_pos", "head_rot", "joints", "valid", "radii", "eye_dir", "voice_level",
-                "mic_level", "remote_level")
+                "mic_level", "remote_level", "face", "voice_mouth")
 """Frame field names by id (1-based). remote_level (N,): the remote people's voice levels as
 core.step got them, when the frame loop replaced what the network said (the live audio's levels
-move the lips)."""
+move the lips). face (20,): the local face tracker's weights; voice_mouth (N, 5): the mouth
+weights from the voice (both LocalInput fields; absent in files made before them)."""
+_INPUT_FIELDS = tuple(name for name in FRAME_FIELDS if name != "remote_level")
+"""The fields that are LocalInput's own."""
 
 
 def encode_json(obj) -> bytes:
@@ -106,6 +109,8 @@ class FrameRecord:
     voice_level: np.ndarray | None = None
     mic_level: float | None = None
     remote_level: np.ndarray | None = None
+    face: np.ndarray | None = None
+    voice_mouth: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
     """Fields with ids this version does not know (kept as raw arrays by id)."""
 
@@ -113,7 +118,7 @@ class FrameRecord:
     def from_inputs(t_ns: int, step_t_ns: int, inputs, remote_level=None) -> "FrameRecord":
         """From a core.scene.LocalInput (its ``remote`` is not stored: the network records are)."""
         rec = FrameRecord(int(t_ns), int(step_t_ns), remote_level=_copy(remote_level))
-        for name in FRAME_FIELDS[:-1]:
+        for name in _INPUT_FIELDS:
             value = getattr(inputs, name, None)
             setattr(rec, name, value if name == "mic_level" or value is None else _copy(value))
         return rec
@@ -122,7 +127,7 @@ class FrameRecord:
         """A core.scene.LocalInput with this frame's fields (``remote`` still to be filled)."""
         from ..core.scene import LocalInput
 
-        return LocalInput(**{name: getattr(self, name) for name in FRAME_FIELDS[:-1]})
+        return LocalInput(**{name: getattr(self, name) for name in _INPUT_FIELDS})
 
 
 def _copy(value):

@@ -3,5 +3,6 @@
 
 - ``fake_xr``: a fake pyopenxr module with fault injection (what no real runtime can do on demand).
 - ``monado_service`` / ``monado_remote``: build, start and drive the real Monado runtime headless.
+- ``menu_hands``: scripted hands that open and press the in-headset menu (core/menu.py).
 - ``simclients``: simulated networked participants in worker processes (soak tests, benches).
 """

@@ -28,6 +28,9 @@ ALL_EXTENSIONS = (
     "XR_EXT_eye_gaze_interaction", "XR_FB_display_refresh_rate", "XR_EXT_local_floor",
     "XR_KHR_convert_timespec_time",
 )
+FACE_EXTENSIONS = ("XR_FB_face_tracking2", "XR_HTC_facial_tracking", "XR_FB_eye_tracking_social")
+"""Offered only when a test asks (extensions=ALL_EXTENSIONS + FACE_EXTENSIONS), with FakeConfig's
+face_fb2 / face_htc and the timeline's gaze saying what the trackers see."""
 KNOWN_PROFILES = (
     "/interaction_profiles/khr/simple_controller", "/interaction_profiles/oculus/touch_controller",
     "/interaction_profiles/ext/eye_gaze_interaction",
@@ -52,6 +55,9 @@ class FakeConfig:
     local_origin_y: float = 1.2                    # LOCAL space origin above the stage floor
     system_name: str = "Fake HMD"
     instance_lost_at_ns: int | None = None         # poll_event raises InstanceLostError from then
+    face_fb2: object = None        # t_ns -> (70,) XR_FB_face_tracking2 weights; None: no face tracker
+    face_htc: object = None        # t_ns -> (eye (14,), lip (37,)) XR_HTC_facial_tracking weights, or None
+    fixation_m: float = 0.6        # XR_FB_eye_tracking_social: both eyes fixate this far along the gaze
 
 
 @dataclass
@@ -202,6 +208,14 @@ class FakeXr(types.SimpleNamespace):
 
     def get_instance_proc_addr(self, instance, name):
         self._obj(instance, "instance")
+        raw = {"xrGetFaceExpressionWeights2FB": ("XR_FB_face_tracking2", self._get_face_weights2),
+               "xrGetFacialExpressionsHTC": ("XR_HTC_facial_tracking", self._get_facial_expressions_htc)}
+        if name in raw:
+            ext, fn = raw[name]
+            self._need_ext(ext)
+            callback = getattr(self._real, "PFN_" + name)(fn)
+            self._callbacks.append(callback)
+            return callback
         if name != "xrLocateHandJointsEXT":
             raise self._real.FunctionUnsupportedError(name)
         self._need_ext("XR_EXT_hand_tracking")
@@ -688,6 +702,100 @@ class FakeXr(types.SimpleNamespace):
         except self._real.XrException as exc:
             code = getattr(exc, "get_result_enum", lambda: None)()
             return int(code) if code is not None else int(R.ERROR_RUNTIME_FAILURE)
+
+    # -- face and per-eye gaze (issue 14) ---------------------------------------------------
+    def _face_tracker(self, session, ext: str, source, kind: str, type_, **data):
+        self._obj(session, "session")
+        self._need_ext(ext)
+        if source is None:
+            raise self._real.FeatureUnsupportedError()
+        return self._handle(kind, type_, **data)
+
+    def create_face_tracker2_fb(self, session, create_info=None):
+        if create_info is None or create_info.requested_data_source_count < 1:
+            raise self._real.ValidationFailureError("no requested data source")
+        return self._face_tracker(session, "XR_FB_face_tracking2", self.config.face_fb2, "face_tracker2",
+                                  self._real.FaceTracker2FB)
+
+    def destroy_face_tracker2_fb(self, face_tracker):
+        self._destroy(face_tracker, "face_tracker2")
+
+    def _get_face_weights2(self, tracker, info_ptr, out_ptr):
+        R = self._real.Result
+        try:
+            self._obj(tracker, "face_tracker2")
+            out = out_ptr.contents
+            if out.weight_count != 70 or not out._weights or out.confidence_count != 2 or not out._confidences:
+                return int(R.ERROR_VALIDATION_FAILURE)     # pyopenxr's own wrapper hits this
+            t = self._check_time(info_ptr.contents.time)
+            focused = self._state == int(self._real.SessionState.FOCUSED)
+            w = np.asarray(self.config.face_fb2(t), np.float32)
+            out.is_valid = int(focused)
+            out.time = t
+            for i in range(70):
+                out._weights[i] = float(w[i]) if focused else 0.0
+            out._confidences[0] = out._confidences[1] = 1.0
+            return int(R.SUCCESS)
+        except self._real.XrException as exc:
+            code = getattr(exc, "get_result_enum", lambda: None)()
+            return int(code) if code is not None else int(R.ERROR_RUNTIME_FAILURE)
+
+    def create_facial_tracker_htc(self, session, create_info=None):
+        kind = int(create_info.facial_tracking_type)
+        return self._face_tracker(session, "XR_HTC_facial_tracking", self.config.face_htc, "facial_tracker_htc",
+                                  self._real.FacialTrackerHTC, lip=kind == 2)
+
+    def destroy_facial_tracker_htc(self, facial_tracker):
+        self._destroy(facial_tracker, "facial_tracker_htc")
+
+    def _get_facial_expressions_htc(self, tracker, out_ptr):
+        R = self._real.Result
+        try:
+            lip = self._obj(tracker, "facial_tracker_htc").data["lip"]
+            out = out_ptr.contents
+            count = 37 if lip else 14
+            if out.expression_count != count or not out._expression_weightings:
+                return int(R.ERROR_VALIDATION_FAILURE)
+            focused = self._state == int(self._real.SessionState.FOCUSED)
+            w = np.asarray(self.config.face_htc(self._t)[1 if lip else 0], np.float32)
+            out.is_active = int(focused)
+            out.sample_time = self._t
+            for i in range(count):
+                out._expression_weightings[i] = float(w[i])
+            return int(R.SUCCESS)
+        except self._real.XrException as exc:
+            code = getattr(exc, "get_result_enum", lambda: None)()
+            return int(code) if code is not None else int(R.ERROR_RUNTIME_FAILURE)
+
+    def create_eye_tracker_fb(self, session, create_info=None):
+        return self._face_tracker(session, "XR_FB_eye_tracking_social", self.timeline.gaze, "eye_tracker_fb",
+                                  self._real.EyeTrackerFB)
+
+    def destroy_eye_tracker_fb(self, eye_tracker):
+        self._destroy(eye_tracker, "eye_tracker_fb")
+
+    def get_eye_gazes_fb(self, eye_tracker, gaze_info):
+        """Both eyes (timeline.eye_poses) look at the point fixation_m along the timeline's gaze."""
+        self._obj(eye_tracker, "eye_tracker_fb")
+        t = self._check_time(gaze_info.time)
+        out = self._real.EyeGazesFB(time=t)
+        focused = self._state == int(self._real.SessionState.FOCUSED)
+        base = self._T_stage(gaze_info.base_space, t)
+        if not focused or base is None:
+            return out
+        gp, gq = self.timeline.gaze(t)
+        target = gp + P.quat_rotate(gq, np.array([0.0, 0.0, -self.config.fixation_m]))
+        eye_p, _ = self.timeline.eye_poses(t)
+        inv = P.pose_invert(*base)
+        for i in range(2):
+            d = P.normalize(target - eye_p[i])
+            axis = np.cross([0.0, 0.0, -1.0], d)
+            q = P.normalize(np.array([axis[0], axis[1], axis[2], 1.0 - d[2]]))   # -Z onto d
+            p_b, q_b = P.pose_compose(inv[0], inv[1], eye_p[i], q)
+            out.gaze[i].is_valid = 1
+            out.gaze[i].gaze_pose = self._posef(p_b, q_b)
+            out.gaze[i].gaze_confidence = 1.0
+        return out
 
     # -- refresh rate, passthrough ----------------------------------------------------------
     def enumerate_display_refresh_rates_fb(self, session):

@@ -1,9 +1,9 @@
-"""Wiring of a networked meeting into the frame loops (live and headless).
+"""A networked meeting, frame by frame: joining a room, and the link a frame loop calls around
+``core.step``.
 
-``RoomLink`` is what a frame loop calls around ``core.step`` when the meeting is networked:
-``before_step`` applies who joined or left (seats, names) and returns the remote people for
-this frame; ``after_step`` sends this person's pose. ``BotVoice`` gives a headless participant
-a voice (a built-in clip, in turns) so the people it meets hear someone from its seat.
+``join_room(url, name)`` joins as this user (their identity key). ``RoomLink.before_step``
+applies who joined or left (seats, names) to the meeting state and returns the remote people for
+this frame; ``after_step`` sends this person's pose.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import time
 
 import numpy as np
 
-from .core import scene as S
-from .net.session import NetMeeting
+from ..core import scene as S
+from .session import NetMeeting
 
-BOT_TALK_S, BOT_PAUSE_S = 3.0, 3.0
 VOICE_RATE = 48000
 """Hz: voice over the network is Opus at 48 kHz; a networked meeting's audio runs at this rate."""
 
@@ -34,7 +33,7 @@ class RoomLink:
 
     def reseated(self, state: S.MeetingState) -> bool:
         """True when the room moved this person to another seat (a reconnect found the old seat
-        taken): the caller rebuilds its meeting (``net.make_state``), audio and camera seat."""
+        taken): the caller rebuilds its meeting (``meetings.meeting_state(cfg, net.room_shape())``), audio and camera seat."""
         return self.net.seat != state.local
 
     def before_step(self, state: S.MeetingState, now_ns: int | None = None,
@@ -47,10 +46,13 @@ class RoomLink:
         """
         net = self.net
         now_ns = display_time_on_monotonic(display_ns, period_ns) if now_ns is None else now_ns
+        # who was there, for "X left" (the roster may already have forgotten them)
+        known = tuple(a or b for a, b in zip(net.names(), self._names or ("",) * net.capacity))
         for ev in net.poll():
             kind = ev.get("type") if isinstance(ev, dict) else getattr(ev, "type", "")
-            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full", "name_taken"):
-                self.log(f"network: {_describe(ev)}")
+            if kind in ("joined", "left", "reconnecting", "reconnected", "room_full", "name_taken",
+                        "identity_mismatch"):
+                self.log(f"network: {describe_event(ev, known, getattr(net, 'host', '') or '')}")
         names = net.names()
         if names != self._names:
             self._names = names
@@ -85,43 +87,44 @@ def display_time_on_monotonic(display_ns: int | None, period_ns: int | None) -> 
     return now + int(period_ns or 16_666_667)
 
 
-def _describe(ev) -> str:
-    if isinstance(ev, dict):
-        return ", ".join(f"{k}={v}" for k, v in ev.items())
-    return str(ev)
+LEFT_REASONS = {
+    "leave": "left the meeting", "closed": "left: lost connection", "timeout": "left: lost connection",
+    "error": "left: their connection broke a rule", "server_stopped": "left: the server stopped",
+    "gone_while_reconnecting": "left while we were reconnecting", "replaced": "rejoined from elsewhere",
+    "slow": "left: their connection was too slow",
+}
 
 
-class BotVoice:
-    """A headless participant's voice: a built-in clip spoken in turns (talk, pause), sent as
-    20 ms Opus frames in real time. ``level`` is its current speech level 0..1."""
+def _verified_mark(verified) -> str:
+    return {1: " \u2713", 0: " ?", -1: " \u2717"}.get(verified if verified is None else int(verified), "")
 
-    def __init__(self, seat: int, sample_rate: int = 48000):
-        from .audio.voices import load_voices
 
-        clips = load_voices(sample_rate)
-        self.clip = clips[seat % len(clips)]
-        self.rate = sample_rate
-        self.phase = (seat % 2) * BOT_TALK_S          # neighbours take turns
-        self.sent = 0                                 # samples produced
-        self.t0_ns = None
-        self.level = 0.0
+def describe_event(ev, names=(), server: str = "") -> str:
+    """A room event in plain words: "Bob joined \u2713 in seat 2", "Bob left: lost connection",
+    "reconnecting to 192.168.1.20 (the server went quiet)\u2026". names: display names by seat."""
+    if not isinstance(ev, dict):
+        return str(ev)
+    kind = ev.get("type", "")
+    seat = ev.get("seat")
+    who = ev.get("name") or (names[seat] if isinstance(seat, int) and 0 <= seat < len(names) and names[seat]
+                             else f"the person in seat {seat if isinstance(seat, int) else '?'}")
+    if kind == "joined":
+        return f"{who} joined{_verified_mark(ev.get('verified'))} in seat {seat if isinstance(seat, int) else '?'}"
+    if kind == "left":
+        reason = str(ev.get("reason", ""))
+        return f"{who} {LEFT_REASONS.get(reason, 'left' + (f' ({reason})' if reason else ''))}"
+    if kind == "reconnecting":
+        return f"reconnecting to {server or 'the server'} (it stopped answering)\u2026"
+    if kind == "reconnected":
+        return f"reconnected to {server or 'the server'}; you are in seat {seat if isinstance(seat, int) else '?'}"
+    if kind == "room_full":
+        return f"reconnecting: the room on {server or 'the server'} is full; still trying\u2026"
+    if kind == "name_taken":
+        return f"reconnecting: {ev.get('reason') or 'your name is taken by someone else'}; still trying\u2026"
+    if kind == "identity_mismatch":
+        return f"{who} arrived with a different key than before (\u2717: it may not be them)"
+    return ", ".join(f"{k}={v}" for k, v in ev.items())
 
-    def due(self, now_ns: int) -> tuple[np.ndarray, int]:
-        """The samples from the last call up to now_ns, and the wire time of the first one."""
-        if self.t0_ns is None:
-            self.t0_ns = now_ns
-        end = int((now_ns - self.t0_ns) * self.rate // 1_000_000_000)
-        n = max(end - self.sent, 0)
-        idx = self.sent + np.arange(n)
-        t = idx / self.rate + self.phase
-        talking = (t % (BOT_TALK_S + BOT_PAUSE_S)) < BOT_TALK_S
-        x = np.where(talking, self.clip[idx % len(self.clip)], 0.0).astype(np.float32)
-        t_ms = ((self.t0_ns + self.sent * 1_000_000_000 // self.rate) // 1_000_000) & 0xFFFFFFFF
-        self.sent = end
-        if n:
-            rms = float(np.sqrt(np.mean(x * x)))
-            self.level = float(np.clip((20 * np.log10(max(rms, 1e-6)) + 55.0) / 40.0, 0.0, 1.0))
-        return x, t_ms
 
 
 def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink=None,
@@ -131,7 +134,7 @@ def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink
     server is not there, the room is full or the name belongs to another key; nothing is left
     open then. want_seat: the seat to ask for (the lowest free one otherwise). make_meeting: the
     NetMeeting class (or a factory taking its arguments) to use, e.g. one that records."""
-    from .net.identity import KnownPeople, load_or_create_identity
+    from .identity import KnownPeople, load_or_create_identity
 
     if sample_rate != VOICE_RATE:
         raise ValueError(f"networked meetings need [audio] sample_rate = {VOICE_RATE} (Opus voice); "
@@ -146,8 +149,3 @@ def join_room(url: str, name: str, log=print, timeout_s: float = 5.0, voice_sink
     return net
 
 
-def sleep_until(deadline_ns: int) -> None:
-    """Sleep until the monotonic clock reaches deadline_ns (a paced loop)."""
-    left = deadline_ns - time.monotonic_ns()
-    if left > 0:
-        time.sleep(left / 1e9)

@@ -1,0 +1,95 @@
+"""Procedural face behaviour: brows on stressed syllables, a smile when someone is greeted, and the
+small movements of a face at rest. A layer of expression weights added to whatever else drives the
+face (``face_sources.combine_expressions`` then lays voice and trackers over it).
+
+- Brows: a stressed syllable lifts the inner brows (outer ones 70 % as much) quickly (~30 ms) and
+  lets them fall over ~250 ms. Stress comes from the conversation's beat pulse (scripted speech)
+  and from onsets in any voice energy (real audio): the level rising above its own slow average.
+- Greeting: when someone joins (their seat becomes present), everyone present smiles (cheeks with
+  it) for ``GREET_S`` seconds, eased in and out; the newcomer smiles back.
+- At rest: slow, seeded, smooth wandering of brows, mouth corners and lids (a few per cent), so no
+  face is ever perfectly still; it never jumps (sums of sines below 0.5 Hz).
+
+Pure numpy; time is an argument; state of N people advances together.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .expressions import EXPRESSION_COUNT, INDEX
+
+BROW_LIFT = 0.45            # inner-brow lift of a full stress pulse
+BROW_ATTACK_S, BROW_RELEASE_S = 0.03, 0.25
+ONSET_SLOW_S = 0.3          # the slow average an energy onset rises above
+ONSET_MIN = 0.12            # energy above its slow average that counts as a stressed onset
+GREET_S, GREET_SMILE = 2.0, 0.5
+MICRO = {"brow_inner_up": 0.03, "brow_outer_up_left": 0.025, "brow_outer_up_right": 0.025,
+         "smile_left": 0.03, "smile_right": 0.03, "lid_close_left": 0.03, "lid_close_right": 0.03}
+"""Amplitude of the resting movement per expression (weights; the layer adds them, centred)."""
+
+_MICRO_COLS = np.array([INDEX[k] for k in MICRO])
+_MICRO_AMP = np.array(list(MICRO.values()))
+_BROW_IN, _BROW_OUT = INDEX["brow_inner_up"], [INDEX["brow_outer_up_left"], INDEX["brow_outer_up_right"]]
+_SMILE = [INDEX["smile_left"], INDEX["smile_right"]]
+_CHEEK = [INDEX["cheek_raise_left"], INDEX["cheek_raise_right"]]
+
+
+class FaceBehaviour:
+    """Per-person state of the procedural layer. n: people; seed: varies the resting movement."""
+
+    def __init__(self, n: int, seed: int = 0):
+        self.n = int(n)
+        rng = np.random.default_rng([seed, n, 0xFACE])
+        k = len(MICRO)
+        self._freq = rng.uniform(0.07, 0.45, (self.n, k, 3))          # Hz, three sines each
+        self._phase = rng.uniform(0, 2 * math.pi, (self.n, k, 3))
+        self._share = rng.dirichlet(np.ones(3), (self.n, k))           # sines' shares, sum 1
+        self.slow = np.zeros(self.n)
+        self.brow = np.zeros(self.n)
+        self.greet_t0 = np.full(self.n, -np.inf)
+        self.present = None
+        self.t_s = None
+
+    def step(self, t_s: float, level: np.ndarray, beat: np.ndarray | None = None,
+             present: np.ndarray | None = None) -> np.ndarray:
+        """(N, EXPRESSION_COUNT) float32 layer to add (may be negative for the resting movement).
+
+        t_s: seconds; level: (N,) voice energy 0..1; beat: (N,) 0..1 stressed-syllable pulse or
+        None; present: (N,) bool who sits at the table (None: everyone).
+        """
+        level = np.clip(np.nan_to_num(np.asarray(level, np.float64)), 0.0, 1.0)
+        dt = 0.0 if self.t_s is None else max(t_s - self.t_s, 0.0)
+        self.t_s = t_s
+        k_slow = 1.0 - math.exp(-dt / ONSET_SLOW_S) if dt > 0 else 0.0
+        onset = np.clip((level - self.slow - ONSET_MIN) / (1.0 - ONSET_MIN), 0.0, 1.0) * (dt > 0)
+        self.slow += k_slow * (level - self.slow)
+        pulse = onset if beat is None else np.maximum(onset, np.clip(np.asarray(beat, np.float64), 0, 1))
+        goal = BROW_LIFT * pulse
+        if dt > 0:
+            k = np.where(goal > self.brow, 1.0 - math.exp(-dt / BROW_ATTACK_S), 1.0 - math.exp(-dt / BROW_RELEASE_S))
+            self.brow += k * (goal - self.brow)
+
+        here = np.ones(self.n, bool) if present is None else np.asarray(present, bool)
+        if self.present is not None and (here & ~self.present).any():
+            self.greet_t0[here] = t_s                  # someone came: everyone present greets
+        self.present = here.copy()
+        age = t_s - self.greet_t0
+        greet = np.where((age >= 0) & (age < GREET_S), np.sin(np.pi * np.clip(age / GREET_S, 0, 1)) ** 2, 0.0)
+
+        out = np.zeros((self.n, EXPRESSION_COUNT), np.float32)
+        micro = (self._share * np.sin(2 * math.pi * self._freq * t_s + self._phase)).sum(axis=-1)
+        out[:, _MICRO_COLS] = micro * _MICRO_AMP
+        out[:, _BROW_IN] += self.brow
+        out[:, _BROW_OUT] += 0.7 * self.brow[:, None]
+        out[:, _SMILE] += (GREET_SMILE * greet)[:, None]
+        out[:, _CHEEK] += (0.6 * GREET_SMILE * greet)[:, None]
+        out[~here] = 0.0
+        return out
+
+
+def apply(baseline: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    """baseline (N, EXPRESSION_COUNT) + layer, clipped to 0..1, float32."""
+    return np.clip(np.asarray(baseline, np.float32) + layer, 0.0, 1.0).astype(np.float32)

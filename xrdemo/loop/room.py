@@ -1,0 +1,95 @@
+"""A networked meeting in the loop: the room's people into every step, this person's pose out,
+and a reseat when the room moves us (``RoomPart``); a headless participant's voice (``BotVoice``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..net.room_link import RoomLink, display_time_on_monotonic
+from .frame_loop import FramePart
+
+BOT_TALK_S, BOT_PAUSE_S = 3.0, 3.0
+
+
+class RoomPart(FramePart):
+    """The link to the room around each step. ``source`` (meetings.MeetingSource) rebuilds the
+    meeting when the room moves us to another seat (a reconnect found ours taken).
+
+    now_ns(tick): the time on this machine's monotonic clock the remote people are wanted for
+    (default: the frame's display time mapped onto the monotonic clock). level(tick): this
+    person's speech level sent with the pose (default: the microphone level in the inputs)."""
+
+    def __init__(self, net, source, log=print, now_ns=None, level=None):
+        self.net, self.source, self.log = net, source, log
+        self.link = RoomLink(net, log=log)
+        self.loop = None
+        self.now_ns = now_ns or (lambda tick: display_time_on_monotonic(
+            tick.frame.predicted_display_time_ns, tick.frame.predicted_display_period_ns))
+        self.level = level or (lambda tick: (tick.inputs.mic_level or 0.0) if tick.inputs is not None else 0.0)
+
+    def on_meeting(self, loop, state) -> None:
+        self.loop = loop
+        self.link.reset()
+
+    def on_inputs(self, tick) -> None:
+        now = self.now_ns(tick)
+        tick.inputs.remote = self.link.before_step(tick.state, now)
+        if self.link.reseated(tick.state):
+            self.log(f"network: the room moved you from seat {tick.state.local} to seat {self.net.seat}")
+            self.loop.rebuild(self.source.build())
+            tick.state = self.loop.driver.state
+            tick.inputs.remote = self.link.before_step(tick.state, now)
+
+    def on_step(self, tick) -> None:
+        self.link.after_step(tick.state, self.level(tick), now_ns=self.now_ns(tick))
+
+    def close(self, error) -> None:
+        self.net.close()
+
+
+class BotVoice:
+    """A headless participant's voice: a built-in clip spoken in turns (talk, pause), sent as
+    20 ms Opus frames in real time. ``level`` is its current speech level 0..1."""
+
+    def __init__(self, seat: int, sample_rate: int = 48000):
+        from ..audio.voices import load_voices
+
+        clips = load_voices(sample_rate)
+        self.clip = clips[seat % len(clips)]
+        self.rate = sample_rate
+        self.phase = (seat % 2) * BOT_TALK_S          # neighbours take turns
+        self.sent = 0                                 # samples produced
+        self.t0_ns = None
+        self.level = 0.0
+
+    def due(self, now_ns: int) -> tuple[np.ndarray, int]:
+        """The samples from the last call up to now_ns, and the wire time of the first one."""
+        if self.t0_ns is None:
+            self.t0_ns = now_ns
+        end = int((now_ns - self.t0_ns) * self.rate // 1_000_000_000)
+        n = max(end - self.sent, 0)
+        idx = self.sent + np.arange(n)
+        t = idx / self.rate + self.phase
+        talking = (t % (BOT_TALK_S + BOT_PAUSE_S)) < BOT_TALK_S
+        x = np.where(talking, self.clip[idx % len(self.clip)], 0.0).astype(np.float32)
+        t_ms = ((self.t0_ns + self.sent * 1_000_000_000 // self.rate) // 1_000_000) & 0xFFFFFFFF
+        self.sent = end
+        if n:
+            rms = float(np.sqrt(np.mean(x * x)))
+            self.level = float(np.clip((20 * np.log10(max(rms, 1e-6)) + 55.0) / 40.0, 0.0, 1.0))
+        return x, t_ms
+
+
+class BotVoicePart(FramePart):
+    """Speaks the BotVoice into the room every frame (before the remote people are read)."""
+
+    def __init__(self, net, sample_rate: int):
+        self.net = net
+        self.bot = BotVoice(net.seat, sample_rate)
+
+    def on_frame(self, tick) -> None:
+        import time
+
+        mono, t_ms = self.bot.due(time.monotonic_ns())
+        self.net.send_voice(mono, t_ms)
