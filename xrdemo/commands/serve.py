@@ -72,7 +72,7 @@ def register(sub) -> None:
                         "rate-limited drops, members, rooms, bytes; HOST defaults to 127.0.0.1)")
     p.add_argument("--names", type=Path, default=None, metavar="FILE",
                    help="keep who owns which display name in FILE (appended to, read at start), so a "
-                        "restart forgets nobody (default: in memory while the server runs)")
+                        "restart forgets nobody; without it the names are kept in memory while the server runs")
     p.add_argument("--record", type=Path, default=None, metavar="DIR",
                    help="record every room session into this folder (one .xrrec file each; "
                         "play with `xrdemo replay`)")
