@@ -65,9 +65,11 @@ def sealed(keys, kind: int, session: int, seq: int, t_ms: int, payload: bytes = 
     return P.seal(keys.up, P.pack_client_datagram(kind, session, seq, t_ms, payload))
 
 
-def udp_socket() -> socket.socket:
+def udp_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A UDP socket on host (127.0.0.2 and up are other loopback addresses: another machine,
+    as the server sees it)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
+    s.bind((host, 0))
     s.settimeout(2.0)
     return s
 
@@ -85,14 +87,17 @@ def events_until(client, predicate, timeout_s: float = 5.0) -> list:
 
 
 def bind_udp(sock, keys, session: int, port: int, seq: int = 0) -> None:
-    """Bind a raw client's UDP address at the server: send a keepalive, answer the probe the
-    server sends back (``protocol.KIND_PROBE``) with its nonce, and wait for the keepalive echo."""
+    """Bind a raw client's UDP address at the server: send a keepalive; from the control
+    connection's IP it binds at once (the echo comes back), from another the server sends a
+    probe (``protocol.KIND_PROBE``), answered here with its nonce, then the echo."""
     import time as _time
 
     t_ms = int(_time.monotonic() * 1000) & 0xFFFFFFFF
     sock.sendto(sealed(keys, P.KIND_KEEPALIVE, session, seq, t_ms), ("127.0.0.1", port))
     data, _ = sock.recvfrom(2048)
     kind, _seat, pseq, pt, nonce = P.parse_server_datagram(data[:-P.MAC_BYTES])
+    if kind == P.KIND_KEEPALIVE:
+        return
     assert kind == P.KIND_PROBE, kind
     sock.sendto(sealed(keys, P.KIND_PROBE, session, pseq, pt, nonce), ("127.0.0.1", port))
     sock.sendto(sealed(keys, P.KIND_KEEPALIVE, session, seq + 1, t_ms), ("127.0.0.1", port))

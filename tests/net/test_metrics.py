@@ -46,6 +46,9 @@ def test_metrics_count_joins_refusals_drops_members_rooms_and_bytes():
             for seq in range(300):
                 ua.sendto(sealed(wa["keys"], P.KIND_POSE, session, seq, t_ms, bytes(80)), ("127.0.0.1", srv.port))
             wait_until(lambda: srv.stats()["rate_limited"].get("pose", 0) + srv.stats()["packets_in"].get("pose", 0) == 300)
+            ua.sendto(P.pack_client_datagram(P.KIND_VOICE, session, 999, t_ms, bytes(60)) + bytes(8),
+                      ("127.0.0.1", srv.port))                            # a forged one
+            wait_until(lambda: srv.stats()["drops"].get("bad_mac") == 1)
             m = scrape(f"http://127.0.0.1:{port}/metrics")
             stats = srv.stats()
         finally:
@@ -60,7 +63,7 @@ def test_metrics_count_joins_refusals_drops_members_rooms_and_bytes():
     assert limited == stats["rate_limited"]["pose"] > 0
     assert m[("xrdemo_bytes_in_total", (("kind", "all"),))] >= 300 * 98
     assert m[("xrdemo_bytes_out_total", (("kind", "pose"),))] == stats["bytes_out"]["pose"] > 0
-    assert m[("xrdemo_datagram_drops_total", (("reason", "unbound"),))] >= 1
+    assert m[("xrdemo_datagram_drops_total", (("reason", "bad_mac"),))] == 1
 
 
 def test_serve_metrics_option_serves_the_endpoint():

@@ -71,12 +71,15 @@ def test_a_client_whose_port_changes_flows_again_within_2_s(server):
             c.close()
 
 
-def test_a_raced_copy_of_the_first_datagram_cannot_capture_the_binding(server, clients):
+def test_a_raced_copy_from_another_address_cannot_capture_the_binding(server, clients):
+    """A copy of the victim's first datagram sent first from another IP only earns that address
+    a probe it cannot answer (nor with a copy of the victim's answer); the victim's own first
+    datagram, from its control connection's IP, binds."""
     receiver = clients(server.port, "receiver")
     receiver.connect()
     sock, welcome = raw_join(server.port, name="victim", client_id="0badcafe")
     session, keys = int(welcome["session"], 16), welcome["keys"]
-    uv, thief = udp_socket(), udp_socket()
+    uv, thief = udp_socket("127.0.0.3"), udp_socket("127.0.0.2")   # the victim behind a NAT: probed too
     dst = ("127.0.0.1", server.port)
     try:
         wait_until(lambda: server.stats()["control"].get("bound", 0) >= 1)      # the receiver
@@ -98,14 +101,49 @@ def test_a_raced_copy_of_the_first_datagram_cannot_capture_the_binding(server, c
         thief.sendto(sealed(keys, P.KIND_POSE, session, 1, 101, b"mine"), dst)
         wait_until(lambda: [d for d in receiver.drain() if d.payload == b"mine"])
         assert server.stats()["control"].get("rebound", 0) == 0
-        thief.settimeout(0.3)
-        got = []
-        try:
-            while True:
-                got.append(P.parse_server_datagram(thief.recv(200)[:-8])[0])
-        except OSError:
-            pass
-        assert set(got) <= {P.KIND_PROBE}                      # the thief is only ever asked
+        assert set(_kinds(thief)) <= {P.KIND_PROBE}            # the thief is only ever asked
     finally:
         for s in (sock, uv, thief):
             s.close()
+
+
+def test_a_copy_raced_from_the_same_ip_loses_the_binding_at_the_next_datagram(server, clients):
+    """From the control connection's IP (say, behind the same NAT) a raced copy of the first
+    datagram does bind, but only until the victim's next datagram: that address is probed,
+    answers, and the copy's sender cannot take it back (it cannot answer a probe)."""
+    receiver = clients(server.port, "receiver")
+    receiver.connect()
+    sock, welcome = raw_join(server.port, name="victim", client_id="0badcafe")
+    session, keys = int(welcome["session"], 16), welcome["keys"]
+    uv, thief = udp_socket(), udp_socket()
+    dst = ("127.0.0.1", server.port)
+    try:
+        wait_until(lambda: server.stats()["control"].get("bound", 0) >= 1)
+        first = sealed(keys, P.KIND_POSE, session, 0, 100, b"first")
+        thief.sendto(first, dst)
+        wait_until(lambda: server.stats()["control"].get("bound", 0) >= 2)      # the thief, for now
+        uv.sendto(sealed(keys, P.KIND_POSE, session, 1, 101, b"second"), dst)
+        probe = P.parse_server_datagram(uv.recv(100)[:-8])
+        assert probe[0] == P.KIND_PROBE
+        uv.sendto(sealed(keys, P.KIND_PROBE, session, probe[2], probe[3], probe[4]), dst)
+        wait_until(lambda: server.stats()["control"].get("rebound", 0) == 1)
+        for seq in range(2, 6):
+            thief.sendto(sealed(keys, P.KIND_POSE, session, seq, 102, b"copy"), dst)   # copies: no way back
+        time.sleep(0.3)
+        uv.sendto(sealed(keys, P.KIND_POSE, session, 9, 109, b"mine"), dst)
+        wait_until(lambda: [d for d in receiver.drain() if d.payload == b"mine"])
+        assert server.stats()["control"]["rebound"] == 1                         # still the victim's
+    finally:
+        for s in (sock, uv, thief):
+            s.close()
+
+
+def _kinds(sock, seconds=0.3):
+    sock.settimeout(seconds)
+    got = []
+    try:
+        while True:
+            got.append(P.parse_server_datagram(sock.recv(200)[:-8])[0])
+    except OSError:
+        pass
+    return got

@@ -110,6 +110,7 @@ class _Member:
     buckets: dict = field(default_factory=dict)       # kind name -> limits.TokenBucket (fair share)
     limited: collections.Counter = field(default_factory=collections.Counter)  # kind -> dropped over the share
     probes: dict = field(default_factory=dict)        # address -> (nonce, loop time sent): not yet bound
+    peer_ip: str | None = None                        # the control connection's IP address
     probe_seq: int = 0
 
 
@@ -504,6 +505,7 @@ class Server:
         now = self._loop.time()
         member = _Member(room, seat, hello.name, hello.client_id, hello.profile, session, writer,
                          now, key=hello.key, keys=auth.keys, signed_join=auth.signed_join,
+                         peer_ip=_ip_of(writer.get_extra_info("peername")),
                          buckets=L.buckets(now, self.rates))
         self._claim_name(hello.name, hello.key)
         room.members[seat] = member
@@ -683,15 +685,27 @@ class Server:
         if not P.mac_ok(member.keys.up, body, tag):      # forged, or another session's token
             c["drops"]["bad_mac"] += 1
             return
-        if addr != member.addr:          # not (yet) this session's address: check it, never trust it
-            self._address_check(member, kind, payload, addr, now)
-            return
-        if kind == P.KIND_PROBE:          # a late or repeated answer from the bound address
-            return
         window = member.windows.get(kind)
         if window is None:
             window = member.windows[kind] = I.ReplayWindow()
-        if not window.accept(seq, t_ms):
+        if addr != member.addr:
+            # The first datagram of a session from the IP its control connection came from binds
+            # at once (the usual case: TCP and UDP through the same NAT); any other first address,
+            # and every later change, is checked by a probe first.
+            if (member.addr is None and kind != P.KIND_PROBE and member.peer_ip is not None
+                    and _ip_of(addr) == member.peer_ip):
+                if not window.accept(seq, t_ms):
+                    c["drops"]["replay"] += 1
+                    return
+                member.addr = addr
+                member.probes.clear()
+                self._count("control", "bound")
+            else:
+                self._address_check(member, kind, payload, addr, now)
+                return
+        elif kind == P.KIND_PROBE:        # a late or repeated answer from the bound address
+            return
+        elif not window.accept(seq, t_ms):
             c["drops"]["replay"] += 1
             return
         member.last_seen = now
@@ -815,6 +829,18 @@ def _connection_budget(limits: L.ServerLimits) -> int:
         used = 64
     reserve = min(limits.fd_reserve, max(8, soft // 4))
     return max(1, min(limits.connections, soft - used - reserve))
+
+
+def _ip_of(addr) -> str | None:
+    """The IP address (text, IPv4-mapped IPv6 as IPv4) of a socket address; None for anything
+    else (a NATS subject)."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(addr[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
 def _address_group(peername) -> str | None:
