@@ -71,12 +71,22 @@ class ServerRecorder:
         base = re.sub(r"[^A-Za-z0-9_.-]", "_", room)
         path = self.folder / f"{base}-{stamp}.xrrec"
         k = 2
-        while path.exists() or path in self.files:
+        while path.exists():
             path = self.folder / f"{base}-{stamp}-{k}.xrrec"
             k += 1
         return path
 
     def _open(self, room: str, capacity: int) -> _RoomSession:
+        """A room's first member: its file is made on the writer thread (naming it, the meta
+        block and the first STATE record cost about a millisecond: not the loop's)."""
+        session = _RoomSession(None, capacity)
+        self.rooms[room] = session
+        session.records += 1
+        self._queue.put(("open", room, capacity, time.monotonic_ns()))
+        return session
+
+    def _make_file(self, room: str, capacity: int, t_ns: int):
+        """(writer thread) Create a room's file with its meta block and first STATE record."""
         from dataclasses import replace
 
         from ..config import Config
@@ -86,16 +96,14 @@ class ServerRecorder:
         cfg = Config()
         cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=0))
         meta = base_meta("server", cfg, room=room, server=self.where, seat=-1, capacity=capacity,
-                         protocol=PROTOCOL_VERSION, t0_ns=time.monotonic_ns())
-        session = _RoomSession(path, capacity)
-        self._queue.put(("open", room, path, meta))
-        self.rooms[room] = session
+                         protocol=PROTOCOL_VERSION, t0_ns=t_ns)
+        writer = RecordingWriter(path, meta, frame_types=R.FRAME_TYPES)
         self.files.append(path)
-        self._add(room, session, R.STATE, time.monotonic_ns(), R.encode_json({
+        writer.add(R.STATE, t_ns, R.encode_json({
             "config": config_to_dict(cfg), "networked": True, "capacity": capacity, "seat": -1,
-            "names": session.names, "present": [False] * capacity}))
+            "names": [""] * capacity, "present": [False] * capacity}))
         self.log(f"recording room {room!r} to {path}")
-        return session
+        return writer, path
 
     def _add(self, room: str, session: _RoomSession, rtype: int, t_ns: int, body: bytes) -> None:
         session.records += 1
@@ -112,13 +120,12 @@ class ServerRecorder:
                     if entry is not None and entry[0] is not None:
                         entry[0].add(op[2], op[3], op[4])
                 elif what == "open":
-                    _, room, path, meta = op
+                    _, room, capacity, t_ns = op
                     try:
-                        writer = RecordingWriter(path, meta, frame_types=R.FRAME_TYPES)
+                        self._writers[room] = self._make_file(room, capacity, t_ns)
                     except (OSError, ValueError) as exc:
                         self.log(f"cannot record room {room!r}: {exc}")
-                        writer = None
-                    self._writers[room] = (writer, path)
+                        self._writers[room] = (None, None)
                 elif what == "close":
                     _, room, records = op
                     writer, path = self._writers.pop(room, (None, None))
