@@ -63,6 +63,7 @@ class ServerRecorder:
         self.files: list[Path] = []
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writers: dict = {}          # writer thread only: room -> (RecordingWriter, path)
+        self._meta_cache: dict = {}       # writer thread only: capacity -> (cfg, its dict, meta block)
         self._thread = threading.Thread(target=self._run, name="xrdemo-server-recording", daemon=True)
         self._thread.start()
 
@@ -93,14 +94,19 @@ class ServerRecorder:
         from ..net.protocol import PROTOCOL_VERSION
 
         path = self._path(room)
-        cfg = Config()
-        cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=0))
-        meta = base_meta("server", cfg, room=room, server=self.where, seat=-1, capacity=capacity,
-                         protocol=PROTOCOL_VERSION, t0_ns=t_ns)
+        cached = self._meta_cache.get(capacity)
+        if cached is None:                    # user, host and config made once per capacity
+            cfg = Config()
+            cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=0))
+            cached = self._meta_cache[capacity] = (cfg, config_to_dict(cfg), base_meta(
+                "server", cfg, server=self.where, seat=-1, capacity=capacity, protocol=PROTOCOL_VERSION))
+        cfg, cfg_doc, meta = cached
+        meta = dict(meta, room=room, t0_ns=t_ns,
+                    created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         writer = RecordingWriter(path, meta, frame_types=R.FRAME_TYPES)
         self.files.append(path)
         writer.add(R.STATE, t_ns, R.encode_json({
-            "config": config_to_dict(cfg), "networked": True, "capacity": capacity, "seat": -1,
+            "config": cfg_doc, "networked": True, "capacity": capacity, "seat": -1,
             "names": [""] * capacity, "present": [False] * capacity}))
         self.log(f"recording room {room!r} to {path}")
         return writer, path
