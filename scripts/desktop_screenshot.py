@@ -96,6 +96,10 @@ def main(argv=None) -> int:
     state = S.make_meeting(args.people, local=0, seed=1)
     if args.local_color:
         state.people.color[0] = [float(v) for v in args.local_color.split(",")]
+        # Hands are skin-coloured: tint this person's skin toward the colour so tests find the hands.
+        skin = state.people.skin.copy()
+        skin[0, :3] = 0.55 * np.array([0.78, 0.55, 0.42]) + 0.45 * state.people.color[0]
+        state.people.skin = skin
     platform.set_seat(seat_of(state))
     renderer = Renderer()
     shots = {int(s) for s in args.shots.split(",") if s.strip()}

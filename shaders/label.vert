@@ -9,6 +9,7 @@ layout(location = 3) in float i_aspect;         // width / height of the tag
 uniform mat4 u_view_proj;
 uniform vec3 u_right;      // world direction of the view's +x
 uniform vec3 u_up;         // world direction of the view's +y
+uniform float u_min_h_per_w;  // minimum tag height (metres) per unit of clip w (a pixel floor)
 
 out vec2 v_uv;
 out vec2 v_local;          // -1..1 across the tag, for the rounded corners
@@ -18,8 +19,12 @@ flat out float v_aspect;
 void main() {
     vec2 corner = vec2(float(gl_VertexID & 1), float((gl_VertexID >> 1) & 1));
     vec2 local = corner * 2.0 - 1.0;
-    float h = i_center_height.w;
-    vec3 world = i_center_height.xyz + u_right * (local.x * 0.5 * h * i_aspect) + u_up * (local.y * 0.5 * h);
+    float h0 = i_center_height.w;
+    float w_clip = max((u_view_proj * vec4(i_center_height.xyz, 1.0)).w, 1e-4);
+    float h = max(h0, u_min_h_per_w * w_clip);
+    // A grown tag grows upward, away from the face under it.
+    vec3 center = i_center_height.xyz + u_up * (0.5 * (h - h0));
+    vec3 world = center + u_right * (local.x * 0.5 * h * i_aspect) + u_up * (local.y * 0.5 * h);
     v_uv = vec2(mix(i_uv_rect.x, i_uv_rect.z, corner.x), mix(i_uv_rect.w, i_uv_rect.y, corner.y));
     v_local = local;
     v_color = i_color;

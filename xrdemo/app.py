@@ -119,11 +119,13 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             from .loop.room import RoomPart
             from .net.room_link import join_room
 
-            net = join_room(join, name or default_name(), log=log, want_seat=want_seat,
-                            sample_rate=cfg.audio.sample_rate,
-                            make_meeting=recording_meeting(recorder) if recorder else None)
+            def rejoin(seat):
+                return join_room(join, name or default_name(), log=log, want_seat=seat,
+                                 sample_rate=cfg.audio.sample_rate,
+                                 make_meeting=recording_meeting(recorder) if recorder else None)
+            net = rejoin(want_seat)
             source.room = net
-            room = RoomPart(net, source, log=log)
+            room = RoomPart(net, source, log=log, rejoin=rejoin)
             if recording is not None:       # the room's people are recorded as they came
                 recording.net, recording.level_from = net, (lambda: True)
         elif recorder is not None:
@@ -134,9 +136,13 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             parts.insert(1, TableCalibration(calibrate_table, table_alignment, seating, source, log=log))
         if room is not None:
             parts.insert(0, room)        # closed first: leave the room before the sound stops
+        from .loop.volume import Volume
+
         audio = mic = None
+        volume = Volume(log=log, room=room)
         if cfg.audio.enabled:
-            audio = LiveAudio(cfg, log, room)
+            parts.append(volume)
+            audio = LiveAudio(cfg, log, room, volume)
             mic = Microphone(cfg, log, room, audio)
             parts += [audio, mic]
         if cfg.display.refresh_rate:
@@ -145,9 +151,15 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             from .loop.mirror import Mirror
 
             parts.append(Mirror(mirror_to, cfg, room=room, log=log))
+        from .loop.roster import MeetingStatus
+
         passthrough = Passthrough(platform, cfg.display.passthrough, log=log)
-        parts += [passthrough, _menu(platform, seating, passthrough, mic, log), Haptics(platform),
-                  StatusLine(platform, audio, mic, room=source.room.room if source.room else None),
+        status = MeetingStatus(platform, room, mic, recording=record is not None)
+        parts += [passthrough, _menu(platform, seating, passthrough, mic, status, audio and volume, room, log),
+                  status,
+                  Haptics(platform),
+                  StatusLine(platform, audio, mic, room=source.room.room if source.room else None,
+                             roster=status, volume=volume),
                   SessionWatch(log)]
         if seconds is not None:
             parts.append(StopAfter(seconds=seconds))
@@ -165,24 +177,40 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
     return result.status
 
 
-def _menu(platform, seating, passthrough, mic, log):
+def _menu(platform, seating, passthrough, mic, status, volume, room, log):
     """The in-headset menu (and the desktop's action keys) with what each action does here."""
     from .core.menu import MenuAction
     from .loop.menu import Menu
 
     def leave(tick):
-        tick.stop = "you left the meeting"
+        if room is not None and not room.left:      # leave the room, keep the session (N rejoins)
+            room.leave()
+        else:
+            tick.stop = "you left the meeting"
 
     actions = {MenuAction.PASSTHROUGH: lambda tick: passthrough.toggle(),
                MenuAction.RECENTER: lambda tick: seating.recenter(),
                MenuAction.LEAVE: leave}
-    toggles = {MenuAction.PASSTHROUGH: lambda: passthrough.on}
+    toggles = {MenuAction.PASSTHROUGH: lambda: passthrough.on, MenuAction.RAISE_HAND: lambda: status.hand.up}
+    actions[MenuAction.RAISE_HAND] = lambda tick: log(f"your hand is {'up' if status.hand.toggle() else 'down'}")
+    if room is not None:
+        def next_seat(tick):
+            seat = None if room.left else room.next_free_seat()
+            if not room.left and seat is None:
+                log("network: every other seat is taken")
+            elif room.rejoin(seat):
+                log(f"network: you sit in seat {room.net.seat} now")
+        actions[MenuAction.SEAT_NEXT] = next_seat
+    if volume:
+        actions[MenuAction.VOLUME_UP] = lambda tick: volume.change(tick, True)
+        actions[MenuAction.VOLUME_DOWN] = lambda tick: volume.change(tick, False)
     if mic is not None and mic.mic is not None:
         def mute(tick):
             log(f"microphone: {'muted' if mic.gate.toggle_mute() else 'on'}")
         actions[MenuAction.MUTE] = mute
         toggles[MenuAction.MUTE] = lambda: mic.gate.muted
-    return Menu(platform, actions, toggles=lambda: {a: f() for a, f in toggles.items()}, log=log)
+    level = (lambda: 10 ** (volume.master_db / 20)) if volume else (lambda: None)
+    return Menu(platform, actions, toggles=lambda: {a: f() for a, f in toggles.items()}, volume=level, log=log)
 
 
 def default_name() -> str:

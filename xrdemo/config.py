@@ -69,12 +69,18 @@ class DisplayConfig:
 
 
 @dataclass(frozen=True)
+class AvatarsConfig:
+    torso: bool = True          # seated shoulders and chest; false: heads and hands only
+
+
+@dataclass(frozen=True)
 class Config:
     room: RoomConfig = field(default_factory=RoomConfig)
     table: TableConfig = field(default_factory=TableConfig)
     meeting: MeetingConfig = field(default_factory=MeetingConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
+    avatars: AvatarsConfig = field(default_factory=AvatarsConfig)
 
 
 _RULES = {
@@ -213,4 +219,7 @@ passthrough = false  # Quest 3: see your real room
 width = 640          # recording/snapshot pixels per eye
 height = 360
 fps = 30             # recording frame rate
+
+[avatars]
+torso = true         # seated shoulders and chest; false = heads and hands only
 """

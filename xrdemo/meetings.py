@@ -43,6 +43,7 @@ def meeting_state(cfg: Config, room: RoomShape | None = None) -> S.MeetingState:
     m = cfg.meeting
     state = S.make_meeting(m.people, table=table, room=space, local=m.seat, seed=m.seed, names=m.names,
                            scripted=scripted)
+    state.torso = cfg.avatars.torso
     if room is not None:
         S.set_present(state, None if room.present is None else np.asarray(room.present, bool))
     return state

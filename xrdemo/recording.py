@@ -191,9 +191,13 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
 
         loop = FrameLoop(view.platform, CoreDriver(state), parts, renderer=view.renderer, clock=clock)
         loop.run()
+        if pacer.skipped:
+            log(f"network: kept real time by repeating {pacer.skipped} of {pacer.ticks} video frames "
+                f"(rendering {size[0]}x{size[1]} here is slower than {fps} fps; a smaller --size or "
+                "[display] fps draws them all)")
         if pacer.behind_s > 0.5:
-            log(f"network: this machine fell up to {pacer.behind_s:.1f} s behind real time while recording "
-                "(rendering is slower than the frame rate here); remote motion and voices were "
+            log(f"network: this machine still fell up to {pacer.behind_s:.1f} s behind real time (the "
+                "meeting's step or the network, not the drawing); remote motion and voices were "
                 "sampled late, and voices sped up in places to keep up")
         return {"frames": n_frames, "seconds": seconds, "seat": net.seat, "capacity": net.capacity,
                 "most_people_seen": presence.most_seen, "audio": sound is not None,

@@ -14,13 +14,15 @@ from presence_sim import seats
 
 
 def test_wrist_model_matches_wrist_poses():
-    for n in (1, 5, 16):
+    for n, table in ((1, None), (5, None), (16, None), (5, "table"), (16, "table")):
         st = S.make_meeting(n, seed=n)
-        model = script.WristModel.make(st.script, st.seat_pos, st.seat_rot, st.table.height)
+        table = st.table if table else None
+        model = script.WristModel.make(st.script, st.seat_pos, st.seat_rot, st.table.height, table)
         rng = np.random.default_rng(n)
         for t in (0.0, 1.7, 93.25):
             raised = rng.random((n, 2))
-            p0, q0 = script.wrist_poses(st.script, st.seat_pos, st.seat_rot, st.table.height, raised, t)
+            p0, q0 = script.wrist_poses(st.script, st.seat_pos, st.seat_rot, st.table.height, raised, t,
+                                        table=table)
             p1, R1 = script.wrist_frames(model, raised, t)
             assert np.allclose(p1, p0, atol=1e-12)
             assert np.allclose(R1, P.quat_to_matrix(q0), atol=1e-12)
@@ -78,20 +80,27 @@ def test_lids_match_the_blink_formula_also_when_time_goes_back():
     assert blinks_before > 0 and blinks > blinks_before
 
 
-def test_frame_scene_is_heads_then_cues():
+def test_frame_scene_is_bodies_then_contact_shadows():
+    from xrdemo.core.avatars import BODY_SPHERES, body_instances
+
     st = S.make_meeting(6, local=2, seed=4)
     for i in range(200):
         st, fs = S.step(st, None, i * 22_222_222)
-    heads_t, heads_c = S.head_meshes(st.people, hide=2)
-    cues = S.cue_meshes(st.people, st.table.height, hide=2)
+    keep = [0, 1, 3, 4, 5]
+    body_t, body_c = body_instances(st.seat_pos, P.quat_to_matrix(st.seat_rot), st.people.head_pos,
+                                    P.quat_to_matrix(st.people.head_rot), st.people.color)
     sph = fs.meshes["sphere"]
-    assert len(sph) == len(heads_t) + len(cues["sphere"][0])
-    assert np.allclose(sph.transforms, np.concatenate([heads_t, cues["sphere"][0]]), atol=1e-6)
-    assert np.allclose(sph.colors, np.concatenate([heads_c, cues["sphere"][1]]), atol=1e-6)
+    b = 5 * BODY_SPHERES
+    assert np.allclose(sph.transforms[:b], body_t[keep].reshape(-1, 4, 4), atol=1e-6)
+    assert np.allclose(sph.colors[:b], body_c[keep].reshape(-1, 4), atol=1e-6)
+    # every other sphere is a contact shadow, flat on the table
+    assert np.allclose(sph.transforms[b:, 1, 3], st.table.height + 0.0009, atol=1e-6)
+    assert len(sph) - b == int((st.people.contact > 0.05).sum())     # the viewer's own hands too
     cyl = fs.meshes["cylinder"]
     static = st.static_meshes["cylinder"]
-    assert np.allclose(cyl.transforms, np.concatenate([static.transforms, cues["cylinder"][0]]), atol=1e-6)
+    assert np.allclose(cyl.transforms, static.transforms, atol=1e-6)        # no speaking discs
     assert len(fs.labels) == 5 and 2 not in [st.people.names.index(t) for t in fs.labels.texts]
+    assert len(fs.faces) == 5
 
 
 def test_derived_constants_follow_a_replaced_meeting():

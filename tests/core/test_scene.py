@@ -90,10 +90,12 @@ def test_frame_scene_counts_and_local_inputs():
     # the local left hand is invalid -> not drawn; the right is drawn where the tracker says
     assert len(fs.capsules) == 7 * H.CAPSULES_PER_HAND
     assert np.sum(np.all(np.isclose(fs.capsules.a, 5.0), axis=1)) == H.CAPSULES_PER_HAND
-    # 3 other people's heads are drawn (skull, 2 eyes, 2 pupils, nose, mouth), not the viewer's own
-    heads, _ = S.head_meshes(st.people, hide=1)
-    assert len(heads) == 3 * S.SPHERES_PER_HEAD
-    assert np.allclose(fs.meshes["sphere"].transforms[:len(heads)], heads)
+    # 3 other people's faces are drawn where their heads are, not the viewer's own
+    assert len(fs.faces) == 3
+    others = [0, 2, 3]
+    assert np.allclose(fs.faces.transforms[:, :3, 3], st.people.head_pos[others])
+    assert np.allclose(fs.faces.transforms[:, :3, :3], P.quat_to_matrix(st.people.head_rot[others]), atol=1e-6)
+    assert np.allclose(fs.faces.expressions, st.people.expressions[others])
 
 
 def test_bad_meetings_are_refused_clearly():
@@ -143,3 +145,24 @@ def test_leaning_in_makes_the_neighbour_lean_in_face_you_and_whisper():
     assert st.people.gaze[1] @ to_you > 0.99                 # eye contact
     face = P.quat_rotate(st.people.head_rot[1], [0, 0, -1])
     assert face @ to_you > 0.95
+
+
+def test_people_carry_expression_weights_with_blinks_and_speech():
+    from xrdemo.core import expressions as E
+
+    st = S.make_meeting(6, seed=3)
+    assert st.people.expressions.shape == (6, E.EXPRESSION_COUNT)
+    lids, brows_talk, brows_quiet = [], [], []
+    for i in range(600):                                  # 20 s at 30 Hz
+        st, _ = S.step(st, None, i * 33_333_333)
+        w = st.people.expressions
+        assert w.dtype == np.float32 and w.shape == (6, E.EXPRESSION_COUNT)
+        assert np.all((w >= 0) & (w <= 1))
+        lids.append(w[:, E.INDEX["lid_close_left"]].copy())
+        sp = st.frame.speaking
+        brows_talk += list(w[sp, E.INDEX["brow_inner_up"]])
+        brows_quiet += list(w[~sp, E.INDEX["brow_inner_up"]])
+        # blinks close the lids (plus a few per cent of resting movement)
+        assert np.abs(w[:, E.INDEX["lid_close_left"]] - st.people.eyelid).max() <= 0.035
+    assert np.max(lids) > 0.9                              # somebody blinked fully
+    assert np.mean(brows_talk) > np.mean(brows_quiet) + 0.05

@@ -58,8 +58,8 @@ def test_empty_seats_draw_nothing():
         st, fs = S.step(st, S.LocalInput(remote=rem), i * FRAME)
     assert fs.labels.texts == (st.people.names[2],)            # only the remote person's tag
     spheres = fs.meshes["sphere"].transforms[:, :3, 3]
-    heads = spheres[np.linalg.norm(spheres - st.people.head_pos[2], axis=1) < 0.2]
-    assert len(heads) == S.SPHERES_PER_HEAD                    # one head: seat 2's
+    assert len(fs.faces) == 1                                  # one head: seat 2's
+    assert np.allclose(fs.faces.transforms[0, :3, 3], st.people.head_pos[2])
     for empty in (1, 3, 4, 5):
         assert np.linalg.norm(spheres - st.seat_pos[empty], axis=1).min() > 0.3
     ends = np.concatenate([fs.capsules.a, fs.capsules.b])
@@ -94,8 +94,12 @@ def test_a_remote_voice_opens_the_jaw_and_lights_the_speaker():
         st, fs = S.step(st, S.LocalInput(remote=loud), i * FRAME)
     assert st.people.mouth_open[1] > 0.2
     assert S.speaking_now(st)[1]
-    discs = fs.meshes["cylinder"].transforms[:, :3, 3]
-    assert np.linalg.norm(discs - (st.people.head_pos[1] + [0, S.INDICATOR_HEIGHT, 0]), axis=1).min() < 1e-5
+    # The speaker's tag lights up and their face's jaw opens with the voice.
+    tag = fs.labels.texts.index(st.people.names[1])
+    quiet_tag = fs.labels.texts.index(st.people.names[2]) if st.people.names[2] in fs.labels.texts else None
+    assert fs.faces.expressions[tag, 0] > 0.2                   # jaw_open, in the drawn face
+    if quiet_tag is not None:
+        assert fs.labels.colors[tag, :3].sum() > fs.labels.colors[quiet_tag, :3].sum()
 
 
 def test_remote_eyes_follow_their_head_to_whoever_they_face():
@@ -128,7 +132,7 @@ def test_remote_input_for_the_wrong_meeting_is_refused():
 
 
 def test_empty_seats_never_count_in_the_whisper_rule_or_gaze():
-    from xrdemo.audio.engine import whisper_gains
+    from xrdemo.audio.engine import whisper_gains_from_pairs
 
     st = _networked(n=16, local=0, present=(0, 2))
     # The person in seat 2 leans 25 cm toward the empty seat 3 (seats are ~0.6 m apart).
@@ -137,7 +141,48 @@ def test_empty_seats_never_count_in_the_whisper_rule_or_gaze():
     rem.head_pos[2] = st.seat_pos[2] + 0.25 * toward / np.linalg.norm(toward)
     for i in range(20):
         st, _ = S.step(st, S.LocalInput(head_pos=st.seat_pos[0], head_rot=st.seat_rot[0], remote=rem), i * FRAME)
-    g = whisper_gains(st.people.head_pos)
+    g = whisper_gains_from_pairs(S.whisper_pairs_now(st), 16)
     assert g[2, 0] == 1.0                       # the local person hears them at full level
     assert st.people.whisper_cue[2] < 0.05      # and no whisper cue for a whisper to nobody
     assert st.frame.gaze_target[2] != 3         # nor eyes resting on an empty chair
+
+
+def test_remote_face_and_eye_trackers_reach_the_drawn_face():
+    from xrdemo.core import expressions as E
+
+    st = _networked()
+    rem = _remote_at(st, 2)
+    face = E.neutral(6)
+    face[2, E.INDEX["smile_left"]] = 0.9
+    face[2, E.INDEX["jaw_open"]] = 0.7
+    rem.face = face
+    rem.face_valid = np.zeros(6, bool)
+    rem.face_valid[2] = True
+    rem.gaze = np.tile([0.0, 0.0, -1.0], (6, 1))
+    rem.gaze[2] = P.normalize(np.array([0.5, 0.0, -1.0]))        # to their right, head frame
+    rem.gaze_valid = np.zeros(6, bool)
+    rem.gaze_valid[2] = True
+    for i in range(5):
+        st, fs = S.step(st, S.LocalInput(remote=rem), i * FRAME)
+    assert np.allclose(st.people.expressions[2], face[2], atol=1e-6)
+    row = list(np.flatnonzero(S._drawn(st.people, st.local))).index(2)
+    assert np.allclose(fs.faces.expressions[row], face[2], atol=1e-6)
+    # the drawn eyes look where their tracker says (in the head frame)
+    assert np.allclose(fs.faces.eyes[row, :3], rem.gaze[2], atol=1e-5)
+
+
+def test_local_face_tracker_and_voice_mouths_drive_the_faces():
+    from xrdemo.core import expressions as E
+
+    st = S.make_meeting(4, local=0, seed=1)
+    st.draw_local_head = True
+    face = np.full(E.EXPRESSION_COUNT, np.nan, np.float32)
+    face[E.INDEX["brow_down_left"]] = 0.8                      # a tracker that sees the brows only
+    mouth = np.zeros((4, 5), np.float32)
+    mouth[1, E.VISEME_GROUPS.index("round")] = 0.9
+    for i in range(5):
+        st, fs = S.step(st, S.LocalInput(face=face, voice_mouth=mouth), i * FRAME)
+    w = st.people.expressions
+    assert w[0, E.INDEX["brow_down_left"]] == pytest.approx(0.8)
+    assert w[1, E.INDEX["lip_funnel"]] == pytest.approx(0.9)
+    assert w[2, E.INDEX["lip_funnel"]] == pytest.approx(0.0)

@@ -244,19 +244,29 @@ def xdo(display, *args):
     return out.stdout.strip()
 
 
+def start_live_window(display, rec, size):
+    """The desktop simulator driven by real X input for up to 60 s, recording every frame to rec."""
+    cmd = [sys.executable, str(DRIVER), "--live", "60", "--record", str(rec), "--people", "3", "--size", size]
+    return subprocess.Popen(cmd, env=child_env(display), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def focused_window(display, proc) -> str:
+    """Wait for the window to open; focus it; its X id."""
+    ready, _, _ = select.select([proc.stdout], [], [], 60.0)
+    assert ready and proc.stdout.readline().startswith("READY"), "the window did not open"
+    win = xdo(display, "search", "--sync", "--name", "xrdemo").split()[0]
+    xdo(display, "windowfocus", "--sync", win)
+    return win
+
+
 def test_real_x_input_reaches_the_glfw_callbacks(xvfb, tmp_path):
     if not shutil.which("xdotool"):
         pytest.fail("xdotool is not installed (apt-get install xdotool)")
     rec = tmp_path / "live.npz"
-    cmd = [sys.executable, str(DRIVER), "--live", "60", "--record", str(rec), "--people", "3",
-           "--size", "480x270"]
-    proc = subprocess.Popen(cmd, env=child_env(xvfb), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = start_live_window(xvfb, rec, "480x270")
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 60.0)
-        assert ready and proc.stdout.readline().startswith("READY"), "the window did not open"
-        win = xdo(xvfb, "search", "--sync", "--name", "xrdemo").split()[0]
-        xdo(xvfb, "windowfocus", "--sync", win)
+        win = focused_window(xvfb, proc)
         xdo(xvfb, "key", "5")                                   # thumbs up
         xdo(xvfb, "keydown", "d")
         time.sleep(0.6)
@@ -288,16 +298,10 @@ def test_menu_keys_reach_the_app_as_action_events(xvfb, tmp_path):
     if not shutil.which("xdotool"):
         pytest.fail("xdotool is not installed (apt-get install xdotool)")
     rec = tmp_path / "keys.npz"
-    cmd = [sys.executable, str(DRIVER), "--live", "60", "--record", str(rec), "--people", "3",
-           "--size", "320x180"]
-    proc = subprocess.Popen(cmd, env=child_env(xvfb), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = start_live_window(xvfb, rec, "320x180")
     keys = ["m", "b", "p", "equal", "minus", "j", "n", "l", "r", "KP_Add", "KP_Subtract", "w"]
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 60.0)
-        assert ready and proc.stdout.readline().startswith("READY"), "the window did not open"
-        win = xdo(xvfb, "search", "--sync", "--name", "xrdemo").split()[0]
-        xdo(xvfb, "windowfocus", "--sync", win)
+        focused_window(xvfb, proc)
         for key in keys:
             xdo(xvfb, "key", key)
             time.sleep(0.1)

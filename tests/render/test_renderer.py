@@ -60,13 +60,14 @@ def test_fingertip_pixel_shows_the_hand(renderer):
 
 def test_draw_calls_do_not_grow_with_people(renderer):
     calls = {}
-    for n in (2, 16):
+    for n in (2, 8, 16):
         state = S.make_meeting(n, seed=1)
         state, frame = S.step(state, None, 2_000_000_000)
         renderer.render_to_arrays(frame, [seat_view(state)], (96, 54), samples=1)
         calls[n] = renderer.stats["draw_calls_per_view"]
         assert len(frame.capsules) >= (n - 0) * 2 * 20 - 1   # the work did grow
-    assert calls[2] == calls[16] <= 8
+        assert len(frame.faces) == n - 1                     # every other person's face
+    assert calls[2] == calls[8] == calls[16] == 6           # 3 unit meshes, heads, capsules, tags
 
 
 def test_stereo_views_differ_by_parallax(renderer):

@@ -98,6 +98,23 @@ def whisper_gains(head_positions, threshold=0.45, attenuation_db=-15.0, intimate
     return gains
 
 
+def whisper_gains_from_pairs(pairs, n, attenuation_db=-15.0, intimate_db=3.0):
+    """Whisper rule from the core's decision (core/whisper.py, ``scene.whisper_pairs_now``):
+    (n, n) gain that speaker i's voice gets at listener j. In each pair (i, j) both whisper to
+    each other: the partner hears it raised by ``intimate_db``, everyone else attenuated by
+    ``attenuation_db``. pairs: (P, 2) int. The diagonal is 0 (nobody hears themselves).
+    The decision has hysteresis and dwell, so the gains never flap with tracking noise."""
+    gains = np.ones((n, n))
+    p = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
+    if len(p):
+        who = np.concatenate([p[:, 0], p[:, 1]])
+        to = np.concatenate([p[:, 1], p[:, 0]])
+        gains[who, :] = 10.0 ** (attenuation_db / 20.0)
+        gains[who, to] = 10.0 ** (intimate_db / 20.0)
+    np.fill_diagonal(gains, 0.0)
+    return gains
+
+
 def lagrange3(frac):
     """Order-3 Lagrange fractional-delay taps (..., 4) for a delay of 1 + frac samples, frac in [0, 1)."""
     d = 1.0 + np.asarray(frac, dtype=np.float64)

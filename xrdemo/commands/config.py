@@ -33,6 +33,6 @@ def run(args) -> int:
         return 0
     cfg = load_config(args.check)
     print(f"{args.check}: ok")
-    for section in ("room", "table", "meeting", "audio", "display"):
+    for section in ("room", "table", "meeting", "audio", "display", "avatars"):
         print(f"  [{section}] {getattr(cfg, section)}")
     return 0

@@ -24,8 +24,28 @@ examples:
   xrdemo snapshot --people 12 --table rect --size 1280x720 --out wide.png
   xrdemo snapshot --stereo --out stereo.png        # left and right eye side by side
   xrdemo snapshot --seat -1 --out overview.png     # an observer's view from above
+  xrdemo snapshot --portrait 2 --out grace.png      # person 2's face, close up
+  xrdemo snapshot --portrait 2 --expression smile_left=1 --expression jaw_open=0.6 --out smile.png
   xrdemo snapshot --config meeting.toml            # the room, table and people of a config file
 """
+
+
+def parse_expression(text: str) -> tuple[str, float]:
+    """'jaw_open=0.6' -> ('jaw_open', 0.6); argparse type naming the problem in one line."""
+    from ..core.expressions import EXPRESSIONS
+
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expression must look like NAME=WEIGHT, not {text!r}")
+    if name not in EXPRESSIONS:
+        raise argparse.ArgumentTypeError(f"unknown expression {name!r}; known: {', '.join(EXPRESSIONS)}")
+    try:
+        w = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"weight of {name} must be a number 0..1, not {value!r}") from None
+    if not 0.0 <= w <= 1.0:
+        raise argparse.ArgumentTypeError(f"weight of {name} must be within 0..1, not {w}")
+    return name, w
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -57,6 +77,11 @@ def register(sub) -> None:
                    help=f"moment of the scripted meeting to show (default {DEFAULT_TIME_S:g})")
     p.add_argument("--seed", type=int, default=None, help="seed of the scripted meeting (default: config or 1)")
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
+    p.add_argument("--portrait", type=int, default=None, metavar="K",
+                   help="render person K's face close up instead of a seat's view")
+    p.add_argument("--expression", type=parse_expression, action="append", default=None, metavar="NAME=W",
+                   help="set one expression weight 0..1 on the portrayed person (repeatable; see "
+                        "core/expressions.py for the names)")
     p.set_defaults(func=run)
 
 
@@ -81,6 +106,11 @@ def run(args) -> int:
     if not -1 <= seat < people:
         raise ValueError(f"--seat {seat} does not exist with {people} people "
                          f"(use 0..{people - 1}, or -1 for an observer)")
+    if args.portrait is not None and not 0 <= args.portrait < people:
+        raise ValueError(f"--portrait {args.portrait} does not exist with {people} people "
+                         f"(use 0..{people - 1})")
+    if args.expression and args.portrait is None:
+        raise ValueError("--expression sets the face of --portrait K; give --portrait too")
     if args.out is not None and args.out.suffix.lower() != ".png":
         raise ValueError(f"--out {args.out} must end in .png")
     made = args.out is None
@@ -88,7 +118,8 @@ def run(args) -> int:
     with claimed(out if made else None):
         image, info = render_snapshot(people, size, stereo=args.stereo, seat=seat,
                                       table_shape=table.shape, t_s=args.time, seed=seed,
-                                      config=replace(cfg, table=table))
+                                      config=replace(cfg, table=table), portrait=args.portrait,
+                                      expressions=dict(args.expression or ()))
         save_png(image, out)
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}, {people} people, "
           f"seat {seat}, {info['draw_calls_per_view']} draw calls per view, "
@@ -97,13 +128,16 @@ def run(args) -> int:
 
 
 def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round", t_s=DEFAULT_TIME_S,
-                    seed=1, config=None):
+                    seed=1, config=None, portrait: int | None = None, expressions: dict | None = None):
     """Render a scripted meeting headless. Returns ((H, W*eyes, 3) uint8 image, info dict).
 
-    config: a Config whose room, table sizes and names to use (people, seat, seed and the table's
-    shape still come from the arguments)."""
+    config: a Config whose room, table sizes, names and [avatars] to use (people, seat, seed and
+    the table's shape still come from the arguments). portrait: person K's face close up (0.55 m
+    in front of it, 26° field of view) instead of a seat's view; expressions: {name: weight} set
+    on that face (the rest as the meeting has them)."""
     from ..render.context import create_headless_context, gl_info
 
+    view_seat = -1 if portrait is not None else seat     # a portrait: every face is drawn
     with create_headless_context():
         from ..core import pose as P
         from ..core import scene as S
@@ -112,7 +146,7 @@ def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round"
         from ..render.renderer import Renderer
 
         if config is None:
-            state = S.make_meeting(people, table=Table(shape=table_shape), local=seat, seed=seed)
+            state = S.make_meeting(people, table=Table(shape=table_shape), local=view_seat, seed=seed)
         else:
             from ..core.room import Room
 
@@ -120,9 +154,14 @@ def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round"
             state = S.make_meeting(people, table=Table(shape=table_shape, radius=t.radius, width=t.width,
                                                        depth=t.depth, height=t.height),
                                    room=Room(width=r.width, depth=r.depth, height=r.height),
-                                   local=seat, seed=seed, names=config.meeting.names[:people])
+                                   local=view_seat, seed=seed, names=config.meeting.names[:people])
+        if config is not None:
+            state.torso = config.avatars.torso
         state, frame = run_meeting_until(state, t_s)
-        if seat >= 0:
+        if portrait is not None:
+            frame = _with_expressions(frame, portrait, expressions or {})
+            views = portrait_views(state, portrait, size, stereo)
+        elif seat >= 0:
             eye = state.people.head_pos[seat]
             focus = np.array([0.0, state.table.height + 0.22, 0.0])
             _, rot = P.look_at(eye, focus)
@@ -138,6 +177,32 @@ def render_snapshot(people: int, size, stereo=False, seat=0, table_shape="round"
                 "renderer": gl_info()["renderer"].split(" (")[0], "views": views,
                 "state": state}
     return np.concatenate([im[..., :3] for im in images], axis=1), info
+
+
+def portrait_views(state, k: int, size, stereo: bool = False):
+    """Views of person k's face from 0.55 m in front of it, slightly to one side."""
+    from ..core import pose as P
+    from ..core.views import eye_views
+
+    head, rot = state.people.head_pos[k], state.people.head_rot[k]
+    fwd = P.quat_rotate(rot, np.array([-0.25, -0.05, -1.0]))
+    eye = head + 0.55 * fwd / np.linalg.norm(fwd)
+    _, look = P.look_at(eye, head + P.quat_rotate(rot, np.array([0.0, -0.03, 0.0])))
+    return eye_views(eye, look, size, stereo=stereo, horizontal_fov_deg=26.0 * size[0] / size[1])
+
+
+def _with_expressions(frame, k: int, weights: dict):
+    """The frame with person k's expression weights set (faces are all drawn: an observer's)."""
+    from dataclasses import replace
+
+    from ..core.expressions import INDEX
+
+    if not weights:
+        return frame
+    expr = frame.faces.expressions.copy()
+    for name, w in weights.items():
+        expr[k, INDEX[name]] = w
+    return replace(frame, faces=replace(frame.faces, expressions=expr))
 
 
 def run_meeting_until(state, t_s: float, rate_hz: float = 30.0):

@@ -60,7 +60,10 @@ class FaceBehaviour:
         t_s: seconds; level: (N,) voice energy 0..1; beat: (N,) 0..1 stressed-syllable pulse or
         None; present: (N,) bool who sits at the table (None: everyone).
         """
-        level = np.clip(np.nan_to_num(np.asarray(level, np.float64)), 0.0, 1.0)
+        level = np.asarray(level, np.float64)
+        if not np.isfinite(level).all():                 # (cheaper than nan_to_num every frame)
+            level = np.nan_to_num(level)
+        level = np.clip(level, 0.0, 1.0)
         dt = 0.0 if self.t_s is None else max(t_s - self.t_s, 0.0)
         self.t_s = t_s
         k_slow = 1.0 - math.exp(-dt / ONSET_SLOW_S) if dt > 0 else 0.0
@@ -77,16 +80,19 @@ class FaceBehaviour:
             self.greet_t0[here] = t_s                  # someone came: everyone present greets
         self.present = here.copy()
         age = t_s - self.greet_t0
-        greet = np.where((age >= 0) & (age < GREET_S), np.sin(np.pi * np.clip(age / GREET_S, 0, 1)) ** 2, 0.0)
+        greeting = (age >= 0) & (age < GREET_S)
 
         out = np.zeros((self.n, EXPRESSION_COUNT), np.float32)
         micro = (self._share * np.sin(2 * math.pi * self._freq * t_s + self._phase)).sum(axis=-1)
         out[:, _MICRO_COLS] = micro * _MICRO_AMP
         out[:, _BROW_IN] += self.brow
         out[:, _BROW_OUT] += 0.7 * self.brow[:, None]
-        out[:, _SMILE] += (GREET_SMILE * greet)[:, None]
-        out[:, _CHEEK] += (0.6 * GREET_SMILE * greet)[:, None]
-        out[~here] = 0.0
+        if greeting.any():
+            greet = np.where(greeting, np.sin(np.pi * np.clip(age / GREET_S, 0, 1)) ** 2, 0.0)
+            out[:, _SMILE] += (GREET_SMILE * greet)[:, None]
+            out[:, _CHEEK] += (0.6 * GREET_SMILE * greet)[:, None]
+        if not here.all():
+            out[~here] = 0.0
         return out
 
 

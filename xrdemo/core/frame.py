@@ -87,12 +87,42 @@ class Labels:
 
 
 @dataclass
+class FaceInstances:
+    """People's heads, one instance each (drawn with one mesh and blend shapes, render/face_mesh.py).
+
+    transforms: (M, 4, 4) float32 T_stage_head (rotation, uniform scale, translation).
+    skin: (M, 4) float32 linear RGB skin, a = iris darkness 0..1. hair: (M, 4) float32 linear RGB
+    hair, a = opacity. eyes: (M, 4) float32 the gaze in the head frame (unit x, y, z; -z ahead)
+    and w = metres to what it rests on: each eye turns to that point (they converge), on the GPU.
+    expressions: (M, EXPRESSION_COUNT) float32 weights 0..1, core/expressions.py's order.
+    """
+
+    transforms: np.ndarray
+    skin: np.ndarray
+    hair: np.ndarray
+    eyes: np.ndarray
+    expressions: np.ndarray
+
+    @staticmethod
+    def empty() -> "FaceInstances":
+        from .expressions import EXPRESSION_COUNT
+
+        z4 = np.zeros((0, 4), np.float32)
+        return FaceInstances(np.zeros((0, 4, 4), np.float32), z4, z4.copy(), z4.copy(),
+                             np.zeros((0, EXPRESSION_COUNT), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.transforms.shape[0])
+
+
+@dataclass
 class FrameScene:
     """Everything drawn in one frame.
 
-    capsules: hands (bones and joints). meshes: unit-mesh instances by kind (MESH_KINDS): heads,
-    eyes, table, room. labels: name tags. light_dir: (3,) unit vector toward the key light. clear_color: (4,) linear
-    RGBA. stats: counts for tests and metrics. shell: see the field.
+    capsules: hands (bones and joints). meshes: unit-mesh instances by kind (MESH_KINDS): bodies,
+    table, chairs, room. faces: people's heads with their expressions. labels: name tags.
+    light_dir: (3,) unit vector toward the key light. clear_color: (4,) linear RGBA. stats: counts
+    for tests and metrics. shell: see the field.
     """
 
     capsules: Capsules = field(default_factory=Capsules.empty)
@@ -100,6 +130,7 @@ class FrameScene:
         default_factory=lambda: {k: MeshInstances.empty() for k in MESH_KINDS}
     )
     labels: Labels = field(default_factory=Labels.empty)
+    faces: FaceInstances = field(default_factory=FaceInstances.empty)
     light_dir: np.ndarray = field(default_factory=lambda: np.array([0.3, 0.9, 0.4]))
     clear_color: np.ndarray = field(default_factory=lambda: np.array([0.02, 0.025, 0.03, 1.0]))
     stats: dict = field(default_factory=dict)

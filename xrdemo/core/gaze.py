@@ -55,7 +55,10 @@ class GazeConfig:
     micro_amp: tuple = (0.3 * DEG, 1.2 * DEG)
     head_threshold: float = 10.0 * DEG    # shifts below this are eyes only
     head_share: float = 0.8               # share of the excess taken by the head
-    head_tau_s: float = 0.15
+    head_tau_s: float = 0.15              # (kept for configs; the head now moves as below)
+    head_omega: float = 9.0               # rad/s: critically damped head turn (bell-shaped speed,
+                                          # peak ~ 200°/s for 60°, ~0.11 s after it starts)
+    head_latency_s: float = 0.04          # the head starts this long after the eyes (eyes lead)
     eye_range: tuple = (35.0 * DEG, 25.0 * DEG)  # eye-in-head limits (yaw, pitch)
     blink_rate_rest: float = 17.0         # per minute
     blink_rate_talk: float = 26.0
@@ -92,6 +95,10 @@ class GazeState:
     blink_budget: np.ndarray    # remaining blink-interval "work": a blink when it reaches 0
     blink_t0: np.ndarray
     blink_dur: np.ndarray
+    head_goal: np.ndarray | None = None   # (N, 2) where the head is turning to (set per gaze shift)
+    head_vel: np.ndarray | None = None    # (N, 2) rad/s
+    head_next: np.ndarray | None = None   # (N, 2) the goal of the latest shift, taken up at ...
+    head_next_t: np.ndarray | None = None  # (N,) ... this time (inf: none pending)
     next_event: float = 0.0
     last_t: float = math.nan
     log: list | None = None     # when a list: (t, person, kind, amplitude_deg, duration_s) per saccade
@@ -111,7 +118,8 @@ def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0
         fix_start=np.full(n, t0_s - 10.0), fix_until=t0_s + rng.uniform(0.0, 0.5, n),
         micro_next=t0_s + rng.uniform(*cfg.micro_interval_s, n),
         sacc_t0=np.full(n, t0_s - 10.0), sacc_dur=np.full(n, 0.03), sacc_from=np.zeros((n, 2)),
-        eye=np.zeros((n, 2)), head=np.zeros((n, 2)),
+        eye=np.zeros((n, 2)), head=np.zeros((n, 2)), head_goal=np.zeros((n, 2)), head_vel=np.zeros((n, 2)),
+        head_next=np.zeros((n, 2)), head_next_t=np.full(n, math.inf),
         blink_budget=rng.uniform(0.05, 1.0, n), blink_t0=np.full(n, t0_s - 10.0),
         blink_dur=np.full(n, 0.2), log=[] if record else None,
     )
@@ -217,6 +225,13 @@ def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -
     gs.sacc_dur[i] = float(saccade_duration_s(amp))
     gs.saccading[i] = (t, float(gs.sacc_dur[i]))
     gs.micro_next[i] = t + gs.rng.uniform(*gs.cfg.micro_interval_s)
+    if not gs.head_driven[i]:
+        # The head takes a share of what the eyes would have to turn beyond the eyes-only range,
+        # measured from where the head points now: its part grows with the size of the shift.
+        cfg = gs.cfg
+        d = np.asarray(to, float) - gs.head[i]
+        gs.head_next[i] = gs.head[i] + np.sign(d) * np.maximum(np.abs(d) - cfg.head_threshold, 0.0) * cfg.head_share
+        gs.head_next_t[i] = t + cfg.head_latency_s
     if gs.log is not None:
         gs.log.append((t, i, kind, amp / DEG, gs.sacc_dur[i]))
     if amp > 30.0 * DEG and gs.blink_budget[i] < 0.3:
@@ -410,12 +425,21 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
         loc = R_base[local_index].T @ np.asarray(tracker_dir, float)
         eye[local_index] = (math.atan2(-loc[0], -loc[2]), math.atan2(loc[1], math.hypot(loc[0], loc[2])))
 
-    # Head follows the target's excess beyond the eyes-only range (scripted people only).
-    excess = np.maximum(np.abs(to) - cfg.head_threshold, 0.0)
-    share, lim, neg_lim = _head_constants(gs)
-    head_goal = np.sign(to) * excess * share
-    k = 1.0 - math.exp(-dt / cfg.head_tau_s) if dt > 0 else 0.0
-    gs.head += (head_goal - gs.head) * k
+    # Head: a critically damped turn toward the goal its last gaze shift set (scripted people
+    # only): it starts from rest after the eyes, its speed rises and falls (bell-shaped), exact
+    # for any frame interval: e(t) = (e0 + (v0 + w e0) t) exp(-w t).
+    _, lim, neg_lim = _head_constants(gs)
+    if (gs.head_next_t <= t).any():
+        due = gs.head_next_t <= t
+        gs.head_goal[due] = gs.head_next[due]
+        gs.head_next_t[due] = math.inf
+    if dt > 0:
+        w = cfg.head_omega
+        decay = math.exp(-w * dt)
+        e0 = gs.head - gs.head_goal
+        a = gs.head_vel + w * e0
+        gs.head = gs.head_goal + (e0 + a * dt) * decay
+        gs.head_vel = (gs.head_vel - w * a * dt) * decay
     ein = np.minimum(np.maximum(eye - gs.head, neg_lim), lim)
     eye = gs.head + ein
     gs.eye = eye

@@ -27,7 +27,7 @@ eyelid (N,) 0 open..1 closed, head_offset (N, 4), jaw (N,) 0..1, lip_sync_offset
 scripted only), gesture_weights (N, 2, 8) over gestures.POSE_NAMES, hand_lift (N, 2),
 point_dir (N, 2, 3), hand_alpha (N, 2), whisper_pairs (P, 2) int, whisper_cue (N,) 0..1,
 contact_intensity (N, 2, 6) for table.CONTACT_JOINTS, contact_down (E, 3) int (person, hand, joint
-slot), haptic (N, 2) 0..1. ``state.conversation.schedule()`` lists the current and upcoming scripted
+slot), haptic (N, 2) 0..1, beat (N,) 0..1 the stressed-syllable pulse (brows lift on it). ``state.conversation.schedule()`` lists the current and upcoming scripted
 turns for the audio layer.
 
 The state is updated in place and returned (so the call reads like ``step``); outputs are fresh
@@ -97,6 +97,7 @@ class PresenceFrame:
     contact_intensity: np.ndarray
     contact_down: np.ndarray
     haptic: np.ndarray
+    beat: np.ndarray | None = None   # (N,) 0..1 stressed-syllable pulse of scripted speech
 
 
 def new_presence(cfg: PresenceConfig, t_ns: int = 0, record_gaze: bool = False) -> PresenceState:
@@ -179,7 +180,7 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
         haptic = np.zeros((n, 2))
 
     return state, PresenceFrame(
-        speaking=conv.speaking, speech_level=conv.energy, floor=conv.floor,
+        speaking=conv.speaking, speech_level=conv.energy, floor=conv.floor, beat=conv.beat,
         eye_dir=gz.eye_dir, eye_in_head=gz.eye_in_head, gaze_target=gz.target, eyelid=gz.eyelid,
         head_offset=gz.head_offset, jaw=state.jaw, lip_sync_offset_ms=sync_ms,
         gesture_weights=gs.weights, hand_lift=gs.lift, point_dir=gs.point_dir,

@@ -25,6 +25,10 @@ from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
 from .frame import FrameScene, Labels, MeshInstances
 from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
+from .whisper import InviteConfig, invite_step
+from .face_behaviour import FaceBehaviour, apply as apply_layer
+from .face_sources import combine_expressions, remote_gaze
+from .avatars import HIP_IN_SEAT, body_colors, body_transforms, lap_transforms, eye_gaze, face_instances, skin_tones
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -36,16 +40,12 @@ PALETTE = np.array([
     [0.30, 0.30, 0.85], [0.75, 0.42, 0.20], [0.12, 0.50, 0.45], [0.62, 0.12, 0.30],
     [0.40, 0.62, 0.85], [0.80, 0.72, 0.30], [0.35, 0.22, 0.55], [0.60, 0.60, 0.62],
 ])
-SKIN = np.array([0.78, 0.55, 0.42])
 
 # Head geometry relative to the head pose (the point between the eyes), metres, head frame.
-HEAD_CENTER = np.array([0.0, 0.025, 0.075])
-HEAD_SCALE = np.array([0.078, 0.102, 0.092])
-EYE_OFFSETS = np.array([[-0.031, 0.0, -0.004], [0.031, 0.0, -0.004]])
-EYE_RADIUS = 0.0155
-PUPIL_RADIUS = 0.0085
-NOSE_OFFSET = np.array([0.0, -0.028, -0.012])
-MOUTH_OFFSET = np.array([0.0, -0.058, 0.004])
+EYE_OFFSETS = np.array([[-0.031, 0.0, 0.002], [0.031, 0.0, 0.002]])
+"""(2, 3) the eyes' centres (left, right) in the head frame, metres."""
+EYE_RADIUS = 0.012
+MOUTH_OFFSET = np.array([0.0, -0.0545, -0.03])
 
 
 @dataclass
@@ -81,6 +81,14 @@ class People:
     contact: np.ndarray | None = None
     present: np.ndarray | None = None
     verified: np.ndarray | None = None
+    skin: np.ndarray | None = None
+    """(N, 4) float32 linear RGB skin (faces and hands) + iris darkness (avatars.skin_tones;
+    None: seeded from the meeting's seed). Replace the array to change it, don't edit in place."""
+    hair: np.ndarray | None = None
+    """(N, 4) float32 linear RGB hair (and brows) + opacity; None as for skin."""
+    expressions: np.ndarray | None = None
+    """(N, EXPRESSION_COUNT) float32 0..1 expression weights in core/expressions.py's order (None:
+    neutral faces). The step fills a procedural baseline (see ``procedural_expressions``)."""
 
     def __len__(self) -> int:
         return int(self.head_pos.shape[0])
@@ -178,7 +186,12 @@ class MeetingState:
     t_ns: int | None = None
     draw_local_head: bool = False
     frame: PresenceFrame | None = None
+    face_behaviour: FaceBehaviour | None = None
+    """Procedural face layer (brows on stresses, greeting smiles, resting movement), advanced in
+    place by step (made on the first step)."""
     partner: int = -1
+    torso: bool = True
+    """Draw seated shoulders and chests (config [avatars] torso); False: heads and hands only."""
     derived: object = field(default=None, repr=False, compare=False)
     """Per-meeting constants step() derives from the seats, table, script and colours (a
     _Derived, rebuilt whenever one of those objects is replaced). Not part of the meeting."""
@@ -227,7 +240,9 @@ def make_meeting(n_people: int, table: Table | None = None, room: Room | None = 
         names=default_names(n, names),
         eyelid=np.zeros(n), whisper_cue=np.zeros(n), contact=np.zeros((n, 2, 6)),
         present=None if present is None else np.asarray(present, bool).copy(),
+        expressions=E.neutral(n),
     )
+    people.skin, people.hair = skin_tones(n, seed)
     presence = new_presence(PresenceConfig(n=n, seed=seed, local_index=local, table=table_geometry(table),
                                            scripted=None if scripted is None else np.asarray(scripted, bool)),
                             t_ns=t0_ns)
@@ -252,9 +267,30 @@ def default_names(n: int, names=None) -> tuple:
 EMPTY_SEAT_AWAY = np.array([0.0, -1000.0, 0.0])
 """Metres: where the (undrawn, silent) head of an empty seat is kept, out of everyone's reach."""
 
-WHISPER_INVITE_M = 0.80
-"""Metres: when the local head comes this close to a neighbour's head, the neighbour leans in too
-and whispers back (a side conversation, DESIGN.md's whisper rule)."""
+WHISPER_INVITE_M = InviteConfig.enter_m
+"""Metres: when the local head comes this close to a scripted neighbour's seat, the neighbour
+leans in too and whispers back (a side conversation, DESIGN.md's whisper rule); the invitation
+ends beyond InviteConfig.exit_m, with a dwell (core/whisper.py)."""
+LEAN_SHARE = 0.45
+"""Share of the way from their seat to your head an invited neighbour leans."""
+
+
+def _invitable(state: MeetingState) -> np.ndarray:
+    """(N,) bool: who can be invited to whisper — scripted people in taken seats."""
+    e = np.asarray(state.presence.cfg.scripted, bool)
+    if state.people.present is not None:
+        e = e & state.people.present
+    return e
+
+
+def whisper_pairs_now(state: MeetingState) -> np.ndarray:
+    """(P, 2) int pairs whispering after the newest step (core/whisper.py's one decision): what
+    the sound (audio.engine.whisper_gains_from_pairs) and the network follow."""
+    if state.frame is not None:
+        return np.asarray(state.frame.whisper_pairs, int).reshape(-1, 2)
+    if state.partner >= 0 and state.local >= 0:
+        return np.array([sorted((state.local, state.partner))], int)
+    return np.zeros((0, 2), int)
 
 
 def mouth_positions(people: People) -> np.ndarray:
@@ -269,8 +305,9 @@ def set_present(state: MeetingState, present) -> None:
 
 
 def whisper_partner(state: MeetingState, local_head_pos) -> int:
-    """The scripted neighbour the local person leans toward (-1 for none). Real people (local or
-    remote) lean in by themselves; only scripted ones are invited."""
+    """The scripted neighbour a head at local_head_pos would invite (-1 for none), ignoring the
+    invitation's hysteresis and dwell (a query; step() keeps the steady decision in
+    ``state.partner``). Real people (local or remote) lean in by themselves."""
     k = state.local
     if local_head_pos is None or not 0 <= k < len(state.people):
         return -1
@@ -300,43 +337,80 @@ class _Derived:
     """What step() would otherwise recompute every frame from things that only change with the
     meeting: seat rotation matrices, the wrist model, hand colours and instance templates."""
 
-    key: tuple                    # (seat_pos, seat_rot, script, table, color, names), by identity
+    key: tuple                    # (seat_pos, seat_rot, script, table, color, names, skin, hair), by identity
     R_seat: np.ndarray            # (N, 3, 3)
     breath_phase: np.ndarray      # (N,)
     wrist: script.WristModel
     mirror: np.ndarray            # (N, 2, 3, 1) row signs of R^T that mirror left hands
     hand_rgba: np.ndarray         # (2N, 4) float32
     all_valid: np.ndarray         # (N, 2, 26) True, to copy
-    head_colors: np.ndarray | None  # (N, 7, 4) float32 head colours, eyes still to fill in
+    skin: np.ndarray              # (N, 4) float32 skin rgb + iris darkness (avatars.skin_tones)
+    hair: np.ndarray              # (N, 4) float32 hair rgb + opacity
     tags: dict                    # hide -> _name_tags(...)
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
+    smile: np.ndarray             # (N,) each person's resting smile 0..1 (seeded)
+    hip: np.ndarray               # (N, 3) where each person's hips sit in their chair
+    body_colors: np.ndarray       # (N, 3, 4) float32 chest, shoulder and lap colours (avatars)
+    lap: np.ndarray | None = None  # (N, 4, 4) each seat's lap transform (avatars.lap_transforms)
 
 
 def _derived(state: MeetingState) -> _Derived:
-    key = (state.seat_pos, state.seat_rot, state.script, state.table, state.people.color, state.people.names)
+    key = (state.seat_pos, state.seat_rot, state.script, state.table, state.people.color, state.people.names,
+           state.people.skin, state.people.hair)
     d = state.derived
     if d is not None:
         k = d.key
-        if (k[0] is key[0] and k[1] is key[1] and k[2] is key[2] and k[3] is key[3] and k[4] is key[4]
-                and k[5] is key[5]):
+        if all(a is b for a, b in zip(k, key)):
             return d
     n = len(state.seat_pos)
     mirror = np.ones((n, 2, 3, 1))
     mirror[:, 0, 0] = -1.0
     hand_rgba = np.ones((2 * n, 4), np.float32)
-    hand_rgba[:, :3] = np.repeat(0.55 * SKIN[None, :] + 0.45 * state.people.color, 2, axis=0)
     slot = np.arange(n * 2 * len(CONTACT_JOINTS))
+    skin, hair = skin_tones(n, state.seed)
+    if state.people.skin is not None:
+        skin = np.asarray(state.people.skin, np.float32)
+    if state.people.hair is not None:
+        hair = np.asarray(state.people.hair, np.float32)
+    hand_rgba[:, :3] = np.repeat(skin[:, :3], 2, axis=0)
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
-                 wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height),
+                 wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height,
+                                             state.table),
                  mirror=mirror, hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
-                 head_colors=None, tags={},
+                 skin=skin, hair=hair, tags={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
-                 + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)])
+                 + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)],
+                 smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n),
+                 hip=state.seat_pos + P.quat_to_matrix(state.seat_rot) @ HIP_IN_SEAT,
+                 body_colors=body_colors(state.people.color))
+    d.lap = lap_transforms(d.hip, d.R_seat[:, :, 2])
     state.derived = d
     return d
 
 
 _NO_INPUT = LocalInput()
+_JAW, _SMILE_L, _SMILE_R = E.INDEX["jaw_open"], E.INDEX["smile_left"], E.INDEX["smile_right"]
+_LID_L, _LID_R = E.INDEX["lid_close_left"], E.INDEX["lid_close_right"]
+_CHEEK_L, _CHEEK_R = E.INDEX["cheek_raise_left"], E.INDEX["cheek_raise_right"]
+
+
+def procedural_expressions(pf: PresenceFrame, smile: np.ndarray) -> np.ndarray:
+    """(N, EXPRESSION_COUNT) float32 weights from the presence frame (the baseline that the face
+    layer, voice visemes and face tracking add to or replace): blinks close both lids, the jaw
+    opens with the voice, and everyone keeps a slight resting smile (smile (N,) 0..1, per person)
+    that relaxes while they talk. Brows: core/face_behaviour.py (on stressed syllables)."""
+    n = len(smile)
+    w = np.zeros((n, E.EXPRESSION_COUNT), np.float32)
+    lid = pf.eyelid
+    w[:, _LID_L] = lid
+    w[:, _LID_R] = lid
+    w[:, _JAW] = pf.jaw
+    s = smile * (1.0 - 0.6 * pf.speaking)
+    w[:, _SMILE_L] = s
+    w[:, _SMILE_R] = s
+    w[:, _CHEEK_L] = 0.5 * s
+    w[:, _CHEEK_R] = 0.5 * s
+    return w
 
 
 def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
@@ -376,13 +450,16 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
         # ever reaches for them (each apart from the others, so they never "whisper" either).
         away = ~ppl.present
         head_pos[away] = EMPTY_SEAT_AWAY + np.outer(np.flatnonzero(away), [10.0, 0.0, 0.0])
-    partner = whisper_partner(state, head_pos[k] if local_tracked else None)
-    if partner >= 0:
-        # The neighbour you lean toward leans in to meet you and turns to you.
-        head_pos[partner] = state.seat_pos[partner] + 0.45 * (head_pos[k] - state.seat_pos[partner])
-        y, p = P.yaw_pitch_toward(head_pos[k] - head_pos[partner])
-        base_rot[partner] = P.quat_from_yaw_pitch_roll(y, p)
-        R_base[partner] = P.quat_to_matrix(base_rot[partner])
+    partner, leaner, lean = invite_step(state.presence.whisper.invite, k, head_pos[k] if local_tracked else None,
+                                        state.seat_pos, _invitable(state), t_s)
+    if leaner >= 0:
+        # The neighbour you lean toward leans in to meet you and turns to you, over lean_s.
+        head_pos[leaner] = state.seat_pos[leaner] + (LEAN_SHARE * lean) * (head_pos[k] - state.seat_pos[leaner])
+        y, p = P.yaw_pitch_toward(head_pos[k] - head_pos[leaner])
+        base_rot[leaner] = P.quat_slerp(base_rot[leaner], P.quat_from_yaw_pitch_roll(y, p), lean)
+        if R_base is der.R_seat:
+            R_base = R_base.copy()
+        R_base[leaner] = P.quat_to_matrix(base_rot[leaner])
 
     hand_tracked = None                                  # every hand tracked
     local_hands = 0 <= k < n and inputs.joints is not None
@@ -417,12 +494,15 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     if local_tracked:
         head_rot[k] = base_rot[k]
     gaze = pf.eye_dir
-    if partner >= 0:
-        # Whispering is intimate: the neighbour faces you and holds your eyes.
-        head_rot[partner] = base_rot[partner]
+    if rm is not None and inputs.remote.gaze_valid is not None:
+        gaze = remote_gaze(gaze, inputs.remote, head_rot)           # their eye trackers
+    if leaner >= 0:
+        # Whispering is intimate: the neighbour faces you and holds your eyes (as far as leaned).
+        head_rot[leaner] = P.quat_slerp(head_rot[leaner], base_rot[leaner], lean)
         gaze = gaze.copy()
-        to_you = head_pos[k] - head_pos[partner]
-        gaze[partner] = to_you / np.linalg.norm(to_you)
+        to_you = head_pos[k] - head_pos[leaner]
+        g = (1.0 - lean) * gaze[leaner] + lean * to_you / np.linalg.norm(to_you)
+        gaze[leaner] = g / np.linalg.norm(g)
 
     # Hands: gesture weights and lift from presence, placed by the script's wrist model.
     raised = np.minimum(np.maximum(pf.hand_lift, 0.0), 1.0)
@@ -446,17 +526,29 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
             radii = radii.copy()
             radii[k] = inputs.radii
 
+    # Faces: behaviour (blinks, jaw, resting smile, brows on stresses, greetings, micro-movement),
+    # then the voice's mouth shapes and face trackers over it (core/face_sources.py).
+    fb = state.face_behaviour
+    if fb is None or fb.n != n:
+        fb = FaceBehaviour(n, state.seed)
+    expr = apply_layer(procedural_expressions(pf, der.smile),
+                       fb.step(t_s, pf.speech_level, pf.beat, ppl.present))
+    if inputs.face is not None or inputs.voice_mouth is not None or rm is not None:
+        expr, _ = combine_expressions(expr, local=k, local_face=inputs.face,
+                                      remote=inputs.remote if rm is not None else None,
+                                      mouth=inputs.voice_mouth)
     people = People(head_pos=head_pos, head_rot=head_rot, gaze=gaze, joints=joints, radii=radii,
                     valid=valid, hand_alpha=pf.hand_alpha.copy(), color=ppl.color, seat=ppl.seat,
                     speaking=np.asarray(pf.speech_level, float), mouth_open=np.asarray(pf.jaw, float),
                     names=ppl.names, eyelid=pf.eyelid, whisper_cue=pf.whisper_cue,
                     contact=pf.contact_intensity, present=ppl.present,
-                    verified=_verified(inputs.remote, ppl.verified, n))
+                    verified=_verified(inputs.remote, ppl.verified, n), skin=ppl.skin, hair=ppl.hair,
+                    expressions=expr)
     new_state = MeetingState(table=state.table, room=state.room, people=people, seat_pos=state.seat_pos,
                              seat_yaw=state.seat_yaw, static_meshes=state.static_meshes, script=state.script,
                              seat_rot=state.seat_rot, presence=pres, local=state.local, seed=state.seed,
                              t_ns=t_ns, draw_local_head=state.draw_local_head, frame=pf, partner=partner,
-                             derived=der)
+                             torso=state.torso, face_behaviour=fb, derived=der)
     return new_state, _frame_scene(new_state, der, P.quat_to_matrix(head_rot), lids_in_range=True)
 
 
@@ -482,181 +574,47 @@ def _remote_mask(remote: RemoteInput | None, n: int, local: int):
     return rm if rm.any() else None
 
 
-# Spheres drawn per head, in this order: skull, left eye, right eye, nose, mouth, then two pupils.
-_HEAD_OFFSETS = np.array([HEAD_CENTER, EYE_OFFSETS[0], EYE_OFFSETS[1], NOSE_OFFSET, MOUTH_OFFSET])
-_HEAD_SCALES = np.array([HEAD_SCALE, [EYE_RADIUS] * 3, [EYE_RADIUS] * 3, [0.011, 0.016, 0.014],
-                         [0.020, 0.003, 0.010]])
-SPHERES_PER_HEAD = 7
 CONTACT_SHADOW_RGB = (0.12, 0.07, 0.04)
 """Linear colour of the soft spot a touching fingertip leaves on the (wooden) table."""
-INDICATOR_HEIGHT = 0.255
-"""Metres above the head pose of the speaking indicator disc."""
-NAME_TAG_HEIGHT = 0.19
+NAME_TAG_HEIGHT = 0.20
 """Metres above the head pose of the centre of each person's name tag."""
+WHISPER_TAG = "whispering"
+"""The small second tag under the name of someone whispering (with their lean, the cue)."""
+WHISPER_TAG_RGB = (0.20, 0.22, 0.30)
+TAG_MAX_LINEAR = 0.42
+"""Brightest a lit tag's background gets (linear; ~0.68 sRGB), so its white name still reads."""
 
-
-def _head_colors(color: np.ndarray) -> np.ndarray:
-    """(M, 7, 4) float32 head colours with the eyes still to fill in (they close with the lids)."""
-    c = np.empty((len(color), SPHERES_PER_HEAD, 4), np.float32)
-    c[..., 3] = 1.0
-    c[:, 0, :3] = color
-    c[:, 3, :3] = color * 0.85
-    c[:, 4, :3] = (0.18, 0.04, 0.05)
-    c[:, 5:, :3] = (0.03, 0.03, 0.04)
-    return c
-
-
-_EYE_WHITE = np.array([0.92, 0.92, 0.90], np.float32).astype(np.float64)
-
-
-def _fill_heads(mat, colors, pos, R, lid, mouth, gaze, color, lid_in_range: bool = False) -> None:
-    """Write head sphere instances into mat (M, 7, 4, 4) and the eyes' colours into colors (M, 7, 4).
-
-    mat must hold the homogeneous row (0, 0, 0, 1) already; colors the rest of the head colours.
-    lid_in_range: the caller knows every lid is within 0..1 already.
-    """
-    m = pos.shape[0]
-    if lid is None:
-        lid = np.zeros(m)
-    elif not lid_in_range:
-        lid = np.minimum(np.maximum(lid, 0.0), 1.0)
-    open_ = (1.0 - 0.88 * lid)[:, None]
-    # Per-sphere axis scales: eyes and pupils flatten with the lids, the mouth opens. Each
-    # sphere's 3x3 is R with its columns scaled, computed on R's 9 entries flattened.
-    scales = _SPHERE_SCALES9[None].repeat(m, axis=0)                  # (M, 7, 9): sx sy sz x3
-    scales[:, 1:3, 1::3] *= open_[:, :, None]
-    scales[:, 5:, 1::3] *= open_[:, :, None]
-    scales[:, 4, 1::3] += (0.011 * mouth)[:, None]
-    mat[:, :, :3, :3] = (R.reshape(m, 1, 9) * scales).reshape(m, SPHERES_PER_HEAD, 3, 3)
-    # Centres in the head's frame; pupils sit on the eyeballs along the gaze.
-    centers = pos[:, None, :] + (R.reshape(-1, 3) @ _SPHERE_OFFSETS.T).reshape(m, 3, -1).swapaxes(1, 2)
-    centers[:, 5:] += (gaze * (EYE_RADIUS - 0.45 * PUPIL_RADIUS))[:, None]
-    mat[:, :, :3, 3] = centers
-    colors[:, 1:3, :3] = (_EYE_WHITE * (1 - lid[:, None]) + color * lid[:, None])[:, None]
-
-
-_SPHERE_OFFSETS = np.concatenate([_HEAD_OFFSETS, EYE_OFFSETS])
-"""(7, 3) sphere centres in the head frame (pupils start at their eyes' centres)."""
-_SPHERE_SCALES9 = np.tile(np.concatenate([_HEAD_SCALES, np.full((2, 3), PUPIL_RADIUS)]), (1, 3))
-"""(7, 9) sphere axis scales (x, y, z, repeated for each row of a 3x3) with the eyes open and the
-mouth closed."""
-
-
-def _blank_instances(count: int) -> np.ndarray:
-    """(count, 4, 4) float32 zeros with the homogeneous 1."""
-    m = np.zeros((count, 4, 4), np.float32)
-    m[:, 3, 3] = 1.0
-    return m
-
-
-def head_meshes(people: People, hide: int = -1):
-    """Sphere instances for heads: skull, eyes, nose, mouth and two pupils per person.
-
-    Returns (transforms (M, 4, 4) float32, colors (M, 4) float32), M = 7 per drawn person,
-    person-major. ``hide`` skips one person (the viewer's own head). The mouth opens with
-    ``mouth_open``; eyes close with ``eyelid``; pupils sit on the eyeballs along ``gaze``.
-    """
-    keep = np.flatnonzero(_drawn(people, hide))
-    m = len(keep)
-    mat = _blank_instances(m * SPHERES_PER_HEAD)
-    colors = _head_colors(people.color[keep])
-    _fill_heads(mat.reshape(m, SPHERES_PER_HEAD, 4, 4), colors, people.head_pos[keep],
-                P.quat_to_matrix(people.head_rot[keep]),
-                None if people.eyelid is None else np.asarray(people.eyelid, float)[keep],
-                np.asarray(people.mouth_open, float)[keep], people.gaze[keep], people.color[keep])
-    return mat, colors.reshape(-1, 4)
-
-
-_CUE_OFFSET = np.array([0.10, 0.07, 0.05])
-_DISC_SCALE = np.diag([0.045, 0.004, 0.045, 1.0]).astype(np.float32)
-_CUE_SCALE = np.diag([0.011, 0.011, 0.011, 1.0]).astype(np.float32)
 _GLOW_SCALE = np.diag([0.012, 0.0008, 0.012, 1.0]).astype(np.float32)
 _GLOW_RGB = np.array(CONTACT_SHADOW_RGB, np.float32)
-_CUE_RGB = np.array([0.55, 0.8, 1.0], np.float32)
 
 
-class _Cues:
-    """Who gets a speaking disc, a whisper light and contact shadows this frame (see cue_meshes)."""
-
-    def __init__(self, people: People, hide: int, contact_joint: np.ndarray | None = None):
-        n = len(people)
-        self.level = np.asarray(people.speaking, float)
-        talk = self.level > 0.05
-        cue = None if people.whisper_cue is None else np.asarray(people.whisper_cue, float)
-        wh = np.zeros(n, bool) if cue is None else cue > 0.05
-        if 0 <= hide < n:
-            talk[hide] = False
-            wh[hide] = False
-        if people.present is not None:
-            talk &= people.present
-            wh &= people.present
-        self.talk = talk.nonzero()[0]
-        self.wh = wh.nonzero()[0]
-        self.cue = cue
-        if people.contact is None:
-            self.spot_idx = np.zeros(0, np.intp)
-            self.contact = np.zeros(0)
-            self.joint = self.spot_idx
-        else:
-            contact = np.asarray(people.contact, float)
-            if people.present is not None:
-                contact = contact * people.present[:, None, None]
-            contact = contact.reshape(-1)
-            self.spot_idx = (contact > 0.05).nonzero()[0]
-            self.contact = contact[self.spot_idx]
-            if contact_joint is None:
-                slot = self.spot_idx
-                contact_joint = None
-                self.joint = (slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT + \
-                    np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)]
-            else:
-                self.joint = contact_joint[self.spot_idx]
-
-    def fill_discs(self, mat, colors, people: People) -> None:
-        """Speaking discs into mat (T, 4, 4) float32 and colors (T, 4) float32."""
-        talk = self.talk
-        if not len(talk):
-            return
-        mat[:] = _DISC_SCALE
-        mat[:, :3, 3] = people.head_pos[talk] + [0.0, INDICATOR_HEIGHT, 0.0]
-        lv = self.level[talk, None]
-        colors[:, :3] = np.minimum(people.color[talk] * (0.6 + 1.2 * lv) + 0.15, 1.0)
-        colors[:, 3:] = 0.35 + 0.65 * lv
-
-    def fill_spheres(self, mat, colors, people: People, R_head, table_height: float) -> None:
-        """Whisper lights, then contact shadows, into mat (W + E, 4, 4) and colors (W + E, 4)."""
-        wh = self.wh
-        w = len(wh)
-        if w:
-            mat[:w] = _CUE_SCALE
-            mat[:w, :3, 3] = people.head_pos[wh] + R_head[wh] @ _CUE_OFFSET
-            colors[:w, :3] = _CUE_RGB
-            colors[:w, 3] = 0.9 * self.cue[wh]
-        if len(self.joint):
-            spots = people.joints.reshape(-1, 3).take(self.joint, axis=0)
-            glow = _GLOW_SCALE.copy()
-            glow[1, 3] = table_height + 0.0009
-            g = mat[w:]
-            g[:] = glow
-            g[:, 0:3:2, 3] = spots[:, 0::2]                        # x and z under the joint
-            colors[w:, :3] = _GLOW_RGB
-            colors[w:, 3] = 0.6 * self.contact
+def _contact_spots(people: People, contact_joint: np.ndarray | None = None):
+    """(flat joint index (E,), intensity (E,)) of every palm or fingertip touching the table."""
+    if people.contact is None:
+        return np.zeros(0, np.intp), np.zeros(0)
+    contact = np.asarray(people.contact, float)
+    if people.present is not None:
+        contact = contact * people.present[:, None, None]
+    contact = contact.reshape(-1)
+    idx = (contact > 0.05).nonzero()[0]
+    if contact_joint is None:
+        joint = (idx // len(CONTACT_JOINTS)) * H.JOINT_COUNT + np.asarray(CONTACT_JOINTS)[idx % len(CONTACT_JOINTS)]
+    else:
+        joint = contact_joint[idx]
+    return joint, contact[idx]
 
 
-def cue_meshes(people: People, table_height: float, hide: int = -1):
-    """Speaking indicators (a disc above each speaker, brighter with their voice), whisper cues
-    (a small pale-blue light beside a whispering head) and contact shadows (a soft dark spot on
-    the table under each touching fingertip or palm). Returns {"cylinder": ..., "sphere": ...}
-    (transforms (M, 4, 4), colors (M, 4)) float32 arrays.
-    """
-    cues = _Cues(people, hide)
-    t, s = len(cues.talk), len(cues.wh) + len(cues.joint)
-    disc_m, disc_c = np.zeros((t, 4, 4), np.float32), np.zeros((t, 4), np.float32)
-    sph_m, sph_c = np.zeros((s, 4, 4), np.float32), np.zeros((s, 4), np.float32)
-    cues.fill_discs(disc_m, disc_c, people)
-    R = P.quat_to_matrix(people.head_rot)
-    cues.fill_spheres(sph_m, sph_c, people, R, table_height)
-    return {"cylinder": (disc_m, disc_c), "sphere": (sph_m, sph_c)}
+def _fill_contact_shadows(mat, colors, people: People, joint, intensity, table_height: float) -> None:
+    """Soft dark spots on the table under touching joints into mat (E, 4, 4) and colors (E, 4)."""
+    if not len(joint):
+        return
+    spots = people.joints.reshape(-1, 3).take(joint, axis=0)
+    glow = _GLOW_SCALE.copy()
+    glow[1, 3] = table_height + 0.0009
+    mat[:] = glow
+    mat[:, 0:3:2, 3] = spots[:, 0::2]                        # x and z under the joint
+    colors[:, :3] = _GLOW_RGB
+    colors[:, 3] = 0.6 * intensity
 
 
 _NAME_TAG_OFFSET = np.array([0.0, NAME_TAG_HEIGHT, 0.0])
@@ -685,7 +643,7 @@ def tag_text(name: str, verified: int | None) -> str:
 def _name_tags(people: People, hide: int):
     """(shown people (M,), their tag texts (M,), tag colours (M, 4) float32) for the drawn heads."""
     shown = np.flatnonzero(_drawn(people, hide))
-    tag_color = np.concatenate([people.color[shown] * 0.55, np.full((len(shown), 1), 0.85)], axis=1)
+    tag_color = np.concatenate([np.minimum(people.color[shown] * 0.42, 0.22), np.full((len(shown), 1), 0.88)], axis=1)
     v = people.verified
     if v is None:
         return shown, tuple(people.names[i] for i in shown), tag_color.astype(np.float32)
@@ -701,45 +659,37 @@ def build_frame_scene(state: MeetingState) -> FrameScene:
 
 def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
                  lids_in_range: bool = False) -> FrameScene:
-    """build_frame_scene with the head rotation matrices (N, 3, 3) at hand. lids_in_range: every
-    eyelid is known to be within 0..1 (gaze_step's always are)."""
+    """build_frame_scene with the head rotation matrices (N, 3, 3) at hand. lids_in_range is
+    accepted for callers of the old sphere heads (eyelids now travel in the expressions)."""
     ppl = state.people
     n = len(ppl)
     hide = -1 if state.draw_local_head else state.local
-    if der.head_colors is None:
-        der.head_colors = _head_colors(ppl.color)
-    hidden = 0 <= hide < n
-    heads = n * SPHERES_PER_HEAD
-    cues = _Cues(ppl, hide, der.contact_joint)
-    n_sph = heads + len(cues.wh) + len(cues.joint)
-    sph_m = np.zeros((n_sph, 4, 4), np.float32)
-    sph_c = np.empty((n_sph, 4), np.float32)
-    head_m = sph_m[:heads].reshape(n, SPHERES_PER_HEAD, 4, 4)
-    head_m[..., 3, 3] = 1.0
-    head_c = sph_c[:heads].reshape(n, SPHERES_PER_HEAD, 4)
-    head_c[:] = der.head_colors
-    _fill_heads(head_m, head_c, ppl.head_pos, R_head, ppl.eyelid, ppl.mouth_open, ppl.gaze, ppl.color,
-                lid_in_range=lids_in_range)
-    cues.fill_spheres(sph_m[heads:], sph_c[heads:], ppl, R_head, state.table.height)
-    if ppl.present is not None and not ppl.present.all():
-        # Empty seats: keep the drawn heads (and every cue after them).
-        keep = np.ones(n_sph, bool)
-        keep[:heads] = np.repeat(_drawn(ppl, hide), SPHERES_PER_HEAD)
-        sph_m, sph_c = sph_m[keep], sph_c[keep]
-    elif hidden:
-        # Drop the viewer's own head: shift everything after it up by one head.
-        a = hide * SPHERES_PER_HEAD
-        sph_m[a:-SPHERES_PER_HEAD] = sph_m[a + SPHERES_PER_HEAD:]
-        sph_c[a:-SPHERES_PER_HEAD] = sph_c[a + SPHERES_PER_HEAD:]
-        sph_m, sph_c = sph_m[:-SPHERES_PER_HEAD], sph_c[:-SPHERES_PER_HEAD]
-
-    cyl = state.static_meshes["cylinder"]
-    s = len(cyl)
-    cyl_m = np.empty((s + len(cues.talk), 4, 4), np.float32)
-    cyl_c = np.empty((s + len(cues.talk), 4), np.float32)
-    cyl_m[:s] = cyl.transforms
-    cyl_c[:s] = cyl.colors
-    cues.fill_discs(cyl_m[s:], cyl_c[s:], ppl)
+    drawn = _drawn(ppl, hide)
+    all_drawn = bool(drawn.all())
+    keep = slice(None) if all_drawn else np.flatnonzero(drawn)
+    # Faces: eyes converge on what each person looks at.
+    target_d = np.zeros(n)
+    if state.frame is not None:
+        tgt = np.asarray(state.frame.gaze_target)
+        has = tgt >= 0
+        if has.any():
+            target_d[has] = np.linalg.norm(ppl.head_pos[tgt[has]] - ppl.head_pos[has], axis=1)
+    eyes = eye_gaze(R_head, ppl.gaze, target_d)
+    expr = ppl.expressions if ppl.expressions is not None else E.neutral(n)
+    faces = face_instances(keep, ppl.head_pos, R_head, der.skin, der.hair, eyes, expr)
+    # Bodies seated in their chairs (unless the meeting draws heads and hands only).
+    joint, intensity = _contact_spots(ppl, der.contact_joint)
+    if state.torso:
+        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head, der.lap)
+        body_m, body_c = body_m[keep].reshape(-1, 4, 4), der.body_colors[keep].reshape(-1, 4)
+    else:
+        body_m, body_c = np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32)
+    b = len(body_m)
+    sph_m = np.empty((b + len(joint), 4, 4), np.float32)
+    sph_c = np.empty((b + len(joint), 4), np.float32)
+    sph_m[:b] = body_m
+    sph_c[:b] = body_c
+    _fill_contact_shadows(sph_m[b:], sph_c[b:], ppl, joint, intensity, state.table.height)
 
     alpha = ppl.hand_alpha if ppl.present is None else ppl.hand_alpha * ppl.present[:, None]
     caps = H.hand_capsules(ppl.joints.reshape(2 * n, H.JOINT_COUNT, 3),
@@ -748,19 +698,26 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
                            der.hand_rgba, alpha.reshape(-1))
     meshes = dict(state.static_meshes)
     meshes["sphere"] = MeshInstances(sph_m, sph_c)
-    meshes["cylinder"] = MeshInstances(cyl_m, cyl_c)
     tag_key = hide if ppl.present is None else (hide, ppl.present.tobytes())
     if ppl.verified is not None:
         tag_key = (tag_key, ppl.verified.tobytes())
     shown, texts, tag_color = der.tags.get(tag_key) or der.tags.setdefault(tag_key, _name_tags(ppl, hide))
-    # A speaker's tag lights up with their voice: who is talking reads at a glance.
+    # A speaker's tag lights up with their voice (and their mouth moves): who is talking reads at
+    # a glance. The tag stays dark enough for its white text to read.
     colors = tag_color.copy()
     level = np.asarray(ppl.speaking, np.float32)[shown]
     if state.frame is not None:        # hold the light through the gaps between syllables
         level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking, np.float32)[shown])
-    colors[:, :3] = np.minimum(colors[:, :3] * (1.0 + 1.3 * level[:, None]) + 0.25 * level[:, None], 1.0)
+    colors[:, :3] = np.minimum(colors[:, :3] * (1.0 + 1.2 * level[:, None]) + 0.05 * level[:, None], TAG_MAX_LINEAR)
+    cue = ppl.whisper_cue
+    if cue is not None and (np.asarray(cue)[shown] > 0.5).any():
+        # Whisperers' tags say so (with their lean, that is the whole cue).
+        wh = np.asarray(cue)[shown] > 0.5
+        texts = tuple(f"{t} \u00b7 {WHISPER_TAG}" if w else t for t, w in zip(texts, wh))
+        colors[wh, :3] = 0.5 * colors[wh, :3] + 0.5 * np.asarray(WHISPER_TAG_RGB, np.float32)
     labels = Labels(positions=(ppl.head_pos[shown] + _NAME_TAG_OFFSET).astype(np.float32),
                     texts=texts, colors=colors)
-    return FrameScene(capsules=caps, meshes=meshes, labels=labels,
-                      stats={"people": n, "hand_capsules": len(caps)}, shell=room_shell(state.table))
+    return FrameScene(capsules=caps, meshes=meshes, labels=labels, faces=faces,
+                      stats={"people": n, "hand_capsules": len(caps), "faces": len(faces)},
+                      shell=room_shell(state.table))
 

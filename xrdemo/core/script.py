@@ -29,8 +29,76 @@ class ScriptTables:
         return ScriptTables(jitter=rng.random((n, 2)) - 0.5)
 
 
+REST_INSET_M = 0.06
+"""Metres a resting wrist lies inside the table's edge (the hand reaches further in)."""
+REST_HALF_SPAN_M = 0.20
+"""Metres from the body's midline to a resting wrist, when the table leaves room for it."""
+
+
+def rest_wrists(tables: ScriptTables, seat_pos: np.ndarray, q_seat: np.ndarray, table) -> np.ndarray:
+    """(N, 2, 3) stage positions of resting wrists (y = 0: the caller sets the height) on the top
+    of ``table`` (core.room.Table, round or rect). Each person's hands lie REST_INSET_M inside the
+    edge in front of them (a rectangle's edge they sit at, a circle's radius toward them),
+    REST_HALF_SPAN_M to each side, narrower when neighbours sit close (about a fifth of the edge
+    each person has, so spread fingers stay clear of the next person's), then clamped onto the
+    top: no resting wrist is off the table."""
+    seat_pos = np.asarray(seat_pos, float)
+    n = len(seat_pos)
+    j = tables.jitter
+    fwd = P.quat_rotate(np.asarray(q_seat, float), np.array([0.0, 0.0, -1.0]))
+    fwd[:, 1] = 0.0
+    fwd /= np.linalg.norm(fwd, axis=1, keepdims=True)
+    right = np.stack([-fwd[:, 2], np.zeros(n), fwd[:, 0]], axis=1)
+    if table.shape == "round":
+        inner = table.radius - REST_INSET_M
+        # Where the seat's facing line meets the inset circle, and the arc each person has there.
+        edge = -fwd * inner
+        arc = 2.0 * np.pi * inner / max(n, 1)
+    else:
+        # The edge each person sits at (a long side or an end), straight in front of them: hands
+        # lie along that edge (a seat near a corner faces the centre at a slant; its hands don't).
+        hw, hd = table.width / 2 - REST_INSET_M, table.depth / 2 - REST_INSET_M
+        x, z = seat_pos[:, 0], seat_pos[:, 2]
+        long_side = np.abs(z) - table.depth / 2 >= np.abs(x) - table.width / 2
+        sz, sx = np.sign(z), np.sign(x)
+        edge = np.where(long_side[:, None], np.stack([np.clip(x, -hw, hw), np.zeros(n), sz * hd], 1),
+                        np.stack([sx * hw, np.zeros(n), np.clip(z, -hd, hd)], 1))
+        fwd = np.where(long_side[:, None], np.stack([np.zeros(n), np.zeros(n), -sz], 1),
+                       np.stack([-sx, np.zeros(n), np.zeros(n)], 1))
+        right = np.stack([-fwd[:, 2], np.zeros(n), fwd[:, 0]], axis=1)
+        side_id = np.where(long_side, 2 + sz, sx)
+        d = np.linalg.norm(seat_pos[:, None, :] - seat_pos[None], axis=-1)
+        d[(side_id[:, None] != side_id[None]) | np.eye(n, dtype=bool)] = np.inf
+        arc = d.min(axis=1)
+        length = np.where(long_side, 2.0 * hw, 2.0 * hd)
+        arc = np.where(np.isfinite(arc), arc, length)
+        # Corner seats: keep the outer hand clear of the corner's neighbour on the other edge.
+        room = np.where(long_side, hw - np.abs(np.clip(x, -hw, hw)), hd - np.abs(np.clip(z, -hd, hd)))
+        arc = np.minimum(arc, 2.0 * (room + 0.5 * REST_HALF_SPAN_M) + 0.2)
+    half = np.minimum(REST_HALF_SPAN_M + 0.02 * j, 0.21 * np.asarray(arc)[..., None] * (1.0 + 0.05 * j))
+    side = np.array([-1.0, 1.0])
+    pos = edge[:, None, :] + right[:, None, :] * (side * half)[..., None]
+    pos[..., 1] = 0.0
+    return _onto_top(pos, table)
+
+
+def _onto_top(pos, table):
+    """Clamp (..., 3) points (x, z) onto the inset table top."""
+    out = pos.copy()
+    if table.shape == "round":
+        inner = table.radius - REST_INSET_M
+        r = np.hypot(out[..., 0], out[..., 2])
+        k = np.minimum(1.0, inner / np.maximum(r, 1e-9))
+        out[..., 0] *= k
+        out[..., 2] *= k
+    else:
+        out[..., 0] = np.clip(out[..., 0], -(table.width / 2 - REST_INSET_M), table.width / 2 - REST_INSET_M)
+        out[..., 2] = np.clip(out[..., 2], -(table.depth / 2 - REST_INSET_M), table.depth / 2 - REST_INSET_M)
+    return out
+
+
 def wrist_poses(tables: ScriptTables, seat_pos: np.ndarray, q_seat: np.ndarray,
-                table_height: float, raised: np.ndarray, t_s: float):
+                table_height: float, raised: np.ndarray, t_s: float, table=None):
     """Stage poses of every scripted wrist.
 
     seat_pos: (N, 3) eye positions; q_seat: (N, 4) seat orientations; raised: (N, 2) 0..1.
@@ -47,6 +115,16 @@ def wrist_poses(tables: ScriptTables, seat_pos: np.ndarray, q_seat: np.ndarray,
     local[..., 2] = -(0.37 + 0.05 * jitter) - 0.04 * raised
     q_seat2 = q_seat[:, None, :]
     pos = seat_pos[:, None, :] + P.quat_rotate(q_seat2, local)
+    if table is not None:
+        # Resting places on the table top; the raise moves them as before (in the seat frame).
+        rest_local = local.copy()
+        rest_local[..., 1] = table_height + 0.022 - seat_pos[:, 1:2]
+        rest_local[..., 0] = side * (0.20 + 0.04 * jitter)
+        rest_local[..., 2] = -(0.37 + 0.05 * jitter)
+        old_rest = seat_pos[:, None, :] + P.quat_rotate(q_seat2, rest_local)
+        new_rest = rest_wrists(tables, seat_pos, q_seat, table)
+        new_rest[..., 1] = old_rest[..., 1]
+        pos = pos + (new_rest - old_rest)
     # Resting: palm down, fingers toward the table centre and slightly inward. Raised: roll the
     # palm toward the body's midline and tilt the fingers up a little.
     q_local = P.quat_from_yaw_pitch_roll(-side * np.radians(14.0), np.radians(18.0) * raised,
@@ -76,7 +154,8 @@ class WristModel:
 
     @staticmethod
     def make(tables: ScriptTables, seat_pos: np.ndarray, q_seat: np.ndarray,
-             table_height: float) -> "WristModel":
+             table_height: float, table=None) -> "WristModel":
+        """table: core.room.Table to rest the hands on (rest_wrists); None: in front of each seat."""
         side = np.array([-1.0, 1.0])
         j = tables.jitter
         seat_pos = np.asarray(seat_pos, float)
@@ -87,6 +166,10 @@ class WristModel:
         lift = np.stack([np.broadcast_to(-0.05 * side, j.shape), 0.17 + 0.03 * j,
                          np.full(j.shape, -0.04)], axis=-1)
         rest = seat_pos[:, None, :] + np.einsum("nij,nhj->nhi", R, rest)
+        if table is not None:
+            y = rest[..., 1].copy()
+            rest = rest_wrists(tables, seat_pos, q_seat, table)
+            rest[..., 1] = y
         lift = np.einsum("nij,nhj->nhi", R, lift)
         bob_axis = 0.025 * R[:, None, :, 1]
         # q_local = quat_from_yaw_pitch_roll(-side*14deg, 18deg*r, side*65deg*r): with cy, sy the

@@ -165,7 +165,7 @@ class FrameLoop:
             for part in self.parts:
                 part.on_step(tick)
             t1 = time.perf_counter()
-            if frame.should_render and tick.scene is not None:
+            if tick.room.should_render and tick.scene is not None:
                 renderer.upload(tick.scene)
                 views = tick.room.views
 

@@ -29,12 +29,12 @@ class FrameSound:
     """The engine, the samples pending past the previous frame, and the newest voice levels."""
 
     def __init__(self, cfg: Config, state: S.MeetingState, seat: int):
-        from ..audio.engine import SpatialAudioEngine, whisper_gains
+        from ..audio.engine import SpatialAudioEngine, whisper_gains_from_pairs
 
         self.rate, self.block = cfg.audio.sample_rate, cfg.audio.block
         self.engine = SpatialAudioEngine(self.rate, self.block, reflections=cfg.audio.reflections,
                                          table_height=state.table.height)
-        self.whisper_gains = whisper_gains
+        self.whisper_gains = whisper_gains_from_pairs
         self.seat = seat
         self.rendered = 0
         self.pending = np.zeros((0, 2), np.float32)
@@ -51,7 +51,8 @@ class FrameSound:
         ppl = state.people
         self.engine.set_sources(S.mouth_positions(ppl))
         self.engine.set_listener(*listener)
-        self.engine.set_whisper_gains(self.whisper_gains(ppl.head_pos)[:, self.seat])
+        # The core's one whisper decision (hysteresis, dwell), not the raw head distances.
+        self.engine.set_whisper_gains(self.whisper_gains(S.whisper_pairs_now(state), len(ppl))[:, self.seat])
 
     def blocks_until(self, sample_end: int, next_block) -> np.ndarray:
         """Exactly the samples since the previous call up to sample_end (stereo float32).
@@ -91,14 +92,11 @@ class ScriptedSound(FrameSound):
     def render_until(self, state: S.MeetingState, sample_end: int, listener, **_clock) -> np.ndarray:
         self.place(state, listener)
         speaking = S.speaking_now(state)
-        heads = state.people.head_pos.copy()
 
         def next_block(first_sample):
             if self.listener_at is not None:
                 pos, rot = self.listener_at(first_sample / self.rate)
-                heads[self.seat] = pos
                 self.engine.set_listener(pos, rot)
-                self.engine.set_whisper_gains(self.whisper_gains(heads)[:, self.seat])
             mono, (level, _) = self.voices.next_block(speaking)
             return mono, level
         return self.blocks_until(sample_end, next_block)

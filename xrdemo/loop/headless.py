@@ -119,10 +119,13 @@ class VideoOutput(FramePart):
             Path(frames_dir).mkdir(parents=True, exist_ok=True)
         self.bar = ProgressBar(total, seconds, enabled=progress)
         self.written = 0
+        self._image = None
 
     def after_frame(self, tick) -> None:
         t0 = time.perf_counter()
-        image = self.view.read_rgb()
+        if tick.room.should_render or self._image is None:
+            self._image = self.view.read_rgb()
+        image = self._image                   # a frame not drawn (kept real time) repeats the last
         t1 = time.perf_counter()
         if self.writer is not None:
             self.writer.add(image, tick.samples)

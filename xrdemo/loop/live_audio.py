@@ -45,7 +45,7 @@ class LiveMeetingAudio:
                  reflections: bool = False, table_height: float = 0.74, log=print, ahead: int | None = None,
                  device=None, priority: bool = True, render_delay_s: float = 0.0,
                  remote_voices: bool = False):
-        from ..audio.engine import whisper_gains
+        from ..audio.engine import whisper_gains_from_pairs
         from ..audio.realtime import DEFAULT_AHEAD, AudioProcess
 
         voices = None
@@ -53,7 +53,7 @@ class LiveMeetingAudio:
             from ..net.room_audio import InboxVoices as voices
 
         self.n, self.local, self.log = n, local, log
-        self._whisper_gains = whisper_gains
+        self._whisper_gains = whisper_gains_from_pairs
         self._publishes = 0
         self.process = AudioProcess(n, local, sample_rate, block, seed=seed, reflections=reflections,
                                     table_height=table_height, ahead=ahead or DEFAULT_AHEAD, device=device,
@@ -84,15 +84,22 @@ class LiveMeetingAudio:
         """Voice level per person (N,) 0..1 (zeros while silent)."""
         return self.process.levels()
 
-    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray):
-        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool."""
+    def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray,
+                whisper_pairs=(), volume: np.ndarray | None = None):
+        """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool,
+        whisper_pairs (P, 2) int: who whispers with whom (``scene.whisper_pairs_now``, the core's
+        one decision with hysteresis and dwell); volume: (N,) linear gain per person (master x
+        person), or None for 1."""
         if not self.process.running:
             return
         self._publishes += 1
         if self._publishes % self.CHECK_EVERY == 0 and not self.process.poll():
             self.log(f"audio: {self.process.reason}; carrying on without sound")
             return
-        col = self._whisper_gains(heads)[:, self.local] if self.local >= 0 else np.ones(len(heads))
+        col = (self._whisper_gains(whisper_pairs, len(heads))[:, self.local] if self.local >= 0
+               else np.ones(len(heads)))
+        if volume is not None:
+            col = col * volume
         self.process.publish(head_pos, head_rot, mouths, speaking, col)
 
     def stats(self) -> dict:
@@ -185,8 +192,8 @@ class LiveAudio(FramePart):
     the listener's pose out after every frame; reopened when the meeting is rebuilt with another
     local seat. room: the loop's RoomPart in a networked meeting (voices come from there)."""
 
-    def __init__(self, cfg, log, room=None):
-        self.cfg, self.log, self.room = cfg, log, room
+    def __init__(self, cfg, log, room=None, volume=None):
+        self.cfg, self.log, self.room, self.volume = cfg, log, room, volume
         self.audio = self.forwarder = None
         self._seat = None
 
@@ -231,7 +238,8 @@ class LiveAudio(FramePart):
         ppl = state.people
         k = state.local
         self.audio.publish(ppl.head_pos[k], ppl.head_rot[k], S.mouth_positions(ppl), ppl.head_pos,
-                           S.speaking_now(state))
+                           S.speaking_now(state), S.whisper_pairs_now(state),
+                           None if self.volume is None else self.volume.gains())
 
     def _close_audio(self) -> None:
         if self.forwarder is not None:

@@ -41,17 +41,30 @@ class SessionWatch(FramePart):
 
 class RealTimePacer(FramePart):
     """Holds each tick until its display time on the monotonic clock (a simulated platform in a
-    networked meeting, which runs on real time); ``behind_s`` is the most it fell behind."""
+    networked meeting, which runs on real time). A tick that comes more than ``skip_behind``
+    frame periods late is not drawn (``tick.room.should_render`` False: a video output repeats
+    its last picture), so a machine that renders slower than the frame rate keeps real time;
+    ``skipped`` counts those, ``behind_s`` is the most it fell behind."""
 
-    def __init__(self):
+    def __init__(self, skip_behind: float = 2.0):
         self.behind_s = 0.0
+        self.skip_behind = skip_behind
+        self.skipped = 0
+        self.ticks = 0
 
     def on_frame(self, tick) -> None:
+        from dataclasses import replace
+
         display = tick.frame.predicted_display_time_ns
         left = display - time.monotonic_ns()
         if left > 0:
             time.sleep(left / 1e9)
-        self.behind_s = max(self.behind_s, (time.monotonic_ns() - display) / NS)
+        late = time.monotonic_ns() - display
+        self.behind_s = max(self.behind_s, late / NS)
+        self.ticks += 1
+        if self.skip_behind and late > self.skip_behind * tick.frame.predicted_display_period_ns:
+            tick.room = replace(tick.room, should_render=False)
+            self.skipped += 1
 
 
 class Haptics(FramePart):
@@ -73,10 +86,12 @@ class Haptics(FramePart):
 class StatusLine(FramePart):
     """The window's status line, redrawn after every frame (``xrdemo.status.status_line``): fps,
     the room, the people present, the audio device, the microphone (muted, "YOU ARE MUTED", or a
-    level), the whisper state. audio / mic: the LiveAudio and Microphone parts (or None)."""
+    level), the whisper state; under it, one line per person present (roster: a MeetingStatus
+    part, or None). audio / mic: the LiveAudio and Microphone parts (or None)."""
 
-    def __init__(self, platform, audio=None, mic=None, room: str | None = None):
-        self.platform, self.audio, self.mic, self.room = platform, audio, mic, room
+    def __init__(self, platform, audio=None, mic=None, room: str | None = None, roster=None, volume=None):
+        self.platform, self.audio, self.mic, self.room, self.roster = platform, audio, mic, room, roster
+        self.volume = volume
         self.fps, self._t0, self._frames = 0.0, time.perf_counter(), 0
 
     def after_frame(self, tick) -> None:
@@ -88,8 +103,12 @@ class StatusLine(FramePart):
             self.fps, self._t0, self._frames = self._frames / (now - self._t0), now, 0
         mic = self.mic.mic if self.mic is not None else None
         gate = self.mic.gate if self.mic is not None and mic is not None else None
-        self.platform.set_status(status_line(self.fps, tick.state, self.audio and self.audio.audio,
-                                             tick.state.partner, mic, gate=gate, room=self.room))
+        line = status_line(self.fps, tick.state, self.audio and self.audio.audio, tick.state.partner, mic,
+                           gate=gate, room=self.room)
+        if self.volume is not None and self.volume.shown:
+            line += f" | {self.volume.shown}"
+        roster = self.roster.lines if self.roster is not None else []
+        self.platform.set_status("\n".join([line, *roster]))
 
 
 class Passthrough(FramePart):

@@ -20,10 +20,13 @@ class RoomPart(FramePart):
     (default: the frame's display time mapped onto the monotonic clock). level(tick): this
     person's speech level sent with the pose (default: the microphone level in the inputs)."""
 
-    def __init__(self, net, source, log=print, now_ns=None, level=None):
+    def __init__(self, net, source, log=print, now_ns=None, level=None, rejoin=None):
         self.net, self.source, self.log = net, source, log
         self.link = RoomLink(net, log=log)
         self.loop = None
+        self.rejoin_with = rejoin
+        """rejoin(want_seat) -> a connected NetMeeting for the same room (None: no rejoining)."""
+        self.left = False
         self.now_ns = now_ns or (lambda tick: display_time_on_monotonic(
             tick.frame.predicted_display_time_ns, tick.frame.predicted_display_period_ns))
         self.level = level or (lambda tick: (tick.inputs.mic_level or 0.0) if tick.inputs is not None else 0.0)
@@ -32,7 +35,53 @@ class RoomPart(FramePart):
         self.loop = loop
         self.link.reset()
 
+    # --- leaving, rejoining, changing seat (the menu's LEAVE and SEAT_NEXT) ----------------------
+    def leave(self) -> None:
+        """Leave the room but keep the session: the others are gone until ``rejoin``."""
+        if not self.left:
+            self.net.close()
+            self.left = True
+            self.log("network: you left the room (N or the menu's next seat rejoins; L again quits)")
+
+    def rejoin(self, want_seat: int | None = None) -> bool:
+        """Join the room again (in want_seat, else the lowest free one): after leaving, or to
+        change seat. The meeting is rebuilt in the new seat. False when it could not."""
+        if self.rejoin_with is None:
+            return False
+        if not self.left:
+            self.net.close()
+        try:
+            net = self.rejoin_with(want_seat)
+        except (ConnectionError, OSError, ValueError) as exc:
+            self.log(f"network: could not rejoin ({exc})")
+            self.left = True
+            return False
+        self.net, self.left = net, False
+        self.link = RoomLink(net, log=self.log)
+        self.source.room = net
+        self.loop.rebuild(self.source.build())
+        return True
+
+    def next_free_seat(self) -> int | None:
+        """The next free seat after this person's, going round the table (None: all taken)."""
+        present = self.net.present() if not self.left else np.zeros(self.net.capacity, bool)
+        n = len(present)
+        for step in range(1, n):
+            k = (self.net.seat + step) % n
+            if not present[k]:
+                return k
+        return None
+
     def on_inputs(self, tick) -> None:
+        if self.left:                         # nobody else until we rejoin
+            from ..core import scene as S
+
+            tick.inputs.remote = S.RemoteInput.empty(len(tick.state.people))
+            only_me = np.zeros(len(tick.state.people), bool)
+            only_me[tick.state.local] = True
+            if tick.state.people.present is None or not np.array_equal(tick.state.people.present, only_me):
+                S.set_present(tick.state, only_me)
+            return
         now = self.now_ns(tick)
         tick.inputs.remote = self.link.before_step(tick.state, now)
         if self.link.reseated(tick.state):
@@ -42,7 +91,8 @@ class RoomPart(FramePart):
             tick.inputs.remote = self.link.before_step(tick.state, now)
 
     def on_step(self, tick) -> None:
-        self.link.after_step(tick.state, self.level(tick), now_ns=self.now_ns(tick))
+        if not self.left:
+            self.link.after_step(tick.state, self.level(tick), now_ns=self.now_ns(tick))
 
     def close(self, error) -> None:
         self.net.close()

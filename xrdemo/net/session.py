@@ -34,6 +34,19 @@ from .voice import VoiceSender
 STALE = "stale"
 
 
+STATUS_KINDS = ("openxr", "desktop", "headless")
+
+
+def clean_status(raw) -> dict:
+    """The known, well-typed part of a status object (see NetMeeting.set_status)."""
+    if not isinstance(raw, dict):
+        return {}
+    out = {k: raw[k] for k in ("muted", "hand", "recording") if isinstance(raw.get(k), bool)}
+    if raw.get("kind") in STATUS_KINDS:
+        out["kind"] = raw["kind"]
+    return out
+
+
 def now_ms(now_ns: int | None = None) -> int:
     """This machine's monotonic clock in wire milliseconds (uint32, wraps)."""
     return ((time.monotonic_ns() if now_ns is None else now_ns) // 1_000_000) & 0xFFFFFFFF
@@ -82,6 +95,7 @@ class NetMeeting:
         self._credit = 1.0
         self._voice = VoiceSender()
         self._shape_sent = None
+        self._status: dict = {}
         self.decode_errors = 0
         self.remote: S.RemoteInput | None = None
 
@@ -163,7 +177,7 @@ class NetMeeting:
         if valid.all() and self._shape_sent is None:
             shape = PC.shape_from_joints(joints)
             self._shape_sent = shape
-            self.client.set_profile({"shape": base64.b64encode(PC.encode_shape(shape)).decode("ascii")})
+            self._send_profile()
         sample = PC.PoseSample(head_pos=np.asarray(head_pos, float), head_rot=np.asarray(head_rot, float),
                                joints=joints, hand_valid=valid, level=float(level), whisper=int(whisper),
                                gaze=gaze, vergence_deg=float(vergence_deg), face=face)
@@ -239,6 +253,38 @@ class NetMeeting:
             if seat not in self.shapes:
                 self._learn_shape(seat)
         return events
+
+    # --- meeting status: muted, hand raised, platform, recording -----------------------------
+    def set_status(self, **status) -> bool:
+        """This person's meeting status for the others (``muted``, ``hand``: bool; ``kind``:
+        "openxr" / "desktop" / "headless"; ``recording``: bool), carried in the profile (a small
+        JSON object on the control channel) and sent only when it changes. True when sent."""
+        new = clean_status({**self._status, **status})
+        if new == self._status:
+            return False
+        self._status = new
+        self._send_profile()
+        return True
+
+    def statuses(self) -> list[dict]:
+        """Each seat's status as its member last said it ({} for empty seats or none said);
+        only known keys with values of the right type are kept (a member may send anything)."""
+        out = [{} for _ in range(self.capacity)]
+        for seat, member in self.client.roster.items():
+            profile = getattr(member, "profile", None) or {}
+            if 0 <= seat < self.capacity and isinstance(profile, dict):
+                out[seat] = clean_status(profile.get("status"))
+        if 0 <= self.seat < self.capacity:
+            out[self.seat] = dict(self._status)
+        return out
+
+    def _send_profile(self) -> None:
+        profile = {}
+        if self._shape_sent is not None:
+            profile["shape"] = base64.b64encode(PC.encode_shape(self._shape_sent)).decode("ascii")
+        if self._status:
+            profile["status"] = self._status
+        self.client.set_profile(profile)
 
     def _learn_shape(self, seat: int) -> None:
         member = self.client.roster.get(seat)

@@ -202,9 +202,9 @@ class DesktopPlatform(PlatformBase):
 
     # -- public extras (beyond the Platform protocol) -----------------------------------------
     def set_status(self, text: str) -> None:
-        """Text for the status line (fps, people, audio device, microphone level, whisper state).
-        The platform adds the view mode and the help hint after it; with no text it shows its own
-        frame rate."""
+        """Text for the status line (fps, people, audio device, microphone level, whisper state),
+        and after a newline the roster, a line per person. The platform adds the view mode and the
+        help hint after the first line; with no text it shows its own frame rate."""
         self.status_text = str(text)
 
     def set_seat(self, seat: SeatFrame) -> None:
@@ -412,29 +412,19 @@ class DesktopPlatform(PlatformBase):
         if (now - self._fps_shown_at) / NS >= STATUS_REFRESH_S:
             self._fps_shown, self._fps_shown_at = self._fps, now
         mode = "stereo" if self.stereo else "single view"
-        text = self.status_text or f"{self._fps_shown:.0f} fps"   # the app's text carries its own fps
+        text = self.status_text.split("\n")[0] or f"{self._fps_shown:.0f} fps"   # the app's text has its fps
         return " | ".join([text, mode, "H: help"])
 
     def _draw_overlays(self, size: tuple[int, int]) -> None:
         # Top left, away from your hands (they live in the lower half of the view).
         margin = max(6, self._overlay.font_px // 2)
-        _, sh = self._overlay.set_text("status", [self.status_line()])
+        _, sh = self._overlay.set_text("status", [self.status_line(), *self.status_text.split("\n")[1:]])
         self._overlay.draw("status", margin, margin, size)
         if self.show_help:
             self._overlay.set_text("help", help_lines(self.controls), title=True)
             self._overlay.draw("help", margin, 2 * margin + sh, size)
 
-    # -- the rest of the Platform protocol --------------------------------------------------
-    def haptic_pulse(self, hand: int, amplitude: float = 0.5, duration_s: float = 0.05,
-                     frequency_hz: float | None = None) -> bool:
-        return False
-
-    def set_passthrough(self, enabled: bool) -> bool:
-        return False
-
-    def set_refresh_rate(self, hz: float) -> bool:
-        return False
-
+    # -- the rest of the Platform protocol (no haptics, passthrough or refresh choice: PlatformBase)
     def shutdown(self) -> None:
         """Close the window and end GLFW; safe to call twice."""
         self._ended = True

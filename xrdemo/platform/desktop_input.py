@@ -28,7 +28,8 @@ SEAT_REACH = 0.4                 # the head stays within this distance of the se
 LEAN_IN_GAP = 0.42               # leaning in stops this far from the neighbour's seat (< 0.45 m, Hall)
 LEAN_IN_MAX = 0.9                # ... and never travels further than this
 LEAN_IN_SECONDS = 0.35           # time to lean fully in (and back out)
-LEAN_IN_TURN = 0.4               # fraction of the way the head turns toward the neighbour
+LEAN_IN_TURN = 1.0               # the head turns all the way to the neighbour's face (they lean in on
+                                 # the line between you, so it is their face, not their empty chair)
 HAND_SMOOTHING_S = 0.08          # time constant of hands following their target pose
 REACH_M_PER_PIXEL = 0.0015       # left-drag: metres of hand travel per pixel of mouse travel
 REACH_M_PER_SCROLL = 0.03        # mouse wheel: metres toward / away from you per notch
@@ -314,33 +315,40 @@ class DesktopControls:
         facing = (d @ look) / np.maximum(dist, 1e-9)
         return int(np.argmin(dist * (1.0 - 0.1 * facing)))
 
-    def _lean_vector(self) -> tuple[np.ndarray, float]:
-        """(stage offset of the fully leaned-in head from the unleaned head, yaw change)."""
+    def _lean_vector(self) -> tuple[np.ndarray, float, float]:
+        """(stage offset of the fully leaned-in head from the unleaned head, yaw change, pitch
+        change) that bring the neighbour's face (leaning in to meet you) to the view's centre."""
         nb = self.seat.neighbours
         base = self.seat.position + self.offset
         if self.lean_target is None or nb is None or self.lean_target >= len(nb):
             side = 1.0 if self.yaw <= 0 else -1.0
             q = P.quat_from_yaw_pitch_roll(self.seat.yaw + self.yaw)
-            return P.quat_rotate(q, np.array([side * 0.35, -0.05, 0.0])), 0.0
-        d = np.asarray(nb[self.lean_target], float) - base
+            return P.quat_rotate(q, np.array([side * 0.35, -0.05, 0.0])), 0.0, 0.0
+        seat_n = np.asarray(nb[self.lean_target], float)
+        d = seat_n - base
         d[1] = 0.0
         dist = float(np.linalg.norm(d))
         travel = float(np.clip(dist - LEAN_IN_GAP, 0.0, LEAN_IN_MAX))
         vec = d / max(dist, 1e-9) * travel + np.array([0.0, -0.05, 0.0])
         yaw_to = float(np.arctan2(-d[0], -d[2])) - (self.seat.yaw + self.yaw)
         yaw_to = (yaw_to + np.pi) % (2 * np.pi) - np.pi
-        return vec, LEAN_IN_TURN * yaw_to
+        # Their face, leaning toward yours: on the line from your leaned head to their seat.
+        face = seat_n - (base + vec)
+        pitch_to = float(np.arctan2(face[1], np.hypot(face[0], face[2]))) - self.pitch
+        return vec, LEAN_IN_TURN * yaw_to, LEAN_IN_TURN * pitch_to
 
     def head_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """T_stage_head: position (3,) metres and orientation (4,) x, y, z, w."""
         pos = self.seat.position + self.offset
         yaw = self.seat.yaw + self.yaw
+        pitch = self.pitch
         if self.lean_in > 0.0:
             s = self.lean_in * self.lean_in * (3.0 - 2.0 * self.lean_in)
-            vec, turn = self._lean_vector()
+            vec, turn, tilt = self._lean_vector()
             pos = pos + s * vec
             yaw += s * turn
-        return pos, P.quat_from_yaw_pitch_roll(yaw, self.pitch)
+            pitch += s * tilt
+        return pos, P.quat_from_yaw_pitch_roll(yaw, pitch)
 
     def whisper_lean(self) -> float:
         """0..1: how far the lean-in key has leaned you toward a neighbour."""

@@ -15,6 +15,9 @@ from ..core.frame import Labels, View
 from ..core import pose as P
 
 FONT_PX = 28
+MIN_TAG_PX = 17.0
+"""Smallest on-screen height of a name tag, pixels: a far tag grows (in the world) so its name
+stays readable at 640x360 (its text is then ~10 px tall); near tags keep their metric size."""
 
 
 # Marks drawn as strokes (the built-in font has no such glyphs): polylines in a unit box, y down.
@@ -121,8 +124,9 @@ class LabelRenderer:
         GL.glBufferData(GL.GL_ARRAY_BUFFER, max(data.nbytes, 4), data if m else None, GL.GL_STREAM_DRAW)
         self.count = m
 
-    def draw(self, view: View, view_proj: np.ndarray) -> int:
-        """One instanced draw of every tag (0 calls when there are none)."""
+    def draw(self, view: View, view_proj: np.ndarray, size=None) -> int:
+        """One instanced draw of every tag (0 calls when there are none). size: (w, h) pixels of
+        the target, for the tags' minimum on-screen height (None: metric size only)."""
         if self.count == 0:
             return 0
         R = P.quat_to_matrix(np.asarray(view.orientation, float))
@@ -131,6 +135,7 @@ class LabelRenderer:
                               view_proj.astype(np.float32))
         GL.glUniform3fv(GL.glGetUniformLocation(self.program, "u_right"), 1, R[:, 0].astype(np.float32))
         GL.glUniform3fv(GL.glGetUniformLocation(self.program, "u_up"), 1, R[:, 1].astype(np.float32))
+        GL.glUniform1f(GL.glGetUniformLocation(self.program, "u_min_h_per_w"), min_height_per_w(view, size))
         GL.glActiveTexture(GL.GL_TEXTURE0)
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.texture)
         GL.glUniform1i(GL.glGetUniformLocation(self.program, "u_atlas"), 0)
@@ -139,3 +144,14 @@ class LabelRenderer:
         GL.glDrawArraysInstanced(GL.GL_TRIANGLE_STRIP, 0, 4, self.count)
         GL.glEnable(GL.GL_CULL_FACE)
         return 1
+
+
+def min_height_per_w(view: View, size, min_px: float = MIN_TAG_PX) -> float:
+    """Metres of tag height per unit of clip w that make min_px pixels on a target of size (w, h):
+    a tag at clip depth w shows min_px tall when its height is this times w. 0 with no size."""
+    if size is None:
+        return 0.0
+    _, _, up, down = view.fov
+    span = float(np.tan(up) - np.tan(down))          # height of the image plane at distance 1
+    return float(min_px) / float(size[1]) * span
+

@@ -1,7 +1,8 @@
 """Draws a FrameScene for any list of views with a constant number of instanced draw calls.
 
-One draw call per unit-mesh kind (sphere, box, cylinder), one for all capsules and one for all
-name tags, per view, however many people there are. Needs a current OpenGL 3.3+ core context (see context.py).
+One draw call per unit-mesh kind (sphere, box, cylinder), one for every person's head (one mesh,
+blend shapes in the vertex shader from per-instance expression weights), one for all capsules and
+one for all name tags, per view, however many people there are (6 at most). Needs a current OpenGL 3.3+ core context (see context.py).
 Colours in the scene are linear; targets are sRGB, so GL does the encoding.
 """
 
@@ -114,6 +115,60 @@ class _InstancedMesh:
         return 1
 
 
+class _HeadMesh:
+    """Every person's head: render/face_mesh.py's mesh, its blend-shape deltas in a buffer
+    texture, and per-instance pose, colours, eye angles and 20 expression weights."""
+
+    # model mat4 (2..5), skin (6), hair (8), eyes (9), weights (10..14)
+    INSTANCE = [(2, 4), (3, 4), (4, 4), (5, 4), (6, 4), (8, 4), (9, 4), (10, 4), (11, 4), (12, 4),
+                (13, 4), (14, 4)]
+
+    def __init__(self, program: int):
+        from .face_mesh import EYE_CENTERS, head_mesh
+
+        verts, idx, deltas = head_mesh()
+        self.program = program
+        self.vertex_count = int(len(verts))
+        self.triangles = int(len(idx) // 3)
+        self.mesh = _InstancedMesh(verts, idx, [(0, 3), (1, 3), (7, 2)], self.INSTANCE)
+        rgba = np.zeros(deltas.shape[:2] + (4,), np.float32)
+        rgba[..., :3] = deltas
+        self.tbo = GL.glGenBuffers(1)
+        GL.glBindBuffer(GL.GL_TEXTURE_BUFFER, self.tbo)
+        GL.glBufferData(GL.GL_TEXTURE_BUFFER, rgba.nbytes, rgba, GL.GL_STATIC_DRAW)
+        self.texture = GL.glGenTextures(1)
+        GL.glBindTexture(GL.GL_TEXTURE_BUFFER, self.texture)
+        GL.glTexBuffer(GL.GL_TEXTURE_BUFFER, GL.GL_RGBA32F, self.tbo)
+        GL.glBindBuffer(GL.GL_TEXTURE_BUFFER, 0)
+        GL.glUseProgram(program)
+        GL.glUniform1i(GL.glGetUniformLocation(program, "u_vertex_count"), self.vertex_count)
+        GL.glUniform1i(GL.glGetUniformLocation(program, "u_deltas"), 1)
+        GL.glUniform3fv(GL.glGetUniformLocation(program, "u_eye_center"), 2,
+                        np.ascontiguousarray(EYE_CENTERS, np.float32))
+        GL.glUseProgram(0)
+
+    def upload(self, faces) -> None:
+        m = len(faces)
+        if m == 0:
+            self.mesh.upload(np.zeros((0, 48), np.float32))
+            return
+        data = np.empty((m, 48), np.float32)
+        data[:, :16] = np.transpose(faces.transforms, (0, 2, 1)).reshape(m, 16)
+        data[:, 16:20] = faces.skin
+        data[:, 20:24] = faces.hair
+        data[:, 24:28] = faces.eyes
+        data[:, 28:48] = faces.expressions
+        self.mesh.upload(data)
+
+    def draw(self) -> int:
+        if self.mesh.count == 0:
+            return 0
+        GL.glActiveTexture(GL.GL_TEXTURE1)
+        GL.glBindTexture(GL.GL_TEXTURE_BUFFER, self.texture)
+        GL.glActiveTexture(GL.GL_TEXTURE0)
+        return self.mesh.draw()
+
+
 class Renderer:
     """Instanced renderer of FrameScenes. Create it with a current GL context."""
 
@@ -127,6 +182,7 @@ class Renderer:
                        for k in MESH_KINDS}
         self.capsules = _InstancedMesh(*meshes.capsule_halves(), [(0, 3), (1, 1)],
                                        [(2, 4), (3, 3), (4, 4)])
+        self.heads = _HeadMesh(_compile("head.vert", "head.frag"))
         from .labels import LabelRenderer
 
         self.labels = LabelRenderer(_compile)
@@ -155,6 +211,7 @@ class Renderer:
         data = np.concatenate([c.a, c.radius[:, None], c.b, c.colors], axis=1) if len(c) else \
             np.zeros((0, 11), np.float32)
         self.capsules.upload(data)
+        self.heads.upload(scene.faces)
         self.labels.upload(scene.labels)
         self._scene = scene
         check_gl("instance upload")
@@ -191,6 +248,7 @@ class Renderer:
         light = P.normalize(np.asarray(scene.light_dir, float)).astype(np.float32)
         calls = 0
         for prog, drawables in ((self.mesh_program, [self.meshes[k] for k in DRAW_ORDER]),
+                                (self.heads.program, [self.heads]),
                                 (self.capsule_program, [self.capsules])):
             GL.glUseProgram(prog)
             GL.glUniformMatrix4fv(GL.glGetUniformLocation(prog, "u_view_proj"), 1, GL.GL_TRUE, view_proj)
@@ -200,7 +258,7 @@ class Renderer:
             GL.glUniform3fv(GL.glGetUniformLocation(prog, "u_pendant_pos"), 1, PENDANT_POS)
             for d in drawables:
                 calls += d.draw()
-        calls += self.labels.draw(view, view_proj)
+        calls += self.labels.draw(view, view_proj, size)
         if self.panel is not None:
             calls += self.panel.draw(view, view_proj)
         GL.glBindVertexArray(0)

@@ -211,7 +211,8 @@ class _LiveReplay(FramePart):
             ppl = current.state.people
             head = tick.room.head
             pos, rot = (head.position, head.orientation) if head.valid else view_pose(current, self.seat)
-            self.sound.publish(pos, rot, S.mouth_positions(ppl), ppl.head_pos, S.speaking_now(current.state))
+            self.sound.publish(pos, rot, S.mouth_positions(ppl), ppl.head_pos, S.speaking_now(current.state),
+                               S.whisper_pairs_now(current.state))
         self.platform.set_status(f"replay {(current.t_ns - self.reader.t0_ns) / NS:6.1f} / "
                                  f"{self.reader.duration_s:.1f} s | seat {self.seat}")
 

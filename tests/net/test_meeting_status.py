@@ -1,0 +1,152 @@
+"""Who is here, for everyone: muted, hand raised, headset/desktop/headless and recording travel to
+the others (through a real server) and show in the roster; a raised tracked hand raises it."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import quiet_config
+from xrdemo.config import Config
+from xrdemo.core import pose as P
+from xrdemo.meetings import meeting_state
+from xrdemo.net.server import ServerThread
+from xrdemo.net.session import NetMeeting, clean_status
+from xrdemo.status import roster_lines
+
+
+def _wait(cond, timeout_s=8.0):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_status_reaches_the_others_and_hostile_values_are_dropped():
+    srv = ServerThread(port=0).start()
+    ada = NetMeeting(f"127.0.0.1:{srv.port}/s", "Ada", log=lambda *_: None)
+    bob = NetMeeting(f"127.0.0.1:{srv.port}/s", "Bob", log=lambda *_: None)
+    try:
+        ada.connect()
+        bob.connect()
+        assert ada.set_status(muted=True, hand=True, kind="desktop", recording=False)
+        assert not ada.set_status(muted=True)                     # unchanged: nothing sent
+        assert _wait(lambda: bob.poll() is not None and bob.statuses()[ada.seat].get("hand") is True)
+        assert bob.statuses()[ada.seat] == {"muted": True, "hand": True, "recording": False, "kind": "desktop"}
+        ada.set_status(hand=False)
+        assert _wait(lambda: bob.poll() is not None and bob.statuses()[ada.seat].get("hand") is False)
+        state = meeting_state(Config(), bob.room_shape())
+        lines = roster_lines(state, bob.statuses())
+        assert any(line.startswith("? Ada") or "Ada" in line and "desktop, muted" in line for line in lines), lines
+        assert any("Bob (you)" in line for line in lines), lines
+    finally:
+        ada.close()
+        bob.close()
+        srv.stop()
+    assert clean_status({"muted": "yes", "hand": 1, "kind": "evil" * 100, "x": [1] * 9}) == {}
+    assert clean_status("not a dict") == {}
+
+
+def test_a_tracked_hand_above_the_head_raises_it_and_speaking_lowers_it():
+    from xrdemo.loop.roster import HandRaise
+    from xrdemo.platform.base import HandsInput, Pose
+
+    head = Pose(np.array([0.0, 1.2, 1.0]), P.IDENTITY_QUAT.copy(), True)
+    hands = HandsInput.untracked()
+    hands.valid[:] = True
+    hands.positions[:, :, :] = [0.2, 0.9, 0.8]                    # resting low
+    h = HandRaise()
+    assert not h.update(head, hands, speaking=False)
+    hands.positions[1, :, 1] = 1.45                               # right hand up above the head
+    assert h.update(head, hands, speaking=False)
+    assert h.update(head, hands, speaking=True)                   # still holding it up
+    hands.positions[1, :, 1] = 0.9
+    assert h.update(head, hands, speaking=False)                  # put down: stays raised
+    assert not h.update(head, hands, speaking=True)               # until the person speaks
+    assert h.toggle() and not h.toggle()                          # the key / menu
+
+
+def test_raise_hand_in_the_live_loop_is_seen_by_the_others(gl):
+    from xrdemo.app import live_loop
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import ScriptEvent, Timeline
+    from xrdemo.render.renderer import Framebuffer
+
+    srv = ServerThread(port=0).start()
+    bob = NetMeeting(f"127.0.0.1:{srv.port}/h", "Bob", log=lambda *_: None)
+    try:
+        bob.connect()
+        seen = []
+        target = Framebuffer((32, 18), samples=1)
+        head = lambda t: (np.array([0.0, 1.2, 1.3]), P.IDENTITY_QUAT.copy())
+        platform = SimulatedPlatform(Timeline(head=head, hands=None, refresh_hz=30.0,
+                                              events=[ScriptEvent(300_000_000, "action", "RAISE_HAND")]),
+                                     start_ns=0, view_count=1, view_size=(32, 18),
+                                     framebuffer_for=lambda i, s: target.draw_fbo)
+        real_begin = platform.begin_frame
+
+        def begin():
+            time.sleep(0.02)
+            bob.poll()
+            names = bob.names()
+            if "Ada" in names:
+                seen.append(dict(bob.statuses()[names.index("Ada")]))
+            return real_begin()
+        platform.begin_frame = begin
+        live_loop(platform, quiet_config(), log=lambda m: None, max_frames=60,
+                  table_alignment=Path("/nonexistent/a.json"), join=f"127.0.0.1:{srv.port}/h", name="Ada")
+        assert seen and not seen[0].get("hand"), seen[:3]
+        assert any(s.get("hand") for s in seen), seen[-3:]          # the J key / menu raised it
+        assert all(s.get("kind") == "headless" for s in seen if s), seen[-3:]
+    finally:
+        bob.close()
+        srv.stop()
+
+
+def test_change_seat_leave_and_rejoin_without_restarting(gl):
+    """N moves you to the next free seat, L leaves the room (the session goes on), N rejoins;
+    the others see each step."""
+    from xrdemo.app import live_loop
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import ScriptEvent, Timeline
+    from xrdemo.render.renderer import Framebuffer
+
+    srv = ServerThread(port=0, capacity=4).start()
+    bob = NetMeeting(f"127.0.0.1:{srv.port}/seats", "Bob", log=lambda *_: None)
+    try:
+        bob.connect()                                        # Bob sits in seat 0
+        seen = []
+        target = Framebuffer((32, 18), samples=1)
+        head = lambda t: (np.array([0.0, 1.2, 1.3]), P.IDENTITY_QUAT.copy())
+        ms = 1_000_000
+        events = [ScriptEvent(700 * ms, "action", "SEAT_NEXT"), ScriptEvent(1500 * ms, "action", "LEAVE"),
+                  ScriptEvent(2300 * ms, "action", "SEAT_NEXT")]
+        platform = SimulatedPlatform(Timeline(head=head, hands=None, refresh_hz=30.0, events=events),
+                                     start_ns=0, view_count=1, view_size=(32, 18),
+                                     framebuffer_for=lambda i, s: target.draw_fbo)
+        real_begin = platform.begin_frame
+
+        def begin():
+            time.sleep(0.025)
+            bob.poll()
+            names = bob.names()
+            seen.append(names.index("Ada") if "Ada" in names else -1)
+            return real_begin()
+        platform.begin_frame = begin
+        logs = []
+        status = live_loop(platform, quiet_config(), log=logs.append, max_frames=100,
+                           table_alignment=Path("/nonexistent/a.json"), join=f"127.0.0.1:{srv.port}/seats",
+                           name="Ada")
+        assert status == 0, logs
+        runs = [seen[0]]
+        for s in seen[1:]:
+            if s != runs[-1]:
+                runs.append(s)
+        # Ada in seat 1, then seat 2, then gone, then back (in the lowest free seat, 1)
+        assert runs[:4] == [1, 2, -1, 1] or runs[:5] == [-1, 1, 2, -1, 1], (runs, logs)
+        assert any("you left the room" in line for line in logs), logs
+    finally:
+        bob.close()
+        srv.stop()

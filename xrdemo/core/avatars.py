@@ -1,0 +1,180 @@
+"""What people look like: skin tones, hair, heads with eyes that converge, seated bodies, contact
+shadows. Pure numpy; builds the instance arrays of a FrameScene from the people's state.
+
+- Faces (``face_instances``): one instance per drawn head (frame.FaceInstances): the head pose,
+  skin and hair colours, the gaze in the head with the distance of what it rests on (another
+  head, or 1.5 m; the vertex shader turns each eye there, so they converge), and the 20
+  expression weights.
+- Bodies (``body_instances``): shoulders and chest as two ellipsoids (unit-sphere instances),
+  seated: the hips stay in the chair, the spine runs from them to the base of the neck, so the
+  chest leans and turns with the head (a share of the head's turn, as the spine takes up part of
+  it); clothing is the person's UI colour. No arms: guessed arms break presence.
+- Skin tones (``skin_tones``): seeded per person from a range of natural skin colours.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import pose as P
+from .frame import FaceInstances
+
+# sRGB skin tones spanning light to deep (values in the range of published skin-colour
+# measurements, e.g. the Monk skin tone scale's swatches; our own pick, no data copied), hair
+# colours and iris darkness. Converted to linear below.
+_SKIN_SRGB = np.array([
+    [246, 222, 203], [237, 200, 170], [226, 182, 148], [208, 158, 120], [186, 133, 98],
+    [160, 108, 76], [130, 84, 58], [100, 64, 44], [78, 50, 36],
+], float) / 255.0
+_HAIR_LINEAR = np.array([
+    [0.012, 0.010, 0.009], [0.030, 0.018, 0.010], [0.080, 0.045, 0.020], [0.40, 0.28, 0.13],
+    [0.20, 0.06, 0.025], [0.30, 0.29, 0.28], [0.05, 0.035, 0.025],
+])
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    c = np.asarray(c, float)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+SKIN_TONES = srgb_to_linear(_SKIN_SRGB)
+"""(9, 3) linear RGB skin tones, light to deep."""
+
+
+def skin_tones(n: int, seed: int):
+    """Seeded looks for n people: (skin (n, 4) float32 [rgb, iris darkness], hair (n, 4) float32
+    [rgb, opacity 1]). Each person gets a skin tone from SKIN_TONES (slightly varied), a hair
+    colour that goes with it, and an iris from light to dark."""
+    rng = np.random.default_rng([int(seed), 1400])
+    # Tones go round a shuffled list, so a meeting shows the range rather than a cluster.
+    tone = rng.permutation(len(SKIN_TONES))[np.arange(n) % len(SKIN_TONES)]
+    skin = SKIN_TONES[tone] * rng.uniform(0.93, 1.07, (n, 1)) * rng.uniform(0.97, 1.03, (n, 3))
+    deep = tone / (len(SKIN_TONES) - 1)
+    light_hair = rng.random(n) < 0.45 * (1.0 - deep)
+    hair_idx = np.where(light_hair, rng.integers(2, 6, n), rng.integers(0, 3, n))
+    hair = _HAIR_LINEAR[hair_idx] * rng.uniform(0.85, 1.15, (n, 1))
+    iris = np.clip(deep + rng.uniform(-0.4, 0.6, n), 0.0, 1.0)
+    s = np.concatenate([skin, iris[:, None]], axis=1).astype(np.float32)
+    h = np.concatenate([hair, np.ones((n, 1))], axis=1).astype(np.float32)
+    return s, h
+
+
+GAZE_DEFAULT_M = 1.5
+"""Metres along the gaze the eyes converge on when the person looks at nobody in particular."""
+
+
+def eye_gaze(R_head, gaze, target) -> np.ndarray:
+    """(M, 4) float32: the gaze in the head frame (unit x, y, z) and how far away what it rests on
+    is (w, metres; GAZE_DEFAULT_M when the person looks at nothing in particular). The vertex
+    shader turns each eye toward that point, so both converge (vergence) on the GPU.
+
+    R_head (M, 3, 3), gaze (M, 3) unit stage direction, target (M,) distance in metres (<= 0.05:
+    none)."""
+    out = np.empty((len(gaze), 4), np.float32)
+    out[:, :3] = (gaze[:, None, :] @ R_head)[:, 0]                    # R^T g
+    out[:, 3] = np.where(target > 0.05, target, GAZE_DEFAULT_M)
+    return out
+
+
+def eye_angles(eye_gaze_rows, eye_offsets) -> np.ndarray:
+    """(M, 4) yaw, pitch of the left and right eye in the head (radians; yaw > 0 to the left, pitch
+    > 0 up), as shaders/head.vert computes them from ``eye_gaze`` rows (M, 4) and the eye centres
+    (2, 3): each eye turns to the point the gaze rests on."""
+    g = np.asarray(eye_gaze_rows, float)
+    point = g[:, None, :3] * g[:, None, 3:4]                           # (M, 1, 3)
+    d = point - eye_offsets[None]
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    out = np.empty((len(g), 4))
+    out[:, 0::2] = np.arctan2(-d[..., 0], -d[..., 2])
+    out[:, 1::2] = np.arcsin(np.clip(d[..., 1], -1.0, 1.0))
+    return out
+
+
+def face_instances(keep, head_pos, R_head, skin, hair, eyes, expressions) -> FaceInstances:
+    """FaceInstances for the people ``keep`` (indices or a bool mask) of (N, ...) arrays."""
+    m = head_pos[keep]
+    t = np.zeros((len(m), 4, 4), np.float32)
+    t[:, :3, :3] = R_head[keep]
+    t[:, :3, 3] = m
+    t[:, 3, 3] = 1.0
+    return FaceInstances(transforms=t, skin=skin[keep], hair=hair[keep], eyes=eyes[keep],
+                         expressions=np.asarray(expressions, np.float32)[keep])
+
+
+HIP_IN_SEAT = np.array([0.0, -0.60, 0.13])
+"""Where the hips sit in the seat's frame, relative to the seated eye point (metres)."""
+NECK_BASE_IN_HEAD = np.array([0.0, -0.165, 0.075])
+"""The base of the neck in the head frame (metres): where the spine meets the head."""
+CHEST_RADII = np.array([0.138, 0.0, 0.105])
+"""Half width and half depth of the chest (its half height follows the spine's length)."""
+SHOULDER_RADII = np.array([0.205, 0.085, 0.098])
+LAP_RADII = np.array([0.15, 0.07, 0.23])
+"""Hips and thighs, reaching forward from the chair (under the table)."""
+SPINE_TURN_SHARE = 0.35
+"""Share of the head's turn (away from the seat's facing) the chest takes."""
+BODY_SPHERES = 3
+
+
+def body_instances(seat_pos, R_seat, head_pos, R_head, clothing):
+    """Seated chest, shoulders and lap: (transforms (N, 3, 4, 4) float32, colours (N, 3, 4) float32).
+
+    seat_pos (N, 3) seated eye points, R_seat (N, 3, 3) seat-facing rotations, head_pos (N, 3),
+    R_head (N, 3, 3), clothing (N, 3) linear RGB. Instance 0 is the chest, 1 the shoulders,
+    2 the lap (hips and thighs).
+    """
+    return body_transforms(seat_pos + R_seat @ HIP_IN_SEAT, R_seat[:, :, 2], head_pos, R_head), body_colors(clothing)
+
+
+def body_colors(clothing) -> np.ndarray:
+    """(N, 3, 4) float32 colours of the chest, shoulders and lap (clothing (N, 3) linear RGB)."""
+    c = np.ones((len(clothing), BODY_SPHERES, 4), np.float32)
+    c[:, 0, :3] = clothing
+    c[:, 1, :3] = np.asarray(clothing) * 0.92
+    c[:, 2, :3] = 0.2 * np.asarray(clothing) + (0.035, 0.04, 0.055)   # trousers: dark, muted
+    return c
+
+
+_RADII_SCALE = np.array([[[CHEST_RADII[0], 0.0, CHEST_RADII[2]]], [SHOULDER_RADII], [LAP_RADII]])   # (3, 1, 3)
+
+
+def lap_transforms(hip, seat_back) -> np.ndarray:
+    """(N, 4, 4) the lap (hips and thighs) of each seat: level, along the seat's forward axis,
+    reaching from the hips toward the table. Constant per seat (computed once per meeting)."""
+    n = len(hip)
+    seat_back = np.asarray(seat_back, float)
+    seat_right = np.stack([seat_back[:, 2], np.zeros(n), -seat_back[:, 0]], axis=1)
+    t = np.zeros((n, 4, 4))
+    t[:, 3, 3] = 1.0
+    t[:, :3, 0] = seat_right * LAP_RADII[0]
+    t[:, :3, 1] = (0.0, LAP_RADII[1], 0.0)
+    t[:, :3, 2] = seat_back * LAP_RADII[2]
+    t[:, :3, 3] = hip - 0.16 * seat_back + (0.0, 0.015, 0.0)
+    return t
+
+
+def body_transforms(hip, seat_back, head_pos, R_head, lap=None) -> np.ndarray:
+    """(N, 3, 4, 4) float32 chest, shoulder and lap transforms. hip (N, 3): where the hips sit
+    (constant per seat); seat_back (N, 3): the seat's +Z (backward) axis, level; head as in
+    body_instances; lap: lap_transforms(hip, seat_back) when the caller keeps it."""
+    n = len(hip)
+    neck = head_pos + R_head @ NECK_BASE_IN_HEAD
+    spine = neck - hip
+    length = np.sqrt((spine * spine).sum(axis=1))
+    up = spine / length[:, None]
+    back = (1.0 - SPINE_TURN_SHARE) * seat_back + SPINE_TURN_SHARE * R_head[:, :, 2]
+    rot = np.empty((n, 3, 3))                     # columns: x (right), up, z (back)
+    rot[:, :, 1] = up
+    x = P._cross(up, back)
+    x /= np.sqrt((x * x).sum(axis=1))[:, None]
+    rot[:, :, 0] = x
+    rot[:, :, 2] = P._cross(x, up)
+    radii = np.empty((n, 2, 1, 3))
+    radii[:] = _RADII_SCALE[:2]
+    radii[:, 0, 0, 1] = 0.52 * length
+    t = np.empty((n, BODY_SPHERES, 4, 4), np.float32)
+    t[:, 2] = lap_transforms(hip, seat_back) if lap is None else lap
+    t[:, :2, 3] = (0.0, 0.0, 0.0, 1.0)
+    t[:, :2, :3, :3] = rot[:, None] * radii
+    t[:, 0, :3, 3] = hip + 0.44 * spine
+    t[:, 1, :3, 3] = neck + (0.012 * rot[:, :, 2] - 0.10 * up)
+    return t
