@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from .validate import video_size
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -100,13 +102,21 @@ def load_config(path: str | Path | None) -> Config:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder; give the TOML file in it")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a UTF-8 text file") from None
-    return config_from_dict(data, source=str(path))
+    cfg = config_from_dict(data, source=str(path))
+    try:               # a file a person wrote: its video size must suit the encoder (recordings
+        video_size(cfg.display.width, cfg.display.height,   # of PNG frames may hold odd ones)
+                   f"{path}: [display] width x height =")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return cfg
 
 
 def config_from_dict(data: dict, source: str = "config") -> Config:

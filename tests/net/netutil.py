@@ -56,6 +56,7 @@ def raw_join(port: int, room: str = "r", name: str = "raw", client_id: str = "fe
     if answer.get("type") == "welcome":
         server_eph = I.unb64(answer["eph"], I.KEY_BYTES)
         answer["keys"] = eph.session_keys(server_eph, challenge, eph.public, server_eph)
+        answer["eph_obj"] = eph          # this session's X25519 key pair (whisper keys)
     return sock, answer
 
 
@@ -64,9 +65,11 @@ def sealed(keys, kind: int, session: int, seq: int, t_ms: int, payload: bytes = 
     return P.seal(keys.up, P.pack_client_datagram(kind, session, seq, t_ms, payload))
 
 
-def udp_socket() -> socket.socket:
+def udp_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A UDP socket on host (127.0.0.2 and up are other loopback addresses: another machine,
+    as the server sees it)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
+    s.bind((host, 0))
     s.settimeout(2.0)
     return s
 
@@ -81,3 +84,22 @@ def events_until(client, predicate, timeout_s: float = 5.0) -> list:
 
     wait_until(check, timeout_s)
     return seen
+
+
+def bind_udp(sock, keys, session: int, port: int, seq: int = 0) -> None:
+    """Bind a raw client's UDP address at the server: send a keepalive; from the control
+    connection's IP it binds at once (the echo comes back), from another the server sends a
+    probe (``protocol.KIND_PROBE``), answered here with its nonce, then the echo."""
+    import time as _time
+
+    t_ms = int(_time.monotonic() * 1000) & 0xFFFFFFFF
+    sock.sendto(sealed(keys, P.KIND_KEEPALIVE, session, seq, t_ms), ("127.0.0.1", port))
+    data, _ = sock.recvfrom(2048)
+    kind, _seat, pseq, pt, nonce = P.parse_server_datagram(data[:-P.MAC_BYTES])
+    if kind == P.KIND_KEEPALIVE:
+        return
+    assert kind == P.KIND_PROBE, kind
+    sock.sendto(sealed(keys, P.KIND_PROBE, session, pseq, pt, nonce), ("127.0.0.1", port))
+    sock.sendto(sealed(keys, P.KIND_KEEPALIVE, session, seq + 1, t_ms), ("127.0.0.1", port))
+    data, _ = sock.recvfrom(2048)
+    assert data[0] == P.KIND_KEEPALIVE, data[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netutil import events_until, raw_join, recv_message, sealed, udp_socket, wait_until
+from netutil import bind_udp, events_until, raw_join, recv_message, sealed, udp_socket, wait_until
 from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
 from xrdemo.net.client import NameTaken
@@ -254,8 +254,9 @@ def test_forged_pose_packets_for_another_seat_reach_nobody(server, clients):
     uv, um = udp_socket(), udp_socket()
     dst = ("127.0.0.1", server.port)
     try:
-        um.sendto(sealed(mallory["keys"], P.KIND_KEEPALIVE, m_session, 0, 100), dst)   # binds mallory
-        wait_until(lambda: server.stats().get("packets_in", {}).get("keepalive", 0) >= 2)   # and receiver
+        bind_udp(um, mallory["keys"], m_session, server.port)          # binds mallory
+        bind_udp(uv, victim["keys"], v_session, server.port)           # and the victim
+        wait_until(lambda: server.stats()["control"].get("bound", 0) >= 3)   # and the receiver
         uv.sendto(sealed(victim["keys"], P.KIND_POSE, v_session, 0, 100, b"genuine"), dst)
         wait_until(lambda: [d for d in receiver.drain() if d.payload == b"genuine" and d.seat == 0])
         drops0 = dict(server.stats().get("drops", {}))

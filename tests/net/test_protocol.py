@@ -179,7 +179,9 @@ def test_server_datagram_round_trip():
     (P.KIND_VOICE, 401, "too_long"),
     (P.KIND_KEEPALIVE, 1, "too_long"),
     (0, 0, "bad_kind"),
-    (4, 0, "bad_kind"),
+    (P.KIND_PROBE, 17, "too_long"),
+    (6, 0, "bad_kind"),
+    (P.KIND_WHISPER, P.MAX_PAYLOAD[P.KIND_WHISPER] + 1, "too_long"),
     (255, 10, "bad_kind"),
 ])
 def test_datagram_limits(kind, payload_len, reason):

@@ -393,6 +393,7 @@ def test_a_server_recording_replays_the_room_from_any_seat(gl, tmp_path):
     finally:
         a.close()
         server.stop()
+        observer.close()                                              # the writer thread finishes
     assert len(observer.files) == 1 and not observer.rooms          # the room emptied: file closed
     path = observer.files[0]
     assert path.name.startswith("srv-") and path.suffix == ".xrrec"

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from netutil import events_until, raw_join, recv_message, sealed, udp_socket, wait_until
+from netutil import bind_udp, events_until, raw_join, recv_message, sealed, udp_socket, wait_until
 from xrdemo.net import identity as I
 from xrdemo.net import protocol as P
 from xrdemo.net.client import NetClient, RoomFull
-from xrdemo.net.server import Impairment, ServerThread
+from xrdemo.net.server import PROBE_REPEAT_S, Impairment, ServerThread
 
 
 
@@ -69,7 +69,7 @@ def test_forwarding_reaches_the_others_never_the_sender_nor_other_rooms(server, 
     other = clients(server.port, "o", room="elsewhere")
     for x in (a, b, c, other):
         x.connect()
-    wait_until(lambda: server.stats()["packets_in"].get("keepalive", 0) >= 4)   # UDP bound
+    wait_until(lambda: server.stats()["control"].get("bound", 0) >= 4)   # UDP bound
     for i in range(20):
         assert a.send_pose(bytes([i]) * 80, 1000 + i)
         assert a.send_voice(65530 + i, 5000 + 20 * i, b"v" * 60)
@@ -88,8 +88,9 @@ def test_forwarding_reaches_the_others_never_the_sender_nor_other_rooms(server, 
     # an 80-byte pose: 10-byte header + 8-byte MAC up (98), 8 + 8 down (96): at most 100 bytes
     assert a.stats["pose_sent"] == 20 and a.stats["pose_bytes_sent"] == 20 * 98
     sa, sb = a.stats, b.stats
-    assert sa["packets_sent"] == 40 + sa["keepalive_sent"]
-    assert sa["bytes_sent"] == 20 * 98 + 20 * 78 + 18 * sa["keepalive_sent"] + sa["control_bytes_sent"]
+    assert sa["packets_sent"] == 40 + sa["keepalive_sent"] + sa.get("probe_sent", 0)
+    assert sa["bytes_sent"] == (20 * 98 + 20 * 78 + 18 * sa["keepalive_sent"] + 34 * sa.get("probe_sent", 0)
+                                + sa["control_bytes_sent"])
     assert sb["bytes_received"] >= 20 * 96 + 20 * 76 + sb["control_bytes_received"]
     assert sb["control_bytes_received"] > 0 and sa["dropped"] == 0
     st = server.stats()
@@ -235,28 +236,43 @@ def test_tcp_close_leaves_at_once(server, clients):
 
 
 def test_udp_address_binding_and_rebind(server, clients):
+    """An address is bound only when it answers the server's probe (a nonce) under the session's
+    key; another address's datagrams are dropped (and that address probed); after ``rebind``
+    (or a probe answered from a new address) the new one is used."""
     a = clients(server.port, "a")
     a.connect()
     sock, welcome = raw_join(server.port, name="raw", client_id="0badcafe")
     session, keys = int(welcome["session"], 16), welcome["keys"]
-    u1, u2 = udp_socket(), udp_socket()
+    u1, u2 = udp_socket("127.0.0.2"), udp_socket()        # u1: another IP than the control link's
     try:
         dst = ("127.0.0.1", server.port)
-        u1.sendto(sealed(keys, P.KIND_POSE, session, 0, 0, b"first"), dst)
+        wait_until(lambda: server.stats()["control"].get("bound", 0) >= 1)   # a
+        unbound0 = server.stats()["drops"].get("unbound", 0)
+        u1.sendto(sealed(keys, P.KIND_POSE, session, 0, 0, b"unbound"), dst)
+        wait_until(lambda: server.stats()["drops"].get("unbound") == unbound0 + 1)   # not forwarded: probed
+        kind, _seat, pseq, pt, nonce = P.parse_server_datagram(u1.recv(100)[:-8])
+        assert kind == P.KIND_PROBE and len(nonce) == P.PROBE_BYTES
+        u1.sendto(sealed(keys, P.KIND_PROBE, session, pseq, pt, nonce), dst)    # answered: bound
+        wait_until(lambda: server.stats()["control"].get("bound", 0) >= 2)
+        u1.sendto(sealed(keys, P.KIND_POSE, session, 1, 0, b"first"), dst)
         wait_until(lambda: [d for d in a.drain() if d.payload == b"first"])
-        u2.sendto(sealed(keys, P.KIND_POSE, session, 1, 0, b"thief"), dst)
+        u2.sendto(sealed(keys, P.KIND_POSE, session, 2, 0, b"thief"), dst)
         wait_until(lambda: server.stats()["drops"].get("wrong_addr") == 1)
-        u1.sendto(sealed(keys, P.KIND_POSE, session ^ 1, 2, 0, b"guess"), dst)
+        u1.sendto(sealed(keys, P.KIND_POSE, session ^ 1, 3, 0, b"guess"), dst)
         wait_until(lambda: server.stats()["drops"].get("bad_session") == 1)
         sock.sendall(P.encode_message({"type": "rebind"}))
         wait_until(lambda: server.stats()["control"].get("rebind") == 1)
-        u2.sendto(sealed(keys, P.KIND_POSE, session, 3, 0, b"moved"), dst)
+        u2.recv(100)                                                  # (the probe for "thief")
+        time.sleep(PROBE_REPEAT_S)
+        bind_udp(u2, keys, session, server.port, seq=20)
+        u2.sendto(sealed(keys, P.KIND_POSE, session, 4, 0, b"moved"), dst)
         wait_until(lambda: [d for d in a.drain() if d.payload == b"moved"])
         # the keepalive echo goes to the sender only, never to the room
-        u2.sendto(sealed(keys, P.KIND_KEEPALIVE, session, 9, 1234), dst)
+        now_ms = int(time.monotonic() * 1000) & 0xFFFFFFFF
+        u2.sendto(sealed(keys, P.KIND_KEEPALIVE, session, 29, now_ms), dst)
         body, tag = P.split_mac(u2.recv(100))
         assert P.mac_ok(keys.down, body, tag)
-        assert P.parse_server_datagram(body) == (P.KIND_KEEPALIVE, welcome["seat"], 9, 1234, b"")
+        assert P.parse_server_datagram(body) == (P.KIND_KEEPALIVE, welcome["seat"], 29, now_ms, b"")
         time.sleep(0.05)
         assert [d.payload for d in a.drain()] == []
     finally:
@@ -380,7 +396,8 @@ def test_impairment_plan_is_seeded_and_shaped():
 
 
 def test_impaired_relay_loses_and_reorders(clients):
-    with ServerThread(port=0, impairment=Impairment(loss=0.3, jitter_ms=20, seed=2)) as srv:
+    with ServerThread(port=0, impairment=Impairment(loss=0.3, jitter_ms=20, seed=2),
+                      rates={"pose": (2000.0, 400.0)}) as srv:
         a, b = clients(srv.port, "a"), clients(srv.port, "b")
         a.connect(), b.connect()
         wait_until(lambda: srv.stats()["packets_in"].get("keepalive", 0) >= 2)

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from ..validate import finite_float, folder_parent_exists, video_size
 from .snapshot import parse_size
 
 HELP = "record a meeting headless to an MP4 with binaural sound (no display, GPU or sound card)"
@@ -31,7 +32,7 @@ def register(sub) -> None:
 
 
 def add_recording_arguments(p) -> None:
-    p.add_argument("--seconds", type=float, default=20.0, help="length of the recording (default 20)")
+    p.add_argument("--seconds", type=finite_float, default=20.0, help="length of the recording (default 20)")
     p.add_argument("--people", type=int, default=None, help="people at the table (default: config or 6)")
     p.add_argument("--seat", type=int, default=None, help="whose eyes and ears to record (default: config or 0)")
     p.add_argument("--out", type=str, default=None,
@@ -62,8 +63,9 @@ def config_with_overrides(args):
     cfg = replace(cfg, meeting=replace(m, people=people, seat=seat))
     d = cfg.display
     if getattr(args, "size", None):
+        video_size(*args.size, "--size")
         d = replace(d, width=args.size[0], height=args.size[1])
-    if getattr(args, "fps", None):
+    if getattr(args, "fps", None) is not None:
         if not 1 <= args.fps <= 240:
             raise ValueError(f"--fps must be between 1 and 240, not {args.fps}")
         d = replace(d, fps=args.fps)
@@ -84,6 +86,8 @@ def run(args) -> int:
         raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'meeting.mp4'}")
     if out is not None and out.suffix.lower() != ".mp4":
         raise ValueError(f"--out {out} must end in .mp4")
+    if args.frames_dir is not None:
+        folder_parent_exists(args.frames_dir, "--frames-dir")
     if made:
         out = default_output(".mp4")
     if out is not None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..validate import finite_float, folder_parent_exists, video_size
 from .snapshot import parse_size
 
 HELP = "play a meeting recording again: in a headset, in a window, or headless to an MP4"
@@ -41,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("--seat", type=int, default=None, metavar="K",
                    help="whose eyes and ears (default: the recording participant's seat; for a server "
                         "recording the first taken seat)")
-    p.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--start", type=finite_float, default=0.0, metavar="SECONDS",
                    help="start this many seconds into the recording (default 0)")
     p.add_argument("--platform", choices=("auto", "openxr", "desktop", "headless"), default="auto",
                    help="where to play it (default auto)")
@@ -67,6 +68,10 @@ def run(args) -> int:
         parser.error(f"--seat must be 0 or more, not {args.seat}")
     if args.fps is not None and not 1 <= args.fps <= 240:
         parser.error(f"--fps must be between 1 and 240, not {args.fps}")
+    if args.size is not None:
+        video_size(*args.size, "--size")
+    if args.frames_dir is not None:
+        folder_parent_exists(args.frames_dir, "--frames-dir")
     if args.info:
         return info(args.file)
     if args.recording is not None and args.recording.suffix.lower() != ".mp4":

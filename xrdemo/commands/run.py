@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..validate import finite_float
 from .record import config_with_overrides
 
 HEADLESS_SECONDS = 20.0
@@ -40,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--seat", type=int, default=None,
                    help="your seat (default: config or 0; with --join the seat to ask for, else the lowest "
                         "free one)")
-    p.add_argument("--seconds", type=float, default=None,
+    p.add_argument("--seconds", type=finite_float, default=None,
                    help=f"stop after this long (default: until you quit; {HEADLESS_SECONDS:g} for a headless "
                         f"recording)")
     p.add_argument("--video", "--recording", dest="recording", type=Path, default=None, metavar="FILE.mp4",
@@ -52,7 +53,7 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace --video, --mirror-to or --record if it exists (else: refuse)")
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
-    p.add_argument("--calibrate-table", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--calibrate-table", type=finite_float, default=0.0, metavar="SECONDS",
                    help="headset only: first touch your real table for SECONDS (index fingertips, corners "
                         "and edges); the virtual table then lies on it, and later runs reuse the fit "
                         "(default 0: use the saved fit, if any)")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..net.protocol import DEFAULT_PORT, MAX_SEATS
+from ..validate import finite_float
 
 HELP = "run a meeting server that people join with `xrdemo run --join HOST:PORT/ROOM`"
 DESCRIPTION = f"""\
@@ -25,7 +26,13 @@ machine vanishes, is removed after --timeout seconds of silence; clients reconne
 
 Joins are signed: each person's identity key (`xrdemo id`) signs the server's challenge, every
 datagram carries a MAC under a per-session key, and a display name belongs to the first key that
-used it here (another key asking for it is refused) while the server runs.
+used it here (another key asking for it, or for a look-alike, is refused) while the server runs,
+or for good with --names FILE.
+
+Every member has a fair share of poses, voice, control messages and profile changes; what goes
+beyond it is dropped and counted. Connections per address and in all, rooms and seats are
+limited, each refusal with its own message. --metrics [HOST:]PORT serves the counters for
+Prometheus (http://HOST:PORT/metrics).
 
 Rooms beyond one server: with --nats nats://HOST:4222 the server takes its traffic from a NATS
 server (or cluster) instead of a port, and people join with
@@ -38,8 +45,9 @@ With --record DIR, every room session is recorded (what the server forwarded: po
 who came and went) to DIR/<room>-<start time>.xrrec; `xrdemo replay FILE --seat K` plays it
 from any seat.
 
-Every ~10 s it prints one status line: rooms, members, packets per second in and out, and
-dropped datagrams (malformed, unknown session, bad MAC, wrong address, replayed). Ctrl-C stops it.
+Every ~10 s it prints one status line: rooms, members, joins, packets per second in and out,
+dropped datagrams (malformed, unknown session, bad MAC, wrong address, replayed), what went over
+members' fair shares and who sent most, and refusals by reason. Ctrl-C stops it.
 """
 
 
@@ -55,10 +63,16 @@ def register(sub) -> None:
                         "nodes of one cluster; needs the nats-py package); --host/--port are unused")
     p.add_argument("--capacity", type=int, default=8, metavar="K",
                    help=f"seats per room, 1..{MAX_SEATS} (default 8)")
-    p.add_argument("--timeout", type=float, default=3.0, metavar="S",
+    p.add_argument("--timeout", type=finite_float, default=3.0, metavar="S",
                    help="seconds of silence after which a member is removed (default 3)")
-    p.add_argument("--status-every", type=float, default=10.0, metavar="S",
+    p.add_argument("--status-every", type=finite_float, default=10.0, metavar="S",
                    help="seconds between status lines (default 10)")
+    p.add_argument("--metrics", metavar="[HOST:]PORT", default=None,
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics (joins, refusals, "
+                        "rate-limited drops, members, rooms, bytes; HOST defaults to 127.0.0.1)")
+    p.add_argument("--names", type=Path, default=None, metavar="FILE",
+                   help="keep who owns which display name in FILE (appended to, read at start), so a "
+                        "restart forgets nobody; without it the names are kept in memory while the server runs")
     p.add_argument("--record", type=Path, default=None, metavar="DIR",
                    help="record every room session into this folder (one .xrrec file each; "
                         "play with `xrdemo replay`)")
@@ -84,6 +98,17 @@ def run(args) -> int:
         if room:
             parser.error(f"--nats takes the NATS server, not a room: nats://HOST[:PORT], not {args.nats!r}")
         args.nats = servers
+    if args.metrics is not None:
+        host, _, port_text = args.metrics.rpartition(":")
+        if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            parser.error(f"--metrics takes [HOST:]PORT, e.g. 9473 or 0.0.0.0:9473, not {args.metrics!r}")
+        args.metrics = (host.strip("[]") or "127.0.0.1", int(port_text))
+    if args.names is not None:
+        from ..validate import folder_parent_exists
+
+        folder_parent_exists(args.names, "--names")
+        if args.names.is_dir():
+            raise ValueError(f"--names {args.names} is a folder; give a file name")
     if args.record is not None and not args.record.is_dir():
         raise FileNotFoundError(f"--record {args.record}: no such folder (create it first)")
     try:
@@ -101,14 +126,15 @@ async def _serve(args) -> None:
     if args.nats:
         from ..net.nats_server import NatsServer
 
-        server = NatsServer(args.nats, capacity=args.capacity, timeout_s=args.timeout, log=log)
+        server = NatsServer(args.nats, capacity=args.capacity, timeout_s=args.timeout, log=log,
+                            names_path=args.names)
         await server.start()          # ConnectionError (an OSError) names the NATS address
         print(f"xrdemo server {server.server_id} serving rooms over NATS at {server.where}, "
               f"{args.capacity} seats per room; join with: xrdemo run --join "
               f"nats://{args.nats[0].rpartition('@')[2].removeprefix('nats://')}/ROOM", flush=True)
     else:
         server = Server(host=args.host, port=args.port, capacity=args.capacity,
-                        timeout_s=args.timeout, log=log)
+                        timeout_s=args.timeout, log=log, names_path=args.names)
         try:
             await server.start()
         except OSError as exc:
@@ -116,6 +142,16 @@ async def _serve(args) -> None:
         print(f"xrdemo server listening on {args.host}:{server.port} (TCP + UDP), "
               f"{args.capacity} seats per room; join with: xrdemo run --join HOST:{server.port}/ROOM",
               flush=True)
+    if args.metrics is not None:
+        from ..net.metrics import snapshot_on_loop, start_metrics_server
+
+        try:
+            _httpd, mport = start_metrics_server(snapshot_on_loop(server, asyncio.get_running_loop()),
+                                                 *args.metrics)
+        except OSError as exc:
+            raise OSError(f"--metrics: cannot listen on {args.metrics[0]}:{args.metrics[1]}: "
+                          f"{exc.strerror or exc}") from None
+        print(f"metrics at http://{args.metrics[0]}:{mport}/metrics", flush=True)
     if args.record is not None:
         from ..replay.server_record import ServerRecorder
 
@@ -147,9 +183,21 @@ def _totals(stats: dict) -> tuple[int, int]:
 
 
 def status_line(stats: dict, in_per_s: float, out_per_s: float) -> str:
-    """One line: rooms, members, packet rates, drops by reason."""
+    """One line: rooms, members, packet rates, drops by reason, what went over fair shares (by
+    kind, and the members who sent most over theirs)."""
     drops = stats.get("drops", {})
     detail = ", ".join(f"{k} {v}" for k, v in sorted(drops.items())) if drops else "none"
     rooms, members = stats["rooms"], stats["members"]
-    return (f"{rooms} room{'s' if rooms != 1 else ''}, {members} member{'s' if members != 1 else ''}, "
+    joins = stats.get("control", {}).get("joins", 0)
+    line = (f"{rooms} room{'s' if rooms != 1 else ''}, {members} member{'s' if members != 1 else ''}, "
+            f"{joins} join{'s' if joins != 1 else ''}, "
             f"{in_per_s:.0f} packets/s in, {out_per_s:.0f} out, drops: {sum(drops.values())} ({detail})")
+    limited = {k: v for k, v in stats.get("rate_limited", {}).items() if v}
+    if limited:
+        worst = sorted(stats.get("limited_members", {}).items(), key=lambda kv: -sum(kv[1].values()))[:3]
+        line += ("; over fair share: " + ", ".join(f"{k} {v}" for k, v in sorted(limited.items()))
+                 + (" (most: " + "; ".join(f"{who} {sum(c.values())}" for who, c in worst) + ")" if worst else ""))
+    refused = {k: v for k, v in stats.get("refused", {}).items() if v}
+    if refused:
+        line += "; refused: " + ", ".join(f"{k} {v}" for k, v in sorted(refused.items()))
+    return line

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validate import finite_float
+
 DEFAULT_TIME_S = 6.0
 """The moment of the scripted meeting a snapshot shows by default (seconds)."""
 
@@ -71,7 +73,7 @@ def register(sub) -> None:
     p.add_argument("--seat", type=int, default=None,
                    help="whose eyes to look through (default: config or 0; -1 = an observer above the table)")
     p.add_argument("--table", choices=("round", "rect"), default=None, help="table shape (default: config or round)")
-    p.add_argument("--time", type=float, default=DEFAULT_TIME_S, metavar="SECONDS",
+    p.add_argument("--time", type=finite_float, default=DEFAULT_TIME_S, metavar="SECONDS",
                    help=f"moment of the scripted meeting to show (default {DEFAULT_TIME_S:g})")
     p.add_argument("--seed", type=int, default=None, help="seed of the scripted meeting (default: config or 1)")
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
@@ -97,6 +99,8 @@ def run(args) -> int:
     table = replace(cfg.table, shape=args.table) if args.table else cfg.table
     if not 1 <= people <= 64:
         raise ValueError(f"--people must be between 1 and 64, not {people}")
+    if not 0 <= seed < 2**63:
+        raise ValueError(f"--seed must be a whole number from 0 to 2**63-1, not {seed}")
     if not 0 <= args.time <= 600:
         raise ValueError(f"--time must be between 0 and 600 seconds, not {args.time}")
     if not -1 <= seat < people:

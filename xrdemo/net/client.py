@@ -46,7 +46,8 @@ class RoomFull(ConnectionError):
 
 
 class NameTaken(ConnectionError):
-    """The server knows this display name with another identity key."""
+    """The server refuses this display name: another identity key owns it (or one that looks
+    like it), the tags cannot draw it, or this key or address made too many new names."""
 
 
 class Datagram(NamedTuple):
@@ -69,6 +70,7 @@ class Member:
     key: bytes = b""
     fingerprint: str = ""
     verified: int = I.UNVERIFIED
+    eph: bytes = b""             # their session X25519 key (from the signed join): whisper keys
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,13 @@ class NetClient:
         self.identity = identity or I.Identity.generate()
         self.known_people = known_people or I.KnownPeople()
         self._windows: dict = {}          # (seat, kind) -> ReplayWindow (loop thread)
+        self._eph: I.Ephemeral | None = None      # this session's X25519 key (whispers)
+        self._pair_cache: dict = {}       # (seat, their eph) -> (send AEAD, receive AEAD)
+        self._whisper_counter = itertools.count(1)
+        self.whisper_partner: int | None = None
+        """The seat this person whispers with, or None. Whispers are sent only to it and
+        accepted only from it, so a pair exists only when both sides chose each other (each
+        by its own person's lean); set by the app, read on any thread."""
         self.keepalive_s, self.timeout_s = keepalive_s, timeout_s
         self.on_datagram = None          # f(Datagram) on the network thread, set before connect
         self.capacity = 0
@@ -157,6 +166,41 @@ class NetClient:
     def send_voice(self, seq: int, t_ms: int, payload: bytes) -> bool:
         """Send one voice frame (≤ 400 bytes) with its uint16 seq. False when dropped."""
         return self._send(P.KIND_VOICE, seq, t_ms, payload)
+
+    def send_whisper(self, target: int, seq: int, t_ms: int, payload: bytes) -> bool:
+        """Send one voice frame to the member in seat ``target`` alone, encrypted end to end
+        (ChaCha20-Poly1305 under the key only the two of them can derive). False when dropped:
+        not connected, no such member, or no signed session key of theirs."""
+        aead = self._pair_aead(target, 0)
+        if aead is None:
+            with self._lock:
+                self._tx_counts["whisper_dropped_no_key"] += 1
+            return False
+        counter = next(self._whisper_counter)
+        head = bytes([target]) + counter.to_bytes(8, "big")
+        sealed = aead.encrypt(counter.to_bytes(8, "big") + b"\0\0\0\0", bytes(payload),
+                              bytes([self._seat & 0xFF, target]))
+        return self._send(P.KIND_WHISPER, seq, t_ms, head + sealed)
+
+    def _pair_aead(self, seat: int, direction: int):
+        """The AEAD for whispers with seat (direction 0: sending, 1: receiving), or None."""
+        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+        eph = self._eph
+        with self._lock:
+            member = self._roster.get(seat)
+        if eph is None or member is None or not member.eph or seat == self._seat \
+                or member.verified != I.VERIFIED:     # no whispers to a flagged (known-name, other key) member
+            return None
+        key = (seat, member.eph)
+        pair = self._pair_cache.get(key)
+        if pair is None:
+            try:
+                send, recv = eph.pair_keys(member.eph, self.room.encode())
+            except ValueError:
+                return None
+            pair = self._pair_cache[key] = (ChaCha20Poly1305(send), ChaCha20Poly1305(recv))
+        return pair[direction]
 
     def set_profile(self, profile: dict) -> None:
         """Replace this client's profile (JSON object ≤ 8 KiB); the room is told."""
@@ -329,6 +373,8 @@ class NetClient:
             except ValueError:
                 raise P.ProtocolError("bad_message", "welcome without a usable key exchange") from None
             self._apply_welcome(msg, keys)
+            self._eph = eph                       # kept for the whisper keys of this session
+            self._pair_cache.clear()
         except BaseException:
             writer.close()
             raise
@@ -356,7 +402,7 @@ class NetClient:
         code = msg.get("code")
         if code == "room_full":
             raise RoomFull(f"cannot join {self.where}/{self.room}: the room is full ({text})")
-        if code == "name_taken":
+        if code in ("name_taken", "bad_name", "name_rate", "name_limit"):
             raise NameTaken(f"cannot join {self.where}/{self.room} as {self.name!r}: {text}")
         raise ConnectionError(f"cannot join {self.where}/{self.room}: server said {code}: {text}")
 
@@ -375,13 +421,14 @@ class NetClient:
             self._count_rx("peer_bad_signature")
             return Member(name, {})
         fp = I.fingerprint(key)
+        eph = I.unb64(signed["eph"], I.KEY_BYTES)
         if key == self.identity.public:        # this user (here, or on another device)
-            return Member(name, {}, key, fp, I.VERIFIED)
+            return Member(name, {}, key, fp, I.VERIFIED, eph)
         if self.known_people.check(name, fp) == "mismatch":
             self._emit("identity_mismatch", seat=seat, name=name, fingerprint=fp,
                        known=self.known_people.get(name))
-            return Member(name, {}, key, fp, I.FLAGGED)
-        return Member(name, {}, key, fp, I.VERIFIED)
+            return Member(name, {}, key, fp, I.FLAGGED, eph)
+        return Member(name, {}, key, fp, I.VERIFIED, eph)
 
     async def _open_udp(self) -> None:
         infos = await self._loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
@@ -548,6 +595,29 @@ class NetClient:
             self._loop.remove_reader(self._sock.fileno())
 
     # --- receiving (loop thread) -------------------------------------------------------------
+    def _open_whisper(self, seat: int, payload: bytes) -> bytes | None:
+        """A whisper from seat -> the Opus frame, or None (counted): not for this seat, not
+        from this person's whisper partner, or not decryptable."""
+        from cryptography.exceptions import InvalidTag
+
+        c = self._rx_counts
+        if len(payload) < P.WHISPER_HEAD + P.WHISPER_TAG or payload[0] != self._seat:
+            c["rx_dropped_whisper_not_mine"] += 1
+            return None
+        if self.whisper_partner != seat:
+            c["rx_dropped_whisper_not_partner"] += 1
+            return None
+        aead = self._pair_aead(seat, 1)
+        if aead is None:
+            c["rx_dropped_whisper_no_key"] += 1
+            return None
+        try:
+            return aead.decrypt(payload[1:P.WHISPER_HEAD] + b"\0\0\0\0", payload[P.WHISPER_HEAD:],
+                                bytes([seat, self._seat & 0xFF]))
+        except InvalidTag:
+            c["rx_dropped_whisper_bad"] += 1
+            return None
+
     def _read_udp(self) -> None:
         """The UDP socket is readable: handle every datagram waiting (one wake-up, many packets)."""
         sock = self._sock
@@ -583,6 +653,10 @@ class NetClient:
         if not window.accept(seq, t_ms):
             c["rx_dropped_replay"] += 1
             return
+        if kind == P.KIND_PROBE:          # the server checks this address: answer from here
+            c["probe_received"] += 1
+            self._send(P.KIND_PROBE, seq, t_ms, payload)
+            return
         if kind == P.KIND_KEEPALIVE:
             c["rtt_ms"] = P.ms_diff(arrival_ns // 1_000_000, t_ms)
             c["keepalive_received"] += 1
@@ -592,6 +666,10 @@ class NetClient:
         if seat == link.seat:
             c["rx_dropped_own_seat"] += 1
             return
+        if kind == P.KIND_WHISPER:
+            payload = self._open_whisper(seat, payload)
+            if payload is None:
+                return
         received, bytes_received = _RX_KEYS[kind]
         c[received] += 1
         c[bytes_received] += len(data)

@@ -49,6 +49,7 @@ CHALLENGE_BYTES = 32
 SESSION_KEY_BYTES = 32    # per direction
 STATEMENT_TAG = "xrdemo-join"
 HKDF_INFO = b"xrdemo session keys v2"
+PAIR_INFO = b"xrdemo whisper pair v1"   # HKDF info prefix of the keys two members share
 
 VERIFIED, UNVERIFIED, FLAGGED = 1, 0, -1
 """Trust of a person in the room: their join is signed and their name matches what this user
@@ -165,9 +166,16 @@ def load_identity(path: Path) -> Identity:
         raise FileNotFoundError(f"identity file {path} does not exist")
     _check_private_mode(path)
     data = path.read_bytes()
+    if b"ENCRYPTED" in data[:200]:
+        raise ValueError(f"identity file {path} is encrypted with a passphrase, which xrdemo cannot "
+                         "ask for; use an unencrypted key (openssl pkey -in FILE -out NEW, then "
+                         "chmod 600 NEW), or move it away to make a new identity")
     try:
         key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
+    except TypeError:             # encrypted in a form without the PEM marker
+        raise ValueError(f"identity file {path} is encrypted with a passphrase, which xrdemo cannot "
+                         "ask for; use an unencrypted key") from None
+    except ValueError:
         raise ValueError(f"identity file {path} is damaged or not an xrdemo identity (no readable "
                          "PEM private key in it); "
                          "it was left as it is: move it away to make a new identity "
@@ -241,6 +249,20 @@ class Ephemeral:
         self._private = X25519PrivateKey.generate()
         self.public = self._private.public_key().public_bytes(serialization.Encoding.Raw,
                                                               serialization.PublicFormat.Raw)
+
+    def pair_keys(self, peer_public: bytes, context: bytes) -> tuple[bytes, bytes]:
+        """(send, receive) 32-byte keys shared with one peer whose session X25519 key is
+        ``peer_public`` (from its signed join, so bound to its identity): X25519 between the two
+        session keys, HKDF-SHA256 with both public keys (in byte order) and ``context`` (the room)
+        in the info, one key per direction. The server, which knows neither private key, cannot
+        derive them. ValueError for a malformed or degenerate peer key."""
+        if peer_public == self.public:
+            raise ValueError("a pair key needs two different session keys")
+        shared = self._private.exchange(X25519PublicKey.from_public_bytes(peer_public))
+        low, high = sorted((self.public, peer_public))
+        okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
+                   info=PAIR_INFO + low + high + context).derive(shared)
+        return (okm[:32], okm[32:]) if self.public == low else (okm[32:], okm[:32])
 
     def session_keys(self, peer_public: bytes, challenge: bytes, client_public: bytes,
                      server_public: bytes) -> SessionKeys:

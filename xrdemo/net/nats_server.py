@@ -33,7 +33,8 @@ from . import identity as I
 from . import protocol as P
 from .nats_transport import (CONNECT_TIMEOUT_S, PREFIX, Outbox, StreamOverNats, cancel_nats_tasks,
                              connect_nats, feed, quiet_unsubscribe, where_of)
-from .server import NAME_REGISTRY_MAX, Server, ServerThread
+from . import names as N
+from .server import Server, ServerThread
 
 SERVER_QUEUE = "xrdemo-servers"     # queue group of the room servers for first contact
 CLAIM_PERIOD_S = 0.5                # room servers announce their rooms this often
@@ -275,12 +276,11 @@ class NatsServer(Server):
 
     # --- display names across room servers ---------------------------------------------------
     def _claim_name(self, name: str, key: bytes) -> None:
-        norm = I.normalize_name(name)
-        known = self._name_keys.get(norm)
+        new = [k for k in N.name_keys(name) if k not in self._name_keys]
         super()._claim_name(name, key)
-        if known != key and self._outbox is not None:
+        if new and self._outbox is not None:
             self._outbox.put(f"{self.prefix}.names", json.dumps(
-                {"server": self.server_id, "names": {norm: I.b64(key)}}).encode())
+                {"server": self.server_id, "names": {k: I.b64(key) for k in new}}).encode())
 
     async def _on_names(self, msg) -> None:
         """Names other room servers have seen: learned unless this server knows the name."""
@@ -294,9 +294,7 @@ class NatsServer(Server):
             return
         learned = 0
         for norm, key in entries:
-            if norm not in self._name_keys and len(self._name_keys) < NAME_REGISTRY_MAX:
-                self._name_keys[norm] = key
-                learned += 1
+            learned += self.names.learn(norm, key)
         self._count("control", "names_learned", learned)
 
     async def _on_names_sync(self, msg) -> None:

@@ -28,7 +28,12 @@ see ``identity.py`` and docs/identity.md). A pose is 10 + 80 + 8 = 98 bytes clie
 format 2) 10 + 96 + 8 = 114 and 112. The server re-authenticates what it forwards with each
 recipient's key.
 
-``kind``: 1 pose, 2 voice, 3 keepalive (never forwarded; the server echoes it to its sender).
+``kind``: 1 pose, 2 voice, 3 keepalive (never forwarded; the server echoes it to its sender),
+4 probe (a source address's check: the server sends a random 16-byte nonce to an address it has
+not bound for the session; the client sends it back from there, under its MAC, and only then
+does that address become the session's), 5 whisper (``target u8 | counter u64 | ciphertext``:
+an Opus frame encrypted for the member in seat ``target`` alone; the server forwards it to that
+member only and never records it).
 ``seq`` counts the sender's datagrams of that kind (uint16, wraps). ``t_ms`` is the sender's
 monotonic clock in milliseconds (uint32, wraps; compare with ``ms_diff``).
 """
@@ -50,6 +55,7 @@ URL_SCHEME = "xrdemo://"
 MAX_CONTROL = 16 * 1024             # bytes of JSON in one control message
 MAX_PROFILE = 8 * 1024              # bytes of a profile object, as compact JSON
 MAX_NAME = 64                       # characters of a display name
+MAX_HOST = 253                      # characters of a host name (DNS)
 MAX_SEATS = 32                      # the largest room capacity (seats fit in the u8 of the header)
 ROOM_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 CLIENT_ID_RE = re.compile(r"[0-9a-fA-F]{8,64}")
@@ -58,8 +64,15 @@ CLIENT_ID_RE = re.compile(r"[0-9a-fA-F]{8,64}")
 KIND_POSE = 1
 KIND_VOICE = 2
 KIND_KEEPALIVE = 3
-KIND_NAMES = {KIND_POSE: "pose", KIND_VOICE: "voice", KIND_KEEPALIVE: "keepalive"}
-MAX_PAYLOAD = {KIND_POSE: 128, KIND_VOICE: 400, KIND_KEEPALIVE: 0}   # payload bytes per kind
+KIND_PROBE = 4                      # address check: server -> client a nonce, client -> server it back
+KIND_WHISPER = 5                    # voice for one partner only, end-to-end encrypted (identity.py)
+KIND_NAMES = {KIND_POSE: "pose", KIND_VOICE: "voice", KIND_KEEPALIVE: "keepalive", KIND_PROBE: "probe",
+              KIND_WHISPER: "whisper"}
+PROBE_BYTES = 16
+WHISPER_HEAD = 9                    # whisper payload: target seat u8 | counter u64 | ciphertext
+WHISPER_TAG = 16                    # ChaCha20-Poly1305 tag
+MAX_PAYLOAD = {KIND_POSE: 128, KIND_VOICE: 400, KIND_KEEPALIVE: 0, KIND_PROBE: PROBE_BYTES,
+               KIND_WHISPER: WHISPER_HEAD + 400 + WHISPER_TAG}   # payload bytes per kind
 MAC_BYTES = 8                       # the MAC ending every datagram
 SESSION_BITS = 24
 SESSION_MASK = (1 << SESSION_BITS) - 1
@@ -122,6 +135,9 @@ def parse_join_url(url: str) -> tuple[str, int, str]:
             raise ValueError(f"join address {url!r}: an IPv6 host needs brackets: [addr]:port/room")
     if not host:
         raise ValueError(f"join address {url!r} has no host: expected HOST[:PORT]/ROOM")
+    if len(host) > MAX_HOST:
+        raise ValueError(f"join address: the host name is {len(host)} characters long "
+                         f"(at most {MAX_HOST}): {host[:40]}...")
     if not re.fullmatch(r"[A-Za-z0-9.\-_:%]+", host):
         raise ValueError(f"join address {url!r}: bad host name {host!r}")
     port = DEFAULT_PORT
@@ -162,6 +178,9 @@ def parse_nats_url(url: str, need_room: bool = True) -> tuple[list[str], str]:
     servers = []
     for part in where.split(","):
         part = part.strip()
+        if len(part.rpartition("@")[2]) > MAX_HOST + 6:
+            raise ValueError(f"NATS address: a host of {len(part)} characters is too long "
+                             f"(at most {MAX_HOST}): {part[:40]}...")
         if not part or not _NATS_HOST_RE.fullmatch(part):
             raise ValueError(f"NATS address {url!r}: bad host {part!r} (expected HOST[:PORT])")
         hostport = part.rpartition("@")[2]

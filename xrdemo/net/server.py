@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
+import hmac
+import os
 import random
 import secrets
 import socket
@@ -41,16 +44,27 @@ import time
 from dataclasses import dataclass, field
 
 from . import identity as I
+from . import limits as L
+from . import names as N
 from . import protocol as P
 
 HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
 SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
 SEAT_HOLD_S = 30.0              # a seat whose member dropped out is offered to others last, this long
 REMEMBERED_SEATS = 1024         # (room, client_id) -> seat kept for reconnects after leaving
-UDP_BUFFER_BYTES = 1 << 20      # socket send/receive buffers asked of the OS
+UDP_BUFFER_BYTES = 8 << 20      # socket buffers asked of the OS (capped by net.core.rmem_max/wmem_max):
+                                # room for a flood's backlog while the server is descheduled
 UDP_BATCH = 256                 # datagrams read per wake-up before yielding to other work
 WELCOME_BUDGET = 12 * 1024      # bytes of profiles and signed joins inside a welcome (frames max 16 KiB)
-NAME_REGISTRY_MAX = 65536       # display names remembered with their key (oldest forgotten first)
+NAME_REGISTRY_MAX = 400_000     # name keys the registry holds; then new names are refused, none forgotten
+NAME_RATES = {"key": (10 / 3600, 10.0),         # new names per identity key: 10, then one per 6 min
+              "address": (60 / 3600, 60.0)}     # per IP address (IPv6: per /64): 60, then one a minute
+NAME_BUCKETS_MAX = 65536        # keys and addresses whose new-name buckets are kept
+BUSY_LOG_S = 10.0               # at most one log line this often about refused connections
+PROBE_TTL_S = 5.0               # a probe's answer counts this long
+PROBE_REPEAT_S = 0.2            # an unbound address is asked again after this
+PROBES_PENDING = 4              # addresses being checked at once per member
+LIMITED_KEPT = 64               # members who went over their fair share, kept in the stats after leaving
 
 
 @dataclass
@@ -93,6 +107,11 @@ class _Member:
     keys: I.SessionKeys | None = None      # datagram MAC keys of this session
     signed_join: dict = field(default_factory=dict)   # what peers need to check the join
     windows: dict = field(default_factory=dict)       # kind -> ReplayWindow
+    buckets: dict = field(default_factory=dict)       # kind name -> limits.TokenBucket (fair share)
+    limited: collections.Counter = field(default_factory=collections.Counter)  # kind -> dropped over the share
+    probes: dict = field(default_factory=dict)        # address -> (nonce, loop time sent): not yet bound
+    peer_ip: str | None = None                        # the control connection's IP address
+    probe_seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,12 +135,19 @@ class Server:
     host, port: where to listen (TCP and UDP on the same port; port 0 lets the OS choose; the
     chosen one is ``self.port`` after ``start()``). capacity: seats per room (1..32).
     timeout_s: silence after which a member is removed. impairment: optional ``Impairment``.
-    log: ``f(str)`` for one-line notices (joins, leaves), or None.
+    log: ``f(str)`` for one-line notices (joins, leaves), or None. rates: overrides of
+    ``limits.RATES`` (kind -> (per second, burst)), each member's fair share. names_path: a file
+    that keeps who owns which display name across restarts (None: in memory while running);
+    max_names: name keys held (then new names are refused); name_rates: overrides of
+    ``NAME_RATES`` (new names per key and per address). limits: ``limits.ServerLimits``
+    (connections per address and in all, rooms; each refusal has its own error code).
     """
 
     def __init__(self, host: str = "0.0.0.0", port: int = P.DEFAULT_PORT, capacity: int = 8,
                  timeout_s: float = 3.0, impairment: Impairment | None = None, log=None,
-                 hello_timeout_s: float = HELLO_TIMEOUT_S):
+                 hello_timeout_s: float = HELLO_TIMEOUT_S, rates: dict | None = None,
+                 names_path=None, max_names: int = NAME_REGISTRY_MAX, name_rates: dict | None = None,
+                 limits: L.ServerLimits | None = None):
         if not 1 <= capacity <= P.MAX_SEATS:
             raise ValueError(f"capacity must be 1..{P.MAX_SEATS}, got {capacity}")
         if timeout_s <= 0:
@@ -129,12 +155,22 @@ class Server:
         self.host, self.port, self.capacity, self.timeout_s = host, port, capacity, timeout_s
         self.impairment = impairment
         self.hello_timeout_s = hello_timeout_s
+        self.rates = dict(L.RATES, **(rates or {}))   # kind -> (per second, burst): fair shares
+        self.limits = limits or L.ServerLimits()
+        self.max_connections = self.limits.connections   # lowered at start() to fit the file handles
+        self._per_address: dict = {}                     # address group -> open control connections
+        self._busy_count, self._busy_logged = 0, -1e9
+        self._previous_handler = None
+        self._limited_left: collections.OrderedDict = collections.OrderedDict()  # who -> kind counts, after leaving
         self.log = log or (lambda _msg: None)
         self.rooms: dict[str, _Room] = {}
         self._sessions: dict[int, _Member] = {}
         self._remembered: collections.OrderedDict = collections.OrderedDict()
-        self._name_keys: collections.OrderedDict = collections.OrderedDict()   # normalized name -> key
-        self._dropped: dict = {}           # (room, seat) -> monotonic time its member dropped out
+        self.names = N.NameRegistry(names_path, max_names)
+        self._name_keys = self.names.by_key          # name key -> owner (NatsServer shares it)
+        self.name_rates = dict(NAME_RATES, **(name_rates or {}))
+        self._name_buckets: collections.OrderedDict = collections.OrderedDict()   # ("key"|"address", who) -> bucket
+        self._dropped: dict = {}           # (room, seat) -> (monotonic time its member dropped out, client_id, key)
         self._tcp: asyncio.base_events.Server | None = None
         self._udp_sock: socket.socket | None = None     # non-blocking; read by _read_udp
         self._delayed: dict[int, list] = {}               # impairment: due ms -> [(packet, addr, kind)]
@@ -151,6 +187,9 @@ class Server:
     async def start(self) -> None:
         """Listen on TCP and UDP (same port number)."""
         self._loop = asyncio.get_running_loop()
+        self._previous_handler = self._loop.get_exception_handler()
+        self._loop.set_exception_handler(self._on_loop_error)
+        self.max_connections = _connection_budget(self.limits)
         last_error = None
         for _attempt in range(20):
             tcp = await asyncio.start_server(self._on_connection, self.host, self.port,
@@ -176,6 +215,8 @@ class Server:
 
     async def stop(self) -> None:
         """Close every connection and stop listening."""
+        if self._loop is not None and self._loop.get_exception_handler() == self._on_loop_error:
+            self._loop.set_exception_handler(self._previous_handler)
         if self._sweeper:
             self._sweeper.cancel()
         if self._tcp:
@@ -219,11 +260,22 @@ class Server:
         datagram received, valid or not), ``packets_out``, ``bytes_out``, ``drops`` (invalid
         datagrams by reason), ``control`` (connections, joins, room_full, ...), ``control_errors``
         (by reason), ``leaves`` (by reason), ``impaired``; flat: ``dropped_by_impairment``,
+        ``rate_limited`` (datagrams and control messages over a member's fair share, by kind),
+        ``limited_members`` (who -> kind -> count, members now here and the last few who left),
         ``rooms``, ``members``, ``process_cpu_s``, and ``thread_cpu_s`` when called on the
         server's loop (``ServerThread.stats()`` does)."""
         out = {name: dict(c) for name, c in self.counters.items()}
+        for name in ("drops", "rate_limited", "refused", "packets_in", "packets_out", "bytes_in", "bytes_out"):
+            out.setdefault(name, {})
         out["dropped_by_impairment"] = self.counters["impaired"]["lost"]
+        limited = dict(self._limited_left)
+        for room in self.rooms.values():
+            for m in room.members.values():
+                if m.limited:
+                    limited[_who(m)] = dict(m.limited)
+        out["limited_members"] = limited
         out["rooms"] = len(self.rooms)
+        out["connections"] = len(self._conn_tasks)
         out["members"] = sum(len(r.members) for r in self.rooms.values())
         out["process_cpu_s"] = time.process_time()
         try:
@@ -235,9 +287,50 @@ class Server:
         return out
 
     # --- control channel ---------------------------------------------------------------------
+    def _admission(self, peer) -> tuple[str, str] | None:
+        """(code, message) when a new connection must be refused, else None."""
+        if len(self._conn_tasks) >= self.max_connections:
+            self._note_busy(f"{len(self._conn_tasks)} connections open, the most this server takes")
+            return "busy", "the server is full (too many connections); try again in a minute"
+        if peer is not None and self._per_address.get(peer, 0) >= self.limits.per_address:
+            return "too_many_connections", (f"{self.limits.per_address} connections from your "
+                                            "address are open already")
+        return None
+
+    def _note_busy(self, why: str) -> None:
+        """One log line per BUSY_LOG_S about refusing connections, never a flood."""
+        self._busy_count += 1
+        now = time.monotonic()
+        if now - self._busy_logged >= BUSY_LOG_S:
+            self.log(f"refusing new connections: {why} ({self._busy_count} refused so far)")
+            self._busy_logged = now
+
+    def _on_loop_error(self, loop, context) -> None:
+        """The event loop's error handler: running out of file handles while accepting is one
+        line per BUSY_LOG_S (asyncio pauses accepting and retries by itself), not a traceback
+        per attempt; anything else goes to the handler that was there before."""
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            self._count("refused", "out_of_file_handles")
+            self._note_busy("the process is out of file handles")
+            return
+        if self._previous_handler is not None:
+            self._previous_handler(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         task = asyncio.current_task()
+        peer = _address_group(writer.get_extra_info("peername"))
+        refusal = self._admission(peer)
+        if refusal is not None:
+            self._count("refused", refusal[0])
+            self._write(writer, {"type": "error", "code": refusal[0], "message": refusal[1]})
+            self._close_writer(writer)
+            return
         self._conn_tasks.add(task)
+        if peer is not None:
+            self._per_address[peer] = self._per_address.get(peer, 0) + 1
         member = None
         reason = "closed"
         self._count("control", "connections")
@@ -254,15 +347,22 @@ class Server:
                 return
             while member.active:
                 msg = await self._read_message(reader)
-                member.last_seen = self._loop.time()
+                now = member.last_seen = self._loop.time()
                 msg = P.validate_client_message(msg)
                 kind = msg["type"]
+                if kind != "leave" and not self._within_share(member, "control", now):
+                    # A flood: dropped, and the connection is not read again until the share
+                    # allows (TCP pushes back on the sender).
+                    await asyncio.sleep(member.buckets["control"].wait_s(now))
+                    continue
                 if kind == "ping":
                     self._send(member, {"type": "pong", "server_time_ms": self._now_ms()})
                 elif kind == "leave":
                     reason = "leave"
                     break
                 elif kind == "profile":
+                    if not self._within_share(member, "profile", now):
+                        continue
                     member.profile = msg["profile"]
                     self._broadcast(member.room, {"type": "profile", "seat": member.seat,
                                                   "profile": member.profile}, skip=member)
@@ -288,6 +388,20 @@ class Server:
                 self._remove(member, reason)
             self._close_writer(writer)
             self._conn_tasks.discard(task)
+            if peer is not None:
+                left = self._per_address.get(peer, 1) - 1
+                if left > 0:
+                    self._per_address[peer] = left
+                else:
+                    self._per_address.pop(peer, None)
+
+    def _within_share(self, member: _Member, kind: str, now: float) -> bool:
+        """Spend one of the member's ``kind`` tokens; False (counted) when its share is used up."""
+        if member.buckets[kind].take(now):
+            return True
+        self.counters["rate_limited"][kind] += 1
+        member.limited[kind] += 1
+        return False
 
     async def _read_message(self, reader: asyncio.StreamReader) -> dict:
         n = P.frame_length(await reader.readexactly(4))
@@ -311,27 +425,56 @@ class Server:
         return _Auth(keys, eph.public, signed)
 
     def _name_owner(self, name: str, room: _Room | None) -> bytes | None:
-        """The key this name belongs to: someone in the room using it, else the registry."""
-        norm = I.normalize_name(name)
+        """The key this name (or a look-alike) belongs to: someone in the room, else the registry."""
+        keys = N.name_keys(name)
         for m in room.members.values() if room else ():
-            if I.normalize_name(m.name) == norm:
+            if keys & N.name_keys(m.name):
                 return m.key
-        return self._name_keys.get(norm)
+        return self.names.owner(name)
 
     def _claim_name(self, name: str, key: bytes) -> None:
-        norm = I.normalize_name(name)
-        self._name_keys[norm] = key
-        self._name_keys.move_to_end(norm)
-        while len(self._name_keys) > NAME_REGISTRY_MAX:
-            self._name_keys.popitem(last=False)
+        self.names.claim(name, key)
 
-    def _join(self, hello: P.Hello, writer, auth: _Auth) -> _Member | None:
+    def _name_refusal(self, hello: P.Hello, peer) -> tuple[str, str] | None:
+        """(code, message) when this hello may not use its name, else None. A name new to this
+        server costs a token of the key's and of the address's new-name buckets."""
+        problem = N.name_problem(hello.name)
+        if problem is not None:
+            return "bad_name", f"the name {hello.name!r} cannot be used: {problem}"
         owner = self._name_owner(hello.name, self.rooms.get(hello.room))
         if owner is not None and owner != hello.key:
-            self._count("control", "name_taken")
-            self._write(writer, {"type": "error", "code": "name_taken", "message":
-                                 f"the name {hello.name!r} belongs to someone else here (key "
-                                 f"{I.fingerprint(owner)[:9]}...); join with another --name"})
+            return "name_taken", (f"the name {hello.name!r} (or one that looks like it) belongs to "
+                                  f"someone else here (key {I.fingerprint(owner)[:9]}...); join with "
+                                  "another --name")
+        if owner is not None:
+            return None
+        if self.names.full:
+            return "name_limit", ("this server knows too many names to take a new one; "
+                                  "join with a name you used here before")
+        now = self._loop.time()
+        for kind, who in (("key", hello.key), ("address", peer)):
+            if who is None:
+                continue
+            bucket = self._name_buckets.get((kind, who))
+            if bucket is None:
+                bucket = self._name_buckets[(kind, who)] = L.TokenBucket(*self.name_rates[kind], now)
+                while len(self._name_buckets) > NAME_BUCKETS_MAX:
+                    self._name_buckets.popitem(last=False)
+            if not bucket.ready(now):
+                return "name_rate", (f"too many new names from this {'identity' if kind == 'key' else 'address'}"
+                                     f"; try again in {bucket.wait_s(now):.0f} s or use a name you had")
+        for kind, who in (("key", hello.key), ("address", peer)):
+            if who is not None:
+                self._name_buckets[(kind, who)].take(now)
+        return None
+
+    def _join(self, hello: P.Hello, writer, auth: _Auth) -> _Member | None:
+        refusal = self._name_refusal(hello, _address_group(writer.get_extra_info("peername")))
+        if refusal is not None:
+            code, message = refusal
+            self._count("control", code)
+            self._count("refused", code)
+            self._write(writer, {"type": "error", "code": code, "message": message})
             return None
         room = self.rooms.get(hello.room)
         replaced_seat = None
@@ -342,9 +485,16 @@ class Server:
                 self._count("control", "replaced")
         room = self.rooms.get(hello.room)              # (it vanished if that was its only member)
         if room is None:
+            if len(self.rooms) >= self.limits.rooms:
+                self._count("refused", "too_many_rooms")
+                self._write(writer, {"type": "error", "code": "too_many_rooms", "message":
+                                     f"this server holds {len(self.rooms)} rooms, its most; join a "
+                                     "room that exists or try again later"})
+                return None
             room = self.rooms[hello.room] = _Room(hello.room, self.capacity)
         if len(room.members) >= room.capacity:
             self._count("control", "room_full")
+            self._count("refused", "room_full")
             self._write(writer, {"type": "error", "code": "room_full",
                                  "message": f"room {room.name!r} is full ({room.capacity} seats)"})
             if not room.members:
@@ -352,8 +502,11 @@ class Server:
             return None
         seat = replaced_seat if replaced_seat is not None else self._choose_seat(room, hello)
         session = self._new_session()
+        now = self._loop.time()
         member = _Member(room, seat, hello.name, hello.client_id, hello.profile, session, writer,
-                         self._loop.time(), key=hello.key, keys=auth.keys, signed_join=auth.signed_join)
+                         now, key=hello.key, keys=auth.keys, signed_join=auth.signed_join,
+                         peer_ip=_ip_of(writer.get_extra_info("peername")),
+                         buckets=L.buckets(now, self.rates))
         self._claim_name(hello.name, hello.key)
         room.members[seat] = member
         self._sessions[session] = member
@@ -402,14 +555,19 @@ class Server:
             self._send(member, {"type": "profile", "seat": m.seat, "profile": m.profile})
 
     def _choose_seat(self, room: _Room, hello: P.Hello) -> int:
+        """The seat for a newcomer: its wish, else its seat from before, else the lowest free
+        one. Seats whose member dropped out less than SEAT_HOLD_S ago are held for that member
+        (same client id and key): nobody else gets one, asked for or not, while another is free."""
         free = [s for s in range(room.capacity) if s not in room.members]
-        for wish in (hello.want_seat, self._remembered.get((room.name, hello.client_id))):
-            if wish is not None and wish in free:
-                return wish
-        # Seats of people who dropped out a moment ago are kept for their reconnect.
         now = time.monotonic()
-        held = {seat for (name, seat), t in self._dropped.items() if name == room.name and now - t < SEAT_HOLD_S}
-        return next((s for s in free if s not in held), free[0])
+        held = {seat for (name, seat), (t, cid, key) in self._dropped.items()
+                if name == room.name and now - t < SEAT_HOLD_S
+                and not (cid == hello.client_id and key == hello.key)}
+        open_seats = [s for s in free if s not in held] or free    # held seats go last
+        for wish in (hello.want_seat, self._remembered.get((room.name, hello.client_id))):
+            if wish is not None and wish in open_seats:
+                return wish
+        return open_seats[0]
 
     def _new_session(self) -> int:
         while True:
@@ -426,10 +584,14 @@ class Server:
             del room.members[member.seat]
         self._sessions.pop(member.session, None)
         if reason != "leave":                  # dropped out, not a goodbye: hold the seat a while
-            self._dropped[(room.name, member.seat)] = time.monotonic()
+            self._dropped[(room.name, member.seat)] = (time.monotonic(), member.client_id, member.key)
             while len(self._dropped) > REMEMBERED_SEATS:
                 self._dropped.pop(next(iter(self._dropped)))
         self._count("leaves", reason)
+        if member.limited:                       # who went over their share stays in the stats a while
+            self._limited_left[_who(member)] = dict(member.limited)
+            while len(self._limited_left) > LIMITED_KEPT:
+                self._limited_left.popitem(last=False)
         self._close_writer(member.writer)
         if tell_room:
             self._broadcast(room, {"type": "left", "seat": member.seat, "reason": reason})
@@ -511,33 +673,64 @@ class Server:
         if member is None:
             c["drops"]["bad_session"] += 1
             return
+        name = P.KIND_NAMES[kind]
+        now = self._loop.time()
+        bucket = member.buckets[name]
+        if addr == member.addr and not bucket.ready(now):
+            # Over the member's share: dropped before any MAC work. Only datagrams that passed
+            # the MAC spend tokens, so forged ones cannot use up someone else's share.
+            c["rate_limited"][name] += 1
+            member.limited[name] += 1
+            return
         if not P.mac_ok(member.keys.up, body, tag):      # forged, or another session's token
             c["drops"]["bad_mac"] += 1
-            return
-        if member.addr is not None and member.addr != addr:
-            c["drops"]["wrong_addr"] += 1
             return
         window = member.windows.get(kind)
         if window is None:
             window = member.windows[kind] = I.ReplayWindow()
-        if not window.accept(seq, t_ms):
+        if addr != member.addr:
+            # The first datagram of a session from the IP its control connection came from binds
+            # at once (the usual case: TCP and UDP through the same NAT); any other first address,
+            # and every later change, is checked by a probe first.
+            if (member.addr is None and kind != P.KIND_PROBE and member.peer_ip is not None
+                    and _ip_of(addr) == member.peer_ip):
+                if not window.accept(seq, t_ms):
+                    c["drops"]["replay"] += 1
+                    return
+                member.addr = addr
+                member.probes.clear()
+                self._count("control", "bound")
+            else:
+                self._address_check(member, kind, payload, addr, now)
+                return
+        elif kind == P.KIND_PROBE:        # a late or repeated answer from the bound address
+            return
+        elif not window.accept(seq, t_ms):
             c["drops"]["replay"] += 1
             return
-        if member.addr is None:        # bound only by a fresh datagram: a replayed one cannot bind
-            member.addr = addr
-        name = P.KIND_NAMES[kind]
+        member.last_seen = now
+        if not bucket.take(now):                   # over this member's fair share
+            c["rate_limited"][name] += 1
+            member.limited[name] += 1
+            return
         c["packets_in"][name] += 1
         c["bytes_in"][name] += len(data)
-        member.last_seen = self._loop.time()
         if kind == P.KIND_KEEPALIVE:
             self._sendto_now(P.seal(member.keys.down, P.pack_server_datagram(kind, member.seat, seq, t_ms)),
                              addr, name)
             return
         packet = P.server_header(kind, member.seat, seq, t_ms) + payload
-        if self.observer is not None:
-            self._tell("datagram", member.room.name, kind, member.seat, seq, t_ms, payload)
-        targets = [(m.addr, m.keys.down) for m in member.room.members.values()
-                   if m is not member and m.addr is not None]
+        if kind == P.KIND_WHISPER:        # for one partner only, never recorded (end-to-end encrypted)
+            partner = member.room.members.get(payload[0]) if payload else None
+            if partner is None or partner is member or partner.addr is None:
+                c["drops"]["whisper_no_partner"] += 1
+                return
+            targets = [(partner.addr, partner.keys.down)]
+        else:
+            if self.observer is not None:
+                self._tell("datagram", member.room.name, kind, member.seat, seq, t_ms, payload)
+            targets = [(m.addr, m.keys.down) for m in member.room.members.values()
+                       if m is not member and m.addr is not None]
         if self.impairment is not None:
             for addr, key in targets:
                 self._send_impaired(P.seal(key, packet), addr, name)
@@ -552,6 +745,40 @@ class Server:
                 c["drops"]["send_error"] += 1
         c["packets_out"][name] += sent
         c["bytes_out"][name] += sent * (len(packet) + P.MAC_BYTES)
+
+    def _address_check(self, member: _Member, kind: int, payload: bytes, addr, now: float) -> None:
+        """An authentic datagram of member's session from an address that is not its bound one
+        (the first of a session, or after a NAT gave the client a new port). A probe with the
+        nonce sent to this very address binds it; anything else makes the server send that
+        address a probe (a few a second at most). A copy of someone's datagram raced from
+        another address only earns that address a probe it cannot answer: the answer needs the
+        session's key."""
+        c = self.counters
+        if kind == P.KIND_PROBE:
+            pending = member.probes.get(addr)
+            if pending is not None and now - pending[1] < PROBE_TTL_S and hmac.compare_digest(payload, pending[0]):
+                rebound = member.addr is not None
+                member.addr = addr
+                member.probes.clear()
+                member.last_seen = now
+                self._count("control", "rebound" if rebound else "bound")
+            else:
+                c["drops"]["bad_probe"] += 1
+            return
+        c["drops"]["wrong_addr" if member.addr is not None else "unbound"] += 1
+        pending = member.probes.get(addr)
+        if pending is not None and now - pending[1] < PROBE_REPEAT_S:
+            return                       # asked this address a moment ago
+        if not member.buckets["probe"].take(now):
+            c["rate_limited"]["probe"] += 1
+            return
+        nonce = secrets.token_bytes(P.PROBE_BYTES)
+        member.probes[addr] = (nonce, now)
+        while len(member.probes) > PROBES_PENDING:
+            member.probes.pop(next(iter(member.probes)))
+        member.probe_seq = (member.probe_seq + 1) & 0xFFFF
+        self._sendto_now(P.seal(member.keys.down, P.pack_server_datagram(
+            P.KIND_PROBE, member.seat, member.probe_seq, self._now_ms(), nonce)), addr, "probe")
 
     def _send_impaired(self, packet: bytes, addr, name: str) -> None:
         """Drop or delay one forwarded datagram. Delays are grouped per millisecond, so one
@@ -582,6 +809,60 @@ class Server:
             return
         self.counters["packets_out"][name] += 1
         self.counters["bytes_out"][name] += len(packet)
+
+
+def _connection_budget(limits: L.ServerLimits) -> int:
+    """How many control connections fit: the configured most, and never more than the file
+    handles left (the soft RLIMIT_NOFILE less those open now, less a reserve for datagrams,
+    recordings and the like), so the server refuses with a message before the OS refuses it."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return limits.connections
+    if soft == resource.RLIM_INFINITY:
+        return limits.connections
+    try:
+        used = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        used = 64
+    reserve = min(limits.fd_reserve, max(8, soft // 4))
+    return max(1, min(limits.connections, soft - used - reserve))
+
+
+def _ip_of(addr) -> str | None:
+    """The IP address (text, IPv4-mapped IPv6 as IPv4) of a socket address; None for anything
+    else (a NATS subject)."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(addr[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
+
+
+def _address_group(peername) -> str | None:
+    """Who an address is for per-address limits: the IPv4 address, or the /64 of an IPv6 one
+    (one home or host usually holds a whole /64); None when there is no IP address."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(peername[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _who(member: _Member) -> str:
+    """A member as the stats name it: ``room/seat 'name' FINGERPRINT-PREFIX``."""
+    fp = I.fingerprint(member.key)[:9] if member.key else "-"
+    return f"{member.room.name}/{member.seat} {member.name!r} {fp}"
 
 
 def _udp_socket(family: int, addr: tuple) -> socket.socket:

@@ -192,8 +192,12 @@ class NetMeeting:
             t_ms = (now_ms() - len(mono) * 1000 // 48000) & 0xFFFFFFFF
         frames = self._voice.push(mono, t_ms)
         if self.client.connected:
+            partner = self.client.whisper_partner      # whispering: to the partner alone, encrypted
             for seq, t, payload in frames:
-                self.client.send_voice(seq, t, payload)
+                if partner is None:
+                    self.client.send_voice(seq, t, payload)
+                else:
+                    self.client.send_whisper(partner, seq, t, payload)
         return len(frames)
 
     # --- receiving -------------------------------------------------------------------------
@@ -201,7 +205,7 @@ class NetMeeting:
         """Network thread: poses into their buffers; voice to the sink."""
         if d.seat not in self._in_room:     # not (or no longer) in the room: no ghosts
             return
-        if d.kind == "voice":
+        if d.kind in ("voice", "whisper"):
             sink = self.voice_sink
             if sink is not None:
                 sink(d.seat, d.seq, d.t_ms, d.payload, d.arrival_ns)

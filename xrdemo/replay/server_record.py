@@ -17,28 +17,40 @@ server's challenge, the ephemeral key, the signature), so a replay checks who wa
 from __future__ import annotations
 
 import base64
+import queue
 import re
+import threading
 import time
 from pathlib import Path
 
 from . import records as R
-from .capture import Recorder, base_meta, config_to_dict
+from .capture import base_meta, config_to_dict
+from .fileformat import RecordingWriter
 
 KIND_POSE, KIND_VOICE = 1, 2
 
 
 class _RoomSession:
-    def __init__(self, recorder: Recorder, capacity: int):
-        self.recorder = recorder
+    """What the loop thread keeps of a room being recorded (its file lives on the writer thread)."""
+
+    def __init__(self, path: Path, capacity: int):
+        self.path = path
         self.capacity = capacity
         self.names = [""] * capacity
         self.members: set = set()
+        self.records = 0
 
 
 class ServerRecorder:
     """Records every room a server hosts into ``folder`` (see the module docstring).
 
     where: the server's address for the meta block. log: f(str) for one line per file.
+
+    One writer thread serves every room: the observer calls (on the server's event loop) only
+    encode records and queue them; opening, compressing, writing and closing files happen on
+    that thread, so a room that opens or closes never stalls the loop, and a thousand rooms cost
+    one thread and one open file each (not a thread each). ``close()`` finishes every file and
+    stops the thread; ``sync()`` waits until everything queued so far is on disk.
     """
 
     def __init__(self, folder, where: str = "", log=None):
@@ -49,6 +61,11 @@ class ServerRecorder:
         self.log = log or (lambda _m: None)
         self.rooms: dict[str, _RoomSession] = {}
         self.files: list[Path] = []
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._writers: dict = {}          # writer thread only: room -> (RecordingWriter, path)
+        self._meta_cache: dict = {}       # writer thread only: capacity -> (cfg, its dict, meta block)
+        self._thread = threading.Thread(target=self._run, name="xrdemo-server-recording", daemon=True)
+        self._thread.start()
 
     def _path(self, room: str) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -61,65 +78,120 @@ class ServerRecorder:
         return path
 
     def _open(self, room: str, capacity: int) -> _RoomSession:
+        """A room's first member: its file is made on the writer thread (naming it, the meta
+        block and the first STATE record cost about a millisecond: not the loop's)."""
+        session = _RoomSession(None, capacity)
+        self.rooms[room] = session
+        session.records += 1
+        self._queue.put(("open", room, capacity, time.monotonic_ns()))
+        return session
+
+    def _make_file(self, room: str, capacity: int, t_ns: int):
+        """(writer thread) Create a room's file with its meta block and first STATE record."""
         from dataclasses import replace
 
         from ..config import Config
-
-        path = self._path(room)
-        recorder = Recorder(path)
-        cfg = Config()
-        cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=0))
         from ..net.protocol import PROTOCOL_VERSION
 
-        recorder.open(base_meta("server", cfg, room=room, server=self.where, seat=-1, capacity=capacity,
-                                protocol=PROTOCOL_VERSION))
-        session = _RoomSession(recorder, capacity)
-        recorder.add(R.STATE, time.monotonic_ns(), R.encode_json({
-            "config": config_to_dict(cfg), "networked": True, "capacity": capacity, "seat": -1,
-            "names": session.names, "present": [False] * capacity}))
-        self.rooms[room] = session
+        path = self._path(room)
+        cached = self._meta_cache.get(capacity)
+        if cached is None:                    # user, host and config made once per capacity
+            cfg = Config()
+            cfg = replace(cfg, meeting=replace(cfg.meeting, people=capacity, seat=0))
+            cached = self._meta_cache[capacity] = (cfg, config_to_dict(cfg), base_meta(
+                "server", cfg, server=self.where, seat=-1, capacity=capacity, protocol=PROTOCOL_VERSION))
+        cfg, cfg_doc, meta = cached
+        meta = dict(meta, room=room, t0_ns=t_ns,
+                    created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        writer = RecordingWriter(path, meta, frame_types=R.FRAME_TYPES)
         self.files.append(path)
+        writer.add(R.STATE, t_ns, R.encode_json({
+            "config": cfg_doc, "networked": True, "capacity": capacity, "seat": -1,
+            "names": [""] * capacity, "present": [False] * capacity}))
         self.log(f"recording room {room!r} to {path}")
-        return session
+        return writer, path
+
+    def _add(self, room: str, session: _RoomSession, rtype: int, t_ns: int, body: bytes) -> None:
+        session.records += 1
+        self._queue.put(("add", room, rtype, t_ns, body))
+
+    # --- the writer thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            op = self._queue.get()
+            what = op[0]
+            try:
+                if what == "add":
+                    entry = self._writers.get(op[1])
+                    if entry is not None and entry[0] is not None:
+                        entry[0].add(op[2], op[3], op[4])
+                elif what == "open":
+                    _, room, capacity, t_ns = op
+                    try:
+                        self._writers[room] = self._make_file(room, capacity, t_ns)
+                    except (OSError, ValueError) as exc:
+                        self.log(f"cannot record room {room!r}: {exc}")
+                        self._writers[room] = (None, None)
+                elif what == "close":
+                    _, room, records = op
+                    writer, path = self._writers.pop(room, (None, None))
+                    if writer is not None:
+                        self.log(f"room {room!r} ended: {_finish(writer, path, records)}")
+                elif what == "sync":
+                    op[1].set()
+                elif what == "stop":
+                    for room, (writer, path) in list(self._writers.items()):
+                        if writer is not None:
+                            self.log(f"room {room!r} ended: {_finish(writer, path, None)}")
+                    self._writers.clear()
+                    op[1].set()
+                    return
+            except Exception as exc:          # a recording must never take the server down
+                self.log(f"recording error: {exc}")
+
+    def sync(self, timeout_s: float = 10.0) -> None:
+        """Wait until everything queued so far has been handled by the writer thread."""
+        if self._thread.is_alive():
+            done = threading.Event()
+            self._queue.put(("sync", done))
+            done.wait(timeout_s)
 
     # --- the server's observer interface ---------------------------------------------------------
     def joined(self, room: str, capacity: int, seat: int, name: str, profile: dict,
                signed_join: dict | None = None) -> None:
         session = self.rooms.get(room) or self._open(room, capacity)
         now = time.monotonic_ns()
-        rec = session.recorder
         event = {"type": "joined", "seat": seat, "name": name}
         if signed_join:
             event["id"] = signed_join
-        rec.add(R.EVENT, now, R.encode_json(event))
+        self._add(room, session, R.EVENT, now, R.encode_json(event))
         if 0 <= seat < session.capacity:
             session.names[seat] = name
             session.members.add(seat)
-        rec.add(R.NAMES, now, R.encode_json(session.names))
-        rec.add(R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)},
-                                                "in_room": sorted(session.members)}))
+        self._add(room, session, R.NAMES, now, R.encode_json(session.names))
+        self._add(room, session, R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)},
+                                                                 "in_room": sorted(session.members)}))
 
     def profile(self, room: str, seat: int, profile: dict) -> None:
         session = self.rooms.get(room)
         if session is None:
             return
         now = time.monotonic_ns()
-        session.recorder.add(R.EVENT, now, R.encode_json({"type": "profile", "seat": seat}))
-        session.recorder.add(R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)}}))
+        self._add(room, session, R.EVENT, now, R.encode_json({"type": "profile", "seat": seat}))
+        self._add(room, session, R.NETSTATE, now, R.encode_json({"shapes": {str(seat): _shape_of(profile)}}))
 
     def left(self, room: str, seat: int, reason: str, room_empty: bool) -> None:
         session = self.rooms.get(room)
         if session is None:
             return
         now = time.monotonic_ns()
-        rec = session.recorder
-        rec.add(R.EVENT, now, R.encode_json({"type": "left", "seat": seat, "reason": reason}))
+        self._add(room, session, R.EVENT, now, R.encode_json({"type": "left", "seat": seat, "reason": reason}))
         if 0 <= seat < session.capacity:
             session.names[seat] = ""
         session.members.discard(seat)
-        rec.add(R.NAMES, now, R.encode_json(session.names))
-        rec.add(R.NETSTATE, now, R.encode_json({"forget": [seat], "unshape": [seat],
-                                                "in_room": sorted(session.members)}))
+        self._add(room, session, R.NAMES, now, R.encode_json(session.names))
+        self._add(room, session, R.NETSTATE, now, R.encode_json({"forget": [seat], "unshape": [seat],
+                                                                 "in_room": sorted(session.members)}))
         if room_empty:
             self._close_room(room)
 
@@ -128,18 +200,31 @@ class ServerRecorder:
         if session is None or kind not in (KIND_POSE, KIND_VOICE):
             return
         rtype = R.POSE if kind == KIND_POSE else R.VOICE
-        session.recorder.add(rtype, time.monotonic_ns(), R.encode_datagram(seat, seq, t_ms, payload))
+        self._add(room, session, rtype, time.monotonic_ns(), R.encode_datagram(seat, seq, t_ms, payload))
 
     def _close_room(self, room: str) -> None:
         session = self.rooms.pop(room, None)
         if session is not None:
-            self.log(f"room {room!r} ended: {session.recorder.close()}")
+            self._queue.put(("close", room, session.records))
 
-    def close(self) -> None:
-        """Close every open room's file (the server is stopping; normally the rooms have emptied
-        and closed theirs already)."""
-        for room in list(self.rooms):
-            self._close_room(room)
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Finish every room's file and stop the writer thread (the server is stopping; normally
+        the rooms have emptied and their files are finished already)."""
+        self.rooms.clear()
+        if self._thread.is_alive():
+            done = threading.Event()
+            self._queue.put(("stop", done))
+            done.wait(timeout_s)
+
+
+def _finish(writer: RecordingWriter, path: Path, records) -> str:
+    """Close one room's file; one line for the log (never raises)."""
+    try:
+        writer.close()
+    except OSError as exc:
+        return f"recording stopped early: {exc} (the part written before plays)"
+    what = f"{records} records (poses, voice, events)" if records is not None else "its records"
+    return f"recorded {what} to {path} (play it with: xrdemo replay {path})"
 
 
 def _shape_of(profile) -> str | None:

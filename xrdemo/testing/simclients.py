@@ -213,3 +213,191 @@ def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, t
             if proc.is_alive():
                 proc.terminate()
     return results
+
+
+# --- light participants and a flooder (fair-share tests and benches) -----------------------------
+def run_light_participants(url: str, count: int, seconds: float, *, t0_ns: int, marks: list,
+                           pose_hz: float = 30.0, talkers: int = 0, first: int = 0,
+                           capacity: int | None = None) -> dict:
+    """``count`` transport-only participants (``NetClient``: no codec, no buffers, so many fit on
+    a small machine) in ``url`` (``HOST:PORT/ROOM``), named ``lt{first}``, ... Each sends an
+    80-byte pose payload ``pose_hz`` times a second, and the first ``talkers`` a 60-byte voice
+    frame every 20 ms, and counts what it receives by kind and sender seat. At each time in
+    ``marks`` (seconds after t0_ns) it takes a snapshot. Returns ``{"seats", "snapshots":
+    [{"t", "received": [{"pose": {seat: n}, "voice": {seat: n}} per client], "sent": [{"pose",
+    "voice"} per client]}], "error"}``."""
+    from ..net.client import NetClient
+    from ..net.protocol import parse_join_url
+
+    host, port, room = parse_join_url(url)
+    out = {"seats": [], "snapshots": [], "error": None}
+    clients, counts = [], []
+    try:
+        for i in range(count):
+            c = NetClient(host, port, room, f"lt{first + i}")
+            got = {"pose": {}, "voice": {}}
+
+            def on_datagram(d, got=got):
+                per = got[d.kind]
+                per[d.seat] = per.get(d.seat, 0) + 1
+            c.on_datagram = on_datagram
+            c.connect(timeout_s=15)
+            clients.append(c)
+            counts.append(got)
+        out["seats"] = [c.seat for c in clients]
+        pose = bytes(range(80))
+        voice = bytes(60)
+        sent = [{"pose": 0, "voice": 0} for _ in clients]
+        pending = sorted(marks)
+        begun = time.monotonic_ns()               # sending starts now (not at t0: no catch-up burst)
+        while True:
+            now = time.monotonic_ns()
+            t = (now - t0_ns) / 1e9
+            if t >= seconds:
+                break
+            t_ms = (now // 1_000_000) & 0xFFFFFFFF
+            t_send = (now - begun) / 1e9
+            for i, c in enumerate(clients):
+                while sent[i]["pose"] < t_send * pose_hz:
+                    c.send_pose(pose, t_ms)
+                    sent[i]["pose"] += 1
+                while i < talkers and sent[i]["voice"] < t_send * 50.0:
+                    c.send_voice(sent[i]["voice"] & 0xFFFF, t_ms, voice)
+                    sent[i]["voice"] += 1
+            while pending and t >= pending[0]:
+                out["snapshots"].append({"t": pending.pop(0), "sent": [dict(s) for s in sent],
+                                         "received": [{k: dict(v) for k, v in g.items()} for g in counts]})
+            time.sleep(0.005)
+    except Exception:
+        out["error"] = traceback.format_exc()
+    finally:
+        for c in clients:
+            c.close()
+    return out
+
+
+def flood_poses(url: str, rate: float, start_s: float, stop_s: float, t0_ns: int, name: str = "flooder",
+                payload_bytes: int = 80) -> dict:
+    """A signed-in member of ``url`` that sends ``rate`` valid pose datagrams a second (each with
+    a fresh seq and time and a good MAC) from start_s to stop_s after t0_ns, and keeps its
+    session alive until then. Returns ``{"sent", "seat", "error"}``."""
+    from ..net import protocol as NP
+    from ..net.client import NetClient
+    from ..net.protocol import parse_join_url
+
+    host, port, room = parse_join_url(url)
+    out = {"sent": 0, "seat": -1, "error": None}
+    c = NetClient(host, port, room, name)
+    try:
+        c.connect(timeout_s=15)
+        out["seat"] = c.seat
+        payload = bytes(payload_bytes)
+        seq = 0
+        while (time.monotonic_ns() - t0_ns) / 1e9 < start_s:
+            time.sleep(0.01)
+        begun = time.monotonic_ns()
+        while True:
+            now = time.monotonic_ns()
+            if (now - t0_ns) / 1e9 >= stop_s:
+                break
+            link = c._link                      # the live session (fault injection: a raw sender)
+            due = int((now - begun) / 1e9 * rate)
+            while link is not None and out["sent"] < due:
+                packet = NP.seal(link.keys.up, NP.pack_client_datagram(
+                    NP.KIND_POSE, link.session, seq, (now // 1_000_000), payload))
+                try:
+                    c._sock.send(packet)       # from the member's bound address
+                except OSError:
+                    pass
+                seq = (seq + 1) & 0xFFFF
+                out["sent"] += 1
+            time.sleep(0.001)
+    except Exception:
+        out["error"] = traceback.format_exc()
+    finally:
+        c.close()
+    return out
+
+
+def _call_worker(queue, fn_name, args, kwargs) -> None:
+    queue.put(globals()[fn_name](*args, **kwargs))
+
+
+def run_workers(jobs: list, timeout_s: float) -> list:
+    """Run each ``(function name in this module, args, kwargs)`` in its own spawned process;
+    returns their results in job order."""
+    ctx = multiprocessing.get_context("spawn")
+    queues, procs = [], []
+    for fn_name, args, kwargs in jobs:
+        q = ctx.Queue()
+        p = ctx.Process(target=_call_worker, args=(q, fn_name, args, kwargs), daemon=True)
+        p.start()
+        queues.append(q)
+        procs.append(p)
+    results = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        for q, p in zip(queues, procs):
+            while True:
+                try:
+                    results.append(q.get(timeout=1.0))
+                    break
+                except Exception:
+                    if (not p.is_alive() and p.exitcode not in (0, None)) or time.monotonic() > deadline:
+                        raise RuntimeError(f"worker failed: exit code {p.exitcode}") from None
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+    return results
+
+
+def measure_flood(url: str, honest: int, *, phase_s: float = 6.0, flood_rate: float = 10000.0,
+                  processes: int = 3, talkers: int = 4, settle_s: float = 6.0, pose_hz: float = 30.0) -> dict:
+    """``honest`` light participants (``run_light_participants``, over ``processes`` workers) and
+    one flooder (``flood_poses``, its own process) in ``url``: a baseline phase without the
+    flood, then a phase with it, in one run. Returns per honest receiver its honest pose and
+    voice rates (received per second, from honest senders only) in both phases, what the
+    honest senders sent, and the flooder's count."""
+    t0 = time.monotonic_ns()
+    base = (settle_s, settle_s + phase_s)
+    attack = (settle_s + phase_s + 1.0, settle_s + 2 * phase_s + 1.0)
+    end = attack[1] + 0.5
+    marks = [base[0], base[1], attack[0], attack[1]]
+    jobs, left, talk_left = [], honest, talkers
+    for p in range(processes):
+        n = left // (processes - p)
+        first = honest - left
+        left -= n
+        t = min(talk_left, n)
+        talk_left -= t
+        jobs.append(("run_light_participants", (url, n, end),
+                     dict(t0_ns=t0, marks=marks, pose_hz=pose_hz, talkers=t, first=first)))
+    jobs.append(("flood_poses", (url, flood_rate, attack[0] - 0.5, attack[1], t0), {}))
+    results = run_workers(jobs, timeout_s=end + 120)
+    flood = results[-1]
+    workers = results[:-1]
+    errors = [r["error"] for r in results if r["error"]]
+    if errors:
+        raise RuntimeError("\n".join(errors))
+    honest_seats = {s for w in workers for s in w["seats"]}
+
+    def rates(snap_a, snap_b, i, kind, seconds):
+        a, b = snap_a["received"][i][kind], snap_b["received"][i][kind]
+        return sum(b.get(s, 0) - a.get(s, 0) for s in b if s in honest_seats) / seconds
+
+    out = {"receivers": [], "flood_sent": flood["sent"], "flood_seat": flood["seat"],
+           "honest_talkers": talkers, "honest": honest}
+    for w in workers:
+        snaps = w["snapshots"]
+        for i, seat in enumerate(w["seats"]):
+            out["receivers"].append({
+                "seat": seat,
+                "pose_base": rates(snaps[0], snaps[1], i, "pose", phase_s),
+                "pose_attack": rates(snaps[2], snaps[3], i, "pose", phase_s),
+                "voice_base": rates(snaps[0], snaps[1], i, "voice", phase_s),
+                "voice_attack": rates(snaps[2], snaps[3], i, "voice", phase_s),
+                "flood_received": snaps[3]["received"][i]["pose"].get(flood["seat"], 0)
+                - snaps[2]["received"][i]["pose"].get(flood["seat"], 0)})
+    return out
