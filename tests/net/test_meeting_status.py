@@ -163,3 +163,34 @@ def test_name_tags_say_muted_and_hand_up_through_the_step():
     names = state.people.names
     assert f"{names[1]} \u00b7 muted" in texts and f"{names[3]} \u00b7 hand up" in texts, texts
     assert any(t.startswith(names[4]) and t.endswith("muted, hand up") for t in texts), texts
+
+
+def test_leaning_toward_a_seat_chooses_the_private_whisper_partner():
+    """The loop's room part picks the whisper partner from this person's own lean (never from
+    heads others report): voice then goes to them alone, encrypted (net/whisper_pair.py)."""
+    from xrdemo.loop.room import RoomPart
+    from xrdemo.meetings import MeetingSource
+
+    srv = ServerThread(port=0).start()
+    ada = NetMeeting(f"127.0.0.1:{srv.port}/p", "Ada", log=lambda *_: None)
+    bob = NetMeeting(f"127.0.0.1:{srv.port}/p", "Bob", log=lambda *_: None)
+    try:
+        ada.connect()
+        bob.connect()
+        assert _wait(lambda: ada.poll() is not None and ada.present().sum() == 2)
+        logs = []
+        part = RoomPart(ada, MeetingSource(Config(), ada), log=logs.append)
+        state = meeting_state(Config(), ada.room_shape())
+        k, j = ada.seat, bob.seat
+        toward = state.seat_pos[j] - state.seat_pos[k]
+        toward[1] = 0
+        state.people.head_pos[k] = state.seat_pos[k] + 0.3 * toward / np.linalg.norm(toward)
+        part._choose_whisper_partner(state)
+        assert ada.client.whisper_partner == j and any("whispering to Bob" in m for m in logs)
+        state.people.head_pos[k] = state.seat_pos[k]
+        part._choose_whisper_partner(state)
+        assert ada.client.whisper_partner is None and "whisper over" in logs[-1]
+    finally:
+        ada.close()
+        bob.close()
+        srv.stop()

@@ -287,7 +287,7 @@ class Microphone(FramePart):
         if self.room is not None:
             net = self.room.net
             self.chain.sender = net._voice
-            send = net.client.send_voice
+            send = net.send_voice_frame          # whispers go to the partner alone, encrypted
         self.sender = MicSender(self.mic, self.chain, send)
 
     def _make_chain(self, far):

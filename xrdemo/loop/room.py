@@ -91,8 +91,30 @@ class RoomPart(FramePart):
             tick.inputs.remote = self.link.before_step(tick.state, now)
 
     def on_step(self, tick) -> None:
-        if not self.left:
-            self.link.after_step(tick.state, self.level(tick), now_ns=self.now_ns(tick))
+        if self.left:
+            return
+        self.link.after_step(tick.state, self.level(tick), now_ns=self.now_ns(tick))
+        self._choose_whisper_partner(tick.state)
+
+    def _choose_whisper_partner(self, state) -> None:
+        """Whom this person leans toward, from their own head and the fixed seats only
+        (net.whisper_pair): their voice then goes to that person alone, encrypted, while the
+        other chose them too — nobody else can redirect or suppress it."""
+        from ..net.whisper_pair import choose_partner
+
+        k = state.local
+        if not 0 <= k < len(state.seat_pos):
+            return
+        present = state.people.present if state.people.present is not None else np.ones(len(state.seat_pos), bool)
+        client = self.net.client
+        before = client.whisper_partner
+        partner = choose_partner(state.people.head_pos[k], state.seat_pos, k, present, current=before)
+        if partner != before:
+            client.whisper_partner = partner
+            if partner is not None:
+                self.log(f"network: whispering to {state.people.names[partner]} (only they hear you)")
+            else:
+                self.log("network: whisper over; the room hears you again")
 
     def close(self, error) -> None:
         self.net.close()

@@ -191,14 +191,19 @@ class NetMeeting:
         if t_ms is None:
             t_ms = (now_ms() - len(mono) * 1000 // 48000) & 0xFFFFFFFF
         frames = self._voice.push(mono, t_ms)
-        if self.client.connected:
-            partner = self.client.whisper_partner      # whispering: to the partner alone, encrypted
-            for seq, t, payload in frames:
-                if partner is None:
-                    self.client.send_voice(seq, t, payload)
-                else:
-                    self.client.send_whisper(partner, seq, t, payload)
+        for seq, t, payload in frames:
+            self.send_voice_frame(seq, t, payload)
         return len(frames)
+
+    def send_voice_frame(self, seq: int, t_ms: int, payload: bytes) -> bool:
+        """One encoded 20 ms Opus frame: to the room, or while whispering (``client.whisper_partner``)
+        to the partner alone, encrypted end to end. False when not sent."""
+        if not self.client.connected:
+            return False
+        partner = self.client.whisper_partner
+        if partner is None:
+            return bool(self.client.send_voice(seq, t_ms, payload))
+        return bool(self.client.send_whisper(partner, seq, t_ms, payload))
 
     # --- receiving -------------------------------------------------------------------------
     def _on_datagram(self, d) -> None:
