@@ -14,7 +14,7 @@ import argparse
 import time
 
 from xrdemo.net import identity as I
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 from xrdemo.net.server import Server, _Member, _Room
 
 
@@ -65,13 +65,13 @@ def main() -> None:
 
     def forward():
         seq[0] += 1
-        data = P.seal(sender.keys.up, P.pack_client_datagram(P.KIND_POSE, sender.session, seq[0],
+        data = proto.seal(sender.keys.up, proto.pack_client_datagram(proto.KIND_POSE, sender.session, seq[0],
                                                              seq[0], payload))
         server._on_datagram(data, sender.addr)
 
     key = bytes(32)
-    body = P.pack_server_datagram(P.KIND_POSE, 1, 2, 3, payload)
-    tag = P.datagram_mac(key, body)
+    body = proto.pack_server_datagram(proto.KIND_POSE, 1, 2, 3, payload)
+    tag = proto.datagram_mac(key, body)
     window = I.ReplayWindow()
     wseq = [0]
 
@@ -82,14 +82,14 @@ def main() -> None:
     ref = _per_call_us(forward, n)
     assert server._udp_sock.sent == 15 * n, server.stats()["drops"]
     rows = [("server: one pose from a 16-person room, forwarded to 15 (reference)", ref)]
-    rows.append(("  of which: seal one datagram (BLAKE2b-64, 88 bytes)", _per_call_us(lambda: P.seal(key, body), n)))
-    rows.append(("  of which: check one MAC", _per_call_us(lambda: P.mac_ok(key, body, tag), n)))
+    rows.append(("  of which: seal one datagram (BLAKE2b-64, 88 bytes)", _per_call_us(lambda: proto.seal(key, body), n)))
+    rows.append(("  of which: check one MAC", _per_call_us(lambda: proto.mac_ok(key, body, tag), n)))
     rows.append(("  of which: replay window step", _per_call_us(window_step, n)))
-    rows.append(("  parse the header alone", _per_call_us(lambda: P.parse_server_datagram(body), n)))
+    rows.append(("  parse the header alone", _per_call_us(lambda: proto.parse_server_datagram(body), n)))
 
     ident = I.Identity.generate()
     eph_c, eph_s = I.Ephemeral(), I.Ephemeral()
-    statement = I.join_statement(P.PROTOCOL_VERSION, bytes(32), "room", "Ada", "abcdef01", eph_c.public)
+    statement = I.join_statement(proto.PROTOCOL_VERSION, bytes(32), "room", "Ada", "abcdef01", eph_c.public)
     sig = ident.sign(statement)
     m = max(n // 20, 50)
     join_rows = [

@@ -8,7 +8,7 @@ import struct
 import time
 
 from xrdemo.net import identity as I
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 
 
 def wait_until(predicate, timeout_s: float = 5.0, period_s: float = 0.01):
@@ -49,7 +49,7 @@ def raw_join(port: int, room: str = "r", name: str = "raw", client_id: str = "fe
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     challenge = I.unb64(recv_message(sock)["challenge"], I.CHALLENGE_BYTES)
     eph = I.Ephemeral()
-    sock.sendall(P.encode_message(I.hello_message(identity or I.Identity.generate(), P.PROTOCOL_VERSION,
+    sock.sendall(proto.encode_message(I.hello_message(identity or I.Identity.generate(), proto.PROTOCOL_VERSION,
                                                   challenge, eph.public, room, name, client_id,
                                                   want_seat, {}, 0)))
     answer = recv_message(sock)
@@ -62,7 +62,7 @@ def raw_join(port: int, room: str = "r", name: str = "raw", client_id: str = "fe
 
 def sealed(keys, kind: int, session: int, seq: int, t_ms: int, payload: bytes = b"") -> bytes:
     """A client -> server datagram with its MAC under keys.up."""
-    return P.seal(keys.up, P.pack_client_datagram(kind, session, seq, t_ms, payload))
+    return proto.seal(keys.up, proto.pack_client_datagram(kind, session, seq, t_ms, payload))
 
 
 def udp_socket(host: str = "127.0.0.1") -> socket.socket:
@@ -93,13 +93,13 @@ def bind_udp(sock, keys, session: int, port: int, seq: int = 0) -> None:
     import time as _time
 
     t_ms = int(_time.monotonic() * 1000) & 0xFFFFFFFF
-    sock.sendto(sealed(keys, P.KIND_KEEPALIVE, session, seq, t_ms), ("127.0.0.1", port))
+    sock.sendto(sealed(keys, proto.KIND_KEEPALIVE, session, seq, t_ms), ("127.0.0.1", port))
     data, _ = sock.recvfrom(2048)
-    kind, _seat, pseq, pt, nonce = P.parse_server_datagram(data[:-P.MAC_BYTES])
-    if kind == P.KIND_KEEPALIVE:
+    kind, _seat, pseq, pt, nonce = proto.parse_server_datagram(data[:-proto.MAC_BYTES])
+    if kind == proto.KIND_KEEPALIVE:
         return
-    assert kind == P.KIND_PROBE, kind
-    sock.sendto(sealed(keys, P.KIND_PROBE, session, pseq, pt, nonce), ("127.0.0.1", port))
-    sock.sendto(sealed(keys, P.KIND_KEEPALIVE, session, seq + 1, t_ms), ("127.0.0.1", port))
+    assert kind == proto.KIND_PROBE, kind
+    sock.sendto(sealed(keys, proto.KIND_PROBE, session, pseq, pt, nonce), ("127.0.0.1", port))
+    sock.sendto(sealed(keys, proto.KIND_KEEPALIVE, session, seq + 1, t_ms), ("127.0.0.1", port))
     data, _ = sock.recvfrom(2048)
-    assert data[0] == P.KIND_KEEPALIVE, data[0]
+    assert data[0] == proto.KIND_KEEPALIVE, data[0]

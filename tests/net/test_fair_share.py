@@ -8,7 +8,7 @@ import pytest
 
 from xrdemo.commands.serve import status_line
 from xrdemo.net import limits as L
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 from xrdemo.net.server import ServerThread
 from xrdemo.testing.simclients import measure_flood
 
@@ -42,7 +42,7 @@ def test_a_pose_flood_is_cut_to_the_share_and_counted_by_member():
         bind_udp(ub, wb["keys"], sb, srv.port)
         t_ms = int(time.monotonic() * 1000) & 0xFFFFFFFF
         for seq in range(2000):                               # ~instantly: far over 90/s, burst 45
-            ua.sendto(sealed(wa["keys"], P.KIND_POSE, sa, seq, t_ms, bytes(80)), ("127.0.0.1", srv.port))
+            ua.sendto(sealed(wa["keys"], proto.KIND_POSE, sa, seq, t_ms, bytes(80)), ("127.0.0.1", srv.port))
         stats = wait_until(lambda: (s := srv.stats())["rate_limited"].get("pose", 0) + s["packets_in"].get("pose", 0)
                            >= 2000 and s)
         forwarded = stats["packets_in"]["pose"]
@@ -70,8 +70,8 @@ def test_control_and_profile_floods_are_held_back():
         sock_a, _ = raw_join(srv.port, name="noisy", client_id="aaaa0003")
         sock_b, _ = raw_join(srv.port, name="calm", client_id="bbbb0004")
         big = {"blob": "x" * 8000}
-        sock_a.sendall(P.encode_message({"type": "profile", "profile": big}) * 30)
-        sock_a.sendall(P.encode_message({"type": "ping"}) * 200)
+        sock_a.sendall(proto.encode_message({"type": "profile", "profile": big}) * 30)
+        sock_a.sendall(proto.encode_message({"type": "ping"}) * 200)
         stats = wait_until(lambda: (s := srv.stats())["rate_limited"].get("control", 0) > 0 and s)
         stats = wait_until(lambda: (s := srv.stats())["rate_limited"].get("profile", 0) >= 30 - 4 and s)
         # the calm member got at most the profile burst (4) of 8 KiB broadcasts, not 30

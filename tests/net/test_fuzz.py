@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from netutil import wait_until
 from xrdemo.net import identity as I
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 from xrdemo.net.client import NetClient, _Link
 from xrdemo.net.server import ServerThread
 
@@ -32,25 +32,25 @@ plausible_messages = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=600))
 def test_datagram_parsers_raise_only_protocol_errors(data):
-    for parse in (P.parse_client_datagram, P.parse_server_datagram):
+    for parse in (proto.parse_client_datagram, proto.parse_server_datagram):
         try:
             kind, _who, seq, t_ms, payload = parse(data)
-        except P.ProtocolError as exc:
+        except proto.ProtocolError as exc:
             assert exc.reason in ("short", "bad_kind", "too_long", "bad_seat")
         else:
-            assert kind in P.KIND_NAMES and len(payload) <= P.MAX_PAYLOAD[kind]
+            assert kind in proto.KIND_NAMES and len(payload) <= proto.MAX_PAYLOAD[kind]
             assert 0 <= seq < 65536 and 0 <= t_ms < 2**32
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300), st.integers(1, 50))
 def test_frame_reader_raises_only_protocol_errors(data, step):
-    reader = P.FrameReader()
+    reader = proto.FrameReader()
     try:
         for i in range(0, len(data), step):
             for msg in reader.feed(data[i:i + step]):
                 assert isinstance(msg, dict) and isinstance(msg["type"], str)
-    except P.ProtocolError:
+    except proto.ProtocolError:
         pass
 
 
@@ -59,8 +59,8 @@ def test_frame_reader_raises_only_protocol_errors(data, step):
 def test_well_framed_garbage_bodies(body):
     frame = struct.pack(">I", len(body)) + body
     try:
-        P.FrameReader().feed(frame)
-    except P.ProtocolError as exc:
+        proto.FrameReader().feed(frame)
+    except proto.ProtocolError as exc:
         assert exc.reason in ("bad_length", "bad_json", "bad_message")
 
 
@@ -68,12 +68,12 @@ def test_well_framed_garbage_bodies(body):
 @given(plausible_messages)
 def test_message_validation_raises_only_protocol_errors(msg):
     try:
-        out = P.validate_client_message(msg)
-    except P.ProtocolError as exc:
+        out = proto.validate_client_message(msg)
+    except proto.ProtocolError as exc:
         assert exc.reason in ("bad_message", "unknown_type", "version")
         return
-    if isinstance(out, P.Hello):
-        assert P.ROOM_RE.fullmatch(out.room) and isinstance(out.profile, dict)
+    if isinstance(out, proto.Hello):
+        assert proto.ROOM_RE.fullmatch(out.room) and isinstance(out.profile, dict)
 
 
 @settings(max_examples=300, deadline=None)
@@ -108,20 +108,20 @@ def test_live_server_survives_a_spray_of_random_datagrams_and_tcp_bytes():
                     if r < 0.3:        # random bytes
                         data = rng.randbytes(rng.randrange(0, 600))
                     elif r < 0.6:      # a's real token without a's key (a forged MAC)
-                        data = P.pack_client_datagram(rng.choice([1, 2, 3]), session, i, i,
+                        data = proto.pack_client_datagram(rng.choice([1, 2, 3]), session, i, i,
                                                       rng.randbytes(rng.randrange(0, 100))) + rng.randbytes(8)
                     elif r < 0.8:      # guessed tokens
-                        data = P.pack_client_datagram(rng.choice([1, 2]), rng.randrange(1 << 24) ^ session | 1,
+                        data = proto.pack_client_datagram(rng.choice([1, 2]), rng.randrange(1 << 24) ^ session | 1,
                                                       i, i, b"x")
                     else:              # valid kinds, oversize payloads
-                        data = P.pack_client_datagram(rng.choice([1, 2, 3]), session, i, i, b"y" * rng.choice([129, 401, 1200]))
+                        data = proto.pack_client_datagram(rng.choice([1, 2, 3]), session, i, i, b"y" * rng.choice([129, 401, 1200]))
                     u.sendto(data, dst)
                     if i % 200 == 0:
                         time.sleep(0.002)      # let the server keep up (loopback buffers are finite)
             for _ in range(30):                # random TCP streams, some after a valid hello
                 with socket.create_connection(dst, timeout=2) as s:
                     if rng.random() < 0.5:
-                        s.sendall(P.encode_message({"type": "hello", "v": P.PROTOCOL_VERSION, "room": "r",
+                        s.sendall(proto.encode_message({"type": "hello", "v": proto.PROTOCOL_VERSION, "room": "r",
                                                     "name": "z", "client_id": rng.randbytes(4).hex()}))
                     try:
                         s.sendall(rng.randbytes(rng.randrange(1, 300)))

@@ -16,7 +16,7 @@ import pytest
 
 from netutil import bind_udp, events_until, raw_join, recv_message, sealed, udp_socket, wait_until
 from xrdemo.net import identity as I
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 from xrdemo.net.client import NameTaken
 from xrdemo.net.server import ServerThread
 from xrdemo.net.session import NetMeeting
@@ -75,7 +75,7 @@ def test_fingerprint_is_eight_groups_of_four_hex():
 # --- signatures, keys, replay windows ----------------------------------------------------------
 def test_signature_round_trip_and_every_field_is_covered():
     ident, eph = I.Identity.generate(), I.Ephemeral()
-    args = (P.PROTOCOL_VERSION, b"c" * 32, "room", "Ada", "abcdef01", eph.public)
+    args = (proto.PROTOCOL_VERSION, b"c" * 32, "room", "Ada", "abcdef01", eph.public)
     sig = ident.sign(I.join_statement(*args))
     assert I.verify_join(ident.public, sig, I.join_statement(*args))
     for i, other in enumerate((1, b"d" * 32, "room2", "Adb", "abcdef02", b"e" * 32)):
@@ -153,7 +153,7 @@ def test_a_forged_signed_join_from_the_server_is_not_trusted(clients):
     c.room = "r"
     real, eph = I.Identity.generate(), I.Ephemeral()
     challenge = b"c" * 32
-    sig = real.sign(I.join_statement(P.PROTOCOL_VERSION, challenge, "r", "Ada", "abcdef01", eph.public))
+    sig = real.sign(I.join_statement(proto.PROTOCOL_VERSION, challenge, "r", "Ada", "abcdef01", eph.public))
     signed = {"key": I.b64(real.public), "eph": I.b64(eph.public), "challenge": I.b64(challenge),
               "sig": I.b64(sig), "client_id": "abcdef01"}
     c._on_control({"type": "joined", "seat": 2, "name": "Ada", "id": signed})
@@ -172,9 +172,9 @@ def test_a_replayed_join_is_refused_and_nobody_sees_it(server, clients):
     # The victim's genuine join, captured on the wire ...
     s1 = socket.create_connection(("127.0.0.1", server.port), timeout=5)
     challenge = I.unb64(recv_message(s1)["challenge"], 32)
-    hello = I.hello_message(victim, P.PROTOCOL_VERSION, challenge, I.Ephemeral().public, "r", "Vic",
+    hello = I.hello_message(victim, proto.PROTOCOL_VERSION, challenge, I.Ephemeral().public, "r", "Vic",
                             "0a0b0c0d", None, {}, 0)
-    captured = P.encode_message(hello)
+    captured = proto.encode_message(hello)
     s1.sendall(captured)
     assert recv_message(s1)["type"] == "welcome"
     s1.close()
@@ -196,10 +196,10 @@ def test_a_replayed_join_is_refused_and_nobody_sees_it(server, clients):
 def test_a_join_signed_by_another_key_is_refused(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         challenge = I.unb64(recv_message(s)["challenge"], 32)
-        hello = I.hello_message(I.Identity.generate(), P.PROTOCOL_VERSION, challenge, I.Ephemeral().public,
+        hello = I.hello_message(I.Identity.generate(), proto.PROTOCOL_VERSION, challenge, I.Ephemeral().public,
                                 "r", "Mallory", "0a0b0c0d")
         hello["key"] = I.b64(I.Identity.generate().public)         # claims a key it does not hold
-        s.sendall(P.encode_message(hello))
+        s.sendall(proto.encode_message(hello))
         assert recv_message(s)["code"] == "bad_signature"
     assert server.stats()["members"] == 0
 
@@ -257,28 +257,28 @@ def test_forged_pose_packets_for_another_seat_reach_nobody(server, clients):
         bind_udp(um, mallory["keys"], m_session, server.port)          # binds mallory
         bind_udp(uv, victim["keys"], v_session, server.port)           # and the victim
         wait_until(lambda: server.stats()["control"].get("bound", 0) >= 3)   # and the receiver
-        uv.sendto(sealed(victim["keys"], P.KIND_POSE, v_session, 0, 100, b"genuine"), dst)
+        uv.sendto(sealed(victim["keys"], proto.KIND_POSE, v_session, 0, 100, b"genuine"), dst)
         wait_until(lambda: [d for d in receiver.drain() if d.payload == b"genuine" and d.seat == 0])
         drops0 = dict(server.stats().get("drops", {}))
         forged = [
-            P.pack_client_datagram(P.KIND_POSE, v_session, 1, 101, b"no mac at all"),          # no MAC
-            P.pack_client_datagram(P.KIND_POSE, v_session, 2, 102, b"bad mac") + b"\0" * 8,    # a wrong one
-            sealed(mallory["keys"], P.KIND_POSE, v_session, 3, 103, b"own key"),   # victim's token, own key
-            sealed(mallory["keys"], P.KIND_VOICE, v_session, 4, 104, b"own key"),
+            proto.pack_client_datagram(proto.KIND_POSE, v_session, 1, 101, b"no mac at all"),          # no MAC
+            proto.pack_client_datagram(proto.KIND_POSE, v_session, 2, 102, b"bad mac") + b"\0" * 8,    # a wrong one
+            sealed(mallory["keys"], proto.KIND_POSE, v_session, 3, 103, b"own key"),   # victim's token, own key
+            sealed(mallory["keys"], proto.KIND_VOICE, v_session, 4, 104, b"own key"),
         ]
         for data in forged:
             um.sendto(data, dst)
         wait_until(lambda: server.stats()["drops"].get("bad_mac", 0) - drops0.get("bad_mac", 0) == 4)
         # a captured genuine datagram replayed: from the victim's own address, and from another
-        captured = sealed(victim["keys"], P.KIND_POSE, v_session, 5, 105, b"once")
+        captured = sealed(victim["keys"], proto.KIND_POSE, v_session, 5, 105, b"once")
         uv.sendto(captured, dst)
         uv.sendto(captured, dst)
         um.sendto(captured, dst)
         wait_until(lambda: server.stats()["drops"].get("replay", 0) == 1)
         wait_until(lambda: server.stats()["drops"].get("wrong_addr", 0) == 1)
         # an old one (seq far behind) and one stamped long ago: both replays
-        uv.sendto(sealed(victim["keys"], P.KIND_POSE, v_session, 0, 100, b"genuine"), dst)
-        uv.sendto(sealed(victim["keys"], P.KIND_POSE, v_session, 6, 100 - 5000, b"stale"), dst)
+        uv.sendto(sealed(victim["keys"], proto.KIND_POSE, v_session, 0, 100, b"genuine"), dst)
+        uv.sendto(sealed(victim["keys"], proto.KIND_POSE, v_session, 6, 100 - 5000, b"stale"), dst)
         wait_until(lambda: server.stats()["drops"].get("replay", 0) == 3)
         time.sleep(0.2)
         got = [(d.seat, d.payload) for d in receiver.drain()]
@@ -293,12 +293,12 @@ def test_client_drops_forwarded_datagrams_with_a_bad_mac_or_seen_before(server, 
     a = clients(server.port, "a")
     a.connect()
     keys = a._link.keys
-    body = P.pack_server_datagram(P.KIND_POSE, 3, 7, 1000, b"pose")
+    body = proto.pack_server_datagram(proto.KIND_POSE, 3, 7, 1000, b"pose")
     a._loop.call_soon_threadsafe(a._on_datagram, body + b"\x01" * 8)                 # forged MAC
-    a._loop.call_soon_threadsafe(a._on_datagram, P.seal(b"k" * 32, body))             # another key
-    a._loop.call_soon_threadsafe(a._on_datagram, P.seal(keys.up, body))               # the wrong direction
-    a._loop.call_soon_threadsafe(a._on_datagram, P.seal(keys.down, body))             # genuine
-    a._loop.call_soon_threadsafe(a._on_datagram, P.seal(keys.down, body))             # replayed
+    a._loop.call_soon_threadsafe(a._on_datagram, proto.seal(b"k" * 32, body))             # another key
+    a._loop.call_soon_threadsafe(a._on_datagram, proto.seal(keys.up, body))               # the wrong direction
+    a._loop.call_soon_threadsafe(a._on_datagram, proto.seal(keys.down, body))             # genuine
+    a._loop.call_soon_threadsafe(a._on_datagram, proto.seal(keys.down, body))             # replayed
     wait_until(lambda: a.stats.get("rx_dropped_replay") == 1)
     assert a.stats["rx_dropped_bad_mac"] == 3
     assert [(d.seat, d.payload) for d in a.drain()] == [(3, b"pose")]

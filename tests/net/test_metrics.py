@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from xrdemo.net import identity as I
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 from xrdemo.net.metrics import start_metrics_server
 from xrdemo.net.server import ServerThread
 
@@ -44,9 +44,9 @@ def test_metrics_count_joins_refusals_drops_members_rooms_and_bytes():
             bind_udp(ub, wb["keys"], int(wb["session"], 16), srv.port)
             t_ms = int(time.monotonic() * 1000) & 0xFFFFFFFF
             for seq in range(300):
-                ua.sendto(sealed(wa["keys"], P.KIND_POSE, session, seq, t_ms, bytes(80)), ("127.0.0.1", srv.port))
+                ua.sendto(sealed(wa["keys"], proto.KIND_POSE, session, seq, t_ms, bytes(80)), ("127.0.0.1", srv.port))
             wait_until(lambda: srv.stats()["rate_limited"].get("pose", 0) + srv.stats()["packets_in"].get("pose", 0) == 300)
-            ua.sendto(P.pack_client_datagram(P.KIND_VOICE, session, 999, t_ms, bytes(60)) + bytes(8),
+            ua.sendto(proto.pack_client_datagram(proto.KIND_VOICE, session, 999, t_ms, bytes(60)) + bytes(8),
                       ("127.0.0.1", srv.port))                            # a forged one
             wait_until(lambda: srv.stats()["drops"].get("bad_mac") == 1)
             m = scrape(f"http://127.0.0.1:{port}/metrics")

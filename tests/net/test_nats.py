@@ -17,7 +17,7 @@ import pytest
 from netutil import events_until, wait_until
 from xrdemo.core import pose as PO
 from xrdemo.net import identity as I
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 from xrdemo.net.client import NameTaken
 from xrdemo.net.nats_server import NatsServerThread
 from xrdemo.net.nats_transport import NatsClient, import_nats
@@ -235,19 +235,19 @@ def test_forged_and_malformed_nats_traffic_is_dropped_and_counted(natsd, make):
         nc = await nats.connect(natsd.url)
         up = f"xrdemo.s.{sid}.up"
         await nc.publish(up, b"\x01\x00", reply="xrdemo.d.evil")                     # short
-        await nc.publish(up, P.pack_client_datagram(1, 0x123456, 0, 0, b"x" * 80),
+        await nc.publish(up, proto.pack_client_datagram(1, 0x123456, 0, 0, b"x" * 80),
                          reply="xrdemo.d.evil")                                      # no such session
-        await nc.publish(up, P.pack_client_datagram(1, 0x123456, 0, 0, b"x"))         # no reply subject
+        await nc.publish(up, proto.pack_client_datagram(1, 0x123456, 0, 0, b"x"))         # no reply subject
         # control bytes for a stream whose secret name is not known: never reach a stream, even
         # with someone's inbox as the reply subject (an eavesdropper on xrdemo.c.> sees those)
-        leave = P.encode_message({"type": "leave"})
+        leave = proto.encode_message({"type": "leave"})
         await nc.publish(f"xrdemo.s.{sid}.ctl.{'0' * 32}", leave, reply=b_inbox)
         await nc.request("xrdemo.open", b"not json", timeout=2)
         # An eavesdropper on the NATS server captures one of ann's pose datagrams ...
         captured = asyncio.get_running_loop().create_future()
 
         async def spy(msg):
-            if not captured.done() and msg.data[0] == P.KIND_POSE:
+            if not captured.done() and msg.data[0] == proto.KIND_POSE:
                 captured.set_result(msg)
 
         await nc.subscribe(up, cb=spy)
@@ -373,7 +373,7 @@ def test_missing_nats_py_gives_a_clear_error(monkeypatch):
 ])
 def test_bad_nats_urls_are_refused(url, error):
     with pytest.raises(ValueError, match=error):
-        P.check_join_url(url)
+        proto.check_join_url(url)
 
 
 def test_passwords_in_nats_urls_are_not_printed():
@@ -384,13 +384,13 @@ def test_passwords_in_nats_urls_are_not_printed():
     finally:
         c.close()
     assert "s3cret" not in str(err.value) and "nats://ann:***@127.0.0.1:9" in str(err.value)
-    assert P.redact_nats_url("nats://a:b@h:1,nats://c:d@h2") == "nats://a:***@h:1,nats://c:***@h2"
+    assert proto.redact_nats_url("nats://a:b@h:1,nats://c:d@h2") == "nats://a:***@h:1,nats://c:***@h2"
 
 
 def test_nats_urls_parse():
-    assert P.parse_nats_url("nats://h/r") == (["nats://h:4222"], "r")
-    assert P.parse_nats_url("nats://u:pw@h1:1,h2/team.a") == (["nats://u:pw@h1:1", "nats://h2:4222"], "team.a")
-    assert P.check_join_url("nats://[::1]:5/r") == "nats" and P.check_join_url("h:1/r") == "udp"
+    assert proto.parse_nats_url("nats://h/r") == (["nats://h:4222"], "r")
+    assert proto.parse_nats_url("nats://u:pw@h1:1,h2/team.a") == (["nats://u:pw@h1:1", "nats://h2:4222"], "team.a")
+    assert proto.check_join_url("nats://[::1]:5/r") == "nats" and proto.check_join_url("h:1/r") == "udp"
 
 
 # --- a cluster and several room servers ------------------------------------------------------

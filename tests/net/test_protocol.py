@@ -6,21 +6,21 @@ import struct
 
 import pytest
 
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 
 
 # --- join addresses ---------------------------------------------------------------------------
 @pytest.mark.parametrize("url, expected", [
     ("example.org:5000/team", ("example.org", 5000, "team")),
-    ("example.org/team", ("example.org", P.DEFAULT_PORT, "team")),
+    ("example.org/team", ("example.org", proto.DEFAULT_PORT, "team")),
     ("xrdemo://10.0.0.2:4800/Room_1.a-b", ("10.0.0.2", 4800, "Room_1.a-b")),
-    ("XRDEMO://host/r/", ("host", P.DEFAULT_PORT, "r")),
+    ("XRDEMO://host/r/", ("host", proto.DEFAULT_PORT, "r")),
     ("[::1]:4734/r", ("::1", 4734, "r")),
-    ("[fe80::1]/r", ("fe80::1", P.DEFAULT_PORT, "r")),
+    ("[fe80::1]/r", ("fe80::1", proto.DEFAULT_PORT, "r")),
     ("  localhost:1/x  ", ("localhost", 1, "x")),
 ])
 def test_parse_join_url_accepts(url, expected):
-    assert P.parse_join_url(url) == expected
+    assert proto.parse_join_url(url) == expected
 
 
 @pytest.mark.parametrize("url, words", [
@@ -41,13 +41,13 @@ def test_parse_join_url_accepts(url, expected):
 ])
 def test_parse_join_url_rejects_with_a_clear_message(url, words):
     with pytest.raises(ValueError) as exc:
-        P.parse_join_url(url)
+        proto.parse_join_url(url)
     assert words in str(exc.value)
 
 
 # --- control messages -------------------------------------------------------------------------
 def _hello(**over):
-    msg = {"type": "hello", "v": P.PROTOCOL_VERSION, "room": "r", "name": "Ann", "client_id": "0123abcd",
+    msg = {"type": "hello", "v": proto.PROTOCOL_VERSION, "room": "r", "name": "Ann", "client_id": "0123abcd",
            "want_seat": None, "profile": {"shape": "AAAA"}, "udp_port": 5000,
            "key": base64.b64encode(b"k" * 32).decode(), "eph": base64.b64encode(b"e" * 32).decode(),
            "sig": base64.b64encode(b"s" * 64).decode()}
@@ -57,9 +57,9 @@ def _hello(**over):
 
 def test_encode_then_frame_reader_round_trips_in_any_chunking():
     msgs = [_hello(), {"type": "ping"}, {"type": "profile", "profile": {"x": "é" * 10}}]
-    stream = b"".join(P.encode_message(m) for m in msgs)
+    stream = b"".join(proto.encode_message(m) for m in msgs)
     for step in (1, 3, 7, len(stream)):
-        reader = P.FrameReader()
+        reader = proto.FrameReader()
         got = []
         for i in range(0, len(stream), step):
             got += reader.feed(stream[i:i + step])
@@ -68,35 +68,35 @@ def test_encode_then_frame_reader_round_trips_in_any_chunking():
 
 def test_encode_message_refuses_oversize():
     with pytest.raises(ValueError):
-        P.encode_message({"type": "x", "pad": "a" * P.MAX_CONTROL})
+        proto.encode_message({"type": "x", "pad": "a" * proto.MAX_CONTROL})
 
 
 @pytest.mark.parametrize("frame, reason", [
     (struct.pack(">I", 0), "bad_length"),
-    (struct.pack(">I", P.MAX_CONTROL + 1), "bad_length"),
+    (struct.pack(">I", proto.MAX_CONTROL + 1), "bad_length"),
     (struct.pack(">I", 3) + b"\xff\xfe{", "bad_json"),
     (struct.pack(">I", 5) + b"[1,2]", "bad_message"),
     (struct.pack(">I", 11) + b'{"type": 3}', "bad_message"),
     (struct.pack(">I", 4) + b"nope", "bad_json"),
 ])
 def test_frame_reader_rejects_bad_frames(frame, reason):
-    with pytest.raises(P.ProtocolError) as exc:
-        P.FrameReader().feed(frame)
+    with pytest.raises(proto.ProtocolError) as exc:
+        proto.FrameReader().feed(frame)
     assert exc.value.reason == reason
     assert isinstance(exc.value, ValueError)
 
 
 def test_deeply_nested_json_is_a_protocol_error_not_a_crash():
     body = b"[" * 10000 + b"]" * 10000
-    with pytest.raises(P.ProtocolError):
-        P.FrameReader().feed(struct.pack(">I", len(body)) + body)
+    with pytest.raises(proto.ProtocolError):
+        proto.FrameReader().feed(struct.pack(">I", len(body)) + body)
 
 
 def test_valid_hello_is_parsed():
-    h = P.validate_client_message(_hello(want_seat=3, client_id="ABCDEF0123"))
-    assert h == P.Hello("r", "Ann", "abcdef0123", 3, {"shape": "AAAA"}, 5000,
+    h = proto.validate_client_message(_hello(want_seat=3, client_id="ABCDEF0123"))
+    assert h == proto.Hello("r", "Ann", "abcdef0123", 3, {"shape": "AAAA"}, 5000,
                         key=b"k" * 32, eph=b"e" * 32, sig=b"s" * 64)
-    assert P.validate_client_message(_hello(profile=None, udp_port=None)).profile == {}
+    assert proto.validate_client_message(_hello(profile=None, udp_port=None)).profile == {}
 
 
 @pytest.mark.parametrize("over, reason", [
@@ -118,97 +118,97 @@ def test_valid_hello_is_parsed():
     ({"want_seat": -1}, "bad_message"),
     ({"want_seat": True}, "bad_message"),
     ({"want_seat": 1.5}, "bad_message"),
-    ({"want_seat": P.MAX_SEATS}, "bad_message"),
+    ({"want_seat": proto.MAX_SEATS}, "bad_message"),
     ({"udp_port": 70000}, "bad_message"),
     ({"udp_port": "5000"}, "bad_message"),
     ({"profile": [1]}, "bad_message"),
-    ({"profile": {"s": "a" * P.MAX_PROFILE}}, "bad_message"),
+    ({"profile": {"s": "a" * proto.MAX_PROFILE}}, "bad_message"),
 ])
 def test_bad_hello_is_rejected_with_a_reason(over, reason):
-    with pytest.raises(P.ProtocolError) as exc:
-        P.validate_client_message(_hello(**over))
+    with pytest.raises(proto.ProtocolError) as exc:
+        proto.validate_client_message(_hello(**over))
     assert exc.value.reason == reason
 
 
 def test_other_client_messages():
     for kind in ("ping", "leave", "rebind"):
-        assert P.validate_client_message({"type": kind})["type"] == kind
-    assert P.validate_client_message({"type": "profile", "profile": {"a": 1}})
+        assert proto.validate_client_message({"type": kind})["type"] == kind
+    assert proto.validate_client_message({"type": "profile", "profile": {"a": 1}})
     for msg, reason in [({"type": "profile"}, "bad_message"),
                         ({"type": "profile", "profile": "x"}, "bad_message"),
                         ({"type": "welcome"}, "unknown_type"),
                         ({"type": "PING"}, "unknown_type")]:
-        with pytest.raises(P.ProtocolError) as exc:
-            P.validate_client_message(msg)
+        with pytest.raises(proto.ProtocolError) as exc:
+            proto.validate_client_message(msg)
         assert exc.value.reason == reason
 
 
 def test_profile_limit_counts_utf8_bytes():
-    ok = {"s": "a" * (P.MAX_PROFILE - 10)}
-    assert P.profile_size(ok) <= P.MAX_PROFILE
-    assert P.validate_client_message({"type": "profile", "profile": ok})
-    wide = {"s": "é" * (P.MAX_PROFILE // 2)}          # 2 bytes per character in UTF-8
-    with pytest.raises(P.ProtocolError):
-        P.validate_client_message({"type": "profile", "profile": wide})
+    ok = {"s": "a" * (proto.MAX_PROFILE - 10)}
+    assert proto.profile_size(ok) <= proto.MAX_PROFILE
+    assert proto.validate_client_message({"type": "profile", "profile": ok})
+    wide = {"s": "é" * (proto.MAX_PROFILE // 2)}          # 2 bytes per character in UTF-8
+    with pytest.raises(proto.ProtocolError):
+        proto.validate_client_message({"type": "profile", "profile": wide})
     assert len(json.dumps(wide)) > 0
 
 
 # --- datagrams --------------------------------------------------------------------------------
 def test_header_sizes():
-    assert P.CLIENT_HEADER == 10
-    assert P.SERVER_HEADER == 8
-    assert len(P.pack_client_datagram(P.KIND_POSE, 1, 2, 3, b"abc")) == 13
-    assert len(P.pack_server_datagram(P.KIND_POSE, 1, 2, 3, b"abc")) == 11
+    assert proto.CLIENT_HEADER == 10
+    assert proto.SERVER_HEADER == 8
+    assert len(proto.pack_client_datagram(proto.KIND_POSE, 1, 2, 3, b"abc")) == 13
+    assert len(proto.pack_server_datagram(proto.KIND_POSE, 1, 2, 3, b"abc")) == 11
 
 
 def test_client_datagram_round_trip_and_wrapping():
-    pkt = P.pack_client_datagram(P.KIND_VOICE, 0xABCDEF, 70000, 2**32 + 5, b"opus")
-    assert P.parse_client_datagram(pkt) == (P.KIND_VOICE, 0xABCDEF, 70000 - 65536, 5, b"opus")
+    pkt = proto.pack_client_datagram(proto.KIND_VOICE, 0xABCDEF, 70000, 2**32 + 5, b"opus")
+    assert proto.parse_client_datagram(pkt) == (proto.KIND_VOICE, 0xABCDEF, 70000 - 65536, 5, b"opus")
     # the session is 24 bits: higher bits never leak into the kind
-    pkt = P.pack_client_datagram(P.KIND_POSE, 0xFFFFFFFF, 0, 0)
-    assert P.parse_client_datagram(pkt)[:2] == (P.KIND_POSE, 0xFFFFFF)
+    pkt = proto.pack_client_datagram(proto.KIND_POSE, 0xFFFFFFFF, 0, 0)
+    assert proto.parse_client_datagram(pkt)[:2] == (proto.KIND_POSE, 0xFFFFFF)
 
 
 def test_server_datagram_round_trip():
-    pkt = P.pack_server_datagram(P.KIND_POSE, 7, 65535, 2**32 - 1, b"p" * 128)
-    assert P.parse_server_datagram(pkt) == (P.KIND_POSE, 7, 65535, 2**32 - 1, b"p" * 128)
+    pkt = proto.pack_server_datagram(proto.KIND_POSE, 7, 65535, 2**32 - 1, b"p" * 128)
+    assert proto.parse_server_datagram(pkt) == (proto.KIND_POSE, 7, 65535, 2**32 - 1, b"p" * 128)
 
 
 @pytest.mark.parametrize("kind, payload_len, reason", [
-    (P.KIND_POSE, 129, "too_long"),
-    (P.KIND_VOICE, 401, "too_long"),
-    (P.KIND_KEEPALIVE, 1, "too_long"),
+    (proto.KIND_POSE, 129, "too_long"),
+    (proto.KIND_VOICE, 401, "too_long"),
+    (proto.KIND_KEEPALIVE, 1, "too_long"),
     (0, 0, "bad_kind"),
-    (P.KIND_PROBE, 17, "too_long"),
+    (proto.KIND_PROBE, 17, "too_long"),
     (6, 0, "bad_kind"),
-    (P.KIND_WHISPER, P.MAX_PAYLOAD[P.KIND_WHISPER] + 1, "too_long"),
+    (proto.KIND_WHISPER, proto.MAX_PAYLOAD[proto.KIND_WHISPER] + 1, "too_long"),
     (255, 10, "bad_kind"),
 ])
 def test_datagram_limits(kind, payload_len, reason):
-    for pack, parse in ((P.pack_client_datagram, P.parse_client_datagram),
-                        (P.pack_server_datagram, P.parse_server_datagram)):
-        with pytest.raises(P.ProtocolError) as exc:
+    for pack, parse in ((proto.pack_client_datagram, proto.parse_client_datagram),
+                        (proto.pack_server_datagram, proto.parse_server_datagram)):
+        with pytest.raises(proto.ProtocolError) as exc:
             parse(pack(kind, 1, 0, 0, b"x" * payload_len))
         assert exc.value.reason == reason
-    assert P.parse_client_datagram(P.pack_client_datagram(P.KIND_POSE, 1, 0, 0, b"x" * 128))
-    assert P.parse_client_datagram(P.pack_client_datagram(P.KIND_VOICE, 1, 0, 0, b"x" * 400))
+    assert proto.parse_client_datagram(proto.pack_client_datagram(proto.KIND_POSE, 1, 0, 0, b"x" * 128))
+    assert proto.parse_client_datagram(proto.pack_client_datagram(proto.KIND_VOICE, 1, 0, 0, b"x" * 400))
 
 
 def test_short_datagrams_and_bad_seats():
-    for n in range(P.CLIENT_HEADER):
-        with pytest.raises(P.ProtocolError, match="shorter"):
-            P.parse_client_datagram(b"\x01" * n)
-    for n in range(P.SERVER_HEADER):
-        with pytest.raises(P.ProtocolError, match="shorter"):
-            P.parse_server_datagram(b"\x01" * n)
-    with pytest.raises(P.ProtocolError) as exc:
-        P.parse_server_datagram(P.pack_server_datagram(P.KIND_POSE, P.MAX_SEATS, 0, 0))
+    for n in range(proto.CLIENT_HEADER):
+        with pytest.raises(proto.ProtocolError, match="shorter"):
+            proto.parse_client_datagram(b"\x01" * n)
+    for n in range(proto.SERVER_HEADER):
+        with pytest.raises(proto.ProtocolError, match="shorter"):
+            proto.parse_server_datagram(b"\x01" * n)
+    with pytest.raises(proto.ProtocolError) as exc:
+        proto.parse_server_datagram(proto.pack_server_datagram(proto.KIND_POSE, proto.MAX_SEATS, 0, 0))
     assert exc.value.reason == "bad_seat"
 
 
 def test_ms_diff_wraps():
-    assert P.ms_diff(5, 3) == 2
-    assert P.ms_diff(3, 5) == -2
-    assert P.ms_diff(2, 2**32 - 3) == 5
-    assert P.ms_diff(2**32 - 3, 2) == -5
-    assert P.ms_diff(2**31 - 1, 0) == 2**31 - 1
+    assert proto.ms_diff(5, 3) == 2
+    assert proto.ms_diff(3, 5) == -2
+    assert proto.ms_diff(2, 2**32 - 3) == 5
+    assert proto.ms_diff(2**32 - 3, 2) == -5
+    assert proto.ms_diff(2**31 - 1, 0) == 2**31 - 1

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 from xrdemo.net.client import NetClient
 
 from netutil import raw_join, sealed, udp_socket, wait_until
@@ -83,25 +83,25 @@ def test_a_raced_copy_from_another_address_cannot_capture_the_binding(server, cl
     dst = ("127.0.0.1", server.port)
     try:
         wait_until(lambda: server.stats()["control"].get("bound", 0) >= 1)      # the receiver
-        first = sealed(keys, P.KIND_POSE, session, 0, 100, b"first")
+        first = sealed(keys, proto.KIND_POSE, session, 0, 100, b"first")
         thief.sendto(first, dst)                               # the copy wins the race
         uv.sendto(first, dst)
-        probe_thief = P.parse_server_datagram(thief.recv(100)[:-8])
-        probe_victim = P.parse_server_datagram(uv.recv(100)[:-8])
-        assert probe_thief[0] == probe_victim[0] == P.KIND_PROBE and probe_thief[4] != probe_victim[4]
-        answer = sealed(keys, P.KIND_PROBE, session, probe_victim[2], probe_victim[3], probe_victim[4])
+        probe_thief = proto.parse_server_datagram(thief.recv(100)[:-8])
+        probe_victim = proto.parse_server_datagram(uv.recv(100)[:-8])
+        assert probe_thief[0] == probe_victim[0] == proto.KIND_PROBE and probe_thief[4] != probe_victim[4]
+        answer = sealed(keys, proto.KIND_PROBE, session, probe_victim[2], probe_victim[3], probe_victim[4])
         thief.sendto(answer, dst)                              # a copy of the victim's answer
         wait_until(lambda: server.stats()["drops"].get("bad_probe") == 1)
-        forged = P.pack_client_datagram(P.KIND_PROBE, session, probe_thief[2], probe_thief[3], probe_thief[4])
+        forged = proto.pack_client_datagram(proto.KIND_PROBE, session, probe_thief[2], probe_thief[3], probe_thief[4])
         thief.sendto(forged + b"\0" * 8, dst)                  # its own nonce, without the key
         wait_until(lambda: server.stats()["drops"].get("bad_mac") == 1)
         uv.sendto(answer, dst)                                 # the victim answers: bound
         wait_until(lambda: server.stats()["control"].get("bound", 0) >= 2)
-        uv.sendto(sealed(keys, P.KIND_POSE, session, 1, 101, b"mine"), dst)
-        thief.sendto(sealed(keys, P.KIND_POSE, session, 1, 101, b"mine"), dst)
+        uv.sendto(sealed(keys, proto.KIND_POSE, session, 1, 101, b"mine"), dst)
+        thief.sendto(sealed(keys, proto.KIND_POSE, session, 1, 101, b"mine"), dst)
         wait_until(lambda: [d for d in receiver.drain() if d.payload == b"mine"])
         assert server.stats()["control"].get("rebound", 0) == 0
-        assert set(_kinds(thief)) <= {P.KIND_PROBE}            # the thief is only ever asked
+        assert set(_kinds(thief)) <= {proto.KIND_PROBE}            # the thief is only ever asked
     finally:
         for s in (sock, uv, thief):
             s.close()
@@ -119,18 +119,18 @@ def test_a_copy_raced_from_the_same_ip_loses_the_binding_at_the_next_datagram(se
     dst = ("127.0.0.1", server.port)
     try:
         wait_until(lambda: server.stats()["control"].get("bound", 0) >= 1)
-        first = sealed(keys, P.KIND_POSE, session, 0, 100, b"first")
+        first = sealed(keys, proto.KIND_POSE, session, 0, 100, b"first")
         thief.sendto(first, dst)
         wait_until(lambda: server.stats()["control"].get("bound", 0) >= 2)      # the thief, for now
-        uv.sendto(sealed(keys, P.KIND_POSE, session, 1, 101, b"second"), dst)
-        probe = P.parse_server_datagram(uv.recv(100)[:-8])
-        assert probe[0] == P.KIND_PROBE
-        uv.sendto(sealed(keys, P.KIND_PROBE, session, probe[2], probe[3], probe[4]), dst)
+        uv.sendto(sealed(keys, proto.KIND_POSE, session, 1, 101, b"second"), dst)
+        probe = proto.parse_server_datagram(uv.recv(100)[:-8])
+        assert probe[0] == proto.KIND_PROBE
+        uv.sendto(sealed(keys, proto.KIND_PROBE, session, probe[2], probe[3], probe[4]), dst)
         wait_until(lambda: server.stats()["control"].get("rebound", 0) == 1)
         for seq in range(2, 6):
-            thief.sendto(sealed(keys, P.KIND_POSE, session, seq, 102, b"copy"), dst)   # copies: no way back
+            thief.sendto(sealed(keys, proto.KIND_POSE, session, seq, 102, b"copy"), dst)   # copies: no way back
         time.sleep(0.3)
-        uv.sendto(sealed(keys, P.KIND_POSE, session, 9, 109, b"mine"), dst)
+        uv.sendto(sealed(keys, proto.KIND_POSE, session, 9, 109, b"mine"), dst)
         wait_until(lambda: [d for d in receiver.drain() if d.payload == b"mine"])
         assert server.stats()["control"]["rebound"] == 1                         # still the victim's
     finally:
@@ -143,7 +143,7 @@ def _kinds(sock, seconds=0.3):
     got = []
     try:
         while True:
-            got.append(P.parse_server_datagram(sock.recv(200)[:-8])[0])
+            got.append(proto.parse_server_datagram(sock.recv(200)[:-8])[0])
     except OSError:
         pass
     return got

@@ -16,7 +16,7 @@ import pytest
 
 from netutil import bind_udp, events_until, raw_join, recv_message, sealed, udp_socket, wait_until
 from xrdemo.net import identity as I
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 from xrdemo.net.client import NetClient, RoomFull
 from xrdemo.net.server import PROBE_REPEAT_S, Impairment, ServerThread
 
@@ -149,7 +149,7 @@ def test_connect_to_nothing_names_the_address():
 def test_version_mismatch_is_answered_and_counted(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
         assert recv_message(s)["type"] == "challenge"
-        s.sendall(P.encode_message({"type": "hello", "v": 99, "room": "r", "name": "x",
+        s.sendall(proto.encode_message({"type": "hello", "v": 99, "room": "r", "name": "x",
                                     "client_id": "abcdef01"}))
         msg = recv_message(s)
         assert msg["type"] == "error" and msg["code"] == "version"
@@ -248,31 +248,31 @@ def test_udp_address_binding_and_rebind(server, clients):
         dst = ("127.0.0.1", server.port)
         wait_until(lambda: server.stats()["control"].get("bound", 0) >= 1)   # a
         unbound0 = server.stats()["drops"].get("unbound", 0)
-        u1.sendto(sealed(keys, P.KIND_POSE, session, 0, 0, b"unbound"), dst)
+        u1.sendto(sealed(keys, proto.KIND_POSE, session, 0, 0, b"unbound"), dst)
         wait_until(lambda: server.stats()["drops"].get("unbound") == unbound0 + 1)   # not forwarded: probed
-        kind, _seat, pseq, pt, nonce = P.parse_server_datagram(u1.recv(100)[:-8])
-        assert kind == P.KIND_PROBE and len(nonce) == P.PROBE_BYTES
-        u1.sendto(sealed(keys, P.KIND_PROBE, session, pseq, pt, nonce), dst)    # answered: bound
+        kind, _seat, pseq, pt, nonce = proto.parse_server_datagram(u1.recv(100)[:-8])
+        assert kind == proto.KIND_PROBE and len(nonce) == proto.PROBE_BYTES
+        u1.sendto(sealed(keys, proto.KIND_PROBE, session, pseq, pt, nonce), dst)    # answered: bound
         wait_until(lambda: server.stats()["control"].get("bound", 0) >= 2)
-        u1.sendto(sealed(keys, P.KIND_POSE, session, 1, 0, b"first"), dst)
+        u1.sendto(sealed(keys, proto.KIND_POSE, session, 1, 0, b"first"), dst)
         wait_until(lambda: [d for d in a.drain() if d.payload == b"first"])
-        u2.sendto(sealed(keys, P.KIND_POSE, session, 2, 0, b"thief"), dst)
+        u2.sendto(sealed(keys, proto.KIND_POSE, session, 2, 0, b"thief"), dst)
         wait_until(lambda: server.stats()["drops"].get("wrong_addr") == 1)
-        u1.sendto(sealed(keys, P.KIND_POSE, session ^ 1, 3, 0, b"guess"), dst)
+        u1.sendto(sealed(keys, proto.KIND_POSE, session ^ 1, 3, 0, b"guess"), dst)
         wait_until(lambda: server.stats()["drops"].get("bad_session") == 1)
-        sock.sendall(P.encode_message({"type": "rebind"}))
+        sock.sendall(proto.encode_message({"type": "rebind"}))
         wait_until(lambda: server.stats()["control"].get("rebind") == 1)
         u2.recv(100)                                                  # (the probe for "thief")
         time.sleep(PROBE_REPEAT_S)
         bind_udp(u2, keys, session, server.port, seq=20)
-        u2.sendto(sealed(keys, P.KIND_POSE, session, 4, 0, b"moved"), dst)
+        u2.sendto(sealed(keys, proto.KIND_POSE, session, 4, 0, b"moved"), dst)
         wait_until(lambda: [d for d in a.drain() if d.payload == b"moved"])
         # the keepalive echo goes to the sender only, never to the room
         now_ms = int(time.monotonic() * 1000) & 0xFFFFFFFF
-        u2.sendto(sealed(keys, P.KIND_KEEPALIVE, session, 29, now_ms), dst)
-        body, tag = P.split_mac(u2.recv(100))
-        assert P.mac_ok(keys.down, body, tag)
-        assert P.parse_server_datagram(body) == (P.KIND_KEEPALIVE, welcome["seat"], 29, now_ms, b"")
+        u2.sendto(sealed(keys, proto.KIND_KEEPALIVE, session, 29, now_ms), dst)
+        body, tag = proto.split_mac(u2.recv(100))
+        assert proto.mac_ok(keys.down, body, tag)
+        assert proto.parse_server_datagram(body) == (proto.KIND_KEEPALIVE, welcome["seat"], 29, now_ms, b"")
         time.sleep(0.05)
         assert [d.payload for d in a.drain()] == []
     finally:
@@ -289,13 +289,13 @@ def test_profile_updates_reach_the_room(server, clients):
     events_until(b, lambda ev: {"type": "profile", "seat": 0} in ev)
     assert b.roster[0].profile == {"shape": "BBB"}
     with pytest.raises(ValueError):
-        a.set_profile({"s": "x" * P.MAX_PROFILE})
+        a.set_profile({"s": "x" * proto.MAX_PROFILE})
 
 
 def test_big_profiles_of_a_full_room_reach_a_newcomer(clients):
     """Members with near-limit (8 KiB) profiles: more than one 16 KiB welcome can carry."""
     with ServerThread(port=0, capacity=32) as srv:
-        big = lambda i: {"shape": chr(65 + i % 26) * (P.MAX_PROFILE - 20)}
+        big = lambda i: {"shape": chr(65 + i % 26) * (proto.MAX_PROFILE - 20)}
         for i in range(4):
             clients(srv.port, f"p{i}", profile=big(i)).connect()
         newcomer = clients(srv.port, "new")
@@ -337,9 +337,9 @@ def test_client_notices_a_silent_server_and_reconnects():
         for _ in range(2):
             conn, _ = listener.accept()
             held.append(conn)
-            conn.sendall(P.encode_message({"type": "challenge", "challenge": I.b64(bytes(32))}))
+            conn.sendall(proto.encode_message({"type": "challenge", "challenge": I.b64(bytes(32))}))
             recv_message(conn)
-            conn.sendall(P.encode_message({"type": "welcome", "seat": 4, "session": "00abcd",
+            conn.sendall(proto.encode_message({"type": "welcome", "seat": 4, "session": "00abcd",
                                            "eph": I.b64(I.Ephemeral().public),
                                            "capacity": 8, "members": [{"seat": 4, "name": "a"}]}))
 
@@ -376,7 +376,7 @@ def test_garbage_control_message_gets_an_error_and_close(server):
         assert s.recv(10) == b""
     sock, _ = raw_join(server.port)
     with sock:
-        sock.sendall(P.encode_message({"type": "dance"}))
+        sock.sendall(proto.encode_message({"type": "dance"}))
         assert recv_message(sock)["code"] == "bad_request"
     wait_until(lambda: server.stats()["control_errors"].get("unknown_type") == 1)
     assert server.stats()["control_errors"]["bad_json"] == 1
@@ -448,4 +448,4 @@ def test_serve_help_teaches_how_to_join():
     sub = next(a for a in parser._actions if a.dest == "command")
     text = sub.choices["serve"].format_help()
     assert "xrdemo run --join HOST:PORT/ROOM" in text and "--capacity" in text
-    assert str(P.DEFAULT_PORT) in text
+    assert str(proto.DEFAULT_PORT) in text

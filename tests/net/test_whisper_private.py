@@ -8,7 +8,7 @@ import time
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from xrdemo.net import identity as I
-from xrdemo.net import protocol as P
+from xrdemo.net import protocol as proto
 
 from netutil import bind_udp, raw_join, udp_socket, wait_until
 
@@ -40,7 +40,7 @@ def _drain(sock, seconds=0.5):
     try:
         while True:
             data = sock.recv(2048)
-            out.append(P.parse_server_datagram(data[:-P.MAC_BYTES]))
+            out.append(proto.parse_server_datagram(data[:-proto.MAC_BYTES]))
     except OSError:
         pass
     return out
@@ -63,7 +63,7 @@ def test_a_whisper_reaches_the_partner_alone_decrypted_and_nobody_else(server, c
     wait_until(lambda: b.stats.get("whisper_received", 0) == 20)
     got = [d for d in b.drain() if d.kind == "whisper"]
     assert [d.payload for d in got] == [SECRET] * 20 and {d.seat for d in got} == {a.seat}
-    assert [k for k, _ in watcher.kinds if k == P.KIND_WHISPER] == []          # never recorded
+    assert [k for k, _ in watcher.kinds if k == proto.KIND_WHISPER] == []          # never recorded
     assert [k for k, _ in _drain(ue)] == []                                   # eve: nothing at all
     assert a.drain() == []
     assert server.stats()["packets_out"]["whisper"] == 20
@@ -84,14 +84,14 @@ def test_only_the_pair_keys_open_a_whisper_the_server_sees_ciphertext(server, cl
     a.whisper_partner = w["seat"]
     assert a.send_whisper(w["seat"], 1, 1000, SECRET)
     (kind, seat, seq, t_ms, payload), = _drain(ut)
-    assert kind == P.KIND_WHISPER and payload[0] == w["seat"] and SECRET not in payload
+    assert kind == proto.KIND_WHISPER and payload[0] == w["seat"] and SECRET not in payload
     a_eph = a.roster[a.seat].eph
     _send, recv = w["eph_obj"].pair_keys(a_eph, b"r")
-    nonce = payload[1:P.WHISPER_HEAD] + bytes(4)
-    assert ChaCha20Poly1305(recv).decrypt(nonce, payload[P.WHISPER_HEAD:], bytes([seat, w["seat"]])) == SECRET
+    nonce = payload[1:proto.WHISPER_HEAD] + bytes(4)
+    assert ChaCha20Poly1305(recv).decrypt(nonce, payload[proto.WHISPER_HEAD:], bytes([seat, w["seat"]])) == SECRET
     other = I.Ephemeral()                                      # any other key: nothing
     try:
-        ChaCha20Poly1305(other.pair_keys(a_eph, b"r")[1]).decrypt(nonce, payload[P.WHISPER_HEAD:],
+        ChaCha20Poly1305(other.pair_keys(a_eph, b"r")[1]).decrypt(nonce, payload[proto.WHISPER_HEAD:],
                                                                   bytes([seat, w["seat"]]))
         raise AssertionError("another key opened the whisper")
     except Exception as exc:

@@ -27,6 +27,10 @@ the numpy route stays the reference and the fallback.
 
 Units: metres, seconds; positions in the stage/world frame (OpenXR: +y up, -z forward);
 quaternions (x, y, z, w).
+
+Why one long module (~650 lines): the engine is one object whose steps share its work buffers
+(filter build, mix, crossfade, limiter); the numba kernels live apart in fused.py, HRTF loading in
+hrtf.py, FFT plans in fft.py.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ The presence state inside MeetingState is advanced in place (it carries the conv
 the eyes' history); everything else in the returned state is new, except ``derived``: constants
 derived from the seats, table, script, colours and names (rebuilt when one of those objects is
 replaced — replace them, don't edit them in place). See docs/performance.md.
+
+Why one long module (~730 lines): the meeting state's dataclasses and the one step that
+advances them, in the order a frame needs; presence, hands, gaze, faces, whispering and tables
+live in their own modules and are called from here.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ dropped. Each member of the roster comes with their signed join, checked here (n
 the server's word) and against the names this user has met before (``KnownPeople``):
 ``Member.verified`` is VERIFIED (1), UNVERIFIED (0) or FLAGGED (-1, a known name with another
 key; an ``identity_mismatch`` event says so).
+
+Why one long module (~690 lines): the client is one asyncio state machine (join, reconnect,
+roster, rebinding, whispers) whose handlers share its session keys and roster; NATS transport
+and the identity checks live apart (nats_transport.py, identity.py).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from . import identity as I
-from . import protocol as P
+from . import protocol as proto
 
 QUEUE_MAX = 4096            # datagrams kept for drain() before the oldest new ones are dropped
 EVENTS_MAX = 1024
@@ -81,7 +85,7 @@ class _Link:
     keys: I.SessionKeys          # datagram MAC keys of this session
 
 
-_RX_KEYS = {k: (f"{n}_received", f"{n}_bytes_received") for k, n in P.KIND_NAMES.items()}
+_RX_KEYS = {k: (f"{n}_received", f"{n}_bytes_received") for k, n in proto.KIND_NAMES.items()}
 
 
 def _now_ms() -> int:
@@ -103,7 +107,7 @@ class NetClient:
                  want_seat: int | None = None, client_id: str | None = None,
                  keepalive_s: float = 1.0, timeout_s: float = 3.0,
                  identity: I.Identity | None = None, known_people: I.KnownPeople | None = None):
-        if not P.ROOM_RE.fullmatch(room or ""):
+        if not proto.ROOM_RE.fullmatch(room or ""):
             raise ValueError(f"room {room!r} must be 1-64 characters of [A-Za-z0-9_.-]")
         self.host, self.port, self.room, self.name = host, int(port), room, name
         self.where = f"{host}:{port}"
@@ -161,11 +165,11 @@ class NetClient:
 
     def send_pose(self, payload: bytes, t_ms: int) -> bool:
         """Send one pose payload (≤ 128 bytes) stamped t_ms. False when dropped (not connected)."""
-        return self._send(P.KIND_POSE, next(self._pose_seq), t_ms, payload)
+        return self._send(proto.KIND_POSE, next(self._pose_seq), t_ms, payload)
 
     def send_voice(self, seq: int, t_ms: int, payload: bytes) -> bool:
         """Send one voice frame (≤ 400 bytes) with its uint16 seq. False when dropped."""
-        return self._send(P.KIND_VOICE, seq, t_ms, payload)
+        return self._send(proto.KIND_VOICE, seq, t_ms, payload)
 
     def send_whisper(self, target: int, seq: int, t_ms: int, payload: bytes) -> bool:
         """Send one voice frame to the member in seat ``target`` alone, encrypted end to end
@@ -180,7 +184,7 @@ class NetClient:
         head = bytes([target]) + counter.to_bytes(8, "big")
         sealed = aead.encrypt(counter.to_bytes(8, "big") + b"\0\0\0\0", bytes(payload),
                               bytes([self._seat & 0xFF, target]))
-        return self._send(P.KIND_WHISPER, seq, t_ms, head + sealed)
+        return self._send(proto.KIND_WHISPER, seq, t_ms, head + sealed)
 
     def _pair_aead(self, seat: int, direction: int):
         """The AEAD for whispers with seat (direction 0: sending, 1: receiving), or None."""
@@ -204,8 +208,8 @@ class NetClient:
 
     def set_profile(self, profile: dict) -> None:
         """Replace this client's profile (JSON object ≤ 8 KiB); the room is told."""
-        if not isinstance(profile, dict) or P.profile_size(profile) > P.MAX_PROFILE:
-            raise ValueError(f"a profile must be a JSON object of at most {P.MAX_PROFILE} bytes")
+        if not isinstance(profile, dict) or proto.profile_size(profile) > proto.MAX_PROFILE:
+            raise ValueError(f"a profile must be a JSON object of at most {proto.MAX_PROFILE} bytes")
         self._profile = dict(profile)
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._send_control, {"type": "profile", "profile": self._profile})
@@ -255,7 +259,7 @@ class NetClient:
         with self._lock:
             out = dict(self._tx_counts)
         out.update(self._rx_counts)
-        kinds = P.KIND_NAMES.values()
+        kinds = proto.KIND_NAMES.values()
         out["packets_sent"] = sum(out.get(f"{k}_sent", 0) for k in kinds)
         out["packets_received"] = sum(out.get(f"{k}_received", 0) for k in kinds)
         out["bytes_sent"] = (sum(out.get(f"{k}_bytes_sent", 0) for k in kinds)
@@ -297,14 +301,14 @@ class NetClient:
 
     # --- sending (any thread) ----------------------------------------------------------------
     def _send(self, kind: int, seq: int, t_ms: int, payload: bytes) -> bool:
-        name = P.KIND_NAMES[kind]
+        name = proto.KIND_NAMES[kind]
         link, sock = self._link, self._sock
         if link is None or sock is None:
             reason = "not_connected"
-        elif len(payload) > P.MAX_PAYLOAD[kind]:
+        elif len(payload) > proto.MAX_PAYLOAD[kind]:
             reason = "too_long"
         else:
-            packet = P.seal(link.keys.up, P.pack_client_datagram(kind, link.session, seq, t_ms, payload))
+            packet = proto.seal(link.keys.up, proto.pack_client_datagram(kind, link.session, seq, t_ms, payload))
             try:
                 sock.send(packet)
             except OSError:        # buffer full, or ICMP refusal while the server restarts
@@ -335,7 +339,7 @@ class NetClient:
                                   f"no welcome within {timeout_s:g} s") from None
         except (RoomFull, NameTaken):
             raise
-        except P.ProtocolError as exc:
+        except proto.ProtocolError as exc:
             raise ConnectionError(f"cannot join {self.where}/{self.room}: bad answer ({exc})") from None
         except OSError as exc:
             raise ConnectionError(f"cannot join {self.where}/{self.room}: "
@@ -352,26 +356,26 @@ class NetClient:
             msg = await self._read_message(reader)
             self._raise_for_error(msg)
             if msg.get("type") != "challenge":
-                raise P.ProtocolError("bad_message", f"expected a challenge, got {msg.get('type')!r} "
+                raise proto.ProtocolError("bad_message", f"expected a challenge, got {msg.get('type')!r} "
                                                      "(a server older than protocol 2?)")
             try:
                 challenge = I.unb64(msg.get("challenge"), I.CHALLENGE_BYTES)
             except ValueError:
-                raise P.ProtocolError("bad_message", "malformed challenge") from None
+                raise proto.ProtocolError("bad_message", "malformed challenge") from None
             eph = I.Ephemeral()
             hello = self.hello_message(challenge, eph.public, want_seat)
-            frame = P.encode_message(hello)
+            frame = proto.encode_message(hello)
             writer.write(frame)
             self._count_rx("control_bytes_sent", len(frame))
             msg = await self._read_message(reader)
             self._raise_for_error(msg)
             if msg.get("type") != "welcome":
-                raise P.ProtocolError("bad_message", f"expected welcome, got {msg.get('type')!r}")
+                raise proto.ProtocolError("bad_message", f"expected welcome, got {msg.get('type')!r}")
             try:
                 server_eph = I.unb64(msg.get("eph"), I.KEY_BYTES)
                 keys = eph.session_keys(server_eph, challenge, eph.public, server_eph)
             except ValueError:
-                raise P.ProtocolError("bad_message", "welcome without a usable key exchange") from None
+                raise proto.ProtocolError("bad_message", "welcome without a usable key exchange") from None
             self._apply_welcome(msg, keys)
             self._eph = eph                       # kept for the whisper keys of this session
             self._pair_cache.clear()
@@ -391,7 +395,7 @@ class NetClient:
 
     def hello_message(self, challenge: bytes, eph_public: bytes, want_seat: int | None) -> dict:
         """The signed hello answering ``challenge`` (eph_public: this session's X25519 key)."""
-        return I.hello_message(self.identity, P.PROTOCOL_VERSION, challenge, eph_public, self.room,
+        return I.hello_message(self.identity, proto.PROTOCOL_VERSION, challenge, eph_public, self.room,
                                self.name, self.client_id, want_seat, self._profile,
                                self._sock.getsockname()[1] if self._sock is not None else None)
 
@@ -411,7 +415,7 @@ class NetClient:
         server's word) and its name against the people this user has met."""
         try:
             key = I.unb64(signed["key"], I.KEY_BYTES)
-            statement = I.join_statement(P.PROTOCOL_VERSION, I.unb64(signed["challenge"], I.CHALLENGE_BYTES),
+            statement = I.join_statement(proto.PROTOCOL_VERSION, I.unb64(signed["challenge"], I.CHALLENGE_BYTES),
                                          self.room, name, str(signed["client_id"]),
                                          I.unb64(signed["eph"], I.KEY_BYTES))
             sig = I.unb64(signed["sig"], I.SIG_BYTES)
@@ -446,8 +450,8 @@ class NetClient:
         self._sock = sock
 
     async def _read_message(self, reader) -> dict:
-        n = P.frame_length(await reader.readexactly(4))
-        msg = P.decode_body(await reader.readexactly(n))
+        n = proto.frame_length(await reader.readexactly(4))
+        msg = proto.decode_body(await reader.readexactly(n))
         self._count_rx("control_bytes_received", 4 + n)
         return msg
 
@@ -461,7 +465,7 @@ class NetClient:
                 checked = self._check_member(s, str(m["name"]), m.get("id"))
                 members[s] = replace(checked, profile=dict(m.get("profile") or {}))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise P.ProtocolError("bad_message", f"malformed welcome: {exc!r}") from None
+            raise proto.ProtocolError("bad_message", f"malformed welcome: {exc!r}") from None
         with self._lock:
             old = self._roster
             self._roster = members
@@ -484,7 +488,7 @@ class NetClient:
                 msg = await self._read_message(reader)
                 self._last_rx = self._loop.time()
                 self._on_control(msg)
-        except (asyncio.IncompleteReadError, ConnectionError, OSError, P.ProtocolError):
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, proto.ProtocolError):
             pass
         finally:
             writer.close()
@@ -540,12 +544,12 @@ class NetClient:
     def _send_control(self, msg: dict) -> None:
         writer = self._writer
         if writer is not None and not writer.is_closing():
-            frame = P.encode_message(msg)
+            frame = proto.encode_message(msg)
             writer.write(frame)
             self._count_rx("control_bytes_sent", len(frame))
 
     def _send_keepalive(self) -> None:
-        self._send(P.KIND_KEEPALIVE, next(self._keepalive_seq), _now_ms(), b"")
+        self._send(proto.KIND_KEEPALIVE, next(self._keepalive_seq), _now_ms(), b"")
 
     async def _keep_connected(self) -> None:
         """Ping; notice a dead link; reconnect with backoff, asking for the same seat."""
@@ -574,7 +578,7 @@ class NetClient:
                     self._emit("room_full", seat=self._seat)
                 except NameTaken as exc:
                     self._emit("name_taken", seat=self._seat, reason=str(exc))
-                except (OSError, asyncio.TimeoutError, P.ProtocolError):
+                except (OSError, asyncio.TimeoutError, proto.ProtocolError):
                     pass
                 else:
                     break
@@ -585,7 +589,7 @@ class NetClient:
             self._supervisor.cancel()
         writer = self._writer
         if writer is not None and not writer.is_closing():
-            writer.write(P.encode_message({"type": "leave"}))
+            writer.write(proto.encode_message({"type": "leave"}))
             try:
                 await asyncio.wait_for(writer.drain(), 0.5)
             except (asyncio.TimeoutError, OSError):
@@ -601,7 +605,7 @@ class NetClient:
         from cryptography.exceptions import InvalidTag
 
         c = self._rx_counts
-        if len(payload) < P.WHISPER_HEAD + P.WHISPER_TAG or payload[0] != self._seat:
+        if len(payload) < proto.WHISPER_HEAD + proto.WHISPER_TAG or payload[0] != self._seat:
             c["rx_dropped_whisper_not_mine"] += 1
             return None
         if self.whisper_partner != seat:
@@ -612,7 +616,7 @@ class NetClient:
             c["rx_dropped_whisper_no_key"] += 1
             return None
         try:
-            return aead.decrypt(payload[1:P.WHISPER_HEAD] + b"\0\0\0\0", payload[P.WHISPER_HEAD:],
+            return aead.decrypt(payload[1:proto.WHISPER_HEAD] + b"\0\0\0\0", payload[proto.WHISPER_HEAD:],
                                 bytes([seat, self._seat & 0xFF]))
         except InvalidTag:
             c["rx_dropped_whisper_bad"] += 1
@@ -635,16 +639,16 @@ class NetClient:
         arrival_ns = time.monotonic_ns()
         c = self._rx_counts
         try:
-            body, tag = P.split_mac(data)
-            kind, seat, seq, t_ms, payload = P.parse_server_datagram(body)
-        except P.ProtocolError as exc:
+            body, tag = proto.split_mac(data)
+            kind, seat, seq, t_ms, payload = proto.parse_server_datagram(body)
+        except proto.ProtocolError as exc:
             c[f"rx_dropped_{exc.reason}"] += 1
             return
         link = self._link
         if link is None:
             c["rx_dropped_not_connected"] += 1
             return
-        if not P.mac_ok(link.keys.down, body, tag):
+        if not proto.mac_ok(link.keys.down, body, tag):
             c["rx_dropped_bad_mac"] += 1
             return
         window = self._windows.get((seat, kind))
@@ -653,20 +657,20 @@ class NetClient:
         if not window.accept(seq, t_ms):
             c["rx_dropped_replay"] += 1
             return
-        if kind == P.KIND_PROBE:          # the server checks this address: answer from here
+        if kind == proto.KIND_PROBE:          # the server checks this address: answer from here
             c["probe_received"] += 1
-            self._send(P.KIND_PROBE, seq, t_ms, payload)
+            self._send(proto.KIND_PROBE, seq, t_ms, payload)
             return
-        if kind == P.KIND_KEEPALIVE:
-            c["rtt_ms"] = P.ms_diff(arrival_ns // 1_000_000, t_ms)
+        if kind == proto.KIND_KEEPALIVE:
+            c["rtt_ms"] = proto.ms_diff(arrival_ns // 1_000_000, t_ms)
             c["keepalive_received"] += 1
             c["keepalive_bytes_received"] += len(data)
             return
-        name = P.KIND_NAMES[kind]
+        name = proto.KIND_NAMES[kind]
         if seat == link.seat:
             c["rx_dropped_own_seat"] += 1
             return
-        if kind == P.KIND_WHISPER:
+        if kind == proto.KIND_WHISPER:
             payload = self._open_whisper(seat, payload)
             if payload is None:
                 return

@@ -3,17 +3,17 @@ transport, and several of them share the rooms of one NATS server or cluster.
 
 The subjects and the bytes on them are described in ``nats_transport.py``. Here:
 
-- Control streams: each ``P.open`` a room server accepts becomes an asyncio ``StreamReader``
-  (fed from ``P.s.<id>.ctl.<stream>``) and a ``StreamOverNats`` writer (to the client's inbox),
+- Control streams: each ``proto.open`` a room server accepts becomes an asyncio ``StreamReader``
+  (fed from ``proto.s.<id>.ctl.<stream>``) and a ``StreamOverNats`` writer (to the client's inbox),
   handed to ``Server._on_connection`` exactly as a TCP connection would be: challenges, signed
   hellos, seats, pings and leaves are the server's own code. Until the hello has passed, what
   comes in is peeked at: a hello for another room than the stream was opened for is refused.
-- Datagrams: ``P.s.<id>.up`` goes to ``Server._on_datagram`` with the NATS reply subject as the
+- Datagrams: ``proto.s.<id>.up`` goes to ``Server._on_datagram`` with the NATS reply subject as the
   "address"; a stand-in for the UDP socket publishes what the server sends.
-- Ownership: claims (``P.claims``, twice a second), the earliest claim wins, a new room goes to
+- Ownership: claims (``proto.claims``, twice a second), the earliest claim wins, a new room goes to
   the live server with the fewest rooms; a server first listens for first contacts after one
   round of claims. A server that loses a room hands its people over (they reconnect).
-- Names: which key each display name belongs to is shared (``P.names``, ``P.names.sync``).
+- Names: which key each display name belongs to is shared (``proto.names``, ``proto.names.sync``).
 
 ``NatsServerThread`` runs a ``NatsServer`` on its own event-loop thread (tests, benchmarks).
 """
@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 
 from . import identity as I
-from . import protocol as P
+from . import protocol as proto
 from .nats_transport import (CONNECT_TIMEOUT_S, PREFIX, Outbox, StreamOverNats, cancel_nats_tasks,
                              connect_nats, feed, quiet_unsubscribe, where_of)
 from . import names as N
@@ -61,7 +61,7 @@ class _Stream:
     room: str
     reader: asyncio.StreamReader
     writer: StreamOverNats
-    frames: P.FrameReader | None       # peeks at what comes in until the hello has passed
+    frames: proto.FrameReader | None       # peeks at what comes in until the hello has passed
 
 
 class NatsServer(Server):
@@ -158,7 +158,7 @@ class NatsServer(Server):
         try:
             req = json.loads(msg.data)
             room, inbox, name = req["room"], req["inbox"], req["stream"]
-            if not (isinstance(room, str) and P.ROOM_RE.fullmatch(room)):
+            if not (isinstance(room, str) and proto.ROOM_RE.fullmatch(room)):
                 raise ValueError("bad room name")
             if not (isinstance(inbox, str) and inbox.startswith(f"{self.prefix}.c.")
                     and len(inbox) <= 128 and _SUBJECT_RE.fullmatch(inbox)):
@@ -183,7 +183,7 @@ class NatsServer(Server):
         reader = asyncio.StreamReader()
         writer = StreamOverNats(self._outbox, inbox, "", reader,
                                 on_close=lambda: self._forget_stream(name, reader))
-        self._streams[name] = _Stream(room, reader, writer, P.FrameReader())
+        self._streams[name] = _Stream(room, reader, writer, proto.FrameReader())
         self._count("control", "opens")
         if msg.reply:
             me = f"{self.prefix}.s.{self.server_id}"
@@ -320,13 +320,13 @@ class NatsServer(Server):
                         stream.frames = None
                         if m.get("room") != stream.room:
                             self._count("control_errors", "wrong_room")
-                            stream.writer.write(P.encode_message({
+                            stream.writer.write(proto.encode_message({
                                 "type": "error", "code": "bad_request",
                                 "message": f"this stream was opened for room {stream.room!r}"}))
                             stream.writer.close()
                             return
                         break
-            except P.ProtocolError:
+            except proto.ProtocolError:
                 stream.frames = None                  # the room server's own checks will answer
         feed(stream.reader, msg.data)
 

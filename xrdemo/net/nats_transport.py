@@ -4,27 +4,27 @@ The room logic stays in ``server.Server`` and ``client.NetClient``; this module 
 transport, so everything they do (joins, seats, liveness, reconnects, validation, drop counters)
 works unchanged over a NATS server or cluster. Subjects (``P`` = the prefix, ``xrdemo``):
 
-- ``P.open`` (request, queue group ``xrdemo-servers``): a client opens a control stream for a
+- ``proto.open`` (request, queue group ``xrdemo-servers``): a client opens a control stream for a
   room: JSON ``{"room", "inbox", "stream"}`` (``stream``: 32 random hex digits, the stream's
   secret name). One room server receives it; if another server owns the room (or should take a
-  new one) it forwards the request to ``P.s.<id>.open``. The owner answers
+  new one) it forwards the request to ``proto.s.<id>.open``. The owner answers
   ``{"server": id, "ctl": ..., "up": ...}``.
-- ``P.s.<id>.ctl.<stream>``: client -> server control bytes, exactly what the TCP stream would
+- ``proto.s.<id>.ctl.<stream>``: client -> server control bytes, exactly what the TCP stream would
   carry (4-byte length + JSON frames). An empty message ends the stream (EOF). Only the client
-  and the room servers see ``<stream>`` (guests may not subscribe to ``P.open`` or ``P.s.>``),
+  and the room servers see ``<stream>`` (guests may not subscribe to ``proto.open`` or ``proto.s.>``),
   so nobody else can write into someone's stream, even knowing their inbox.
-- ``P.c.<token>.<n>`` (the client's inbox, new per connection): server -> client control bytes;
+- ``proto.c.<token>.<n>`` (the client's inbox, new per connection): server -> client control bytes;
   empty = the server closed the stream.
-- ``P.s.<id>.up``: client -> server datagrams (10-byte header + payload); the reply subject is
+- ``proto.s.<id>.up``: client -> server datagrams (10-byte header + payload); the reply subject is
   the client's datagram subject, which plays the role of the UDP source address.
-- ``P.d.<token>``: server -> client datagrams (8-byte header + payload), one per recipient.
-- ``P.claims``: every room server announces the rooms it owns (twice a second, and at once on a
+- ``proto.d.<token>``: server -> client datagrams (8-byte header + payload), one per recipient.
+- ``proto.claims``: every room server announces the rooms it owns (twice a second, and at once on a
   new claim; an empty list when it stops). Each room has one owner: the earliest claim wins, a
   server that finds itself second hands its members over (they reconnect to the owner). A new
   room goes to the live server with the fewest rooms.
-- ``P.names``: the room servers share which key each display name belongs to (identity.py): a
+- ``proto.names``: the room servers share which key each display name belongs to (identity.py): a
   server announces each name it sees with a new key, and a starting server asks the others
-  (``P.names.sync``) for what they know, so a name taken on one room server is taken on all.
+  (``proto.names.sync``) for what they know, so a name taken on one room server is taken on all.
 
 This module has what both ends share (connecting, ordered publishing, a control stream carried
 by NATS messages) and ``NatsClient``, a ``NetClient`` whose control stream and datagram socket
@@ -39,7 +39,7 @@ import collections
 import json
 import secrets
 
-from . import protocol as P
+from . import protocol as proto
 from .client import NetClient
 
 PREFIX = "xrdemo"
@@ -110,7 +110,7 @@ async def connect_nats(servers: list[str], what: str | None, *, name: str, timeo
 
 def where_of(servers: list[str]) -> str:
     """NATS server URLs for messages, comma-separated, passwords hidden."""
-    return P.redact_nats_url(",".join(servers))
+    return proto.redact_nats_url(",".join(servers))
 
 
 class Outbox:
@@ -243,9 +243,9 @@ class NatsClient(NetClient):
     """
 
     def __init__(self, servers: list[str], room: str, name: str, *, prefix: str = PREFIX, **kw):
-        first = servers[0][len(P.NATS_SCHEME):] if servers else "?"
+        first = servers[0][len(proto.NATS_SCHEME):] if servers else "?"
         host, _, port = first.rpartition("@")[2].rpartition(":")
-        super().__init__(host or first, int(port) if port.isdigit() else P.NATS_DEFAULT_PORT,
+        super().__init__(host or first, int(port) if port.isdigit() else proto.NATS_DEFAULT_PORT,
                          room, name, **kw)
         self.servers = list(servers)
         self.where = where_of(servers)      # error messages: "cannot join nats://h:4222/room: ..."

@@ -21,6 +21,9 @@ bone from its decoded start at the true joint, so errors do not accumulate along
 The wrist frame is a rigid fit (Kabsch) of the hand's near-rigid joints (wrist, palm, metacarpal
 bases, index and middle knuckles) to the shape, so it works from joint positions alone.
 Pure numpy + stdlib; no clocks, no sockets.
+
+Why one long module (~650 lines): encoder and decoder are one bit layout read and written in
+step; splitting them would put the same field table in two places.
 """
 
 from __future__ import annotations

@@ -27,6 +27,10 @@ Standard library only (asyncio). One port number serves both: TCP for the contro
 
 ``Impairment`` makes the server a lossy, jittery relay for tests; ``ServerThread`` runs a server
 on its own event loop thread for tests and in-process use.
+
+Why one long module (~940 lines): the server is one asyncio protocol over one port (control
+channel, datagram forwarding, fair shares, seat holds, limits) sharing one room table; names,
+recording and metrics live apart (names.py, replay/server_record.py, commands/serve.py).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from dataclasses import dataclass, field
 from . import identity as I
 from . import limits as L
 from . import names as N
-from . import protocol as P
+from . import protocol as proto
 
 HELLO_TIMEOUT_S = 5.0          # a connection must say hello within this
 SLOW_CLIENT_BYTES = 256 * 1024  # a member whose unsent control data exceeds this is dropped
@@ -143,13 +147,13 @@ class Server:
     (connections per address and in all, rooms; each refusal has its own error code).
     """
 
-    def __init__(self, host: str = "0.0.0.0", port: int = P.DEFAULT_PORT, capacity: int = 8,
+    def __init__(self, host: str = "0.0.0.0", port: int = proto.DEFAULT_PORT, capacity: int = 8,
                  timeout_s: float = 3.0, impairment: Impairment | None = None, log=None,
                  hello_timeout_s: float = HELLO_TIMEOUT_S, rates: dict | None = None,
                  names_path=None, max_names: int = NAME_REGISTRY_MAX, name_rates: dict | None = None,
                  limits: L.ServerLimits | None = None):
-        if not 1 <= capacity <= P.MAX_SEATS:
-            raise ValueError(f"capacity must be 1..{P.MAX_SEATS}, got {capacity}")
+        if not 1 <= capacity <= proto.MAX_SEATS:
+            raise ValueError(f"capacity must be 1..{proto.MAX_SEATS}, got {capacity}")
         if timeout_s <= 0:
             raise ValueError(f"timeout must be positive, got {timeout_s}")
         self.host, self.port, self.capacity, self.timeout_s = host, port, capacity, timeout_s
@@ -336,19 +340,19 @@ class Server:
         self._count("control", "connections")
         try:
             challenge = I.new_challenge()
-            self._write(writer, {"type": "challenge", "v": P.PROTOCOL_VERSION,
+            self._write(writer, {"type": "challenge", "v": proto.PROTOCOL_VERSION,
                                  "challenge": I.b64(challenge)})
             msg = await asyncio.wait_for(self._read_message(reader), self.hello_timeout_s)
-            hello = P.validate_client_message(msg)
-            if not isinstance(hello, P.Hello):
-                raise P.ProtocolError("bad_message", "the first message must be hello")
+            hello = proto.validate_client_message(msg)
+            if not isinstance(hello, proto.Hello):
+                raise proto.ProtocolError("bad_message", "the first message must be hello")
             member = self._join(hello, writer, self._authenticate(hello, challenge))
             if member is None:
                 return
             while member.active:
                 msg = await self._read_message(reader)
                 now = member.last_seen = self._loop.time()
-                msg = P.validate_client_message(msg)
+                msg = proto.validate_client_message(msg)
                 kind = msg["type"]
                 if kind != "leave" and not self._within_share(member, "control", now):
                     # A flood: dropped, and the connection is not read again until the share
@@ -371,8 +375,8 @@ class Server:
                     member.addr = None
                     self._count("control", "rebind")
                 else:   # a hello on a joined connection
-                    raise P.ProtocolError("bad_message", "hello sent twice")
-        except P.ProtocolError as exc:
+                    raise proto.ProtocolError("bad_message", "hello sent twice")
+        except proto.ProtocolError as exc:
             self._count("control_errors", exc.reason)
             reason = "error"
             code = exc.reason if exc.reason in ("version", "bad_signature") else "bad_request"
@@ -404,22 +408,22 @@ class Server:
         return False
 
     async def _read_message(self, reader: asyncio.StreamReader) -> dict:
-        n = P.frame_length(await reader.readexactly(4))
-        return P.decode_body(await reader.readexactly(n))
+        n = proto.frame_length(await reader.readexactly(4))
+        return proto.decode_body(await reader.readexactly(n))
 
-    def _authenticate(self, hello: P.Hello, challenge: bytes) -> _Auth:
+    def _authenticate(self, hello: proto.Hello, challenge: bytes) -> _Auth:
         """Check the hello's signature over this connection's challenge (a captured hello
         replayed on another connection fails here); derive the session keys."""
-        statement = I.join_statement(P.PROTOCOL_VERSION, challenge, hello.room, hello.name,
+        statement = I.join_statement(proto.PROTOCOL_VERSION, challenge, hello.room, hello.name,
                                      hello.client_id, hello.eph)
         if not I.verify_join(hello.key, hello.sig, statement):
-            raise P.ProtocolError("bad_signature", "the join signature does not match the key, "
+            raise proto.ProtocolError("bad_signature", "the join signature does not match the key, "
                                                    "this connection's challenge and the hello")
         eph = I.Ephemeral()
         try:
             keys = eph.session_keys(hello.eph, challenge, hello.eph, eph.public)
         except ValueError:
-            raise P.ProtocolError("bad_message", "unusable ephemeral key") from None
+            raise proto.ProtocolError("bad_message", "unusable ephemeral key") from None
         signed = {"key": I.b64(hello.key), "eph": I.b64(hello.eph), "challenge": I.b64(challenge),
                   "sig": I.b64(hello.sig), "client_id": hello.client_id}
         return _Auth(keys, eph.public, signed)
@@ -435,7 +439,7 @@ class Server:
     def _claim_name(self, name: str, key: bytes) -> None:
         self.names.claim(name, key)
 
-    def _name_refusal(self, hello: P.Hello, peer) -> tuple[str, str] | None:
+    def _name_refusal(self, hello: proto.Hello, peer) -> tuple[str, str] | None:
         """(code, message) when this hello may not use its name, else None. A name new to this
         server costs a token of the key's and of the address's new-name buckets."""
         problem = N.name_problem(hello.name)
@@ -468,7 +472,7 @@ class Server:
                 self._name_buckets[(kind, who)].take(now)
         return None
 
-    def _join(self, hello: P.Hello, writer, auth: _Auth) -> _Member | None:
+    def _join(self, hello: proto.Hello, writer, auth: _Auth) -> _Member | None:
         refusal = self._name_refusal(hello, _address_group(writer.get_extra_info("peername")))
         if refusal is not None:
             code, message = refusal
@@ -531,7 +535,7 @@ class Server:
         members, later, later_ids, budget = [], [], [], WELCOME_BUDGET
         for m in sorted(room.members.values(), key=lambda m: m.seat):
             entry = {"seat": m.seat, "name": m.name}
-            size = P.profile_size(m.signed_join) + 10
+            size = proto.profile_size(m.signed_join) + 10
             if size <= budget:
                 entry["id"] = m.signed_join
                 budget -= size
@@ -539,7 +543,7 @@ class Server:
                 later_ids.append(m)
             members.append(entry)
         for entry, m in zip(members, sorted(room.members.values(), key=lambda m: m.seat)):
-            size = P.profile_size(m.profile) + 120
+            size = proto.profile_size(m.profile) + 120
             if size <= budget:
                 entry["profile"] = m.profile
                 budget -= size
@@ -554,7 +558,7 @@ class Server:
         for m in later:
             self._send(member, {"type": "profile", "seat": m.seat, "profile": m.profile})
 
-    def _choose_seat(self, room: _Room, hello: P.Hello) -> int:
+    def _choose_seat(self, room: _Room, hello: proto.Hello) -> int:
         """The seat for a newcomer: its wish, else its seat from before, else the lowest free
         one. Seats whose member dropped out less than SEAT_HOLD_S ago are held for that member
         (same client id and key): nobody else gets one, asked for or not, while another is free."""
@@ -571,7 +575,7 @@ class Server:
 
     def _new_session(self) -> int:
         while True:
-            token = secrets.randbits(P.SESSION_BITS)
+            token = secrets.randbits(proto.SESSION_BITS)
             if token and token not in self._sessions:
                 return token
 
@@ -612,7 +616,7 @@ class Server:
     def _write(self, writer, msg: dict) -> None:
         try:
             if not writer.is_closing():
-                writer.write(P.encode_message(msg))
+                writer.write(proto.encode_message(msg))
                 self._count("control", "messages_out")
         except (OSError, RuntimeError):
             pass
@@ -664,16 +668,16 @@ class Server:
         c["packets_in"]["all"] += 1
         c["bytes_in"]["all"] += len(data)
         try:
-            body, tag = P.split_mac(data)
-            kind, session, seq, t_ms, payload = P.parse_client_datagram(body)
-        except P.ProtocolError as exc:
+            body, tag = proto.split_mac(data)
+            kind, session, seq, t_ms, payload = proto.parse_client_datagram(body)
+        except proto.ProtocolError as exc:
             c["drops"][exc.reason] += 1
             return
         member = self._sessions.get(session)
         if member is None:
             c["drops"]["bad_session"] += 1
             return
-        name = P.KIND_NAMES[kind]
+        name = proto.KIND_NAMES[kind]
         now = self._loop.time()
         bucket = member.buckets[name]
         if addr == member.addr and not bucket.ready(now):
@@ -682,7 +686,7 @@ class Server:
             c["rate_limited"][name] += 1
             member.limited[name] += 1
             return
-        if not P.mac_ok(member.keys.up, body, tag):      # forged, or another session's token
+        if not proto.mac_ok(member.keys.up, body, tag):      # forged, or another session's token
             c["drops"]["bad_mac"] += 1
             return
         window = member.windows.get(kind)
@@ -692,7 +696,7 @@ class Server:
             # The first datagram of a session from the IP its control connection came from binds
             # at once (the usual case: TCP and UDP through the same NAT); any other first address,
             # and every later change, is checked by a probe first.
-            if (member.addr is None and kind != P.KIND_PROBE and member.peer_ip is not None
+            if (member.addr is None and kind != proto.KIND_PROBE and member.peer_ip is not None
                     and _ip_of(addr) == member.peer_ip):
                 if not window.accept(seq, t_ms):
                     c["drops"]["replay"] += 1
@@ -703,7 +707,7 @@ class Server:
             else:
                 self._address_check(member, kind, payload, addr, now)
                 return
-        elif kind == P.KIND_PROBE:        # a late or repeated answer from the bound address
+        elif kind == proto.KIND_PROBE:        # a late or repeated answer from the bound address
             return
         elif not window.accept(seq, t_ms):
             c["drops"]["replay"] += 1
@@ -715,12 +719,12 @@ class Server:
             return
         c["packets_in"][name] += 1
         c["bytes_in"][name] += len(data)
-        if kind == P.KIND_KEEPALIVE:
-            self._sendto_now(P.seal(member.keys.down, P.pack_server_datagram(kind, member.seat, seq, t_ms)),
+        if kind == proto.KIND_KEEPALIVE:
+            self._sendto_now(proto.seal(member.keys.down, proto.pack_server_datagram(kind, member.seat, seq, t_ms)),
                              addr, name)
             return
-        packet = P.server_header(kind, member.seat, seq, t_ms) + payload
-        if kind == P.KIND_WHISPER:        # for one partner only, never recorded (end-to-end encrypted)
+        packet = proto.server_header(kind, member.seat, seq, t_ms) + payload
+        if kind == proto.KIND_WHISPER:        # for one partner only, never recorded (end-to-end encrypted)
             partner = member.room.members.get(payload[0]) if payload else None
             if partner is None or partner is member or partner.addr is None:
                 c["drops"]["whisper_no_partner"] += 1
@@ -733,18 +737,18 @@ class Server:
                        if m is not member and m.addr is not None]
         if self.impairment is not None:
             for addr, key in targets:
-                self._send_impaired(P.seal(key, packet), addr, name)
+                self._send_impaired(proto.seal(key, packet), addr, name)
             return
         sent = 0
         sock = self._udp_sock
         for addr, key in targets:       # re-authenticated for each recipient
             try:
-                sock.sendto(P.seal(key, packet), addr)
+                sock.sendto(proto.seal(key, packet), addr)
                 sent += 1
             except OSError:            # full send buffer (BlockingIOError) or a dead address
                 c["drops"]["send_error"] += 1
         c["packets_out"][name] += sent
-        c["bytes_out"][name] += sent * (len(packet) + P.MAC_BYTES)
+        c["bytes_out"][name] += sent * (len(packet) + proto.MAC_BYTES)
 
     def _address_check(self, member: _Member, kind: int, payload: bytes, addr, now: float) -> None:
         """An authentic datagram of member's session from an address that is not its bound one
@@ -754,7 +758,7 @@ class Server:
         another address only earns that address a probe it cannot answer: the answer needs the
         session's key."""
         c = self.counters
-        if kind == P.KIND_PROBE:
+        if kind == proto.KIND_PROBE:
             pending = member.probes.get(addr)
             if pending is not None and now - pending[1] < PROBE_TTL_S and hmac.compare_digest(payload, pending[0]):
                 rebound = member.addr is not None
@@ -772,13 +776,13 @@ class Server:
         if not member.buckets["probe"].take(now):
             c["rate_limited"]["probe"] += 1
             return
-        nonce = secrets.token_bytes(P.PROBE_BYTES)
+        nonce = secrets.token_bytes(proto.PROBE_BYTES)
         member.probes[addr] = (nonce, now)
         while len(member.probes) > PROBES_PENDING:
             member.probes.pop(next(iter(member.probes)))
         member.probe_seq = (member.probe_seq + 1) & 0xFFFF
-        self._sendto_now(P.seal(member.keys.down, P.pack_server_datagram(
-            P.KIND_PROBE, member.seat, member.probe_seq, self._now_ms(), nonce)), addr, "probe")
+        self._sendto_now(proto.seal(member.keys.down, proto.pack_server_datagram(
+            proto.KIND_PROBE, member.seat, member.probe_seq, self._now_ms(), nonce)), addr, "probe")
 
     def _send_impaired(self, packet: bytes, addr, name: str) -> None:
         """Drop or delay one forwarded datagram. Delays are grouped per millisecond, so one

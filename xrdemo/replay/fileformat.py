@@ -17,6 +17,9 @@ scanning chunk by chunk, and damage is found and reported at the byte where it s
 
 Times (``t_ns``) are on the recording machine's monotonic clock, nanoseconds; ``meta["t0_ns"]``
 is the start. Records' meanings live in ``records.py``; this module only stores bytes.
+
+Why one long module (~500 lines): the writer and the reader are the two sides of one byte
+layout (chunks, index, CRCs) and must change together.
 """
 
 from __future__ import annotations
