@@ -24,7 +24,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
         recording: Path = DEFAULT_RECORDING, calibrate_table: float = 0.0,
         table_alignment: Path | None = None, log=print, join: str | None = None,
         name: str | None = None, want_seat: int | None = None, record: Path | None = None,
-        mirror_to: Path | None = None) -> int:
+        mirror_to: Path | None = None, mirror: bool = False) -> int:
     """Run the main job on the named platform ('auto' falls back openxr -> desktop -> headless).
 
     join: ``HOST:PORT/ROOM`` of a networked meeting (``xrdemo serve``) to sit in, as ``name``.
@@ -64,7 +64,7 @@ def run(platform_name: str, cfg: Config, *, seconds: float | None = None,
     log(f"xrdemo: running the meeting on {reason}")
     status = live_loop(platform, cfg, seconds=seconds, log=log, calibrate_table=calibrate_table,
                        table_alignment=table_alignment, join=join, name=name, want_seat=want_seat,
-                       record=record, mirror_to=mirror_to)
+                       record=record, mirror_to=mirror_to, mirror=mirror)
     if status == SESSION_LOST and platform_name == "auto" and kind == "openxr":
         # The headset went away mid-meeting: carry on in the desktop simulator if there is one.
         from .platform.base import PlatformUnavailable
@@ -90,14 +90,15 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
               max_frames: int | None = None, calibrate_table: float = 0.0,
               table_alignment: Path | None = None, join: str | None = None,
               name: str | None = None, want_seat: int | None = None, record: Path | None = None,
-              mirror_to: Path | None = None) -> int:
+              mirror_to: Path | None = None, mirror: bool = False) -> int:
     """The frame loop on a live platform (a GL context is current). Returns an exit status.
 
     calibrate_table: seconds at the start during which index-fingertip touches on the real
     table are collected; the fit then moves the meeting onto that table and is saved for later
     runs (table_alignment, default in the user's config directory). record: write a meeting
     recording there as the meeting goes (``xrdemo replay``; see xrdemo/replay/capture.py).
-    mirror_to: an MP4 of the left eye with the meeting's sound (``loop.mirror``).
+    mirror_to: an MP4 of the left eye with the meeting's sound (``loop.mirror``); mirror: the left
+    eye in a desktop window of its own.
     """
     from .loop.live_audio import LiveAudio, Microphone
     from .loop.parts import Haptics, MeetingRecording, Passthrough, SessionWatch, StatusLine, StopAfter
@@ -130,7 +131,15 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                 recording.net, recording.level_from = net, (lambda: True)
         elif recorder is not None:
             open_local(recorder, cfg)
-        seating = Seating(platform, log=log, alignment=alignment)
+        def reseat(seat):                    # a calibrated real table: sit where you really are
+            if room is not None:
+                room.rejoin(seat)
+            else:
+                from dataclasses import replace as dc_replace
+
+                source.cfg = dc_replace(source.cfg, meeting=dc_replace(source.cfg.meeting, seat=seat))
+                loop.rebuild(source.build())
+        seating = Seating(platform, log=log, alignment=alignment, reseat=reseat)
         parts.insert(0, seating)
         if calibrate_table > 0:
             parts.insert(1, TableCalibration(calibrate_table, table_alignment, seating, source, log=log))
@@ -147,10 +156,10 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
             parts += [audio, mic]
         if cfg.display.refresh_rate:
             platform.set_refresh_rate(cfg.display.refresh_rate)
-        if mirror_to is not None:
+        if mirror_to is not None or mirror:
             from .loop.mirror import Mirror
 
-            parts.append(Mirror(mirror_to, cfg, room=room, log=log))
+            parts.append(Mirror(mirror_to, cfg, room=room, log=log, window=mirror))
         from .loop.roster import MeetingStatus
 
         passthrough = Passthrough(platform, cfg.display.passthrough, log=log)

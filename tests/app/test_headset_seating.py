@@ -183,3 +183,29 @@ def test_carrying_a_frame_moves_every_pose_the_same_rigid_way():
         same(getattr(c, f"{field}_position"), getattr(g.controllers, f"{field}_position"), True)
         same(getattr(c, f"{field}_orientation"), getattr(g.controllers, f"{field}_orientation"), False)
     assert g.frame_index == frame.frame_index and frame.hands.positions is not g.hands.positions
+
+
+def test_with_a_calibrated_table_the_wearer_sits_at_the_seat_nearest_to_where_they_are(gl, tmp_path):
+    from xrdemo.alignment import TableAlignment
+    from xrdemo.app import live_loop
+    from xrdemo.meetings import meeting_state
+
+    path = tmp_path / "align.json"
+    path.write_text(TableAlignment.identity(0.74).to_json())     # the real table is where the virtual one is
+    seats = meeting_state(quiet_config(6)).seat_pos
+    near_3 = seats[3] + np.array([0.05, -0.05, 0.05])            # the wearer really is at seat 3
+    platform = stage_platform(gl, lambda t: (near_3, P.IDENTITY_QUAT.copy()))
+    spy = Spy()
+    from xrdemo import app
+
+    original = app.FrameLoop
+    app.FrameLoop = lambda p, d, parts, **kw: original(p, d, [*parts, spy], **kw)
+    try:
+        logs = []
+        assert live_loop(platform, quiet_config(6), log=logs.append, max_frames=6, table_alignment=path) == 0
+    finally:
+        app.FrameLoop = original
+    assert spy.states[-1].local == 3, logs
+    assert any("nearest to seat 3" in line for line in logs), logs
+    # and the head is where it really is (the table alignment, not a seat transform, places it)
+    assert np.linalg.norm(spy.states[-1].people.head_pos[3] - near_3) < 0.01

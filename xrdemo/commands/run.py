@@ -47,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--video", "--recording", dest="recording", type=Path, default=None, metavar="FILE.mp4",
                    help="where a headless run writes its MP4 (default: xrdemo-<name>-<date>-<hhmm>.mp4 "
                         "here, numbered -2, -3 ... if taken; --recording is the old name)")
+    p.add_argument("--mirror", action="store_true",
+                   help="on a headset, also show what you see (the left eye) in a desktop window")
     p.add_argument("--mirror-to", type=Path, default=None, metavar="FILE.mp4",
                    help="on a headset or in a window, also record what you see (the left eye) with the "
                         "sound you hear to FILE.mp4: for a spectator, a bug report or a stream")
@@ -130,4 +132,4 @@ def run(args) -> int:
         return run_app(args.platform, cfg, seconds=args.seconds, recording=recording,
                        calibrate_table=args.calibrate_table, table_alignment=args.table_alignment,
                        join=args.join, name=name, want_seat=args.seat if args.join else None,
-                       record=record, mirror_to=mirror_to)
+                       record=record, mirror_to=mirror_to, mirror=args.mirror)

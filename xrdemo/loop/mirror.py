@@ -1,6 +1,6 @@
-"""See what the wearer sees: the left eye mirrored to an MP4 with the sound of the meeting from
-the wearer's head (``xrdemo run --mirror-to FILE.mp4``) — for a spectator, a bug report or a
-stream. The left eye is drawn once more, at the mirror's size, from the frame's scene and the
+"""See what the wearer sees: the left eye mirrored to a desktop window (``xrdemo run --mirror``,
+``loop.mirror_window``) and/or to an MP4 with the sound of the meeting from the wearer's head
+(``xrdemo run --mirror-to FILE.mp4``) — for a spectator, a bug report or a stream. The left eye is drawn once more, at the mirror's size, from the frame's scene and the
 wearer's room-space view; the sound is rendered in-process by the same engine, block by block on
 the frame clock (the built-in voices of a local meeting, or the room's voices, teed from the
 network)."""
@@ -22,11 +22,19 @@ class Mirror(FramePart):
     RoomPart in a networked meeting (its voices are heard), else None. sound: False for no
     audio track."""
 
-    def __init__(self, out: Path, cfg, size=(960, 540), room=None, log=print, sound: bool = True):
-        if not Path(out).parent.exists():
+    def __init__(self, out: Path | None, cfg, size=(960, 540), room=None, log=print, sound: bool = True,
+                 window: bool = False):
+        if out is not None and not Path(out).parent.exists():
             raise FileNotFoundError(f"folder {Path(out).parent} does not exist (for --mirror-to {out})")
-        self.out, self.cfg, self.size, self.room, self.log = Path(out), cfg, tuple(size), room, log
-        self.want_sound = sound and cfg.audio.enabled
+        self.out = Path(out) if out is not None else None
+        self.cfg, self.size, self.room, self.log = cfg, tuple(size), room, log
+        self.want_sound = sound and cfg.audio.enabled and out is not None
+        self.window = None
+        if window:
+            from .mirror_window import MirrorWindow
+
+            self.window = MirrorWindow(self.size, log=log)
+        self._window_gone = False
         self.loop = self.target = self.writer = self.sound = None
         self.fps = None
         self.frames = 0
@@ -65,11 +73,20 @@ class Mirror(FramePart):
     def after_frame(self, tick) -> None:
         if tick.scene is None or not tick.room.should_render:
             return
-        if self.writer is None:
+        if self.target is None:
             self._open(tick.frame.predicted_display_period_ns)
         renderer = self.loop.renderer
         renderer.draw_view(tick.room.views[0], self.target.draw_fbo, self.size)
         image = self.target.read_rgba()[..., :3]
+        if self.window is not None and not self._window_gone:
+            if self.window.alive:
+                self.window.show(image)
+            else:
+                self._window_gone = True
+                self.log("mirror: the window was closed; the meeting goes on")
+        if self.writer is None:
+            self.frames += 1
+            return
         samples = None
         if self.sound is not None:
             head = tick.room.head
@@ -87,10 +104,15 @@ class Mirror(FramePart):
 
         self.fps = int(np.clip(round(NS / max(int(period_ns), 1)), 10, 120))
         self.target = Framebuffer(self.size, samples=4)
-        self.writer = Mp4Writer(self.out, self.size, self.fps,
-                                self.cfg.audio.sample_rate if self.sound is not None else None)
+        if self.out is not None:
+            self.writer = Mp4Writer(self.out, self.size, self.fps,
+                                    self.cfg.audio.sample_rate if self.sound is not None else None)
 
     def close(self, error) -> None:
+        if self.window is not None:
+            self.window.close()
+        if self.out is None:
+            return
         if self.writer is not None:
             self.writer.close()
             self.log(f"mirror: wrote {self.out} ({self.frames} frames of the left eye at {self.fps} fps"

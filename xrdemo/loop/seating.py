@@ -31,10 +31,14 @@ class Seating(FramePart):
     the T_room_stage in use ((position, orientation) or None while it is not known yet; the
     frames are then not drawn, so nobody sees the inside of the table)."""
 
-    def __init__(self, platform, log=print, alignment=None, seat: int | None = None):
+    def __init__(self, platform, log=print, alignment=None, seat: int | None = None, reseat=None):
         self.platform, self.log = platform, log
         self.alignment = alignment
         self.seat = seat
+        self.reseat = reseat
+        """reseat(seat) moves this person to another seat (the meeting is rebuilt). With a real table
+        calibrated, the wearer is put at the seat nearest to where they really are."""
+        self._nearest_done = False
         self.state = None
         self.transform = None
         self.in_room = platform.capabilities.reference_space == "room"
@@ -60,6 +64,8 @@ class Seating(FramePart):
             self.recenter()
         if self.alignment is not None:
             T = (self.alignment.position, self.alignment.orientation)
+            if not self._nearest_done and tick.frame.head.valid and self.reseat is not None:
+                self._sit_nearest(T, tick)
         elif self.in_room:
             return
         else:
@@ -72,6 +78,24 @@ class Seating(FramePart):
                 tick.room = replace(tick.frame, should_render=False)
                 return
         tick.room = carry_frame(tick.frame, *T)
+
+
+    def _sit_nearest(self, T, tick) -> None:
+        """The real table is calibrated: sit at the free seat nearest to the wearer's real head."""
+        from ..core.seating import nearest_seat
+        from ..platform.carry import carry_frame
+
+        self._nearest_done = True
+        head = carry_frame(tick.frame, *T).head.position
+        state = self.state
+        taken = None if state.people.present is None else state.people.present.copy()
+        if taken is not None:
+            taken[state.local] = False
+        k = nearest_seat(head, state.seat_pos, taken)
+        if k >= 0 and k != state.local:
+            self.log(f"table alignment: you are nearest to seat {k}; sitting there")
+            self.reseat(k)
+            tick.state = self.state
 
 
 class TableCalibration(FramePart):
@@ -106,6 +130,7 @@ class TableCalibration(FramePart):
         alignment = finish_calibration(collector, self.path, self.log, head)
         if alignment is not None:
             self.seating.alignment = alignment
+            self.seating._nearest_done = False
             self.source.cfg = alignment.apply_to_config(self.source.cfg)
             self.loop.rebuild(self.source.build())
             tick.state = self.loop.driver.state
