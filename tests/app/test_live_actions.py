@@ -56,3 +56,33 @@ def test_mute_without_a_microphone_is_not_pretended(gl):
     live_loop(platform_with(gl, [ScriptEvent(100 * MS, "action", "MUTE")]), quiet_config(),
               log=logs.append, max_frames=8, table_alignment=NO_ALIGNMENT)
     assert any("not available" in line and "MUTE" in line.upper() for line in logs), logs
+
+
+def test_push_to_talk_key_opens_the_microphone_only_while_held():
+    """T down/up in the window -> TALK events -> the microphone gate (with push_to_talk on)."""
+    from dataclasses import replace
+
+    from xrdemo.audio.io import MicInput
+    from xrdemo.config import Config
+    from xrdemo.loop.frame_loop import Tick
+    from xrdemo.loop.live_audio import Microphone
+    from xrdemo.platform.base import EventKind, PlatformEvent
+    from xrdemo.platform.desktop_input import DesktopControls
+
+    controls = DesktopControls(None)
+    controls.key("t", True)
+    controls.key("t", True)                         # key repeat: still one press
+    controls.key("t", False)
+    assert controls.take_talk_changes() == [True, False]
+    cfg = Config()
+    cfg = replace(cfg, audio=replace(cfg.audio, push_to_talk=True))
+    mic = Microphone(cfg, lambda m: None, mic=MicInput(stream=False))
+    assert not mic.gate.open
+
+    class F:
+        def __init__(self, held):
+            self.events = [PlatformEvent(EventKind.TALK, {"held": held})]
+    mic.on_frame(Tick(frame=F(True), room=None, t_ns=0, index=0))
+    assert mic.gate.open
+    mic.on_frame(Tick(frame=F(False), room=None, t_ns=0, index=1))
+    assert not mic.gate.open

@@ -305,6 +305,13 @@ class Microphone(FramePart):
             processor = LevelVad()
         return MicChain(processor, self.gate)
 
+    def on_frame(self, tick) -> None:
+        from ..platform.base import EventKind
+
+        for event in tick.frame.events:
+            if event.kind == EventKind.TALK:
+                self.gate.set_talk_key(bool(event.detail.get("held")))
+
     def on_inputs(self, tick) -> None:
         if self.mic is not None and tick.inputs is not None and self.chain is not None:
             tick.inputs.mic_level = self.chain.level

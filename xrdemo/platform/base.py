@@ -49,6 +49,7 @@ class EventKind(enum.Enum):
     INTERACTION_PROFILE = "interaction_profile"  # detail: {"left": str, "right": str}
     HAND_TRACKING_LOST = "hand_lost"       # detail: {"hand": 0|1}
     HAND_TRACKING_FOUND = "hand_found"     # detail: {"hand": 0|1}
+    TALK = "talk"                          # the push-to-talk key went down or up: detail {"held": bool}
     RECENTER = "recenter"                  # the wearer recentred (the runtime moved LOCAL and/or
     #   the app's space): re-seat the wearer from their current head pose. detail {"space":
     #   "stage"|"local_floor"|"local" (the space that moved), "app_space_moved": bool (poses

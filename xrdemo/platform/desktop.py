@@ -342,9 +342,11 @@ class DesktopPlatform(PlatformBase):
             events.append(PlatformEvent(EventKind.EXITING, message="the window was closed"))
             self._ended = True
         actions = self.controls.take_actions()
+        talk = self.controls.take_talk_changes()
         if not self._ended:
             events.extend(PlatformEvent(EventKind.ACTION, {"action": a.name}, f"key: {a.value}")
                           for a in actions)
+            events.extend(PlatformEvent(EventKind.TALK, {"held": held}) for held in talk)
         self.controls.advance(dt)
         views = self._views()
         head_p, head_q = self.controls.head_pose()

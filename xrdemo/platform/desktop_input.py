@@ -58,6 +58,7 @@ KEYMAP = (
     (("wheel",), "reach_depth", "mouse wheel: move that hand nearer / further"),
     (("r",), "reset", "reset head, look and hands (and recenter: back to your seat)"),
     (("m",), "menu:MUTE", "mute / unmute your microphone"),
+    (("t",), "talk", "hold: talk (with [audio] push_to_talk = true)"),
     (("b",), "menu:WHISPER", "whisper to your nearest neighbour on / off"),
     (("p",), "menu:PASSTHROUGH", "passthrough on / off (headsets with a camera view)"),
     (("equal", "minus"), "menu:VOLUME", "volume up / down (also keypad + and -)"),
@@ -76,6 +77,8 @@ ACTION_KEYS = {
 }
 """Keys that ask for a menu action (the same actions as the in-headset menu, core/menu.py); the
 window reports each press as an EventKind.ACTION event. R also resets the simulated body."""
+TALK_KEY = "t"
+"""Held: push-to-talk (the window reports presses and releases as EventKind.TALK events)."""
 WINDOW_ACTIONS = {"toggle_capture": "c", "toggle_stereo": "v", "toggle_help": "h", "quit": "escape"}
 """Actions the window itself handles (the controls below ignore these keys)."""
 
@@ -202,6 +205,7 @@ class DesktopControls:
         self.yaw = 0.0                   # radians, relative to the seat
         self.pitch = np.radians(-12.0)
         self.offset = np.zeros(3)        # stage metres, from the seat's eye point
+        self.talk_changes: list[bool] = []
         self.lean_in = 0.0               # 0..1 how far leaned in
         self.lean_target: int | None = None
         self.gestures = ["rest", "rest"]
@@ -209,6 +213,8 @@ class DesktopControls:
 
     def key(self, name: str, pressed: bool) -> None:
         """A key went down (pressed) or up. Names are GLFW key names in lower case."""
+        if name == TALK_KEY and pressed != (name in self.held):
+            self.talk_changes.append(pressed)
         if not pressed:
             self.held.discard(name)
             return
@@ -224,6 +230,11 @@ class DesktopControls:
             self.reset()
         elif name == "space":
             self.lean_target = self._pick_neighbour()
+
+    def take_talk_changes(self) -> list[bool]:
+        """The push-to-talk key's presses (True) and releases (False) since the last call."""
+        changes, self.talk_changes = self.talk_changes, []
+        return changes
 
     def take_actions(self) -> list[MenuAction]:
         """The menu actions keys asked for since the last call, oldest first (and forget them)."""
