@@ -210,6 +210,13 @@ def _menu(platform, seating, passthrough, mic, status, volume, room, log):
             elif room.rejoin(seat):
                 log(f"network: you sit in seat {room.net.seat} now")
         actions[MenuAction.SEAT_NEXT] = next_seat
+
+        def whisper(tick):
+            seat = room.toggle_whisper(tick.state)
+            log(f"network: whisper to {tick.state.people.names[seat]} (they hear you only when they "
+                "whisper to you too)" if seat is not None else "network: whisper off")
+        actions[MenuAction.WHISPER] = whisper
+        toggles[MenuAction.WHISPER] = lambda: room.whisper_to is not None
     if volume:
         actions[MenuAction.VOLUME_UP] = lambda tick: volume.change(tick, True)
         actions[MenuAction.VOLUME_DOWN] = lambda tick: volume.change(tick, False)

@@ -190,6 +190,14 @@ def test_leaning_toward_a_seat_chooses_the_private_whisper_partner():
         state.people.head_pos[k] = state.seat_pos[k]
         part._choose_whisper_partner(state)
         assert ada.client.whisper_partner is None and "whisper over" in logs[-1]
+        # the menu's whisper button (B): to the nearest neighbour present, without leaning
+        state.people.present = ada.present()
+        assert part.toggle_whisper(state) == j
+        part._choose_whisper_partner(state)
+        assert ada.client.whisper_partner == j
+        assert part.toggle_whisper(state) is None
+        part._choose_whisper_partner(state)
+        assert ada.client.whisper_partner is None
     finally:
         ada.close()
         bob.close()

@@ -27,6 +27,8 @@ class RoomPart(FramePart):
         self.rejoin_with = rejoin
         """rejoin(want_seat) -> a connected NetMeeting for the same room (None: no rejoining)."""
         self.left = False
+        self.whisper_to: int | None = None
+        """A whisper asked for with the menu or B (the nearest neighbour), else None: leaning decides."""
         self.now_ns = now_ns or (lambda tick: display_time_on_monotonic(
             tick.frame.predicted_display_time_ns, tick.frame.predicted_display_period_ns))
         self.level = level or (lambda tick: (tick.inputs.mic_level or 0.0) if tick.inputs is not None else 0.0)
@@ -61,6 +63,21 @@ class RoomPart(FramePart):
         self.source.room = net
         self.loop.rebuild(self.source.build())
         return True
+
+    def toggle_whisper(self, state) -> int | None:
+        """Whisper to the nearest neighbour present (the menu's whisper button, B), or stop.
+        Returns the partner's seat, or None when stopped (or nobody is there)."""
+        if self.whisper_to is not None:
+            self.whisper_to = None
+            return None
+        k = state.local
+        present = state.people.present if state.people.present is not None else np.ones(len(state.seat_pos), bool)
+        d = np.linalg.norm(state.seat_pos - state.seat_pos[k], axis=1)
+        d[~present] = np.inf
+        d[k] = np.inf
+        j = int(np.argmin(d))
+        self.whisper_to = j if np.isfinite(d[j]) else None
+        return self.whisper_to
 
     def next_free_seat(self) -> int | None:
         """The next free seat after this person's, going round the table (None: all taken)."""
@@ -108,7 +125,11 @@ class RoomPart(FramePart):
         present = state.people.present if state.people.present is not None else np.ones(len(state.seat_pos), bool)
         client = self.net.client
         before = client.whisper_partner
-        partner = choose_partner(state.people.head_pos[k], state.seat_pos, k, present, current=before)
+        if self.whisper_to is not None and present[self.whisper_to]:
+            partner = self.whisper_to
+        else:
+            self.whisper_to = None
+            partner = choose_partner(state.people.head_pos[k], state.seat_pos, k, present, current=before)
         if partner != before:
             client.whisper_partner = partner
             if partner is not None:
