@@ -126,6 +126,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                                  make_meeting=recording_meeting(recorder) if recorder else None)
             net = rejoin(want_seat)
             source.room = net
+            platform.set_title(f"xrdemo \u2014 {net.name} in {net.room}")
             room = RoomPart(net, source, log=log, rejoin=rejoin)
             if recording is not None:       # the room's people are recorded as they came
                 recording.net, recording.level_from = net, (lambda: True)

@@ -155,6 +155,7 @@ def record_networked(cfg: Config, url: str, name: str, seconds: float, out: Path
     source = MeetingSource(cfg, net)
     view = None
     try:
+        net.set_status(kind="headless", muted=False, hand=False, recording=record is not None)
         state = source.build()
         voices = RemoteVoices(net.capacity, cfg.audio.sample_rate, cfg.audio.block, local=net.seat)
         net.voice_sink = voices.push

@@ -321,3 +321,7 @@ class PlatformBase:
 
     def set_status(self, text: str) -> None:
         return None
+
+    def set_title(self, text: str) -> None:
+        """The window's title, where there is a window (who and where: "xrdemo — Ada in team")."""
+        return None

@@ -207,6 +207,9 @@ class DesktopPlatform(PlatformBase):
         help hint after the first line; with no text it shows its own frame rate."""
         self.status_text = str(text)
 
+    def set_title(self, text: str) -> None:
+        self._glfw.set_window_title(self._window, str(text))
+
     def set_seat(self, seat: SeatFrame) -> None:
         """Sit somewhere else (e.g. the meeting's seat for this person, see desktop_input.seat_of)."""
         self.controls.seat = seat
