@@ -169,7 +169,7 @@ def live_loop(platform, cfg: Config, *, seconds: float | None = None, log=print,
                   status,
                   Haptics(platform),
                   StatusLine(platform, audio, mic, room=source.room.room if source.room else None,
-                             roster=status, volume=volume),
+                             roster=status, volume=volume, link=room),
                   SessionWatch(log)]
         if seconds is not None:
             parts.append(StopAfter(seconds=seconds))

@@ -202,3 +202,21 @@ def test_leaning_toward_a_seat_chooses_the_private_whisper_partner():
         ada.close()
         bob.close()
         srv.stop()
+
+
+def test_the_status_line_says_connected_with_the_round_trip_then_reconnecting():
+    from xrdemo.loop.room import RoomPart
+    from xrdemo.meetings import MeetingSource
+
+    srv = ServerThread(port=0, timeout_s=1.0).start()
+    ada = NetMeeting(f"127.0.0.1:{srv.port}/c", "Ada", log=lambda *_: None)
+    try:
+        ada.connect()
+        part = RoomPart(ada, MeetingSource(Config(), ada), log=lambda m: None)
+        assert _wait(lambda: part.connection_text().startswith("connected, "))   # a round trip measured
+        srv.stop()
+        assert _wait(lambda: part.connection_text().startswith("reconnecting"), 10)
+        part.leave()
+        assert part.connection_text() == "left the room"
+    finally:
+        ada.close()

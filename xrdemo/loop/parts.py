@@ -89,9 +89,10 @@ class StatusLine(FramePart):
     level), the whisper state; under it, one line per person present (roster: a MeetingStatus
     part, or None). audio / mic: the LiveAudio and Microphone parts (or None)."""
 
-    def __init__(self, platform, audio=None, mic=None, room: str | None = None, roster=None, volume=None):
+    def __init__(self, platform, audio=None, mic=None, room: str | None = None, roster=None, volume=None,
+                 link=None):
         self.platform, self.audio, self.mic, self.room, self.roster = platform, audio, mic, room, roster
-        self.volume = volume
+        self.volume, self.link = volume, link
         self.fps, self._t0, self._frames = 0.0, time.perf_counter(), 0
 
     def after_frame(self, tick) -> None:
@@ -105,6 +106,8 @@ class StatusLine(FramePart):
         gate = self.mic.gate if self.mic is not None and mic is not None else None
         line = status_line(self.fps, tick.state, self.audio and self.audio.audio, tick.state.partner, mic,
                            gate=gate, room=self.room)
+        if self.link is not None:             # the room part: connected / reconnecting, round trip
+            line += f" | {self.link.connection_text()}"
         if self.volume is not None and self.volume.shown:
             line += f" | {self.volume.shown}"
         roster = self.roster.lines if self.roster is not None else []

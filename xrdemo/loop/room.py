@@ -89,6 +89,16 @@ class RoomPart(FramePart):
                 return k
         return None
 
+    def connection_text(self) -> str:
+        """For the status line: "connected, 12 ms", "reconnecting (...)…" or "left"."""
+        if self.left:
+            return "left the room"
+        client = self.net.client
+        if not client.connected:
+            return "reconnecting (the server stopped answering)\u2026"
+        rtt = client.stats.get("rtt_ms")
+        return "connected" + (f", {rtt:.0f} ms" if isinstance(rtt, (int, float)) else "")
+
     def on_inputs(self, tick) -> None:
         if self.left:                         # nobody else until we rejoin
             from ..core import scene as S
