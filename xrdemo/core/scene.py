@@ -528,7 +528,8 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     # (added to the wrist before it is added to every joint).
     lowest = (turned[..., 1] - radii).min(axis=-1) + wrist_p[..., 1]        # (N, 2)
     wrist_p[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)
-    joints = turned + wrist_p[:, :, None, :]
+    turned += wrist_p[:, :, None, :]
+    joints = turned
     valid = der.all_valid.copy()
     if rm is not None:
         joints[rm] = inputs.remote.joints[rm]
@@ -685,8 +686,10 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     cached = der.tags.get(tag_key)
     if cached is None:
         drawn = _drawn(ppl, hide)
-        cached = der.tags[tag_key] = (slice(None) if drawn.all() else np.flatnonzero(drawn),) + _name_tags(ppl, hide)
-    keep, shown, texts, tag_color = cached
+        tags = _name_tags(ppl, hide)
+        cached = der.tags[tag_key] = ((slice(None) if drawn.all() else np.flatnonzero(drawn),) + tags
+                                      + (1.2 * tags[2][:, :3] + np.float32(0.05),))
+    keep, shown, texts, tag_color, tag_slope = cached
     # Faces: eyes converge on what each person looks at (0: nobody in particular).
     if state.frame is not None:
         tgt = np.asarray(state.frame.gaze_target)
@@ -725,12 +728,14 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     # A speaker's tag lights up with their voice (and their mouth moves): who is talking reads at
     # a glance. The tag stays dark enough for its white text to read.
     colors = tag_color.copy()
-    level = np.asarray(ppl.speaking, np.float32)[shown]
+    level = np.asarray(ppl.speaking, np.float32)
     if state.frame is not None:        # hold the light through the gaps between syllables
-        level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking, np.float32)[shown])
-    colors[:, :3] = np.minimum(colors[:, :3] * (1.0 + 1.2 * level[:, None]) + 0.05 * level[:, None], TAG_MAX_LINEAR)
+        level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking, np.float32))
+    # rgb (1 + 1.2 level) + 0.05 level = rgb + level (1.2 rgb + 0.05), capped
+    rgb = colors[:, :3]
+    np.minimum(tag_slope * level[shown][:, None] + rgb, TAG_MAX_LINEAR, out=rgb)
     cue = ppl.whisper_cue
-    if cue is not None and (np.asarray(cue)[shown] > 0.5).any():
+    if cue is not None and np.asarray(cue).max() > 0.5 and (np.asarray(cue)[shown] > 0.5).any():
         # Whisperers' tags say so (with their lean, that is the whole cue).
         wh = np.asarray(cue)[shown] > 0.5
         texts = tuple(f"{t} \u00b7 {WHISPER_TAG}" if w else t for t, w in zip(texts, wh))
