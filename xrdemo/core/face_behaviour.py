@@ -74,7 +74,7 @@ class FaceBehaviour:
         None; present: (N,) bool who sits at the table (None: everyone).
         """
         level = np.asarray(level, np.float64)
-        if not np.isfinite(level).all():                 # (cheaper than nan_to_num every frame)
+        if np.count_nonzero(np.isfinite(level)) != level.size:      # (cheaper than nan_to_num every frame)
             level = np.nan_to_num(level)
         level = np.minimum(np.maximum(level, 0.0), 1.0)
         dt = 0.0 if self.t_s is None else max(t_s - self.t_s, 0.0)

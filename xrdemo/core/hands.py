@@ -418,7 +418,7 @@ def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
     if alpha is not None:
         rgba[:, 3] *= np.asarray(alpha, np.float32)
     c = rgba.repeat(CAPSULES_PER_HAND, axis=0)
-    if valid.all() and rgba[:, 3].min(initial=1.0) > 0.0:
+    if np.count_nonzero(valid) == valid.size and rgba[:, 3].min(initial=1.0) > 0.0:
         return Capsules(a, b, r, c)
     keep = (valid[:, ia] & valid[:, ib]).reshape(-1) & (c[:, 3] > 0.0)
     return Capsules(a[keep], b[keep], r[keep], c[keep])

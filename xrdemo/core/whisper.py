@@ -142,7 +142,7 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     governed = inv.local >= 0 and inv.eligible is not None and len(inv.eligible) == n
     # Usually nobody whispers and no two heads are close: then nothing can flip.
     # (A head's smoothed distance to itself stays exactly 0: only n entries are close then.)
-    if (not ws.active.any() and np.count_nonzero(ws.dist < cfg.enter_m) <= n
+    if (not np.count_nonzero(ws.active) and np.count_nonzero(ws.dist < cfg.enter_m) <= n
             and not (governed and inv.partner >= 0)):
         ws.cue -= ws.cue * k
         return np.zeros((0, 2), int), ws.cue
