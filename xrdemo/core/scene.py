@@ -32,7 +32,7 @@ from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 from .whisper import InviteConfig, invite_step
 from .face_behaviour import FaceBehaviour, apply as apply_layer
 from .face_sources import combine_expressions, remote_gaze
-from .avatars import HIP_IN_SEAT, body_colors, body_transforms, lap_transforms, eye_gaze, face_instances, skin_tones
+from .avatars import HIP_IN_SEAT, SPINE_TURN_SHARE, body_colors, body_transforms, lap_transforms, eye_gaze, face_instances, skin_tones
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -360,6 +360,7 @@ class _Derived:
     body_colors: np.ndarray       # (N, 3, 4) float32 chest, shoulder and lap colours (avatars)
     lap: np.ndarray | None = None  # (N, 4, 4) each seat's lap transform (avatars.lap_transforms)
     index: np.ndarray | None = None  # (N,) 0..N-1
+    back_rest: np.ndarray | None = None  # (N, 3) the seat's share of each chest's facing (avatars.body_transforms)
     capsule_radii: tuple = ()     # (radii array, its hand_capsule_radii) for the newest radii seen
 
 
@@ -393,7 +394,8 @@ def _derived(state: MeetingState) -> _Derived:
                  smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n),
                  hip=state.seat_pos + P.quat_to_matrix(state.seat_rot) @ HIP_IN_SEAT,
                  body_colors=body_colors(state.people.color))
-    d.lap = lap_transforms(d.hip, d.R_seat[:, :, 2])
+    d.lap = lap_transforms(d.hip, d.R_seat[:, :, 2]).astype(np.float32)
+    d.back_rest = (1.0 - SPINE_TURN_SHARE) * d.R_seat[:, :, 2]
     d.index = np.arange(n)
     state.derived = d
     return d
@@ -705,7 +707,7 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     # Bodies seated in their chairs (unless the meeting draws heads and hands only).
     joint, intensity = _contact_spots(ppl, der.contact_joint)
     if state.torso:
-        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head, der.lap)
+        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head, der.lap, der.back_rest)
         body_m, body_c = body_m[keep].reshape(-1, 4, 4), der.body_colors[keep].reshape(-1, 4)
     else:
         body_m, body_c = np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32)
