@@ -213,3 +213,22 @@ def test_the_status_line_says_connected_with_the_round_trip_then_reconnecting():
         assert part.connection_text() == "left the room"
     finally:
         ada.close()
+
+
+def test_the_same_name_twice_in_a_room_reads_ada_and_ada_2_for_everyone():
+    from xrdemo.net.session import unique_names
+
+    assert unique_names(("Ada", "", "Ada", "Bob", "Ada")) == ("Ada", "", "Ada (2)", "Bob", "Ada (3)")
+    srv = ServerThread(port=0).start()
+    a1 = NetMeeting(f"127.0.0.1:{srv.port}/u", "Ada", log=lambda *_: None)
+    a2 = NetMeeting(f"127.0.0.1:{srv.port}/u", "Ada", log=lambda *_: None)
+    try:
+        a1.connect()
+        a2.connect()
+        assert _wait(lambda: a1.poll() is not None and a2.poll() is not None
+                     and a1.names()[a2.seat] == "Ada (2)" and a2.names()[a2.seat] == "Ada (2)"
+                     and a2.names()[a1.seat] == "Ada"), (a1.names(), a2.names())
+    finally:
+        a1.close()
+        a2.close()
+        srv.stop()
