@@ -219,9 +219,12 @@ def test_the_same_name_twice_in_a_room_reads_ada_and_ada_2_for_everyone():
     from xrdemo.net.session import unique_names
 
     assert unique_names(("Ada", "", "Ada", "Bob", "Ada")) == ("Ada", "", "Ada (2)", "Bob", "Ada (3)")
+    from xrdemo.net.identity import load_or_create_identity
+
+    me, _ = load_or_create_identity()                    # the same person, in two windows
     srv = ServerThread(port=0).start()
-    a1 = NetMeeting(f"127.0.0.1:{srv.port}/u", "Ada", log=lambda *_: None)
-    a2 = NetMeeting(f"127.0.0.1:{srv.port}/u", "Ada", log=lambda *_: None)
+    a1 = NetMeeting(f"127.0.0.1:{srv.port}/u", "Ada", log=lambda *_: None, identity=me)
+    a2 = NetMeeting(f"127.0.0.1:{srv.port}/u", "Ada", log=lambda *_: None, identity=me)
     try:
         a1.connect()
         a2.connect()
