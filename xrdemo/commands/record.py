@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
-from ..validate import finite_float, folder_parent_exists, video_size
-from .snapshot import parse_size
+from ..validate import finite_float, folder_parent_exists
+from .common import config_with_overrides, parse_size
 
 HELP = "record a meeting headless to an MP4 with binaural sound (no display, GPU or sound card)"
 DESCRIPTION = """\
@@ -47,29 +46,6 @@ def add_recording_arguments(p) -> None:
     p.add_argument("--no-audio", action="store_true", help="record the picture only")
     p.add_argument("--config", type=Path, default=None, help="a TOML configuration (xrdemo config --example)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def config_with_overrides(args):
-    from ..config import load_config
-
-    cfg = load_config(args.config)
-    m = cfg.meeting
-    people = args.people if args.people is not None else m.people
-    seat = args.seat if getattr(args, "seat", None) is not None else m.seat
-    if not 1 <= people <= 64:
-        raise ValueError(f"--people must be between 1 and 64, not {people}")
-    if not 0 <= seat < people:
-        raise ValueError(f"--seat {seat} does not exist with {people} people (use 0..{people - 1})")
-    cfg = replace(cfg, meeting=replace(m, people=people, seat=seat))
-    d = cfg.display
-    if getattr(args, "size", None):
-        video_size(*args.size, "--size")
-        d = replace(d, width=args.size[0], height=args.size[1])
-    if getattr(args, "fps", None) is not None:
-        if not 1 <= args.fps <= 240:
-            raise ValueError(f"--fps must be between 1 and 240, not {args.fps}")
-        d = replace(d, fps=args.fps)
-    return replace(cfg, display=d)
 
 
 def run(args) -> int:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..validate import finite_float, folder_parent_exists, video_size
-from .snapshot import parse_size
+from .common import parse_size
 
 HELP = "play a meeting recording again: in a headset, in a window, or headless to an MP4"
 DESCRIPTION = """\

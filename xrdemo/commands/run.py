@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..validate import finite_float
-from .record import config_with_overrides
+from .common import config_with_overrides
 
 HEADLESS_SECONDS = 20.0
 """How long a headless run records when --seconds is not given (app.run's default)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..validate import finite_float
+from .common import parse_size
 
 DEFAULT_TIME_S = 6.0
 """The moment of the scripted meeting a snapshot shows by default (seconds)."""
@@ -46,17 +47,6 @@ def parse_expression(text: str) -> tuple[str, float]:
     if not 0.0 <= w <= 1.0:
         raise argparse.ArgumentTypeError(f"weight of {name} must be within 0..1, not {w}")
     return name, w
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'640x360' -> (640, 360); argparse type with a clear message."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 640x360, not {text!r}") from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise argparse.ArgumentTypeError(f"size {w}x{h} is out of range (16..8192 per side)")
-    return w, h
 
 
 def register(sub) -> None:
