@@ -362,6 +362,7 @@ class _Derived:
     index: np.ndarray | None = None  # (N,) 0..N-1
     back_rest: np.ndarray | None = None  # (N, 3) the seat's share of each chest's facing (avatars.body_transforms)
     capsule_radii: tuple = ()     # (radii array, its hand_capsule_radii) for the newest radii seen
+    capsule_rgba: np.ndarray | None = None  # (2N * CAPSULES_PER_HAND, 4) capsule colours, hands fully shown
 
 
 def _derived(state: MeetingState) -> _Derived:
@@ -721,10 +722,14 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     alpha = ppl.hand_alpha if ppl.present is None else ppl.hand_alpha * ppl.present[:, None]
     if not der.capsule_radii or der.capsule_radii[0] is not ppl.radii:   # radii rarely change
         der.capsule_radii = (ppl.radii, H.hand_capsule_radii(ppl.radii.reshape(2 * n, H.JOINT_COUNT)))
+    full = np.count_nonzero(alpha == 1.0) == alpha.size             # every hand fully shown
+    if full and der.capsule_rgba is None:
+        der.capsule_rgba = der.hand_rgba.repeat(H.CAPSULES_PER_HAND, axis=0)
     caps = H.hand_capsules(ppl.joints.reshape(2 * n, H.JOINT_COUNT, 3),
                            ppl.radii.reshape(2 * n, H.JOINT_COUNT),
                            ppl.valid.reshape(2 * n, H.JOINT_COUNT),
-                           der.hand_rgba, alpha.reshape(-1), capsule_radii=der.capsule_radii[1])
+                           der.hand_rgba, alpha.reshape(-1), capsule_radii=der.capsule_radii[1],
+                           capsule_colors=der.capsule_rgba if full else None)
     meshes = dict(state.static_meshes)
     meshes["sphere"] = MeshInstances(sph_m, sph_c)
     # A speaker's tag lights up with their voice (and their mouth moves): who is talking reads at
