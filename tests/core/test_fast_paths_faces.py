@@ -167,3 +167,27 @@ def test_eyes_and_tags_of_the_step_match_the_plain_formulas():
             rgb[wh] = 0.5 * rgb[wh] + 0.5 * np.asarray(S.WHISPER_TAG_RGB, np.float32)
             assert np.allclose(fs.labels.colors[:, :3], rgb, atol=1e-6, rtol=0)
             assert np.array_equal(fs.labels.colors[:, 3], base[:, 3])
+
+
+def test_capsules_of_the_step_match_a_plain_hand_capsules_call():
+    """Cached capsule radii and colours (hands fully shown) give what hand_capsules computes from
+    the people's arrays, also while hands fade in and out around people leaving and coming."""
+    from xrdemo.core import hands as H
+
+    n = 7
+    st = S.make_meeting(n, local=1, seed=2)
+    faded = 0
+    for i in range(300):
+        if i in (60, 200):
+            S.set_present(st, None if i == 200 else np.arange(n) != 4)
+        st, fs = S.step(st, None, i * 11_111_111)
+        ppl = st.people
+        alpha = ppl.hand_alpha if ppl.present is None else ppl.hand_alpha * ppl.present[:, None]
+        faded += int((alpha < 1.0).any())
+        rgba = np.ones((2 * n, 4), np.float32)
+        rgba[:, :3] = np.repeat(st.derived.skin[:, :3], 2, axis=0)
+        plain = H.hand_capsules(ppl.joints.reshape(2 * n, H.JOINT_COUNT, 3), ppl.radii.reshape(2 * n, -1),
+                                ppl.valid.reshape(2 * n, -1), rgba, alpha.reshape(-1))
+        for name in ("a", "b", "radius", "colors"):
+            assert np.array_equal(getattr(fs.capsules, name), getattr(plain, name)), (i, name)
+    assert faded > 10
