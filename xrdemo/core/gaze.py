@@ -316,6 +316,11 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
     cfg, rng = gs.cfg, gs.rng
     n = gs.n
     for i in idx:
+        # Nothing below changes while a saccade is refractory, or before the fixation may switch
+        # and is not yet due (then the geometry is not needed).
+        if t < gs.sacc_t0[i] + cfg.refractory_s or (t < gs.fix_start[i] + cfg.min_fixation_s
+                                                     and t < gs.fix_until[i]):
+            continue
         d = head_pos - head_pos[i]
         if i == local_index and tracker_dir is not None:
             fwd = np.asarray(tracker_dir, float)
@@ -334,9 +339,6 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
         else:
             j = int(np.argmin(ang)) if n > 1 else -1
             new = j if (j >= 0 and ang[j] < enter) else -1
-        ready = t >= gs.sacc_t0[i] + cfg.refractory_s
-        if not ready:
-            continue
         if new != cur and t >= gs.fix_start[i] + cfg.min_fixation_s:
             if new >= 0:
                 hold = rng.lognormal(math.log(cfg.contact_hold_median_s), 0.4)
