@@ -67,8 +67,8 @@ def roster_lines(state, statuses=None, speaking=None) -> list[str]:
         st = (statuses[k] if statuses is not None and k < len(statuses) else {}) or {}
         mark = VERIFIED_MARKS.get(int(ppl.verified[k]), "?") if ppl.verified is not None else ""
         words = [KIND_WORDS[st["kind"]]] if st.get("kind") in KIND_WORDS else []
-        words += [w for key, w in (("muted", "muted"), ("hand", "hand up"), ("recording", "recording"))
-                  if st.get(key)]
+        words += [w for key, w in (("reconnecting", "reconnecting\u2026"), ("muted", "muted"),
+                                   ("hand", "hand up"), ("recording", "recording")) if st.get(key)]
         if speaking is not None and k < len(speaking) and speaking[k]:
             words.append("speaking")
         who = f"{mark} {ppl.names[k]}".strip() + (" (you)" if k == state.local else "")

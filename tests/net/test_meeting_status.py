@@ -235,3 +235,45 @@ def test_the_same_name_twice_in_a_room_reads_ada_and_ada_2_for_everyone():
         a1.close()
         a2.close()
         srv.stop()
+
+
+def test_someone_whose_poses_stop_shows_reconnecting_before_they_are_hidden():
+    from types import SimpleNamespace
+
+    from xrdemo.loop.frame_loop import Tick
+    from xrdemo.loop.roster import MeetingStatus
+    from xrdemo.platform.base import HandsInput, Pose
+
+    srv = ServerThread(port=0).start()
+    ada = NetMeeting(f"127.0.0.1:{srv.port}/r", "Ada", log=lambda *_: None)
+    bob = NetMeeting(f"127.0.0.1:{srv.port}/r", "Bob", log=lambda *_: None)
+    try:
+        ada.connect()
+        bob.connect()
+        state = meeting_state(Config(), bob.room_shape())
+        k = bob.seat
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:                       # Bob's poses flow, then stop
+            bob.send_pose(state.seat_pos[k], P.IDENTITY_QUAT, np.zeros((2, 26, 3)), np.zeros(2, bool), 0.0, -1)
+            ada.poll()
+            ada.remote_input()
+            time.sleep(0.02)
+        part = MeetingStatus(SimpleNamespace(capabilities=SimpleNamespace(name="desktop")),
+                             room=SimpleNamespace(net=ada))
+        ada_state = meeting_state(Config(), ada.room_shape())
+        head = Pose(ada_state.seat_pos[ada.seat], P.IDENTITY_QUAT.copy(), True)
+        room = SimpleNamespace(head=head, hands=HandsInput.untracked())
+        tick = Tick(frame=None, room=room, t_ns=0, index=0, state=ada_state)
+        part.on_step(tick)
+        assert not any("reconnecting" in line for line in part.lines), part.lines
+        time.sleep(0.5)                                     # no poses from Bob for half a second
+        ada.poll()
+        ada.remote_input()
+        part.on_step(tick)
+        assert any(line.startswith("? Bob") or "Bob" in line and "reconnecting" in line for line in part.lines) \
+            and any("reconnecting" in line for line in part.lines), part.lines
+        assert "reconnecting" in ada_state.people.notes[k], ada_state.people.notes
+    finally:
+        ada.close()
+        bob.close()
+        srv.stop()
