@@ -70,7 +70,7 @@ class MeetingStatus(FramePart):
                     and seat in net.client.roster:
                 statuses[seat] = {**statuses[seat], "reconnecting": True}
         self.lines = roster_lines(tick.state, statuses, S.speaking_now(tick.state))
-        notes = tuple(", ".join(w for key, w in (("reconnecting", "reconnecting\u2026"), ("muted", "muted"),
+        notes = tuple(", ".join(w for key, w in (("reconnecting", "reconnecting..."), ("muted", "muted"),
                                                  ("hand", "hand up")) if st.get(key))
                       for st in statuses)
         if notes != tick.state.people.notes:       # the name tags say it for everyone to see
