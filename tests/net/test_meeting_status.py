@@ -269,6 +269,7 @@ def test_someone_whose_poses_stop_shows_reconnecting_before_they_are_hidden():
         time.sleep(0.5)                                     # no poses from Bob for half a second
         ada.poll()
         ada.remote_input()
+        ada_state.people.notes = ada.tag_notes()            # what RoomLink puts on the tags
         part.on_step(tick)
         assert any(line.startswith("Bob - reconnecting") for line in part.lines) \
             and any("reconnecting" in line for line in part.lines), part.lines

@@ -57,6 +57,9 @@ class RoomLink:
         if names != self._names:
             self._names = names
             state.people.names = tuple(n or f"seat {i + 1}" for i, n in enumerate(names))
+        notes = net.tag_notes()               # muted, hand up, reconnecting: on the name tags
+        if notes != state.people.notes:
+            state.people.notes = notes
         rem = net.remote_input(now_ns)
         present = rem.present.copy()
         if 0 <= state.local < len(present):

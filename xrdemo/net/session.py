@@ -60,6 +60,12 @@ def unique_names(names) -> tuple:
     return tuple(out)
 
 
+def status_notes(status: dict) -> str:
+    """A status dict as the words a name tag adds ("reconnecting...", "muted", "hand up")."""
+    return ", ".join(w for key, w in (("reconnecting", "reconnecting..."), ("muted", "muted"),
+                                       ("hand", "hand up")) if status.get(key))
+
+
 def now_ms(now_ns: int | None = None) -> int:
     """This machine's monotonic clock in wire milliseconds (uint32, wraps)."""
     return ((time.monotonic_ns() if now_ns is None else now_ns) // 1_000_000) & 0xFFFFFFFF
@@ -318,6 +324,16 @@ class NetMeeting:
         if 0 <= self.seat < self.capacity:
             out[self.seat] = dict(self._status)
         return out
+
+    def tag_notes(self) -> tuple:
+        """Per seat, the words a name tag adds: "reconnecting..." (their poses stopped coming, from
+        the previous read), "muted", "hand up" — or ""."""
+        statuses = self.statuses()
+        for seat, stream in self.status.items():
+            if 0 <= seat < len(statuses) and seat != self.seat and stream in ("holding", "stale") \
+                    and seat in self._in_room:
+                statuses[seat] = {**statuses[seat], "reconnecting": True}
+        return tuple(status_notes(st) for st in statuses)
 
     def _send_profile(self) -> None:
         profile = {}

@@ -208,6 +208,14 @@ class RecordingNetMeeting(NetMeeting):
             self.recorder.add(R.VERIFIED, time.monotonic_ns(), R.encode_json(as_list))
         return verified
 
+    def statuses(self) -> list:
+        statuses = super().statuses()
+        if statuses != getattr(self, "_recorded_statuses", None):
+            self._recorded_statuses = [dict(st) for st in statuses]
+            self.recorder.add(R.EVENT, time.monotonic_ns(), R.encode_json({"type": "statuses",
+                                                                            "statuses": statuses}))
+        return statuses
+
     def names(self) -> tuple:
         names = super().names()
         if names != self._recorded_names:

@@ -66,6 +66,8 @@ class ReplayRoom(NetMeeting):
         self.buffers, self.shapes, self.status = {}, {}, {}
         self._lock = threading.Lock()
         self.decode_errors = 0
+        self._pose_seq, self.pose_loss = {}, 0.0
+        self._statuses = [{} for _ in range(self.capacity)]
         self.voice_sink = None
         self._voice_kept = []
         self.remote = S.RemoteInput.empty(self.capacity)
@@ -85,7 +87,18 @@ class ReplayRoom(NetMeeting):
             self._poses.append(dg)
 
     def add_event(self, event: dict) -> None:
+        if event.get("type") == "statuses":            # what the members said of themselves
+            from ..net.session import clean_status
+
+            got = event.get("statuses")
+            if isinstance(got, list):
+                self._statuses = [clean_status(st) for st in got[:self.capacity]]
+                self._statuses += [{}] * (self.capacity - len(self._statuses))
+            return
         self._events.append(event)
+
+    def statuses(self) -> list:
+        return [dict(st) for st in self._statuses]
 
     def set_names(self, names) -> None:
         self._names = tuple(str(n) for n in names)
