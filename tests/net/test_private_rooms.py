@@ -4,6 +4,7 @@ server, a raw member that ignores the key boxes, and a member who left cannot re
 and replayed datagrams are dropped and counted; a recording of a private room holds
 ciphertext only and says so. Real server, real clients."""
 
+import threading
 import time
 
 import numpy as np
@@ -313,3 +314,62 @@ def test_a_private_room_recording_holds_ciphertext_only_and_says_so(tmp_path, ma
     assert err == [f"xrdemo replay: error: {path}: cannot show the people: this server recording of a "
                    "private room holds ciphertext only (no keys to open it)"]
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_over_nats_a_private_room_publishes_each_sealed_datagram_once_and_an_eavesdropper_reads_nothing():
+    import asyncio
+
+    from xrdemo.net.nats_server import NatsServerThread
+    from xrdemo.net.nats_transport import NatsClient, connect_nats
+    from xrdemo.net.natsd import NatsServerProcess
+
+    node = NatsServerProcess().start()
+    srv = NatsServerThread([node.url], timeout_s=2.0, private_rooms=True).start()
+    heard = []
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def on(coro):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(5)
+
+    async def eavesdrop():                        # anyone subscribed to every datagram subject
+        nc = await connect_nats([node.url], None, name="eve", timeout_s=3.0)
+
+        async def keep(msg):
+            heard.append(msg.data)
+
+        await nc.subscribe("xrdemo.d.>", cb=keep)
+        await nc.flush()
+        return nc
+
+    cs = []
+    try:
+        nc = on(eavesdrop())
+        cs = [NatsClient([node.url], "r", n, keepalive_s=0.1, timeout_s=2.0) for n in ("a", "b", "c")]
+        for c in cs:
+            c.connect(5)
+        a, b, c = cs
+        assert all(x.private for x in cs)
+        wait_until(keyed(a, b, c))
+        wait_until(lambda: all(x._fanout_sub is not None for x in cs))
+        for i in range(10):
+            a.send_pose(POSE, 1000 + i)
+            b.send_voice(i, 1000 + i, VOICE)
+            time.sleep(0.01)
+        wait_until(lambda: b.stats.get("sealed_pose_received", 0) == 10 and c.stats.get("sealed_pose_received", 0) == 10
+                   and a.stats.get("sealed_voice_received", 0) == 10 and c.stats.get("sealed_voice_received", 0) == 10)
+        assert [d.payload for d in b.drain() if d.kind == "pose"] == [POSE] * 10
+        stats = srv.stats()
+        assert stats["fanout"]["published"] == 20                      # once each, not once per member
+        assert stats["packets_out"]["sealed_pose"] == 20               # delivered to 2 members each
+        time.sleep(0.2)
+        assert len(heard) >= 20 and not any(POSE[:20] in h or VOICE[:20] in h for h in heard)
+        on(nc.close())
+    finally:
+        for x in cs:
+            x.close()
+        srv.stop()
+        node.stop()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

@@ -743,6 +743,30 @@ class NetClient:
             c["rx_dropped_whisper_bad"] += 1
             return None
 
+    def _on_room_datagram(self, data: bytes) -> None:
+        """A private room over NATS: a sealed datagram the room server published once for the
+        whole room (no server MAC: the sender-key seal covers the header and the payload)."""
+        arrival_ns = time.monotonic_ns()
+        c = self._rx_counts
+        try:
+            kind, seat, seq, t_ms, payload = proto.parse_server_datagram(data)
+        except proto.ProtocolError as exc:
+            c[f"rx_dropped_{exc.reason}"] += 1
+            return
+        link = self._link
+        if link is None or self._sender is None or kind not in proto.PLAIN_OF:
+            c["rx_dropped_fanout_unexpected"] += 1
+            return
+        if seat == link.seat:
+            return                               # our own, back from NATS
+        window = self._windows.get((seat, kind))
+        if window is None:
+            window = self._windows[(seat, kind)] = I.ReplayWindow()
+        if not window.accept(seq, t_ms):
+            c["rx_dropped_replay"] += 1
+            return
+        self._open_sealed(kind, seat, seq, t_ms, payload, len(data), arrival_ns)
+
     def _read_udp(self) -> None:
         """The UDP socket is readable: handle every datagram waiting (one wake-up, many packets)."""
         sock = self._sock

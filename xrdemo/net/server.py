@@ -132,6 +132,7 @@ class _Room:
     capacity: int
     members: dict = field(default_factory=dict)   # seat -> _Member
     private: bool = False                         # poses and voice sealed by their senders (sender_keys.py)
+    fanout: str | None = None                     # NATS: the subject sealed datagrams are published on once
 
 
 class Server:
@@ -517,7 +518,7 @@ class Server:
                                      f"this server holds {len(self.rooms)} rooms, its most; join a "
                                      "room that exists or try again later"})
                 return None
-            room = self.rooms[hello.room] = _Room(hello.room, self.capacity, private=self.private_rooms)
+            room = self.rooms[hello.room] = self._make_room(hello.room)
         if len(room.members) >= room.capacity:
             self._count("control", "room_full")
             self._count("refused", "room_full")
@@ -549,6 +550,9 @@ class Server:
         self._tell("joined", room.name, room.capacity, seat, member.name, member.profile, member.signed_join)
         return member
 
+    def _make_room(self, name: str) -> _Room:
+        return _Room(name, self.capacity, private=self.private_rooms)
+
     def _welcome(self, member: _Member, server_eph: bytes) -> None:
         """Send ``welcome``. Signed joins, then profiles, ride along while the message stays
         under WELCOME_BUDGET; the rest follow at once as ``identity`` and ``profile`` messages
@@ -577,6 +581,8 @@ class Server:
             "server_time_ms": self._now_ms(), "members": members}
         if room.private:
             welcome["private"] = True
+            if room.fanout is not None:
+                welcome["fanout"] = room.fanout
         self._send(member, welcome)
         for m in later_ids:
             self._send(member, {"type": "identity", "seat": m.seat, "id": m.signed_join})
@@ -767,6 +773,9 @@ class Server:
                 self._tell("datagram", member.room.name, kind, member.seat, seq, t_ms, payload)
             targets = [(m.addr, m.keys.down) for m in member.room.members.values()
                        if m is not member and m.addr is not None]
+            if member.room.fanout is not None and kind in proto.PLAIN_OF and self.impairment is None:
+                self._publish_once(member.room, packet, name, len(targets))
+                return
         if self.impairment is not None:
             for addr, key in targets:
                 self._send_impaired(proto.seal(key, packet), addr, name)
@@ -781,6 +790,15 @@ class Server:
                 c["drops"]["send_error"] += 1
         c["packets_out"][name] += sent
         c["bytes_out"][name] += sent * (len(packet) + proto.MAC_BYTES)
+
+    def _publish_once(self, room: _Room, packet: bytes, name: str, recipients: int) -> None:
+        """A sealed datagram of a private room over NATS, published once on the room's fan-out
+        subject for NATS to deliver to every member (``NatsServer``; never called otherwise)."""
+        self._udp_sock.sendto(packet, room.fanout)
+        c = self.counters
+        c["packets_out"][name] += recipients
+        c["bytes_out"][name] += len(packet)
+        c["fanout"]["published"] += 1
 
     def _address_check(self, member: _Member, kind: int, payload: bytes, addr, now: float) -> None:
         """An authentic datagram of member's session from an address that is not its bound one
