@@ -227,7 +227,8 @@ def _menu(platform, seating, passthrough, mic, status, volume, room, log):
         actions[MenuAction.MUTE] = mute
         toggles[MenuAction.MUTE] = lambda: mic.gate.muted
     level = (lambda: 10 ** (volume.master_db / 20)) if volume else (lambda: None)
-    return Menu(platform, actions, toggles=lambda: {a: f() for a, f in toggles.items()}, volume=level, log=log)
+    return Menu(platform, actions, toggles=lambda: {a: f() for a, f in toggles.items()}, volume=level, log=log,
+                roster=lambda: status.lines)
 
 
 def default_name() -> str:

@@ -50,11 +50,12 @@ def status_line(fps: float, state, audio, whisper: int, mic=None, gate=None, roo
 
 
 KIND_WORDS = {"openxr": "headset", "desktop": "desktop", "headless": "headless"}
-VERIFIED_MARKS = {1: "\u2713", 0: "?", -1: "\u2717"}
+VERIFIED_MARKS = {1: "[ok]", 0: "[?]", -1: "[!]"}
+"""Verified / not verified / flagged, in characters every overlay and panel font draws."""
 
 
 def roster_lines(state, statuses=None, speaking=None) -> list[str]:
-    """Who is here, one line each: '✓ Ada (you) — headset, muted, hand up, speaking'.
+    """Who is here, one line each: '[ok] Ada (you) - headset, muted, hand up, speaking'.
 
     state: the MeetingState (names, present, verified); statuses: each seat's status dict
     (``net.session.NetMeeting.statuses``: muted, hand, kind, recording) or None; speaking: (N,)
@@ -67,10 +68,10 @@ def roster_lines(state, statuses=None, speaking=None) -> list[str]:
         st = (statuses[k] if statuses is not None and k < len(statuses) else {}) or {}
         mark = VERIFIED_MARKS.get(int(ppl.verified[k]), "?") if ppl.verified is not None else ""
         words = [KIND_WORDS[st["kind"]]] if st.get("kind") in KIND_WORDS else []
-        words += [w for key, w in (("muted", "muted"), ("hand", "hand up"), ("recording", "recording"))
-                  if st.get(key)]
+        words += [w for key, w in (("reconnecting", "reconnecting..."), ("muted", "muted"),
+                                   ("hand", "hand up"), ("recording", "recording")) if st.get(key)]
         if speaking is not None and k < len(speaking) and speaking[k]:
             words.append("speaking")
         who = f"{mark} {ppl.names[k]}".strip() + (" (you)" if k == state.local else "")
-        lines.append(who + (" \u2014 " + ", ".join(words) if words else ""))
+        lines.append(who + (" - " + ", ".join(words) if words else ""))
     return lines

@@ -97,6 +97,14 @@ def test_audio_process_death_is_reported_once_and_the_meeting_carries_on(jack_se
             audio.publish(heads[0], rot, heads, heads, speaking)
             time.sleep(1 / 90)
         assert audio.level.max() >= 0.1   # levels come back from the audio process
+        # and the mouth shapes of the voices as played (visemes, computed in the audio path)
+        deadline = time.monotonic() + 5
+        seen = np.zeros((4, 5))
+        while time.monotonic() < deadline and not (seen[1:].max(axis=1) > 0.2).all():
+            audio.publish(heads[0], rot, heads, heads, speaking)
+            seen = np.maximum(seen, audio.mouth)
+            time.sleep(1 / 90)
+        assert (seen[1:].max(axis=1) > 0.2).all() and seen[0].max() == 0.0, seen
         pid, channel = audio.process.process.pid, audio.process.channel.name
         os.kill(pid, signal.SIGKILL)
         for _ in range(3 * audio.CHECK_EVERY):

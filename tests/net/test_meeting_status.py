@@ -14,14 +14,7 @@ from xrdemo.net.server import ServerThread
 from xrdemo.net.session import NetMeeting, clean_status
 from xrdemo.status import roster_lines
 
-
-def _wait(cond, timeout_s=8.0):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
+from tests.net.test_room_session import _wait
 
 
 def test_a_status_reaches_the_others_and_hostile_values_are_dropped():
@@ -39,7 +32,7 @@ def test_a_status_reaches_the_others_and_hostile_values_are_dropped():
         assert _wait(lambda: bob.poll() is not None and bob.statuses()[ada.seat].get("hand") is False)
         state = meeting_state(Config(), bob.room_shape())
         lines = roster_lines(state, bob.statuses())
-        assert any(line.startswith("? Ada") or "Ada" in line and "desktop, muted" in line for line in lines), lines
+        assert "Ada - desktop, muted" in lines, lines
         assert any("Bob (you)" in line for line in lines), lines
     finally:
         ada.close()
@@ -68,6 +61,28 @@ def test_a_tracked_hand_above_the_head_raises_it_and_speaking_lowers_it():
     assert h.toggle() and not h.toggle()                          # the key / menu
 
 
+def watched_platform(events, observer, watch):
+    """The simulated runtime paced near real time (keys scripted as ``events``); before every
+    frame the observer reads the room and ``watch()`` notes what it sees."""
+    from xrdemo.platform.simulated import SimulatedPlatform
+    from xrdemo.platform.timeline import Timeline
+    from xrdemo.render.renderer import Framebuffer
+
+    target = Framebuffer((32, 18), samples=1)
+    head = lambda t: (np.array([0.0, 1.2, 1.3]), P.IDENTITY_QUAT.copy())
+    platform = SimulatedPlatform(Timeline(head=head, hands=None, refresh_hz=30.0, events=events), start_ns=0,
+                                 view_count=1, view_size=(32, 18), framebuffer_for=lambda i, s: target.draw_fbo)
+    real_begin = platform.begin_frame
+
+    def begin():
+        time.sleep(0.025)
+        observer.poll()
+        watch()
+        return real_begin()
+    platform.begin_frame = begin
+    return platform
+
+
 def test_raise_hand_in_the_live_loop_is_seen_by_the_others(gl):
     from xrdemo.app import live_loop
     from xrdemo.platform.simulated import SimulatedPlatform
@@ -79,22 +94,12 @@ def test_raise_hand_in_the_live_loop_is_seen_by_the_others(gl):
     try:
         bob.connect()
         seen = []
-        target = Framebuffer((32, 18), samples=1)
-        head = lambda t: (np.array([0.0, 1.2, 1.3]), P.IDENTITY_QUAT.copy())
-        platform = SimulatedPlatform(Timeline(head=head, hands=None, refresh_hz=30.0,
-                                              events=[ScriptEvent(300_000_000, "action", "RAISE_HAND")]),
-                                     start_ns=0, view_count=1, view_size=(32, 18),
-                                     framebuffer_for=lambda i, s: target.draw_fbo)
-        real_begin = platform.begin_frame
 
-        def begin():
-            time.sleep(0.02)
-            bob.poll()
+        def watch():
             names = bob.names()
             if "Ada" in names:
                 seen.append(dict(bob.statuses()[names.index("Ada")]))
-            return real_begin()
-        platform.begin_frame = begin
+        platform = watched_platform([ScriptEvent(300_000_000, "action", "RAISE_HAND")], bob, watch)
         live_loop(platform, quiet_config(), log=lambda m: None, max_frames=60,
                   table_alignment=Path("/nonexistent/a.json"), join=f"127.0.0.1:{srv.port}/h", name="Ada")
         assert seen and not seen[0].get("hand"), seen[:3]
@@ -118,23 +123,11 @@ def test_change_seat_leave_and_rejoin_without_restarting(gl):
     try:
         bob.connect()                                        # Bob sits in seat 0
         seen = []
-        target = Framebuffer((32, 18), samples=1)
-        head = lambda t: (np.array([0.0, 1.2, 1.3]), P.IDENTITY_QUAT.copy())
         ms = 1_000_000
         events = [ScriptEvent(700 * ms, "action", "SEAT_NEXT"), ScriptEvent(1500 * ms, "action", "LEAVE"),
                   ScriptEvent(2300 * ms, "action", "SEAT_NEXT")]
-        platform = SimulatedPlatform(Timeline(head=head, hands=None, refresh_hz=30.0, events=events),
-                                     start_ns=0, view_count=1, view_size=(32, 18),
-                                     framebuffer_for=lambda i, s: target.draw_fbo)
-        real_begin = platform.begin_frame
-
-        def begin():
-            time.sleep(0.025)
-            bob.poll()
-            names = bob.names()
-            seen.append(names.index("Ada") if "Ada" in names else -1)
-            return real_begin()
-        platform.begin_frame = begin
+        platform = watched_platform(events, bob, lambda: seen.append(
+            bob.names().index("Ada") if "Ada" in bob.names() else -1))
         logs = []
         status = live_loop(platform, quiet_config(), log=logs.append, max_frames=100,
                            table_alignment=Path("/nonexistent/a.json"), join=f"127.0.0.1:{srv.port}/seats",
@@ -220,3 +213,67 @@ def test_the_status_line_says_connected_with_the_round_trip_then_reconnecting():
         assert part.connection_text() == "left the room"
     finally:
         ada.close()
+
+
+def test_the_same_name_twice_in_a_room_reads_ada_and_ada_2_for_everyone():
+    from xrdemo.net.session import unique_names
+
+    assert unique_names(("Ada", "", "Ada", "Bob", "Ada")) == ("Ada", "", "Ada (2)", "Bob", "Ada (3)")
+    from xrdemo.net.identity import load_or_create_identity
+
+    me, _ = load_or_create_identity()                    # the same person, in two windows
+    srv = ServerThread(port=0).start()
+    a1 = NetMeeting(f"127.0.0.1:{srv.port}/u", "Ada", log=lambda *_: None, identity=me)
+    a2 = NetMeeting(f"127.0.0.1:{srv.port}/u", "Ada", log=lambda *_: None, identity=me)
+    try:
+        a1.connect()
+        a2.connect()
+        assert _wait(lambda: a1.poll() is not None and a2.poll() is not None
+                     and a1.names()[a2.seat] == "Ada (2)" and a2.names()[a2.seat] == "Ada (2)"
+                     and a2.names()[a1.seat] == "Ada"), (a1.names(), a2.names())
+    finally:
+        a1.close()
+        a2.close()
+        srv.stop()
+
+
+def test_someone_whose_poses_stop_shows_reconnecting_before_they_are_hidden():
+    from types import SimpleNamespace
+
+    from xrdemo.loop.frame_loop import Tick
+    from xrdemo.loop.roster import MeetingStatus
+    from xrdemo.platform.base import HandsInput, Pose
+
+    srv = ServerThread(port=0).start()
+    ada = NetMeeting(f"127.0.0.1:{srv.port}/r", "Ada", log=lambda *_: None)
+    bob = NetMeeting(f"127.0.0.1:{srv.port}/r", "Bob", log=lambda *_: None)
+    try:
+        ada.connect()
+        bob.connect()
+        state = meeting_state(Config(), bob.room_shape())
+        k = bob.seat
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:                       # Bob's poses flow, then stop
+            bob.send_pose(state.seat_pos[k], P.IDENTITY_QUAT, np.zeros((2, 26, 3)), np.zeros(2, bool), 0.0, -1)
+            ada.poll()
+            ada.remote_input()
+            time.sleep(0.02)
+        part = MeetingStatus(SimpleNamespace(capabilities=SimpleNamespace(name="desktop")),
+                             room=SimpleNamespace(net=ada))
+        ada_state = meeting_state(Config(), ada.room_shape())
+        head = Pose(ada_state.seat_pos[ada.seat], P.IDENTITY_QUAT.copy(), True)
+        room = SimpleNamespace(head=head, hands=HandsInput.untracked())
+        tick = Tick(frame=None, room=room, t_ns=0, index=0, state=ada_state)
+        part.on_step(tick)
+        assert not any("reconnecting" in line for line in part.lines), part.lines
+        time.sleep(0.5)                                     # no poses from Bob for half a second
+        ada.poll()
+        ada.remote_input()
+        part.on_step(tick)
+        assert any(line.startswith("Bob - reconnecting") for line in part.lines) \
+            and any("reconnecting" in line for line in part.lines), part.lines
+        assert "reconnecting" in ada_state.people.notes[k], ada_state.people.notes
+    finally:
+        ada.close()
+        bob.close()
+        srv.stop()

@@ -251,6 +251,11 @@ def start_live_window(display, rec, size):
                             text=True)
 
 
+def finished(proc) -> str:
+    """Wait for the window's process to end; its stderr."""
+    return proc.communicate(timeout=60)[1]
+
+
 def focused_window(display, proc) -> str:
     """Wait for the window to open; focus it; its X id."""
     ready, _, _ = select.select([proc.stdout], [], [], 60.0)
@@ -278,7 +283,7 @@ def test_real_x_input_reaches_the_glfw_callbacks(xvfb, tmp_path):
         xdo(xvfb, "key", "h")
         time.sleep(0.5)
         xdo(xvfb, "key", "Escape")
-        _, err = proc.communicate(timeout=60)
+        err = finished(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -307,7 +312,7 @@ def test_menu_keys_reach_the_app_as_action_events(xvfb, tmp_path):
             time.sleep(0.1)
         time.sleep(0.3)
         xdo(xvfb, "key", "Escape")
-        _, err = proc.communicate(timeout=60)
+        err = finished(proc)
     finally:
         if proc.poll() is None:
             proc.kill()

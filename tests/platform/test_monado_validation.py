@@ -155,3 +155,105 @@ def test_the_whole_app_loop_gives_no_validation_message(monado, egl, validation,
     assert any("mirror: wrote" in line for line in logs), logs
     assert any("xrCreateInstance" in m and "1 layers enabled" in m for m in validation)
     assert problems(validation) == []
+
+
+def test_the_menu_runs_on_monado_with_controllers_under_the_validation_layer(monado, egl, validation):
+    """The left controller's menu button opens the panel; the right controller's ray is pointed at
+    the raise-hand button (the aim pose is sent in stage space, through the inverse of the seat
+    transform) and the trigger pulled: the hand goes up, with a haptic tick — all with the core
+    validation layer on, and no message from it."""
+    import threading
+    import time
+    from pathlib import Path
+
+    from tests.conftest import quiet_config
+    from xrdemo import app
+    from xrdemo.core import pose as P
+    from xrdemo.core.menu import MenuAction
+    from xrdemo.loop.menu import Menu
+    from xrdemo.loop.roster import MeetingStatus
+    from xrdemo.loop.seating import Seating
+
+    egl.make_current()
+    found = {}
+    original = app.FrameLoop
+
+    def keep(platform, driver, parts, **kw):
+        for part in parts:
+            found[type(part)] = part
+        return original(platform, driver, parts, **kw)
+
+    p = OpenXRPlatform(import_xr(), egl, log=lambda m: None, debug_messages=validation.append)
+    haptics = []
+    real_pulse = p.haptic_pulse
+
+    def pulse(hand, *a, **kw):
+        haptics.append(hand)
+        return real_pulse(hand, *a, **kw)
+    p.haptic_pulse = pulse
+    stop = threading.Event()
+    logs = []
+
+    def wearer(driver):
+        def send(menu=False, aim=None, trigger=0.0):
+            data = type(driver.latest).from_buffer_copy(bytes(driver.latest))
+            for side, h in ((-1, data.left), (1, data.right)):
+                h.active = True
+                h.hand_tracking_active = False
+                h.pose.orientation.x = h.pose.orientation.y = h.pose.orientation.z = 0.0
+                h.pose.orientation.w = 1.0
+                h.pose.position.x, h.pose.position.y, h.pose.position.z = side * 0.2, 1.2, -0.3
+            data.left.system_click = menu
+            if aim is not None:
+                (x, y, z), q = aim
+                r = data.right.pose
+                r.position.x, r.position.y, r.position.z = float(x), float(y), float(z)
+                r.orientation.x, r.orientation.y, r.orientation.z, r.orientation.w = (float(v) for v in q)
+            data.right.trigger_value = trigger
+            driver.send(data)
+
+        while not stop.is_set() and (Menu not in found or Seating not in found
+                                     or found[Seating].transform is None):
+            send()
+            time.sleep(0.05)
+        for _ in range(6):                       # press and release the menu button
+            send(menu=True)
+            time.sleep(0.1)
+        send(menu=False)
+        menu = found[Menu]
+        end = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < end and not menu.state.is_open:
+            time.sleep(0.05)
+        panel = menu.panel
+        k = panel.actions.index(MenuAction.RAISE_HAND)
+        target_room = panel.transforms[k][:3, 3].astype(float)
+        t, q = found[Seating].transform
+        t_inv, q_inv = P.pose_invert(t, q)
+        target = P.transform_points(t_inv, q_inv, target_room)
+        start = np.array([0.2, 1.2, -0.3])
+        aim_q = P.look_rotation(target - start)
+        for trigger in (0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0):
+            send(aim=(start, aim_q), trigger=trigger)
+            time.sleep(0.15)
+        while not stop.is_set():
+            send(aim=(start, aim_q))
+            time.sleep(0.1)
+
+    from unittest import mock
+
+    with mock.patch.object(app, "FrameLoop", keep), \
+            RemoteDriver(port=monado.remote_port, host="127.0.0.1") as driver:
+        thread = threading.Thread(target=wearer, args=(driver,), daemon=True)
+        thread.start()
+        try:
+            status = app.live_loop(p, quiet_config(4), log=logs.append, max_frames=150,
+                                   table_alignment=Path("/nonexistent/xrdemo/align.json"))
+        finally:
+            stop.set()
+            thread.join(5)
+    assert status == 0, logs
+    menu = found[Menu]
+    assert any(a == MenuAction.RAISE_HAND and how == "button" for _t, a, how in menu.done), (menu.done, logs)
+    assert found[MeetingStatus].hand.up and any("your hand is up" in line for line in logs)
+    assert 1 in haptics, "no haptic tick on the right controller"
+    assert problems(validation) == []

@@ -180,3 +180,32 @@ def test_a_closed_panel_leaves_the_image_untouched(renderer):
 def _no_panel_afterwards(renderer):
     yield
     renderer.upload_panel(None)          # the session's renderer is shared with other modules
+
+
+def test_the_panel_lists_who_is_here_beside_the_buttons_with_constant_draw_calls(renderer):
+    """The roster (status.roster_lines) is drawn as lines right of the buttons; the panel stays
+    one draw call whatever the number of lines."""
+    from xrdemo.core import menu as M
+    from xrdemo.core.menu_panel import BUTTON_ACTIONS, PANEL_W, panel_scene
+
+    n = len(BUTTON_ACTIONS)
+    args = dict(pressed=np.zeros(n, bool), on=np.zeros(n, bool), hover=np.zeros(n, bool), leave_armed=False,
+                volume=None, ray_start=np.zeros((2, 3)), ray_end=np.zeros((2, 3)),
+                ray_visible=np.zeros(2, bool), ray_hit=np.zeros(2, bool))
+    R = np.eye(3)
+    plain = panel_scene(np.zeros(3), R, **args)
+    listed = panel_scene(np.zeros(3), R, roster=("\u2713 Ada (you)", "? Bob \u2014 muted"), **args)
+    assert len(listed.labels) == len(plain.labels) + 2 and listed.labels[-1] == "? Bob \u2014 muted"
+    assert listed.actions[-2:] == (None, None)
+    assert np.all(listed.transforms[-2:, 0, 3] > PANEL_W / 2)           # to the right of the panel
+    # drawn: with the panel in front of the eyes, the list adds pixels but no draw call
+    where = HEAD + np.array([0.0, 0.0, -0.45])
+    R = P.quat_to_matrix(P.look_rotation(HEAD - where))
+    plain = panel_scene(where, R, **args)
+    listed = panel_scene(where, R, roster=tuple(f"? Person {i} — muted" for i in range(8)), **args)
+    _, rot = P.look_at(HEAD, where + R @ np.array([0.12, 0.0, 0.0]))
+    view = eye_views(HEAD, rot, SIZE)[0]
+    img_plain, calls_plain = render(renderer, plain, view)
+    img_listed, calls_listed = render(renderer, listed, view)
+    assert calls_plain == calls_listed
+    assert (np.abs(img_listed - img_plain).sum(axis=-1) > 30).sum() > 200

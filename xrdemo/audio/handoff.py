@@ -123,8 +123,9 @@ class MeetingChannel:
     """Shared memory between the app process (writer of the meeting) and the audio process.
 
     App -> audio (``inputs``, one seqlock): listener pose (7,), mouths (N, 3) metres, speaking (N,)
-    as 0/1, whisper gains (N,) linear. Audio -> app (``levels``, one seqlock): voice level (N,) 0..1
-    per person, for lips and the speaking indicator. ``control`` (int64, CONTROL_SLOTS): the stop
+    as 0/1, whisper gains (N,) linear. Audio -> app (``levels``, one seqlock of N * (1 + MOUTH)):
+    voice level (N,) 0..1 per person, then their mouth shapes (N, MOUTH) from the voice as played
+    (audio.visemes), for lips and the speaking indicator. ``control`` (int64, CONTROL_SLOTS): the stop
     flag (app writes) and counters (audio writes, single writer each, aligned int64: no tearing);
     ``underrun_at`` (int64, 64): block numbers of the first underruns, -1 = none.
     Audio -> app (``far_end``, a ``mic_processing.FarEndRing`` of FAR_END_SECONDS, stereo): every
@@ -135,6 +136,7 @@ class MeetingChannel:
     """
 
     CONTROL_SLOTS = 16
+    MOUTH = 5                       # viseme groups per person (core.expressions.VISEME_GROUPS)
     UNDERRUN_LOG = 64
     FAR_END_SECONDS = 0.5
 
@@ -147,7 +149,7 @@ class MeetingChannel:
         self.input_len = POSE_LEN + 5 * self.n
         far_capacity = int(self.FAR_END_SECONDS * SAMPLE_RATE)
         sizes = [8 * self.CONTROL_SLOTS, 8 * self.UNDERRUN_LOG,
-                 SeqlockSlots.nbytes(self.input_len), SeqlockSlots.nbytes(self.n),
+                 SeqlockSlots.nbytes(self.input_len), SeqlockSlots.nbytes(self.n * (1 + self.MOUTH)),
                  FarEndRing.nbytes(far_capacity, 2)]
         self.creator = name is None
         if self.creator:
@@ -161,7 +163,7 @@ class MeetingChannel:
         self.control = np.ndarray(self.CONTROL_SLOTS, np.int64, buf, int(offsets[0]))
         self.underrun_at = np.ndarray(self.UNDERRUN_LOG, np.int64, buf, int(offsets[1]))
         self.inputs = SeqlockSlots(buf, self.input_len, int(offsets[2]))
-        self.levels = SeqlockSlots(buf, self.n, int(offsets[3]))
+        self.levels = SeqlockSlots(buf, self.n * (1 + self.MOUTH), int(offsets[3]))
         self.far_end = FarEndRing(far_capacity, 2, buffer=buf, offset=int(offsets[4]))
         self._packed = np.zeros(self.input_len)
         if self.creator:
@@ -172,7 +174,7 @@ class MeetingChannel:
             initial[6] = 1.0                                   # identity orientation
             initial[POSE_LEN + 4 * self.n:] = 1.0              # whisper gains 1
             self.inputs.initialise(initial)
-            self.levels.initialise(np.zeros(self.n))
+            self.levels.initialise(np.zeros(self.n * (1 + self.MOUTH)))
 
     def publish(self, head_pos, head_rot, mouths, speaking, whisper) -> None:
         """App side: one consistent snapshot of the meeting for the audio process."""

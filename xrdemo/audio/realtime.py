@@ -60,6 +60,14 @@ class _MeetingRenderer:
         self.packed = np.zeros(channel.input_len)
         channel.inputs.read(self.packed)
         self.render_delay_s = render_delay_s
+        self._levels_out = np.zeros(channel.n * (1 + channel.MOUTH))
+        self.visemes = None
+        try:
+            from .visemes import VisemeAnalyser
+
+            self.visemes = VisemeAnalyser(channel.n, engine.sample_rate, engine.block)
+        except (ImportError, ValueError):            # no model, or a block the analysis cannot take
+            self.visemes = None
 
     def render(self, out: np.ndarray) -> np.ndarray:
         channel, engine = self.channel, self.engine
@@ -70,7 +78,11 @@ class _MeetingRenderer:
         engine.set_whisper_gains(whisper)
         mono, (level, _) = self.voices.next_block(speaking > 0.5)
         engine.process(mono, out=out)
-        channel.levels.write(level)
+        n = len(level)
+        self._levels_out[:n] = level
+        if self.visemes is not None:               # mouth shapes from the voices as played here
+            self._levels_out[n:] = self.visemes.update(mono).reshape(-1)
+        channel.levels.write(self._levels_out)
         if self.render_delay_s:                # test knob: a render too slow for the device
             end = time.perf_counter() + self.render_delay_s
             while time.perf_counter() < end:
@@ -178,7 +190,7 @@ class AudioProcess:
         self.channel = MeetingChannel(n)
         self.state, self.reason, self.device, self.info = "starting", "", None, {}
         self.final_stats: dict | None = None
-        self._levels = np.zeros(n)
+        self._levels_all = np.zeros(n * (1 + MeetingChannel.MOUTH))
         settings = {"n": n, "local": local, "sample_rate": sample_rate, "block": block, "seed": seed,
                     "reflections": reflections, "table_height": table_height, "ahead": self.ahead,
                     "device": device, "priority": priority, "render_delay_s": render_delay_s,
@@ -250,11 +262,19 @@ class AudioProcess:
 
     def levels(self) -> np.ndarray:
         """Voice level per person (N,) 0..1 as rendered by the audio process (zeros when silent)."""
+        self._read_levels()
+        return self._levels_all[:self.n]
+
+    def mouths(self) -> np.ndarray:
+        """Mouth shapes per person (N, 5) 0..1 from the voices as played (audio.visemes)."""
+        self._read_levels()
+        return self._levels_all[self.n:].reshape(self.n, self.channel.MOUTH)
+
+    def _read_levels(self) -> None:
         if self.state == "running":
-            self.channel.levels.read(self._levels)
+            self.channel.levels.read(self._levels_all)
         else:
-            self._levels[:] = 0.0
-        return self._levels
+            self._levels_all[:] = 0.0
 
     def _live_stats(self) -> dict:
 

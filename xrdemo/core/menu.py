@@ -191,7 +191,7 @@ def _on_panel(p: np.ndarray, margin: float) -> bool:
 def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np.ndarray,
               joints: np.ndarray, joints_valid: np.ndarray, aim_pos: np.ndarray, aim_rot: np.ndarray,
               aim_valid: np.ndarray, trigger: np.ndarray, menu_button: np.ndarray,
-              toggles: dict | None = None, volume: float | None = None, available=None,
+              toggles: dict | None = None, volume: float | None = None, available=None, roster: tuple = (),
               ) -> tuple[MenuState, list[MenuAction], list[int], PanelScene]:
     """Advance the menu to display time ``t_ns`` (int ns).
 
@@ -309,7 +309,8 @@ def menu_step(state: MenuState, *, t_ns: int, head_pos: np.ndarray, head_rot: np
     on = np.array([a in TOGGLES and bool(toggles.get(a, False)) for a in BUTTON_ACTIONS])
     panel = panel_scene(s.panel_pos, s.panel_R, pressed=pressed, on=on, hover=hover,
                         leave_armed=s.leave_armed_until_ns > t_ns, volume=volume, ray_start=ray_start,
-                        ray_end=ray_end, ray_visible=ray_visible, ray_hit=ray_hit, enabled=enabled)
+                        ray_end=ray_end, ray_visible=ray_visible, ray_hit=ray_hit, enabled=enabled,
+                        roster=roster)
     return s, actions, haptics, panel
 
 

@@ -141,14 +141,21 @@ class PanelScene:
         return self.actions.index(action)
 
 
+ROSTER_W, ROSTER_LINE_H = 0.20, 0.022
+"""The who-is-here list beside the buttons: width and line height (metres)."""
+ROSTER_MAX = 12
+
+
 def panel_scene(panel_pos: np.ndarray, panel_R: np.ndarray, *, pressed: np.ndarray, on: np.ndarray,
                 hover: np.ndarray, leave_armed: bool, volume: float | None, ray_start: np.ndarray,
                 ray_end: np.ndarray, ray_visible: np.ndarray, ray_hit: np.ndarray,
-                enabled: np.ndarray | None = None) -> PanelScene:
+                enabled: np.ndarray | None = None, roster: tuple = ()) -> PanelScene:
     """The PanelScene of an open panel at T_room_panel (panel_pos (3,), rotation panel_R (3, 3)).
 
     pressed, on, hover, enabled: (B,) bool per button (BUTTON_ACTIONS order; enabled None: all).
     leave_armed: Leave asks to be confirmed. volume: shown in the title (None: not shown). Rays as in PanelScene.
+    roster: lines of who is here (status.roster_lines), drawn as a list to the right of the buttons
+    (quads after the buttons, no action).
     """
     pressed, on, hover = (np.asarray(v, bool) for v in (pressed, on, hover))
     enabled = np.ones(BUTTON_COUNT, bool) if enabled is None else np.asarray(enabled, bool)
@@ -174,7 +181,25 @@ def panel_scene(panel_pos: np.ndarray, panel_R: np.ndarray, *, pressed: np.ndarr
     m[:, :3, 3] = np.asarray(panel_pos, float) + centres @ R.T
     m[:, 3, 3] = 1.0
     no = np.zeros(2, bool)
-    return PanelScene(m.astype(np.float32), colors, text, tuple(labels), (None, None) + BUTTON_ACTIONS,
+    actions = (None, None) + BUTTON_ACTIONS
+    roster = tuple(roster)[:ROSTER_MAX]
+    if roster:                      # who is here: one plate-coloured line each, right of the panel
+        r = len(roster)
+        lines = np.zeros((r, 4, 4))
+        lines[:, :3, :3] = R[None] * np.array([ROSTER_W, ROSTER_LINE_H, 1.0])[None, None, :]
+        centre = np.zeros((r, 3))
+        centre[:, 0] = PANEL_W / 2 + GAP + ROSTER_W / 2
+        centre[:, 1] = PANEL_H / 2 - ROSTER_LINE_H / 2 - np.arange(r) * (ROSTER_LINE_H + GAP / 2)
+        lines[:, :3, 3] = np.asarray(panel_pos, float) + centre @ R.T
+        lines[:, 3, 3] = 1.0
+        m = np.concatenate([m, lines])
+        colors = np.concatenate([colors, np.tile(PLATE_COLOR, (r, 1))])
+        text = np.concatenate([text, np.tile(TEXT_LIGHT, (r, 1))])
+        labels += list(roster)
+        actions += (None,) * r
+        no_r = np.zeros(r, bool)
+        pressed, hover, on, enabled = (np.concatenate([v, no_r]) for v in (pressed, hover, on, enabled))
+    return PanelScene(m.astype(np.float32), colors, text, tuple(labels), actions,
                       np.concatenate([no, pressed]), np.concatenate([no, hover]), np.concatenate([no, on]),
                       np.asarray(ray_start, np.float32), np.asarray(ray_end, np.float32),
                       np.asarray(ray_visible, bool), np.asarray(ray_hit, bool),

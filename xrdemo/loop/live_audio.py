@@ -84,6 +84,11 @@ class LiveMeetingAudio:
         """Voice level per person (N,) 0..1 (zeros while silent)."""
         return self.process.levels()
 
+    @property
+    def mouth(self) -> np.ndarray:
+        """Mouth shapes per person (N, 5) 0..1, from the voices as played (audio.visemes)."""
+        return self.process.mouths()
+
     def publish(self, head_pos, head_rot, mouths: np.ndarray, heads: np.ndarray, speaking: np.ndarray,
                 whisper_pairs=(), volume: np.ndarray | None = None):
         """From the render loop: listener pose, mouths (N, 3), heads (N, 3), speaking (N,) bool,
@@ -228,8 +233,10 @@ class LiveAudio(FramePart):
             return
         tick.inputs.voice_level = self.audio.level
         remote = tick.inputs.remote
-        if remote is not None and self.audio.device:        # lips follow the voice as played here
-            remote.level[:] = self.audio.level
+        if self.audio.device:                                # lips follow the voice as played here
+            tick.inputs.voice_mouth = self.audio.mouth.copy()
+            if remote is not None:
+                remote.level[:] = self.audio.level
 
     def after_frame(self, tick) -> None:
         if self.audio is None:

@@ -48,9 +48,9 @@ class Menu(FramePart):
 
     def __init__(self, platform, actions: dict[MenuAction, Callable], *,
                  toggles: Callable[[], dict] = dict, volume: Callable[[], float | None] = lambda: None,
-                 log=print):
+                 log=print, roster: Callable[[], list] = list):
         self.platform, self.actions, self.log = platform, dict(actions), log
-        self.toggles, self.volume = toggles, volume
+        self.toggles, self.volume, self.roster = toggles, volume, roster
         self.state = MenuState()
         self.panel = PanelScene.empty()
         self.done: list[tuple[int, MenuAction, str]] = []
@@ -64,6 +64,7 @@ class Menu(FramePart):
         room = tick.room
         self.state, pressed, haptics, self.panel = menu_step(
             self.state, toggles=self.toggles(), volume=self.volume(), available=self.actions.keys(),
+            roster=tuple(self.roster()),
             **menu_inputs(room))
         for hand in haptics:
             self.platform.haptic_pulse(hand, amplitude=HAPTIC_AMPLITUDE, duration_s=HAPTIC_SECONDS)

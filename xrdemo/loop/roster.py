@@ -65,8 +65,13 @@ class MeetingStatus(FramePart):
         from ..status import roster_lines
 
         statuses = net.statuses()
+        for seat, stream in getattr(net, "status", {}).items():   # their poses stopped coming
+            if 0 <= seat < len(statuses) and seat != net.seat and stream in ("holding", "stale") \
+                    and seat in net.client.roster:
+                statuses[seat] = {**statuses[seat], "reconnecting": True}
         self.lines = roster_lines(tick.state, statuses, S.speaking_now(tick.state))
-        notes = tuple(", ".join(w for key, w in (("muted", "muted"), ("hand", "hand up")) if st.get(key))
+        notes = tuple(", ".join(w for key, w in (("reconnecting", "reconnecting..."), ("muted", "muted"),
+                                                 ("hand", "hand up")) if st.get(key))
                       for st in statuses)
         if notes != tick.state.people.notes:       # the name tags say it for everyone to see
             tick.state.people.notes = notes

@@ -47,6 +47,19 @@ def clean_status(raw) -> dict:
     return out
 
 
+def unique_names(names) -> tuple:
+    """Names by seat with repeats numbered in seat order: ("Ada", "", "Ada") -> ("Ada", "", "Ada (2)")."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name:
+            seen[name] = seen.get(name, 0) + 1
+            out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+        else:
+            out.append(name)
+    return tuple(out)
+
+
 def now_ms(now_ns: int | None = None) -> int:
     """This machine's monotonic clock in wire milliseconds (uint32, wraps)."""
     return ((time.monotonic_ns() if now_ns is None else now_ns) // 1_000_000) & 0xFFFFFFFF
@@ -126,14 +139,16 @@ class NetMeeting:
         return RoomShape(self.capacity, self.seat, tuple(self.names()), self.present())
 
     def names(self) -> tuple:
-        """Display names by seat ("" for empty seats)."""
+        """Display names by seat ("" for empty seats), unique in the room: when two people have
+        the same name (the same person in two windows), the later seats read "Ada (2)", "Ada (3)"
+        — by seat order, so everyone in the room shows the same names."""
         out = [""] * self.capacity
         for seat, member in self.client.roster.items():
             if 0 <= seat < self.capacity:
                 out[seat] = member.name
         if 0 <= self.seat < self.capacity:
             out[self.seat] = self.name
-        return tuple(out)
+        return unique_names(out)
 
     def verified(self) -> np.ndarray:
         """(capacity,) int8 by seat: 1 the person's signed join checked out (this user: always),

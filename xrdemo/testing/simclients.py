@@ -176,6 +176,18 @@ def _worker(queue, args, kwargs) -> None:
     queue.put(run_participants(*args, **kwargs))
 
 
+def _shares(count: int, processes: int, talkers: int):
+    """(participants, first index, talkers) for each worker: count and talkers spread evenly."""
+    left, talk_left = count, talkers
+    for p in range(processes):
+        n = left // (processes - p)
+        first = count - left
+        left -= n
+        t = min(talk_left, n)
+        talk_left -= t
+        yield n, first, t
+
+
 def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, talkers: int = 4,
                      **kwargs) -> list[dict]:
     """``count`` participants over ``processes`` worker processes (spawned), the first ``talkers``
@@ -183,13 +195,8 @@ def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, t
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     t0 = time.monotonic_ns()
-    procs, left, talk_left = [], count, talkers
-    for p in range(processes):
-        n = left // (processes - p)
-        first = count - left
-        left -= n
-        t = min(talk_left, n)
-        talk_left -= t
+    procs = []
+    for n, first, t in _shares(count, processes, talkers):
         proc = ctx.Process(target=_worker, args=(queue, (url, n, seconds + 3.0),   # 3 s to start and join
                                                  dict(kwargs, t0_ns=t0, talkers=t, check_until=seconds,
                                                       first=first)),
@@ -365,13 +372,8 @@ def measure_flood(url: str, honest: int, *, phase_s: float = 6.0, flood_rate: fl
     attack = (settle_s + phase_s + 1.0, settle_s + 2 * phase_s + 1.0)
     end = attack[1] + 0.5
     marks = [base[0], base[1], attack[0], attack[1]]
-    jobs, left, talk_left = [], honest, talkers
-    for p in range(processes):
-        n = left // (processes - p)
-        first = honest - left
-        left -= n
-        t = min(talk_left, n)
-        talk_left -= t
+    jobs = []
+    for n, first, t in _shares(honest, processes, talkers):
         jobs.append(("run_light_participants", (url, n, end),
                      dict(t0_ns=t0, marks=marks, pose_hz=pose_hz, talkers=t, first=first)))
     jobs.append(("flood_poses", (url, flood_rate, attack[0] - 0.5, attack[1], t0), {}))
