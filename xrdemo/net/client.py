@@ -19,8 +19,12 @@ the server's word) and against the names this user has met before (``KnownPeople
 ``Member.verified`` is VERIFIED (1), UNVERIFIED (0) or FLAGGED (-1, a known name with another
 key; an ``identity_mismatch`` event says so).
 
-Why one long module (~690 lines): the client is one asyncio state machine (join, reconnect,
-roster, rebinding, whispers) whose handlers share its session keys and roster; NATS transport
+Private rooms (``sender_keys.py``, docs/identity.md): when the welcome says ``private``, poses
+and voice are sealed under this member's sender key, which it boxes for every other member
+(again on every join and leave), and only sealed ones are accepted from the room.
+
+Why one long module (~870 lines): the client is one asyncio state machine (join, reconnect,
+roster, rebinding, whispers, sender keys) whose handlers share its session keys and roster; NATS transport
 and the identity checks live apart (nats_transport.py, identity.py).
 """
 
