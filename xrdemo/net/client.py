@@ -23,7 +23,7 @@ Private rooms (``sender_keys.py``, docs/identity.md): when the welcome says ``pr
 and voice are sealed under this member's sender key, which it boxes for every other member
 (again on every join and leave), and only sealed ones are accepted from the room.
 
-Why one long module (~870 lines): the client is one asyncio state machine (join, reconnect,
+Why one long module (~850 lines): the client is one asyncio state machine (join, reconnect,
 roster, rebinding, whispers, sender keys) whose handlers share its session keys and roster; NATS transport
 and the identity checks live apart (nats_transport.py, identity.py).
 """

@@ -28,7 +28,7 @@ Standard library only (asyncio). One port number serves both: TCP for the contro
 ``Impairment`` makes the server a lossy, jittery relay for tests; ``ServerThread`` runs a server
 on its own event loop thread for tests and in-process use.
 
-Why one long module (~940 lines): the server is one asyncio protocol over one port (control
+Why one long module (~990 lines): the server is one asyncio protocol over one port (control
 channel, datagram forwarding, fair shares, seat holds, limits) sharing one room table; names,
 recording and metrics live apart (names.py, replay/server_record.py, commands/serve.py).
 """
