@@ -353,6 +353,7 @@ def test_over_nats_a_private_room_publishes_each_sealed_datagram_once_and_an_eav
         assert all(x.private for x in cs)
         wait_until(keyed(a, b, c))
         wait_until(lambda: all(x._fanout_sub is not None for x in cs))
+        wait_until(lambda: srv.stats()["control"].get("bound", 0) >= 3)     # (delivered counts bound members)
         for i in range(10):
             a.send_pose(POSE, 1000 + i)
             b.send_voice(i, 1000 + i, VOICE)
