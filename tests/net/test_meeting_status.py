@@ -277,3 +277,27 @@ def test_someone_whose_poses_stop_shows_reconnecting_before_they_are_hidden():
         ada.close()
         bob.close()
         srv.stop()
+
+
+def test_pose_loss_is_measured_from_the_update_counter():
+    from xrdemo.net.server import Impairment
+
+    for loss, low, high in ((0.0, 0.0, 0.02), (0.2, 0.08, 0.35)):
+        srv = ServerThread(port=0, impairment=Impairment(loss=loss, jitter_ms=0.0, seed=3)).start()
+        ada = NetMeeting(f"127.0.0.1:{srv.port}/l", "Ada", log=lambda *_: None)
+        bob = NetMeeting(f"127.0.0.1:{srv.port}/l", "Bob", log=lambda *_: None)
+        try:
+            ada.connect()
+            bob.connect()
+            assert _wait(lambda: ada.poll() is not None and bob.seat in ada.client.roster)
+            state = meeting_state(Config(), bob.room_shape())
+            for i in range(150):                          # 2.5 s at 60 Hz, as a client sends
+                bob.send_pose(state.seat_pos[bob.seat], P.IDENTITY_QUAT, np.zeros((2, 26, 3)), np.zeros(2, bool),
+                              0.0, -1, now_ns=time.monotonic_ns())
+                time.sleep(1 / 60)
+            time.sleep(0.3)
+            assert low <= ada.pose_loss <= high, (loss, ada.pose_loss)
+        finally:
+            ada.close()
+            bob.close()
+            srv.stop()

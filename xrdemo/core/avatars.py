@@ -90,13 +90,24 @@ def eye_angles(eye_gaze_rows, eye_offsets) -> np.ndarray:
     return out
 
 
+_IDENTITIES: dict = {}
+
+
+def _identity_rows(m: int) -> np.ndarray:
+    """A fresh (m, 4, 4) float32 array whose last rows are (0, 0, 0, 1) (copied from a cache)."""
+    t = _IDENTITIES.get(m)
+    if t is None:
+        t = _IDENTITIES[m] = np.zeros((m, 4, 4), np.float32)
+        t[:, 3, 3] = 1.0
+    return t.copy()
+
+
 def face_instances(keep, head_pos, R_head, skin, hair, eyes, expressions) -> FaceInstances:
     """FaceInstances for the people ``keep`` (indices or a bool mask) of (N, ...) arrays."""
     m = head_pos[keep]
-    t = np.zeros((len(m), 4, 4), np.float32)
+    t = _identity_rows(len(m))
     t[:, :3, :3] = R_head[keep]
     t[:, :3, 3] = m
-    t[:, 3, 3] = 1.0
     return FaceInstances(transforms=t, skin=skin[keep], hair=hair[keep], eyes=eyes[keep],
                          expressions=np.asarray(expressions, np.float32)[keep])
 
@@ -152,29 +163,47 @@ def lap_transforms(hip, seat_back) -> np.ndarray:
     return t
 
 
-def body_transforms(hip, seat_back, head_pos, R_head, lap=None) -> np.ndarray:
+_ONES3 = np.ones(3)
+_CROSS = np.zeros((9, 3))
+"""cross(a, b) = outer(a, b).reshape(9) @ _CROSS (each component a signed sum of two products)."""
+for _i, _j, _k in ((1, 2, 0), (2, 0, 1), (0, 1, 2)):
+    _CROSS[3 * _i + _j, _k] = 1.0
+    _CROSS[3 * _j + _i, _k] = -1.0
+
+
+def _cross_rows(a, b) -> np.ndarray:
+    """(N, 3) cross products of rows (N, 3) x (N, 3): one outer product and one matrix product."""
+    return (a[:, :, None] * b[:, None, :]).reshape(len(a), 9) @ _CROSS
+
+
+_W_ROW = np.array([0.0, 0.0, 0.0, 1.0], np.float32)
+
+
+def body_transforms(hip, seat_back, head_pos, R_head, lap=None, back_rest=None) -> np.ndarray:
     """(N, 3, 4, 4) float32 chest, shoulder and lap transforms. hip (N, 3): where the hips sit
     (constant per seat); seat_back (N, 3): the seat's +Z (backward) axis, level; head as in
-    body_instances; lap: lap_transforms(hip, seat_back) when the caller keeps it."""
+    body_instances; lap: lap_transforms(hip, seat_back) and back_rest: (1 - SPINE_TURN_SHARE) *
+    seat_back, when the caller keeps them (both constant per seat)."""
     n = len(hip)
-    neck = head_pos + R_head @ NECK_BASE_IN_HEAD
+    neck = R_head @ NECK_BASE_IN_HEAD
+    neck += head_pos
     spine = neck - hip
-    length = np.sqrt((spine * spine).sum(axis=1))
+    length = np.sqrt((spine * spine) @ _ONES3)
     up = spine / length[:, None]
-    back = (1.0 - SPINE_TURN_SHARE) * seat_back + SPINE_TURN_SHARE * R_head[:, :, 2]
+    back = SPINE_TURN_SHARE * R_head[:, :, 2]
+    back += (1.0 - SPINE_TURN_SHARE) * seat_back if back_rest is None else back_rest
     rot = np.empty((n, 3, 3))                     # columns: x (right), up, z (back)
     rot[:, :, 1] = up
-    x = P._cross(up, back)
-    x /= np.sqrt((x * x).sum(axis=1))[:, None]
+    x = _cross_rows(up, back)
+    x /= np.sqrt((x * x) @ _ONES3)[:, None]
     rot[:, :, 0] = x
-    rot[:, :, 2] = P._cross(x, up)
-    radii = np.empty((n, 2, 1, 3))
-    radii[:] = _RADII_SCALE[:2]
-    radii[:, 0, 0, 1] = 0.52 * length
+    z = rot[:, :, 2]
+    z[:] = _cross_rows(x, up)
     t = np.empty((n, BODY_SPHERES, 4, 4), np.float32)
     t[:, 2] = lap_transforms(hip, seat_back) if lap is None else lap
-    t[:, :2, 3] = (0.0, 0.0, 0.0, 1.0)
-    t[:, :2, :3, :3] = rot[:, None] * radii
+    t[:, :2, 3] = _W_ROW
+    t[:, :2, :3, :3] = rot[:, None] * _RADII_SCALE[:2]
+    t[:, 0, :3, 1] = up * (0.52 * length)[:, None]
     t[:, 0, :3, 3] = hip + 0.44 * spine
-    t[:, 1, :3, 3] = neck + (0.012 * rot[:, :, 2] - 0.10 * up)
+    t[:, 1, :3, 3] = neck + (0.012 * z - 0.10 * up)
     return t

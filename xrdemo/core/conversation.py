@@ -273,7 +273,7 @@ def conversation_step(st: ConversationState, t: float, voice_energy=None) -> Con
     if ve is not None:
         energy = np.where(have, np.clip(np.nan_to_num(ve), 0.0, 1.0), energy)
     speaking = (t >= st.turn_start) & (t < st.turn_end)
-    if speaking.any():
+    if np.count_nonzero(speaking):
         floor = int(np.argmax(np.where(speaking, st.turn_start, -np.inf)))
     else:
         floor = -1

@@ -35,6 +35,10 @@ _MICRO_AMP = np.array(list(MICRO.values()))
 _BROW_IN, _BROW_OUT = INDEX["brow_inner_up"], [INDEX["brow_outer_up_left"], INDEX["brow_outer_up_right"]]
 _SMILE = [INDEX["smile_left"], INDEX["smile_right"]]
 _CHEEK = [INDEX["cheek_raise_left"], INDEX["cheek_raise_right"]]
+_LAYER = np.zeros((3 * len(MICRO) + 1, EXPRESSION_COUNT))
+_LAYER[np.arange(3 * len(MICRO)), np.repeat(_MICRO_COLS, 3)] = 1.0      # three sines per expression
+_LAYER[-1, _BROW_IN] = 1.0
+_LAYER[-1, _BROW_OUT] = 0.7
 
 
 class FaceBehaviour:
@@ -47,6 +51,15 @@ class FaceBehaviour:
         self._freq = rng.uniform(0.07, 0.45, (self.n, k, 3))          # Hz, three sines each
         self._phase = rng.uniform(0, 2 * math.pi, (self.n, k, 3))
         self._share = rng.dirichlet(np.ones(3), (self.n, k))           # sines' shares, sum 1
+        # Per frame the layer is one product: [the 3k sines times share x amplitude, brow] (N, 3k+1)
+        # by a constant (3k+1, EXPRESSION_COUNT) that sums each expression's sines into its
+        # column and puts the brow lift on the inner (1) and outer (0.7) brows.
+        self._omega = (2 * math.pi * self._freq).reshape(self.n, 3 * k)
+        self._phase_flat = self._phase.reshape(self.n, 3 * k)
+        self._share_amp = (self._share * _MICRO_AMP[:, None]).reshape(self.n, 3 * k)
+        self._terms = np.empty((self.n, 3 * k + 1))
+        self._all = np.ones(self.n, bool)
+        self._greeted = False
         self.slow = np.zeros(self.n)
         self.brow = np.zeros(self.n)
         self.greet_t0 = np.full(self.n, -np.inf)
@@ -61,41 +74,54 @@ class FaceBehaviour:
         None; present: (N,) bool who sits at the table (None: everyone).
         """
         level = np.asarray(level, np.float64)
-        if not np.isfinite(level).all():                 # (cheaper than nan_to_num every frame)
+        if np.count_nonzero(np.isfinite(level)) != level.size:      # (cheaper than nan_to_num every frame)
             level = np.nan_to_num(level)
-        level = np.clip(level, 0.0, 1.0)
+        level = np.minimum(np.maximum(level, 0.0), 1.0)
         dt = 0.0 if self.t_s is None else max(t_s - self.t_s, 0.0)
         self.t_s = t_s
-        k_slow = 1.0 - math.exp(-dt / ONSET_SLOW_S) if dt > 0 else 0.0
-        onset = np.clip((level - self.slow - ONSET_MIN) / (1.0 - ONSET_MIN), 0.0, 1.0) * (dt > 0)
-        self.slow += k_slow * (level - self.slow)
-        pulse = onset if beat is None else np.maximum(onset, np.clip(np.asarray(beat, np.float64), 0, 1))
-        goal = BROW_LIFT * pulse
         if dt > 0:
+            onset = np.minimum(np.maximum((level - self.slow - ONSET_MIN) / (1.0 - ONSET_MIN), 0.0), 1.0)
+            self.slow += (1.0 - math.exp(-dt / ONSET_SLOW_S)) * (level - self.slow)
+            pulse = onset if beat is None else np.maximum(onset, np.minimum(np.maximum(beat, 0.0), 1.0))
+            goal = BROW_LIFT * pulse
             k = np.where(goal > self.brow, 1.0 - math.exp(-dt / BROW_ATTACK_S), 1.0 - math.exp(-dt / BROW_RELEASE_S))
             self.brow += k * (goal - self.brow)
 
-        here = np.ones(self.n, bool) if present is None else np.asarray(present, bool)
-        if self.present is not None and (here & ~self.present).any():
-            self.greet_t0[here] = t_s                  # someone came: everyone present greets
-        self.present = here.copy()
-        age = t_s - self.greet_t0
-        greeting = (age >= 0) & (age < GREET_S)
+        if present is None:
+            here = self._all
+            if self.present is not None and self.present is not here and not self.present.all():
+                self.greet_t0[:] = t_s                 # someone came: everyone present greets
+                self._greeted = True
+        else:
+            here = np.asarray(present, bool)
+            if self.present is not None and (here & ~self.present).any():
+                self.greet_t0[here] = t_s
+                self._greeted = True
+            here = here.copy()
+        self.present = here
 
-        out = np.zeros((self.n, EXPRESSION_COUNT), np.float32)
-        micro = (self._share * np.sin(2 * math.pi * self._freq * t_s + self._phase)).sum(axis=-1)
-        out[:, _MICRO_COLS] = micro * _MICRO_AMP
-        out[:, _BROW_IN] += self.brow
-        out[:, _BROW_OUT] += 0.7 * self.brow[:, None]
-        if greeting.any():
-            greet = np.where(greeting, np.sin(np.pi * np.clip(age / GREET_S, 0, 1)) ** 2, 0.0)
-            out[:, _SMILE] += (GREET_SMILE * greet)[:, None]
-            out[:, _CHEEK] += (0.6 * GREET_SMILE * greet)[:, None]
-        if not here.all():
+        terms = self._terms
+        micro = terms[:, :-1]
+        np.multiply(self._omega, t_s, out=micro)
+        micro += self._phase_flat
+        np.sin(micro, out=micro)
+        micro *= self._share_amp
+        terms[:, -1] = self.brow
+        out = (terms @ _LAYER).astype(np.float32)
+        if self._greeted:
+            age = t_s - self.greet_t0
+            greeting = (age >= 0) & (age < GREET_S)
+            if greeting.any():
+                greet = np.where(greeting, np.sin(np.pi * np.clip(age / GREET_S, 0, 1)) ** 2, 0.0)
+                out[:, _SMILE] += (GREET_SMILE * greet)[:, None]
+                out[:, _CHEEK] += (0.6 * GREET_SMILE * greet)[:, None]
+        if here is not self._all and not here.all():
             out[~here] = 0.0
         return out
 
 
 def apply(baseline: np.ndarray, layer: np.ndarray) -> np.ndarray:
     """baseline (N, EXPRESSION_COUNT) + layer, clipped to 0..1, float32."""
-    return np.clip(np.asarray(baseline, np.float32) + layer, 0.0, 1.0).astype(np.float32)
+    out = np.add(np.asarray(baseline, np.float32), layer, dtype=np.float32)
+    np.maximum(out, 0.0, out=out)
+    return np.minimum(out, 1.0, out=out)

@@ -159,14 +159,14 @@ def _ref_angles(gs: GazeState, head_pos: np.ndarray, R: np.ndarray, R_flip: np.n
     """
     a = gs.anchor
     has = a >= 0
-    d = head_pos[np.where(has, a, np.arange(gs.n))] - head_pos
+    d = head_pos.take(np.where(has, a, _arange(gs.n)), axis=0)
+    d -= head_pos
     if R_flip is None:
         R_flip = R * _FLIP_XZ
     loc = np.matmul(d[:, None, :], R_flip)[:, 0]          # (-x, y, -z) of d in the head frame
     den = np.empty((gs.n, 2))
     den[:, 0] = loc[:, 2]
-    x, z = loc[:, 0], loc[:, 2]
-    np.sqrt(x * x + z * z, out=den[:, 1])
+    np.hypot(loc[:, 0], loc[:, 2], out=den[:, 1])
     ang = np.arctan2(loc[:, :2], den)                      # yaw = atan2(-x, -z), pitch = atan2(y, |xz|)
     return np.where(has[:, None], ang, 0.0)
 
@@ -183,6 +183,16 @@ def _head_driven_people(gs: GazeState) -> list:
 
 
 _ONES: dict = {}
+_ARANGES: dict = {}
+
+
+def _arange(n: int) -> np.ndarray:
+    """0..n-1, shared (read only)."""
+    m = _ARANGES.get(n)
+    if m is None:
+        m = _ARANGES[n] = np.arange(n)
+        m.flags.writeable = False
+    return m
 
 
 def _ones(n: int) -> np.ndarray:
@@ -306,6 +316,11 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
     cfg, rng = gs.cfg, gs.rng
     n = gs.n
     for i in idx:
+        # Nothing below changes while a saccade is refractory, or before the fixation may switch
+        # and is not yet due (then the geometry is not needed).
+        if t < gs.sacc_t0[i] + cfg.refractory_s or (t < gs.fix_start[i] + cfg.min_fixation_s
+                                                     and t < gs.fix_until[i]):
+            continue
         d = head_pos - head_pos[i]
         if i == local_index and tracker_dir is not None:
             fwd = np.asarray(tracker_dir, float)
@@ -324,9 +339,6 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
         else:
             j = int(np.argmin(ang)) if n > 1 else -1
             new = j if (j >= 0 and ang[j] < enter) else -1
-        ready = t >= gs.sacc_t0[i] + cfg.refractory_s
-        if not ready:
-            continue
         if new != cur and t >= gs.fix_start[i] + cfg.min_fixation_s:
             if new >= 0:
                 hold = rng.lognormal(math.log(cfg.contact_hold_median_s), 0.4)
@@ -429,7 +441,7 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     # only): it starts from rest after the eyes, its speed rises and falls (bell-shaped), exact
     # for any frame interval: e(t) = (e0 + (v0 + w e0) t) exp(-w t).
     _, lim, neg_lim = _head_constants(gs)
-    if (gs.head_next_t <= t).any():
+    if np.count_nonzero(gs.head_next_t <= t):
         due = gs.head_next_t <= t
         gs.head_goal[due] = gs.head_next[due]
         gs.head_next_t[due] = math.inf
@@ -460,7 +472,7 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     head_q = outer[:, _HEAD_Q_ORDER] * _HEAD_Q_SIGN
 
     # Lids: the blink (closing in 30 % of it, opening in 70 %), else lowered with a downward gaze.
-    eyelid = np.minimum(np.maximum(-eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35)
+    eyelid = np.minimum(np.maximum((-10.0 * DEG) - eye[:, 1], 0.0) * 0.8, 0.35)
     for i, (t0, dur) in list(gs.blinking.items()):      # outside a blink its term is 0
         u = (t - t0) / dur
         if u >= 1.0:

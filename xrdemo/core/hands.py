@@ -386,13 +386,22 @@ _CAPSULE_A = np.ascontiguousarray(CAPSULE_JOINTS[:, 0])
 _CAPSULE_B = np.ascontiguousarray(CAPSULE_JOINTS[:, 1])
 
 
+def hand_capsule_radii(radii: np.ndarray) -> np.ndarray:
+    """(K * CAPSULES_PER_HAND,) float32 capsule radii of K hands' joint radii (K, 26) metres."""
+    return (np.asarray(radii, dtype=np.float32) @ _CAPSULE_RADIUS_MIX).reshape(-1)
+
+
 def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
-                  colors: np.ndarray, alpha: np.ndarray | None = None) -> Capsules:
+                  colors: np.ndarray, alpha: np.ndarray | None = None,
+                  capsule_radii: np.ndarray | None = None, capsule_colors: np.ndarray | None = None) -> Capsules:
     """Capsule instances for K hands, in one vectorised pass.
 
     joints: (K, 26, 3) stage positions, metres. radii: (K, 26) metres. valid: (K, 26) bool
     (a capsule is drawn only when both its joints are valid). colors: (K, 3) or (K, 4) linear RGB(A).
-    alpha: (K,) 0..1 fade per hand (0 hides the hand). Returns Capsules with up to
+    alpha: (K,) 0..1 fade per hand (0 hides the hand). capsule_radii: hand_capsule_radii(radii)
+    when the caller keeps it (radii rarely change). capsule_colors: (K * CAPSULES_PER_HAND, 4)
+    float32 per-capsule colours, every alpha > 0, when the caller keeps them (hands fully shown);
+    colors and alpha are not used then. Returns Capsules with up to
     K * CAPSULES_PER_HAND instances, hand-major, in CAPSULE_JOINTS order.
     """
     joints = np.asarray(joints, dtype=np.float32)
@@ -402,16 +411,21 @@ def hand_capsules(joints: np.ndarray, radii: np.ndarray, valid: np.ndarray,
     ia, ib = _CAPSULE_A, _CAPSULE_B
     a = joints.take(ia, axis=1).reshape(-1, 3)
     b = joints.take(ib, axis=1).reshape(-1, 3)
-    r = (np.asarray(radii, dtype=np.float32) @ _CAPSULE_RADIUS_MIX).reshape(-1)
-    if colors.shape[-1] == 4:
-        rgba = colors.copy()
+    r = hand_capsule_radii(radii) if capsule_radii is None else capsule_radii.copy()
+    if capsule_colors is not None:
+        c = capsule_colors.copy()
+        shown = True
     else:
-        rgba = np.ones((k, 4), np.float32)
-        rgba[:, :3] = colors
-    if alpha is not None:
-        rgba[:, 3] *= np.asarray(alpha, np.float32)
-    c = rgba.repeat(CAPSULES_PER_HAND, axis=0)
-    if valid.all() and rgba[:, 3].min(initial=1.0) > 0.0:
+        if colors.shape[-1] == 4:
+            rgba = colors.copy()
+        else:
+            rgba = np.ones((k, 4), np.float32)
+            rgba[:, :3] = colors
+        if alpha is not None:
+            rgba[:, 3] *= np.asarray(alpha, np.float32)
+        c = rgba.repeat(CAPSULES_PER_HAND, axis=0)
+        shown = rgba[:, 3].min(initial=1.0) > 0.0
+    if shown and np.count_nonzero(valid) == valid.size:
         return Capsules(a, b, r, c)
     keep = (valid[:, ia] & valid[:, ib]).reshape(-1) & (c[:, 3] > 0.0)
     return Capsules(a[keep], b[keep], r[keep], c[keep])

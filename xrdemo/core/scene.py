@@ -32,7 +32,7 @@ from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 from .whisper import InviteConfig, invite_step
 from .face_behaviour import FaceBehaviour, apply as apply_layer
 from .face_sources import combine_expressions, remote_gaze
-from .avatars import HIP_IN_SEAT, body_colors, body_transforms, lap_transforms, eye_gaze, face_instances, skin_tones
+from .avatars import HIP_IN_SEAT, SPINE_TURN_SHARE, body_colors, body_transforms, lap_transforms, eye_gaze, face_instances, skin_tones
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -353,12 +353,16 @@ class _Derived:
     all_valid: np.ndarray         # (N, 2, 26) True, to copy
     skin: np.ndarray              # (N, 4) float32 skin rgb + iris darkness (avatars.skin_tones)
     hair: np.ndarray              # (N, 4) float32 hair rgb + opacity
-    tags: dict                    # hide -> _name_tags(...)
+    tags: dict                    # (hide, present, verified) -> (drawn heads: slice or indices,) + _name_tags(...)
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
     smile: np.ndarray             # (N,) each person's resting smile 0..1 (seeded)
     hip: np.ndarray               # (N, 3) where each person's hips sit in their chair
     body_colors: np.ndarray       # (N, 3, 4) float32 chest, shoulder and lap colours (avatars)
     lap: np.ndarray | None = None  # (N, 4, 4) each seat's lap transform (avatars.lap_transforms)
+    index: np.ndarray | None = None  # (N,) 0..N-1
+    back_rest: np.ndarray | None = None  # (N, 3) the seat's share of each chest's facing (avatars.body_transforms)
+    capsule_radii: tuple = ()     # (radii array, its hand_capsule_radii) for the newest radii seen
+    capsule_rgba: np.ndarray | None = None  # (2N * CAPSULES_PER_HAND, 4) capsule colours, hands fully shown
 
 
 def _derived(state: MeetingState) -> _Derived:
@@ -367,7 +371,8 @@ def _derived(state: MeetingState) -> _Derived:
     d = state.derived
     if d is not None:
         k = d.key
-        if all(a is b for a, b in zip(k, key)):
+        if (k[0] is key[0] and k[1] is key[1] and k[2] is key[2] and k[3] is key[3] and k[4] is key[4]
+                and k[5] is key[5] and k[6] is key[6] and k[7] is key[7]):
             return d
     n = len(state.seat_pos)
     mirror = np.ones((n, 2, 3, 1))
@@ -390,7 +395,9 @@ def _derived(state: MeetingState) -> _Derived:
                  smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n),
                  hip=state.seat_pos + P.quat_to_matrix(state.seat_rot) @ HIP_IN_SEAT,
                  body_colors=body_colors(state.people.color))
-    d.lap = lap_transforms(d.hip, d.R_seat[:, :, 2])
+    d.lap = lap_transforms(d.hip, d.R_seat[:, :, 2]).astype(np.float32)
+    d.back_rest = (1.0 - SPINE_TURN_SHARE) * d.R_seat[:, :, 2]
+    d.index = np.arange(n)
     state.derived = d
     return d
 
@@ -407,17 +414,19 @@ def procedural_expressions(pf: PresenceFrame, smile: np.ndarray) -> np.ndarray:
     opens with the voice, and everyone keeps a slight resting smile (smile (N,) 0..1, per person)
     that relaxes while they talk. Brows: core/face_behaviour.py (on stressed syllables)."""
     n = len(smile)
-    w = np.zeros((n, E.EXPRESSION_COUNT), np.float32)
-    lid = pf.eyelid
-    w[:, _LID_L] = lid
-    w[:, _LID_R] = lid
-    w[:, _JAW] = pf.jaw
-    s = smile * (1.0 - 0.6 * pf.speaking)
-    w[:, _SMILE_L] = s
-    w[:, _SMILE_R] = s
-    w[:, _CHEEK_L] = 0.5 * s
-    w[:, _CHEEK_R] = 0.5 * s
-    return w
+    terms = np.empty((n, 3))
+    terms[:, 0] = pf.eyelid
+    terms[:, 1] = pf.jaw
+    np.multiply(smile, 1.0 - 0.6 * np.asarray(pf.speaking), out=terms[:, 2])
+    return (terms @ _PROCEDURAL).astype(np.float32)     # each weight is one term times 1 or 0.5
+
+
+_PROCEDURAL = np.zeros((3, E.EXPRESSION_COUNT))
+"""(lid, jaw, resting smile) -> expression weights (procedural_expressions)."""
+_PROCEDURAL[0, [_LID_L, _LID_R]] = 1.0
+_PROCEDURAL[1, _JAW] = 1.0
+_PROCEDURAL[2, [_SMILE_L, _SMILE_R]] = 1.0
+_PROCEDURAL[2, [_CHEEK_L, _CHEEK_R]] = 0.5
 
 
 def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
@@ -522,7 +531,8 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     # (added to the wrist before it is added to every joint).
     lowest = (turned[..., 1] - radii).min(axis=-1) + wrist_p[..., 1]        # (N, 2)
     wrist_p[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)
-    joints = turned + wrist_p[:, :, None, :]
+    turned += wrist_p[:, :, None, :]
+    joints = turned
     valid = der.all_valid.copy()
     if rm is not None:
         joints[rm] = inputs.remote.joints[rm]
@@ -591,6 +601,7 @@ WHISPER_TAG_RGB = (0.20, 0.22, 0.30)
 TAG_MAX_LINEAR = 0.42
 """Brightest a lit tag's background gets (linear; ~0.68 sRGB), so its white name still reads."""
 
+_ONES3 = np.ones(3)
 _GLOW_SCALE = np.diag([0.012, 0.0008, 0.012, 1.0]).astype(np.float32)
 _GLOW_RGB = np.array(CONTACT_SHADOW_RGB, np.float32)
 
@@ -671,23 +682,33 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     ppl = state.people
     n = len(ppl)
     hide = -1 if state.draw_local_head else state.local
-    drawn = _drawn(ppl, hide)
-    all_drawn = bool(drawn.all())
-    keep = slice(None) if all_drawn else np.flatnonzero(drawn)
-    # Faces: eyes converge on what each person looks at.
-    target_d = np.zeros(n)
+    # Who is drawn and their name tags change only with who sits where: cached per meeting.
+    tag_key = hide if ppl.present is None else (hide, ppl.present.tobytes())
+    if ppl.verified is not None:
+        tag_key = (tag_key, ppl.verified.tobytes())
+    cached = der.tags.get(tag_key)
+    if cached is None:
+        drawn = _drawn(ppl, hide)
+        tags = _name_tags(ppl, hide)
+        cached = der.tags[tag_key] = ((slice(None) if drawn.all() else np.flatnonzero(drawn),) + tags
+                                      + (1.2 * tags[2][:, :3] + np.float32(0.05),))
+    keep, shown, texts, tag_color, tag_slope = cached
+    # Faces: eyes converge on what each person looks at (0: nobody in particular).
     if state.frame is not None:
         tgt = np.asarray(state.frame.gaze_target)
-        has = tgt >= 0
-        if has.any():
-            target_d[has] = np.linalg.norm(ppl.head_pos[tgt[has]] - ppl.head_pos[has], axis=1)
+        d = ppl.head_pos.take(np.where(tgt >= 0, tgt, der.index), axis=0)
+        d -= ppl.head_pos
+        d *= d
+        target_d = np.sqrt(d @ _ONES3)
+    else:
+        target_d = np.zeros(n)
     eyes = eye_gaze(R_head, ppl.gaze, target_d)
     expr = ppl.expressions if ppl.expressions is not None else E.neutral(n)
     faces = face_instances(keep, ppl.head_pos, R_head, der.skin, der.hair, eyes, expr)
     # Bodies seated in their chairs (unless the meeting draws heads and hands only).
     joint, intensity = _contact_spots(ppl, der.contact_joint)
     if state.torso:
-        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head, der.lap)
+        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head, der.lap, der.back_rest)
         body_m, body_c = body_m[keep].reshape(-1, 4, 4), der.body_colors[keep].reshape(-1, 4)
     else:
         body_m, body_c = np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32)
@@ -699,25 +720,29 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     _fill_contact_shadows(sph_m[b:], sph_c[b:], ppl, joint, intensity, state.table.height)
 
     alpha = ppl.hand_alpha if ppl.present is None else ppl.hand_alpha * ppl.present[:, None]
+    if not der.capsule_radii or der.capsule_radii[0] is not ppl.radii:   # radii rarely change
+        der.capsule_radii = (ppl.radii, H.hand_capsule_radii(ppl.radii.reshape(2 * n, H.JOINT_COUNT)))
+    full = np.count_nonzero(alpha == 1.0) == alpha.size             # every hand fully shown
+    if full and der.capsule_rgba is None:
+        der.capsule_rgba = der.hand_rgba.repeat(H.CAPSULES_PER_HAND, axis=0)
     caps = H.hand_capsules(ppl.joints.reshape(2 * n, H.JOINT_COUNT, 3),
                            ppl.radii.reshape(2 * n, H.JOINT_COUNT),
                            ppl.valid.reshape(2 * n, H.JOINT_COUNT),
-                           der.hand_rgba, alpha.reshape(-1))
+                           der.hand_rgba, alpha.reshape(-1), capsule_radii=der.capsule_radii[1],
+                           capsule_colors=der.capsule_rgba if full else None)
     meshes = dict(state.static_meshes)
     meshes["sphere"] = MeshInstances(sph_m, sph_c)
-    tag_key = hide if ppl.present is None else (hide, ppl.present.tobytes())
-    if ppl.verified is not None:
-        tag_key = (tag_key, ppl.verified.tobytes())
-    shown, texts, tag_color = der.tags.get(tag_key) or der.tags.setdefault(tag_key, _name_tags(ppl, hide))
     # A speaker's tag lights up with their voice (and their mouth moves): who is talking reads at
     # a glance. The tag stays dark enough for its white text to read.
     colors = tag_color.copy()
-    level = np.asarray(ppl.speaking, np.float32)[shown]
+    level = np.asarray(ppl.speaking, np.float32)
     if state.frame is not None:        # hold the light through the gaps between syllables
-        level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking, np.float32)[shown])
-    colors[:, :3] = np.minimum(colors[:, :3] * (1.0 + 1.2 * level[:, None]) + 0.05 * level[:, None], TAG_MAX_LINEAR)
+        level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking, np.float32))
+    # rgb (1 + 1.2 level) + 0.05 level = rgb + level (1.2 rgb + 0.05), capped
+    rgb = colors[:, :3]
+    np.minimum(tag_slope * level[shown][:, None] + rgb, TAG_MAX_LINEAR, out=rgb)
     cue = ppl.whisper_cue
-    if cue is not None and (np.asarray(cue)[shown] > 0.5).any():
+    if cue is not None and np.asarray(cue).max() > 0.5 and (np.asarray(cue)[shown] > 0.5).any():
         # Whisperers' tags say so (with their lean, that is the whole cue).
         wh = np.asarray(cue)[shown] > 0.5
         texts = tuple(f"{t} \u00b7 {WHISPER_TAG}" if w else t for t, w in zip(texts, wh))

@@ -221,7 +221,7 @@ def contact_step(contact: np.ndarray, joints: np.ndarray, valid: np.ndarray, tab
     intensity = np.minimum(np.maximum(1.0 - h * (1.0 / cfg.glow_m), 0.0), 1.0) * ok
     intensity[new] = 1.0
     haptic = np.zeros(joints.shape[0])
-    if (new != contact).any():
+    if np.count_nonzero(new != contact):
         down = np.argwhere(new & ~contact)
         up = np.argwhere(contact & ~new)
         haptic[down[:, 0]] = 1.0

@@ -141,7 +141,8 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     inv = ws.invite
     governed = inv.local >= 0 and inv.eligible is not None and len(inv.eligible) == n
     # Usually nobody whispers and no two heads are close: then nothing can flip.
-    if (not ws.active.any() and not (ws.dist + _diagonal(n) < cfg.enter_m).any()
+    # (A head's smoothed distance to itself stays exactly 0: only n entries are close then.)
+    if (not np.count_nonzero(ws.active) and np.count_nonzero(ws.dist < cfg.enter_m) <= n
             and not (governed and inv.partner >= 0)):
         ws.cue -= ws.cue * k
         return np.zeros((0, 2), int), ws.cue
@@ -175,15 +176,3 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     else:
         pairs = np.zeros((0, 2), int)
     return pairs, ws.cue
-
-
-_DIAGONALS: dict = {}
-
-
-def _diagonal(n: int) -> np.ndarray:
-    """(N, N) with +inf on the diagonal and 0 elsewhere (masks a head's distance to itself)."""
-    m = _DIAGONALS.get(n)
-    if m is None:
-        m = _DIAGONALS[n] = np.diag(np.full(n, np.inf))
-        m.flags.writeable = False
-    return m

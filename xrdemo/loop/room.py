@@ -97,7 +97,9 @@ class RoomPart(FramePart):
         if not client.connected:
             return "reconnecting (the server stopped answering)\u2026"
         rtt = client.stats.get("rtt_ms")
-        return "connected" + (f", {rtt:.0f} ms" if isinstance(rtt, (int, float)) else "")
+        text = "connected" + (f", {rtt:.0f} ms" if isinstance(rtt, (int, float)) else "")
+        loss = getattr(self.net, "pose_loss", 0.0)
+        return text + (f", {100 * loss:.0f} % lost" if loss >= 0.005 else "")
 
     def on_inputs(self, tick) -> None:
         if self.left:                         # nobody else until we rejoin

@@ -109,6 +109,9 @@ class NetMeeting:
         self._voice = VoiceSender()
         self._shape_sent = None
         self._status: dict = {}
+        self._pose_seq: dict[int, int] = {}
+        self.pose_loss = 0.0
+        """Share of the others' pose updates lost on the way, recently (0..1)."""
         self.decode_errors = 0
         self.remote: S.RemoteInput | None = None
 
@@ -232,6 +235,7 @@ class NetMeeting:
             return
         if d.kind != "pose":
             return
+        self._count_pose_loss(d.seat, d.seq)
         try:
             sample = PC.decode_pose(d.payload, self.shapes.get(d.seat))
         except ValueError:
@@ -242,6 +246,23 @@ class NetMeeting:
             if buf is None:
                 buf = self.buffers[d.seat] = PoseBuffer()
             buf.push(sample, d.t_ms, d.arrival_ns)
+
+    LOSS_WEIGHT = 0.02
+    """How much each pose update moves the loss estimate (~the last 50 updates count)."""
+
+    def _count_pose_loss(self, seat: int, seq: int) -> None:
+        """Pose updates carry a counter: a gap in it is updates lost on the way (network thread)."""
+        last = self._pose_seq.get(seat)
+        self._pose_seq[seat] = seq
+        if last is None:
+            return
+        gap = (seq - last - 1) % 65536
+        if gap > 1000:                        # a restarted sender or a reordering, not a loss
+            return
+        w = self.LOSS_WEIGHT
+        for _ in range(min(gap, 50)):
+            self.pose_loss = (1 - w) * self.pose_loss + w
+        self.pose_loss *= (1 - w)
 
     def poll(self) -> list:
         """Roster changes since the last call (events from the client), applied here."""
