@@ -13,6 +13,13 @@ managed). The embedded server runs first for each size and is the reference of t
 columns.
 
     PYTHONPATH=. .venv/bin/python bench/nats_vs_embedded.py [--seconds 6] [--clients 2 4 8 16]
+        [--rooms normal private]
+
+``--rooms private`` runs the same rows in private rooms (``serve --private-rooms``): every pose
+and voice frame sealed by its sender under its sender key; the embedded server still MACs a
+copy per recipient, the NATS room server publishes each sealed datagram once on the room's
+fan-out subject. "Forwarded" counts datagrams delivered to members (a publish to n - 1 members
+counts n - 1), so the µs column is server-side CPU per delivered datagram for both room kinds.
 
 Needs the nats-server program (Debian package nats-server) and nats-py.
 """
@@ -45,22 +52,23 @@ def _proc_cpu_s(pid: int) -> float:
 
 
 def _forwarded(stats: dict) -> int:
-    """Pose and voice datagrams the room server has sent on so far."""
+    """Pose and voice datagrams (plain or sealed) the room server has delivered so far."""
     out = stats.get("packets_out", {})
-    return out.get("pose", 0) + out.get("voice", 0)
+    return sum(out.get(k, 0) for k in ("pose", "voice", "sealed_pose", "sealed_voice"))
 
 
-def run(transport: str, n: int, seconds: float, pose_hz: float) -> dict:
+def run(transport: str, n: int, seconds: float, pose_hz: float, private: bool = False) -> dict:
     natsd = None
     if transport == "nats":
         natsd = NatsServerProcess().start()
-        server = NatsServerThread([natsd.url], capacity=max(n, 2), timeout_s=5.0).start()
+        server = NatsServerThread([natsd.url], capacity=max(n, 2), timeout_s=5.0,
+                                  private_rooms=private).start()
         url = f"{natsd.url}/bench"
 
         def client(name):
             return NatsClient([natsd.url], "bench", name, timeout_s=5.0)
     else:
-        server = ServerThread(port=0, capacity=max(n, 2), timeout_s=5.0).start()
+        server = ServerThread(port=0, capacity=max(n, 2), timeout_s=5.0, private_rooms=private).start()
         url = f"127.0.0.1:{server.port}/bench"
 
         def client(name):
@@ -126,11 +134,12 @@ def run(transport: str, n: int, seconds: float, pose_hz: float) -> dict:
         if natsd is not None:
             natsd.stop()
     expected = {"pose": seconds * pose_hz, "voice": seconds * 50}
-    out = {"transport": transport, "clients": n,
+    out = {"transport": transport, "clients": n, "room": "private" if private else "normal",
            "server_cpu_pct_per_client": 100 * cpu_server / seconds / n,
            "nats_cpu_pct_per_client": 100 * cpu_nats / seconds / n,
            "forwarded_per_s": forwarded / seconds,
-           "us_per_forwarded": 1e6 * (cpu_server + cpu_nats) / max(forwarded, 1)}
+           "us_per_forwarded": 1e6 * (cpu_server + cpu_nats) / max(forwarded, 1),
+           "room_us_per_forwarded": 1e6 * cpu_server / max(forwarded, 1)}
     for kind, values in lat.items():
         v = np.array(values) if values else np.array([np.nan])
         out[f"{kind}_ms"] = float(np.median(v))
@@ -144,26 +153,34 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6.0, help="measured seconds per row (default 6)")
     ap.add_argument("--clients", type=int, nargs="+", default=[2, 4, 8, 16])
     ap.add_argument("--pose-hz", type=float, default=60.0)
+    ap.add_argument("--rooms", nargs="+", choices=("normal", "private"), default=["normal"],
+                    help="room kinds to measure (default: normal)")
     args = ap.parse_args()
     print(f"one room, n clients (n - 2 silent full participants in worker processes, poses at "
           f"{args.pose_hz:g} Hz); {args.seconds:g} s per row; one-way = arrival - send stamp")
-    print("| clients | transport | pose one-way ms (median / p95) | voice one-way ms (median / p95) | "
-          "received % (pose / voice) | forwarded datagrams/s | room server CPU % per client | "
-          "nats-server CPU % per client | server-side µs per forwarded datagram | "
+    print("| clients | room | transport | pose one-way ms (median / p95) | voice one-way ms (median / p95) | "
+          "received % (pose / voice) | delivered datagrams/s | room server CPU % per client | "
+          "nats-server CPU % per client | room server µs per delivered datagram | "
+          "server-side µs per delivered datagram | "
           "latency ratio (median pose) | CPU ratio (µs per datagram) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in args.clients:
         ref = None
-        for transport in ("embedded", "nats"):
-            r = run(transport, n, args.seconds, args.pose_hz)
-            if ref is None:
-                ref = (r["pose_ms"], r["us_per_forwarded"])
-            print(f"| {n} | {transport} | {r['pose_ms']:.2f} / {r['pose_p95_ms']:.2f} | "
-                  f"{r['voice_ms']:.2f} / {r['voice_p95_ms']:.2f} | "
-                  f"{r['pose_received_pct']:.0f} / {r['voice_received_pct']:.0f} | "
-                  f"{r['forwarded_per_s']:.0f} | {r['server_cpu_pct_per_client']:.2f} | "
-                  f"{r['nats_cpu_pct_per_client']:.2f} | {r['us_per_forwarded']:.1f} | "
-                  f"{r['pose_ms'] / ref[0]:.2f} | {r['us_per_forwarded'] / ref[1]:.2f} |", flush=True)
+        for room in args.rooms:
+            for transport in ("embedded", "nats"):
+                r = run(transport, n, args.seconds, args.pose_hz, private=room == "private")
+                if ref is None:
+                    ref = (r["pose_ms"], r["us_per_forwarded"])
+                _row(n, room, transport, r, ref)
+
+
+def _row(n, room, transport, r, ref) -> None:
+    print(f"| {n} | {room} | {transport} | {r['pose_ms']:.2f} / {r['pose_p95_ms']:.2f} | "
+          f"{r['voice_ms']:.2f} / {r['voice_p95_ms']:.2f} | "
+          f"{r['pose_received_pct']:.0f} / {r['voice_received_pct']:.0f} | "
+          f"{r['forwarded_per_s']:.0f} | {r['server_cpu_pct_per_client']:.2f} | "
+          f"{r['nats_cpu_pct_per_client']:.2f} | {r['room_us_per_forwarded']:.1f} | {r['us_per_forwarded']:.1f} | "
+          f"{r['pose_ms'] / ref[0]:.2f} | {r['us_per_forwarded'] / ref[1]:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

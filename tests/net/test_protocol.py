@@ -180,7 +180,7 @@ def test_server_datagram_round_trip():
     (proto.KIND_KEEPALIVE, 1, "too_long"),
     (0, 0, "bad_kind"),
     (proto.KIND_PROBE, 17, "too_long"),
-    (6, 0, "bad_kind"),
+    (max(proto.KIND_NAMES) + 1, 0, "bad_kind"),
     (proto.KIND_WHISPER, proto.MAX_PAYLOAD[proto.KIND_WHISPER] + 1, "too_long"),
     (255, 10, "bad_kind"),
 ])

@@ -174,6 +174,9 @@ def info(path: Path) -> int:
         if m.get("kind") == "server":
             print(f"  room {m.get('room')} at {m.get('server', '?')}, {m.get('capacity')} seats, "
                   "as the server forwarded it")
+            if m.get("ciphertext_only"):
+                print("  ciphertext only: a private room; poses and voices are encrypted under the "
+                      "members' sender keys, which the server never had, so it cannot be played")
         elif m.get("room"):
             print(f"  room {m['room']} at {m.get('server', '?')}; seat {m.get('seat')} of {m.get('capacity')}"
                   + (f" as {m['name']!r}" if m.get("name") else ""))

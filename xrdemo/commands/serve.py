@@ -41,6 +41,12 @@ Start several `xrdemo serve --nats` processes on one NATS cluster (on any machin
 served by exactly one of them, new rooms go to the least busy, and when one stops its rooms move
 to the others (the people in them reconnect by themselves). See docs/nats.md.
 
+With --private-rooms, every room on this server is private: each member encrypts its poses and
+voice under a key of its own (a sender key, renewed whenever someone joins or leaves) that it
+gives only to the others in the room, sealed for each under a key from the two people's signed
+session keys. This server then forwards ciphertext it cannot read. See docs/identity.md for what
+that protects against, and what not.
+
 With --record DIR, every room session is recorded (what the server forwarded: poses, voices,
 who came and went) to DIR/<room>-<start time>.xrrec; `xrdemo replay FILE --seat K` plays it
 from any seat.
@@ -73,6 +79,10 @@ def register(sub) -> None:
     p.add_argument("--names", type=Path, default=None, metavar="FILE",
                    help="keep who owns which display name in FILE (appended to, read at start), so a "
                         "restart forgets nobody; without it the names are kept in memory while the server runs")
+    p.add_argument("--private-rooms", action="store_true",
+                   help="every room is private: poses and voices are end-to-end encrypted under keys "
+                        "the members give each other (sender keys); this server forwards ciphertext it "
+                        "cannot read, and its recordings hold ciphertext only (docs/identity.md)")
     p.add_argument("--record", type=Path, default=None, metavar="DIR",
                    help="record every room session into this folder (one .xrrec file each; "
                         "play with `xrdemo replay`)")
@@ -127,14 +137,15 @@ async def _serve(args) -> None:
         from ..net.nats_server import NatsServer
 
         server = NatsServer(args.nats, capacity=args.capacity, timeout_s=args.timeout, log=log,
-                            names_path=args.names)
+                            names_path=args.names, private_rooms=args.private_rooms)
         await server.start()          # ConnectionError (an OSError) names the NATS address
         print(f"xrdemo server {server.server_id} serving rooms over NATS at {server.where}, "
               f"{args.capacity} seats per room; join with: xrdemo run --join "
               f"nats://{args.nats[0].rpartition('@')[2].removeprefix('nats://')}/ROOM", flush=True)
     else:
         server = Server(host=args.host, port=args.port, capacity=args.capacity,
-                        timeout_s=args.timeout, log=log, names_path=args.names)
+                        timeout_s=args.timeout, log=log, names_path=args.names,
+                        private_rooms=args.private_rooms)
         try:
             await server.start()
         except OSError as exc:
@@ -142,6 +153,9 @@ async def _serve(args) -> None:
         print(f"xrdemo server listening on {args.host}:{server.port} (TCP + UDP), "
               f"{args.capacity} seats per room; join with: xrdemo run --join HOST:{server.port}/ROOM",
               flush=True)
+    if args.private_rooms:
+        print("rooms are private: poses and voices travel end-to-end encrypted (sender keys); "
+              "this server forwards ciphertext it cannot read", flush=True)
     if args.metrics is not None:
         from ..net.metrics import snapshot_on_loop, start_metrics_server
 
@@ -156,7 +170,7 @@ async def _serve(args) -> None:
         from ..replay.server_record import ServerRecorder
 
         where = server.where if args.nats else f"{args.host}:{server.port}"
-        server.observer = ServerRecorder(args.record, where, log=log)
+        server.observer = ServerRecorder(args.record, where, log=log, private=args.private_rooms)
         print(f"recording every room to {args.record}", flush=True)
     try:
         last = _totals(server.stats())

@@ -19,8 +19,12 @@ the server's word) and against the names this user has met before (``KnownPeople
 ``Member.verified`` is VERIFIED (1), UNVERIFIED (0) or FLAGGED (-1, a known name with another
 key; an ``identity_mismatch`` event says so).
 
-Why one long module (~690 lines): the client is one asyncio state machine (join, reconnect,
-roster, rebinding, whispers) whose handlers share its session keys and roster; NATS transport
+Private rooms (``sender_keys.py``, docs/identity.md): when the welcome says ``private``, poses
+and voice are sealed under this member's sender key, which it boxes for every other member
+(again on every join and leave), and only sealed ones are accepted from the room.
+
+Why one long module (~850 lines): the client is one asyncio state machine (join, reconnect,
+roster, rebinding, whispers, sender keys) whose handlers share its session keys and roster; NATS transport
 and the identity checks live apart (nats_transport.py, identity.py).
 """
 
@@ -38,11 +42,14 @@ from typing import NamedTuple
 
 from . import identity as I
 from . import protocol as proto
+from .sender_keys import BOX_BYTES, BOX_CONTEXT, SenderKeys
 
 QUEUE_MAX = 4096            # datagrams kept for drain() before the oldest new ones are dropped
 EVENTS_MAX = 1024
 UDP_BATCH = 256             # datagrams read per wake-up before yielding to other work
 UDP_BUFFER_BYTES = 1 << 20  # receive buffer asked of the OS
+PENDING_PER_SEAT = 64       # private rooms: sealed datagrams kept while their sender key is on its way
+PENDING_S = 1.0             # ... for at most this long
 
 
 class RoomFull(ConnectionError):
@@ -119,6 +126,9 @@ class NetClient:
         self._eph: I.Ephemeral | None = None      # this session's X25519 key (whispers)
         self._pair_cache: dict = {}       # (seat, their eph) -> (send AEAD, receive AEAD)
         self._whisper_counter = itertools.count(1)
+        self._sender: SenderKeys | None = None    # private rooms (sender_keys.py): set by the welcome
+        self._box_cache: dict = {}        # (seat, their eph) -> (send key, receive key) for sender-key boxes
+        self._pending: dict = {}          # seat -> deque of sealed datagrams waiting for that seat's key
         self.whisper_partner: int | None = None
         """The seat this person whispers with, or None. Whispers are sent only to it and
         accepted only from it, so a pair exists only when both sides chose each other (each
@@ -164,12 +174,37 @@ class NetClient:
             raise ConnectionError(f"cannot join {self.where}/{self.room}: no answer in {timeout_s:g} s") from None
 
     def send_pose(self, payload: bytes, t_ms: int) -> bool:
-        """Send one pose payload (≤ 128 bytes) stamped t_ms. False when dropped (not connected)."""
+        """Send one pose payload (≤ 128 bytes) stamped t_ms. False when dropped (not connected).
+        In a private room it is sealed under this member's sender key (``sender_keys.py``)."""
+        if self._sender is not None:
+            return self._send_sealed(proto.KIND_POSE, next(self._pose_seq), t_ms, payload)
         return self._send(proto.KIND_POSE, next(self._pose_seq), t_ms, payload)
 
     def send_voice(self, seq: int, t_ms: int, payload: bytes) -> bool:
-        """Send one voice frame (≤ 400 bytes) with its uint16 seq. False when dropped."""
+        """Send one voice frame (≤ 400 bytes) with its uint16 seq. False when dropped. Sealed
+        in a private room, like poses."""
+        if self._sender is not None:
+            return self._send_sealed(proto.KIND_VOICE, seq, t_ms, payload)
         return self._send(proto.KIND_VOICE, seq, t_ms, payload)
+
+    @property
+    def private(self) -> bool:
+        """True in a private room (the server's welcome said so): poses and voice go sealed
+        under sender keys, and only sealed ones are accepted."""
+        return self._sender is not None
+
+    def _send_sealed(self, kind: int, seq: int, t_ms: int, payload: bytes) -> bool:
+        sender, link = self._sender, self._link
+        sealed_kind = proto.SEALED_OF[kind]
+        body = None
+        if sender is not None and link is not None and len(payload) <= proto.MAX_PAYLOAD[kind]:
+            body = sender.seal(sealed_kind, link.seat, seq, t_ms, payload)
+        if body is None:
+            with self._lock:
+                self._tx_counts[f"{proto.KIND_NAMES[sealed_kind]}_dropped_"
+                                f"{'too_long' if len(payload) > proto.MAX_PAYLOAD[kind] else 'no_key'}"] += 1
+            return False
+        return self._send(sealed_kind, seq, t_ms, body)
 
     def send_whisper(self, target: int, seq: int, t_ms: int, payload: bytes) -> bool:
         """Send one voice frame to the member in seat ``target`` alone, encrypted end to end
@@ -379,10 +414,13 @@ class NetClient:
             self._apply_welcome(msg, keys)
             self._eph = eph                       # kept for the whisper keys of this session
             self._pair_cache.clear()
+            self._box_cache.clear()
         except BaseException:
             writer.close()
             raise
         self._writer = writer
+        if self._sender is not None:             # a private room: a new key for everyone here
+            self._rekey()
         self._last_rx = self._loop.time()
         self._session_task = asyncio.ensure_future(self._session(reader, writer))
         self._send_keepalive()
@@ -479,6 +517,9 @@ class NetClient:
                 if s != seat:
                     self._emit("joined", seat=s, name=members[s].name)
         self._windows.clear()
+        # A private room: a fresh sender-key state for this session (new own key once joined).
+        self._sender = SenderKeys() if msg.get("private") is True else None
+        self._pending.clear()
         self._link = _Link(session, seat, keys)   # last: from here on `connected` is True
 
     async def _session(self, reader, writer) -> None:
@@ -505,12 +546,16 @@ class NetClient:
                 self._forget_streams(seat)
                 self._emit("joined", seat=seat, name=member.name, verified=member.verified,
                            fingerprint=member.fingerprint)
+                if self._sender is not None:        # a newcomer must not read what came before
+                    self._rekey()
             elif kind == "left":
                 seat = int(msg["seat"])
                 with self._lock:
                     self._roster.pop(seat, None)
                 self._forget_streams(seat)
                 self._emit("left", seat=seat, reason=str(msg.get("reason", "")))
+                if self._sender is not None:        # the leaver must not read what comes after
+                    self._rekey()
             elif kind == "profile":
                 seat = int(msg["seat"])
                 profile = dict(msg["profile"])
@@ -529,6 +574,10 @@ class NetClient:
                         if self._roster.get(seat) is member:
                             self._roster[seat] = replace(checked, profile=member.profile)
                     self._emit("identity", seat=seat, verified=checked.verified)
+                    if self._sender is not None:    # now their session key is known: give ours
+                        self._give_keys([seat])
+            elif kind == "sender_key":
+                self._on_sender_key(int(msg["seat"]), I.unb64(msg["box"], BOX_BYTES))
             elif kind == "pong":
                 pass
             else:
@@ -537,9 +586,85 @@ class NetClient:
             self._count_rx("control_malformed")
 
     def _forget_streams(self, seat: int) -> None:
-        """A seat changed hands: its replay windows start afresh."""
+        """A seat changed hands: its replay windows start afresh (and its sender keys go)."""
         for key in [k for k in self._windows if k[0] == seat]:
             del self._windows[key]
+        if self._sender is not None:
+            self._sender.forget(seat)
+            self._pending.pop(seat, None)
+
+    # --- private rooms: sender keys (loop thread) ---------------------------------------------
+    def _box_keys(self, seat: int) -> tuple[bytes, bytes] | None:
+        """(send, receive) pair keys for sender-key boxes with seat, or None (no signed session
+        key of theirs: their join did not check out)."""
+        eph = self._eph
+        with self._lock:
+            member = self._roster.get(seat)
+        if eph is None or member is None or not member.eph or seat == self._seat \
+                or member.verified == I.UNVERIFIED:
+            return None
+        cached = self._box_cache.get((seat, member.eph))
+        if cached is None:
+            try:
+                cached = eph.pair_keys(member.eph, self.room.encode() + BOX_CONTEXT)
+            except ValueError:
+                return None
+            self._box_cache[(seat, member.eph)] = cached
+        return cached
+
+    def _rekey(self) -> None:
+        """A new own sender key, given to every other member (joins, leaves, our own join)."""
+        self._sender.new_key()
+        self._count_rx("sender_key_changes")
+        with self._lock:
+            seats = [s for s in self._roster if s != self._seat]
+        self._give_keys(seats)
+
+    def _give_keys(self, seats) -> None:
+        """Send the current own sender key to these seats, each in a box under its pair key."""
+        key_id, key = self._sender.own
+        if not key:
+            return
+        boxes = {}
+        for seat in seats:
+            pair = self._box_keys(seat)
+            if pair is None:
+                self._count_rx("sender_key_no_pair")
+                continue
+            boxes[str(seat)] = I.b64(SenderKeys.box(pair[0], key_id, key, self._seat, seat))
+        if boxes:
+            self._send_control({"type": "sender_key", "boxes": boxes})
+            self._count_rx("sender_key_boxes_sent", len(boxes))
+
+    def _on_sender_key(self, seat: int, box: bytes) -> None:
+        """A box from seat (relayed by the server): keep its key, then read what waited for it."""
+        pair = self._box_keys(seat) if self._sender is not None else None
+        if pair is None or self._sender.accept_box(pair[1], box, seat, self._seat) is None:
+            self._count_rx("sender_key_bad")
+            return
+        self._count_rx("sender_keys_received")
+        waiting = self._pending.pop(seat, None)
+        for item in waiting or ():
+            self._open_sealed(*item, retry=True)
+
+    def _open_sealed(self, kind, seat, seq, t_ms, payload, nbytes, arrival_ns, retry=False) -> None:
+        """A sealed datagram (after the MAC and replay checks): opened and delivered as a pose
+        or voice; one whose key has not arrived yet waits a moment; anything else is counted."""
+        c = self._rx_counts
+        plain = self._sender.open(kind, seat, seq, t_ms, payload) if self._sender is not None else "no_room"
+        if isinstance(plain, bytes):
+            self._deliver(kind, proto.KIND_NAMES[proto.PLAIN_OF[kind]], seat, seq, t_ms, plain,
+                          arrival_ns, nbytes)
+            return
+        if plain == "no_key" and not retry:
+            queue = self._pending.setdefault(seat, collections.deque())
+            cutoff = arrival_ns - int(PENDING_S * 1e9)
+            while queue and (queue[0][-1] < cutoff or len(queue) >= PENDING_PER_SEAT):
+                queue.popleft()
+                c["rx_dropped_sealed_no_key"] += 1
+            queue.append((kind, seat, seq, t_ms, payload, nbytes, arrival_ns))
+            return
+        c[f"rx_dropped_sealed_{plain}"] += 1
 
     def _send_control(self, msg: dict) -> None:
         writer = self._writer
@@ -622,6 +747,30 @@ class NetClient:
             c["rx_dropped_whisper_bad"] += 1
             return None
 
+    def _on_room_datagram(self, data: bytes) -> None:
+        """A private room over NATS: a sealed datagram the room server published once for the
+        whole room (no server MAC: the sender-key seal covers the header and the payload)."""
+        arrival_ns = time.monotonic_ns()
+        c = self._rx_counts
+        try:
+            kind, seat, seq, t_ms, payload = proto.parse_server_datagram(data)
+        except proto.ProtocolError as exc:
+            c[f"rx_dropped_{exc.reason}"] += 1
+            return
+        link = self._link
+        if link is None or self._sender is None or kind not in proto.PLAIN_OF:
+            c["rx_dropped_fanout_unexpected"] += 1
+            return
+        if seat == link.seat:
+            return                               # our own, back from NATS
+        window = self._windows.get((seat, kind))
+        if window is None:
+            window = self._windows[(seat, kind)] = I.ReplayWindow()
+        if not window.accept(seq, t_ms):
+            c["rx_dropped_replay"] += 1
+            return
+        self._open_sealed(kind, seat, seq, t_ms, payload, len(data), arrival_ns)
+
     def _read_udp(self) -> None:
         """The UDP socket is readable: handle every datagram waiting (one wake-up, many packets)."""
         sock = self._sock
@@ -670,13 +819,23 @@ class NetClient:
         if seat == link.seat:
             c["rx_dropped_own_seat"] += 1
             return
+        if kind in proto.PLAIN_OF:            # private rooms: sealed under the sender's key
+            self._open_sealed(kind, seat, seq, t_ms, payload, len(data), arrival_ns)
+            return
+        if self._sender is not None and kind in proto.SEALED_OF:
+            c["rx_dropped_plain_in_private"] += 1  # a private room carries sealed poses and voice only
+            return
         if kind == proto.KIND_WHISPER:
             payload = self._open_whisper(seat, payload)
             if payload is None:
                 return
+        self._deliver(kind, name, seat, seq, t_ms, payload, arrival_ns, len(data))
+
+    def _deliver(self, kind, name, seat, seq, t_ms, payload, arrival_ns, nbytes) -> None:
+        c = self._rx_counts
         received, bytes_received = _RX_KEYS[kind]
         c[received] += 1
-        c[bytes_received] += len(data)
+        c[bytes_received] += nbytes
         d = Datagram(name, seat, seq, t_ms, payload, arrival_ns)
         callback = self.on_datagram
         if callback is not None:

@@ -57,6 +57,8 @@ RATES = {
     "pose": (90.0, 45.0),         # 60 Hz at most from NetMeeting, 1.5 banked
     "voice": (75.0, 150.0),       # 50 frames a second; up to 3 s of them may bunch after a stall
     "whisper": (75.0, 150.0),     # voice for one partner (sent instead of voice while whispering)
+    "sealed_pose": (90.0, 45.0),  # private rooms: poses and voice sealed by their sender, sent
+    "sealed_voice": (75.0, 150.0),  # instead of the plain ones (same shares)
     "keepalive": (5.0, 10.0),     # one a second
     "probe": (8.0, 8.0),          # address checks: sent to a new address / answered by the client
     "control": (20.0, 40.0),      # one ping a second, a profile now and then

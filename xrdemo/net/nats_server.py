@@ -336,6 +336,15 @@ class NatsServer(Server):
             return
         self._on_datagram(msg.data, msg.reply)
 
+    def _make_room(self, name: str):
+        """A private room's sealed datagrams are published once, on a subject of the room's own
+        (a secret name) that its members subscribe to, and NATS fans them out: no per-recipient
+        copy (they carry no server MAC: the sender-key seal authenticates header and payload)."""
+        room = super()._make_room(name)
+        if room.private:
+            room.fanout = f"{self.prefix}.d.room.{secrets.token_hex(16)}"
+        return room
+
     def stats(self) -> dict:
         out = super().stats()
         out["server_id"] = self.server_id

@@ -254,6 +254,8 @@ class NatsClient(NetClient):
         self._nc = None
         self._outbox: Outbox | None = None
         self.server_id = ""                  # the room server that owns our room (last open)
+        self._fanout_sub = None              # a private room's fan-out subject (NatsServer._make_room)
+        self._fanout = ""
 
     async def _open_udp(self) -> None:
         """Connect to NATS (first time) and listen on this client's datagram subject."""
@@ -313,6 +315,25 @@ class NatsClient(NetClient):
 
         writer = StreamOverNats(self._outbox, f"{ctl}.{stream}", inbox, reader, on_close)
         return reader, writer
+
+    async def _open(self, want_seat):
+        """Join as NetClient does; in a private room, also listen on the room's fan-out subject
+        (its sealed datagrams come once for everyone, fanned out by NATS)."""
+        welcome = await super()._open(want_seat)
+        fanout = welcome.get("fanout")
+        fanout = fanout if isinstance(fanout, str) and fanout.startswith(f"{self.prefix}.d.room.") else ""
+        if fanout != self._fanout:
+            if self._fanout_sub is not None:
+                await quiet_unsubscribe(self._fanout_sub)
+                self._fanout_sub = None
+            self._fanout = fanout
+            if fanout:
+                async def on_room(msg):
+                    if not msg.headers:
+                        self._on_room_datagram(msg.data)
+
+                self._fanout_sub = await self._nc.subscribe(fanout, cb=on_room)
+        return welcome
 
     @property
     def stats(self) -> dict:

@@ -33,7 +33,10 @@ recipient's key.
 not bound for the session; the client sends it back from there, under its MAC, and only then
 does that address become the session's), 5 whisper (``target u8 | counter u64 | ciphertext``:
 an Opus frame encrypted for the member in seat ``target`` alone; the server forwards it to that
-member only and never records it).
+member only and never records it), 6 sealed pose and 7 sealed voice (private rooms,
+``key id u32 | counter u64 | ciphertext``: a pose or voice payload encrypted under its sender's
+sender key, ``sender_keys.py``; forwarded to every other member like 1 and 2, unreadable to the
+server).
 ``seq`` counts the sender's datagrams of that kind (uint16, wraps). ``t_ms`` is the sender's
 monotonic clock in milliseconds (uint32, wraps; compare with ``ms_diff``).
 """
@@ -57,6 +60,7 @@ MAX_PROFILE = 8 * 1024              # bytes of a profile object, as compact JSON
 MAX_NAME = 64                       # characters of a display name
 MAX_HOST = 253                      # characters of a host name (DNS)
 MAX_SEATS = 32                      # the largest room capacity (seats fit in the u8 of the header)
+MAX_SENDER_BOX = 128                # base64 characters of one sealed sender key (sender_keys.py)
 ROOM_RE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 CLIENT_ID_RE = re.compile(r"[0-9a-fA-F]{8,64}")
 
@@ -66,13 +70,20 @@ KIND_VOICE = 2
 KIND_KEEPALIVE = 3
 KIND_PROBE = 4                      # address check: server -> client a nonce, client -> server it back
 KIND_WHISPER = 5                    # voice for one partner only, end-to-end encrypted (identity.py)
+KIND_SEALED_POSE = 6                # private rooms: a pose sealed under its sender's sender key
+KIND_SEALED_VOICE = 7               # private rooms: a voice frame sealed likewise (sender_keys.py)
 KIND_NAMES = {KIND_POSE: "pose", KIND_VOICE: "voice", KIND_KEEPALIVE: "keepalive", KIND_PROBE: "probe",
-              KIND_WHISPER: "whisper"}
+              KIND_WHISPER: "whisper", KIND_SEALED_POSE: "sealed_pose", KIND_SEALED_VOICE: "sealed_voice"}
+SEALED_OF = {KIND_POSE: KIND_SEALED_POSE, KIND_VOICE: KIND_SEALED_VOICE}   # plain kind -> sealed kind
+PLAIN_OF = {v: k for k, v in SEALED_OF.items()}
+SEALED_HEAD = 12                    # sealed payload: key id u32 | counter u64 | ciphertext + tag
 PROBE_BYTES = 16
 WHISPER_HEAD = 9                    # whisper payload: target seat u8 | counter u64 | ciphertext
 WHISPER_TAG = 16                    # ChaCha20-Poly1305 tag
 MAX_PAYLOAD = {KIND_POSE: 128, KIND_VOICE: 400, KIND_KEEPALIVE: 0, KIND_PROBE: PROBE_BYTES,
-               KIND_WHISPER: WHISPER_HEAD + 400 + WHISPER_TAG}   # payload bytes per kind
+               KIND_WHISPER: WHISPER_HEAD + 400 + WHISPER_TAG,
+               KIND_SEALED_POSE: SEALED_HEAD + 128 + WHISPER_TAG,
+               KIND_SEALED_VOICE: SEALED_HEAD + 400 + WHISPER_TAG}   # payload bytes per kind
 MAC_BYTES = 8                       # the MAC ending every datagram
 SESSION_BITS = 24
 SESSION_MASK = (1 << SESSION_BITS) - 1
@@ -305,7 +316,8 @@ def _b64_field(msg: dict, field_name: str, size: int) -> bytes:
 def validate_client_message(msg: dict):
     """Check a client -> server message. Returns a ``Hello`` for hello, else the message itself.
 
-    Types: hello, ping, leave, profile, rebind. ProtocolError (reason ``bad_message``,
+    Types: hello, ping, leave, profile, rebind, sender_key (private rooms: ``boxes``, an object
+    seat (as text) -> base64 of a sender key sealed for that seat). ProtocolError (reason ``bad_message``,
     ``unknown_type`` or ``version``) otherwise.
     """
     kind = msg.get("type")
@@ -331,6 +343,13 @@ def validate_client_message(msg: dict):
                      key=_b64_field(msg, "key", 32), eph=_b64_field(msg, "eph", 32),
                      sig=_b64_field(msg, "sig", 64))
     if kind in ("ping", "leave", "rebind"):
+        return msg
+    if kind == "sender_key":
+        boxes = msg.get("boxes")
+        if not isinstance(boxes, dict) or len(boxes) > MAX_SEATS or not all(
+                isinstance(k, str) and k.isdigit() and int(k) < MAX_SEATS and isinstance(v, str)
+                and len(v) <= MAX_SENDER_BOX for k, v in boxes.items()):
+            raise ProtocolError("bad_message", "sender_key needs boxes: {seat: base64 text}")
         return msg
     if kind == "profile":
         _check_profile(msg.get("profile"))

@@ -28,7 +28,7 @@ Standard library only (asyncio). One port number serves both: TCP for the contro
 ``Impairment`` makes the server a lossy, jittery relay for tests; ``ServerThread`` runs a server
 on its own event loop thread for tests and in-process use.
 
-Why one long module (~940 lines): the server is one asyncio protocol over one port (control
+Why one long module (~990 lines): the server is one asyncio protocol over one port (control
 channel, datagram forwarding, fair shares, seat holds, limits) sharing one room table; names,
 recording and metrics live apart (names.py, replay/server_record.py, commands/serve.py).
 """
@@ -131,6 +131,8 @@ class _Room:
     name: str
     capacity: int
     members: dict = field(default_factory=dict)   # seat -> _Member
+    private: bool = False                         # poses and voice sealed by their senders (sender_keys.py)
+    fanout: str | None = None                     # NATS: the subject sealed datagrams are published on once
 
 
 class Server:
@@ -145,19 +147,23 @@ class Server:
     max_names: name keys held (then new names are refused); name_rates: overrides of
     ``NAME_RATES`` (new names per key and per address). limits: ``limits.ServerLimits``
     (connections per address and in all, rooms; each refusal has its own error code).
+    private_rooms: every room is private: members seal their poses and voices under sender
+    keys they give each other (``sender_keys.py``); the server relays the key boxes and
+    forwards the sealed datagrams, and drops plain poses and voice in them.
     """
 
     def __init__(self, host: str = "0.0.0.0", port: int = proto.DEFAULT_PORT, capacity: int = 8,
                  timeout_s: float = 3.0, impairment: Impairment | None = None, log=None,
                  hello_timeout_s: float = HELLO_TIMEOUT_S, rates: dict | None = None,
                  names_path=None, max_names: int = NAME_REGISTRY_MAX, name_rates: dict | None = None,
-                 limits: L.ServerLimits | None = None):
+                 limits: L.ServerLimits | None = None, private_rooms: bool = False):
         if not 1 <= capacity <= proto.MAX_SEATS:
             raise ValueError(f"capacity must be 1..{proto.MAX_SEATS}, got {capacity}")
         if timeout_s <= 0:
             raise ValueError(f"timeout must be positive, got {timeout_s}")
         self.host, self.port, self.capacity, self.timeout_s = host, port, capacity, timeout_s
         self.impairment = impairment
+        self.private_rooms = bool(private_rooms)
         self.hello_timeout_s = hello_timeout_s
         self.rates = dict(L.RATES, **(rates or {}))   # kind -> (per second, burst): fair shares
         self.limits = limits or L.ServerLimits()
@@ -374,6 +380,8 @@ class Server:
                 elif kind == "rebind":
                     member.addr = None
                     self._count("control", "rebind")
+                elif kind == "sender_key":
+                    self._relay_sender_keys(member, msg)
                 else:   # a hello on a joined connection
                     raise proto.ProtocolError("bad_message", "hello sent twice")
         except proto.ProtocolError as exc:
@@ -398,6 +406,21 @@ class Server:
                     self._per_address[peer] = left
                 else:
                     self._per_address.pop(peer, None)
+
+    def _relay_sender_keys(self, member: _Member, msg: dict) -> None:
+        """Private rooms: pass each box of a member's sender key to the seat it is for (the
+        boxes are sealed under pair keys the server cannot derive)."""
+        room = member.room
+        if not room.private:
+            self._count("control_errors", "sender_key_not_private")
+            return
+        for seat_text, box in msg["boxes"].items():
+            target = room.members.get(int(seat_text))
+            if target is None or target is member:
+                self._count("control", "sender_key_no_seat")
+                continue
+            self._send(target, {"type": "sender_key", "seat": member.seat, "box": box})
+            self._count("control", "sender_key_boxes")
 
     def _within_share(self, member: _Member, kind: str, now: float) -> bool:
         """Spend one of the member's ``kind`` tokens; False (counted) when its share is used up."""
@@ -495,7 +518,7 @@ class Server:
                                      f"this server holds {len(self.rooms)} rooms, its most; join a "
                                      "room that exists or try again later"})
                 return None
-            room = self.rooms[hello.room] = _Room(hello.room, self.capacity)
+            room = self.rooms[hello.room] = self._make_room(hello.room)
         if len(room.members) >= room.capacity:
             self._count("control", "room_full")
             self._count("refused", "room_full")
@@ -527,6 +550,9 @@ class Server:
         self._tell("joined", room.name, room.capacity, seat, member.name, member.profile, member.signed_join)
         return member
 
+    def _make_room(self, name: str) -> _Room:
+        return _Room(name, self.capacity, private=self.private_rooms)
+
     def _welcome(self, member: _Member, server_eph: bytes) -> None:
         """Send ``welcome``. Signed joins, then profiles, ride along while the message stays
         under WELCOME_BUDGET; the rest follow at once as ``identity`` and ``profile`` messages
@@ -549,10 +575,15 @@ class Server:
                 budget -= size
             elif m.profile:
                 later.append(m)
-        self._send(member, {
+        welcome = {
             "type": "welcome", "seat": member.seat, "session": f"{member.session:06x}",
             "eph": I.b64(server_eph), "capacity": room.capacity, "timeout_s": self.timeout_s,
-            "server_time_ms": self._now_ms(), "members": members})
+            "server_time_ms": self._now_ms(), "members": members}
+        if room.private:
+            welcome["private"] = True
+            if room.fanout is not None:
+                welcome["fanout"] = room.fanout
+        self._send(member, welcome)
         for m in later_ids:
             self._send(member, {"type": "identity", "seat": m.seat, "id": m.signed_join})
         for m in later:
@@ -723,6 +754,13 @@ class Server:
             self._sendto_now(proto.seal(member.keys.down, proto.pack_server_datagram(kind, member.seat, seq, t_ms)),
                              addr, name)
             return
+        if member.room.private:
+            if kind in proto.SEALED_OF:           # plain poses and voice have no place here
+                c["drops"]["plain_in_private"] += 1
+                return
+        elif kind in proto.PLAIN_OF:
+            c["drops"]["sealed_in_normal_room"] += 1
+            return
         packet = proto.server_header(kind, member.seat, seq, t_ms) + payload
         if kind == proto.KIND_WHISPER:        # for one partner only, never recorded (end-to-end encrypted)
             partner = member.room.members.get(payload[0]) if payload else None
@@ -735,6 +773,9 @@ class Server:
                 self._tell("datagram", member.room.name, kind, member.seat, seq, t_ms, payload)
             targets = [(m.addr, m.keys.down) for m in member.room.members.values()
                        if m is not member and m.addr is not None]
+            if member.room.fanout is not None and kind in proto.PLAIN_OF and self.impairment is None:
+                self._publish_once(member.room, packet, name, len(targets))
+                return
         if self.impairment is not None:
             for addr, key in targets:
                 self._send_impaired(proto.seal(key, packet), addr, name)
@@ -749,6 +790,15 @@ class Server:
                 c["drops"]["send_error"] += 1
         c["packets_out"][name] += sent
         c["bytes_out"][name] += sent * (len(packet) + proto.MAC_BYTES)
+
+    def _publish_once(self, room: _Room, packet: bytes, name: str, recipients: int) -> None:
+        """A sealed datagram of a private room over NATS, published once on the room's fan-out
+        subject for NATS to deliver to every member (``NatsServer``; never called otherwise)."""
+        self._udp_sock.sendto(packet, room.fanout)
+        c = self.counters
+        c["packets_out"][name] += recipients
+        c["bytes_out"][name] += len(packet)
+        c["fanout"]["published"] += 1
 
     def _address_check(self, member: _Member, kind: int, payload: bytes, addr, now: float) -> None:
         """An authentic datagram of member's session from an address that is not its bound one

@@ -36,6 +36,10 @@ def open_recording(path, start_s: float = 0.0) -> RecordingReader:
         what = f" ({reader.damage.what}, at byte {reader.damage.offset})" if reader.damage else ""
         reader.close()
         raise ValueError(f"{path}: nothing to play: the recording holds no intact records{what}")
+    if reader.meta.get("ciphertext_only"):       # a private room's server recording
+        reader.close()
+        raise ValueError(f"{path}: cannot show the people: this server recording of a private room "
+                         "holds ciphertext only (no keys to open it)")
     if start_s < 0 or start_s > reader.duration_s:
         dur = reader.duration_s
         reader.close()

@@ -19,6 +19,10 @@ container (``fileformat.py``) stores them. Bodies, little-endian:
 - ``VERIFIED`` (8), JSON list: who is verified by seat (1 / 0 / -1) as the participant saw it from then on.
 - ``READ`` (9), empty: the frame loop read the room (``RoomLink.before_step``) here; ``t_ns`` is
   the time the pose buffers were sampled at.
+- ``SEALED`` (10), a datagram body whose payload starts with its datagram kind (6 sealed pose,
+  7 sealed voice): what a private room's server forwarded, encrypted under a sender key the
+  server never had (``net/sender_keys.py``); server recordings of private rooms only, which
+  nothing can play (their meta says ``ciphertext_only``).
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 STATE, FRAME, POSE, VOICE, EVENT, NAMES, NETSTATE, VERIFIED, READ = 1, 2, 3, 4, 5, 6, 7, 8, 9
+SEALED = 10
 TYPE_NAMES = {STATE: "state", FRAME: "frame", POSE: "pose", VOICE: "voice", EVENT: "event",
-              NAMES: "names", NETSTATE: "netstate", VERIFIED: "verified", READ: "read"}
+              NAMES: "names", NETSTATE: "netstate", VERIFIED: "verified", READ: "read", SEALED: "sealed"}
 FRAME_TYPES = (FRAME,)
 SENT = 1
 """Datagram flag: sent by the recording participant (its own pose or voice), not received."""

@@ -28,6 +28,9 @@ from .capture import base_meta, config_to_dict
 from .fileformat import RecordingWriter
 
 KIND_POSE, KIND_VOICE = 1, 2
+KIND_SEALED_POSE, KIND_SEALED_VOICE = 6, 7       # private rooms (net/sender_keys.py)
+CIPHERTEXT_ONLY = ("a private room: poses and voices are encrypted under the members' sender keys, "
+                   "which the server never had")
 
 
 class _RoomSession:
@@ -45,6 +48,8 @@ class ServerRecorder:
     """Records every room a server hosts into ``folder`` (see the module docstring).
 
     where: the server's address for the meta block. log: f(str) for one line per file.
+    private: the server hosts private rooms (``serve --private-rooms``): the files say so in
+    their meta block (``ciphertext_only``) and hold the sealed datagrams as SEALED records.
 
     One writer thread serves every room: the observer calls (on the server's event loop) only
     encode records and queue them; opening, compressing, writing and closing files happen on
@@ -53,11 +58,12 @@ class ServerRecorder:
     stops the thread; ``sync()`` waits until everything queued so far is on disk.
     """
 
-    def __init__(self, folder, where: str = "", log=None):
+    def __init__(self, folder, where: str = "", log=None, private: bool = False):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"--record {self.folder}: no such folder")
         self.where = where
+        self.private = bool(private)
         self.log = log or (lambda _m: None)
         self.rooms: dict[str, _RoomSession] = {}
         self.files: list[Path] = []
@@ -101,6 +107,8 @@ class ServerRecorder:
             cached = self._meta_cache[capacity] = (cfg, config_to_dict(cfg), base_meta(
                 "server", cfg, server=self.where, seat=-1, capacity=capacity, protocol=PROTOCOL_VERSION))
         cfg, cfg_doc, meta = cached
+        if self.private:
+            meta = dict(meta, ciphertext_only=CIPHERTEXT_ONLY)
         meta = dict(meta, room=room, t0_ns=t_ns,
                     created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         writer = RecordingWriter(path, meta, frame_types=R.FRAME_TYPES)
@@ -197,7 +205,13 @@ class ServerRecorder:
 
     def datagram(self, room: str, kind: int, seat: int, seq: int, t_ms: int, payload: bytes) -> None:
         session = self.rooms.get(room)
-        if session is None or kind not in (KIND_POSE, KIND_VOICE):
+        if session is None:
+            return
+        if kind in (KIND_SEALED_POSE, KIND_SEALED_VOICE):      # a private room: ciphertext as it came
+            self._add(room, session, R.SEALED, time.monotonic_ns(),
+                      R.encode_datagram(seat, seq, t_ms, bytes([kind]) + payload))
+            return
+        if kind not in (KIND_POSE, KIND_VOICE):
             return
         rtype = R.POSE if kind == KIND_POSE else R.VOICE
         self._add(room, session, rtype, time.monotonic_ns(), R.encode_datagram(seat, seq, t_ms, payload))
