@@ -178,10 +178,20 @@ def test_the_menu_runs_on_monado_with_controllers_under_the_validation_layer(mon
     found = {}
     original = app.FrameLoop
 
+    from xrdemo.loop.frame_loop import FramePart
+
+    class StopWhenPressed(FramePart):
+        """End the session once the press went through (a loaded machine takes longer)."""
+
+        def after_frame(self, tick):
+            menu = found.get(Menu)
+            if menu is not None and any(a == MenuAction.RAISE_HAND for _t, a, _how in menu.done):
+                tick.stop = "pressed"
+
     def keep(platform, driver, parts, **kw):
         for part in parts:
             found[type(part)] = part
-        return original(platform, driver, parts, **kw)
+        return original(platform, driver, [*parts, StopWhenPressed()], **kw)
 
     p = OpenXRPlatform(import_xr(), egl, log=lambda m: None, debug_messages=validation.append)
     haptics = []
@@ -232,12 +242,10 @@ def test_the_menu_runs_on_monado_with_controllers_under_the_validation_layer(mon
         target = P.transform_points(t_inv, q_inv, target_room)
         start = np.array([0.2, 1.2, -0.3])
         aim_q = P.look_rotation(target - start)
-        for trigger in (0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0):
-            send(aim=(start, aim_q), trigger=trigger)
-            time.sleep(0.15)
-        while not stop.is_set():
-            send(aim=(start, aim_q))
-            time.sleep(0.1)
+        while not stop.is_set():                 # pull and release until the press goes through
+            for trigger in (0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0):
+                send(aim=(start, aim_q), trigger=trigger)
+                time.sleep(0.15)
 
     from unittest import mock
 
@@ -246,7 +254,7 @@ def test_the_menu_runs_on_monado_with_controllers_under_the_validation_layer(mon
         thread = threading.Thread(target=wearer, args=(driver,), daemon=True)
         thread.start()
         try:
-            status = app.live_loop(p, quiet_config(4), log=logs.append, max_frames=150,
+            status = app.live_loop(p, quiet_config(4), log=logs.append, max_frames=900,
                                    table_alignment=Path("/nonexistent/xrdemo/align.json"))
         finally:
             stop.set()
