@@ -5,7 +5,8 @@ parts: the platform (simulated runtime, stage space, two 640x360 eyes), the seat
 carrying every pose into the room, the core step, the instance upload and GL submission of both
 eyes, the audio publish (the audio process's seqlock in shared memory, as ``LiveMeetingAudio``
 writes it), the network (a room on an in-process ``xrdemo serve``: roster, remote input, this
-person's pose encoded, MAC'd and sent), haptics and the status line.
+person's pose encoded, MAC'd and sent), the in-headset menu (closed), the roster and status, haptics
+and the status line.
 
 Mesa's no-op driver (GALLIUM_NOOP=true, set here) runs the whole GL front end but rasterises
 nothing, so what this CPU's software rasteriser costs does not count; a GPU does that work. The
@@ -121,10 +122,18 @@ def one_loop(n, frames, server_port, target):
         def after_frame(self, tick):
             done()
 
-    parts = [Seating(platform, log=lambda m: None), Publish(), Haptics(platform), StatusLine(platform),
-             SessionWatch(lambda m: None), Clock()]
-    if net is not None:
-        parts.insert(0, RoomPart(net, source, log=lambda m: None))
+    from xrdemo.core.menu import MenuAction
+    from xrdemo.loop.menu import Menu
+    from xrdemo.loop.roster import MeetingStatus
+
+    room = RoomPart(net, source, log=lambda m: None) if net is not None else None
+    status = MeetingStatus(platform, room)
+    menu = Menu(platform, {MenuAction.RECENTER: lambda tick: None}, log=lambda m: None,
+                roster=lambda: status.lines)
+    parts = [Seating(platform, log=lambda m: None), menu, status, Publish(), Haptics(platform),
+             StatusLine(platform, room=None, roster=status, link=room), SessionWatch(lambda m: None), Clock()]
+    if room is not None:
+        parts.insert(0, room)
     FrameLoop(platform, CoreDriver(state), parts).run(max_frames=frames)
     platform.shutdown()
     audio.close()
