@@ -763,13 +763,19 @@ class NetClient:
             return
         if seat == link.seat:
             return                               # our own, back from NATS
+        if not self._fresh(seat, kind, seq, t_ms):
+            return
+        self._open_sealed(kind, seat, seq, t_ms, payload, len(data), arrival_ns)
+
+    def _fresh(self, seat: int, kind: int, seq: int, t_ms: int) -> bool:
+        """False (counted) for a datagram this seat already sent, or one too old (a replay)."""
         window = self._windows.get((seat, kind))
         if window is None:
             window = self._windows[(seat, kind)] = I.ReplayWindow()
         if not window.accept(seq, t_ms):
-            c["rx_dropped_replay"] += 1
-            return
-        self._open_sealed(kind, seat, seq, t_ms, payload, len(data), arrival_ns)
+            self._rx_counts["rx_dropped_replay"] += 1
+            return False
+        return True
 
     def _read_udp(self) -> None:
         """The UDP socket is readable: handle every datagram waiting (one wake-up, many packets)."""
@@ -800,11 +806,7 @@ class NetClient:
         if not proto.mac_ok(link.keys.down, body, tag):
             c["rx_dropped_bad_mac"] += 1
             return
-        window = self._windows.get((seat, kind))
-        if window is None:
-            window = self._windows[(seat, kind)] = I.ReplayWindow()
-        if not window.accept(seq, t_ms):
-            c["rx_dropped_replay"] += 1
+        if not self._fresh(seat, kind, seq, t_ms):
             return
         if kind == proto.KIND_PROBE:          # the server checks this address: answer from here
             c["probe_received"] += 1
