@@ -207,6 +207,11 @@ def test_the_menu_runs_on_monado_with_controllers_under_the_validation_layer(mon
     def wearer(driver):
         def send(menu=False, aim=None, trigger=0.0):
             data = type(driver.latest).from_buffer_copy(bytes(driver.latest))
+            c = data.head.center                 # seated at the stage origin, facing -Z (whatever
+            c.position.x, c.position.y, c.position.z = 0.0, 1.2, 0.0    # an earlier test left)
+            c.orientation.x, c.orientation.y, c.orientation.z, c.orientation.w = 0.0, 0.0, 0.0, 1.0
+            data.head.per_view_data_valid = False
+            data.left.trigger_value = 0.0
             for side, h in ((-1, data.left), (1, data.right)):
                 h.active = True
                 h.hand_tracking_active = False
