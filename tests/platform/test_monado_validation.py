@@ -64,15 +64,11 @@ def run(p, n, draw=clear_draw, until=None):
 
 
 def hands_state(driver, x):
-    data = type(driver.latest).from_buffer_copy(bytes(driver.latest))
-    for side, hand in ((-1, data.left), (1, data.right)):
-        hand.active = True
-        hand.hand_tracking_active = True
-        hand.pose.orientation.w = 1.0
-        hand.pose.position.x = side * 0.2 + x
-        hand.pose.position.y = 1.0
-        hand.pose.position.z = -0.3
-        hand.trigger_value = 0.7
+    """Both hands tracked through the remote driver (test_monado's state), triggers half pulled."""
+    from tests.platform.test_monado import _remote_state
+
+    data = _remote_state(driver, x, 0.0)
+    data.left.trigger_value = data.right.trigger_value = 0.7
     return data
 
 

@@ -54,13 +54,15 @@ class Mirror(FramePart):
             self._voices = RemoteVoices(len(state.people), self.cfg.audio.sample_rate, self.cfg.audio.block,
                                         local=state.local)
             net = self.room.net
-            previous = net.voice_sink
+            if net.voice_sink is None or getattr(net.voice_sink, "mirror", None) is not self:
+                previous = net.voice_sink           # (a rebuild keeps the tee; it reads _voices)
 
-            def tee(*frame, _previous=previous, _voices=self._voices):
-                if _previous is not None:
-                    _previous(*frame)
-                _voices.push(*frame)
-            net.voice_sink = tee
+                def tee(*frame):
+                    if previous is not None:
+                        previous(*frame)
+                    self._voices.push(*frame)
+                tee.mirror = self
+                net.voice_sink = tee
             import time
 
             self.sound = RoomSound(self.cfg, state, self._voices, t_origin_ns=time.monotonic_ns())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import scene as S
+from ..status import roster_lines
 from .frame_loop import FramePart
 
 WRIST = 1
@@ -51,6 +53,7 @@ class MeetingStatus(FramePart):
         self.platform, self.room, self.mic, self.recording = platform, room, mic, recording
         self.hand = HandRaise()
         self.lines: list[str] = []
+        self._key = None
 
     def on_step(self, tick) -> None:
         speaking = bool(self.mic is not None and self.mic.chain is not None and self.mic.chain.speaking)
@@ -61,11 +64,11 @@ class MeetingStatus(FramePart):
         net = self.room.net
         net.set_status(muted=muted, hand=self.hand.up, kind=self.platform.capabilities.name,
                        recording=self.recording)
-        from ..core import scene as S
-        from ..status import roster_lines
-
-        statuses = net.statuses()
-        for seat, note in enumerate(tick.state.people.notes):    # what the tags say (RoomLink)
-            if "reconnecting" in note and seat < len(statuses):
-                statuses[seat] = {**statuses[seat], "reconnecting": True}
-        self.lines = roster_lines(tick.state, statuses, S.speaking_now(tick.state))
+        statuses = net.room_statuses()
+        ppl = tick.state.people
+        speaking = S.speaking_now(tick.state)
+        key = (repr(statuses), ppl.names, None if ppl.present is None else ppl.present.tobytes(),
+               None if ppl.verified is None else ppl.verified.tobytes(), speaking.tobytes())
+        if key != self._key:                  # the lines change a few times a second, not per frame
+            self._key = key
+            self.lines = roster_lines(tick.state, statuses, speaking)

@@ -325,15 +325,20 @@ class NetMeeting:
             out[self.seat] = dict(self._status)
         return out
 
-    def tag_notes(self) -> tuple:
-        """Per seat, the words a name tag adds: "reconnecting..." (their poses stopped coming, from
-        the previous read), "muted", "hand up" — or ""."""
+    def room_statuses(self) -> list[dict]:
+        """``statuses()`` plus "reconnecting": True for people in the room whose poses stopped
+        coming (the pose buffers' state at the previous read)."""
         statuses = self.statuses()
         for seat, stream in self.status.items():
             if 0 <= seat < len(statuses) and seat != self.seat and stream in ("holding", "stale") \
                     and seat in self._in_room:
                 statuses[seat] = {**statuses[seat], "reconnecting": True}
-        return tuple(status_notes(st) for st in statuses)
+        return statuses
+
+    def tag_notes(self) -> tuple:
+        """Per seat, the words a name tag adds: "reconnecting..." (their poses stopped coming, from
+        the previous read), "muted", "hand up" — or ""."""
+        return tuple(status_notes(st) for st in self.room_statuses())
 
     def _send_profile(self) -> None:
         profile = {}
