@@ -7,6 +7,12 @@ face (``face_sources.combine_expressions`` then lays voice and trackers over it)
   and from onsets in any voice energy (real audio): the level rising above its own slow average.
 - Greeting: when someone joins (their seat becomes present), everyone present smiles (cheeks with
   it) for ``GREET_S`` seconds, eased in and out; the newcomer smiles back.
+- Questions: the conversation's question cue (0..1: over a question's last half second and the
+  wait for an answer) raises the inner and outer brows by ``QUESTION_BROW`` (Ekman 1979 names the
+  raised brow a question marker; Flecha-García 2010 finds brow raises more frequent in questions).
+- Laughter: the laugh cue (0..1) smiles with the cheeks raised and the lids narrowed (a Duchenne
+  laugh) and opens the jaw in bursts at ``LAUGH_HZ`` (laugh notes ~210 ms apart, Provine 1996),
+  each person at their own phase.
 - At rest: slow, seeded, smooth wandering of brows, mouth corners and lids (a few per cent), so no
   face is ever perfectly still; it never jumps (sums of sines below 0.5 Hz).
 
@@ -26,6 +32,11 @@ BROW_ATTACK_S, BROW_RELEASE_S = 0.03, 0.25
 ONSET_SLOW_S = 0.3          # the slow average an energy onset rises above
 ONSET_MIN = 0.12            # energy above its slow average that counts as a stressed onset
 GREET_S, GREET_SMILE = 2.0, 0.5
+QUESTION_BROW = 0.55        # inner-brow lift of a full question raise (outer ones 85 % as much)
+LAUGH = {"smile_left": 0.7, "smile_right": 0.7, "cheek_raise_left": 0.6, "cheek_raise_right": 0.6,
+         "lid_close_left": 0.25, "lid_close_right": 0.25, "brow_inner_up": 0.1}
+"""Weights a full laugh adds (besides the jaw bursts)."""
+LAUGH_HZ, LAUGH_JAW = 4.7, 0.45     # jaw bursts of laughter: rate (Hz) and depth
 MICRO = {"brow_inner_up": 0.03, "brow_outer_up_left": 0.025, "brow_outer_up_right": 0.025,
          "smile_left": 0.03, "smile_right": 0.03, "lid_close_left": 0.03, "lid_close_right": 0.03}
 """Amplitude of the resting movement per expression (weights; the layer adds them, centred)."""
@@ -35,6 +46,12 @@ _MICRO_AMP = np.array(list(MICRO.values()))
 _BROW_IN, _BROW_OUT = INDEX["brow_inner_up"], [INDEX["brow_outer_up_left"], INDEX["brow_outer_up_right"]]
 _SMILE = [INDEX["smile_left"], INDEX["smile_right"]]
 _CHEEK = [INDEX["cheek_raise_left"], INDEX["cheek_raise_right"]]
+_LAUGH = np.zeros(EXPRESSION_COUNT)
+_LAUGH[[INDEX[k] for k in LAUGH]] = list(LAUGH.values())
+_QUESTION = np.zeros(EXPRESSION_COUNT)
+_QUESTION[_BROW_IN] = QUESTION_BROW
+_QUESTION[_BROW_OUT] = 0.85 * QUESTION_BROW
+_JAW = INDEX["jaw_open"]
 _LAYER = np.zeros((3 * len(MICRO) + 1, EXPRESSION_COUNT))
 _LAYER[np.arange(3 * len(MICRO)), np.repeat(_MICRO_COLS, 3)] = 1.0      # three sines per expression
 _LAYER[-1, _BROW_IN] = 1.0
@@ -60,6 +77,7 @@ class FaceBehaviour:
         self._terms = np.empty((self.n, 3 * k + 1))
         self._all = np.ones(self.n, bool)
         self._greeted = False
+        self._laugh_phase = rng.uniform(0, 2 * math.pi, self.n)
         self.slow = np.zeros(self.n)
         self.brow = np.zeros(self.n)
         self.greet_t0 = np.full(self.n, -np.inf)
@@ -67,11 +85,13 @@ class FaceBehaviour:
         self.t_s = None
 
     def step(self, t_s: float, level: np.ndarray, beat: np.ndarray | None = None,
-             present: np.ndarray | None = None) -> np.ndarray:
+             present: np.ndarray | None = None, question: np.ndarray | None = None,
+             laugh: np.ndarray | None = None) -> np.ndarray:
         """(N, EXPRESSION_COUNT) float32 layer to add (may be negative for the resting movement).
 
         t_s: seconds; level: (N,) voice energy 0..1; beat: (N,) 0..1 stressed-syllable pulse or
-        None; present: (N,) bool who sits at the table (None: everyone).
+        None; present: (N,) bool who sits at the table (None: everyone); question, laugh: (N,) 0..1
+        cues of the conversation (None or all 0: nothing to add; checked with one scalar test each).
         """
         level = np.asarray(level, np.float64)
         if np.count_nonzero(np.isfinite(level)) != level.size:      # (cheaper than nan_to_num every frame)
@@ -115,6 +135,12 @@ class FaceBehaviour:
                 greet = np.where(greeting, np.sin(np.pi * np.clip(age / GREET_S, 0, 1)) ** 2, 0.0)
                 out[:, _SMILE] += (GREET_SMILE * greet)[:, None]
                 out[:, _CHEEK] += (0.6 * GREET_SMILE * greet)[:, None]
+        if question is not None and question.any():
+            out += (question[:, None] * _QUESTION).astype(np.float32)
+        if laugh is not None and laugh.any():
+            out += (laugh[:, None] * _LAUGH).astype(np.float32)
+            bursts = 0.5 - 0.5 * np.cos(2 * math.pi * LAUGH_HZ * t_s + self._laugh_phase)
+            out[:, _JAW] += (LAUGH_JAW * laugh * bursts).astype(np.float32)
         if here is not self._all and not here.all():
             out[~here] = 0.0
         return out

@@ -27,8 +27,11 @@ eyelid (N,) 0 open..1 closed, head_offset (N, 4), jaw (N,) 0..1, lip_sync_offset
 scripted only), gesture_weights (N, 2, 8) over gestures.POSE_NAMES, hand_lift (N, 2),
 point_dir (N, 2, 3), hand_alpha (N, 2), whisper_pairs (P, 2) int, whisper_cue (N,) 0..1,
 contact_intensity (N, 2, 6) for table.CONTACT_JOINTS, contact_down (E, 3) int (person, hand, joint
-slot), haptic (N, 2) 0..1, beat (N,) 0..1 the stressed-syllable pulse (brows lift on it). ``state.conversation.schedule()`` lists the current and upcoming scripted
-turns for the audio layer.
+slot), haptic (N, 2) 0..1, beat (N,) 0..1 the stressed-syllable pulse (brows lift on it),
+backchannel (N,) 0..1 a listener's "mm-hm" level (in speech_level too; it does not take the floor),
+question (N,) 0..1 brow raise of a question, laugh (N,) 0..1 laughing. A listener's nod is already in
+head_offset (a pitch dip after the gaze's turn). ``state.conversation.schedule()`` lists the current
+and upcoming scripted turns for the audio layer.
 
 The state is updated in place and returned (so the call reads like ``step``); outputs are fresh
 arrays or read-only views of state that stay valid until the next call.
@@ -45,7 +48,7 @@ from .conversation import ConversationState, conversation_step, new_conversation
 from .gaze import GazeState, gaze_step, new_gaze
 from .gestures import GestureState, gestures_step, hand_fade_step, new_gestures
 from .lips import VoiceEnvelope, jaw_from_energy, sample_envelope
-from .pose import quat_to_matrix
+from .pose import quat_mul, quat_to_matrix
 from .table import CONTACT_JOINTS, ContactConfig, TableGeometry, contact_step
 from .whisper import WhisperState, new_whisper, whisper_step
 
@@ -98,6 +101,9 @@ class PresenceFrame:
     contact_down: np.ndarray
     haptic: np.ndarray
     beat: np.ndarray | None = None   # (N,) 0..1 stressed-syllable pulse of scripted speech
+    backchannel: np.ndarray | None = None  # (N,) 0..1 vocal backchannel ("mm-hm") level
+    question: np.ndarray | None = None  # (N,) 0..1 brow raise at a question's end and the wait
+    laugh: np.ndarray | None = None     # (N,) 0..1 laughing
 
 
 def new_presence(cfg: PresenceConfig, t_ns: int = 0, record_gaze: bool = False) -> PresenceState:
@@ -150,6 +156,14 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
     conv = conversation_step(state.conversation, t, voice_energy)
     gz = gaze_step(state.gaze, t, head_pos, R, conv.speaking, conv.floor, conv.floor_changed,
                    cfg.local_index, local_eye_dir)
+    head_offset = gz.head_offset
+    if conv.nod is not None and conv.nod is not state.conversation.zeros:
+        # A listener's nod: a pitch dip composed after the gaze's head turn (q_gaze * q_nod).
+        half = 0.5 * conv.nod
+        q_nod = np.zeros((n, 4))
+        q_nod[:, 0] = np.sin(half)
+        q_nod[:, 3] = np.cos(half)
+        head_offset = quat_mul(head_offset, q_nod)
     state.jaw = jaw_from_energy(conv.energy, state.jaw, dt)
     forward = -R[:, :, 2]
     gs = gestures_step(state.gestures, t, conv.speaking, conv.energy, conv.beat, conv.floor,
@@ -181,8 +195,9 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
 
     return state, PresenceFrame(
         speaking=conv.speaking, speech_level=conv.energy, floor=conv.floor, beat=conv.beat,
+        backchannel=conv.backchannel, question=conv.question, laugh=conv.laugh,
         eye_dir=gz.eye_dir, eye_in_head=gz.eye_in_head, gaze_target=gz.target, eyelid=gz.eyelid,
-        head_offset=gz.head_offset, jaw=state.jaw, lip_sync_offset_ms=sync_ms,
+        head_offset=head_offset, jaw=state.jaw, lip_sync_offset_ms=sync_ms,
         gesture_weights=gs.weights, hand_lift=gs.lift, point_dir=gs.point_dir,
         hand_alpha=state.hand_alpha, whisper_pairs=pairs, whisper_cue=cue,
         contact_intensity=intensity, contact_down=down, haptic=haptic,

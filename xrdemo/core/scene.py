@@ -328,10 +328,13 @@ def whisper_partner(state: MeetingState, local_head_pos) -> int:
 
 
 def speaking_now(state: MeetingState) -> np.ndarray:
-    """(N,) bool: who talks after the newest step — the conversation's speakers plus a neighbour
+    """(N,) bool: who talks after the newest step — the conversation's speakers (and listeners
+    giving a vocal backchannel) plus a neighbour
     whispering back to a local person leaning toward them. The local person is never scripted."""
     n = len(state.people)
     out = np.zeros(n, bool) if state.frame is None else np.array(state.frame.speaking, bool)
+    if state.frame is not None and state.frame.backchannel is not None:
+        out |= state.frame.backchannel > 0.0            # a listener's "mm-hm" is heard too
     if state.partner >= 0:
         out[state.partner] = True
     if 0 <= state.local < n:
@@ -549,7 +552,7 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
     if fb is None or fb.n != n:
         fb = FaceBehaviour(n, state.seed)
     expr = apply_layer(procedural_expressions(pf, der.smile),
-                       fb.step(t_s, pf.speech_level, pf.beat, ppl.present))
+                       fb.step(t_s, pf.speech_level, pf.beat, ppl.present, pf.question, pf.laugh))
     if inputs.face is not None or inputs.voice_mouth is not None or rm is not None:
         expr, _ = combine_expressions(expr, local=k, local_face=inputs.face,
                                       remote=inputs.remote if rm is not None else None,
