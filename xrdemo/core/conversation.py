@@ -71,8 +71,8 @@ class ConversationConfig:
     syllable_hz: tuple = (3.5, 5.5)   # syllable rate, uniform per turn
     beat_lead_s: float = 0.08         # gesture stroke leads the stressed syllable
     lookahead_turns: int = 3          # turns kept scheduled ahead for the audio layer
-    backchannel_pause_prob: float = 0.6   # a listener backchannels in a within-turn pause
-    backchannel_phrase_prob: float = 0.12  # ... or over the end of a phrase
+    backchannel_pause_prob: float = 0.75  # a listener backchannels in a within-turn pause
+    backchannel_phrase_prob: float = 0.08  # ... or over the end of a phrase
     backchannel_kinds: tuple = (0.4, 0.3, 0.3)  # vocal only, nod only, both
     vocal_s: tuple = (0.2, 0.6)       # backchannel burst length
     vocal_peak: tuple = (0.35, 0.65)  # its energy
