@@ -8,11 +8,12 @@ def run(n, seed, seconds, fps=60, **kw):
     rows = []
     for k in range(int(seconds * fps)):
         f = conversation_step(st, k / fps)
-        rows.append((f.speaking.copy(), f.energy.copy(), f.beat.copy(), f.floor))
+        rows.append((f.speaking.copy(), f.energy.copy(), f.beat.copy(), f.floor, np.array(f.backchannel)))
     sp = np.array([r[0] for r in rows])
     en = np.array([r[1] for r in rows])
     bt = np.array([r[2] for r in rows])
     fl = np.array([r[3] for r in rows])
+    run.backchannel = np.array([r[4] for r in rows])
     return st, sp, en, bt, fl
 
 
@@ -41,7 +42,11 @@ def test_energy_is_syllabic_and_beats_fall_on_speech():
     assert en.min() >= 0.0 and en.max() <= 1.0 + 1e-9
     talking = en[sp]
     assert talking.mean() > 0.2
-    assert (en[~sp] == 0).all()                            # silence outside turns
+    bc = run.backchannel
+    # Silence outside turns but for listeners' short backchannel bursts ("mm-hm"), which never
+    # make anyone a speaker.
+    assert (en[~sp] == bc[~sp]).all() and (bc[~sp] > 0).any()
+    assert (bc[sp] == 0).mean() > 0.99
     # Syllable rate: zero-crossings of the mean-removed envelope of one speaker at 3.5-5.5 Hz.
     i = int(np.argmax(sp.sum(axis=0)))
     seg = en[:, i][sp[:, i]]
