@@ -156,14 +156,6 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
     conv = conversation_step(state.conversation, t, voice_energy)
     gz = gaze_step(state.gaze, t, head_pos, R, conv.speaking, conv.floor, conv.floor_changed,
                    cfg.local_index, local_eye_dir)
-    head_offset = gz.head_offset
-    if conv.nod is not None and conv.nod is not state.conversation.zeros:
-        # A listener's nod: a pitch dip composed after the gaze's head turn (q_gaze * q_nod).
-        half = 0.5 * conv.nod
-        q_nod = np.zeros((n, 4))
-        q_nod[:, 0] = np.sin(half)
-        q_nod[:, 3] = np.cos(half)
-        head_offset = quat_mul(head_offset, q_nod)
     state.jaw = jaw_from_energy(conv.energy, state.jaw, dt)
     forward = -R[:, :, 2]
     gs = gestures_step(state.gestures, t, conv.speaking, conv.energy, conv.beat, conv.floor,
@@ -192,6 +184,15 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
         intensity = np.zeros((n, 2, len(CONTACT_JOINTS)))
         down = np.zeros((0, 3), int)
         haptic = np.zeros((n, 2))
+
+    head_offset = gz.head_offset
+    if conv.nod is not None and conv.nod is not state.conversation.zeros:
+        # A listener's nod: a pitch dip composed after the gaze's head turn (q_gaze * q_nod).
+        half = 0.5 * conv.nod
+        q_nod = np.zeros((n, 4))
+        q_nod[:, 0] = np.sin(half)
+        q_nod[:, 3] = np.cos(half)
+        head_offset = quat_mul(head_offset, q_nod)
 
     return state, PresenceFrame(
         speaking=conv.speaking, speech_level=conv.energy, floor=conv.floor, beat=conv.beat,
