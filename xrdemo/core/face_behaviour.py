@@ -10,8 +10,8 @@ face (``face_sources.combine_expressions`` then lays voice and trackers over it)
 - Questions: the conversation's question cue (0..1: over a question's last half second and the
   wait for an answer) raises the inner and outer brows by ``QUESTION_BROW`` (Ekman 1979 names the
   raised brow a question marker; Flecha-García 2010 finds brow raises more frequent in questions).
-- Laughter: the laugh cue (0..1) smiles with the cheeks raised and the lids narrowed (a Duchenne
-  laugh) and opens the jaw in bursts at ``LAUGH_HZ`` (laugh notes ~210 ms apart, Provine 1996),
+- Laughter: the laugh cue (0..1) smiles with the cheeks raised, narrowing the eyes from below (a
+  Duchenne laugh) and opens the jaw in bursts at ``LAUGH_HZ`` (laugh notes ~210 ms apart, Provine 1996),
   each person at their own phase.
 - At rest: slow, seeded, smooth wandering of brows, mouth corners and lids (a few per cent), so no
   face is ever perfectly still; it never jumps (sums of sines below 0.5 Hz).
@@ -34,8 +34,9 @@ ONSET_MIN = 0.12            # energy above its slow average that counts as a str
 GREET_S, GREET_SMILE = 2.0, 0.5
 QUESTION_BROW = 0.55        # inner-brow lift of a full question raise (outer ones 85 % as much)
 LAUGH = {"smile_left": 0.7, "smile_right": 0.7, "cheek_raise_left": 0.6, "cheek_raise_right": 0.6,
-         "lid_close_left": 0.25, "lid_close_right": 0.25, "brow_inner_up": 0.1}
-"""Weights a full laugh adds (besides the jaw bursts)."""
+         "brow_inner_up": 0.1}
+"""Weights a full laugh adds (besides the jaw bursts). The eyes narrow from below with the cheeks;
+the upper lids are left to the blinks (so a laugh never reads as a half-closed blink)."""
 LAUGH_HZ, LAUGH_JAW = 4.7, 0.45     # jaw bursts of laughter: rate (Hz) and depth
 MICRO = {"brow_inner_up": 0.03, "brow_outer_up_left": 0.025, "brow_outer_up_right": 0.025,
          "smile_left": 0.03, "smile_right": 0.03, "lid_close_left": 0.03, "lid_close_right": 0.03}
