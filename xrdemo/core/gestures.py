@@ -46,7 +46,9 @@ class GestureConfig:
     tau_s: float = 0.25               # pose weight smoothing
     lift_tau_s: float = 0.35
     right_handed: float = 0.85        # share of right-handed people
-    listener_point_prob: float = 0.12  # at a speaker change, a listener points/reaches to them
+    listener_point_prob: float = 0.07  # at a speaker change, a listener points/reaches to them
+    # (0.12 when turns were ~4 s; scaled with the ~1.7x more speaker changes of ~2 s turns so a
+    # listener points as often per minute as before)
     speaker_point_prob: float = 0.15  # ... and the new speaker points at a listener
     point_delay_s: tuple = (0.3, 0.9)
     point_s: tuple = (0.8, 1.8)
