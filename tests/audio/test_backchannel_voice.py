@@ -22,7 +22,7 @@ def test_backchannel_bursts_are_rendered_as_short_sounds_from_the_listener():
         fading = voices.gain > 0                             # still ramping down from before
         mono, _ = voices.next_block(heard)
         rms = np.sqrt((mono.astype(np.float64) ** 2).mean(axis=1))
-        bc = (f.backchannel > 0.2) & ~f.speaking
+        bc = np.zeros(n, bool) if f.backchannel is None else (f.backchannel > 0.2) & ~f.speaking
         bc_frames += int(bc.sum())
         bc_rms += rms[bc].tolist()
         silent = ~heard & ~fading

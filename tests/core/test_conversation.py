@@ -8,7 +8,8 @@ def run(n, seed, seconds, fps=60, **kw):
     rows = []
     for k in range(int(seconds * fps)):
         f = conversation_step(st, k / fps)
-        rows.append((f.speaking.copy(), f.energy.copy(), f.beat.copy(), f.floor, np.array(f.backchannel)))
+        rows.append((f.speaking.copy(), f.energy.copy(), f.beat.copy(), f.floor,
+                     np.zeros(n) if f.backchannel is None else f.backchannel.copy()))
     sp = np.array([r[0] for r in rows])
     en = np.array([r[1] for r in rows])
     bt = np.array([r[2] for r in rows])

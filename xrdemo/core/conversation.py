@@ -20,7 +20,8 @@ Per frame (:func:`conversation_step`, time in seconds passed in) it gives, vecto
 included), ``beat`` (a pulse on stressed syllables that leads the syllable by ~80 ms, for gesture
 strokes), ``floor`` (who holds the floor: the speaker whose turn started last, -1 in a lull) and the
 cues ``backchannel`` (vocal backchannel level), ``nod`` (head pitch offset, radians, <= 0),
-``question`` (0..1 brow raise of a question) and ``laugh`` (0..1 laughing).
+``question`` (0..1 brow raise of a question) and ``laugh`` (0..1 laughing), each None while no
+such cue runs.
 
 The audio layer reads :meth:`ConversationState.schedule` (the current and the next few turns, with
 exact phrase times) to start voice clips; it may then pass the clips' measured energy back in
@@ -152,7 +153,6 @@ class ConversationState:
     q_from: np.ndarray = None     # (N,) a question's brow raise: rises from q_from ...
     q_to: np.ndarray = None       # (N,) ... and falls after q_to (seconds)
     q_span: tuple = (math.inf, -math.inf)  # when any question raise may be non-zero
-    zeros: np.ndarray = None      # (N,) read-only zeros (the cues when nothing runs)
 
     def schedule(self) -> list:
         """The turns an audio layer should know about: started ones still running, then upcoming."""
@@ -166,8 +166,6 @@ def new_conversation(n: int, rng: np.random.Generator, scripted=None, t0_s: floa
         raise ValueError("a conversation needs at least one person")
     scripted = np.ones(n, bool) if scripted is None else np.asarray(scripted, bool).copy()
     cfg = cfg or ConversationConfig()
-    zeros = np.zeros(n)
-    zeros.flags.writeable = False
     st = ConversationState(
         n=n, scripted=scripted, rng=rng, cfg=cfg,
         talkativeness=rng.lognormal(0.0, 0.4, n),
@@ -176,7 +174,7 @@ def new_conversation(n: int, rng: np.random.Generator, scripted=None, t0_s: floa
         cur_start=np.full(n, _NONE), cur_end=np.full(n, _NONE),
         syl_hz=np.full(n, 4.5), stress_every=np.full(n, 3.0), stress_phase=np.zeros(n),
         lead_syllables=np.zeros((2, n)), vad_on=np.zeros(n, bool), vad_last_loud=np.full(n, -np.inf),
-        q_from=np.full(n, math.inf), q_to=np.full(n, -math.inf), zeros=zeros,
+        q_from=np.full(n, math.inf), q_to=np.full(n, -math.inf),
     )
     if scripted.any():
         t = t0_s + float(rng.uniform(0.3, 1.2))
@@ -339,10 +337,11 @@ class ConversationFrame:
     beat: np.ndarray      # float 0..1 stressed-syllable pulse, leading by beat_lead_s
     floor: int            # who holds the floor, -1 in a lull
     floor_changed: bool   # the floor holder differs from the previous frame
-    backchannel: np.ndarray = None  # float 0..1 a vocal backchannel's level (read-only zeros if none)
-    nod: np.ndarray = None          # float radians <= 0: head pitch offset of a nod
-    question: np.ndarray = None     # float 0..1 brow raise of a question (its end and the wait)
-    laugh: np.ndarray = None        # float 0..1 laughing
+    # The cues, each None while none of its kind runs (one scalar test for the consumers):
+    backchannel: np.ndarray | None = None  # float 0..1 a vocal backchannel's level
+    nod: np.ndarray | None = None          # float radians <= 0: head pitch offset of a nod
+    question: np.ndarray | None = None     # float 0..1 brow raise of a question (its end and the wait)
+    laugh: np.ndarray | None = None        # float 0..1 laughing
 
 
 def _envelope(st: ConversationState, t: float):
@@ -369,7 +368,8 @@ def _envelope(st: ConversationState, t: float):
 
 
 def _cue_signals(st: ConversationState, t: float):
-    """Backchannel level, nod pitch and laugh level (N,) each, from the running cue events.
+    """Backchannel level, nod pitch and laugh level (N,) each, from the running cue events; None for
+    a kind with no event running.
 
     Only called while some cue runs (usually one or two people), as plain floats per event:
     a backchannel burst is one raised-cosine bump; a nod dips the pitch as -depth * sin²(pi u);
@@ -384,25 +384,27 @@ def _cue_signals(st: ConversationState, t: float):
         st.next_cue_s = st.cues[0][0] if st.cues else math.inf
     live = [c for c in st.active_cues if c[1] > t]
     st.active_cues = live
-    if not live:
-        return st.zeros, st.zeros, st.zeros
-    vocal, nod, laugh = np.zeros(st.n), np.zeros(st.n), np.zeros(st.n)
+    out = [None, None, None]                    # VOCAL, NOD, LAUGH
     for s, e, j, kind, amount in live:
+        if out[kind] is None:
+            out[kind] = np.zeros(st.n)
+        a = out[kind]
         u = (t - s) / (e - s)
         if kind == VOCAL:
-            vocal[j] = max(vocal[j], amount * (0.5 - 0.5 * math.cos(2.0 * math.pi * u)))
+            a[j] = max(a[j], amount * (0.5 - 0.5 * math.cos(2.0 * math.pi * u)))
         elif kind == NOD:
-            nod[j] = min(nod[j], -amount * math.sin(math.pi * u) ** 2)
+            a[j] = min(a[j], -amount * math.sin(math.pi * u) ** 2)
         else:
-            laugh[j] = max(laugh[j], amount * min(1.0, (t - s) / 0.15, (e - t) / 0.3))
-    return vocal, nod, laugh
+            a[j] = max(a[j], amount * min(1.0, (t - s) / 0.15, (e - t) / 0.3))
+    return out
 
 
-def _question_signal(st: ConversationState, t: float) -> np.ndarray:
-    """(N,) 0..1: rises over 0.3 s from q_from, holds, falls over _Q_FALL_S after q_to."""
+def _question_signal(st: ConversationState, t: float):
+    """(N,) 0..1: rises over 0.3 s from q_from, holds, falls over _Q_FALL_S after q_to; None
+    when no question's raise is running."""
     lo, hi = st.q_span
     if not lo <= t < hi:
-        return st.zeros
+        return None
     up = np.clip((t - st.q_from) / 0.3, 0.0, 1.0)
     down = np.clip(1.0 - (t - st.q_to) / _Q_FALL_S, 0.0, 1.0)
     q = up * down
@@ -438,10 +440,10 @@ def conversation_step(st: ConversationState, t: float, voice_energy=None) -> Con
     energy, beat = _envelope(st, t)
     if st.active_cues or t >= st.next_cue_s:
         vocal, nod, laugh = _cue_signals(st, t)
-        if vocal is not st.zeros:
+        if vocal is not None:
             np.maximum(energy, vocal, out=energy)
     else:
-        vocal = nod = laugh = st.zeros
+        vocal = nod = laugh = None
     if ve is not None:
         energy = np.where(have, np.clip(np.nan_to_num(ve), 0.0, 1.0), energy)
     speaking = (t >= st.turn_start) & (t < st.turn_end)

@@ -92,7 +92,7 @@ class FaceBehaviour:
 
         t_s: seconds; level: (N,) voice energy 0..1; beat: (N,) 0..1 stressed-syllable pulse or
         None; present: (N,) bool who sits at the table (None: everyone); question, laugh: (N,) 0..1
-        cues of the conversation (None or all 0: nothing to add; checked with one scalar test each).
+        cues of the conversation (None: nothing to add).
         """
         level = np.asarray(level, np.float64)
         if np.count_nonzero(np.isfinite(level)) != level.size:      # (cheaper than nan_to_num every frame)
@@ -136,9 +136,9 @@ class FaceBehaviour:
                 greet = np.where(greeting, np.sin(np.pi * np.clip(age / GREET_S, 0, 1)) ** 2, 0.0)
                 out[:, _SMILE] += (GREET_SMILE * greet)[:, None]
                 out[:, _CHEEK] += (0.6 * GREET_SMILE * greet)[:, None]
-        if question is not None and question.any():
+        if question is not None:
             out += (question[:, None] * _QUESTION).astype(np.float32)
-        if laugh is not None and laugh.any():
+        if laugh is not None:
             out += (laugh[:, None] * _LAUGH).astype(np.float32)
             bursts = 0.5 - 0.5 * np.cos(2 * math.pi * LAUGH_HZ * t_s + self._laugh_phase)
             out[:, _JAW] += (LAUGH_JAW * laugh * bursts).astype(np.float32)

@@ -29,7 +29,8 @@ point_dir (N, 2, 3), hand_alpha (N, 2), whisper_pairs (P, 2) int, whisper_cue (N
 contact_intensity (N, 2, 6) for table.CONTACT_JOINTS, contact_down (E, 3) int (person, hand, joint
 slot), haptic (N, 2) 0..1, beat (N,) 0..1 the stressed-syllable pulse (brows lift on it),
 backchannel (N,) 0..1 a listener's "mm-hm" level (in speech_level too; it does not take the floor),
-question (N,) 0..1 brow raise of a question, laugh (N,) 0..1 laughing. A listener's nod is already in
+question (N,) 0..1 brow raise of a question, laugh (N,) 0..1 laughing (these three None while
+nobody does it). A listener's nod is already in
 head_offset (a pitch dip after the gaze's turn). ``state.conversation.schedule()`` lists the current
 and upcoming scripted turns for the audio layer.
 
@@ -101,9 +102,9 @@ class PresenceFrame:
     contact_down: np.ndarray
     haptic: np.ndarray
     beat: np.ndarray | None = None   # (N,) 0..1 stressed-syllable pulse of scripted speech
-    backchannel: np.ndarray | None = None  # (N,) 0..1 vocal backchannel ("mm-hm") level
-    question: np.ndarray | None = None  # (N,) 0..1 brow raise at a question's end and the wait
-    laugh: np.ndarray | None = None     # (N,) 0..1 laughing
+    backchannel: np.ndarray | None = None  # (N,) 0..1 vocal backchannel ("mm-hm") level; None: nobody
+    question: np.ndarray | None = None  # (N,) 0..1 brow raise at a question's end and the wait; None: none
+    laugh: np.ndarray | None = None     # (N,) 0..1 laughing; None: nobody
 
 
 def new_presence(cfg: PresenceConfig, t_ns: int = 0, record_gaze: bool = False) -> PresenceState:
@@ -186,7 +187,7 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
         haptic = np.zeros((n, 2))
 
     head_offset = gz.head_offset
-    if conv.nod is not None and conv.nod is not state.conversation.zeros:
+    if conv.nod is not None:
         # A listener's nod: a pitch dip composed after the gaze's head turn (q_gaze * q_nod).
         half = 0.5 * conv.nod
         q_nod = np.zeros((n, 4))
