@@ -39,20 +39,36 @@ DEG = math.pi / 180.0
 class GazeConfig:
     """Gaze parameters (seconds, radians unless noted)."""
 
-    listener_speaker_prob: float = 0.65   # at a fixation end, chance a listener picks the speaker
-    listener_glance_s: tuple = (1.0, 7.0)  # glance at the speaker, uniform
-    listener_other_s: tuple = (0.8, 2.5)  # glance at someone else
-    avert_s: tuple = (0.5, 1.5)           # looking away / at the table
-    speaker_listener_prob: float = 0.35   # at a fixation end, chance a speaker picks a listener
-    speaker_look_s: tuple = (1.0, 3.0)
-    speaker_avert_s: tuple = (0.6, 2.2)
-    turn_start_avert_prob: float = 0.7    # a new speaker looks away at the start of the turn
-    follow_floor_prob: float = 0.85       # listeners turn to a new speaker ...
+    # Listeners (Argyle & Cook 1976: ~3 s glances; Vertegaal et al. 2001: 88 % of a listener's
+    # looks at faces are at the speaker): a look at the speaker, then something else, then back.
+    listener_glance_median_s: float = 3.6  # look at the speaker, log-normal
+    listener_glance_sigma: float = 0.55
+    listener_return_prob: float = 0.5     # after looking elsewhere, back to the speaker
+    listener_other_prob: float = 0.1      # looking elsewhere: at another listener's face ...
+    listener_other_median_s: float = 0.9  # ... this long (log-normal, sigma 0.5)
+    avert_median_s: float = 2.5           # ... else away / at the table, log-normal
+    avert_sigma: float = 0.6
+    # Speakers (Kendon 1967: > 70 % of long utterances start looking away, > 70 % end looking up).
+    speaker_listener_prob: float = 0.6    # after looking away, look at a listener (else away again)
+    speaker_addressee_prob: float = 0.75  # a speaker's look at a listener goes to the addressee
+    speaker_look_median_s: float = 1.3    # speaker's look at a listener, log-normal (sigma 0.45)
+    speaker_avert_median_s: float = 1.5   # speaker's look away, log-normal (sigma avert_sigma)
+    long_turn_s: float = 2.5              # a turn planned at least this long is "long"
+    turn_start_avert_long: float = 0.75   # a new speaker looks away as a long turn starts ...
+    turn_start_avert_short: float = 0.4   # ... and as a short one starts
+    turn_start_avert_median_s: float = 1.6  # that first look away, log-normal (sigma 0.35)
+    turn_end_lead_s: tuple = (0.6, 1.2)   # the speaker looks up this long before the turn ends ...
+    turn_end_next_prob: float = 0.8       # ... at the next speaker (gaze selects the next speaker)
+    turn_end_other_prob: float = 0.12     # ... or at another listener (else not at all)
+    follow_floor_prob: float = 0.7        # listeners turn to a new speaker ...
     follow_delay_s: tuple = (0.15, 0.6)   # ... after this reaction time
     min_fixation_s: float = 0.25          # no target switch sooner than this after the last one
     refractory_s: float = 0.2             # no saccade sooner than this after the previous onset
-    micro_interval_s: tuple = (0.6, 1.8)  # small saccades within a fixation
-    micro_amp: tuple = (0.3 * DEG, 1.2 * DEG)
+    # Saccades within a fixation (scanning a face between eyes, nose and mouth, or small shifts
+    # while looking away): intervals refractory_s + log-normal (a long right tail, no maximum).
+    scan_median_s: float = 0.2
+    scan_sigma: float = 0.9
+    scan_amp: tuple = (0.5 * DEG, 3.0 * DEG)  # small saccades while not on a face
     head_threshold: float = 10.0 * DEG    # shifts below this are eyes only
     head_share: float = 0.8               # share of the excess taken by the head
     head_tau_s: float = 0.15              # (kept for configs; the head now moves as below)
@@ -63,7 +79,9 @@ class GazeConfig:
     blink_rate_rest: float = 17.0         # per minute
     blink_rate_talk: float = 26.0
     blink_sigma: float = 0.5              # log-normal sigma of blink intervals
-    blink_dur_median_s: float = 0.2
+    blink_dur_median_s: float = 0.2       # blink duration, log-normal (Stern et al. 1984: ~100 ms
+    blink_dur_sigma: float = 0.32         # closing, ~100 ms reopening; Ousler et al. 2014: 0.2 %
+    blink_dur_range: tuple = (0.07, 1.0)  # of blinks >= 0.5 s); redrawn (not clipped) outside this
     contact_enter: float = 15.0 * DEG     # head-pose eye contact cone (hysteresis)
     contact_exit: float = 22.0 * DEG
     contact_hold_median_s: float = 3.0    # eye contact before a natural break
@@ -105,6 +123,13 @@ class GazeState:
     saccading: dict = field(default_factory=dict)  # person -> (sacc_t0, sacc_dur) of saccades not known to be over
     blinking: dict = field(default_factory=dict)   # person -> (blink_t0, blink_dur) of blinks not known to be over
     head_cache: tuple | None = None  # see _head_constants
+    plan: np.ndarray | None = None   # (N,) int: what the next scripted choice is for (_PLAN_*)
+    end_look_t: np.ndarray | None = None  # (N,) when a speaker looks up before the turn ends (inf: no)
+    addressee: np.ndarray | None = None   # (N,) int: whom a speaker talks to (-1: nobody)
+    prev_floor: int = -1         # who held the floor before the current holder
+    turn_end: np.ndarray | None = None    # (N,) the conversation's turn ends (set by gaze_step)
+    next_speaker: int = -1       # the next turn's speaker, when the conversation knows it
+    last_dt: float = 0.0         # the last frame interval (lids show the most closed moment of it)
 
 
 def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0.0,
@@ -116,12 +141,13 @@ def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0
         anchor=np.full(n, -1), looking=np.zeros(n, bool),
         base_ang=np.zeros((n, 2)), jitter=np.zeros((n, 2)),
         fix_start=np.full(n, t0_s - 10.0), fix_until=t0_s + rng.uniform(0.0, 0.5, n),
-        micro_next=t0_s + rng.uniform(*cfg.micro_interval_s, n),
+        micro_next=t0_s + cfg.refractory_s + rng.lognormal(math.log(cfg.scan_median_s), cfg.scan_sigma, n),
         sacc_t0=np.full(n, t0_s - 10.0), sacc_dur=np.full(n, 0.03), sacc_from=np.zeros((n, 2)),
         eye=np.zeros((n, 2)), head=np.zeros((n, 2)), head_goal=np.zeros((n, 2)), head_vel=np.zeros((n, 2)),
         head_next=np.zeros((n, 2)), head_next_t=np.full(n, math.inf),
         blink_budget=rng.uniform(0.05, 1.0, n), blink_t0=np.full(n, t0_s - 10.0),
         blink_dur=np.full(n, 0.2), log=[] if record else None,
+        plan=np.zeros(n, int), end_look_t=np.full(n, math.inf), addressee=np.full(n, -1),
     )
     gs.fix_until[hd] = math.inf  # head-driven people switch on their head, not on a timer
     _track_all(gs)
@@ -234,7 +260,7 @@ def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -
     gs.sacc_t0[i] = t
     gs.sacc_dur[i] = float(saccade_duration_s(amp))
     gs.saccading[i] = (t, float(gs.sacc_dur[i]))
-    gs.micro_next[i] = t + gs.rng.uniform(*gs.cfg.micro_interval_s)
+    gs.micro_next[i] = t + _scan_interval(gs)
     if not gs.head_driven[i]:
         # The head takes a share of what the eyes would have to turn beyond the eyes-only range,
         # measured from where the head points now: its part grows with the size of the shift.
@@ -250,65 +276,149 @@ def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -
 
 def _aversion(rng, down_bias: float = 1.0) -> np.ndarray:
     """Angular offset for looking away: mostly sideways and down."""
-    yaw = rng.uniform(8.0, 25.0) * DEG * rng.choice([-1.0, 1.0])
-    pitch = -rng.uniform(3.0, 15.0) * DEG * down_bias
+    yaw = rng.uniform(5.0, 20.0) * DEG * rng.choice([-1.0, 1.0])
+    pitch = -rng.uniform(8.0, 20.0) * DEG * down_bias
     return np.array([yaw, pitch])
+
+
+_PLAN_NONE, _PLAN_START, _PLAN_END, _PLAN_FOLLOW = 0, 1, 2, 3
+"""What a scripted person's next gaze choice is for: the usual rhythm, the start of their own
+turn, the end of their own turn (look up at the next speaker), turning to a new speaker."""
+
+_FACE_POINTS = np.array([[0.032, 0.0], [-0.032, 0.0], [0.0, -0.035], [0.0, -0.075]])
+"""Where on a face the eyes land (metres right/up of the eye centre): either eye, nose, mouth."""
+_FACE_P = np.array([0.3, 0.3, 0.15, 0.25])
+
+
+def _scan_interval(gs: GazeState) -> float:
+    """Time to the next small saccade within a fixation: the refractory time plus a log-normal
+    (fixation durations are right-skewed, with no upper bound)."""
+    cfg = gs.cfg
+    return cfg.refractory_s + float(gs.rng.lognormal(math.log(cfg.scan_median_s), cfg.scan_sigma))
+
+
+def _lognormal(rng, median: float, sigma: float) -> float:
+    return float(rng.lognormal(math.log(median), sigma))
+
+
+def _scan_offset(gs: GazeState, i: int, anchor: int, looking: bool, head_pos) -> np.ndarray:
+    """(yaw, pitch) offset of the next fixation point: a spot on the fixated face (eyes, nose,
+    mouth; metres over the distance to it), or a small random shift while looking away."""
+    rng = gs.rng
+    if looking and anchor >= 0:
+        d = float(np.linalg.norm(head_pos[anchor] - head_pos[i]))
+        k = int(rng.choice(4, p=_FACE_P))
+        return (_FACE_POINTS[k] + rng.normal(0.0, 0.006, 2)) / max(d, 0.3)
+    amp = rng.uniform(*gs.cfg.scan_amp)
+    phi = rng.uniform(0.0, 2.0 * math.pi)
+    return np.array([amp * math.cos(phi), amp * math.sin(phi)])
 
 
 def _set_target(gs, i, t, anchor, looking, ang, until, head_pos, R, kind):
     gs.anchor[i] = anchor
     gs.looking[i] = looking
     gs.base_ang[i] = ang
-    gs.jitter[i] = 0.0
+    gs.jitter[i] = _scan_offset(gs, i, anchor, looking, head_pos) if looking else 0.0
     gs.fix_start[i] = t
     gs.fix_until[i] = until
     ref = _angles_to(head_pos, R, i, anchor) if anchor >= 0 else np.zeros(2)
-    _start_saccade(gs, i, t, ref + ang, kind)
+    _start_saccade(gs, i, t, ref + ang + gs.jitter[i], kind)
+
+
+def _look_at(gs, i, t, j, until, head_pos, R):
+    _set_target(gs, i, t, j, True, np.zeros(2), until, head_pos, R, "target")
+
+
+def _look_away(gs, i, t, until, head_pos, R, table: bool = False):
+    """Avert: sideways and down from someone (or down at the table in front, when table)."""
+    rng = gs.rng
+    if table or gs.n < 2:
+        ang = np.array([rng.uniform(-15, 15) * DEG, -rng.uniform(15, 35) * DEG])
+        _set_target(gs, i, t, -1, False, ang, until, head_pos, R, "avert")
+        return
+    j = int(rng.integers(gs.n - 1))
+    j += j >= i
+    _set_target(gs, i, t, j, False, _aversion(rng), until, head_pos, R, "avert")
+
+
+def _other(gs: GazeState, i: int, exclude=()) -> int:
+    """A random person other than i (and not in exclude when possible)."""
+    pool = [j for j in range(gs.n) if j != i and j not in exclude] or [j for j in range(gs.n) if j != i]
+    return int(gs.rng.choice(pool))
 
 
 def _choose_scripted(gs: GazeState, i: int, t: float, speaking, floor: int, head_pos, R) -> None:
     """Pick person i's next gaze target from the conversation (a scripted person)."""
     cfg, rng, n = gs.cfg, gs.rng, gs.n
-    others = [j for j in range(n) if j != i]
-    if not others:
-        ang = np.array([rng.uniform(-20, 20) * DEG, rng.uniform(-25, 0) * DEG])
-        _set_target(gs, i, t, -1, False, ang, t + rng.uniform(*cfg.speaker_avert_s), head_pos, R, "avert")
+    plan = int(gs.plan[i])
+    gs.plan[i] = _PLAN_NONE
+    if n < 2:
+        _look_away(gs, i, t, t + _lognormal(rng, cfg.speaker_avert_median_s, cfg.avert_sigma), head_pos, R)
+        return
+    if plan == _PLAN_END:
+        # Look up as the turn ends, at the next speaker (gaze selects who talks next), and keep
+        # looking while they take the floor.
+        nxt = gs.next_speaker
+        end = gs.turn_end[i] if gs.turn_end is not None else t
+        until = max(end, t) + _lognormal(rng, 1.0, 0.4)
+        u = rng.random()
+        if 0 <= nxt < n and nxt != i and u < cfg.turn_end_next_prob:
+            _look_at(gs, i, t, nxt, until, head_pos, R)
+        elif u < cfg.turn_end_next_prob + cfg.turn_end_other_prob:
+            _look_at(gs, i, t, _other(gs, i, (nxt,)), until, head_pos, R)
+        else:
+            _look_away(gs, i, t, until, head_pos, R)
         return
     if floor == i:
-        if rng.random() < cfg.speaker_listener_prob:
-            j = int(rng.choice(others))
-            _set_target(gs, i, t, j, True, np.zeros(2), t + rng.uniform(*cfg.speaker_look_s),
-                        head_pos, R, "target")
-        else:
-            j = int(rng.choice(others))
-            _set_target(gs, i, t, j, False, _aversion(rng), t + rng.uniform(*cfg.speaker_avert_s),
-                        head_pos, R, "avert")
+        if plan == _PLAN_START:
+            left = (gs.turn_end[i] - t) if gs.turn_end is not None else math.inf
+            p = cfg.turn_start_avert_long if left >= cfg.long_turn_s else cfg.turn_start_avert_short
+            if rng.random() < p:
+                _look_away(gs, i, t, t + _lognormal(rng, cfg.turn_start_avert_median_s, 0.35), head_pos, R)
+                return
+        elif gs.looking[i] or rng.random() >= cfg.speaker_listener_prob:
+            _look_away(gs, i, t, t + _lognormal(rng, cfg.speaker_avert_median_s, cfg.avert_sigma), head_pos, R)
+            return
+        a = int(gs.addressee[i])
+        j = a if (0 <= a < n and a != i and rng.random() < cfg.speaker_addressee_prob) else _other(gs, i)
+        _look_at(gs, i, t, j, t + _lognormal(rng, cfg.speaker_look_median_s, 0.45), head_pos, R)
         return
-    if floor >= 0 and rng.random() < cfg.listener_speaker_prob:
-        _set_target(gs, i, t, floor, True, np.zeros(2), t + rng.uniform(*cfg.listener_glance_s),
-                    head_pos, R, "target")
-        return
-    pool = [j for j in others if j != floor] or others
-    if rng.random() < 0.5:
-        j = int(rng.choice(pool))
-        _set_target(gs, i, t, j, True, np.zeros(2), t + rng.uniform(*cfg.listener_other_s),
-                    head_pos, R, "target")
+    if floor >= 0:
+        on_speaker = gs.looking[i] and gs.anchor[i] == floor
+        if plan == _PLAN_FOLLOW or (not on_speaker and rng.random() < cfg.listener_return_prob):
+            _look_at(gs, i, t, floor, t + _lognormal(rng, cfg.listener_glance_median_s,
+                                                     cfg.listener_glance_sigma), head_pos, R)
+            return
+    if rng.random() < cfg.listener_other_prob or floor < 0 and rng.random() < 0.5:
+        _look_at(gs, i, t, _other(gs, i, (floor,)), t + _lognormal(rng, cfg.listener_other_median_s, 0.5),
+                 head_pos, R)
     else:
-        ang = np.array([rng.uniform(-15, 15) * DEG, -rng.uniform(15, 35) * DEG])  # down at the table
-        _set_target(gs, i, t, -1, False, ang, t + rng.uniform(*cfg.avert_s), head_pos, R, "avert")
+        _look_away(gs, i, t, t + _lognormal(rng, cfg.avert_median_s, cfg.avert_sigma), head_pos, R,
+                   table=rng.random() < 0.5)
 
 
 def _on_floor_change(gs: GazeState, t: float, floor: int, scripted_idx: np.ndarray) -> None:
-    """A new speaker: listeners turn to them after a reaction time; the speaker often looks away."""
+    """A new speaker: listeners turn to them after a reaction time; the speaker looks away as a
+    (long) turn starts and plans to look up before it ends."""
     cfg, rng = gs.cfg, gs.rng
+    old = gs.prev_floor
     for i in scripted_idx:
         earliest = gs.fix_start[i] + cfg.min_fixation_s
         if i == floor:
-            if rng.random() < cfg.turn_start_avert_prob:
-                gs.fix_until[i] = max(t + rng.uniform(0.0, 0.3), earliest)
-        elif floor >= 0 and rng.random() < cfg.follow_floor_prob:
-            if not (gs.looking[i] and gs.anchor[i] == floor):
-                gs.fix_until[i] = max(t + rng.uniform(*cfg.follow_delay_s), earliest)
+            gs.plan[i] = _PLAN_START
+            gs.fix_until[i] = max(t, earliest)
+            gs.addressee[i] = old if (old >= 0 and old != i and rng.random() < 0.7) else -1
+            end = gs.turn_end[i] if gs.turn_end is not None else math.inf
+            if math.isfinite(end):
+                gs.end_look_t[i] = max(end - rng.uniform(*cfg.turn_end_lead_s), t + 0.5 * (end - t))
+        else:
+            gs.end_look_t[i] = math.inf
+            if floor >= 0 and rng.random() < cfg.follow_floor_prob:
+                if not (gs.looking[i] and gs.anchor[i] == floor):
+                    gs.plan[i] = _PLAN_FOLLOW
+                    gs.fix_until[i] = max(t + rng.uniform(*cfg.follow_delay_s), earliest)
+    if floor >= 0:
+        gs.prev_floor = floor
 
 
 def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index, tracker_dir):
@@ -368,28 +478,68 @@ def _blink_interval_units(gs: GazeState) -> float:
     return float(gs.rng.lognormal(-0.5 * sig * sig, sig))
 
 
+BLINK_CLOSED_AT = 0.3
+"""A blink's lids are fully closed at this fraction of its duration (fast close, slower open)."""
+
+
+def blink_closure(u0, u1):
+    """Most closed the lids get over the blink phases u0..u1 (fractions of the blink, u0 <= u1):
+    closing linearly to 1 at BLINK_CLOSED_AT, then opening linearly to 0 at 1. Broadcasts."""
+    u0, u1 = np.asarray(u0, float), np.asarray(u1, float)
+
+    def at(u):
+        return np.clip(np.minimum(u / BLINK_CLOSED_AT, (1.0 - u) / (1.0 - BLINK_CLOSED_AT)), 0.0, 1.0)
+
+    out = np.where((u0 <= BLINK_CLOSED_AT) & (u1 >= BLINK_CLOSED_AT), 1.0, np.maximum(at(u0), at(u1)))
+    return float(out) if out.ndim == 0 else out
+
+
+def blink_duration_s(gs: GazeState) -> float:
+    """A blink's duration: log-normal, redrawn while outside blink_dur_range (no pile-up at a
+    bound)."""
+    cfg = gs.cfg
+    lo, hi = cfg.blink_dur_range
+    while True:
+        d = _lognormal(gs.rng, cfg.blink_dur_median_s, cfg.blink_dur_sigma)
+        if lo <= d <= hi:
+            return d
+
+
 def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray, speaking: np.ndarray,
-              floor: int, floor_changed: bool, local_index: int = -1, tracker_dir=None) -> GazeFrame:
+              floor: int, floor_changed: bool, local_index: int = -1, tracker_dir=None,
+              turn_end: np.ndarray | None = None, next_speaker: int = -1) -> GazeFrame:
     """Advance gaze to time ``t`` (seconds).
 
     head_pos: (N, 3) world eye-centre positions, metres. R_base: (N, 3, 3) rotation matrices of the
     base head orientations (columns = head x, y, z axes in world). speaking: (N,) bool; floor: the
     floor holder or -1. tracker_dir: optional (3,) world gaze direction of the local user's eye tracker.
+    turn_end: optional (N,) seconds, when each person's current or last turn ends (the
+    conversation's plan; read, not copied); next_speaker: who speaks next (-1: unknown). With them
+    a speaker looks up before the turn ends, at the next speaker.
     """
     cfg = gs.cfg
     dt = 0.0 if math.isnan(gs.last_t) else max(t - gs.last_t, 0.0)
     if t < gs.last_t:
         _track_all(gs)              # time went back: any saccade or blink may be in flight again
     gs.last_t = t
+    gs.last_dt = dt
+    if turn_end is not None:
+        gs.turn_end = turn_end
+    gs.next_speaker = next_speaker
     if floor_changed:
         scripted_idx = np.flatnonzero(~gs.head_driven)
         if len(scripted_idx):
             _on_floor_change(gs, t, floor, scripted_idx)
-            gs.next_event = min(gs.next_event, float(gs.fix_until.min()))
+            gs.next_event = min(gs.next_event, float(gs.fix_until.min()), float(gs.end_look_t.min()))
     hd_idx = _head_driven_people(gs)
     if hd_idx:
         _head_driven_contact(gs, t, head_pos, R_base, hd_idx, local_index, tracker_dir)
     if t >= gs.next_event:
+        for i in np.nonzero(gs.end_look_t <= t)[0]:     # a speaker looks up before the turn ends
+            gs.end_look_t[i] = math.inf
+            if i == floor and not gs.head_driven[i]:
+                gs.plan[i] = _PLAN_END
+                gs.fix_until[i] = t
         for i in np.nonzero(gs.fix_until <= t)[0]:
             if not gs.head_driven[i]:
                 if t < gs.sacc_t0[i] + cfg.refractory_s:
@@ -401,12 +551,11 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
             if t < gs.sacc_t0[i] + cfg.refractory_s:
                 gs.micro_next[i] = gs.sacc_t0[i] + cfg.refractory_s
                 continue
-            amp = gs.rng.uniform(*cfg.micro_amp)
-            phi = gs.rng.uniform(0.0, 2.0 * math.pi)
-            gs.jitter[i] = (amp * math.cos(phi), amp * math.sin(phi))
-            ref = _angles_to(head_pos, R_base, i, gs.anchor[i]) if gs.anchor[i] >= 0 else np.zeros(2)
+            a = int(gs.anchor[i])
+            gs.jitter[i] = _scan_offset(gs, i, a, bool(gs.looking[i]), head_pos)
+            ref = _angles_to(head_pos, R_base, i, a) if a >= 0 else np.zeros(2)
             _start_saccade(gs, i, t, ref + gs.base_ang[i] + gs.jitter[i], "micro")
-        gs.next_event = float(min(gs.fix_until.min(), gs.micro_next.min()))
+        gs.next_event = float(min(gs.fix_until.min(), gs.micro_next.min(), gs.end_look_t.min()))
     # Blinks: spend the interval budget at the current rate; a blink when it runs out.
     if dt > 0.0:
         gs.blink_budget -= np.where(speaking, dt * cfg.blink_rate_talk / 60.0, dt * cfg.blink_rate_rest / 60.0)
@@ -414,8 +563,7 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
             for i in np.nonzero(gs.blink_budget <= 0.0)[0]:
                 i = int(i)
                 gs.blink_t0[i] = t
-                gs.blink_dur[i] = float(np.clip(gs.rng.lognormal(math.log(cfg.blink_dur_median_s), 0.35),
-                                                0.1, 0.4))
+                gs.blink_dur[i] = blink_duration_s(gs)
                 # The interval counts from the end of this blink.
                 gs.blink_budget[i] = _blink_interval_units(gs) + gs.blink_dur[i] * cfg.blink_rate_rest / 60.0
                 gs.blinking[i] = (t, float(gs.blink_dur[i]))
@@ -471,13 +619,14 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     outer = (cs[:, 0, :, None] * cs[:, 1, None, :]).reshape(gs.n, 4)  # cy*cp, cy*sp, sy*cp, sy*sp
     head_q = outer[:, _HEAD_Q_ORDER] * _HEAD_Q_SIGN
 
-    # Lids: the blink (closing in 30 % of it, opening in 70 %), else lowered with a downward gaze.
+    # Lids: the blink, else lowered with a downward gaze. A frame shows the most closed moment of
+    # the interval since the last frame, so every blink is seen fully closed at any frame rate.
     eyelid = np.minimum(np.maximum((-10.0 * DEG) - eye[:, 1], 0.0) * 0.8, 0.35)
     for i, (t0, dur) in list(gs.blinking.items()):      # outside a blink its term is 0
         u = (t - t0) / dur
-        if u >= 1.0:
+        if u >= 1.0 and (t - dt - t0) / dur >= 1.0:
             del gs.blinking[i]
             continue
-        eyelid[i] = max(min(max(min(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0), eyelid[i])
+        eyelid[i] = max(blink_closure((t - dt - t0) / dur, u), eyelid[i])
     target = np.where(gs.looking, gs.anchor, -1)
     return GazeFrame(eye_dir, ein, head_q, eyelid, target)
