@@ -288,6 +288,8 @@ turn, the end of their own turn (look up at the next speaker), turning to a new 
 _FACE_POINTS = np.array([[0.032, 0.0], [-0.032, 0.0], [0.0, -0.035], [0.0, -0.075]])
 """Where on a face the eyes land (metres right/up of the eye centre): either eye, nose, mouth."""
 _FACE_P = np.array([0.3, 0.3, 0.15, 0.25])
+_FACE_CUM = np.cumsum(_FACE_P).tolist()
+_FACE_POINTS_L = _FACE_POINTS.tolist()
 
 
 def _scan_interval(gs: GazeState) -> float:
@@ -306,9 +308,13 @@ def _scan_offset(gs: GazeState, i: int, anchor: int, looking: bool, head_pos) ->
     mouth; metres over the distance to it), or a small random shift while looking away."""
     rng = gs.rng
     if looking and anchor >= 0:
-        d = float(np.linalg.norm(head_pos[anchor] - head_pos[i]))
-        k = int(rng.choice(4, p=_FACE_P))
-        return (_FACE_POINTS[k] + rng.normal(0.0, 0.006, 2)) / max(d, 0.3)
+        p, q = head_pos[anchor], head_pos[i]
+        d = math.sqrt((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 + (p[2] - q[2]) ** 2)
+        u = rng.random()
+        k = 0 if u < _FACE_CUM[0] else 1 if u < _FACE_CUM[1] else 2 if u < _FACE_CUM[2] else 3
+        x, y = _FACE_POINTS_L[k]
+        s = 1.0 / max(d, 0.3)
+        return np.array([(x + rng.normal(0.0, 0.006)) * s, (y + rng.normal(0.0, 0.006)) * s])
     amp = rng.uniform(*gs.cfg.scan_amp)
     phi = rng.uniform(0.0, 2.0 * math.pi)
     return np.array([amp * math.cos(phi), amp * math.sin(phi)])
@@ -494,6 +500,14 @@ def blink_closure(u0, u1):
     return float(out) if out.ndim == 0 else out
 
 
+def _blink_closure_1(u0: float, u1: float) -> float:
+    """blink_closure for one person, in plain floats (the per-frame path)."""
+    if u0 <= BLINK_CLOSED_AT <= u1:
+        return 1.0
+    u = u1 if u1 <= BLINK_CLOSED_AT else u0   # the phase nearer the peak (closing: later; opening: earlier)
+    return min(max(min(u * (1.0 / BLINK_CLOSED_AT), (1.0 - u) * (1.0 / (1.0 - BLINK_CLOSED_AT))), 0.0), 1.0)
+
+
 def blink_duration_s(gs: GazeState) -> float:
     """A blink's duration: log-normal, redrawn while outside blink_dur_range (no pile-up at a
     bound)."""
@@ -627,6 +641,6 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
         if u >= 1.0 and (t - dt - t0) / dur >= 1.0:
             del gs.blinking[i]
             continue
-        eyelid[i] = max(blink_closure((t - dt - t0) / dur, u), eyelid[i])
+        eyelid[i] = max(_blink_closure_1((t - dt - t0) / dur, u), eyelid[i])
     target = np.where(gs.looking, gs.anchor, -1)
     return GazeFrame(eye_dir, ein, head_q, eyelid, target)
