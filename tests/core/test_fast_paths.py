@@ -70,7 +70,7 @@ def test_lids_match_the_blink_formula_also_when_time_goes_back():
         last[0] = t
         blink = blink_closure((t_prev - gs.blink_t0) / gs.blink_dur, (t - gs.blink_t0) / gs.blink_dur)
         lowered = np.minimum(np.maximum(-gs.eye[:, 1] - 10.0 * DEG, 0.0) * 0.8, 0.35)
-        assert np.array_equal(g.eyelid, np.maximum(blink, lowered))
+        assert np.allclose(g.eyelid, np.maximum(blink, lowered), rtol=0.0, atol=1e-12)
         assert np.allclose(np.linalg.norm(g.eye_dir, axis=1), 1.0)
         return int((blink > 0.5).any())
 
