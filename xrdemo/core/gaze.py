@@ -5,131 +5,45 @@ pose for scripted people, the tracked head for real ones) as (yaw, pitch) radian
 left, pitch > 0 up. A gaze target is a reference (another person's head, or straight ahead) plus an
 angular offset (aversion, looking down at the table, micro-saccade jitter).
 
-- Scripted people choose targets from the conversation (Argyle & Cook 1976): listeners look at the
-  speaker in 1–7 s glances (~75 % of listening time), speakers look at listeners less than half the
-  time and look away (gaze aversion, most of all at the start of a turn).
+- Scripted people choose targets from the conversation. Listeners alternate ~3 s log-normal looks
+  at the speaker with looks elsewhere (away, down at the table, now and then another listener):
+  ~61 % of listening time on a face, nearly all of it the speaker's (Argyle & Cook 1976; Vertegaal
+  et al. 2001). Speakers look away as a long turn starts, alternate short looks at their addressee
+  with looks away, and look up 0.6–1.2 s before the turn ends — at the next speaker, when the
+  conversation knows who that is (Kendon 1967; Lerner 2003).
 - Saccades follow the main sequence, duration = 2.2·A + 21 ms (A in degrees; Lee, Badler & Badler
-  2002), with a minimum-jerk profile; small saccades (0.3–1.2°) jitter fixations. After a saccade the
+  2002), with a minimum-jerk profile. Within a fixation the eyes scan the face looked at (eyes,
+  nose, mouth) or shift a little while looking away, after log-normal intervals (0.2 s + a
+  log-normal of median 0.2 s): ~2 saccades/s with a long right tail, no maximum. After a saccade the
   eyes stay on the (possibly moving) target: world gaze is held while the head moves (VOR).
 - Head–eye coordination: the eyes lead; for shifts beyond ~10° the head follows with a first-order
   lag (tau 0.15 s) and takes ~80 % of the excess; eye-in-head is limited to ±35° yaw, ±25° pitch.
 - Blinks (Bentivoglio et al. 1997): log-normal intervals with a mean of 60/17 s at rest and 60/26 s
-  while speaking; 0.1–0.4 s each, closing fast and opening slower.
+  while speaking; log-normal durations (median 0.2 s, redrawn outside 0.07–1 s), closing in 30 %,
+  opening in 70 %. Each frame shows the most closed moment since the last frame, so every blink is
+  seen fully closed at any frame rate.
 - Head-driven people (the local user and tracked remote people) get eye contact from head pose: when
   the head points within a cone (enter 15°, leave 22°) around someone's head, their eyes meet that
   person's eyes, with small saccades and natural breaks (a 0.3–0.9 s look away after a log-normal
   1.5–6 s of contact). With an eye tracker the measured gaze is used as is.
 
 Everything is vectorised over N people; target choices, blinks and small saccades are rare events
-handled one person at a time. Time is passed in (seconds); randomness comes from the state's
+handled one person at a time. The parameters, state, saccade and blink primitives live in
+``gaze_moves.py``, the scripted people's choices in ``gaze_policy.py``; this module steps them. Time is passed in (seconds); randomness comes from the state's
 ``numpy.random.Generator``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-DEG = math.pi / 180.0
-
-
-@dataclass
-class GazeConfig:
-    """Gaze parameters (seconds, radians unless noted)."""
-
-    # Listeners (Argyle & Cook 1976: ~3 s glances; Vertegaal et al. 2001: 88 % of a listener's
-    # looks at faces are at the speaker): a look at the speaker, then something else, then back.
-    listener_glance_median_s: float = 3.6  # look at the speaker, log-normal
-    listener_glance_sigma: float = 0.55
-    listener_return_prob: float = 0.5     # after looking elsewhere, back to the speaker
-    listener_other_prob: float = 0.1      # looking elsewhere: at another listener's face ...
-    listener_other_median_s: float = 0.9  # ... this long (log-normal, sigma 0.5)
-    avert_median_s: float = 2.5           # ... else away / at the table, log-normal
-    avert_sigma: float = 0.6
-    # Speakers (Kendon 1967: > 70 % of long utterances start looking away, > 70 % end looking up).
-    speaker_listener_prob: float = 0.6    # after looking away, look at a listener (else away again)
-    speaker_addressee_prob: float = 0.75  # a speaker's look at a listener goes to the addressee
-    speaker_look_median_s: float = 1.3    # speaker's look at a listener, log-normal (sigma 0.45)
-    speaker_avert_median_s: float = 1.5   # speaker's look away, log-normal (sigma avert_sigma)
-    long_turn_s: float = 2.5              # a turn planned at least this long is "long"
-    turn_start_avert_long: float = 0.75   # a new speaker looks away as a long turn starts ...
-    turn_start_avert_short: float = 0.4   # ... and as a short one starts
-    turn_start_avert_median_s: float = 1.6  # that first look away, log-normal (sigma 0.35)
-    turn_end_lead_s: tuple = (0.6, 1.2)   # the speaker looks up this long before the turn ends ...
-    turn_end_next_prob: float = 0.8       # ... at the next speaker (gaze selects the next speaker)
-    turn_end_other_prob: float = 0.12     # ... or at another listener (else not at all)
-    follow_floor_prob: float = 0.7        # listeners turn to a new speaker ...
-    follow_delay_s: tuple = (0.15, 0.6)   # ... after this reaction time
-    min_fixation_s: float = 0.25          # no target switch sooner than this after the last one
-    refractory_s: float = 0.2             # no saccade sooner than this after the previous onset
-    # Saccades within a fixation (scanning a face between eyes, nose and mouth, or small shifts
-    # while looking away): intervals refractory_s + log-normal (a long right tail, no maximum).
-    scan_median_s: float = 0.2
-    scan_sigma: float = 0.9
-    scan_amp: tuple = (0.5 * DEG, 3.0 * DEG)  # small saccades while not on a face
-    head_threshold: float = 10.0 * DEG    # shifts below this are eyes only
-    head_share: float = 0.8               # share of the excess taken by the head
-    head_tau_s: float = 0.15              # (kept for configs; the head now moves as below)
-    head_omega: float = 9.0               # rad/s: critically damped head turn (bell-shaped speed,
-                                          # peak ~ 200°/s for 60°, ~0.11 s after it starts)
-    head_latency_s: float = 0.04          # the head starts this long after the eyes (eyes lead)
-    eye_range: tuple = (35.0 * DEG, 25.0 * DEG)  # eye-in-head limits (yaw, pitch)
-    blink_rate_rest: float = 17.0         # per minute
-    blink_rate_talk: float = 26.0
-    blink_sigma: float = 0.5              # log-normal sigma of blink intervals
-    blink_dur_median_s: float = 0.2       # blink duration, log-normal (Stern et al. 1984: ~100 ms
-    blink_dur_sigma: float = 0.32         # closing, ~100 ms reopening; Ousler et al. 2014: 0.2 %
-    blink_dur_range: tuple = (0.07, 1.0)  # of blinks >= 0.5 s); redrawn (not clipped) outside this
-    contact_enter: float = 15.0 * DEG     # head-pose eye contact cone (hysteresis)
-    contact_exit: float = 22.0 * DEG
-    contact_hold_median_s: float = 3.0    # eye contact before a natural break
-    contact_break_s: tuple = (0.3, 0.9)
-    tracker_enter: float = 5.0 * DEG      # with an eye tracker, "looking at" cone
-    tracker_exit: float = 8.0 * DEG
-
-
-@dataclass
-class GazeState:
-    """Per-person gaze state (arrays (N,) unless noted). Build with :func:`new_gaze`."""
-
-    n: int
-    rng: np.random.Generator
-    cfg: GazeConfig
-    head_driven: np.ndarray     # bool: gaze inferred from the tracked head, not the conversation
-    anchor: np.ndarray          # int: reference person, -1 = straight ahead
-    looking: np.ndarray         # bool: fixating the anchor's eyes (else averted from it)
-    base_ang: np.ndarray        # (N, 2) angular offset from the reference (aversion), rad
-    jitter: np.ndarray          # (N, 2) small-saccade offset, rad
-    fix_start: np.ndarray       # time of the last target switch
-    fix_until: np.ndarray       # next target choice
-    micro_next: np.ndarray
-    sacc_t0: np.ndarray
-    sacc_dur: np.ndarray
-    sacc_from: np.ndarray       # (N, 2) eye angles at saccade onset
-    eye: np.ndarray             # (N, 2) eye angles (base frame), last frame
-    head: np.ndarray            # (N, 2) head offset yaw/pitch
-    blink_budget: np.ndarray    # remaining blink-interval "work": a blink when it reaches 0
-    blink_t0: np.ndarray
-    blink_dur: np.ndarray
-    head_goal: np.ndarray | None = None   # (N, 2) where the head is turning to (set per gaze shift)
-    head_vel: np.ndarray | None = None    # (N, 2) rad/s
-    head_next: np.ndarray | None = None   # (N, 2) the goal of the latest shift, taken up at ...
-    head_next_t: np.ndarray | None = None  # (N,) ... this time (inf: none pending)
-    next_event: float = 0.0
-    last_t: float = math.nan
-    log: list | None = None     # when a list: (t, person, kind, amplitude_deg, duration_s) per saccade
-    saccading: dict = field(default_factory=dict)  # person -> (sacc_t0, sacc_dur) of saccades not known to be over
-    blinking: dict = field(default_factory=dict)   # person -> (blink_t0, blink_dur) of blinks not known to be over
-    head_cache: tuple | None = None  # see _head_constants
-    plan: np.ndarray | None = None   # (N,) int: what the next scripted choice is for (_PLAN_*)
-    end_look_t: np.ndarray | None = None  # (N,) when a speaker looks up before the turn ends (inf: no)
-    addressee: np.ndarray | None = None   # (N,) int: whom a speaker talks to (-1: nobody)
-    prev_floor: int = -1         # who held the floor before the current holder
-    turn_end: np.ndarray | None = None    # (N,) the conversation's turn ends (set by gaze_step)
-    next_speaker: int = -1       # the next turn's speaker, when the conversation knows it
-    last_dt: float = 0.0         # the last frame interval (lids show the most closed moment of it)
+from .gaze_moves import (DEG, GazeConfig, GazeState, _angles_to, _aversion, _blink_closure_1,  # noqa: F401
+                         _blink_interval_units, _scan_interval, _scan_offset, _set_target,
+                         _start_saccade, blink_closure, blink_duration_s, saccade_duration_s)
+from .gaze_policy import _PLAN_END, _choose_scripted, _on_floor_change
 
 
 def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0.0,
@@ -160,11 +74,6 @@ def _track_all(gs: GazeState) -> None:
     ``saccading`` / ``blinking`` once over)."""
     gs.saccading = dict(enumerate(zip(gs.sacc_t0.tolist(), gs.sacc_dur.tolist())))
     gs.blinking = dict(enumerate(zip(gs.blink_t0.tolist(), gs.blink_dur.tolist())))
-
-
-def saccade_duration_s(amplitude_rad):
-    """Main sequence (Lee, Badler & Badler 2002): 2.2 ms per degree + 21 ms. Broadcasts."""
-    return (2.2 * np.asarray(amplitude_rad) / DEG + 21.0) * 1e-3
 
 
 @dataclass
@@ -242,191 +151,6 @@ def _head_constants(gs: GazeState):
 _ONES3 = np.ones(3)
 
 
-def _angles_to(head_pos, R, i, j):
-    d = head_pos[j] - head_pos[i]
-    loc = R[i].T @ d
-    return np.array([math.atan2(-loc[0], -loc[2]), math.atan2(loc[1], math.hypot(loc[0], loc[2]))])
-
-
-def _amplitude(a, b):
-    """Angular distance between two (yaw, pitch) gaze directions, rad (small-angle accurate)."""
-    dy = (a[..., 0] - b[..., 0]) * np.cos(0.5 * (a[..., 1] + b[..., 1]))
-    return np.sqrt(dy * dy + (a[..., 1] - b[..., 1]) ** 2)
-
-
-def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -> None:
-    amp = float(_amplitude(gs.eye[i], to))
-    gs.sacc_from[i] = gs.eye[i]
-    gs.sacc_t0[i] = t
-    gs.sacc_dur[i] = float(saccade_duration_s(amp))
-    gs.saccading[i] = (t, float(gs.sacc_dur[i]))
-    gs.micro_next[i] = t + _scan_interval(gs)
-    if not gs.head_driven[i]:
-        # The head takes a share of what the eyes would have to turn beyond the eyes-only range,
-        # measured from where the head points now: its part grows with the size of the shift.
-        cfg = gs.cfg
-        d = np.asarray(to, float) - gs.head[i]
-        gs.head_next[i] = gs.head[i] + np.sign(d) * np.maximum(np.abs(d) - cfg.head_threshold, 0.0) * cfg.head_share
-        gs.head_next_t[i] = t + cfg.head_latency_s
-    if gs.log is not None:
-        gs.log.append((t, i, kind, amp / DEG, gs.sacc_dur[i]))
-    if amp > 30.0 * DEG and gs.blink_budget[i] < 0.3:
-        gs.blink_budget[i] = 0.0  # large gaze shifts tend to carry a blink
-
-
-def _aversion(rng, down_bias: float = 1.0) -> np.ndarray:
-    """Angular offset for looking away: mostly sideways and down."""
-    yaw = rng.uniform(5.0, 20.0) * DEG * rng.choice([-1.0, 1.0])
-    pitch = -rng.uniform(8.0, 20.0) * DEG * down_bias
-    return np.array([yaw, pitch])
-
-
-_PLAN_NONE, _PLAN_START, _PLAN_END, _PLAN_FOLLOW = 0, 1, 2, 3
-"""What a scripted person's next gaze choice is for: the usual rhythm, the start of their own
-turn, the end of their own turn (look up at the next speaker), turning to a new speaker."""
-
-_FACE_POINTS = np.array([[0.032, 0.0], [-0.032, 0.0], [0.0, -0.035], [0.0, -0.075]])
-"""Where on a face the eyes land (metres right/up of the eye centre): either eye, nose, mouth."""
-_FACE_P = np.array([0.3, 0.3, 0.15, 0.25])
-_FACE_CUM = np.cumsum(_FACE_P).tolist()
-_FACE_POINTS_L = _FACE_POINTS.tolist()
-
-
-def _scan_interval(gs: GazeState) -> float:
-    """Time to the next small saccade within a fixation: the refractory time plus a log-normal
-    (fixation durations are right-skewed, with no upper bound)."""
-    cfg = gs.cfg
-    return cfg.refractory_s + float(gs.rng.lognormal(math.log(cfg.scan_median_s), cfg.scan_sigma))
-
-
-def _lognormal(rng, median: float, sigma: float) -> float:
-    return float(rng.lognormal(math.log(median), sigma))
-
-
-def _scan_offset(gs: GazeState, i: int, anchor: int, looking: bool, head_pos) -> np.ndarray:
-    """(yaw, pitch) offset of the next fixation point: a spot on the fixated face (eyes, nose,
-    mouth; metres over the distance to it), or a small random shift while looking away."""
-    rng = gs.rng
-    if looking and anchor >= 0:
-        p, q = head_pos[anchor], head_pos[i]
-        d = math.sqrt((p[0] - q[0]) ** 2 + (p[1] - q[1]) ** 2 + (p[2] - q[2]) ** 2)
-        u = rng.random()
-        k = 0 if u < _FACE_CUM[0] else 1 if u < _FACE_CUM[1] else 2 if u < _FACE_CUM[2] else 3
-        x, y = _FACE_POINTS_L[k]
-        s = 1.0 / max(d, 0.3)
-        return np.array([(x + rng.normal(0.0, 0.006)) * s, (y + rng.normal(0.0, 0.006)) * s])
-    amp = rng.uniform(*gs.cfg.scan_amp)
-    phi = rng.uniform(0.0, 2.0 * math.pi)
-    return np.array([amp * math.cos(phi), amp * math.sin(phi)])
-
-
-def _set_target(gs, i, t, anchor, looking, ang, until, head_pos, R, kind):
-    gs.anchor[i] = anchor
-    gs.looking[i] = looking
-    gs.base_ang[i] = ang
-    gs.jitter[i] = _scan_offset(gs, i, anchor, looking, head_pos) if looking else 0.0
-    gs.fix_start[i] = t
-    gs.fix_until[i] = until
-    ref = _angles_to(head_pos, R, i, anchor) if anchor >= 0 else np.zeros(2)
-    _start_saccade(gs, i, t, ref + ang + gs.jitter[i], kind)
-
-
-def _look_at(gs, i, t, j, until, head_pos, R):
-    _set_target(gs, i, t, j, True, np.zeros(2), until, head_pos, R, "target")
-
-
-def _look_away(gs, i, t, until, head_pos, R, table: bool = False):
-    """Avert: sideways and down from someone (or down at the table in front, when table)."""
-    rng = gs.rng
-    if table or gs.n < 2:
-        ang = np.array([rng.uniform(-15, 15) * DEG, -rng.uniform(15, 35) * DEG])
-        _set_target(gs, i, t, -1, False, ang, until, head_pos, R, "avert")
-        return
-    j = int(rng.integers(gs.n - 1))
-    j += j >= i
-    _set_target(gs, i, t, j, False, _aversion(rng), until, head_pos, R, "avert")
-
-
-def _other(gs: GazeState, i: int, exclude=()) -> int:
-    """A random person other than i (and not in exclude when possible)."""
-    pool = [j for j in range(gs.n) if j != i and j not in exclude] or [j for j in range(gs.n) if j != i]
-    return int(gs.rng.choice(pool))
-
-
-def _choose_scripted(gs: GazeState, i: int, t: float, speaking, floor: int, head_pos, R) -> None:
-    """Pick person i's next gaze target from the conversation (a scripted person)."""
-    cfg, rng, n = gs.cfg, gs.rng, gs.n
-    plan = int(gs.plan[i])
-    gs.plan[i] = _PLAN_NONE
-    if n < 2:
-        _look_away(gs, i, t, t + _lognormal(rng, cfg.speaker_avert_median_s, cfg.avert_sigma), head_pos, R)
-        return
-    if plan == _PLAN_END:
-        # Look up as the turn ends, at the next speaker (gaze selects who talks next), and keep
-        # looking while they take the floor.
-        nxt = gs.next_speaker
-        end = gs.turn_end[i] if gs.turn_end is not None else t
-        until = max(end, t) + _lognormal(rng, 1.0, 0.4)
-        u = rng.random()
-        if 0 <= nxt < n and nxt != i and u < cfg.turn_end_next_prob:
-            _look_at(gs, i, t, nxt, until, head_pos, R)
-        elif u < cfg.turn_end_next_prob + cfg.turn_end_other_prob:
-            _look_at(gs, i, t, _other(gs, i, (nxt,)), until, head_pos, R)
-        else:
-            _look_away(gs, i, t, until, head_pos, R)
-        return
-    if floor == i:
-        if plan == _PLAN_START:
-            left = (gs.turn_end[i] - t) if gs.turn_end is not None else math.inf
-            p = cfg.turn_start_avert_long if left >= cfg.long_turn_s else cfg.turn_start_avert_short
-            if rng.random() < p:
-                _look_away(gs, i, t, t + _lognormal(rng, cfg.turn_start_avert_median_s, 0.35), head_pos, R)
-                return
-        elif gs.looking[i] or rng.random() >= cfg.speaker_listener_prob:
-            _look_away(gs, i, t, t + _lognormal(rng, cfg.speaker_avert_median_s, cfg.avert_sigma), head_pos, R)
-            return
-        a = int(gs.addressee[i])
-        j = a if (0 <= a < n and a != i and rng.random() < cfg.speaker_addressee_prob) else _other(gs, i)
-        _look_at(gs, i, t, j, t + _lognormal(rng, cfg.speaker_look_median_s, 0.45), head_pos, R)
-        return
-    if floor >= 0:
-        on_speaker = gs.looking[i] and gs.anchor[i] == floor
-        if plan == _PLAN_FOLLOW or (not on_speaker and rng.random() < cfg.listener_return_prob):
-            _look_at(gs, i, t, floor, t + _lognormal(rng, cfg.listener_glance_median_s,
-                                                     cfg.listener_glance_sigma), head_pos, R)
-            return
-    if rng.random() < cfg.listener_other_prob or floor < 0 and rng.random() < 0.5:
-        _look_at(gs, i, t, _other(gs, i, (floor,)), t + _lognormal(rng, cfg.listener_other_median_s, 0.5),
-                 head_pos, R)
-    else:
-        _look_away(gs, i, t, t + _lognormal(rng, cfg.avert_median_s, cfg.avert_sigma), head_pos, R,
-                   table=rng.random() < 0.5)
-
-
-def _on_floor_change(gs: GazeState, t: float, floor: int, scripted_idx: np.ndarray) -> None:
-    """A new speaker: listeners turn to them after a reaction time; the speaker looks away as a
-    (long) turn starts and plans to look up before it ends."""
-    cfg, rng = gs.cfg, gs.rng
-    old = gs.prev_floor
-    for i in scripted_idx:
-        earliest = gs.fix_start[i] + cfg.min_fixation_s
-        if i == floor:
-            gs.plan[i] = _PLAN_START
-            gs.fix_until[i] = max(t, earliest)
-            gs.addressee[i] = old if (old >= 0 and old != i and rng.random() < 0.7) else -1
-            end = gs.turn_end[i] if gs.turn_end is not None else math.inf
-            if math.isfinite(end):
-                gs.end_look_t[i] = max(end - rng.uniform(*cfg.turn_end_lead_s), t + 0.5 * (end - t))
-        else:
-            gs.end_look_t[i] = math.inf
-            if floor >= 0 and rng.random() < cfg.follow_floor_prob:
-                if not (gs.looking[i] and gs.anchor[i] == floor):
-                    gs.plan[i] = _PLAN_FOLLOW
-                    gs.fix_until[i] = max(t + rng.uniform(*cfg.follow_delay_s), earliest)
-    if floor >= 0:
-        gs.prev_floor = floor
-
-
 def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index, tracker_dir):
     """Eye contact from head pose (or the eye tracker for the local user) for head-driven people."""
     cfg, rng = gs.cfg, gs.rng
@@ -472,51 +196,6 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
             else:
                 hold = rng.lognormal(math.log(cfg.contact_hold_median_s), 0.4)
                 _set_target(gs, i, t, new, True, np.zeros(2), t + hold, head_pos, R, "target")
-
-
-def _blink_interval_units(gs: GazeState) -> float:
-    """A log-normal blink interval in units of the mean interval (mean 1).
-
-    The interval is spent at the current blink rate (rest or talking), so a person who starts
-    talking mid-interval blinks sooner: each state keeps its own rate exactly.
-    """
-    sig = gs.cfg.blink_sigma
-    return float(gs.rng.lognormal(-0.5 * sig * sig, sig))
-
-
-BLINK_CLOSED_AT = 0.3
-"""A blink's lids are fully closed at this fraction of its duration (fast close, slower open)."""
-
-
-def blink_closure(u0, u1):
-    """Most closed the lids get over the blink phases u0..u1 (fractions of the blink, u0 <= u1):
-    closing linearly to 1 at BLINK_CLOSED_AT, then opening linearly to 0 at 1. Broadcasts."""
-    u0, u1 = np.asarray(u0, float), np.asarray(u1, float)
-
-    def at(u):
-        return np.clip(np.minimum(u / BLINK_CLOSED_AT, (1.0 - u) / (1.0 - BLINK_CLOSED_AT)), 0.0, 1.0)
-
-    out = np.where((u0 <= BLINK_CLOSED_AT) & (u1 >= BLINK_CLOSED_AT), 1.0, np.maximum(at(u0), at(u1)))
-    return float(out) if out.ndim == 0 else out
-
-
-def _blink_closure_1(u0: float, u1: float) -> float:
-    """blink_closure for one person, in plain floats (the per-frame path)."""
-    if u0 <= BLINK_CLOSED_AT <= u1:
-        return 1.0
-    u = u1 if u1 <= BLINK_CLOSED_AT else u0   # the phase nearer the peak (closing: later; opening: earlier)
-    return min(max(min(u * (1.0 / BLINK_CLOSED_AT), (1.0 - u) * (1.0 / (1.0 - BLINK_CLOSED_AT))), 0.0), 1.0)
-
-
-def blink_duration_s(gs: GazeState) -> float:
-    """A blink's duration: log-normal, redrawn while outside blink_dur_range (no pile-up at a
-    bound)."""
-    cfg = gs.cfg
-    lo, hi = cfg.blink_dur_range
-    while True:
-        d = _lognormal(gs.rng, cfg.blink_dur_median_s, cfg.blink_dur_sigma)
-        if lo <= d <= hi:
-            return d
 
 
 def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray, speaking: np.ndarray,
@@ -644,3 +323,4 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
         eyelid[i] = max(_blink_closure_1((t - dt - t0) / dur, u), eyelid[i])
     target = np.where(gs.looking, gs.anchor, -1)
     return GazeFrame(eye_dir, ein, head_q, eyelid, target)
+
