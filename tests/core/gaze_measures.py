@@ -138,6 +138,8 @@ def blinks(tape: MeetingTape) -> dict:
     for i in range(tape.n):
         s, e = runs(lid[:, i] > BLINK_CLOSED)
         for a, b in zip(s, e):
+            if b >= len(lid):
+                continue                    # cut off by the tape's end: neither its length nor peak is known
             dur.append((b - a) / fps)
             peak.append(float(lid[a:b, i].max()))
             if talking[a, i]:
