@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gaze_moves import (DEG, GazeConfig, GazeState, _angles_to, _aversion, _blink_closure_1,  # noqa: F401
+from .gaze_moves import (DEG, GazeConfig, GazeState, _amplitude, _angles_to, _aversion, _blink_closure_1,  # noqa: F401
                          _blink_interval_units, _scan_interval, _scan_offset, _set_target,
                          _start_saccade, blink_closure, blink_duration_s, saccade_duration_s)
 from .gaze_policy import _PLAN_END, _choose_scripted, _on_floor_change
@@ -200,7 +200,8 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
 
 def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray, speaking: np.ndarray,
               floor: int, floor_changed: bool, local_index: int = -1, tracker_dir=None,
-              turn_end: np.ndarray | None = None, next_speaker: int = -1) -> GazeFrame:
+              turn_end: np.ndarray | None = None, next_speaker: int = -1,
+              nod: np.ndarray | None = None) -> GazeFrame:
     """Advance gaze to time ``t`` (seconds).
 
     head_pos: (N, 3) world eye-centre positions, metres. R_base: (N, 3, 3) rotation matrices of the
@@ -208,7 +209,9 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     floor holder or -1. tracker_dir: optional (3,) world gaze direction of the local user's eye tracker.
     turn_end: optional (N,) seconds, when each person's current or last turn ends (the
     conversation's plan; read, not copied); next_speaker: who speaks next (-1: unknown). With them
-    a speaker looks up before the turn ends, at the next speaker.
+    a speaker looks up before the turn ends, at the next speaker. nod: optional (N,) head pitch of
+    the listeners' nods (radians, < 0 while nodding; None: nobody nods): a nodding listener keeps
+    their gaze target until the nod is over (a nod is given to the speaker, not turned away in).
     """
     cfg = gs.cfg
     dt = 0.0 if math.isnan(gs.last_t) else max(t - gs.last_t, 0.0)
@@ -238,6 +241,9 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
                 if t < gs.sacc_t0[i] + cfg.refractory_s:
                     gs.fix_until[i] = gs.sacc_t0[i] + cfg.refractory_s
                     continue
+                if nod is not None and nod[i] < 0.0:
+                    gs.fix_until[i] = t + cfg.shift_wait_s
+                    continue
                 _choose_scripted(gs, int(i), t, speaking, floor, head_pos, R_base)
         for i in np.nonzero(gs.micro_next <= t)[0]:
             i = int(i)
@@ -245,8 +251,13 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
                 gs.micro_next[i] = gs.sacc_t0[i] + cfg.refractory_s
                 continue
             a = int(gs.anchor[i])
-            gs.jitter[i] = _scan_offset(gs, i, a, bool(gs.looking[i]), head_pos)
             ref = _angles_to(head_pos, R_base, i, a) if a >= 0 else np.zeros(2)
+            if _amplitude(gs.eye[i], ref + gs.base_ang[i] + gs.jitter[i]) > cfg.shift_done_rad:
+                # The last gaze shift is not over (the eyes wait at their range for the head, or
+                # are still in flight): no new small saccade until the gaze is on its target.
+                gs.micro_next[i] = t + cfg.shift_wait_s
+                continue
+            gs.jitter[i] = _scan_offset(gs, i, a, bool(gs.looking[i]), head_pos)
             _start_saccade(gs, i, t, ref + gs.base_ang[i] + gs.jitter[i], "micro")
         gs.next_event = float(min(gs.fix_until.min(), gs.micro_next.min(), gs.end_look_t.min()))
     # Blinks: spend the interval budget at the current rate; a blink when it runs out.

@@ -47,6 +47,8 @@ class GazeConfig:
     scan_median_s: float = 0.2
     scan_sigma: float = 0.9
     scan_amp: tuple = (0.5 * DEG, 3.0 * DEG)  # small saccades while not on a face
+    shift_done_rad: float = 0.5 * DEG     # a gaze shift is over when the eyes are this near its target ...
+    shift_wait_s: float = 0.05            # ... until then the next small saccade waits (checked this often)
     head_threshold: float = 10.0 * DEG    # shifts below this are eyes only
     head_share: float = 0.8               # share of the excess taken by the head
     head_tau_s: float = 0.15              # (kept for configs; the head now moves as below)
@@ -134,9 +136,12 @@ def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -
     gs.sacc_dur[i] = float(saccade_duration_s(amp))
     gs.saccading[i] = (t, float(gs.sacc_dur[i]))
     gs.micro_next[i] = t + _scan_interval(gs)
-    if not gs.head_driven[i]:
+    if not gs.head_driven[i] and amp >= gs.cfg.head_threshold:
         # The head takes a share of what the eyes would have to turn beyond the eyes-only range,
         # measured from where the head points now: its part grows with the size of the shift.
+        # Smaller shifts (scanning a face, small shifts while looking away) are eyes only: they
+        # leave the head's goal alone (re-aiming it from mid-turn would start a second head
+        # movement without a gaze shift of its own).
         cfg = gs.cfg
         d = np.asarray(to, float) - gs.head[i]
         gs.head_next[i] = gs.head[i] + np.sign(d) * np.maximum(np.abs(d) - cfg.head_threshold, 0.0) * cfg.head_share
