@@ -43,7 +43,7 @@ import numpy as np
 from .gaze_moves import (DEG, GazeConfig, GazeState, _amplitude, _angles_to, _aversion, _blink_closure_1,  # noqa: F401
                          _blink_interval_units, _scan_interval, _scan_offset, _set_target,
                          _start_saccade, blink_closure, blink_duration_s, saccade_duration_s)
-from .gaze_policy import _PLAN_END, _choose_scripted, _on_floor_change
+from .gaze_policy import _PLAN_END, _PLAN_NEXT, _choose_scripted, _on_floor_change
 
 
 def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0.0,
@@ -231,11 +231,15 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     if hd_idx:
         _head_driven_contact(gs, t, head_pos, R_base, hd_idx, local_index, tracker_dir)
     if t >= gs.next_event:
-        for i in np.nonzero(gs.end_look_t <= t)[0]:     # a speaker looks up before the turn ends
+        for i in np.nonzero(gs.end_look_t <= t)[0]:     # the turn is about to end:
             gs.end_look_t[i] = math.inf
-            if i == floor and not gs.head_driven[i]:
-                gs.plan[i] = _PLAN_END
-                gs.fix_until[i] = t
+            if not gs.head_driven[i]:
+                if i == floor:                              # the speaker looks up
+                    gs.plan[i] = _PLAN_END
+                    gs.fix_until[i] = t
+                elif floor >= 0 and 0 <= gs.next_speaker != i:   # a listener turns to who speaks next
+                    gs.plan[i] = _PLAN_NEXT
+                    gs.fix_until[i] = t
         for i in np.nonzero(gs.fix_until <= t)[0]:
             if not gs.head_driven[i]:
                 if t < gs.sacc_t0[i] + cfg.refractory_s:

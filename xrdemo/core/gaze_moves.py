@@ -21,25 +21,28 @@ class GazeConfig:
     # looks at faces are at the speaker): a look at the speaker, then something else, then back.
     listener_glance_median_s: float = 3.6  # look at the speaker, log-normal
     listener_glance_sigma: float = 0.55
-    listener_return_prob: float = 0.5     # after looking elsewhere, back to the speaker
+    listener_return_prob: float = 0.45    # after looking elsewhere, back to the speaker
     listener_other_prob: float = 0.1      # looking elsewhere: at another listener's face ...
     listener_other_median_s: float = 0.9  # ... this long (log-normal, sigma 0.5)
-    avert_median_s: float = 2.5           # ... else away / at the table, log-normal
+    avert_median_s: float = 3.2           # ... else away / at the table, log-normal
     avert_sigma: float = 0.6
     # Speakers (Kendon 1967: > 70 % of long utterances start looking away, > 70 % end looking up).
-    speaker_listener_prob: float = 0.6    # after looking away, look at a listener (else away again)
+    speaker_listener_prob: float = 0.5    # after looking away, look at a listener (else away again)
     speaker_addressee_prob: float = 0.75  # a speaker's look at a listener goes to the addressee
-    speaker_look_median_s: float = 1.3    # speaker's look at a listener, log-normal (sigma 0.45)
+    speaker_look_median_s: float = 1.1    # speaker's look at a listener, log-normal (sigma 0.45)
     speaker_avert_median_s: float = 1.5   # speaker's look away, log-normal (sigma avert_sigma)
     long_turn_s: float = 2.5              # a turn planned at least this long is "long"
     turn_start_avert_long: float = 0.75   # a new speaker looks away as a long turn starts ...
-    turn_start_avert_short: float = 0.4   # ... and as a short one starts
+    turn_start_avert_short: float = 0.6   # ... and as a short one starts
     turn_start_avert_median_s: float = 1.6  # that first look away, log-normal (sigma 0.35)
     turn_end_lead_s: tuple = (0.6, 1.2)   # the speaker looks up this long before the turn ends ...
     turn_end_next_prob: float = 0.8       # ... at the next speaker (gaze selects the next speaker)
     turn_end_other_prob: float = 0.12     # ... or at another listener (else not at all)
-    follow_floor_prob: float = 0.7        # listeners turn to a new speaker ...
-    follow_delay_s: tuple = (0.15, 0.6)   # ... after this reaction time
+    follow_floor_prob: float = 0.9        # listeners looking at a face turn to a new speaker ...
+    follow_from_away_prob: float = 0.25   # ... or, when looking away, this often
+    follow_delay_s: tuple = (0.1, 0.5)    # ... after this reaction time
+    listener_anticipate_prob: float = 0.6  # a listener turns to the next speaker before the turn ends ...
+    listener_anticipate_s: tuple = (0.0, 0.5)  # ... this long before it
     min_fixation_s: float = 0.25          # no target switch sooner than this after the last one
     refractory_s: float = 0.2             # no saccade sooner than this after the previous onset
     # Saccades within a fixation (scanning a face between eyes, nose and mouth, or small shifts

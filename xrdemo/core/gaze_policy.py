@@ -13,9 +13,10 @@ import numpy as np
 
 from .gaze_moves import DEG, GazeState, _aversion, _lognormal, _set_target
 
-_PLAN_NONE, _PLAN_START, _PLAN_END, _PLAN_FOLLOW = 0, 1, 2, 3
+_PLAN_NONE, _PLAN_START, _PLAN_END, _PLAN_FOLLOW, _PLAN_NEXT = 0, 1, 2, 3, 4
 """What a scripted person's next gaze choice is for: the usual rhythm, the start of their own
-turn, the end of their own turn (look up at the next speaker), turning to a new speaker."""
+turn, the end of their own turn (look up at the next speaker), turning to a new speaker, a
+listener turning to the next speaker as the current turn ends (anticipating the transition)."""
 
 
 def _look_at(gs, i, t, j, until, head_pos, R):
@@ -62,6 +63,12 @@ def _choose_scripted(gs: GazeState, i: int, t: float, speaking, floor: int, head
         else:
             _look_away(gs, i, t, until, head_pos, R)
         return
+    if plan == _PLAN_NEXT:
+        nxt = gs.next_speaker
+        if 0 <= nxt < n and nxt != i and nxt != floor:
+            _look_at(gs, i, t, nxt, t + _lognormal(rng, cfg.listener_glance_median_s,
+                                                   cfg.listener_glance_sigma), head_pos, R)
+            return
     if floor == i:
         if plan == _PLAN_START:
             left = (gs.turn_end[i] - t) if gs.turn_end is not None else math.inf
@@ -76,6 +83,8 @@ def _choose_scripted(gs: GazeState, i: int, t: float, speaking, floor: int, head
         j = a if (0 <= a < n and a != i and rng.random() < cfg.speaker_addressee_prob) else _other(gs, i)
         _look_at(gs, i, t, j, t + _lognormal(rng, cfg.speaker_look_median_s, 0.45), head_pos, R)
         return
+    if floor < 0 and gs.prev_floor != i:
+        floor = gs.prev_floor    # between turns listeners keep to the last speaker
     if floor >= 0:
         on_speaker = gs.looking[i] and gs.anchor[i] == floor
         if plan == _PLAN_FOLLOW or (not on_speaker and rng.random() < cfg.listener_return_prob):
@@ -103,10 +112,18 @@ def _on_floor_change(gs: GazeState, t: float, floor: int, scripted_idx: np.ndarr
             gs.addressee[i] = old if (old >= 0 and old != i and rng.random() < 0.7) else -1
             end = gs.turn_end[i] if gs.turn_end is not None else math.inf
             if math.isfinite(end):
-                gs.end_look_t[i] = max(end - rng.uniform(*cfg.turn_end_lead_s), t + 0.5 * (end - t))
+                gs.end_look_t[i] = max(end - rng.uniform(*cfg.turn_end_lead_s), t + 0.6 * (end - t))
         else:
             gs.end_look_t[i] = math.inf
-            if floor >= 0 and rng.random() < cfg.follow_floor_prob:
+            end = gs.turn_end[floor] if (floor >= 0 and gs.turn_end is not None) else math.inf
+            watching = gs.looking[i] and gs.anchor[i] >= 0
+            if math.isfinite(end) and watching and rng.random() < cfg.listener_anticipate_prob:
+                # Listeners watching the talk project the turn's end and often turn to the next
+                # speaker before it (Holler & Kendrick 2015).
+                gs.end_look_t[i] = max(end - rng.uniform(*cfg.listener_anticipate_s), t + 0.5 * (end - t))
+            # Someone watching a face turns to the new speaker; someone looking away less often.
+            p = cfg.follow_floor_prob if gs.looking[i] else cfg.follow_from_away_prob
+            if floor >= 0 and rng.random() < p:
                 if not (gs.looking[i] and gs.anchor[i] == floor):
                     gs.plan[i] = _PLAN_FOLLOW
                     gs.fix_until[i] = max(t + rng.uniform(*cfg.follow_delay_s), earliest)
