@@ -19,7 +19,7 @@ class GazeConfig:
 
     # Listeners (Argyle & Cook 1976: ~3 s glances; Vertegaal et al. 2001: 88 % of a listener's
     # looks at faces are at the speaker): a look at the speaker, then something else, then back.
-    listener_glance_median_s: float = 3.6  # look at the speaker, log-normal
+    listener_glance_median_s: float = 4.2  # look at the speaker, log-normal
     listener_glance_sigma: float = 0.55
     listener_return_prob: float = 0.45    # after looking elsewhere, back to the speaker
     listener_other_prob: float = 0.1      # looking elsewhere: at another listener's face ...
@@ -40,8 +40,9 @@ class GazeConfig:
     turn_end_other_prob: float = 0.12     # ... or at another listener (else not at all)
     follow_floor_prob: float = 0.9        # listeners looking at a face turn to a new speaker ...
     follow_from_away_prob: float = 0.25   # ... or, when looking away, this often
+    follow_min_turn_s: float = 1.0        # ... when the new turn is planned at least this long
     follow_delay_s: tuple = (0.1, 0.5)    # ... after this reaction time
-    listener_anticipate_prob: float = 0.6  # a listener turns to the next speaker before the turn ends ...
+    listener_anticipate_prob: float = 0.4  # a listener turns to the next speaker before the turn ends ...
     listener_anticipate_s: tuple = (0.0, 0.5)  # ... this long before it
     min_fixation_s: float = 0.25          # no target switch sooner than this after the last one
     refractory_s: float = 0.2             # no saccade sooner than this after the previous onset

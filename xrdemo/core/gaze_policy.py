@@ -122,8 +122,10 @@ def _on_floor_change(gs: GazeState, t: float, floor: int, scripted_idx: np.ndarr
                 # speaker before it (Holler & Kendrick 2015).
                 gs.end_look_t[i] = max(end - rng.uniform(*cfg.listener_anticipate_s), t + 0.5 * (end - t))
             # Someone watching a face turns to the new speaker; someone looking away less often.
+            # A turn too short to turn to (an interjection over before the eyes would get there)
+            # leaves listeners where they look: they stay with the one who holds the talk.
             p = cfg.follow_floor_prob if gs.looking[i] else cfg.follow_from_away_prob
-            if floor >= 0 and rng.random() < p:
+            if floor >= 0 and end - t >= cfg.follow_min_turn_s and rng.random() < p:
                 if not (gs.looking[i] and gs.anchor[i] == floor):
                     gs.plan[i] = _PLAN_FOLLOW
                     gs.fix_until[i] = max(t + rng.uniform(*cfg.follow_delay_s), earliest)
