@@ -89,3 +89,16 @@ def test_small_saccades_wait_for_the_gaze_shift_and_leave_the_head_alone(talk):
     for k in moves:
         t = k / FPS
         assert np.any((big <= t) & (big >= t - 0.1)), t
+
+
+def test_a_large_gaze_shift_brings_a_blink_forward_but_never_restarts_one_mid_blink():
+    from xrdemo.core.gaze_moves import DEG, _start_saccade
+    n = 3
+    pos, q, R = seats(n)
+    gs = new_gaze(n, np.random.default_rng(4))
+    gs.blink_budget[:] = 0.2
+    _start_saccade(gs, 0, 10.0, np.array([50.0 * DEG, 0.0]), "target")
+    assert gs.blink_budget[0] == 0.0                       # the shift carries a blink
+    gs.blink_t0[1], gs.blink_dur[1] = 9.9, 0.25            # person 1 is mid-blink at t = 10
+    _start_saccade(gs, 1, 10.0, np.array([50.0 * DEG, 0.0]), "target")
+    assert gs.blink_budget[1] == 0.2                       # (a restart would cut it half closed)

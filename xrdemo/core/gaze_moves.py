@@ -152,8 +152,8 @@ def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -
         gs.head_next_t[i] = t + cfg.head_latency_s
     if gs.log is not None:
         gs.log.append((t, i, kind, amp / DEG, gs.sacc_dur[i]))
-    if amp > 30.0 * DEG and gs.blink_budget[i] < 0.3:
-        gs.blink_budget[i] = 0.0  # large gaze shifts tend to carry a blink
+    if amp > 30.0 * DEG and gs.blink_budget[i] < 0.3 and t >= gs.blink_t0[i] + gs.blink_dur[i]:
+        gs.blink_budget[i] = 0.0  # large gaze shifts tend to carry a blink (not a second one mid-blink)
 
 
 def _aversion(rng, down_bias: float = 1.0) -> np.ndarray:
