@@ -30,6 +30,16 @@ def test_listeners_look_at_faces_61_percent_mostly_the_speaker():
     # listener's face-looking is at the speaker. (The model's targets; tests/core/test_gaze_turns.py
     # measures the same on the drawn eye rays.)
     gs, out, fps = simulate()
+    # Turns as tests/core/gaze_measures.py reads them from the drawn tapes: a floor held under 1 s
+    # (an interjection, "yeah, right") is not a turn there, and listeners stay with the one who
+    # holds the talk through it; its frames are left out here too.
+    floors = np.array([o[1] for o in out])
+    edges = np.flatnonzero(np.diff(floors)) + 1
+    starts, ends = np.concatenate([[0], edges]), np.concatenate([edges, [len(floors)]])
+    turn = np.zeros(len(floors), bool)
+    for a, b in zip(starts, ends):
+        turn[a:b] = floors[a] >= 0 and b - a >= fps
+    out = [o for o, keep in zip(out, turn) if keep]
     on = on_face = tot = 0
     for speaking, floor, target, *_ in out:
         if floor >= 0:

@@ -22,7 +22,7 @@ class GazeConfig:
     listener_glance_median_s: float = 4.2  # look at the speaker, log-normal
     listener_glance_sigma: float = 0.55
     listener_return_prob: float = 0.45    # after looking elsewhere, back to the speaker
-    listener_other_prob: float = 0.1      # looking elsewhere: at another listener's face ...
+    listener_other_prob: float = 0.05     # looking elsewhere: at another listener's face ...
     listener_other_median_s: float = 0.9  # ... this long (log-normal, sigma 0.5)
     avert_median_s: float = 3.2           # ... else away / at the table, log-normal
     avert_sigma: float = 0.6
