@@ -348,7 +348,6 @@ class _Derived:
     R_seat: np.ndarray            # (N, 3, 3)
     breath_phase: np.ndarray      # (N,)
     wrist: script.WristModel
-    mirror: np.ndarray            # (N, 2, 3, 1) row signs of R^T that mirror left hands
     hand_rgba: np.ndarray         # (2N, 4) float32
     all_valid: np.ndarray         # (N, 2, 26) True, to copy
     skin: np.ndarray              # (N, 4) float32 skin rgb + iris darkness (avatars.skin_tones)
@@ -375,8 +374,6 @@ def _derived(state: MeetingState) -> _Derived:
                 and k[5] is key[5] and k[6] is key[6] and k[7] is key[7]):
             return d
     n = len(state.seat_pos)
-    mirror = np.ones((n, 2, 3, 1))
-    mirror[:, 0, 0] = -1.0
     hand_rgba = np.ones((2 * n, 4), np.float32)
     slot = np.arange(n * 2 * len(CONTACT_JOINTS))
     skin, hair = skin_tones(n, state.seed)
@@ -388,7 +385,7 @@ def _derived(state: MeetingState) -> _Derived:
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
                  wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height,
                                              state.table),
-                 mirror=mirror, hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
+                 hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
                  skin=skin, hair=hair, tags={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
                  + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)],
@@ -522,14 +519,14 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
 
     # Hands: gesture weights and lift from presence, placed by the script's wrist model.
     raised = np.minimum(np.maximum(pf.hand_lift, 0.0), 1.0)
-    wrist_p, wrist_R = script.wrist_frames(der.wrist, raised, t_s)
+    wrist_p, turn = script.wrist_turns(der.wrist, raised, t_s)          # turn mirrors left hands
     local_joints = H.blend_poses(pf.gesture_weights.reshape(2 * n, -1))
-    Rt = wrist_R.swapaxes(-1, -2) * der.mirror                          # mirrors left hands
-    turned = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 3), Rt)   # about the wrist
+    turned = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 3), turn)   # about the wrist
     radii = ppl.radii
     # Curled resting hands would sink into the table: lift each hand until it rests on the top
     # (added to the wrist before it is added to every joint).
-    lowest = (turned[..., 1] - radii).min(axis=-1) + wrist_p[..., 1]        # (N, 2)
+    lowest = _MIN(turned[..., 1] - radii, axis=-1)                          # (N, 2), about the wrist
+    lowest += wrist_p[..., 1]
     wrist_p[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)
     turned += wrist_p[:, :, None, :]
     joints = turned
@@ -602,6 +599,7 @@ TAG_MAX_LINEAR = 0.42
 """Brightest a lit tag's background gets (linear; ~0.68 sRGB), so its white name still reads."""
 
 _ONES3 = np.ones(3)
+_MIN = np.minimum.reduce
 _GLOW_SCALE = np.diag([0.012, 0.0008, 0.012, 1.0]).astype(np.float32)
 _GLOW_RGB = np.array(CONTACT_SHADOW_RGB, np.float32)
 
