@@ -32,7 +32,8 @@ from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 from .whisper import InviteConfig, invite_step
 from .face_behaviour import FaceBehaviour, apply as apply_layer
 from .face_sources import combine_expressions, remote_gaze
-from .avatars import HIP_IN_SEAT, SPINE_TURN_SHARE, body_colors, body_transforms, lap_transforms, eye_gaze, face_instances, skin_tones
+from .avatars import (BODY_SPHERES, HIP_IN_SEAT, SPINE_TURN_SHARE, body_colors, body_template, body_transforms,
+                      eye_gaze, face_instances, skin_tones)
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -353,11 +354,12 @@ class _Derived:
     skin: np.ndarray              # (N, 4) float32 skin rgb + iris darkness (avatars.skin_tones)
     hair: np.ndarray              # (N, 4) float32 hair rgb + opacity
     tags: dict                    # (hide, present, verified) -> (drawn heads: slice or indices,) + _name_tags(...)
+                                  # + (tag-light slope, the drawn bodies' colours (3M, 4))
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
     smile: np.ndarray             # (N,) each person's resting smile 0..1 (seeded)
     hip: np.ndarray               # (N, 3) where each person's hips sit in their chair
     body_colors: np.ndarray       # (N, 3, 4) float32 chest, shoulder and lap colours (avatars)
-    lap: np.ndarray | None = None  # (N, 4, 4) each seat's lap transform (avatars.lap_transforms)
+    body_template: np.ndarray | None = None  # (N, 3, 4, 4) float32 avatars.body_template (laps)
     index: np.ndarray | None = None  # (N,) 0..N-1
     back_rest: np.ndarray | None = None  # (N, 3) the seat's share of each chest's facing (avatars.body_transforms)
     capsule_radii: tuple = ()     # (radii array, its hand_capsule_radii) for the newest radii seen
@@ -392,7 +394,7 @@ def _derived(state: MeetingState) -> _Derived:
                  smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n),
                  hip=state.seat_pos + P.quat_to_matrix(state.seat_rot) @ HIP_IN_SEAT,
                  body_colors=body_colors(state.people.color))
-    d.lap = lap_transforms(d.hip, d.R_seat[:, :, 2]).astype(np.float32)
+    d.body_template = body_template(d.hip, d.R_seat[:, :, 2])
     d.back_rest = (1.0 - SPINE_TURN_SHARE) * d.R_seat[:, :, 2]
     d.index = np.arange(n)
     state.derived = d
@@ -688,9 +690,10 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     if cached is None:
         drawn = _drawn(ppl, hide)
         tags = _name_tags(ppl, hide)
-        cached = der.tags[tag_key] = ((slice(None) if drawn.all() else np.flatnonzero(drawn),) + tags
-                                      + (1.2 * tags[2][:, :3] + np.float32(0.05),))
-    keep, shown, texts, tag_color, tag_slope = cached
+        keep = slice(None) if drawn.all() else np.flatnonzero(drawn)
+        cached = der.tags[tag_key] = ((keep,) + tags + (1.2 * tags[2][:, :3] + np.float32(0.05),
+                                                        der.body_colors[keep].reshape(-1, 4)))
+    keep, shown, texts, tag_color, tag_slope, kept_body_colors = cached
     # Faces: eyes converge on what each person looks at (0: nobody in particular).
     if state.frame is not None:
         tgt = np.asarray(state.frame.gaze_target)
@@ -705,16 +708,18 @@ def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
     faces = face_instances(keep, ppl.head_pos, R_head, der.skin, der.hair, eyes, expr)
     # Bodies seated in their chairs (unless the meeting draws heads and hands only).
     joint, intensity = _contact_spots(ppl, der.contact_joint)
-    if state.torso:
-        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head, der.lap, der.back_rest)
-        body_m, body_c = body_m[keep].reshape(-1, 4, 4), der.body_colors[keep].reshape(-1, 4)
-    else:
-        body_m, body_c = np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32)
-    b = len(body_m)
+    b = len(kept_body_colors) if state.torso else 0
     sph_m = np.empty((b + len(joint), 4, 4), np.float32)
     sph_c = np.empty((b + len(joint), 4), np.float32)
-    sph_m[:b] = body_m
-    sph_c[:b] = body_c
+    if b:
+        into = sph_m[:b].reshape(-1, BODY_SPHERES, 4, 4)
+        if isinstance(keep, slice):
+            body_transforms(der.hip, None, ppl.head_pos, R_head, back_rest=der.back_rest,
+                            template=der.body_template, out=into)
+        else:
+            np.take(body_transforms(der.hip, None, ppl.head_pos, R_head, back_rest=der.back_rest,
+                                    template=der.body_template), keep, axis=0, out=into)
+        sph_c[:b] = kept_body_colors
     _fill_contact_shadows(sph_m[b:], sph_c[b:], ppl, joint, intensity, state.table.height)
 
     alpha = ppl.hand_alpha if ppl.present is None else ppl.hand_alpha * ppl.present[:, None]
