@@ -167,7 +167,7 @@ def _hand_capsules(ppl, der, alpha: np.ndarray) -> Capsules:
     if np.count_nonzero(alpha == 1.0) == alpha.size and np.count_nonzero(ppl.valid) == ppl.valid.size:
         if der.capsule_rgba is None:
             der.capsule_rgba = _read_only(der.hand_rgba.repeat(H.CAPSULES_PER_HAND, axis=0))
-        ends = ppl.joints.reshape(-1, 3).take(_capsule_ends(2 * n), axis=0).astype(np.float32)
+        ends = ppl.joints.reshape(-1, 3).astype(np.float32).take(_capsule_ends(2 * n), axis=0)
         return Capsules(ends[0], ends[1], der.capsule_radii[1], der.capsule_rgba)
     return H.hand_capsules(ppl.joints.reshape(2 * n, H.JOINT_COUNT, 3), ppl.radii.reshape(2 * n, H.JOINT_COUNT),
                            ppl.valid.reshape(2 * n, H.JOINT_COUNT), der.hand_rgba, alpha.reshape(-1),
