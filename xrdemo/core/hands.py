@@ -299,6 +299,7 @@ def _library_angle_rows() -> np.ndarray:
 
 
 _LIBRARY_ANGLE_ROWS = _library_angle_rows()
+_ONES_L = np.ones(_LIBRARY_ANGLE_ROWS.shape[1])
 
 
 def blend_poses(weights: np.ndarray) -> np.ndarray:
@@ -312,7 +313,7 @@ def blend_poses(weights: np.ndarray) -> np.ndarray:
     """
     w = np.asarray(weights, dtype=np.float64)
     rows = _LIBRARY_ANGLE_ROWS @ w.T                   # every angle is linear in the weights
-    rows /= np.maximum(w.sum(axis=1), 1e-12)
+    rows /= np.maximum(w @ _ONES_L, 1e-12)
     return _joints_from_angle_rows(rows)
 
 

@@ -216,10 +216,14 @@ def contact_step(contact: np.ndarray, joints: np.ndarray, valid: np.ndarray, tab
     c = ((joints - table.centre).reshape(-1, 3) @ table.axes).reshape(joints.shape)  # (H, J, 3): height, x, z
     h = c[..., 0] - radii
     ext = np.abs(c[..., 1:]) <= table.half_extents + cfg.margin_m
-    ok = ext[..., 0] & ext[..., 1] & valid[:, None] & (h > -0.15)  # far below: under the table
-    new = ok & (h < np.where(contact, cfg.exit_m, cfg.enter_m))
-    intensity = np.minimum(np.maximum(1.0 - h * (1.0 / cfg.glow_m), 0.0), 1.0) * ok
-    intensity[new] = 1.0
+    ok = ext[..., 0] & ext[..., 1]
+    ok &= valid[:, None]
+    ok &= h > -0.15                                    # far below: under the table
+    # Joints off the table count as infinitely far above it: no contact, no glow.
+    h = np.where(ok, h, np.inf)
+    new = h < np.where(contact, cfg.exit_m, cfg.enter_m)
+    intensity = np.minimum(np.maximum(1.0 - h * (1.0 / cfg.glow_m), 0.0), 1.0)
+    np.maximum(intensity, new, out=intensity)          # 1 while touching
     haptic = np.zeros(joints.shape[0])
     if np.count_nonzero(new != contact):
         down = np.argwhere(new & ~contact)

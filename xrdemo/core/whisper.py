@@ -124,12 +124,17 @@ def new_whisper(n: int, cfg: WhisperConfig | None = None) -> WhisperState:
     return WhisperState(np.zeros((n, n), bool), np.full((n, n), -1e9), np.zeros(n), cfg or WhisperConfig())
 
 
+_ONES3 = np.ones(3)
+_NO_PAIRS = np.zeros((0, 2), int)
+_NO_PAIRS.flags.writeable = False
+
+
 def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     """Advance to ``t`` (s) with head positions (N, 3) m. -> (pairs (P, 2) int, i < j; cue (N,))."""
     cfg = ws.cfg
     d = head_pos[:, None, :] - head_pos[None, :, :]
     d *= d
-    dist = np.sqrt(d[..., 0] + d[..., 1] + d[..., 2])
+    dist = np.sqrt(d @ _ONES3)
     dt = 0.0 if math.isnan(ws.last_t) else max(t - ws.last_t, 0.0)
     ws.last_t = t
     if ws.dist is None or ws.dist.shape != dist.shape:
@@ -145,7 +150,7 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     if (not np.count_nonzero(ws.active) and np.count_nonzero(ws.dist < cfg.enter_m) <= n
             and not (governed and inv.partner >= 0)):
         ws.cue -= ws.cue * k
-        return np.zeros((0, 2), int), ws.cue
+        return _NO_PAIRS, ws.cue
     can = (t - ws.changed_at) >= cfg.min_dwell_s
     enter = (ws.dist < cfg.enter_m) & ~ws.active & can
     leave = (ws.dist > cfg.exit_m) & ws.active & can
