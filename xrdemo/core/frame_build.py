@@ -80,7 +80,9 @@ class Seating:
 
     keep: the drawn heads (a slice when everyone is, else (M,) indices); shown, texts, tag_color
     (M, 4) float32: name_tags; tag_slope (M, 3) float32: how a tag lights up with the voice;
-    body_colors (3M, 4), skin and hair (M, 4) float32, read-only.
+    body_colors (3M, 4), skin and hair (M, 4) float32, read-only. sphere_m (3M + S, 4, 4) and
+    sphere_c (3M + S, 4) float32, read-only: the frame's sphere instances to copy the first of,
+    the bodies' colours and then S = 12N contact shadows (their glow transform, colour and alpha 0).
     """
 
     keep: object
@@ -91,6 +93,8 @@ class Seating:
     body_colors: np.ndarray
     skin: np.ndarray
     hair: np.ndarray
+    sphere_m: np.ndarray
+    sphere_c: np.ndarray
 
 
 def seating(people, hide: int, der) -> Seating:
@@ -103,11 +107,18 @@ def seating(people, hide: int, der) -> Seating:
         drawn = drawn_heads(people, hide)
         shown, texts, tag_color = name_tags(people, hide)
         keep = slice(None) if drawn.all() else np.flatnonzero(drawn)
+        body_colors = der.body_colors[keep].reshape(-1, 4)
+        b, slots = len(body_colors), len(der.contact_joint)
+        sphere_m = np.zeros((b + slots, 4, 4), np.float32)
+        sphere_m[b:] = der.glow
+        sphere_c = np.zeros((b + slots, 4), np.float32)
+        sphere_c[:b] = body_colors
+        sphere_c[b:, :3] = _GLOW_RGB
         s = der.tags[key] = Seating(
             keep=keep, shown=shown, texts=texts, tag_color=tag_color,
-            tag_slope=1.2 * tag_color[:, :3] + np.float32(0.05),
-            body_colors=_read_only(der.body_colors[keep].reshape(-1, 4)),
-            skin=_read_only(np.array(der.skin[keep])), hair=_read_only(np.array(der.hair[keep])))
+            tag_slope=1.2 * tag_color[:, :3] + np.float32(0.05), body_colors=_read_only(body_colors),
+            skin=_read_only(np.array(der.skin[keep])), hair=_read_only(np.array(der.hair[keep])),
+            sphere_m=_read_only(sphere_m), sphere_c=_read_only(sphere_c))
     return s
 
 
@@ -205,9 +216,10 @@ def frame_scene(state, der, R_head: np.ndarray) -> FrameScene:
     # Bodies seated in their chairs (unless the meeting draws heads and hands only), then the
     # contact shadows, in one sphere array.
     joint, intensity = contact_spots(ppl, der.contact_joint)
+    end = len(seats.body_colors) + len(joint)
     b = len(seats.body_colors) if state.torso else 0
-    sph_m = np.empty((b + len(joint), 4, 4), np.float32)
-    sph_c = np.empty((b + len(joint), 4), np.float32)
+    sph_m = seats.sphere_m[end - b - len(joint):end].copy()        # bodies (unless no torso), shadows
+    sph_c = seats.sphere_c[end - b - len(joint):end].copy()
     if b:
         into = sph_m[:b].reshape(-1, BODY_SPHERES, 4, 4)
         if every:
@@ -216,8 +228,9 @@ def frame_scene(state, der, R_head: np.ndarray) -> FrameScene:
         else:
             np.take(body_transforms(der.hip, None, ppl.head_pos, R_head, back_rest=der.back_rest,
                                     template=der.body_template), keep, axis=0, out=into)
-        sph_c[:b] = seats.body_colors
-    fill_contact_shadows(sph_m[b:], sph_c[b:], ppl, joint, intensity, state.table.height, der.glow)
+    if len(joint):                     # the shadows' x and z under their joints, alpha by intensity
+        sph_m[b:, 0:3:2, 3] = ppl.joints.reshape(-1, 3).take(joint, axis=0)[:, 0::2]
+        np.multiply(intensity, 0.6, out=sph_c[b:, 3])
     meshes = dict(state.static_meshes)
     meshes["sphere"] = MeshInstances(sph_m, sph_c)
 

@@ -277,13 +277,12 @@ def _joints_from_angle_rows(rows: np.ndarray) -> np.ndarray:
     cos_psi = np.cos(rows[20:40], dtype=np.float32).reshape(5, 4, k)
     cos_psi *= _FROM_ABDUCTION[..., None]
     sin_ends, cos_ends = np.sin(rows[40:], dtype=np.float32), np.cos(rows[40:], dtype=np.float32)
-    u = np.empty((5, 3, 1, k))                                             # (sin a, (cos a - 1) (sin, cos phi_a))
-    u[:, 0, 0] = sin_ends[5:]
+    np.multiply(cos_psi, sin_ends[5:, None], out=v[:, 0], dtype=np.float64)   # x: cos psi sin a
+    u = np.empty((5, 2, 1, k))                                             # (cos a - 1) (sin, cos phi_a)
     cos_a1 = cos_ends[5:] - np.float32(1.0)
-    np.multiply(cos_a1, sin_ends[:5], out=u[:, 1, 0])
-    np.multiply(cos_a1, cos_ends[:5], out=u[:, 2, 0])
-    v[:, 0] = 0.0
-    v += cos_psi[:, None] * u
+    np.multiply(cos_a1, sin_ends[:5], out=u[:, 0, 0])
+    np.multiply(cos_a1, cos_ends[:5], out=u[:, 1, 0])
+    v[:, 1:] += cos_psi[:, None] * u
     directions = _BASE_FRAMES @ v.reshape(5, 3, 4 * k)                    # (5, 3, 4 K)
     by_bone = directions.reshape(5, 3, 4, k).transpose(0, 2, 1, 3).reshape(20, 3 * k)
     joints = (_BONES_TO_JOINTS @ by_bone).reshape(JOINT_COUNT, 3, k)
