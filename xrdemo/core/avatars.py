@@ -202,22 +202,22 @@ def body_transforms(hip, seat_back, head_pos, R_head, lap=None, back_rest=None, 
     turn. Every column of the chest's and the shoulders' transforms is a constant mix of the rows
     (x, up, z, spine, neck, hip): one product (_BODY_COLUMNS)."""
     n = len(hip)
-    rows = np.empty((n, 6, 3))
-    rows[:, 5] = hip
-    neck = rows[:, 4]
-    np.matmul(R_head, NECK_BASE_IN_HEAD, out=neck)
+    rows = np.empty((6, n, 3))                    # x, up, z, spine, neck, hip: products over all at once
+    rows[5] = hip
+    neck = rows[4]
+    np.matmul(R_head.reshape(3 * n, 3), NECK_BASE_IN_HEAD, out=neck.reshape(3 * n))
     neck += head_pos
-    spine = rows[:, 3]
+    spine = rows[3]
     np.subtract(neck, hip, out=spine)
     length = np.sqrt((spine * spine) @ _ONES3)
-    up = rows[:, 1]
+    up = rows[1]
     np.divide(spine, length[:, None], out=up)
     back = SPINE_TURN_SHARE * R_head[:, :, 2]
     back += (1.0 - SPINE_TURN_SHARE) * seat_back if back_rest is None else back_rest
-    x = rows[:, 0]
+    x = rows[0]
     np.matmul((up[:, :, None] * back[:, None, :]).reshape(n, 9), _CROSS, out=x)     # up x back
     x /= np.sqrt((x * x) @ _ONES3)[:, None]
-    np.matmul((x[:, :, None] * up[:, None, :]).reshape(n, 9), _CROSS, out=rows[:, 2])   # x x up
+    np.matmul((x[:, :, None] * up[:, None, :]).reshape(n, 9), _CROSS, out=rows[2])   # x x up
     if template is None:
         template = body_template(hip, seat_back)
         if lap is not None:
@@ -226,5 +226,6 @@ def body_transforms(hip, seat_back, head_pos, R_head, lap=None, back_rest=None, 
         out = template.copy()
     else:
         out[...] = template
-    out[:, :2, :3, :] = (_BODY_COLUMNS @ rows).reshape(n, 2, 4, 3).transpose(0, 1, 3, 2)
+    columns = (_BODY_COLUMNS @ rows.reshape(6, 3 * n)).reshape(2, 4, n, 3)   # (body, column, person, xyz)
+    out[:, :2, :3, :] = columns.transpose(2, 0, 3, 1)
     return out

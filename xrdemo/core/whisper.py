@@ -134,7 +134,7 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     cfg = ws.cfg
     d = head_pos[:, None, :] - head_pos[None, :, :]
     d *= d
-    dist = np.sqrt(d @ _ONES3)
+    dist = np.sqrt(d.reshape(-1, 3) @ _ONES3).reshape(d.shape[:2])
     dt = 0.0 if math.isnan(ws.last_t) else max(t - ws.last_t, 0.0)
     ws.last_t = t
     if ws.dist is None or ws.dist.shape != dist.shape:
