@@ -172,7 +172,7 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
         state.contact = cf.contact
         intensity = cf.intensity.reshape(n, 2, -1)
         down = np.stack([cf.down[:, 0] // 2, cf.down[:, 0] % 2, cf.down[:, 1]], axis=1) if len(
-            cf.down) else np.zeros((0, 3), int)
+            cf.down) else _NO_DOWN
         haptic = cf.haptic.reshape(n, 2)
     else:
         intensity = np.zeros((n, 2, len(CONTACT_JOINTS)))
@@ -190,4 +190,6 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
 
 
 _CONTACT_CFG = ContactConfig()
+_NO_DOWN = np.zeros((0, 3), int)
+_NO_DOWN.flags.writeable = False
 _CONTACT_INDEX = np.asarray(CONTACT_JOINTS)

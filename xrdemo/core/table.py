@@ -215,7 +215,10 @@ def contact_step(contact: np.ndarray, joints: np.ndarray, valid: np.ndarray, tab
     cfg = cfg or ContactConfig()
     c = ((joints - table.centre).reshape(-1, 3) @ table.axes).reshape(joints.shape)  # (H, J, 3): height, x, z
     h = c[..., 0] - radii
-    ext = np.abs(c[..., 1:]) <= table.half_extents + cfg.margin_m
+    limits = table.__dict__.get("_limits")       # the footprint with its margin, cached per table
+    if limits is None or limits[0] != cfg.margin_m or limits[1] is not table.half_extents:
+        limits = table._limits = (cfg.margin_m, table.half_extents, table.half_extents + cfg.margin_m)
+    ext = np.abs(c[..., 1:]) <= limits[2]
     ok = ext[..., 0] & ext[..., 1]
     ok &= valid[:, None]
     ok &= h > -0.15                                    # far below: under the table

@@ -118,10 +118,12 @@ class WhisperState:
     dist: np.ndarray | None = None  # (N, N) smoothed head distances, m
     last_t: float = math.nan
     invite: InviteState = field(default_factory=InviteState)
+    cue_zero: bool = False          # every cue is exactly 0 (nobody has whispered yet): nothing to fade
 
 
 def new_whisper(n: int, cfg: WhisperConfig | None = None) -> WhisperState:
-    return WhisperState(np.zeros((n, n), bool), np.full((n, n), -1e9), np.zeros(n), cfg or WhisperConfig())
+    return WhisperState(np.zeros((n, n), bool), np.full((n, n), -1e9), np.zeros(n), cfg or WhisperConfig(),
+                        cue_zero=True)
 
 
 _ONES3 = np.ones(3)
@@ -149,7 +151,8 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     # (A head's smoothed distance to itself stays exactly 0: only n entries are close then.)
     if (not np.count_nonzero(ws.active) and np.count_nonzero(ws.dist < cfg.enter_m) <= n
             and not (governed and inv.partner >= 0)):
-        ws.cue -= ws.cue * k
+        if not ws.cue_zero:
+            ws.cue -= ws.cue * k
         return _NO_PAIRS, ws.cue
     can = (t - ws.changed_at) >= cfg.min_dwell_s
     enter = (ws.dist < cfg.enter_m) & ~ws.active & can
@@ -175,6 +178,7 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
         ws.changed_at[flip] = t
     on = ws.active.any(axis=1)
     ws.cue += (on - ws.cue) * k
+    ws.cue_zero = False
     if on.any():
         i, j = np.nonzero(np.triu(ws.active, 1))
         pairs = np.stack([i, j], axis=1)
