@@ -126,3 +126,19 @@ def test_shared_arrays_are_read_only_and_the_others_fresh():
     for x, y in zip(fresh(a), fresh(b)):
         assert x.flags.writeable and not np.shares_memory(x, y)
     assert a.shell is b.shell                                  # shared, like the static meshes
+
+
+def test_homogeneous_blend_and_wrist_transforms_place_hands_as_the_plain_way():
+    """(p, 1) @ [turn; position] of homogeneous blended joints is p @ turn + position of the
+    plain blend (the step's one product per hand)."""
+    st = S.make_meeting(6, seed=3)
+    model = st.derived.wrist if st.derived else S._derived(st).wrist
+    rng = np.random.default_rng(5)
+    w = rng.random((12, len(H.POSE_NAMES)))
+    plain, homo = H.blend_poses(w), H.blend_poses(w, homogeneous=True)
+    assert np.array_equal(homo[..., :3], plain) and np.all(homo[..., 3] == 1.0)
+    raised = rng.random((6, 2))
+    m = script.wrist_transforms(model, raised, 2.5)
+    pos, turn = script.wrist_turns(model, raised, 2.5)
+    placed = homo.reshape(6, 2, H.JOINT_COUNT, 4) @ m
+    assert np.allclose(placed, plain.reshape(6, 2, H.JOINT_COUNT, 3) @ turn + pos[:, :, None, :], atol=1e-12)

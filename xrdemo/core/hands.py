@@ -257,8 +257,9 @@ def joints_from_angles(flex: np.ndarray, abduction: np.ndarray) -> np.ndarray:
     return _joints_from_angle_rows(_ANGLE_ROWS @ angles.T)
 
 
-def _joints_from_angle_rows(rows: np.ndarray) -> np.ndarray:
-    """Joints (K, 26, 3) from the angle rows (50, K) of _angle_rows_matrix.
+def _joints_from_angle_rows(rows: np.ndarray, homogeneous: bool = False) -> np.ndarray:
+    """Joints (K, 26, 3) from the angle rows (50, K) of _angle_rows_matrix (homogeneous: (K, 26, 4)
+    with a last column of ones, ready for a 4 x 3 transform).
 
     Along a finger every rotation is about the bone's own x axis except the one abduction a (at
     the knuckle; the thumb's CMC). In its chain's base frame a bone whose flexion so far is phi
@@ -289,6 +290,11 @@ def _joints_from_angle_rows(rows: np.ndarray) -> np.ndarray:
     by_bone = directions.reshape(5, 3, 4, k).transpose(0, 2, 1, 3).reshape(20, 3 * k)
     joints = (_BONES_TO_JOINTS32 @ by_bone).reshape(JOINT_COUNT, 3, k)
     joints += _BASES_TO_JOINTS32
+    if homogeneous:
+        out = np.empty((k, JOINT_COUNT, 4))
+        out[..., 3] = 1.0
+        out[..., :3] = joints.transpose(2, 0, 1)
+        return out
     return np.ascontiguousarray(joints.transpose(2, 0, 1), dtype=np.float64)
 
 
@@ -309,9 +315,10 @@ _LIBRARY_ANGLE_ROWS = _library_angle_rows()
 _ONES_L = np.ones(_LIBRARY_ANGLE_ROWS.shape[1])
 
 
-def blend_poses(weights: np.ndarray) -> np.ndarray:
+def blend_poses(weights: np.ndarray, homogeneous: bool = False) -> np.ndarray:
     """Blend named poses with per-hand weights: (K, L) non-negative (rows normalised here; L =
-    len(POSE_NAMES)) -> (K, 26, 3) right-hand wrist-frame joint positions.
+    len(POSE_NAMES)) -> (K, 26, 3) right-hand wrist-frame joint positions (homogeneous: (K, 26, 4),
+    a last column of ones).
 
     The blend is of joint angles (each joint's flexion and abduction the weighted mean of the
     poses'), so every in-between hand is a hand: bones keep their lengths and fingers curl
@@ -321,7 +328,7 @@ def blend_poses(weights: np.ndarray) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)
     rows = _LIBRARY_ANGLE_ROWS @ w.T                   # every angle is linear in the weights
     rows /= np.maximum(w @ _ONES_L, 1e-12)
-    return _joints_from_angle_rows(rows)
+    return _joints_from_angle_rows(rows, homogeneous)
 
 
 def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:

@@ -531,17 +531,13 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
 
     # Hands: gesture weights and lift from presence, placed by the script's wrist model.
     raised = np.minimum(np.maximum(pf.hand_lift, 0.0), 1.0)
-    wrist_p, turn = script.wrist_turns(der.wrist, raised, t_s)          # turn mirrors left hands
-    local_joints = H.blend_poses(pf.gesture_weights.reshape(2 * n, -1))
-    turned = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 3), turn)   # about the wrist
+    wrist = script.wrist_transforms(der.wrist, raised, t_s)             # (N, 2, 4, 3), mirrors left hands
+    local_joints = H.blend_poses(pf.gesture_weights.reshape(2 * n, -1), homogeneous=True)
+    joints = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 4), wrist)  # (N, 2, 26, 3) stage
     radii = ppl.radii
-    # Curled resting hands would sink into the table: lift each hand until it rests on the top
-    # (added to the wrist before it is added to every joint).
-    lowest = _MIN(turned[..., 1] - radii, axis=-1)                          # (N, 2), about the wrist
-    lowest += wrist_p[..., 1]
-    wrist_p[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)
-    turned += wrist_p[:, :, None, :]
-    joints = turned
+    # Curled resting hands would sink into the table: lift each hand until it rests on the top.
+    lowest = _MIN(joints[..., 1] - radii, axis=-1)                          # (N, 2)
+    joints[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)[..., None]
     valid = der.all_valid.copy()
     if rm is not None:
         joints[rm] = inputs.remote.joints[rm]

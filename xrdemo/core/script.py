@@ -245,12 +245,12 @@ def wrist_frames(model: WristModel, raised: np.ndarray, t_s: float):
     return pos, P.quat_to_matrix(q)
 
 
-def wrist_turns(model: WristModel, raised: np.ndarray, t_s: float):
-    """wrist_frames as the step uses them: (positions (N, 2, 3), turns (N, 2, 3, 3)) with the
-    turns ready to place wrist-frame points of right-hand shape: p_stage = p @ turn + position
-    (R^T, with a left hand's mirroring x -> -x folded in). One product per hand of the features
-    (1, cos p, sin p, r, r bob) x (1, cos z, sin z) by ``model.frame_map``; both results are
-    views of one fresh (N, 2, 1, 12) array. raised: (N, 2) 0..1, t_s seconds."""
+def wrist_transforms(model: WristModel, raised: np.ndarray, t_s: float) -> np.ndarray:
+    """The wrists as the step places hands: (N, 2, 4, 3) fresh [turn (3 rows); position] per hand,
+    so that a wrist-frame point p of right-hand shape lands at (p, 1) @ transform, stage space
+    (turn = R^T of wrist_frames' rotation, with a left hand's mirroring x -> -x folded in).
+    One product per hand of the features (1, cos p, sin p, r, r bob) x (1, cos z, sin z) by
+    ``model.frame_map``. raised: (N, 2) 0..1, t_s seconds."""
     n = raised.shape[0]
     feat = np.empty((n, 2, 8))                        # 1, cos p, sin p, r, r bob, 1, cos z, sin z
     feat[..., 0::5] = 1.0
@@ -261,5 +261,12 @@ def wrist_turns(model: WristModel, raised: np.ndarray, t_s: float):
     bob = np.sin((2 * np.pi * t_s) * model.rate + model.offset)
     np.multiply(raised, bob, out=feat[..., 4])
     outer = feat[..., :5, None] * feat[..., None, 5:]                 # (N, 2, 5, 3)
-    m = outer.reshape(n, 2, 1, 15) @ model.frame_map                  # (N, 2, 1, 12)
-    return m[..., 0, 9:], m[..., 0, :9].reshape(n, 2, 3, 3)
+    return (outer.reshape(n, 2, 1, 15) @ model.frame_map).reshape(n, 2, 4, 3)
+
+
+def wrist_turns(model: WristModel, raised: np.ndarray, t_s: float):
+    """wrist_frames as the step uses them: (positions (N, 2, 3), turns (N, 2, 3, 3)) with the
+    turns ready to place wrist-frame points of right-hand shape: p_stage = p @ turn + position
+    (R^T, with a left hand's mirroring x -> -x folded in): views of wrist_transforms."""
+    m = wrist_transforms(model, raised, t_s)
+    return m[:, :, 3], m[:, :, :3]
