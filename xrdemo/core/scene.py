@@ -3,15 +3,16 @@
 ``step(state, inputs, t_ns) -> (state, FrameScene)`` advances every scripted person to the
 display time ``t_ns`` (int nanoseconds) — conversation, gaze, blinks, jaws, gestures, whispering
 and table contacts through ``presence.presence_step`` — takes the local person's tracked head and
-hands from ``inputs``, and builds the instances the renderer draws. Pure numpy; no clock, no I/O.
+hands from ``inputs``, and has the instances the renderer draws built (``frame_build.py``). Pure
+numpy; no clock, no I/O.
 The presence state inside MeetingState is advanced in place (it carries the conversation's and
 the eyes' history); everything else in the returned state is new, except ``derived``: constants
 derived from the seats, table, script, colours and names (rebuilt when one of those objects is
 replaced — replace them, don't edit them in place). See docs/performance.md.
 
-Why one long module (~730 lines): the meeting state's dataclasses and the one step that
-advances them, in the order a frame needs; presence, hands, gaze, faces, whispering and tables
-live in their own modules and are called from here.
+Why one long module (~620 lines): the meeting state's dataclasses and the one step that
+advances them, in the order a frame needs; presence, hands, gaze, faces, whispering, tables and
+the FrameScene's building live in their own modules and are called from here.
 """
 
 from __future__ import annotations
