@@ -5,106 +5,45 @@ pose for scripted people, the tracked head for real ones) as (yaw, pitch) radian
 left, pitch > 0 up. A gaze target is a reference (another person's head, or straight ahead) plus an
 angular offset (aversion, looking down at the table, micro-saccade jitter).
 
-- Scripted people choose targets from the conversation (Argyle & Cook 1976): listeners look at the
-  speaker in 1–7 s glances (~75 % of listening time), speakers look at listeners less than half the
-  time and look away (gaze aversion, most of all at the start of a turn).
+- Scripted people choose targets from the conversation. Listeners alternate ~3 s log-normal looks
+  at the speaker with looks elsewhere (away, down at the table, now and then another listener):
+  ~61 % of listening time on a face, nearly all of it the speaker's (Argyle & Cook 1976; Vertegaal
+  et al. 2001). Speakers look away as a long turn starts, alternate short looks at their addressee
+  with looks away, and look up 0.6–1.2 s before the turn ends — at the next speaker, when the
+  conversation knows who that is (Kendon 1967; Lerner 2003).
 - Saccades follow the main sequence, duration = 2.2·A + 21 ms (A in degrees; Lee, Badler & Badler
-  2002), with a minimum-jerk profile; small saccades (0.3–1.2°) jitter fixations. After a saccade the
+  2002), with a minimum-jerk profile. Within a fixation the eyes scan the face looked at (eyes,
+  nose, mouth) or shift a little while looking away, after log-normal intervals (0.2 s + a
+  log-normal of median 0.2 s): ~2 saccades/s with a long right tail, no maximum. After a saccade the
   eyes stay on the (possibly moving) target: world gaze is held while the head moves (VOR).
 - Head–eye coordination: the eyes lead; for shifts beyond ~10° the head follows with a first-order
   lag (tau 0.15 s) and takes ~80 % of the excess; eye-in-head is limited to ±35° yaw, ±25° pitch.
 - Blinks (Bentivoglio et al. 1997): log-normal intervals with a mean of 60/17 s at rest and 60/26 s
-  while speaking; 0.1–0.4 s each, closing fast and opening slower.
+  while speaking; log-normal durations (median 0.2 s, redrawn outside 0.07–1 s), closing in 30 %,
+  opening in 70 %. Each frame shows the most closed moment since the last frame, so every blink is
+  seen fully closed at any frame rate.
 - Head-driven people (the local user and tracked remote people) get eye contact from head pose: when
   the head points within a cone (enter 15°, leave 22°) around someone's head, their eyes meet that
   person's eyes, with small saccades and natural breaks (a 0.3–0.9 s look away after a log-normal
   1.5–6 s of contact). With an eye tracker the measured gaze is used as is.
 
 Everything is vectorised over N people; target choices, blinks and small saccades are rare events
-handled one person at a time. Time is passed in (seconds); randomness comes from the state's
+handled one person at a time. The parameters, state, saccade and blink primitives live in
+``gaze_moves.py``, the scripted people's choices in ``gaze_policy.py``; this module steps them. Time is passed in (seconds); randomness comes from the state's
 ``numpy.random.Generator``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-DEG = math.pi / 180.0
-
-
-@dataclass
-class GazeConfig:
-    """Gaze parameters (seconds, radians unless noted)."""
-
-    listener_speaker_prob: float = 0.65   # at a fixation end, chance a listener picks the speaker
-    listener_glance_s: tuple = (1.0, 7.0)  # glance at the speaker, uniform
-    listener_other_s: tuple = (0.8, 2.5)  # glance at someone else
-    avert_s: tuple = (0.5, 1.5)           # looking away / at the table
-    speaker_listener_prob: float = 0.35   # at a fixation end, chance a speaker picks a listener
-    speaker_look_s: tuple = (1.0, 3.0)
-    speaker_avert_s: tuple = (0.6, 2.2)
-    turn_start_avert_prob: float = 0.7    # a new speaker looks away at the start of the turn
-    follow_floor_prob: float = 0.85       # listeners turn to a new speaker ...
-    follow_delay_s: tuple = (0.15, 0.6)   # ... after this reaction time
-    min_fixation_s: float = 0.25          # no target switch sooner than this after the last one
-    refractory_s: float = 0.2             # no saccade sooner than this after the previous onset
-    micro_interval_s: tuple = (0.6, 1.8)  # small saccades within a fixation
-    micro_amp: tuple = (0.3 * DEG, 1.2 * DEG)
-    head_threshold: float = 10.0 * DEG    # shifts below this are eyes only
-    head_share: float = 0.8               # share of the excess taken by the head
-    head_tau_s: float = 0.15              # (kept for configs; the head now moves as below)
-    head_omega: float = 9.0               # rad/s: critically damped head turn (bell-shaped speed,
-                                          # peak ~ 200°/s for 60°, ~0.11 s after it starts)
-    head_latency_s: float = 0.04          # the head starts this long after the eyes (eyes lead)
-    eye_range: tuple = (35.0 * DEG, 25.0 * DEG)  # eye-in-head limits (yaw, pitch)
-    blink_rate_rest: float = 17.0         # per minute
-    blink_rate_talk: float = 26.0
-    blink_sigma: float = 0.5              # log-normal sigma of blink intervals
-    blink_dur_median_s: float = 0.2
-    contact_enter: float = 15.0 * DEG     # head-pose eye contact cone (hysteresis)
-    contact_exit: float = 22.0 * DEG
-    contact_hold_median_s: float = 3.0    # eye contact before a natural break
-    contact_break_s: tuple = (0.3, 0.9)
-    tracker_enter: float = 5.0 * DEG      # with an eye tracker, "looking at" cone
-    tracker_exit: float = 8.0 * DEG
-
-
-@dataclass
-class GazeState:
-    """Per-person gaze state (arrays (N,) unless noted). Build with :func:`new_gaze`."""
-
-    n: int
-    rng: np.random.Generator
-    cfg: GazeConfig
-    head_driven: np.ndarray     # bool: gaze inferred from the tracked head, not the conversation
-    anchor: np.ndarray          # int: reference person, -1 = straight ahead
-    looking: np.ndarray         # bool: fixating the anchor's eyes (else averted from it)
-    base_ang: np.ndarray        # (N, 2) angular offset from the reference (aversion), rad
-    jitter: np.ndarray          # (N, 2) small-saccade offset, rad
-    fix_start: np.ndarray       # time of the last target switch
-    fix_until: np.ndarray       # next target choice
-    micro_next: np.ndarray
-    sacc_t0: np.ndarray
-    sacc_dur: np.ndarray
-    sacc_from: np.ndarray       # (N, 2) eye angles at saccade onset
-    eye: np.ndarray             # (N, 2) eye angles (base frame), last frame
-    head: np.ndarray            # (N, 2) head offset yaw/pitch
-    blink_budget: np.ndarray    # remaining blink-interval "work": a blink when it reaches 0
-    blink_t0: np.ndarray
-    blink_dur: np.ndarray
-    head_goal: np.ndarray | None = None   # (N, 2) where the head is turning to (set per gaze shift)
-    head_vel: np.ndarray | None = None    # (N, 2) rad/s
-    head_next: np.ndarray | None = None   # (N, 2) the goal of the latest shift, taken up at ...
-    head_next_t: np.ndarray | None = None  # (N,) ... this time (inf: none pending)
-    next_event: float = 0.0
-    last_t: float = math.nan
-    log: list | None = None     # when a list: (t, person, kind, amplitude_deg, duration_s) per saccade
-    saccading: dict = field(default_factory=dict)  # person -> (sacc_t0, sacc_dur) of saccades not known to be over
-    blinking: dict = field(default_factory=dict)   # person -> (blink_t0, blink_dur) of blinks not known to be over
-    head_cache: tuple | None = None  # see _head_constants
+from .gaze_moves import (DEG, GazeConfig, GazeState, _angles_to, _aversion, _blink_closure_1,  # noqa: F401
+                         _blink_interval_units, _scan_interval, _scan_offset, _set_target,
+                         _start_saccade, blink_closure, blink_duration_s, saccade_duration_s)
+from .gaze_policy import _PLAN_END, _choose_scripted, _on_floor_change
 
 
 def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0.0,
@@ -116,12 +55,13 @@ def new_gaze(n: int, rng: np.random.Generator, head_driven=None, t0_s: float = 0
         anchor=np.full(n, -1), looking=np.zeros(n, bool),
         base_ang=np.zeros((n, 2)), jitter=np.zeros((n, 2)),
         fix_start=np.full(n, t0_s - 10.0), fix_until=t0_s + rng.uniform(0.0, 0.5, n),
-        micro_next=t0_s + rng.uniform(*cfg.micro_interval_s, n),
+        micro_next=t0_s + cfg.refractory_s + rng.lognormal(math.log(cfg.scan_median_s), cfg.scan_sigma, n),
         sacc_t0=np.full(n, t0_s - 10.0), sacc_dur=np.full(n, 0.03), sacc_from=np.zeros((n, 2)),
         eye=np.zeros((n, 2)), head=np.zeros((n, 2)), head_goal=np.zeros((n, 2)), head_vel=np.zeros((n, 2)),
         head_next=np.zeros((n, 2)), head_next_t=np.full(n, math.inf),
         blink_budget=rng.uniform(0.05, 1.0, n), blink_t0=np.full(n, t0_s - 10.0),
         blink_dur=np.full(n, 0.2), log=[] if record else None,
+        plan=np.zeros(n, int), end_look_t=np.full(n, math.inf), addressee=np.full(n, -1),
     )
     gs.fix_until[hd] = math.inf  # head-driven people switch on their head, not on a timer
     _track_all(gs)
@@ -134,11 +74,6 @@ def _track_all(gs: GazeState) -> None:
     ``saccading`` / ``blinking`` once over)."""
     gs.saccading = dict(enumerate(zip(gs.sacc_t0.tolist(), gs.sacc_dur.tolist())))
     gs.blinking = dict(enumerate(zip(gs.blink_t0.tolist(), gs.blink_dur.tolist())))
-
-
-def saccade_duration_s(amplitude_rad):
-    """Main sequence (Lee, Badler & Badler 2002): 2.2 ms per degree + 21 ms. Broadcasts."""
-    return (2.2 * np.asarray(amplitude_rad) / DEG + 21.0) * 1e-3
 
 
 @dataclass
@@ -216,101 +151,6 @@ def _head_constants(gs: GazeState):
 _ONES3 = np.ones(3)
 
 
-def _angles_to(head_pos, R, i, j):
-    d = head_pos[j] - head_pos[i]
-    loc = R[i].T @ d
-    return np.array([math.atan2(-loc[0], -loc[2]), math.atan2(loc[1], math.hypot(loc[0], loc[2]))])
-
-
-def _amplitude(a, b):
-    """Angular distance between two (yaw, pitch) gaze directions, rad (small-angle accurate)."""
-    dy = (a[..., 0] - b[..., 0]) * np.cos(0.5 * (a[..., 1] + b[..., 1]))
-    return np.sqrt(dy * dy + (a[..., 1] - b[..., 1]) ** 2)
-
-
-def _start_saccade(gs: GazeState, i: int, t: float, to: np.ndarray, kind: str) -> None:
-    amp = float(_amplitude(gs.eye[i], to))
-    gs.sacc_from[i] = gs.eye[i]
-    gs.sacc_t0[i] = t
-    gs.sacc_dur[i] = float(saccade_duration_s(amp))
-    gs.saccading[i] = (t, float(gs.sacc_dur[i]))
-    gs.micro_next[i] = t + gs.rng.uniform(*gs.cfg.micro_interval_s)
-    if not gs.head_driven[i]:
-        # The head takes a share of what the eyes would have to turn beyond the eyes-only range,
-        # measured from where the head points now: its part grows with the size of the shift.
-        cfg = gs.cfg
-        d = np.asarray(to, float) - gs.head[i]
-        gs.head_next[i] = gs.head[i] + np.sign(d) * np.maximum(np.abs(d) - cfg.head_threshold, 0.0) * cfg.head_share
-        gs.head_next_t[i] = t + cfg.head_latency_s
-    if gs.log is not None:
-        gs.log.append((t, i, kind, amp / DEG, gs.sacc_dur[i]))
-    if amp > 30.0 * DEG and gs.blink_budget[i] < 0.3:
-        gs.blink_budget[i] = 0.0  # large gaze shifts tend to carry a blink
-
-
-def _aversion(rng, down_bias: float = 1.0) -> np.ndarray:
-    """Angular offset for looking away: mostly sideways and down."""
-    yaw = rng.uniform(8.0, 25.0) * DEG * rng.choice([-1.0, 1.0])
-    pitch = -rng.uniform(3.0, 15.0) * DEG * down_bias
-    return np.array([yaw, pitch])
-
-
-def _set_target(gs, i, t, anchor, looking, ang, until, head_pos, R, kind):
-    gs.anchor[i] = anchor
-    gs.looking[i] = looking
-    gs.base_ang[i] = ang
-    gs.jitter[i] = 0.0
-    gs.fix_start[i] = t
-    gs.fix_until[i] = until
-    ref = _angles_to(head_pos, R, i, anchor) if anchor >= 0 else np.zeros(2)
-    _start_saccade(gs, i, t, ref + ang, kind)
-
-
-def _choose_scripted(gs: GazeState, i: int, t: float, speaking, floor: int, head_pos, R) -> None:
-    """Pick person i's next gaze target from the conversation (a scripted person)."""
-    cfg, rng, n = gs.cfg, gs.rng, gs.n
-    others = [j for j in range(n) if j != i]
-    if not others:
-        ang = np.array([rng.uniform(-20, 20) * DEG, rng.uniform(-25, 0) * DEG])
-        _set_target(gs, i, t, -1, False, ang, t + rng.uniform(*cfg.speaker_avert_s), head_pos, R, "avert")
-        return
-    if floor == i:
-        if rng.random() < cfg.speaker_listener_prob:
-            j = int(rng.choice(others))
-            _set_target(gs, i, t, j, True, np.zeros(2), t + rng.uniform(*cfg.speaker_look_s),
-                        head_pos, R, "target")
-        else:
-            j = int(rng.choice(others))
-            _set_target(gs, i, t, j, False, _aversion(rng), t + rng.uniform(*cfg.speaker_avert_s),
-                        head_pos, R, "avert")
-        return
-    if floor >= 0 and rng.random() < cfg.listener_speaker_prob:
-        _set_target(gs, i, t, floor, True, np.zeros(2), t + rng.uniform(*cfg.listener_glance_s),
-                    head_pos, R, "target")
-        return
-    pool = [j for j in others if j != floor] or others
-    if rng.random() < 0.5:
-        j = int(rng.choice(pool))
-        _set_target(gs, i, t, j, True, np.zeros(2), t + rng.uniform(*cfg.listener_other_s),
-                    head_pos, R, "target")
-    else:
-        ang = np.array([rng.uniform(-15, 15) * DEG, -rng.uniform(15, 35) * DEG])  # down at the table
-        _set_target(gs, i, t, -1, False, ang, t + rng.uniform(*cfg.avert_s), head_pos, R, "avert")
-
-
-def _on_floor_change(gs: GazeState, t: float, floor: int, scripted_idx: np.ndarray) -> None:
-    """A new speaker: listeners turn to them after a reaction time; the speaker often looks away."""
-    cfg, rng = gs.cfg, gs.rng
-    for i in scripted_idx:
-        earliest = gs.fix_start[i] + cfg.min_fixation_s
-        if i == floor:
-            if rng.random() < cfg.turn_start_avert_prob:
-                gs.fix_until[i] = max(t + rng.uniform(0.0, 0.3), earliest)
-        elif floor >= 0 and rng.random() < cfg.follow_floor_prob:
-            if not (gs.looking[i] and gs.anchor[i] == floor):
-                gs.fix_until[i] = max(t + rng.uniform(*cfg.follow_delay_s), earliest)
-
-
 def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index, tracker_dir):
     """Eye contact from head pose (or the eye tracker for the local user) for head-driven people."""
     cfg, rng = gs.cfg, gs.rng
@@ -358,38 +198,41 @@ def _head_driven_contact(gs: GazeState, t: float, head_pos, R, idx, local_index,
                 _set_target(gs, i, t, new, True, np.zeros(2), t + hold, head_pos, R, "target")
 
 
-def _blink_interval_units(gs: GazeState) -> float:
-    """A log-normal blink interval in units of the mean interval (mean 1).
-
-    The interval is spent at the current blink rate (rest or talking), so a person who starts
-    talking mid-interval blinks sooner: each state keeps its own rate exactly.
-    """
-    sig = gs.cfg.blink_sigma
-    return float(gs.rng.lognormal(-0.5 * sig * sig, sig))
-
-
 def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray, speaking: np.ndarray,
-              floor: int, floor_changed: bool, local_index: int = -1, tracker_dir=None) -> GazeFrame:
+              floor: int, floor_changed: bool, local_index: int = -1, tracker_dir=None,
+              turn_end: np.ndarray | None = None, next_speaker: int = -1) -> GazeFrame:
     """Advance gaze to time ``t`` (seconds).
 
     head_pos: (N, 3) world eye-centre positions, metres. R_base: (N, 3, 3) rotation matrices of the
     base head orientations (columns = head x, y, z axes in world). speaking: (N,) bool; floor: the
     floor holder or -1. tracker_dir: optional (3,) world gaze direction of the local user's eye tracker.
+    turn_end: optional (N,) seconds, when each person's current or last turn ends (the
+    conversation's plan; read, not copied); next_speaker: who speaks next (-1: unknown). With them
+    a speaker looks up before the turn ends, at the next speaker.
     """
     cfg = gs.cfg
     dt = 0.0 if math.isnan(gs.last_t) else max(t - gs.last_t, 0.0)
     if t < gs.last_t:
         _track_all(gs)              # time went back: any saccade or blink may be in flight again
     gs.last_t = t
+    gs.last_dt = dt
+    if turn_end is not None:
+        gs.turn_end = turn_end
+    gs.next_speaker = next_speaker
     if floor_changed:
         scripted_idx = np.flatnonzero(~gs.head_driven)
         if len(scripted_idx):
             _on_floor_change(gs, t, floor, scripted_idx)
-            gs.next_event = min(gs.next_event, float(gs.fix_until.min()))
+            gs.next_event = min(gs.next_event, float(gs.fix_until.min()), float(gs.end_look_t.min()))
     hd_idx = _head_driven_people(gs)
     if hd_idx:
         _head_driven_contact(gs, t, head_pos, R_base, hd_idx, local_index, tracker_dir)
     if t >= gs.next_event:
+        for i in np.nonzero(gs.end_look_t <= t)[0]:     # a speaker looks up before the turn ends
+            gs.end_look_t[i] = math.inf
+            if i == floor and not gs.head_driven[i]:
+                gs.plan[i] = _PLAN_END
+                gs.fix_until[i] = t
         for i in np.nonzero(gs.fix_until <= t)[0]:
             if not gs.head_driven[i]:
                 if t < gs.sacc_t0[i] + cfg.refractory_s:
@@ -401,12 +244,11 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
             if t < gs.sacc_t0[i] + cfg.refractory_s:
                 gs.micro_next[i] = gs.sacc_t0[i] + cfg.refractory_s
                 continue
-            amp = gs.rng.uniform(*cfg.micro_amp)
-            phi = gs.rng.uniform(0.0, 2.0 * math.pi)
-            gs.jitter[i] = (amp * math.cos(phi), amp * math.sin(phi))
-            ref = _angles_to(head_pos, R_base, i, gs.anchor[i]) if gs.anchor[i] >= 0 else np.zeros(2)
+            a = int(gs.anchor[i])
+            gs.jitter[i] = _scan_offset(gs, i, a, bool(gs.looking[i]), head_pos)
+            ref = _angles_to(head_pos, R_base, i, a) if a >= 0 else np.zeros(2)
             _start_saccade(gs, i, t, ref + gs.base_ang[i] + gs.jitter[i], "micro")
-        gs.next_event = float(min(gs.fix_until.min(), gs.micro_next.min()))
+        gs.next_event = float(min(gs.fix_until.min(), gs.micro_next.min(), gs.end_look_t.min()))
     # Blinks: spend the interval budget at the current rate; a blink when it runs out.
     if dt > 0.0:
         gs.blink_budget -= np.where(speaking, dt * cfg.blink_rate_talk / 60.0, dt * cfg.blink_rate_rest / 60.0)
@@ -414,8 +256,7 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
             for i in np.nonzero(gs.blink_budget <= 0.0)[0]:
                 i = int(i)
                 gs.blink_t0[i] = t
-                gs.blink_dur[i] = float(np.clip(gs.rng.lognormal(math.log(cfg.blink_dur_median_s), 0.35),
-                                                0.1, 0.4))
+                gs.blink_dur[i] = blink_duration_s(gs)
                 # The interval counts from the end of this blink.
                 gs.blink_budget[i] = _blink_interval_units(gs) + gs.blink_dur[i] * cfg.blink_rate_rest / 60.0
                 gs.blinking[i] = (t, float(gs.blink_dur[i]))
@@ -471,13 +312,15 @@ def gaze_step(gs: GazeState, t: float, head_pos: np.ndarray, R_base: np.ndarray,
     outer = (cs[:, 0, :, None] * cs[:, 1, None, :]).reshape(gs.n, 4)  # cy*cp, cy*sp, sy*cp, sy*sp
     head_q = outer[:, _HEAD_Q_ORDER] * _HEAD_Q_SIGN
 
-    # Lids: the blink (closing in 30 % of it, opening in 70 %), else lowered with a downward gaze.
+    # Lids: the blink, else lowered with a downward gaze. A frame shows the most closed moment of
+    # the interval since the last frame, so every blink is seen fully closed at any frame rate.
     eyelid = np.minimum(np.maximum((-10.0 * DEG) - eye[:, 1], 0.0) * 0.8, 0.35)
     for i, (t0, dur) in list(gs.blinking.items()):      # outside a blink its term is 0
         u = (t - t0) / dur
-        if u >= 1.0:
+        if u >= 1.0 and (t - dt - t0) / dur >= 1.0:
             del gs.blinking[i]
             continue
-        eyelid[i] = max(min(max(min(u / 0.3, (1.0 - u) / 0.7), 0.0), 1.0), eyelid[i])
+        eyelid[i] = max(_blink_closure_1((t - dt - t0) / dur, u), eyelid[i])
     target = np.where(gs.looking, gs.anchor, -1)
     return GazeFrame(eye_dir, ein, head_q, eyelid, target)
+

@@ -148,8 +148,10 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
         voice_energy = np.where(voice.valid, ls.energy, np.nan)
         sync_ms = ls.offset_ms
     conv = conversation_step(state.conversation, t, voice_energy)
+    cs = state.conversation
     gz = gaze_step(state.gaze, t, head_pos, R, conv.speaking, conv.floor, conv.floor_changed,
-                   cfg.local_index, local_eye_dir)
+                   cfg.local_index, local_eye_dir, turn_end=cs.turn_end,
+                   next_speaker=cs.queue[0].speaker if cs.queue else -1)
     state.jaw = jaw_from_energy(conv.energy, state.jaw, dt)
     forward = -R[:, :, 2]
     gs = gestures_step(state.gestures, t, conv.speaking, conv.energy, conv.beat, conv.floor,
