@@ -227,7 +227,7 @@ def frame_scene(state, der, R_head: np.ndarray) -> FrameScene:
                             template=der.body_template, out=into)
         else:
             np.take(body_transforms(der.hip, None, ppl.head_pos, R_head, back_rest=der.back_rest,
-                                    template=der.body_template), keep, axis=0, out=into)
+                                    template=der.body_template), keep, axis=0, out=into, mode="clip")
     if len(joint):                     # the shadows' x and z under their joints, alpha by intensity
         sph_m[b:, 0:3:2, 3] = ppl.joints.reshape(-1, 3).take(joint, axis=0)[:, 0::2]
         np.multiply(intensity, 0.6, out=sph_c[b:, 3])
