@@ -167,9 +167,11 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
 
     if hand_joints is not None and cfg.table is not None:
         j = np.asarray(hand_joints, float).take(_CONTACT_INDEX, axis=2).reshape(2 * n, len(CONTACT_JOINTS), 3)
-        valid = (state.hand_alpha > 0.0).reshape(2 * n)
-        if hand_tracked is not None:
-            valid &= tracked.reshape(2 * n)
+        valid = None                                   # every hand tracked and fully shown
+        if hand_tracked is not None or not state.alpha_full:
+            valid = (state.hand_alpha > 0.0).reshape(2 * n)
+            if hand_tracked is not None:
+                valid &= tracked.reshape(2 * n)
         cf = contact_step(state.contact, j, valid, cfg.table, _CONTACT_CFG)
         state.contact = cf.contact
         intensity = cf.intensity.reshape(n, 2, -1)

@@ -210,7 +210,8 @@ def contact_step(contact: np.ndarray, joints: np.ndarray, valid: np.ndarray, tab
                  cfg: ContactConfig | None = None, radii: np.ndarray = CONTACT_RADII) -> ContactFrame:
     """Contacts of (H, J, 3) joint positions (the CONTACT_JOINTS, m) with the table.
 
-    contact: (H, J) bool previous state; valid: (H,) bool hands tracked/visible; radii (J,) m.
+    contact: (H, J) bool previous state; valid: (H,) bool hands tracked/visible (None: all);
+    radii (J,) m.
     """
     cfg = cfg or ContactConfig()
     limits = table.__dict__.get("_limits")       # the footprint with its margin, cached per table
@@ -223,7 +224,8 @@ def contact_step(contact: np.ndarray, joints: np.ndarray, valid: np.ndarray, tab
     h = c[0].reshape(n_hands, n_joints) - radii
     ext = np.abs(c[1:]) <= limits[2]
     ok = (ext[0] & ext[1]).reshape(n_hands, n_joints)
-    ok &= valid[:, None]
+    if valid is not None:
+        ok &= valid[:, None]
     ok &= h > -0.15                                    # far below: under the table
     # Joints off the table count as infinitely far above it: no contact, no glow.
     h = np.where(ok, h, np.inf)
