@@ -63,14 +63,15 @@ GAZE_DEFAULT_M = 1.5
 """Metres along the gaze the eyes converge on when the person looks at nobody in particular."""
 
 
-def eye_gaze(R_head, gaze, target) -> np.ndarray:
+def eye_gaze(R_head, gaze, target, out=None) -> np.ndarray:
     """(M, 4) float32: the gaze in the head frame (unit x, y, z) and how far away what it rests on
     is (w, metres; GAZE_DEFAULT_M when the person looks at nothing in particular). The vertex
     shader turns each eye toward that point, so both converge (vergence) on the GPU.
 
     R_head (M, 3, 3), gaze (M, 3) unit stage direction, target (M,) distance in metres (<= 0.05:
-    none)."""
-    out = np.empty((len(gaze), 4), np.float32)
+    none). out: an (M, 4) float32 array or view to write into (returned)."""
+    if out is None:
+        out = np.empty((len(gaze), 4), np.float32)
     out[:, :3] = (gaze[:, None, :] @ R_head)[:, 0]                    # R^T g
     out[:, 3] = np.where(target > 0.05, target, GAZE_DEFAULT_M)
     return out

@@ -41,6 +41,7 @@ _MAX = np.maximum.reduce
 _GLOW_SCALE = np.diag([0.012, 0.0008, 0.012, 1.0]).astype(np.float32)
 _GLOW_RGB = np.array(CONTACT_SHADOW_RGB, np.float32)
 _NAME_TAG_OFFSET = np.array([0.0, NAME_TAG_HEIGHT, 0.0])
+_LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0], np.float32)
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:
@@ -202,17 +203,19 @@ def frame_scene(state, der, R_head: np.ndarray) -> FrameScene:
         target_d = np.sqrt(d @ _ONES3)
     else:
         target_d = np.zeros(n)
-    eyes = eye_gaze(R_head, ppl.gaze, target_d)
+    # Per head one float32 row: its transform (16), eye row (4) and name tag position (3), so
+    # the drawn heads are one take; the frame's arrays are views of it.
+    rows = np.empty((n, 23), np.float32)
+    rows[:, 12:16] = _LAST_ROW
+    rows[:, :12].reshape(n, 3, 4)[:, :, :3] = R_head
+    rows[:, 3:12:4] = ppl.head_pos
+    eye_gaze(R_head, ppl.gaze, target_d, out=rows[:, 16:20])
+    np.add(ppl.head_pos, _NAME_TAG_OFFSET, out=rows[:, 20:23])
     expr = ppl.expressions if ppl.expressions is not None else E.neutral(n)
     expr = np.asarray(expr, np.float32)
-    t = der.head_rows.copy()                           # (N, 4, 4), last rows (0, 0, 0, 1)
-    t[:, :3, :3] = R_head
-    t[:, :3, 3] = ppl.head_pos
-    if every:
-        faces = FaceInstances(t, seats.skin, seats.hair, eyes, expr[keep])
-    else:
-        faces = FaceInstances(t.take(keep, axis=0), seats.skin, seats.hair, eyes.take(keep, axis=0),
-                              expr.take(keep, axis=0))
+    if not every:
+        rows, expr = rows.take(keep, axis=0), expr.take(keep, axis=0)
+    faces = FaceInstances(rows[:, :16].reshape(-1, 4, 4), seats.skin, seats.hair, rows[:, 16:20], expr)
     # Bodies seated in their chairs (unless the meeting draws heads and hands only), then the
     # contact shadows, in one sphere array.
     joint, intensity = contact_spots(ppl, der.contact_joint)
@@ -256,8 +259,6 @@ def frame_scene(state, der, R_head: np.ndarray) -> FrameScene:
     if any(ppl.notes):
         texts = tuple(f"{t} \u00b7 {ppl.notes[i]}" if i < len(ppl.notes) and ppl.notes[i] else t
                       for t, i in zip(texts, shown))
-    positions = np.empty((len(shown), 3), np.float32)
-    np.add(ppl.head_pos.take(shown, axis=0), _NAME_TAG_OFFSET, out=positions)
-    return FrameScene(capsules=caps, meshes=meshes, labels=Labels(positions, texts, colors), faces=faces,
+    return FrameScene(capsules=caps, meshes=meshes, labels=Labels(rows[:, 20:23], texts, colors), faces=faces,
                       light_dir=LIGHT_DIR, clear_color=CLEAR_COLOR,
                       stats={"people": n, "hand_capsules": len(caps), "faces": len(faces)}, shell=der.shell)

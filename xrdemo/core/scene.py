@@ -364,7 +364,6 @@ class _Derived:
     hip: np.ndarray               # (N, 3) where each person's hips sit in their chair
     body_colors: np.ndarray       # (N, 3, 4) float32 chest, shoulder and lap colours (avatars)
     body_template: np.ndarray | None = None  # (N, 3, 4, 4) float32 avatars.body_template (laps)
-    head_rows: np.ndarray | None = None  # (N, 4, 4) float32 zeros but the last rows (0, 0, 0, 1), to copy
     glow: np.ndarray | None = None  # (4, 4) float32 frame_build.contact_glow of the table's height
     shell: dict | None = None      # room.room_shell of the table (shared by every frame)
     index: np.ndarray | None = None  # (N,) 0..N-1
@@ -402,8 +401,6 @@ def _derived(state: MeetingState) -> _Derived:
                  hip=state.seat_pos + P.quat_to_matrix(state.seat_rot) @ HIP_IN_SEAT,
                  body_colors=body_colors(state.people.color))
     d.body_template = body_template(d.hip, d.R_seat[:, :, 2])
-    d.head_rows = np.zeros((n, 4, 4), np.float32)
-    d.head_rows[:, 3, 3] = 1.0
     d.glow = contact_glow(state.table.height)
     d.shell = room_shell(state.table)
     d.back_rest = (1.0 - SPINE_TURN_SHARE) * d.R_seat[:, :, 2]
