@@ -29,7 +29,8 @@ from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
 from .frame import FrameScene
-from .frame_build import (CONTACT_SHADOW_RGB, FLAGGED_MARK, FLAGGED_TAG_RGB, NAME_TAG_HEIGHT,  # noqa: F401 (re-exported)
+# (the frame's constants and tag helpers are re-exported: callers know them as scene.*)
+from .frame_build import (CONTACT_SHADOW_RGB, FLAGGED_MARK, FLAGGED_TAG_RGB, NAME_TAG_HEIGHT,  # noqa: F401
                           TAG_MAX_LINEAR, UNVERIFIED_MARK, VERIFIED_MARK, WHISPER_TAG, WHISPER_TAG_RGB,
                           contact_glow, contact_spots as _contact_spots, drawn_heads as _drawn,
                           fill_contact_shadows as _fill_contact_shadows, frame_scene, name_tags as _name_tags,
