@@ -196,7 +196,7 @@ def frame_scene(state, der, R_head: np.ndarray) -> FrameScene:
     every = isinstance(keep, slice)
     # Faces: eyes converge on what each person looks at (0: nobody in particular).
     if state.frame is not None:
-        tgt = state.frame.gaze_target
+        tgt = np.asarray(state.frame.gaze_target)
         d = ppl.head_pos.take(np.where(tgt >= 0, tgt, der.index), axis=0)
         d -= ppl.head_pos
         d *= d
@@ -244,7 +244,7 @@ def frame_scene(state, der, R_head: np.ndarray) -> FrameScene:
     colors = seats.tag_color.copy()
     level = np.asarray(ppl.speaking)
     if state.frame is not None:        # hold the light through the gaps between syllables
-        level = np.maximum(level, 0.7 * state.frame.speaking)
+        level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking))
     # rgb (1 + 1.2 level) + 0.05 level = rgb + level (1.2 rgb + 0.05), capped
     lit = np.multiply(seats.tag_slope, level.take(shown)[:, None], dtype=np.float32)
     lit += colors[:, :3]
