@@ -288,7 +288,7 @@ def test_a_headless_participant_replayed_gives_the_same_images(gl, tmp_path):
     assert audio.shape[0] == 2 and np.sqrt(np.mean(audio[:, audio.shape[1] // 2:] ** 2)) > 0.005
 
 
-def test_frames_a_late_participant_did_not_draw_are_held_in_its_replay_too(gl, tmp_path, monkeypatch):
+def test_frames_a_late_participant_did_not_draw_are_held_in_its_replay_too(gl, tmp_path, monkeypatch, capsys):
     """A headless participant that falls behind real time does not draw the late frames (its video
     repeats the last picture); the recording says which, and the replay of its seat holds the
     same pictures. Here the machine stalls for 0.3 s (6 frames at 20 fps) at the third frame."""
@@ -306,7 +306,7 @@ def test_frames_a_late_participant_did_not_draw_are_held_in_its_replay_too(gl, t
 
     monkeypatch.setattr(parts.RealTimePacer, "on_frame", stalling)
     logs = []
-    record_headless_participant(tmp_path, audio=False, log=logs.append)
+    seat = record_headless_participant(tmp_path, audio=False, log=logs.append)["seat"]
     monkeypatch.setattr(parts.RealTimePacer, "on_frame", original)
     said = [line for line in logs if "kept real time by repeating" in line]
     assert len(said) == 1, logs
@@ -317,9 +317,19 @@ def test_frames_a_late_participant_did_not_draw_are_held_in_its_replay_too(gl, t
     with F.RecordingReader(tmp_path / "cam.xrrec") as r:
         flags = [R.decode_frame(rec.t_ns, rec.body).not_drawn for rec in r.records() if rec.rtype == R.FRAME]
     assert len(flags) == 30 and sum(flags) == repeated and flags[2] and not flags[0]
-    out = replay_headless(tmp_path / "cam.xrrec", None, frames_dir=tmp_path / "rep", progress=False, audio=False)
+    from xrdemo.cli import main
+
+    status = main(["replay", str(tmp_path / "cam.xrrec"), "--platform", "headless", "--video",
+                   str(tmp_path / "rep.mp4"), "--frames-dir", str(tmp_path / "rep"), "--no-audio", "--quiet"])
+    said = capsys.readouterr().out
+    assert status == 0, said
     same_pngs(tmp_path / "live", tmp_path / "rep", 30)
-    assert out["held"] == repeated and out["frames"] == 30
+    assert f"wrote {tmp_path / 'rep.mp4'}: 30 frames" in said
+    assert f"; {repeated} repeat the picture before, as the participant's video did" in said, said
+    # from the other seat every frame is drawn
+    out = replay_headless(tmp_path / "cam.xrrec", None, frames_dir=tmp_path / "peer", seat=0 if seat else 1,
+                          progress=False, audio=False)
+    assert out["held"] == 0 and out["frames"] == 30
 
 
 def test_the_real_time_pacer_draws_the_first_frame_however_late_and_skips_later_late_ones():
