@@ -24,7 +24,9 @@ def _outputs(st, fs):
     return {"joints": p.joints, "head_pos": p.head_pos, "gaze": p.gaze, "expressions": p.expressions,
             "capsule a": fs.capsules.a, "capsule radius": fs.capsules.radius, "capsule colour": fs.capsules.colors,
             "spheres": fs.meshes["sphere"].transforms, "sphere colour": fs.meshes["sphere"].colors,
-            "faces": fs.faces.transforms, "eyes": fs.faces.eyes, "tag colour": fs.labels.colors}
+            "faces": fs.faces.transforms, "eyes": fs.faces.eyes, "face skin": fs.faces.skin,
+            "face hair": fs.faces.hair, "face expressions": fs.faces.expressions,
+            "tag colour": fs.labels.colors, "tag position": fs.labels.positions}
 
 
 def main(argv=None) -> None:

@@ -41,7 +41,7 @@ def sample_records(n: int = 50):
                            joints=rng.normal(size=(2, 26, 3)).astype(np.float32).astype(float),
                            valid=rng.random((2, 26)) > 0.2, radii=np.full((2, 26), 0.01),
                            voice_level=rng.random(4).astype(np.float32), mic_level=float(rng.random()),
-                           remote_level=rng.random(4))
+                           remote_level=rng.random(4), not_drawn=k % 3 == 1)
         out.append((R.FRAME, t + 5, R.encode_frame(fr)))
     return out
 
@@ -72,6 +72,7 @@ def test_every_record_type_round_trips_through_the_file(tmp_path):
             assert R.frame_fields_equal(a, b)
             assert b.voice_level.dtype == np.float32 and b.joints.dtype == np.float64
             assert b.valid.dtype == bool and isinstance(b.mic_level, float)
+            assert b.not_drawn is a.not_drawn and isinstance(b.not_drawn, bool)
         elif rtype in (R.POSE, R.VOICE):
             d = R.decode_datagram(rtype, g.t_ns, g.body)
             assert d.payload == body[8:] and d.sent == (rtype == R.VOICE)
@@ -88,6 +89,10 @@ def test_frame_records_keep_float64_inputs_bit_exact():
     back = R.decode_frame(5, R.encode_frame(rec))
     assert R.frame_fields_equal(rec, back)
     assert np.array_equal(back.joints, inputs.joints) and back.radii is None
+    assert back.not_drawn is False                        # drawn: nothing stored for it
+    undrawn = R.FrameRecord.from_inputs(5, 6, inputs, drawn=False)
+    assert len(R.encode_frame(undrawn)) == len(R.encode_frame(rec)) + 4
+    assert R.decode_frame(5, R.encode_frame(undrawn)).not_drawn is True
     narrow = R.FrameRecord(1, 2, joints=np.float32(rng.normal(size=(2, 26, 3))).astype(float))
     assert len(R.encode_frame(narrow)) < len(R.encode_frame(rec)) - 600    # float32-exact data stored as f32
 
@@ -226,40 +231,53 @@ def test_replay_of_the_recording_seat_gives_the_live_frames_exactly(live_recordi
     assert seen_peer > 100
 
 
+def record_headless_participant(tmp_path, audio: bool, log=lambda *_: None) -> dict:
+    """`run --platform headless --join ... --record` for 1.5 s at 20 fps (96x54) in a room with a
+    moving, talking peer: PNG frames in tmp_path/live, the recording in tmp_path/cam.xrrec."""
+    from xrdemo.net.server import ServerThread
+    from xrdemo.recording import record_networked
+
+    cfg = replace(Config(), display=replace(Config().display, width=96, height=54, fps=20))
+    cfg = replace(cfg, audio=replace(cfg.audio, enabled=audio))
+    server = ServerThread(port=0, capacity=3).start()
+    peer = Peer(f"127.0.0.1:{server.port}/img").start()
+    try:
+        summary = record_networked(cfg, f"127.0.0.1:{server.port}/img", "Cam", 1.5, None, progress=False,
+                                   log=log, frames_dir=tmp_path / "live", record=tmp_path / "cam.xrrec")
+    finally:
+        peer.close()
+        server.stop()
+    assert summary["recorded_frames"] == 30 and summary["most_people_seen"] == 1
+    return summary
+
+
+def same_pngs(a_dir, b_dir, n: int) -> None:
+    from PIL import Image
+
+    a_files, b_files = sorted(Path(a_dir).glob("*.png")), sorted(Path(b_dir).glob("*.png"))
+    assert len(a_files) == len(b_files) == n
+    for a, b in zip(a_files, b_files):
+        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))), a.name
+
+
 def test_a_headless_participant_replayed_gives_the_same_images(gl, tmp_path):
     """`run --platform headless --join ... --record`: replaying the file headless draws the very
     pictures the participant recorded (PNG for PNG)."""
     from PIL import Image
 
-    from xrdemo.net.server import ServerThread
-    from xrdemo.recording import record_networked
     from xrdemo.replay.output import replay_headless
 
-    cfg = replace(Config(), display=replace(Config().display, width=96, height=54, fps=20))
-    cfg = replace(cfg, audio=replace(cfg.audio, enabled=True))
-    server = ServerThread(port=0, capacity=3).start()
-    peer = Peer(f"127.0.0.1:{server.port}/img").start()
-    try:
-        summary = record_networked(cfg, f"127.0.0.1:{server.port}/img", "Cam", 1.5, None, progress=False,
-                                   log=lambda *_: None, frames_dir=tmp_path / "live",
-                                   record=tmp_path / "cam.xrrec")
-    finally:
-        peer.close()
-        server.stop()
-    assert summary["recorded_frames"] == 30 and summary["most_people_seen"] == 1
+    summary = record_headless_participant(tmp_path, audio=True)
     out = replay_headless(tmp_path / "cam.xrrec", tmp_path / "cam.mp4", frames_dir=tmp_path / "rep",
                           progress=False)
     assert out["damage"] is None and out["frames"] == 30 and out["seat"] == summary["seat"]
-    live = sorted((tmp_path / "live").glob("*.png"))
+    same_pngs(tmp_path / "live", tmp_path / "rep", 30)
     rep = sorted((tmp_path / "rep").glob("*.png"))
-    assert len(live) == len(rep) == 30
-    for a, b in zip(live, rep):
-        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))), a.name
     # from the peer's seat: the same meeting, other eyes (the recording participant in view)
     other = 1 - summary["seat"]
     out2 = replay_headless(tmp_path / "cam.xrrec", None, frames_dir=tmp_path / "peer", seat=other,
                            progress=False, audio=False)
-    assert out2["seat"] == other and out2["frames"] == 30
+    assert out2["seat"] == other and out2["frames"] == 30 and out2["held"] == 0
     peer_view = np.asarray(Image.open(sorted((tmp_path / "peer").glob("*.png"))[-1]), float)
     assert np.abs(peer_view - np.asarray(Image.open(rep[-1]), float)).mean() > 5
     # the MP4 has the peer's voice
@@ -268,6 +286,69 @@ def test_a_headless_participant_replayed_gives_the_same_images(gl, tmp_path):
     with av.open(str(tmp_path / "cam.mp4")) as c:
         audio = np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)
     assert audio.shape[0] == 2 and np.sqrt(np.mean(audio[:, audio.shape[1] // 2:] ** 2)) > 0.005
+
+
+def test_frames_a_late_participant_did_not_draw_are_held_in_its_replay_too(gl, tmp_path, monkeypatch, capsys):
+    """A headless participant that falls behind real time does not draw the late frames (its video
+    repeats the last picture); the recording says which, and the replay of its seat holds the
+    same pictures. Here the machine stalls for 0.3 s (6 frames at 20 fps) at the third frame."""
+    from PIL import Image
+
+    from xrdemo.loop import parts
+    from xrdemo.replay.output import replay_headless
+
+    original = parts.RealTimePacer.on_frame
+
+    def stalling(self, tick):
+        if tick.index == 2:
+            time.sleep(0.3)                              # fault injection: a stalled machine
+        original(self, tick)
+
+    monkeypatch.setattr(parts.RealTimePacer, "on_frame", stalling)
+    logs = []
+    seat = record_headless_participant(tmp_path, audio=False, log=logs.append)["seat"]
+    monkeypatch.setattr(parts.RealTimePacer, "on_frame", original)
+    said = [line for line in logs if "kept real time by repeating" in line]
+    assert len(said) == 1, logs
+    repeated = int(said[0].split("repeating ")[1].split()[0])
+    assert repeated >= 3, said
+    live = [np.asarray(Image.open(p)) for p in sorted((tmp_path / "live").glob("*.png"))]
+    assert np.array_equal(live[2], live[1]) and not np.array_equal(live[1], live[0])
+    with F.RecordingReader(tmp_path / "cam.xrrec") as r:
+        flags = [R.decode_frame(rec.t_ns, rec.body).not_drawn for rec in r.records() if rec.rtype == R.FRAME]
+    assert len(flags) == 30 and sum(flags) == repeated and flags[2] and not flags[0]
+    from xrdemo.cli import main
+
+    status = main(["replay", str(tmp_path / "cam.xrrec"), "--platform", "headless", "--video",
+                   str(tmp_path / "rep.mp4"), "--frames-dir", str(tmp_path / "rep"), "--no-audio", "--quiet"])
+    said = capsys.readouterr().out
+    assert status == 0, said
+    same_pngs(tmp_path / "live", tmp_path / "rep", 30)
+    assert f"wrote {tmp_path / 'rep.mp4'}: 30 frames" in said
+    assert f"; {repeated} repeat the picture before, as the participant's video did" in said, said
+    # from the other seat every frame is drawn
+    out = replay_headless(tmp_path / "cam.xrrec", None, frames_dir=tmp_path / "peer", seat=0 if seat else 1,
+                          progress=False, audio=False)
+    assert out["held"] == 0 and out["frames"] == 30
+
+
+def test_the_real_time_pacer_draws_the_first_frame_however_late_and_skips_later_late_ones():
+    """A video needs a first picture to repeat: the first tick is drawn even when it comes a
+    second late; a later tick that late is not drawn (and counted)."""
+    from xrdemo.loop.frame_loop import Tick
+    from xrdemo.loop.parts import RealTimePacer
+    from xrdemo.platform.simulated import SimulatedPlatform
+
+    platform = SimulatedPlatform(start_ns=time.monotonic_ns() - 1_000_000_000, view_count=1, view_size=(8, 8))
+    pacer = RealTimePacer()
+    drawn = []
+    for k in range(3):
+        frame = platform.begin_frame()
+        tick = Tick(frame=frame, room=frame, t_ns=0, index=k)
+        pacer.on_frame(tick)
+        platform.end_frame(frame, None)
+        drawn.append(tick.room.should_render)
+    assert drawn == [True, False, False] and pacer.skipped == 2 and pacer.behind_s > 0.9
 
 
 def test_seeking_gives_the_frames_of_the_full_replay_from_that_point(live_recording):

@@ -50,7 +50,8 @@ def test_every_gesture_gives_valid_hands_with_true_bone_lengths(key, gesture):
     assert pos.shape == (2, 26, 3) and rot.shape == (2, 26, 4) and radii.shape == (2, 26)
     np.testing.assert_allclose(np.linalg.norm(rot, axis=-1), 1.0, atol=1e-9)
     bones = np.linalg.norm(pos[:, H.BONES[:, 1]] - pos[:, H.BONES[:, 0]], axis=-1)
-    np.testing.assert_allclose(bones, np.broadcast_to(H.BONE_LENGTHS, bones.shape), atol=1e-9)
+    # joints are placed in float32 (core/hands.py): bone lengths hold to a tenth of a micrometre
+    np.testing.assert_allclose(bones, np.broadcast_to(H.BONE_LENGTHS, bones.shape), atol=1e-7)
     assert (pos[..., 1] - radii).min() >= state.table.height - 1e-9     # never through the table
     # hands stay in front of the seat, left on the left
     seat = state.seat_pos[0]

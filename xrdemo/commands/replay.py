@@ -114,7 +114,9 @@ def run(args) -> int:
                                   audio=not args.no_audio, size=args.size, fps=args.fps, progress=not args.quiet)
     print(f"xrdemo: wrote {out}: {summary['frames']} frames ({summary['seconds']:.1f} s at {summary['fps']} fps) "
           f"from seat {summary['seat']}"
-          + (f", after fast-forwarding {summary['fast_forwarded']} frames" if summary["fast_forwarded"] else ""),
+          + (f", after fast-forwarding {summary['fast_forwarded']} frames" if summary["fast_forwarded"] else "")
+          + (f"; {summary['held']} repeat the picture before, as the participant's video did (it fell "
+             "behind real time there)" if summary.get("held") else ""),
           flush=True)
     return _report_damage(summary)
 

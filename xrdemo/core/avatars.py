@@ -63,14 +63,15 @@ GAZE_DEFAULT_M = 1.5
 """Metres along the gaze the eyes converge on when the person looks at nobody in particular."""
 
 
-def eye_gaze(R_head, gaze, target) -> np.ndarray:
+def eye_gaze(R_head, gaze, target, out=None) -> np.ndarray:
     """(M, 4) float32: the gaze in the head frame (unit x, y, z) and how far away what it rests on
     is (w, metres; GAZE_DEFAULT_M when the person looks at nothing in particular). The vertex
     shader turns each eye toward that point, so both converge (vergence) on the GPU.
 
     R_head (M, 3, 3), gaze (M, 3) unit stage direction, target (M,) distance in metres (<= 0.05:
-    none)."""
-    out = np.empty((len(gaze), 4), np.float32)
+    none). out: an (M, 4) float32 array or view to write into (returned)."""
+    if out is None:
+        out = np.empty((len(gaze), 4), np.float32)
     out[:, :3] = (gaze[:, None, :] @ R_head)[:, 0]                    # R^T g
     out[:, 3] = np.where(target > 0.05, target, GAZE_DEFAULT_M)
     return out
@@ -171,39 +172,61 @@ for _i, _j, _k in ((1, 2, 0), (2, 0, 1), (0, 1, 2)):
     _CROSS[3 * _j + _i, _k] = -1.0
 
 
-def _cross_rows(a, b) -> np.ndarray:
-    """(N, 3) cross products of rows (N, 3) x (N, 3): one outer product and one matrix product."""
-    return (a[:, :, None] * b[:, None, :]).reshape(len(a), 9) @ _CROSS
+_BODY_COLUMNS = np.zeros((8, 6))
+"""(8, 6): the chest's and the shoulders' transform columns (x, y, z, position each) from the
+rows (x, up, z, spine, neck, hip) of body_transforms: the axes scaled by the radii (the chest's
+half height is 0.52 of the spine: its y column is 0.52 spine), the chest centred at
+hip + 0.44 spine, the shoulders at neck + 0.012 z - 0.10 up."""
+_BODY_COLUMNS[0, 0], _BODY_COLUMNS[1, 3], _BODY_COLUMNS[2, 2] = CHEST_RADII[0], 0.52, CHEST_RADII[2]
+_BODY_COLUMNS[3, 3], _BODY_COLUMNS[3, 5] = 0.44, 1.0
+_BODY_COLUMNS[4, 0], _BODY_COLUMNS[5, 1], _BODY_COLUMNS[6, 2] = SHOULDER_RADII
+_BODY_COLUMNS[7, 1], _BODY_COLUMNS[7, 2], _BODY_COLUMNS[7, 4] = -0.10, 0.012, 1.0
 
 
-_W_ROW = np.array([0.0, 0.0, 0.0, 1.0], np.float32)
+def body_template(hip, seat_back) -> np.ndarray:
+    """(N, 3, 4, 4) float32: body_transforms' constant parts (the laps, the last rows), to copy."""
+    t = np.zeros((len(hip), BODY_SPHERES, 4, 4), np.float32)
+    t[:, :2, 3, 3] = 1.0
+    t[:, 2] = lap_transforms(hip, seat_back)
+    return t
 
 
-def body_transforms(hip, seat_back, head_pos, R_head, lap=None, back_rest=None) -> np.ndarray:
+def body_transforms(hip, seat_back, head_pos, R_head, lap=None, back_rest=None, template=None,
+                    out=None) -> np.ndarray:
     """(N, 3, 4, 4) float32 chest, shoulder and lap transforms. hip (N, 3): where the hips sit
     (constant per seat); seat_back (N, 3): the seat's +Z (backward) axis, level; head as in
-    body_instances; lap: lap_transforms(hip, seat_back) and back_rest: (1 - SPINE_TURN_SHARE) *
-    seat_back, when the caller keeps them (both constant per seat)."""
+    body_instances; back_rest: (1 - SPINE_TURN_SHARE) * seat_back and template:
+    body_template(hip, seat_back), when the caller keeps them (constant per seat; lap is not used
+    then). out: a (N, 3, 4, 4) float32 array to write into (returned).
+
+    The spine runs from the hips to the base of the neck; the chest turns a share of the head's
+    turn. Every column of the chest's and the shoulders' transforms is a constant mix of the rows
+    (x, up, z, spine, neck, hip): one product (_BODY_COLUMNS)."""
     n = len(hip)
-    neck = R_head @ NECK_BASE_IN_HEAD
+    rows = np.empty((6, n, 3))                    # x, up, z, spine, neck, hip: products over all at once
+    rows[5] = hip
+    neck = rows[4]
+    np.matmul(R_head.reshape(3 * n, 3), NECK_BASE_IN_HEAD, out=neck.reshape(3 * n))
     neck += head_pos
-    spine = neck - hip
+    spine = rows[3]
+    np.subtract(neck, hip, out=spine)
     length = np.sqrt((spine * spine) @ _ONES3)
-    up = spine / length[:, None]
+    up = rows[1]
+    np.divide(spine, length[:, None], out=up)
     back = SPINE_TURN_SHARE * R_head[:, :, 2]
     back += (1.0 - SPINE_TURN_SHARE) * seat_back if back_rest is None else back_rest
-    rot = np.empty((n, 3, 3))                     # columns: x (right), up, z (back)
-    rot[:, :, 1] = up
-    x = _cross_rows(up, back)
+    x = rows[0]
+    np.matmul((up[:, :, None] * back[:, None, :]).reshape(n, 9), _CROSS, out=x)     # up x back
     x /= np.sqrt((x * x) @ _ONES3)[:, None]
-    rot[:, :, 0] = x
-    z = rot[:, :, 2]
-    z[:] = _cross_rows(x, up)
-    t = np.empty((n, BODY_SPHERES, 4, 4), np.float32)
-    t[:, 2] = lap_transforms(hip, seat_back) if lap is None else lap
-    t[:, :2, 3] = _W_ROW
-    t[:, :2, :3, :3] = rot[:, None] * _RADII_SCALE[:2]
-    t[:, 0, :3, 1] = up * (0.52 * length)[:, None]
-    t[:, 0, :3, 3] = hip + 0.44 * spine
-    t[:, 1, :3, 3] = neck + (0.012 * z - 0.10 * up)
-    return t
+    np.matmul((x[:, :, None] * up[:, None, :]).reshape(n, 9), _CROSS, out=rows[2])   # x x up
+    if template is None:
+        template = body_template(hip, seat_back)
+        if lap is not None:
+            template[:, 2] = lap
+    if out is None:
+        out = template.copy()
+    else:
+        out[...] = template
+    columns = (_BODY_COLUMNS @ rows.reshape(6, 3 * n)).reshape(2, 4, n, 3)   # (body, column, person, xyz)
+    out[:, :2, :3, :] = columns.transpose(2, 0, 3, 1)
+    return out

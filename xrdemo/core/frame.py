@@ -15,6 +15,14 @@ MESH_KINDS = ("sphere", "box", "cylinder")
 (radius 1, y from -1 to 1, capped)."""
 
 
+LIGHT_DIR = np.array([0.3, 0.9, 0.4])
+"""(3,) the default direction toward the key light (read-only; FrameScene's default is a copy)."""
+CLEAR_COLOR = np.array([0.02, 0.025, 0.03, 1.0])
+"""(4,) the default linear RGBA the views clear to (read-only, like LIGHT_DIR)."""
+LIGHT_DIR.flags.writeable = False
+CLEAR_COLOR.flags.writeable = False
+
+
 @dataclass
 class View:
     """One eye or window view.
@@ -131,8 +139,8 @@ class FrameScene:
     )
     labels: Labels = field(default_factory=Labels.empty)
     faces: FaceInstances = field(default_factory=FaceInstances.empty)
-    light_dir: np.ndarray = field(default_factory=lambda: np.array([0.3, 0.9, 0.4]))
-    clear_color: np.ndarray = field(default_factory=lambda: np.array([0.02, 0.025, 0.03, 1.0]))
+    light_dir: np.ndarray = field(default_factory=LIGHT_DIR.copy)
+    clear_color: np.ndarray = field(default_factory=CLEAR_COLOR.copy)
     stats: dict = field(default_factory=dict)
     shell: dict = field(default_factory=dict)
     """Mesh kind -> how many of its first instances are the room shell (walls, floor, ceiling,

@@ -257,38 +257,51 @@ def joints_from_angles(flex: np.ndarray, abduction: np.ndarray) -> np.ndarray:
     return _joints_from_angle_rows(_ANGLE_ROWS @ angles.T)
 
 
-def _joints_from_angle_rows(rows: np.ndarray) -> np.ndarray:
-    """Joints (K, 26, 3) from the angle rows (50, K) of _angle_rows_matrix.
+def _joints_from_angle_rows(rows: np.ndarray, homogeneous: bool = False) -> np.ndarray:
+    """Joints (K, 26, 3) from the angle rows (50, K) of _angle_rows_matrix (homogeneous: (K, 26, 4)
+    with a last column of ones, ready for a 4 x 3 transform).
 
     Along a finger every rotation is about the bone's own x axis except the one abduction a (at
     the knuckle; the thumb's CMC). In its chain's base frame a bone whose flexion so far is phi
     points along -(0, sin phi, cos phi) before that joint, and from it on along
     -[(0, sin phi, cos phi) + cos psi (sin a, (cos a - 1) sin phi_a, (cos a - 1) cos phi_a)]
     (-Z turned by Rx(-phi_a) Ry(a) Rx(-psi), expanded). Laid out (finger, xyz, depth, hand), each
-    step is one call for all hands; the joints are one matrix product over the bones. The trig
-    runs in float32 (numpy's float64 sine is ~8x slower; 1e-7 of a direction is 10 nm at a
-    fingertip).
+    step is one call for all hands; the joints are one matrix product over the bones. It all runs
+    in float32 (numpy's float64 sine is ~8x slower, and mixed types cost a cast per call; the
+    result is within ~2e-8 m of the float64 formulas for a hand's 0.2 m) and is returned as
+    float64.
     """
     k = rows.shape[1]
-    v = np.empty((5, 3, 4, k))                                             # directions, base frames
-    phi = rows[:20].reshape(5, 4, k)
-    np.sin(phi, out=v[:, 1], dtype=np.float32)
-    np.cos(phi, out=v[:, 2], dtype=np.float32)
-    cos_psi = np.cos(rows[20:40], dtype=np.float32).reshape(5, 4, k)
-    cos_psi *= _FROM_ABDUCTION[..., None]
-    sin_ends, cos_ends = np.sin(rows[40:], dtype=np.float32), np.cos(rows[40:], dtype=np.float32)
-    u = np.empty((5, 3, 1, k))                                             # (sin a, (cos a - 1) (sin, cos phi_a))
-    u[:, 0, 0] = sin_ends[5:]
+    r = rows.astype(np.float32)
+    v = np.empty((5, 3, 4, k), np.float32)                                 # directions, base frames
+    phi = r[:20].reshape(5, 4, k)
+    np.sin(phi, out=v[:, 1])
+    np.cos(phi, out=v[:, 2])
+    cos_psi = np.cos(r[20:40]).reshape(5, 4, k)
+    cos_psi *= _FROM_ABDUCTION32
+    sin_ends, cos_ends = np.sin(r[40:]), np.cos(r[40:])
+    np.multiply(cos_psi, sin_ends[5:, None], out=v[:, 0])                  # x: cos psi sin a
+    u = np.empty((5, 2, 1, k), np.float32)                                 # (cos a - 1) (sin, cos phi_a)
     cos_a1 = cos_ends[5:] - np.float32(1.0)
-    np.multiply(cos_a1, sin_ends[:5], out=u[:, 1, 0])
-    np.multiply(cos_a1, cos_ends[:5], out=u[:, 2, 0])
-    v[:, 0] = 0.0
-    v += cos_psi[:, None] * u
-    directions = _BASE_FRAMES @ v.reshape(5, 3, 4 * k)                    # (5, 3, 4 K)
+    np.multiply(cos_a1, sin_ends[:5], out=u[:, 0, 0])
+    np.multiply(cos_a1, cos_ends[:5], out=u[:, 1, 0])
+    v[:, 1:] += cos_psi[:, None] * u
+    directions = _BASE_FRAMES32 @ v.reshape(5, 3, 4 * k)                  # (5, 3, 4 K)
     by_bone = directions.reshape(5, 3, 4, k).transpose(0, 2, 1, 3).reshape(20, 3 * k)
-    joints = (_BONES_TO_JOINTS @ by_bone).reshape(JOINT_COUNT, 3, k)
-    joints += _BASES_TO_JOINTS[:, :, None]
-    return np.ascontiguousarray(joints.transpose(2, 0, 1))
+    joints = (_BONES_TO_JOINTS32 @ by_bone).reshape(JOINT_COUNT, 3, k)
+    joints += _BASES_TO_JOINTS32
+    if homogeneous:
+        out = np.empty((k, JOINT_COUNT, 4))
+        out[..., 3] = 1.0
+        out[..., :3] = joints.transpose(2, 0, 1)
+        return out
+    return np.ascontiguousarray(joints.transpose(2, 0, 1), dtype=np.float64)
+
+
+_FROM_ABDUCTION32 = _FROM_ABDUCTION[..., None].astype(np.float32)
+_BASE_FRAMES32 = _BASE_FRAMES.astype(np.float32)
+_BONES_TO_JOINTS32 = _BONES_TO_JOINTS.astype(np.float32)
+_BASES_TO_JOINTS32 = _BASES_TO_JOINTS[:, :, None].astype(np.float32)
 
 
 def _library_angle_rows() -> np.ndarray:
@@ -299,11 +312,13 @@ def _library_angle_rows() -> np.ndarray:
 
 
 _LIBRARY_ANGLE_ROWS = _library_angle_rows()
+_ONES_L = np.ones(_LIBRARY_ANGLE_ROWS.shape[1])
 
 
-def blend_poses(weights: np.ndarray) -> np.ndarray:
+def blend_poses(weights: np.ndarray, homogeneous: bool = False) -> np.ndarray:
     """Blend named poses with per-hand weights: (K, L) non-negative (rows normalised here; L =
-    len(POSE_NAMES)) -> (K, 26, 3) right-hand wrist-frame joint positions.
+    len(POSE_NAMES)) -> (K, 26, 3) right-hand wrist-frame joint positions (homogeneous: (K, 26, 4),
+    a last column of ones).
 
     The blend is of joint angles (each joint's flexion and abduction the weighted mean of the
     poses'), so every in-between hand is a hand: bones keep their lengths and fingers curl
@@ -312,8 +327,8 @@ def blend_poses(weights: np.ndarray) -> np.ndarray:
     """
     w = np.asarray(weights, dtype=np.float64)
     rows = _LIBRARY_ANGLE_ROWS @ w.T                   # every angle is linear in the weights
-    rows /= np.maximum(w.sum(axis=1), 1e-12)
-    return _joints_from_angle_rows(rows)
+    rows /= np.maximum(w @ _ONES_L, 1e-12)
+    return _joints_from_angle_rows(rows, homogeneous)
 
 
 def hand_from_curls(curls: np.ndarray, spread: np.ndarray | None = None) -> np.ndarray:

@@ -87,5 +87,6 @@ def jaw_from_energy(energy: np.ndarray, prev_jaw: np.ndarray, dt_s: float,
         return goal if prev_jaw is None else prev_jaw
     ka = 1.0 - math.exp(-dt_s / attack_s)
     kr = 1.0 - math.exp(-dt_s / release_s)
-    k = np.where(goal > prev_jaw, ka, kr)
-    return prev_jaw + (goal - prev_jaw) * k
+    step = goal - prev_jaw
+    step *= np.where(step > 0.0, ka, kr)            # opening (goal above): attack; closing: release
+    return prev_jaw + step

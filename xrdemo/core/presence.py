@@ -174,14 +174,16 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
 
     if hand_joints is not None and cfg.table is not None:
         j = np.asarray(hand_joints, float).take(_CONTACT_INDEX, axis=2).reshape(2 * n, len(CONTACT_JOINTS), 3)
-        valid = (state.hand_alpha > 0.0).reshape(2 * n)
-        if hand_tracked is not None:
-            valid &= tracked.reshape(2 * n)
+        valid = None                                   # every hand tracked and fully shown
+        if hand_tracked is not None or not state.alpha_full:
+            valid = (state.hand_alpha > 0.0).reshape(2 * n)
+            if hand_tracked is not None:
+                valid &= tracked.reshape(2 * n)
         cf = contact_step(state.contact, j, valid, cfg.table, _CONTACT_CFG)
         state.contact = cf.contact
         intensity = cf.intensity.reshape(n, 2, -1)
         down = np.stack([cf.down[:, 0] // 2, cf.down[:, 0] % 2, cf.down[:, 1]], axis=1) if len(
-            cf.down) else np.zeros((0, 3), int)
+            cf.down) else _NO_DOWN
         haptic = cf.haptic.reshape(n, 2)
     else:
         intensity = np.zeros((n, 2, len(CONTACT_JOINTS)))
@@ -209,4 +211,6 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
 
 
 _CONTACT_CFG = ContactConfig()
+_NO_DOWN = np.zeros((0, 3), int)
+_NO_DOWN.flags.writeable = False
 _CONTACT_INDEX = np.asarray(CONTACT_JOINTS)

@@ -3,15 +3,16 @@
 ``step(state, inputs, t_ns) -> (state, FrameScene)`` advances every scripted person to the
 display time ``t_ns`` (int nanoseconds) — conversation, gaze, blinks, jaws, gestures, whispering
 and table contacts through ``presence.presence_step`` — takes the local person's tracked head and
-hands from ``inputs``, and builds the instances the renderer draws. Pure numpy; no clock, no I/O.
+hands from ``inputs``, and has the instances the renderer draws built (``frame_build.py``). Pure
+numpy; no clock, no I/O.
 The presence state inside MeetingState is advanced in place (it carries the conversation's and
 the eyes' history); everything else in the returned state is new, except ``derived``: constants
 derived from the seats, table, script, colours and names (rebuilt when one of those objects is
 replaced — replace them, don't edit them in place). See docs/performance.md.
 
-Why one long module (~730 lines): the meeting state's dataclasses and the one step that
-advances them, in the order a frame needs; presence, hands, gaze, faces, whispering and tables
-live in their own modules and are called from here.
+Why one long module (~620 lines): the meeting state's dataclasses and the one step that
+advances them, in the order a frame needs; presence, hands, gaze, faces, whispering, tables and
+the FrameScene's building live in their own modules and are called from here.
 """
 
 from __future__ import annotations
@@ -27,12 +28,18 @@ from . import expressions as E
 from .presence import PresenceConfig, PresenceFrame, new_presence, presence_step
 from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
-from .frame import FrameScene, Labels, MeshInstances
+from .frame import FrameScene
+# (the frame's constants and tag helpers are re-exported: callers know them as scene.*)
+from .frame_build import (CONTACT_SHADOW_RGB, FLAGGED_MARK, FLAGGED_TAG_RGB, NAME_TAG_HEIGHT,  # noqa: F401
+                          TAG_MAX_LINEAR, UNVERIFIED_MARK, VERIFIED_MARK, WHISPER_TAG, WHISPER_TAG_RGB,
+                          contact_glow, contact_spots as _contact_spots, drawn_heads as _drawn,
+                          fill_contact_shadows as _fill_contact_shadows, frame_scene, name_tags as _name_tags,
+                          tag_text)
 from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 from .whisper import InviteConfig, invite_step
 from .face_behaviour import FaceBehaviour, apply as apply_layer
 from .face_sources import combine_expressions, remote_gaze
-from .avatars import HIP_IN_SEAT, SPINE_TURN_SHARE, body_colors, body_transforms, lap_transforms, eye_gaze, face_instances, skin_tones
+from .avatars import HIP_IN_SEAT, SPINE_TURN_SHARE, body_colors, body_template, skin_tones
 
 MAX_PEOPLE = 64
 _IS_LEFT = np.tile([True, False], MAX_PEOPLE)
@@ -351,17 +358,18 @@ class _Derived:
     R_seat: np.ndarray            # (N, 3, 3)
     breath_phase: np.ndarray      # (N,)
     wrist: script.WristModel
-    mirror: np.ndarray            # (N, 2, 3, 1) row signs of R^T that mirror left hands
     hand_rgba: np.ndarray         # (2N, 4) float32
     all_valid: np.ndarray         # (N, 2, 26) True, to copy
     skin: np.ndarray              # (N, 4) float32 skin rgb + iris darkness (avatars.skin_tones)
     hair: np.ndarray              # (N, 4) float32 hair rgb + opacity
-    tags: dict                    # (hide, present, verified) -> (drawn heads: slice or indices,) + _name_tags(...)
+    tags: dict                    # (hide, present, verified) -> frame_build.Seating (drawn heads, tags, colours)
     contact_joint: np.ndarray     # (N * 2 * 6,) flat joint index of each contact slot
     smile: np.ndarray             # (N,) each person's resting smile 0..1 (seeded)
     hip: np.ndarray               # (N, 3) where each person's hips sit in their chair
     body_colors: np.ndarray       # (N, 3, 4) float32 chest, shoulder and lap colours (avatars)
-    lap: np.ndarray | None = None  # (N, 4, 4) each seat's lap transform (avatars.lap_transforms)
+    body_template: np.ndarray | None = None  # (N, 3, 4, 4) float32 avatars.body_template (laps)
+    glow: np.ndarray | None = None  # (4, 4) float32 frame_build.contact_glow of the table's height
+    shell: dict | None = None      # room.room_shell of the table (shared by every frame)
     index: np.ndarray | None = None  # (N,) 0..N-1
     back_rest: np.ndarray | None = None  # (N, 3) the seat's share of each chest's facing (avatars.body_transforms)
     capsule_radii: tuple = ()     # (radii array, its hand_capsule_radii) for the newest radii seen
@@ -378,8 +386,6 @@ def _derived(state: MeetingState) -> _Derived:
                 and k[5] is key[5] and k[6] is key[6] and k[7] is key[7]):
             return d
     n = len(state.seat_pos)
-    mirror = np.ones((n, 2, 3, 1))
-    mirror[:, 0, 0] = -1.0
     hand_rgba = np.ones((2 * n, 4), np.float32)
     slot = np.arange(n * 2 * len(CONTACT_JOINTS))
     skin, hair = skin_tones(n, state.seed)
@@ -391,14 +397,16 @@ def _derived(state: MeetingState) -> _Derived:
     d = _Derived(key=key, R_seat=P.quat_to_matrix(state.seat_rot), breath_phase=np.arange(n, dtype=float),
                  wrist=script.WristModel.make(state.script, state.seat_pos, state.seat_rot, state.table.height,
                                              state.table),
-                 mirror=mirror, hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
+                 hand_rgba=hand_rgba, all_valid=np.ones((n, 2, H.JOINT_COUNT), bool),
                  skin=skin, hair=hair, tags={},
                  contact_joint=(slot // len(CONTACT_JOINTS)) * H.JOINT_COUNT
                  + np.asarray(CONTACT_JOINTS)[slot % len(CONTACT_JOINTS)],
                  smile=np.random.default_rng([state.seed, 14]).uniform(0.08, 0.25, n),
                  hip=state.seat_pos + P.quat_to_matrix(state.seat_rot) @ HIP_IN_SEAT,
                  body_colors=body_colors(state.people.color))
-    d.lap = lap_transforms(d.hip, d.R_seat[:, :, 2]).astype(np.float32)
+    d.body_template = body_template(d.hip, d.R_seat[:, :, 2])
+    d.glow = contact_glow(state.table.height)
+    d.shell = room_shell(state.table)
     d.back_rest = (1.0 - SPINE_TURN_SHARE) * d.R_seat[:, :, 2]
     d.index = np.arange(n)
     state.derived = d
@@ -525,17 +533,13 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
 
     # Hands: gesture weights and lift from presence, placed by the script's wrist model.
     raised = np.minimum(np.maximum(pf.hand_lift, 0.0), 1.0)
-    wrist_p, wrist_R = script.wrist_frames(der.wrist, raised, t_s)
-    local_joints = H.blend_poses(pf.gesture_weights.reshape(2 * n, -1))
-    Rt = wrist_R.swapaxes(-1, -2) * der.mirror                          # mirrors left hands
-    turned = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 3), Rt)   # about the wrist
+    wrist = script.wrist_transforms(der.wrist, raised, t_s)             # (N, 2, 4, 3), mirrors left hands
+    local_joints = H.blend_poses(pf.gesture_weights.reshape(2 * n, -1), homogeneous=True)
+    joints = np.matmul(local_joints.reshape(n, 2, H.JOINT_COUNT, 4), wrist)  # (N, 2, 26, 3) stage
     radii = ppl.radii
-    # Curled resting hands would sink into the table: lift each hand until it rests on the top
-    # (added to the wrist before it is added to every joint).
-    lowest = (turned[..., 1] - radii).min(axis=-1) + wrist_p[..., 1]        # (N, 2)
-    wrist_p[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)
-    turned += wrist_p[:, :, None, :]
-    joints = turned
+    # Curled resting hands would sink into the table: lift each hand until it rests on the top.
+    lowest = _MIN(joints[..., 1] - radii, axis=-1)                          # (N, 2)
+    joints[..., 1] += np.maximum(0.0, state.table.height + 0.002 - lowest)[..., None]
     valid = der.all_valid.copy()
     if rm is not None:
         joints[rm] = inputs.remote.joints[rm]
@@ -594,83 +598,7 @@ def _remote_mask(remote: RemoteInput | None, n: int, local: int):
     return rm if rm.any() else None
 
 
-CONTACT_SHADOW_RGB = (0.12, 0.07, 0.04)
-"""Linear colour of the soft spot a touching fingertip leaves on the (wooden) table."""
-NAME_TAG_HEIGHT = 0.20
-"""Metres above the head pose of the centre of each person's name tag."""
-WHISPER_TAG = "whispering"
-"""The small second tag under the name of someone whispering (with their lean, the cue)."""
-WHISPER_TAG_RGB = (0.20, 0.22, 0.30)
-TAG_MAX_LINEAR = 0.42
-"""Brightest a lit tag's background gets (linear; ~0.68 sRGB), so its white name still reads."""
-
-_ONES3 = np.ones(3)
-_GLOW_SCALE = np.diag([0.012, 0.0008, 0.012, 1.0]).astype(np.float32)
-_GLOW_RGB = np.array(CONTACT_SHADOW_RGB, np.float32)
-
-
-def _contact_spots(people: People, contact_joint: np.ndarray | None = None):
-    """(flat joint index (E,), intensity (E,)) of every palm or fingertip touching the table."""
-    if people.contact is None:
-        return np.zeros(0, np.intp), np.zeros(0)
-    contact = np.asarray(people.contact, float)
-    if people.present is not None:
-        contact = contact * people.present[:, None, None]
-    contact = contact.reshape(-1)
-    idx = (contact > 0.05).nonzero()[0]
-    if contact_joint is None:
-        joint = (idx // len(CONTACT_JOINTS)) * H.JOINT_COUNT + np.asarray(CONTACT_JOINTS)[idx % len(CONTACT_JOINTS)]
-    else:
-        joint = contact_joint[idx]
-    return joint, contact[idx]
-
-
-def _fill_contact_shadows(mat, colors, people: People, joint, intensity, table_height: float) -> None:
-    """Soft dark spots on the table under touching joints into mat (E, 4, 4) and colors (E, 4)."""
-    if not len(joint):
-        return
-    spots = people.joints.reshape(-1, 3).take(joint, axis=0)
-    glow = _GLOW_SCALE.copy()
-    glow[1, 3] = table_height + 0.0009
-    mat[:] = glow
-    mat[:, 0:3:2, 3] = spots[:, 0::2]                        # x and z under the joint
-    colors[:, :3] = _GLOW_RGB
-    colors[:, 3] = 0.6 * intensity
-
-
-_NAME_TAG_OFFSET = np.array([0.0, NAME_TAG_HEIGHT, 0.0])
-
-
-def _drawn(people: People, hide: int) -> np.ndarray:
-    """(N,) bool: whose head is drawn — present people, except the hidden viewer."""
-    drawn = np.arange(len(people)) != hide
-    return drawn if people.present is None else drawn & people.present
-
-
-VERIFIED_MARK, UNVERIFIED_MARK, FLAGGED_MARK = "\u2713", "?", "\u2717"
-"""Name tag prefixes (✓, ?, ✗) by People.verified (1, 0, -1); render/labels.py draws ✓ and ✗."""
-FLAGGED_TAG_RGB = (0.55, 0.06, 0.04)
-"""Linear colour of a flagged person's tag (their name came with another key)."""
-
-
-def tag_text(name: str, verified: int | None) -> str:
-    """A name tag's text: the name, after a mark when the meeting knows who is verified."""
-    if verified is None:
-        return name
-    mark = VERIFIED_MARK if verified > 0 else FLAGGED_MARK if verified < 0 else UNVERIFIED_MARK
-    return f"{mark} {name}"
-
-
-def _name_tags(people: People, hide: int):
-    """(shown people (M,), their tag texts (M,), tag colours (M, 4) float32) for the drawn heads."""
-    shown = np.flatnonzero(_drawn(people, hide))
-    tag_color = np.concatenate([np.minimum(people.color[shown] * 0.42, 0.22), np.full((len(shown), 1), 0.88)], axis=1)
-    v = people.verified
-    if v is None:
-        return shown, tuple(people.names[i] for i in shown), tag_color.astype(np.float32)
-    flagged = v[shown] < 0
-    tag_color[flagged, :3] = FLAGGED_TAG_RGB
-    return shown, tuple(tag_text(people.names[i], int(v[i])) for i in shown), tag_color.astype(np.float32)
+_MIN = np.minimum.reduce
 
 
 def build_frame_scene(state: MeetingState) -> FrameScene:
@@ -680,82 +608,7 @@ def build_frame_scene(state: MeetingState) -> FrameScene:
 
 def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
                  lids_in_range: bool = False) -> FrameScene:
-    """build_frame_scene with the head rotation matrices (N, 3, 3) at hand. lids_in_range is
-    accepted for callers of the old sphere heads (eyelids now travel in the expressions)."""
-    ppl = state.people
-    n = len(ppl)
-    hide = -1 if state.draw_local_head else state.local
-    # Who is drawn and their name tags change only with who sits where: cached per meeting.
-    tag_key = hide if ppl.present is None else (hide, ppl.present.tobytes())
-    if ppl.verified is not None:
-        tag_key = (tag_key, ppl.verified.tobytes())
-    cached = der.tags.get(tag_key)
-    if cached is None:
-        drawn = _drawn(ppl, hide)
-        tags = _name_tags(ppl, hide)
-        cached = der.tags[tag_key] = ((slice(None) if drawn.all() else np.flatnonzero(drawn),) + tags
-                                      + (1.2 * tags[2][:, :3] + np.float32(0.05),))
-    keep, shown, texts, tag_color, tag_slope = cached
-    # Faces: eyes converge on what each person looks at (0: nobody in particular).
-    if state.frame is not None:
-        tgt = np.asarray(state.frame.gaze_target)
-        d = ppl.head_pos.take(np.where(tgt >= 0, tgt, der.index), axis=0)
-        d -= ppl.head_pos
-        d *= d
-        target_d = np.sqrt(d @ _ONES3)
-    else:
-        target_d = np.zeros(n)
-    eyes = eye_gaze(R_head, ppl.gaze, target_d)
-    expr = ppl.expressions if ppl.expressions is not None else E.neutral(n)
-    faces = face_instances(keep, ppl.head_pos, R_head, der.skin, der.hair, eyes, expr)
-    # Bodies seated in their chairs (unless the meeting draws heads and hands only).
-    joint, intensity = _contact_spots(ppl, der.contact_joint)
-    if state.torso:
-        body_m = body_transforms(der.hip, der.R_seat[:, :, 2], ppl.head_pos, R_head, der.lap, der.back_rest)
-        body_m, body_c = body_m[keep].reshape(-1, 4, 4), der.body_colors[keep].reshape(-1, 4)
-    else:
-        body_m, body_c = np.zeros((0, 4, 4), np.float32), np.zeros((0, 4), np.float32)
-    b = len(body_m)
-    sph_m = np.empty((b + len(joint), 4, 4), np.float32)
-    sph_c = np.empty((b + len(joint), 4), np.float32)
-    sph_m[:b] = body_m
-    sph_c[:b] = body_c
-    _fill_contact_shadows(sph_m[b:], sph_c[b:], ppl, joint, intensity, state.table.height)
-
-    alpha = ppl.hand_alpha if ppl.present is None else ppl.hand_alpha * ppl.present[:, None]
-    if not der.capsule_radii or der.capsule_radii[0] is not ppl.radii:   # radii rarely change
-        der.capsule_radii = (ppl.radii, H.hand_capsule_radii(ppl.radii.reshape(2 * n, H.JOINT_COUNT)))
-    full = np.count_nonzero(alpha == 1.0) == alpha.size             # every hand fully shown
-    if full and der.capsule_rgba is None:
-        der.capsule_rgba = der.hand_rgba.repeat(H.CAPSULES_PER_HAND, axis=0)
-    caps = H.hand_capsules(ppl.joints.reshape(2 * n, H.JOINT_COUNT, 3),
-                           ppl.radii.reshape(2 * n, H.JOINT_COUNT),
-                           ppl.valid.reshape(2 * n, H.JOINT_COUNT),
-                           der.hand_rgba, alpha.reshape(-1), capsule_radii=der.capsule_radii[1],
-                           capsule_colors=der.capsule_rgba if full else None)
-    meshes = dict(state.static_meshes)
-    meshes["sphere"] = MeshInstances(sph_m, sph_c)
-    # A speaker's tag lights up with their voice (and their mouth moves): who is talking reads at
-    # a glance. The tag stays dark enough for its white text to read.
-    colors = tag_color.copy()
-    level = np.asarray(ppl.speaking, np.float32)
-    if state.frame is not None:        # hold the light through the gaps between syllables
-        level = np.maximum(level, 0.7 * np.asarray(state.frame.speaking, np.float32))
-    # rgb (1 + 1.2 level) + 0.05 level = rgb + level (1.2 rgb + 0.05), capped
-    rgb = colors[:, :3]
-    np.minimum(tag_slope * level[shown][:, None] + rgb, TAG_MAX_LINEAR, out=rgb)
-    cue = ppl.whisper_cue
-    if cue is not None and np.asarray(cue).max() > 0.5 and (np.asarray(cue)[shown] > 0.5).any():
-        # Whisperers' tags say so (with their lean, that is the whole cue).
-        wh = np.asarray(cue)[shown] > 0.5
-        texts = tuple(f"{t} \u00b7 {WHISPER_TAG}" if w else t for t, w in zip(texts, wh))
-        colors[wh, :3] = 0.5 * colors[wh, :3] + 0.5 * np.asarray(WHISPER_TAG_RGB, np.float32)
-    if any(ppl.notes):
-        texts = tuple(f"{t} \u00b7 {ppl.notes[i]}" if i < len(ppl.notes) and ppl.notes[i] else t
-                      for t, i in zip(texts, shown))
-    labels = Labels(positions=(ppl.head_pos[shown] + _NAME_TAG_OFFSET).astype(np.float32),
-                    texts=texts, colors=colors)
-    return FrameScene(capsules=caps, meshes=meshes, labels=labels, faces=faces,
-                      stats={"people": n, "hand_capsules": len(caps), "faces": len(faces)},
-                      shell=room_shell(state.table))
-
+    """build_frame_scene with the head rotation matrices (N, 3, 3) at hand (core/frame_build.py).
+    lids_in_range is accepted for callers of the old sphere heads (eyelids travel in the
+    expressions)."""
+    return frame_scene(state, der, R_head)

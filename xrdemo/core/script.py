@@ -151,6 +151,10 @@ class WristModel:
     offset: np.ndarray
     half_angles: np.ndarray
     to_quat: np.ndarray
+    turn_angles: np.ndarray | None = None
+    """(2, 2) per side: radians of pitch (about +X) and turn about +Z per unit raise (wrist_turns)."""
+    frame_map: np.ndarray | None = None
+    """(N, 2, 15, 12) wrist_turns' features -> (mirrored R^T (9), position (3)), see there."""
 
     @staticmethod
     def make(tables: ScriptTables, seat_pos: np.ndarray, q_seat: np.ndarray,
@@ -185,8 +189,44 @@ class WristModel:
         left_mul = np.einsum("ni,ijk->njk", np.asarray(q_seat, float), P._QUAT_MUL.reshape(4, 4, 4))
         to_quat = Y[None] @ left_mul[:, None]                         # (N, 2, 4, 4)
         half_angles = np.stack([np.full(2, 0.5 * np.radians(18.0)), -side * 0.5 * np.radians(65.0)], axis=-1)
+        turn_angles = np.stack([np.full(2, np.radians(18.0)), -side * np.radians(65.0)], axis=-1)
         return WristModel(rest=rest, lift=lift, bob_axis=bob_axis, rate=1.7 + 0.4 * j, offset=6.0 * j,
-                          half_angles=half_angles, to_quat=to_quat)
+                          half_angles=half_angles, to_quat=to_quat, turn_angles=turn_angles,
+                          frame_map=_frame_map(R, -side * np.radians(14.0), rest, lift, bob_axis))
+
+
+def _frame_map(R_seat, yaw, rest, lift, bob_axis) -> np.ndarray:
+    """(N, 2, 15, 12): wrist_turns' features (1, cos p, sin p, r, r bob) x (1, cos z, sin z) of a
+    hand -> its mirrored R^T (row-major 9) and position (3). The wrist's rotation is
+    R_seat Ry(yaw) Rx(p) Rz(z) (quat_from_yaw_pitch_roll with the roll about -Z), and each
+    elementary rotation is A0 + cos * Ac + sin * As: the product is linear in the 9 products."""
+    n = len(R_seat)
+    x_parts = np.zeros((3, 3, 3))                              # Rx = X0 + cos Xc + sin Xs
+    x_parts[0, 0, 0] = 1.0
+    x_parts[1, 1, 1] = x_parts[1, 2, 2] = 1.0
+    x_parts[2, 2, 1], x_parts[2, 1, 2] = 1.0, -1.0
+    z_parts = np.zeros((3, 3, 3))                              # Rz = Z0 + cos Zc + sin Zs
+    z_parts[0, 2, 2] = 1.0
+    z_parts[1, 0, 0] = z_parts[1, 1, 1] = 1.0
+    z_parts[2, 1, 0], z_parts[2, 0, 1] = 1.0, -1.0
+    cy, sy = np.cos(yaw), np.sin(yaw)                          # (2,) per side
+    Ry = np.zeros((2, 3, 3))
+    Ry[:, 0, 0] = Ry[:, 2, 2] = cy
+    Ry[:, 0, 2], Ry[:, 2, 0] = sy, -sy
+    Ry[:, 1, 1] = 1.0
+    mirror = np.array([[-1.0], [1.0], [1.0]])                  # row signs of R^T for a left hand
+    out = np.zeros((n, 2, 5, 3, 12))
+    for h in range(2):
+        base = R_seat @ Ry[h]                                  # (N, 3, 3)
+        for a in range(3):
+            for b in range(3):
+                R = base @ (x_parts[a] @ z_parts[b])
+                Rt = R.swapaxes(-1, -2) * (mirror if h == 0 else 1.0)
+                out[:, h, a, b, :9] = Rt.reshape(n, 9)
+    out[:, :, 0, 0, 9:] = rest                                 # feature 1 x 1
+    out[:, :, 3, 0, 9:] = lift                                 # r x 1
+    out[:, :, 4, 0, 9:] = bob_axis                             # r bob x 1
+    return out.reshape(n, 2, 15, 12)
 
 
 def wrist_frames(model: WristModel, raised: np.ndarray, t_s: float):
@@ -203,3 +243,30 @@ def wrist_frames(model: WristModel, raised: np.ndarray, t_s: float):
     kron = cs[..., 0, :, None] * cs[..., 1, None, :]                  # (cp, sp) x (cr, sr)
     q = (kron.reshape(raised.shape + (1, 4)) @ model.to_quat).reshape(raised.shape + (4,))
     return pos, P.quat_to_matrix(q)
+
+
+def wrist_transforms(model: WristModel, raised: np.ndarray, t_s: float) -> np.ndarray:
+    """The wrists as the step places hands: (N, 2, 4, 3) fresh [turn (3 rows); position] per hand,
+    so that a wrist-frame point p of right-hand shape lands at (p, 1) @ transform, stage space
+    (turn = R^T of wrist_frames' rotation, with a left hand's mirroring x -> -x folded in).
+    One product per hand of the features (1, cos p, sin p, r, r bob) x (1, cos z, sin z) by
+    ``model.frame_map``. raised: (N, 2) 0..1, t_s seconds."""
+    n = raised.shape[0]
+    feat = np.empty((n, 2, 8))                        # 1, cos p, sin p, r, r bob, 1, cos z, sin z
+    feat[..., 0::5] = 1.0
+    ang = raised[..., None] * model.turn_angles      # (N, 2, 2): pitch, z turn
+    np.cos(ang, out=feat[..., 1::5])
+    np.sin(ang, out=feat[..., 2::5])
+    feat[..., 3] = raised
+    bob = np.sin((2 * np.pi * t_s) * model.rate + model.offset)
+    np.multiply(raised, bob, out=feat[..., 4])
+    outer = feat[..., :5, None] * feat[..., None, 5:]                 # (N, 2, 5, 3)
+    return (outer.reshape(n, 2, 1, 15) @ model.frame_map).reshape(n, 2, 4, 3)
+
+
+def wrist_turns(model: WristModel, raised: np.ndarray, t_s: float):
+    """wrist_frames as the step uses them: (positions (N, 2, 3), turns (N, 2, 3, 3)) with the
+    turns ready to place wrist-frame points of right-hand shape: p_stage = p @ turn + position
+    (R^T, with a left hand's mirroring x -> -x folded in): views of wrist_transforms."""
+    m = wrist_transforms(model, raised, t_s)
+    return m[:, :, 3], m[:, :, :3]

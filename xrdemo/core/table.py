@@ -210,16 +210,28 @@ def contact_step(contact: np.ndarray, joints: np.ndarray, valid: np.ndarray, tab
                  cfg: ContactConfig | None = None, radii: np.ndarray = CONTACT_RADII) -> ContactFrame:
     """Contacts of (H, J, 3) joint positions (the CONTACT_JOINTS, m) with the table.
 
-    contact: (H, J) bool previous state; valid: (H,) bool hands tracked/visible; radii (J,) m.
+    contact: (H, J) bool previous state; valid: (H,) bool hands tracked/visible (None: all);
+    radii (J,) m.
     """
     cfg = cfg or ContactConfig()
-    c = ((joints - table.centre).reshape(-1, 3) @ table.axes).reshape(joints.shape)  # (H, J, 3): height, x, z
-    h = c[..., 0] - radii
-    ext = np.abs(c[..., 1:]) <= table.half_extents + cfg.margin_m
-    ok = ext[..., 0] & ext[..., 1] & valid[:, None] & (h > -0.15)  # far below: under the table
-    new = ok & (h < np.where(contact, cfg.exit_m, cfg.enter_m))
-    intensity = np.minimum(np.maximum(1.0 - h * (1.0 / cfg.glow_m), 0.0), 1.0) * ok
-    intensity[new] = 1.0
+    limits = table.__dict__.get("_limits")       # the footprint with its margin, cached per table
+    if limits is None or limits[0] != cfg.margin_m or limits[1] is not table.half_extents:
+        limits = table._limits = (cfg.margin_m, table.half_extents,
+                                  (table.half_extents + cfg.margin_m)[:, None], np.ascontiguousarray(table.axes.T))
+    n_hands, n_joints = joints.shape[:2]
+    # (3, H J) rows: height, x, z of every joint (row-major: each row one contiguous array)
+    c = limits[3] @ (joints.reshape(-1, 3) - table.centre).T
+    h = c[0].reshape(n_hands, n_joints) - radii
+    ext = np.abs(c[1:]) <= limits[2]
+    ok = (ext[0] & ext[1]).reshape(n_hands, n_joints)
+    if valid is not None:
+        ok &= valid[:, None]
+    ok &= h > -0.15                                    # far below: under the table
+    # Joints off the table count as infinitely far above it: no contact, no glow.
+    h = np.where(ok, h, np.inf)
+    new = h < np.where(contact, cfg.exit_m, cfg.enter_m)
+    intensity = np.minimum(np.maximum(1.0 - h * (1.0 / cfg.glow_m), 0.0), 1.0)
+    np.maximum(intensity, new, out=intensity)          # 1 while touching
     haptic = np.zeros(joints.shape[0])
     if np.count_nonzero(new != contact):
         down = np.argwhere(new & ~contact)

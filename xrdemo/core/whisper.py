@@ -118,10 +118,17 @@ class WhisperState:
     dist: np.ndarray | None = None  # (N, N) smoothed head distances, m
     last_t: float = math.nan
     invite: InviteState = field(default_factory=InviteState)
+    cue_zero: bool = False          # every cue is exactly 0 (nobody has whispered yet): nothing to fade
 
 
 def new_whisper(n: int, cfg: WhisperConfig | None = None) -> WhisperState:
-    return WhisperState(np.zeros((n, n), bool), np.full((n, n), -1e9), np.zeros(n), cfg or WhisperConfig())
+    return WhisperState(np.zeros((n, n), bool), np.full((n, n), -1e9), np.zeros(n), cfg or WhisperConfig(),
+                        cue_zero=True)
+
+
+_ONES3 = np.ones(3)
+_NO_PAIRS = np.zeros((0, 2), int)
+_NO_PAIRS.flags.writeable = False
 
 
 def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
@@ -129,7 +136,7 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     cfg = ws.cfg
     d = head_pos[:, None, :] - head_pos[None, :, :]
     d *= d
-    dist = np.sqrt(d[..., 0] + d[..., 1] + d[..., 2])
+    dist = np.sqrt(d.reshape(-1, 3) @ _ONES3).reshape(d.shape[:2])
     dt = 0.0 if math.isnan(ws.last_t) else max(t - ws.last_t, 0.0)
     ws.last_t = t
     if ws.dist is None or ws.dist.shape != dist.shape:
@@ -144,8 +151,9 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
     # (A head's smoothed distance to itself stays exactly 0: only n entries are close then.)
     if (not np.count_nonzero(ws.active) and np.count_nonzero(ws.dist < cfg.enter_m) <= n
             and not (governed and inv.partner >= 0)):
-        ws.cue -= ws.cue * k
-        return np.zeros((0, 2), int), ws.cue
+        if not ws.cue_zero:
+            ws.cue -= ws.cue * k
+        return _NO_PAIRS, ws.cue
     can = (t - ws.changed_at) >= cfg.min_dwell_s
     enter = (ws.dist < cfg.enter_m) & ~ws.active & can
     leave = (ws.dist > cfg.exit_m) & ws.active & can
@@ -170,6 +178,7 @@ def whisper_step(ws: WhisperState, head_pos: np.ndarray, t: float):
         ws.changed_at[flip] = t
     on = ws.active.any(axis=1)
     ws.cue += (on - ws.cue) * k
+    ws.cue_zero = False
     if on.any():
         i, j = np.nonzero(np.triu(ws.active, 1))
         pairs = np.stack([i, j], axis=1)

@@ -43,8 +43,8 @@ class RealTimePacer(FramePart):
     """Holds each tick until its display time on the monotonic clock (a simulated platform in a
     networked meeting, which runs on real time). A tick that comes more than ``skip_behind``
     frame periods late is not drawn (``tick.room.should_render`` False: a video output repeats
-    its last picture), so a machine that renders slower than the frame rate keeps real time;
-    ``skipped`` counts those, ``behind_s`` is the most it fell behind."""
+    its last picture; the first tick is always drawn), so a machine that renders slower than the
+    frame rate keeps real time; ``skipped`` counts those, ``behind_s`` is the most it fell behind."""
 
     def __init__(self, skip_behind: float = 2.0):
         self.behind_s = 0.0
@@ -62,7 +62,8 @@ class RealTimePacer(FramePart):
         late = time.monotonic_ns() - display
         self.behind_s = max(self.behind_s, late / NS)
         self.ticks += 1
-        if self.skip_behind and late > self.skip_behind * tick.frame.predicted_display_period_ns:
+        if (self.skip_behind and self.ticks > 1      # the first picture is always drawn (one to repeat)
+                and late > self.skip_behind * tick.frame.predicted_display_period_ns):
             tick.room = replace(tick.room, should_render=False)
             self.skipped += 1
 
@@ -145,7 +146,8 @@ class Passthrough(FramePart):
 
 class MeetingRecording(FramePart):
     """Writes the meeting as it goes (``xrdemo replay`` plays it): the state at every (re)build,
-    the inputs of every step. net: the room (None for a local meeting). clock_ns(tick): the
+    the inputs of every step, and which frames were not drawn (a part before it, such as
+    RealTimePacer, said so in ``on_frame``; a replay of this seat holds the picture there too). net: the room (None for a local meeting). clock_ns(tick): the
     recording's clock (default: the monotonic clock)."""
 
     def __init__(self, recorder, cfg_of, net=None, clock_ns=None, log=print, level_from=None):
@@ -162,7 +164,8 @@ class MeetingRecording(FramePart):
         level = remote.level if (remote is not None and self.level_from is not None
                                  and self.level_from()) else None
         t = None if self.clock_ns is None else self.clock_ns(tick)
-        self.recorder.frame(tick.t_ns, tick.inputs, remote_level=level, t_ns=t)
+        drawn = bool(tick.room.should_render and tick.scene is not None)     # as the loop will decide
+        self.recorder.frame(tick.t_ns, tick.inputs, remote_level=level, t_ns=t, drawn=drawn)
 
     def close(self, error) -> None:
         self.log(f"xrdemo: {self.recorder.close()}")

@@ -116,12 +116,14 @@ class Recorder:
                                    names=list(ppl.names)), **self.meta})
         self.add(R.STATE, time.monotonic_ns() if t_ns is None else t_ns, R.encode_json(doc))
 
-    def frame(self, step_t_ns: int, inputs, remote_level=None, t_ns: int | None = None) -> None:
+    def frame(self, step_t_ns: int, inputs, remote_level=None, t_ns: int | None = None,
+              drawn: bool = True) -> None:
         """One frame: the LocalInput core.step got at display time step_t_ns. remote_level: the
         remote voice levels step got, when the loop replaced the network's (else None). t_ns: the
-        recording clock (default now, monotonic)."""
+        recording clock (default now, monotonic). drawn: False when this frame's picture was not
+        drawn (a replay of this seat then holds the previous picture too)."""
         t_ns = time.monotonic_ns() if t_ns is None else t_ns
-        rec = R.FrameRecord.from_inputs(t_ns, step_t_ns, inputs, remote_level)
+        rec = R.FrameRecord.from_inputs(t_ns, step_t_ns, inputs, remote_level, drawn=drawn)
         self.add(R.FRAME, t_ns, R.encode_frame(rec))
         self.frames += 1
 

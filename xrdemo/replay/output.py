@@ -3,9 +3,11 @@ in a desktop window.
 
 Headless: video frame k shows the newest replayed frame whose display time is at most
 ``T0 + k / fps`` (T0: the first frame at or after ``--start``), drawn from the chosen seat's eyes
-with the renderer and the simulated runtime the live headless participant uses; the sound is the
-room's voices (the recorded Opus frames through the same jitter buffers) rendered binaurally for
-that seat's head, block by block on the recording's clock.
+with the renderer and the simulated runtime the live headless participant uses (from the
+recording seat, a frame the participant did not draw repeats the previous picture, as the
+participant's video did); the sound is the room's voices (the recorded Opus frames through the
+same jitter buffers) rendered binaurally for that seat's head, block by block on the recording's
+clock.
 
 Live: the replay runs on the wall clock from the start point; the platform's own head (headset
 or mouse look) looks around from the chosen seat, whose recorded head is hidden.
@@ -94,6 +96,25 @@ class ReplayDriver(Driver):
         return scene_for_seat(f, self.seat)
 
 
+class HoldUndrawn(FramePart):
+    """From the recording seat, a frame the participant did not draw is not drawn here either:
+    the video repeats the previous picture, as the participant's own video did (a headless
+    participant that fell behind real time, ``loop.parts.RealTimePacer``). The first picture
+    is always drawn; other seats draw every frame."""
+
+    def __init__(self, driver: ReplayDriver):
+        self.driver = driver
+        self.held = 0
+
+    def on_frame(self, tick) -> None:
+        from dataclasses import replace
+
+        f = self.driver.advance(tick.t_ns)              # the frame this tick shows
+        if tick.index > 0 and not f.drawn and self.driver.seat == f.state.local:
+            tick.room = replace(tick.room, should_render=False)
+            self.held += 1
+
+
 class _ReplaySound(FramePart):
     """The recorded room's sound for one seat, frame by frame (headless replays)."""
 
@@ -112,7 +133,8 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
     """Render a recording from ``seat``'s eyes and ears to an MP4 (and/or PNG frames).
 
     Returns a summary: frames written, seconds, seat, damage (the problem that ended the intact
-    part, or None), and frames fast-forwarded before ``start_s``.
+    part, or None), frames fast-forwarded before ``start_s``, and frames held (the participant
+    did not draw them; the previous picture repeats).
     """
     from ..loop.frame_sound import NetSound, ScriptedSound
     from ..loop.headless import HeadlessView, VideoOutput
@@ -125,7 +147,7 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
     replayer = Replayer(reader, start_s=start_s, tick_hz=fps or 30)
     frames = replayer.frames()
     view = sound = None
-    written = skipped = 0
+    written = skipped = held = 0
     early: list = []                           # voice from just before the start (primes the buffers)
     voice_from = replayer.start_ns - NS // 2
     ahead = _FastForwardProgress(reader, start_s, enabled=progress)
@@ -153,14 +175,17 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
             T0, period = first.step_t_ns, int(round(NS / fps))
             view = HeadlessView(size, fps, head=lambda t_ns: view_pose(driver.advance(T0 + t_ns), seat),
                                 fov_deg=REPLAY_FOV_DEG)
-            parts = [_ReplaySound(sound, driver, fps)] if sound is not None else []
+            hold = HoldUndrawn(driver)
+            parts = [hold]
+            if sound is not None:
+                parts.append(_ReplaySound(sound, driver, fps))
             total = max(1, int((reader.duration_s - start_s) * fps))
             video = VideoOutput(view, out, fps, cfg.audio.sample_rate if sound else None, frames_dir,
                                 total, reader.duration_s - start_s, progress=progress, log=log)
             parts.append(video)
             FrameLoop(view.platform, driver, parts, renderer=view.renderer,
                       clock=lambda frame: T0 + (frame.predicted_display_time_ns - view.start_ns)).run()
-            written = video.written
+            written, held = video.written, hold.held
     finally:
         ahead.done(arrived=written > 0)
         if view is not None:
@@ -171,7 +196,7 @@ def replay_headless(path, out: Path | None, *, seat: int | None = None, start_s:
         raise ValueError(f"{path}: no frames at or after --start {start_s:g}")
     return dict(frames=written, fps=fps, seat=seat, seconds=written / fps if fps else 0.0,
                 fast_forwarded=skipped, damage=problems[0] if problems else None, problems=problems,
-                kind=replayer.kind, recorded_seat=replayer.seat)
+                kind=replayer.kind, recorded_seat=replayer.seat, held=held)
 
 
 class _FastForwardProgress:

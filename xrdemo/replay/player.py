@@ -35,7 +35,8 @@ NS = 1_000_000_000
 class ReplayFrame:
     """One replayed frame. t_ns: the recording clock (monotonic of the recorder); step_t_ns: the
     display time core.step got; inputs: the LocalInput (None for server recordings); voice: the
-    voice datagrams recorded since the previous frame (records.Datagram).
+    voice datagrams recorded since the previous frame (records.Datagram); drawn: False when the
+    recording participant's picture of this frame was not drawn (its previous one was shown).
 
     ``state`` is the replay's live MeetingState, as in the live loop: the next frame's reading
     of the room updates its names and taken seats, and the core advances its presence state in
@@ -50,6 +51,7 @@ class ReplayFrame:
     inputs: S.LocalInput | None
     voice: list
     before_start: bool = False
+    drawn: bool = True
 
 
 class ReplayRoom(NetMeeting):
@@ -296,7 +298,7 @@ class Replayer:
         self.state, scene = S.step(self.state, inputs, fr.step_t_ns)
         self.frames_made += 1
         return ReplayFrame(self.frames_made - 1, fr.t_ns, fr.step_t_ns, self.state, scene, inputs, voice,
-                           before_start=fr.t_ns < self.start_ns)
+                           before_start=fr.t_ns < self.start_ns, drawn=not fr.not_drawn)
 
     def _tick(self, t_ns: int, voice: list) -> ReplayFrame:
         inputs = S.LocalInput()

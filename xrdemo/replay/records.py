@@ -50,12 +50,14 @@ _F64, _F32, _BOOL, _NARROW = 1, 2, 3, 4
 _DTYPES = {_F64: np.dtype("<f8"), _F32: np.dtype("<f4"), _BOOL: np.dtype("u1"), _NARROW: np.dtype("<f4")}
 
 FRAME_FIELDS = ("head_pos", "head_rot", "joints", "valid", "radii", "eye_dir", "voice_level",
-                "mic_level", "remote_level", "face", "voice_mouth")
+                "mic_level", "remote_level", "face", "voice_mouth", "not_drawn")
 """Frame field names by id (1-based). remote_level (N,): the remote people's voice levels as
 core.step got them, when the frame loop replaced what the network said (the live audio's levels
 move the lips). face (20,): the local face tracker's weights; voice_mouth (N, 5): the mouth
-weights from the voice (both LocalInput fields; absent in files made before them)."""
-_INPUT_FIELDS = tuple(name for name in FRAME_FIELDS if name != "remote_level")
+weights from the voice (both LocalInput fields; absent in files made before them). not_drawn ()
+bool, stored only when true: the participant's picture of this frame was not drawn (a headless
+participant that fell behind real time repeated its previous picture instead)."""
+_INPUT_FIELDS = tuple(name for name in FRAME_FIELDS if name not in ("remote_level", "not_drawn"))
 """The fields that are LocalInput's own."""
 
 
@@ -116,13 +118,15 @@ class FrameRecord:
     remote_level: np.ndarray | None = None
     face: np.ndarray | None = None
     voice_mouth: np.ndarray | None = None
+    not_drawn: bool = False
     extra: dict = field(default_factory=dict)
     """Fields with ids this version does not know (kept as raw arrays by id)."""
 
     @staticmethod
-    def from_inputs(t_ns: int, step_t_ns: int, inputs, remote_level=None) -> "FrameRecord":
-        """From a core.scene.LocalInput (its ``remote`` is not stored: the network records are)."""
-        rec = FrameRecord(int(t_ns), int(step_t_ns), remote_level=_copy(remote_level))
+    def from_inputs(t_ns: int, step_t_ns: int, inputs, remote_level=None, drawn: bool = True) -> "FrameRecord":
+        """From a core.scene.LocalInput (its ``remote`` is not stored: the network records are).
+        drawn: whether the participant's picture of this frame was drawn."""
+        rec = FrameRecord(int(t_ns), int(step_t_ns), remote_level=_copy(remote_level), not_drawn=not drawn)
         for name in _INPUT_FIELDS:
             value = getattr(inputs, name, None)
             setattr(rec, name, value if name == "mic_level" or value is None else _copy(value))
@@ -156,7 +160,7 @@ def encode_frame(rec: FrameRecord) -> bytes:
     parts = [_STEP_T.pack(rec.step_t_ns)]
     for fid, name in enumerate(FRAME_FIELDS, start=1):
         value = getattr(rec, name)
-        if value is None:
+        if value is None or (name == "not_drawn" and not value):
             continue
         a = np.asarray(value)
         if a.ndim > 4 or any(d > 0xFFFF for d in a.shape):
@@ -198,7 +202,11 @@ def decode_frame(t_ns: int, body: bytes) -> FrameRecord:
             a = a.astype(np.float32)
         if 1 <= fid <= len(FRAME_FIELDS):
             name = FRAME_FIELDS[fid - 1]
-            setattr(rec, name, float(a) if name == "mic_level" else a)
+            if name == "mic_level":
+                a = float(a)
+            elif name == "not_drawn":
+                a = bool(np.asarray(a).any())
+            setattr(rec, name, a)
         else:
             rec.extra[fid] = a
     return rec
