@@ -14,7 +14,7 @@
 import numpy as np
 import pytest
 
-from gaze_measures import blinks, saccade_rhythm
+from xrdemo.testing.gaze_stats import blinks, saccade_rhythm
 
 
 @pytest.fixture(params=["tape6", "tape10"])

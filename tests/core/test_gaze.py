@@ -30,7 +30,7 @@ def test_listeners_look_at_faces_61_percent_mostly_the_speaker():
     # listener's face-looking is at the speaker. (The model's targets; tests/core/test_gaze_turns.py
     # measures the same on the drawn eye rays.)
     gs, out, fps = simulate()
-    # Turns as tests/core/gaze_measures.py reads them from the drawn tapes: a floor held under 1 s
+    # Turns as xrdemo/testing/gaze_stats.py reads them from the drawn tapes: a floor held under 1 s
     # (an interjection, "yeah, right") is not a turn there, and listeners stay with the one who
     # holds the talk through it; its frames are left out here too.
     floors = np.array([o[1] for o in out])

@@ -11,13 +11,13 @@ table) and 10 (rectangular table) scripted people (tests/core/conftest.py's tape
 - Argyle & Ingham 1972 / Argyle & Cook 1976: people look at each other ~61 % of the time in
   conversation, in glances of about 3 s.
 
-Turns are read from the name tags' speech level (gaze_measures.turns), so the test sees what a
+Turns are read from the name tags' speech level (gaze_stats.turns), so the test sees what a
 viewer sees, not the model's plan.
 """
 
 import pytest
 
-from gaze_measures import listener_gaze, turn_gaze
+from xrdemo.testing.gaze_stats import listener_gaze, turn_gaze
 
 
 @pytest.fixture(params=["tape6", "tape10"])

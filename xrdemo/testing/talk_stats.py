@@ -12,13 +12,12 @@ tag's light), head orientation and expression weights — never the conversation
   more than ``NOD_MIN_DEG``.
 - *Laughs* are runs of a smile above ``LAUGH_SMILE`` (resting smiles stay below 0.3).
 
-Run ``python -m xrdemo.testing.talk_stats [people] [minutes]`` to tape a meeting and print them.
+``python -m xrdemo.testing.behaviour_report`` tapes a meeting and prints these with the gaze numbers.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,20 +177,3 @@ def summary(tape: MeetingTape) -> dict:
         "laughs": len(lg),
         "question_ends": float((brows > 0.2).mean()),
     }
-
-
-def main(argv=None) -> int:
-    from .meeting_tape import record_tape
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    n = int(args[0]) if args else 6
-    minutes = float(args[1]) if len(args) > 1 else 20.0
-    tape = record_tape(n, seed=11 if n == 6 else 12, minutes=minutes, fps=60,
-                       table="round" if n == 6 else "rect")
-    for k, v in summary(tape).items():
-        print(f"{k:22s} {v:.3f}" if isinstance(v, float) else f"{k:22s} {v}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

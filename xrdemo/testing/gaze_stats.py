@@ -1,6 +1,6 @@
 """Measurements of gaze and blinks from a taped meeting (xrdemo/testing/meeting_tape.py): what the
-frames draw, not what the behaviour model decided. Shared by test_gaze_turns.py and
-test_eye_rhythm.py (and handy from a script: ``measure_all(tape)``).
+frames draw, not what the behaviour model decided. Shared by test_gaze_turns.py,
+test_eye_rhythm.py and test_gaze.py; ``python -m xrdemo.testing.behaviour_report`` prints them.
 
 Turns are read from the speech level that lights the name tags: runs of speech with within-turn
 pauses shorter than ``BRIDGE_S`` bridged; runs shorter than ``MIN_TURN_S`` (backchannels, "mm-hm")
