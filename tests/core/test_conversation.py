@@ -83,3 +83,21 @@ def test_real_voice_drives_speaking_and_scripted_people_yield():
         if t > 31.0:
             assert not f.speaking[2]
     assert started_while_real == 0
+
+
+def test_a_stalled_clock_starting_turns_that_already_ended_does_not_break_the_step():
+    # A frame loop can stall for seconds (a slow first frame, a debugger, a window being dragged):
+    # the next step then starts every queued turn at once, some of which ended long ago. Every
+    # question among them ends before "now"; the brow cue must simply be over, not crash the step
+    # (it raised "zero-size array to reduction operation minimum").
+    from xrdemo.core.conversation import ConversationConfig
+
+    cfg = ConversationConfig(question_prob=1.0)
+    for seed in range(5):
+        st = new_conversation(4, np.random.default_rng(seed), cfg=cfg)
+        conversation_step(st, 0.0)
+        f = conversation_step(st, 40.0)                 # a 40 s stall
+        assert f.question is None or float(np.max(f.question)) <= 1.0
+        for k in range(1, 120):                         # and it goes on normally
+            f = conversation_step(st, 40.0 + k / 60)
+        assert np.isfinite(f.energy).all()

@@ -260,8 +260,9 @@ def _draw_cues(st: ConversationState, tr: Turn, t: float) -> None:
         st.q_from[i] = tr.end - cfg.question_lead_s
         wait = (nxt.start - tr.end) if nxt is not None else 1.0
         st.q_to[i] = tr.end + min(max(wait + 0.3, 0.4), cfg.question_wait_max_s)
-        live = st.q_to + _Q_FALL_S > t
-        st.q_span = (float(st.q_from[live].min()), float(st.q_to[live].max()) + _Q_FALL_S)
+        live = st.q_to + _Q_FALL_S > t          # none when the turn started after it ended
+        st.q_span = ((float(st.q_from[live].min()), float(st.q_to[live].max()) + _Q_FALL_S)
+                     if live.any() else (math.inf, -math.inf))
     if tr.laugh:
         others = np.flatnonzero(st.scripted & (np.arange(st.n) != i))
         p_join = 1.0 - (1.0 - cfg.laugh_listeners) ** (1.0 / max(len(others), 1))
