@@ -103,3 +103,23 @@ def bind_udp(sock, keys, session: int, port: int, seq: int = 0) -> None:
     sock.sendto(sealed(keys, proto.KIND_KEEPALIVE, session, seq + 1, t_ms), ("127.0.0.1", port))
     data, _ = sock.recvfrom(2048)
     assert data[0] == proto.KIND_KEEPALIVE, data[0]
+
+
+class Watcher:
+    """A server observer (as a recorder is) keeping every datagram it is told of, as
+    (kind, seat, seq, t_ms, payload) in ``datagrams``."""
+
+    def __init__(self):
+        self.datagrams = []
+
+    def joined(self, *a):
+        pass
+
+    def left(self, *a):
+        pass
+
+    def profile(self, *a):
+        pass
+
+    def datagram(self, room, kind, seat, seq, t_ms, payload):
+        self.datagrams.append((kind, seat, seq, t_ms, payload))

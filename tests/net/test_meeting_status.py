@@ -2,6 +2,7 @@
 the others (through a real server) and show in the roster; a raised tracked hand raises it."""
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,25 @@ from xrdemo.status import roster_lines
 from tests.net.test_room_session import _wait
 
 
-def test_a_status_reaches_the_others_and_hostile_values_are_dropped():
-    srv = ServerThread(port=0).start()
-    ada = NetMeeting(f"127.0.0.1:{srv.port}/s", "Ada", log=lambda *_: None)
-    bob = NetMeeting(f"127.0.0.1:{srv.port}/s", "Bob", log=lambda *_: None)
+@contextmanager
+def ada_and_bob(room: str, **server):
+    """A real server (ServerThread(port=0, **server)) with Ada and Bob connected to ``room``;
+    yields (server, ada, bob) and closes them all."""
+    srv = ServerThread(port=0, **server).start()
+    ada = NetMeeting(f"127.0.0.1:{srv.port}/{room}", "Ada", log=lambda *_: None)
+    bob = NetMeeting(f"127.0.0.1:{srv.port}/{room}", "Bob", log=lambda *_: None)
     try:
         ada.connect()
         bob.connect()
+        yield srv, ada, bob
+    finally:
+        ada.close()
+        bob.close()
+        srv.stop()
+
+
+def test_a_status_reaches_the_others_and_hostile_values_are_dropped():
+    with ada_and_bob("s") as (srv, ada, bob):
         assert ada.set_status(muted=True, hand=True, kind="desktop", recording=False)
         assert not ada.set_status(muted=True)                     # unchanged: nothing sent
         assert _wait(lambda: bob.poll() is not None and bob.statuses()[ada.seat].get("hand") is True)
@@ -34,10 +47,6 @@ def test_a_status_reaches_the_others_and_hostile_values_are_dropped():
         lines = roster_lines(state, bob.statuses())
         assert "Ada - desktop, muted" in lines, lines
         assert any("Bob (you)" in line for line in lines), lines
-    finally:
-        ada.close()
-        bob.close()
-        srv.stop()
     assert clean_status({"muted": "yes", "hand": 1, "kind": "evil" * 100, "x": [1] * 9}) == {}
     assert clean_status("not a dict") == {}
 
@@ -164,12 +173,7 @@ def test_leaning_toward_a_seat_chooses_the_private_whisper_partner():
     from xrdemo.loop.room import RoomPart
     from xrdemo.meetings import MeetingSource
 
-    srv = ServerThread(port=0).start()
-    ada = NetMeeting(f"127.0.0.1:{srv.port}/p", "Ada", log=lambda *_: None)
-    bob = NetMeeting(f"127.0.0.1:{srv.port}/p", "Bob", log=lambda *_: None)
-    try:
-        ada.connect()
-        bob.connect()
+    with ada_and_bob("p") as (srv, ada, bob):
         assert _wait(lambda: ada.poll() is not None and ada.present().sum() == 2)
         logs = []
         part = RoomPart(ada, MeetingSource(Config(), ada), log=logs.append)
@@ -191,10 +195,6 @@ def test_leaning_toward_a_seat_chooses_the_private_whisper_partner():
         assert part.toggle_whisper(state) is None
         part._choose_whisper_partner(state)
         assert ada.client.whisper_partner is None
-    finally:
-        ada.close()
-        bob.close()
-        srv.stop()
 
 
 def test_the_status_line_says_connected_with_the_round_trip_then_reconnecting():
@@ -244,12 +244,7 @@ def test_someone_whose_poses_stop_shows_reconnecting_before_they_are_hidden():
     from xrdemo.loop.roster import MeetingStatus
     from xrdemo.platform.base import HandsInput, Pose
 
-    srv = ServerThread(port=0).start()
-    ada = NetMeeting(f"127.0.0.1:{srv.port}/r", "Ada", log=lambda *_: None)
-    bob = NetMeeting(f"127.0.0.1:{srv.port}/r", "Bob", log=lambda *_: None)
-    try:
-        ada.connect()
-        bob.connect()
+    with ada_and_bob("r") as (srv, ada, bob):
         state = meeting_state(Config(), bob.room_shape())
         k = bob.seat
         end = time.monotonic() + 1.0
@@ -274,22 +269,13 @@ def test_someone_whose_poses_stop_shows_reconnecting_before_they_are_hidden():
         assert any(line.startswith("Bob - reconnecting") for line in part.lines) \
             and any("reconnecting" in line for line in part.lines), part.lines
         assert "reconnecting" in ada_state.people.notes[k], ada_state.people.notes
-    finally:
-        ada.close()
-        bob.close()
-        srv.stop()
 
 
 def test_pose_loss_is_measured_from_the_update_counter():
     from xrdemo.net.server import Impairment
 
     for loss, low, high in ((0.0, 0.0, 0.02), (0.2, 0.08, 0.35)):
-        srv = ServerThread(port=0, impairment=Impairment(loss=loss, jitter_ms=0.0, seed=3)).start()
-        ada = NetMeeting(f"127.0.0.1:{srv.port}/l", "Ada", log=lambda *_: None)
-        bob = NetMeeting(f"127.0.0.1:{srv.port}/l", "Bob", log=lambda *_: None)
-        try:
-            ada.connect()
-            bob.connect()
+        with ada_and_bob("l", impairment=Impairment(loss=loss, jitter_ms=0.0, seed=3)) as (srv, ada, bob):
             assert _wait(lambda: ada.poll() is not None and bob.seat in ada.client.roster)
             state = meeting_state(Config(), bob.room_shape())
             for i in range(150):                          # 2.5 s at 60 Hz, as a client sends
@@ -298,7 +284,3 @@ def test_pose_loss_is_measured_from_the_update_counter():
                 time.sleep(1 / 60)
             time.sleep(0.3)
             assert low <= ada.pose_loss <= high, (loss, ada.pose_loss)
-        finally:
-            ada.close()
-            bob.close()
-            srv.stop()

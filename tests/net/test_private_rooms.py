@@ -18,29 +18,10 @@ from xrdemo.net.server import ServerThread
 from xrdemo.net import identity as I
 
 from conftest import FAST
-from netutil import bind_udp, raw_join, sealed, udp_socket, wait_until
+from netutil import Watcher, bind_udp, raw_join, sealed, udp_socket, wait_until
 
 POSE = b"pose of Ada: head at the window, hands on the table" + bytes(40)
 VOICE = b"opus: the quarterly numbers are not public yet" + bytes(60)
-
-
-class Watcher:
-    """A server observer (as a recorder is) keeping what it is told of datagrams."""
-
-    def __init__(self):
-        self.datagrams = []
-
-    def joined(self, *a):
-        pass
-
-    def left(self, *a):
-        pass
-
-    def profile(self, *a):
-        pass
-
-    def datagram(self, room, kind, seat, seq, t_ms, payload):
-        self.datagrams.append((kind, seat, seq, t_ms, payload))
 
 
 @pytest.fixture

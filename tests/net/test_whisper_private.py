@@ -10,28 +10,9 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from xrdemo.net import identity as I
 from xrdemo.net import protocol as proto
 
-from netutil import bind_udp, raw_join, udp_socket, wait_until
+from netutil import Watcher, bind_udp, raw_join, udp_socket, wait_until
 
 SECRET = b"opus frame: meet me at the coffee machine" + bytes(20)
-
-
-class Watcher:
-    """A server observer (like a recorder) noting what it is told."""
-
-    def __init__(self):
-        self.kinds = []
-
-    def joined(self, *a):
-        pass
-
-    def left(self, *a):
-        pass
-
-    def profile(self, *a):
-        pass
-
-    def datagram(self, room, kind, seat, seq, t_ms, payload):
-        self.kinds.append((kind, payload))
 
 
 def _drain(sock, seconds=0.5):
@@ -63,7 +44,7 @@ def test_a_whisper_reaches_the_partner_alone_decrypted_and_nobody_else(server, c
     wait_until(lambda: b.stats.get("whisper_received", 0) == 20)
     got = [d for d in b.drain() if d.kind == "whisper"]
     assert [d.payload for d in got] == [SECRET] * 20 and {d.seat for d in got} == {a.seat}
-    assert [k for k, _ in watcher.kinds if k == proto.KIND_WHISPER] == []          # never recorded
+    assert [k for k, *_ in watcher.datagrams if k == proto.KIND_WHISPER] == []          # never recorded
     assert [k for k, _ in _drain(ue)] == []                                   # eve: nothing at all
     assert a.drain() == []
     assert server.stats()["packets_out"]["whisper"] == 20
