@@ -13,14 +13,8 @@ from xrdemo.core import pose as P
 from xrdemo.net.server import ServerThread
 from xrdemo.net.session import NetMeeting
 from xrdemo.platform import openxr_face as OF
-from xrdemo.platform.openxr import OpenXRPlatform
-from xrdemo.platform.openxr_gl import NullFramebuffers
 from xrdemo.platform.timeline import NS, Timeline, default_head
-from xrdemo.testing.fake_xr import ALL_EXTENSIONS, FACE_EXTENSIONS, FakeConfig, FakeXr
-
-
-class FakeEglContext:
-    display = config = context = None
+from xrdemo.testing.fake_xr import ALL_EXTENSIONS, FACE_EXTENSIONS, FakeConfig, FakeXr, fake_headset
 
 
 def gaze_fn(t):
@@ -39,8 +33,7 @@ def face_fn(t):
 def test_face_and_eyes_reach_the_other_participant():
     fx = FakeXr(Timeline(gaze=gaze_fn), FakeConfig(start_ns=10 * NS, extensions=ALL_EXTENSIONS + FACE_EXTENSIONS,
                                                    face_fb2=face_fn))
-    headset = OpenXRPlatform(fx, FakeEglContext(), framebuffers=NullFramebuffers(), sleep=lambda s: None,
-                             log=lambda m: None)
+    headset = fake_headset(fx)
     srv = ServerThread(port=0, timeout_s=1.0).start()
     ada = NetMeeting(f"127.0.0.1:{srv.port}/faces", "Ada", log=lambda *_: None)
     bob = NetMeeting(f"127.0.0.1:{srv.port}/faces", "Bob", log=lambda *_: None)

@@ -8,16 +8,11 @@ import pytest
 from xrdemo.core import expressions as E
 from xrdemo.core import pose as P
 from xrdemo.platform import openxr_face as OF
-from xrdemo.platform.openxr import OpenXRPlatform
-from xrdemo.platform.openxr_gl import NullFramebuffers
 from xrdemo.platform.timeline import NS, Timeline, default_head
-from xrdemo.testing.fake_xr import ALL_EXTENSIONS, FACE_EXTENSIONS, FakeConfig, FakeXr
+from xrdemo.testing.fake_xr import ALL_EXTENSIONS, FACE_EXTENSIONS, FakeConfig, FakeXr, fake_headset
+from xrdemo.testing.fake_xr import run_frames as frames
 
 T0 = 10 * NS
-
-
-class FakeEglContext:
-    display = config = context = None
 
 
 def fb2(**named):
@@ -42,18 +37,7 @@ def looking(yaw_deg, pitch_deg):
 
 def make(extensions=ALL_EXTENSIONS + FACE_EXTENSIONS, gaze=looking(15, -10), **config):
     fx = FakeXr(Timeline(gaze=gaze), FakeConfig(start_ns=T0, extensions=extensions, **config))
-    p = OpenXRPlatform(fx, FakeEglContext(), framebuffers=NullFramebuffers(), sleep=lambda s: None,
-                       log=lambda m: None)
-    return fx, p
-
-
-def frames(p, n):
-    out = []
-    for _ in range(n):
-        f = p.begin_frame()
-        p.end_frame(f, None)
-        out.append(f)
-    return out
+    return fx, fake_headset(fx)
 
 
 # --- the mappings ------------------------------------------------------------------------------------

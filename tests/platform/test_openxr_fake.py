@@ -5,24 +5,15 @@ import numpy as np
 import pytest
 
 from xrdemo.platform.base import EventKind, PlatformUnavailable, SessionState
-from xrdemo.testing.fake_xr import ALL_EXTENSIONS, FakeConfig, FakeXr
-from xrdemo.platform.openxr import OpenXRPlatform
-from xrdemo.platform.openxr_gl import NullFramebuffers
+from xrdemo.testing.fake_xr import ALL_EXTENSIONS, FakeConfig, FakeXr, fake_headset, run_frames
 from xrdemo.platform.timeline import NS, ScriptEvent, Timeline, default_controllers
 
 T0 = 10 * NS
 
 
-class FakeEglContext:
-    """What the lead's EGL context exposes; the handles are only passed through to the runtime."""
-    display = config = context = None
-
-
 def make(timeline=None, **config):
     fx = FakeXr(timeline or Timeline(controllers=default_controllers), FakeConfig(start_ns=T0, **config))
-    p = OpenXRPlatform(fx, FakeEglContext(), framebuffers=NullFramebuffers(), sleep=lambda s: None,
-                       log=lambda m: None)
-    return fx, p
+    return fx, fake_headset(fx)
 
 
 def draw_nothing(i, view, fbo, size):
@@ -30,12 +21,7 @@ def draw_nothing(i, view, fbo, size):
 
 
 def run(p, n, draw=draw_nothing):
-    frames = []
-    for _ in range(n):
-        f = p.begin_frame()
-        p.end_frame(f, draw)
-        frames.append(f)
-    return frames
+    return run_frames(p, n, draw)
 
 
 def kinds(frames):

@@ -8,10 +8,8 @@ import traceback
 import pytest
 
 from xrdemo.platform.base import EventKind, SessionState
-from xrdemo.platform.openxr import OpenXRPlatform
-from xrdemo.platform.openxr_gl import NullFramebuffers
 from xrdemo.platform.timeline import NS, ScriptEvent, Timeline, default_controllers
-from xrdemo.testing.fake_xr import FAULT_CALLS, FakeConfig, FakeXr
+from xrdemo.testing.fake_xr import FAULT_CALLS, FakeConfig, FakeXr, fake_headset
 
 T0 = 10 * NS
 AT = T0 + NS // 7          # faults fire at the first such call from here on
@@ -25,10 +23,6 @@ IN_FRAME = ("begin_frame", "locate_views", "locate_space", "sync_actions", "get_
 """Calls made between xrBeginFrame and xrEndFrame."""
 
 
-class FakeEglContext:
-    display = config = context = None
-
-
 def make(fault, **config):
     # controllers put down and picked up after AT: the interaction-profile event makes the
     # platform ask xrGetCurrentInteractionProfile
@@ -36,8 +30,7 @@ def make(fault, **config):
                   events=[ScriptEvent(AT + NS // 20, "controllers_off"), ScriptEvent(AT + NS // 10, "controllers_on")])
     fx = FakeXr(tl, FakeConfig(start_ns=T0, fault=fault, **config))
     logged = []
-    p = OpenXRPlatform(fx, FakeEglContext(), framebuffers=NullFramebuffers(), sleep=lambda s: None,
-                       log=logged.append)
+    p = fake_headset(fx, log=logged.append)
     return fx, p, logged
 
 

@@ -9,27 +9,19 @@ import pytest
 from xrdemo.core import pose as P
 from xrdemo.core.frame import View
 from xrdemo.platform.base import EventKind, SessionState
-from xrdemo.platform.openxr import OpenXRPlatform
-from xrdemo.platform.openxr_gl import NullFramebuffers
 from xrdemo.platform.timeline import (
     NS, ScriptEvent, Timeline, default_controllers, seated_off_origin_head, stand_turn_recenter_timeline,
 )
-from xrdemo.testing.fake_xr import FakeConfig, FakeXr
+from xrdemo.testing.fake_xr import FakeConfig, FakeEglContext, FakeXr, fake_headset
 
 T0 = 10 * NS
 OPAQUE, ALPHA_BLEND = 1, 3
 SOURCE_ALPHA, UNPREMULTIPLIED = 0x1 << 1, 0x1 << 2   # XR_COMPOSITION_LAYER_*_BIT values
 
 
-class FakeEglContext:
-    display = config = context = None
-
-
 def make(timeline=None, **config):
     fx = FakeXr(timeline or Timeline(controllers=default_controllers), FakeConfig(start_ns=T0, **config))
-    p = OpenXRPlatform(fx, FakeEglContext(), framebuffers=NullFramebuffers(), sleep=lambda s: None,
-                       log=lambda m: None)
-    return fx, p
+    return fx, fake_headset(fx)
 
 
 def focused(p, limit=10):
@@ -264,8 +256,7 @@ def test_the_hidden_windows_messages_are_pumped_every_frame():
             PumpedContext.pumped += 1
 
     fx = FakeXr(Timeline(), FakeConfig(start_ns=T0))
-    p = OpenXRPlatform(fx, PumpedContext(), framebuffers=NullFramebuffers(), sleep=lambda s: None,
-                       log=lambda m: None)
+    p = fake_headset(fx, PumpedContext())
     for _ in range(6):
         p.end_frame(p.begin_frame(), None)
     assert PumpedContext.pumped == 6

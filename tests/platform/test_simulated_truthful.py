@@ -12,18 +12,10 @@ from xrdemo.core.frame import View
 from xrdemo.platform.base import EventKind
 from xrdemo.platform.simulated import SimulatedPlatform
 from xrdemo.platform.simulated_camera import CAMERA_COLORS, camera_image
+from xrdemo.testing.fake_xr import run_frames as run
 from xrdemo.platform.timeline import (
     NS, ScriptEvent, Timeline, default_controllers, seated_off_origin_head, stand_turn_recenter_timeline,
 )
-
-
-def run(p, n, draw=None):
-    frames = []
-    for _ in range(n):
-        f = p.begin_frame()
-        p.end_frame(f, draw)
-        frames.append(f)
-    return frames
 
 
 def test_reference_space_is_room_by_default_and_stage_on_request():

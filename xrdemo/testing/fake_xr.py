@@ -1007,3 +1007,30 @@ class FakeXr(types.SimpleNamespace):
 
     def destroy_passthrough_layer_fb(self, layer):
         self._destroy(layer, "passthrough_layer")
+
+
+class FakeEglContext:
+    """The EGL context handles the platform passes through to the runtime (none needed here)."""
+    display = config = context = None
+
+
+def fake_headset(fx: "FakeXr", context=None, log=None):
+    """An OpenXRPlatform on the fake runtime ``fx`` with no GL behind it (NullFramebuffers), no
+    sleeping between frames, and ``log`` (default: silent) for its messages."""
+    from xrdemo.platform.openxr import OpenXRPlatform
+    from xrdemo.platform.openxr_gl import NullFramebuffers
+
+    return OpenXRPlatform(fx, context if context is not None else FakeEglContext(),
+                          framebuffers=NullFramebuffers(), sleep=lambda s: None,
+                          log=log if log is not None else (lambda m: None))
+
+
+def run_frames(platform, n: int, draw=None) -> list:
+    """Begin and end ``n`` frames on any platform (``draw(i, view, fbo, size)`` per eye, or None);
+    returns the FrameInputs."""
+    frames = []
+    for _ in range(n):
+        f = platform.begin_frame()
+        platform.end_frame(f, draw)
+        frames.append(f)
+    return frames

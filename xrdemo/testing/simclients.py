@@ -172,10 +172,6 @@ def _count_voice(out: dict):
     return sink
 
 
-def _worker(queue, args, kwargs) -> None:
-    queue.put(run_participants(*args, **kwargs))
-
-
 def _shares(count: int, processes: int, talkers: int):
     """(participants, first index, talkers) for each worker: count and talkers spread evenly."""
     left, talk_left = count, talkers
@@ -192,34 +188,11 @@ def run_in_processes(url: str, count: int, seconds: float, processes: int = 4, t
                      **kwargs) -> list[dict]:
     """``count`` participants over ``processes`` worker processes (spawned), the first ``talkers``
     talking; returns each worker's summary. All share one start time."""
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
     t0 = time.monotonic_ns()
-    procs = []
-    for n, first, t in _shares(count, processes, talkers):
-        proc = ctx.Process(target=_worker, args=(queue, (url, n, seconds + 3.0),   # 3 s to start and join
-                                                 dict(kwargs, t0_ns=t0, talkers=t, check_until=seconds,
-                                                      first=first)),
-                           daemon=True)
-        proc.start()
-        procs.append(proc)
-    results = []
-    deadline = time.monotonic() + seconds + 120
-    try:
-        while len(results) < len(procs):
-            try:
-                results.append(queue.get(timeout=1.0))
-            except Exception:                 # queue.Empty: is everyone still there?
-                dead = [p for p in procs if not p.is_alive() and p.exitcode not in (0, None)]
-                if dead or time.monotonic() > deadline:
-                    why = f"exit codes {[p.exitcode for p in dead]}" if dead else "no answer in time"
-                    raise RuntimeError(f"simulated participants failed: {why}") from None
-    finally:
-        for proc in procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.terminate()
-    return results
+    jobs = [("run_participants", (url, n, seconds + 3.0),             # 3 s to start and join
+             dict(kwargs, t0_ns=t0, talkers=t, check_until=seconds, first=first))
+            for n, first, t in _shares(count, processes, talkers)]
+    return run_workers(jobs, timeout_s=seconds + 120)
 
 
 # --- light participants and a flooder (fair-share tests and benches) -----------------------------
