@@ -12,7 +12,7 @@ from xrdemo.platform.base import EventKind, SessionState
 from xrdemo.platform.timeline import (
     NS, ScriptEvent, Timeline, default_controllers, seated_off_origin_head, stand_turn_recenter_timeline,
 )
-from xrdemo.testing.fake_xr import FakeConfig, FakeEglContext, FakeXr, fake_headset
+from xrdemo.testing.fake_xr import FakeConfig, FakeEglContext, FakeXr, fake_headset, run_frames
 
 T0 = 10 * NS
 OPAQUE, ALPHA_BLEND = 1, 3
@@ -84,11 +84,7 @@ def test_invalid_views_on_the_first_frames_submit_no_projection():
 
 def test_nan_views_are_not_submitted_and_never_reach_the_app():
     fx, p = make(nan_view_frames=(5,))
-    frames = []
-    for _ in range(8):
-        f = p.begin_frame()
-        p.end_frame(f, lambda *a: None)
-        frames.append(f)
+    frames = run_frames(p, 8, lambda *a: None)
     bad = [f for f in frames if f.views and not f.views_valid]
     assert len(bad) == 1 and not bad[0].should_render
     assert all(np.isfinite(v.position).all() and np.isfinite(v.orientation).all() for v in bad[0].views)
@@ -101,11 +97,7 @@ def test_nan_views_are_not_submitted_and_never_reach_the_app():
 def test_tracking_loss_mid_session_drops_the_projection_until_it_returns():
     tl = Timeline(events=[ScriptEvent(T0 + NS // 5, "tracking_lost"), ScriptEvent(T0 + NS // 2, "tracking_found")])
     fx, p = make(tl)
-    frames = []
-    for _ in range(50):
-        f = p.begin_frame()
-        p.end_frame(f, lambda *a: None)
-        frames.append(f)
+    frames = run_frames(p, 50, lambda *a: None)
     lost = [f for f in frames if f.views and not f.views_valid]
     assert lost and all(not f.should_render and not f.head.valid for f in lost)
     assert all(T0 + NS // 5 <= f.predicted_display_time_ns < T0 + NS // 2 + NS // 30 for f in lost)
@@ -115,11 +107,7 @@ def test_tracking_loss_mid_session_drops_the_projection_until_it_returns():
 
 def test_late_frames_skip_a_period_and_poses_follow_the_new_time():
     fx, p = make(late_frames=(5, 6, 9))
-    frames = []
-    for _ in range(12):
-        f = p.begin_frame()
-        p.end_frame(f, lambda *a: None)
-        frames.append(f)
+    frames = run_frames(p, 12, lambda *a: None)
     times = np.array([f.predicted_display_time_ns for f in frames if f.views])
     steps = np.diff(times)
     assert set(steps) == {fx.period_ns, 2 * fx.period_ns} and (steps == 2 * fx.period_ns).sum() == 3
@@ -197,11 +185,7 @@ def test_hands_and_controllers_swap_with_profile_events():
     tl = Timeline(controllers=default_controllers, hands_need_free_hands=True,
                   events=[ScriptEvent(T0 + NS // 5, "controllers_off"), ScriptEvent(T0 + NS // 2, "controllers_on")])
     fx, p = make(tl)
-    frames = []
-    for _ in range(50):
-        f = p.begin_frame()
-        p.end_frame(f, lambda *a: None)
-        frames.append(f)
+    frames = run_frames(p, 50, lambda *a: None)
     profiles = [e.detail for f in frames for e in f.events if e.kind == EventKind.INTERACTION_PROFILE]
     assert profiles == [{"left": "", "right": ""},
                         {"left": "/interaction_profiles/oculus/touch_controller",
