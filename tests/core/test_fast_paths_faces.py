@@ -7,6 +7,7 @@ import numpy as np
 
 from xrdemo.core import expressions as E
 from xrdemo.core import pose as P
+from xrdemo.core import frame_build as FB
 from xrdemo.core import scene as S
 from xrdemo.core.avatars import NECK_BASE_IN_HEAD, SPINE_TURN_SHARE, _RADII_SCALE, body_transforms, lap_transforms
 from xrdemo.core.face_behaviour import (BROW_ATTACK_S, BROW_LIFT, BROW_RELEASE_S, GREET_S, GREET_SMILE,
@@ -159,7 +160,7 @@ def test_eyes_and_tags_of_the_step_match_the_plain_formulas():
             target_d[has] = np.linalg.norm(ppl.head_pos[tgt[has]] - ppl.head_pos[has], axis=1)
             eyes = eye_gaze(P.quat_to_matrix(ppl.head_rot), ppl.gaze, target_d)[shown]
             assert np.allclose(fs.faces.eyes, eyes, atol=1e-6, rtol=0)
-            _, _, base = S._name_tags(ppl, hide)
+            _, _, base = FB.name_tags(ppl, hide)
             level = np.maximum(np.asarray(ppl.speaking, np.float32)[shown],
                                0.7 * np.asarray(frame.speaking, np.float32)[shown])
             rgb = np.minimum(base[:, :3] * (1.0 + 1.2 * level[:, None]) + 0.05 * level[:, None], S.TAG_MAX_LINEAR)

@@ -5,6 +5,7 @@ import pytest
 
 from xrdemo.core import hands as H
 from xrdemo.core import pose as P
+from xrdemo.core import frame_build as FB
 from xrdemo.core import scene as S
 
 FRAME = 33_333_333
@@ -165,7 +166,7 @@ def test_remote_face_and_eye_trackers_reach_the_drawn_face():
     for i in range(5):
         st, fs = S.step(st, S.LocalInput(remote=rem), i * FRAME)
     assert np.allclose(st.people.expressions[2], face[2], atol=1e-6)
-    row = list(np.flatnonzero(S._drawn(st.people, st.local))).index(2)
+    row = list(np.flatnonzero(FB.drawn_heads(st.people, st.local))).index(2)
     assert np.allclose(fs.faces.expressions[row], face[2], atol=1e-6)
     # the drawn eyes look where their tracker says (in the head frame)
     assert np.allclose(fs.faces.eyes[row, :3], rem.gaze[2], atol=1e-5)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from xrdemo.audio.engine import whisper_gains_from_pairs
+from xrdemo.core import frame_build as FB
 from xrdemo.core import scene as S
 
 FPS = 90
@@ -85,7 +86,7 @@ def test_whisperers_tags_say_so_and_speakers_tags_light_up_but_stay_readable():
             k, q = int(np.flatnonzero(sp)[0]), int(np.flatnonzero(~sp)[0])
             lum = fs.labels.colors[:, :3].sum(axis=1)
             ratio = lum[k] / lum[q]
-            base = S._name_tags(st.people, -1)[2][:, :3].sum(axis=1)
+            base = FB.name_tags(st.people, -1)[2][:, :3].sum(axis=1)
             assert ratio > 1.1 * base[k] / base[q]
             break
     else:

@@ -49,7 +49,7 @@ from .conversation import ConversationState, conversation_step, new_conversation
 from .gaze import GazeState, gaze_step, new_gaze
 from .gestures import GestureState, gestures_step, hand_fade_step, new_gestures
 from .lips import VoiceEnvelope, jaw_from_energy, sample_envelope
-from .pose import quat_mul, quat_to_matrix
+from .pose import quat_from_yaw_pitch_roll, quat_mul, quat_to_matrix
 from .table import CONTACT_JOINTS, ContactConfig, TableGeometry, contact_step
 from .whisper import WhisperState, new_whisper, whisper_step
 
@@ -187,17 +187,13 @@ def presence_step(state: PresenceState, head_positions: np.ndarray, head_orienta
         haptic = cf.haptic.reshape(n, 2)
     else:
         intensity = np.zeros((n, 2, len(CONTACT_JOINTS)))
-        down = np.zeros((0, 3), int)
+        down = _NO_DOWN
         haptic = np.zeros((n, 2))
 
     head_offset = gz.head_offset
     if conv.nod is not None:
         # A listener's nod: a pitch dip composed after the gaze's head turn (q_gaze * q_nod).
-        half = 0.5 * conv.nod
-        q_nod = np.zeros((n, 4))
-        q_nod[:, 0] = np.sin(half)
-        q_nod[:, 3] = np.cos(half)
-        head_offset = quat_mul(head_offset, q_nod)
+        head_offset = quat_mul(head_offset, quat_from_yaw_pitch_roll(0.0, conv.nod))
 
     return state, PresenceFrame(
         speaking=conv.speaking, speech_level=conv.energy, floor=conv.floor, beat=conv.beat,

@@ -30,11 +30,8 @@ from .lips import VoiceEnvelope
 from .table import CONTACT_JOINTS, TableGeometry
 from .frame import FrameScene
 # (the frame's constants and tag helpers are re-exported: callers know them as scene.*)
-from .frame_build import (CONTACT_SHADOW_RGB, FLAGGED_MARK, FLAGGED_TAG_RGB, NAME_TAG_HEIGHT,  # noqa: F401
-                          TAG_MAX_LINEAR, UNVERIFIED_MARK, VERIFIED_MARK, WHISPER_TAG, WHISPER_TAG_RGB,
-                          contact_glow, contact_spots as _contact_spots, drawn_heads as _drawn,
-                          fill_contact_shadows as _fill_contact_shadows, frame_scene, name_tags as _name_tags,
-                          tag_text)
+from .frame_build import (FLAGGED_MARK, NAME_TAG_HEIGHT, TAG_MAX_LINEAR, VERIFIED_MARK,  # noqa: F401
+                          WHISPER_TAG, WHISPER_TAG_RGB, contact_glow, frame_scene, tag_text)
 from .room import Room, Table, fit_table, room_meshes, room_shell, seat_layout
 from .whisper import InviteConfig, invite_step
 from .face_behaviour import FaceBehaviour, apply as apply_layer
