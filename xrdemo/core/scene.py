@@ -570,7 +570,7 @@ def step(state: MeetingState, inputs: LocalInput | None, t_ns: int):
                              seat_rot=state.seat_rot, presence=pres, local=state.local, seed=state.seed,
                              t_ns=t_ns, draw_local_head=state.draw_local_head, frame=pf, partner=partner,
                              torso=state.torso, face_behaviour=fb, derived=der)
-    return new_state, _frame_scene(new_state, der, P.quat_to_matrix(head_rot), lids_in_range=True)
+    return new_state, frame_scene(new_state, der, P.quat_to_matrix(head_rot))
 
 
 def _verified(remote: RemoteInput | None, before: np.ndarray | None, n: int) -> np.ndarray | None:
@@ -600,12 +600,4 @@ _MIN = np.minimum.reduce
 
 def build_frame_scene(state: MeetingState) -> FrameScene:
     """The FrameScene for the current state: room, table, heads, cues and every visible hand."""
-    return _frame_scene(state, _derived(state), P.quat_to_matrix(state.people.head_rot))
-
-
-def _frame_scene(state: MeetingState, der: _Derived, R_head: np.ndarray,
-                 lids_in_range: bool = False) -> FrameScene:
-    """build_frame_scene with the head rotation matrices (N, 3, 3) at hand (core/frame_build.py).
-    lids_in_range is accepted for callers of the old sphere heads (eyelids travel in the
-    expressions)."""
-    return frame_scene(state, der, R_head)
+    return frame_scene(state, _derived(state), P.quat_to_matrix(state.people.head_rot))
