@@ -44,8 +44,9 @@ MAX_PHRASES = 16
 """Phrases per turn, at most (the per-person phrase table is (N, MAX_PHRASES)). Draws above it are
 redrawn; with the default config that happens to about one turn in 10^4."""
 
-VOCAL, NOD, LAUGH = 0, 1, 2
-"""Kinds of listener/speaker cue events (``ConversationState.cues``)."""
+VOCAL, NOD, LAUGH, QUESTION = 0, 1, 2, 3
+"""Kinds of cue events (``ConversationState.cues``): a listener's vocal backchannel and nod,
+laughter, and a question's brow raise (its last moments and the wait for an answer)."""
 
 
 @dataclass
@@ -150,9 +151,6 @@ class ConversationState:
     cues: list = field(default_factory=list)
     active_cues: list = field(default_factory=list)
     next_cue_s: float = math.inf  # start of cues[0]
-    q_from: np.ndarray = None     # (N,) a question's brow raise: rises from q_from ...
-    q_to: np.ndarray = None       # (N,) ... and falls after q_to (seconds)
-    q_span: tuple = (math.inf, -math.inf)  # when any question raise may be non-zero
 
     def schedule(self) -> list:
         """The turns an audio layer should know about: started ones still running, then upcoming."""
@@ -174,7 +172,6 @@ def new_conversation(n: int, rng: np.random.Generator, scripted=None, t0_s: floa
         cur_start=np.full(n, _NONE), cur_end=np.full(n, _NONE),
         syl_hz=np.full(n, 4.5), stress_every=np.full(n, 3.0), stress_phase=np.zeros(n),
         lead_syllables=np.zeros((2, n)), vad_on=np.zeros(n, bool), vad_last_loud=np.full(n, -np.inf),
-        q_from=np.full(n, math.inf), q_to=np.full(n, -math.inf),
     )
     if scripted.any():
         t = t0_s + float(rng.uniform(0.3, 1.2))
@@ -257,12 +254,9 @@ def _draw_cues(st: ConversationState, tr: Turn, t: float) -> None:
                 events.append((s2, s2 + float(rng.uniform(*cfg.nod_s)), j, NOD,
                                math.radians(float(rng.uniform(*cfg.nod_deg)))))
     if tr.question:
-        st.q_from[i] = tr.end - cfg.question_lead_s
         wait = (nxt.start - tr.end) if nxt is not None else 1.0
-        st.q_to[i] = tr.end + min(max(wait + 0.3, 0.4), cfg.question_wait_max_s)
-        live = st.q_to + _Q_FALL_S > t          # none when the turn started after it ended
-        st.q_span = ((float(st.q_from[live].min()), float(st.q_to[live].max()) + _Q_FALL_S)
-                     if live.any() else (math.inf, -math.inf))
+        held_to = tr.end + min(max(wait + 0.3, 0.4), cfg.question_wait_max_s)
+        events.append((tr.end - cfg.question_lead_s, held_to + _Q_FALL_S, i, QUESTION, 1.0))
     if tr.laugh:
         others = np.flatnonzero(st.scripted & (np.arange(st.n) != i))
         p_join = 1.0 - (1.0 - cfg.laugh_listeners) ** (1.0 / max(len(others), 1))
@@ -278,8 +272,8 @@ def _draw_cues(st: ConversationState, tr: Turn, t: float) -> None:
         st.next_cue_s = st.cues[0][0]
 
 
-_Q_FALL_S = 0.35
-"""A question's brow raise rises over 0.3 s from q_from and falls over this after q_to."""
+_Q_RISE_S, _Q_FALL_S = 0.3, 0.35
+"""A question's brow raise rises over the first 0.3 s of its cue and falls over its last 0.35 s."""
 
 
 def _start_due_turns(st: ConversationState, t: float, real_speaking: bool) -> None:
@@ -369,12 +363,13 @@ def _envelope(st: ConversationState, t: float):
 
 
 def _cue_signals(st: ConversationState, t: float):
-    """Backchannel level, nod pitch and laugh level (N,) each, from the running cue events; None for
-    a kind with no event running.
+    """Backchannel level, nod pitch, laugh level and question brow raise (N,) each, from the running
+    cue events; None for a kind with no event running.
 
     Only called while some cue runs (usually one or two people), as plain floats per event:
     a backchannel burst is one raised-cosine bump; a nod dips the pitch as -depth * sin²(pi u);
-    laughter ramps up over 0.15 s and down over the last 0.3 s.
+    laughter ramps up over 0.15 s and down over the last 0.3 s; a question's raise eases in over
+    0.3 s and out over the last 0.35 s.
     """
     if t >= st.next_cue_s:
         k = 0
@@ -385,7 +380,7 @@ def _cue_signals(st: ConversationState, t: float):
         st.next_cue_s = st.cues[0][0] if st.cues else math.inf
     live = [c for c in st.active_cues if c[1] > t]
     st.active_cues = live
-    out = [None, None, None]                    # VOCAL, NOD, LAUGH
+    out = [None, None, None, None]              # VOCAL, NOD, LAUGH, QUESTION
     for s, e, j, kind, amount in live:
         if out[kind] is None:
             out[kind] = np.zeros(st.n)
@@ -395,21 +390,12 @@ def _cue_signals(st: ConversationState, t: float):
             a[j] = max(a[j], amount * (0.5 - 0.5 * math.cos(2.0 * math.pi * u)))
         elif kind == NOD:
             a[j] = min(a[j], -amount * math.sin(math.pi * u) ** 2)
+        elif kind == QUESTION:
+            q = min(1.0, (t - s) / _Q_RISE_S, (e - t) / _Q_FALL_S)
+            a[j] = max(a[j], 0.5 - 0.5 * math.cos(math.pi * q))
         else:
             a[j] = max(a[j], amount * min(1.0, (t - s) / 0.15, (e - t) / 0.3))
     return out
-
-
-def _question_signal(st: ConversationState, t: float):
-    """(N,) 0..1: rises over 0.3 s from q_from, holds, falls over _Q_FALL_S after q_to; None
-    when no question's raise is running."""
-    lo, hi = st.q_span
-    if not lo <= t < hi:
-        return None
-    up = np.clip((t - st.q_from) / 0.3, 0.0, 1.0)
-    down = np.clip(1.0 - (t - st.q_to) / _Q_FALL_S, 0.0, 1.0)
-    q = up * down
-    return 0.5 - 0.5 * np.cos(np.pi * q)
 
 
 def conversation_step(st: ConversationState, t: float, voice_energy=None) -> ConversationFrame:
@@ -440,11 +426,11 @@ def conversation_step(st: ConversationState, t: float, voice_energy=None) -> Con
         _advance_phrases(st, t)
     energy, beat = _envelope(st, t)
     if st.active_cues or t >= st.next_cue_s:
-        vocal, nod, laugh = _cue_signals(st, t)
+        vocal, nod, laugh, question = _cue_signals(st, t)
         if vocal is not None:
             np.maximum(energy, vocal, out=energy)
     else:
-        vocal = nod = laugh = None
+        vocal = nod = laugh = question = None
     if ve is not None:
         energy = np.where(have, np.clip(np.nan_to_num(ve), 0.0, 1.0), energy)
     speaking = (t >= st.turn_start) & (t < st.turn_end)
@@ -454,5 +440,4 @@ def conversation_step(st: ConversationState, t: float, voice_energy=None) -> Con
         floor = -1
     changed = floor != st.last_speaker
     st.last_speaker = floor
-    return ConversationFrame(speaking, energy, beat, floor, changed, vocal, nod,
-                             _question_signal(st, t), laugh)
+    return ConversationFrame(speaking, energy, beat, floor, changed, vocal, nod, question, laugh)
