@@ -105,6 +105,20 @@ def bind_udp(sock, keys, session: int, port: int, seq: int = 0) -> None:
     assert data[0] == proto.KIND_KEEPALIVE, data[0]
 
 
+def drain_datagrams(sock, seconds: float = 0.5) -> list:
+    """Every server datagram arriving on a raw UDP socket until ``seconds`` pass with none, parsed
+    (MAC stripped, not checked) by proto.parse_server_datagram."""
+    sock.settimeout(seconds)
+    out = []
+    try:
+        while True:
+            data = sock.recv(2048)
+            out.append(proto.parse_server_datagram(data[:-proto.MAC_BYTES]))
+    except OSError:
+        pass
+    return out
+
+
 class Watcher:
     """A server observer (as a recorder is) keeping every datagram it is told of, as
     (kind, seat, seq, t_ms, payload) in ``datagrams``."""

@@ -18,7 +18,7 @@ from xrdemo.net.server import ServerThread
 from xrdemo.net import identity as I
 
 from conftest import FAST
-from netutil import Watcher, bind_udp, raw_join, sealed, udp_socket, wait_until
+from netutil import Watcher, drain_datagrams, bind_udp, raw_join, sealed, udp_socket, wait_until
 
 POSE = b"pose of Ada: head at the window, hands on the table" + bytes(40)
 VOICE = b"opus: the quarterly numbers are not public yet" + bytes(60)
@@ -55,18 +55,6 @@ def keyed(*cs):
                     return False
         return True
     return ok
-
-
-def _drain_raw(sock, seconds=0.4):
-    sock.settimeout(seconds)
-    out = []
-    try:
-        while True:
-            data = sock.recv(2048)
-            out.append(proto.parse_server_datagram(data[:-proto.MAC_BYTES]))
-    except OSError:
-        pass
-    return out
 
 
 def test_two_members_hear_and_see_each_other_and_the_server_holds_ciphertext(private_server, made):
@@ -136,7 +124,7 @@ def test_a_raw_member_that_ignores_the_key_boxes_decodes_nothing(private_server,
     for i in range(5):
         a.send_pose(POSE, t + i)
         a.send_voice(i, t + i, VOICE)
-    got = _drain_raw(ue)
+    got = drain_datagrams(ue)
     assert sorted({k for k, *_ in got}) == [proto.KIND_SEALED_POSE, proto.KIND_SEALED_VOICE] and len(got) == 10
     assert not any(POSE[:20] in p or VOICE[:20] in p for *_, p in got)
     from xrdemo.net import posecodec as PC

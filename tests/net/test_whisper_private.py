@@ -10,21 +10,9 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from xrdemo.net import identity as I
 from xrdemo.net import protocol as proto
 
-from netutil import Watcher, bind_udp, raw_join, udp_socket, wait_until
+from netutil import Watcher, drain_datagrams, bind_udp, raw_join, udp_socket, wait_until
 
 SECRET = b"opus frame: meet me at the coffee machine" + bytes(20)
-
-
-def _drain(sock, seconds=0.5):
-    sock.settimeout(seconds)
-    out = []
-    try:
-        while True:
-            data = sock.recv(2048)
-            out.append(proto.parse_server_datagram(data[:-proto.MAC_BYTES]))
-    except OSError:
-        pass
-    return out
 
 
 def test_a_whisper_reaches_the_partner_alone_decrypted_and_nobody_else(server, clients):
@@ -45,7 +33,7 @@ def test_a_whisper_reaches_the_partner_alone_decrypted_and_nobody_else(server, c
     got = [d for d in b.drain() if d.kind == "whisper"]
     assert [d.payload for d in got] == [SECRET] * 20 and {d.seat for d in got} == {a.seat}
     assert [k for k, *_ in watcher.datagrams if k == proto.KIND_WHISPER] == []          # never recorded
-    assert [k for k, _ in _drain(ue)] == []                                   # eve: nothing at all
+    assert [k for k, _ in drain_datagrams(ue)] == []                                   # eve: nothing at all
     assert a.drain() == []
     assert server.stats()["packets_out"]["whisper"] == 20
     sock.close(), ue.close()
@@ -64,7 +52,7 @@ def test_only_the_pair_keys_open_a_whisper_the_server_sees_ciphertext(server, cl
     wait_until(lambda: server.stats()["control"].get("bound", 0) >= 2)
     a.whisper_partner = w["seat"]
     assert a.send_whisper(w["seat"], 1, 1000, SECRET)
-    (kind, seat, seq, t_ms, payload), = _drain(ut)
+    (kind, seat, seq, t_ms, payload), = drain_datagrams(ut)
     assert kind == proto.KIND_WHISPER and payload[0] == w["seat"] and SECRET not in payload
     a_eph = a.roster[a.seat].eph
     _send, recv = w["eph_obj"].pair_keys(a_eph, b"r")
